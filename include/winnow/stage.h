@@ -1,0 +1,128 @@
+/* winnow/stage.h - what a stage author implements.
+ *
+ * A stage is a table of functions (struct wn_stage_ops) plus the fields
+ * the pipeline file gives it (name, resources, batch_size, num_workers,
+ * params).  The runner owns scheduling, transport, checkpointing and
+ * retries: a stage never calls MPI, UCX or HDF5 itself.
+ *
+ * Life of a stage on an actor rank (NeMo Curator's ProcessingStage):
+ *   init            every rank that may host the stage: read parameters
+ *   setup_on_node   once per node hosting the stage's actors, by one rank
+ *                   there, before any setup on that node (e.g. download or
+ *                   unpack a model to node-local disk)
+ *   setup           once per actor (load the model, allocate buffers)
+ *   process_batch   any number of times: tasks in -> tasks out
+ *   teardown        once per actor at the end of the stage
+ *
+ * Return values follow winnow/error.h: 0 or -1 with the error text in err.
+ * A failing process_batch is retried on another actor (executor
+ * max_retries), so it must not leave the stage unusable.
+ *
+ * Plugins: a shared object exports `wn_plugin_init_v1` (WN_PLUGIN_ENTRY)
+ * which calls wn_plugin_add_stage() for each stage type it offers; the
+ * pipeline file names it as `type: path/to/plugin.so` (its first stage) or
+ * `type: path/to/plugin.so:TYPE`.  Build with
+ *   cc -shared -fPIC $(pkg-config --cflags winnow) -o myplugin.so myplugin.c
+ * The wn_* functions resolve against the winnow executable at load time.
+ */
+#ifndef WINNOW_STAGE_H
+#define WINNOW_STAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "winnow/error.h"
+#include "winnow/params.h"
+#include "winnow/task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever struct wn_stage_ops or the plugin entry point change in
+ * a way an old plugin would misread. */
+#define WN_STAGE_ABI 1
+
+struct wn_resources {
+    double cpus;              /* per actor (default 1) */
+    double gpus;              /* per actor: > 0 puts the stage on GPU ranks */
+    double gpu_memory_gb;     /* per actor, informational for now */
+};
+
+enum wn_stage_flags {
+    WN_STAGE_ACTOR   = 1u << 0,  /* keeps state between batches (setup is costly)   */
+    WN_STAGE_FANOUT  = 1u << 1,  /* one input task becomes many output tasks         */
+    WN_STAGE_RAFT    = 1u << 2,  /* actors form a clique; one batch each, all at once */
+    WN_STAGE_SHUFFLE = 1u << 3,  /* insert / insert_finished / extract               */
+    WN_STAGE_LSH     = 1u << 4,  /* shuffle repeated per band range                  */
+};
+#define WN_STAGE_FLAGS_ALL 0x1fu
+
+/* The node a setup_on_node call prepares. */
+struct wn_node {
+    int node_id;              /* 0.. in the job */
+    const char *name;         /* host (or Slurm node) name */
+    int nactors;              /* actors of this stage on the node */
+};
+
+/* The actor a setup call prepares. */
+struct wn_worker {
+    int rank;                 /* MPI rank */
+    int node_id;
+    int local_rank;           /* on its node */
+    int gpu;                  /* bound CUDA device ordinal, -1 for none */
+    int actor_index;          /* 0..nactors-1 in this stage */
+    int nactors;
+};
+
+struct wn_stage;              /* a configured stage; opaque */
+
+struct wn_stage_ops {
+    unsigned abi_version;     /* WN_STAGE_ABI */
+    const char *type;         /* "noop", "minhash", ... */
+    unsigned flags;           /* enum wn_stage_flags */
+    const char *help;         /* one line for `winnow stages` */
+    /* Parameters the stage accepts: a NULL-terminated table that drives
+     * validation (unknown keys are errors), defaults and help text. */
+    const struct wn_param_spec *params;
+
+    int  (*init)(struct wn_stage *st, const struct wn_params *params, wn_error_t *err);
+    int  (*setup_on_node)(struct wn_stage *st, const struct wn_node *node, wn_error_t *err);
+    int  (*setup)(struct wn_stage *st, const struct wn_worker *worker, wn_error_t *err);
+    /* in[0..n) are read-only (their columns may point into receive
+     * buffers); append outputs to out.  The runner gives each output its
+     * lineage id (derived from the input ids and the output's position),
+     * so a stage need not set task ids: re-runs make the same ids. */
+    int  (*process_batch)(struct wn_stage *st, struct wn_task *const *in, size_t n,
+                          struct wn_task_list *out, wn_error_t *err);
+    void (*teardown)(struct wn_stage *st);
+    /* Frees what init allocated (called on every rank that ran init). */
+    void (*fini)(struct wn_stage *st);
+};
+
+/* Accessors for stage code. */
+const char *wn_stage_name(const struct wn_stage *st);
+uint32_t wn_stage_index(const struct wn_stage *st);
+void *wn_stage_data(const struct wn_stage *st);
+void wn_stage_set_data(struct wn_stage *st, void *data);
+/* 0 on the first try of the current batch, 1 on the first retry, ... */
+unsigned wn_stage_attempt(const struct wn_stage *st);
+
+/* ------------------------------------------------------------- plugins -- */
+
+struct wn_registry;
+
+/* Registers a stage type; ops must outlive the process (a static table). */
+int wn_plugin_add_stage(struct wn_registry *reg, const struct wn_stage_ops *ops,
+                        wn_error_t *err);
+
+/* The entry point a plugin exports: called once when it is loaded with
+ * the runner's ABI version; returns 0 or -1 (refusing, e.g., a newer ABI). */
+typedef int (*wn_plugin_init_fn)(struct wn_registry *reg, unsigned abi, wn_error_t *err);
+#define WN_PLUGIN_ENTRY "wn_plugin_init_v1"
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WINNOW_STAGE_H */

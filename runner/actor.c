@@ -1,0 +1,457 @@
+/* actor.c - a pool actor: sets up the stages it hosts, gathers each
+ * assigned batch's inputs (local payloads by reference, remote ones pulled
+ * from their owners), and runs process_batch on a compute thread so the
+ * main thread keeps serving pulls and messages meanwhile. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "log.h"
+#include "runtime.h"
+
+struct job {
+    struct job *next;
+    struct wn_stage *stage;
+    uint32_t attempt;
+    uint64_t batch;
+    uint32_t n;
+    struct wn_desc *descs;
+    void **bufs;                  /* packed inputs */
+    size_t *lens;
+    struct wn_payload **held;     /* local inputs: store references */
+    unsigned char *remote;        /* bufs[i] was pulled: free it, verify it */
+    int missing;                  /* pulls outstanding */
+    double t_ready_wait;          /* when the pulls started */
+    double pull_s;
+    uint64_t pulled_bytes;
+    void *result;                 /* the RESULT message, once done */
+    size_t result_len;
+};
+
+struct wn_actor {
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct job *ready, **ready_tail;   /* for the compute thread */
+    struct job *done;                  /* for the main thread */
+    int stop;
+    double idle_since;                 /* compute thread went idle */
+    int cur_stage;                     /* hosted stage, -1 none */
+};
+
+/* For the crash handler: what this rank was doing. */
+volatile const char *wn_current_stage_name;
+
+static void job_free(struct wn_rt *rt, struct job *j)
+{
+    for (uint32_t i = 0; i < j->n; i++) {
+        if (j->held && j->held[i])
+            wn_store_release(rt->store, j->held[i]);
+        else if (j->remote && j->remote[i])
+            free(j->bufs[i]);
+    }
+    free(j->descs);
+    free(j->bufs);
+    free(j->lens);
+    free(j->held);
+    free(j->remote);
+    free(j->result);
+    free(j);
+}
+
+static uint64_t batch_key(const struct wn_desc *d, uint32_t n)
+{
+    if (n == 1)
+        return d[0].id;
+    uint64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+    for (uint32_t i = 0; i < n; i++)
+        ids[i] = d[i].id;
+    uint64_t k = XXH3_64bits(ids, n * sizeof(*ids));
+    free(ids);
+    return k;
+}
+
+/* Builds the RESULT message of a finished (or failed) job. */
+static void job_result(struct wn_rt *rt, struct job *j, int status, const char *errtext,
+                       struct wn_desc *outs, uint32_t nout, double t_start, double t_end,
+                       double idle_s, const uint64_t counts[4])
+{
+    size_t elen = status ? strlen(errtext) + 1 : 0;
+    size_t len = sizeof(struct wn_msg_result) + nout * sizeof(struct wn_desc) + elen;
+    struct wn_msg_result *r = calloc(1, len);
+    r->stage = j->stage->index;
+    r->status = status;
+    r->batch = j->batch;
+    r->noutputs = nout;
+    r->errlen = (uint32_t)elen;
+    r->t_start = t_start;
+    r->t_end = t_end;
+    r->idle_s = idle_s;
+    r->pull_s = j->pull_s;
+    r->pulled_bytes = j->pulled_bytes;
+    r->items_in = counts[0];
+    r->items_out = counts[1];
+    r->bytes_in = counts[2];
+    r->bytes_out = counts[3];
+    if (nout)
+        memcpy(r + 1, outs, nout * sizeof(*outs));
+    if (elen)
+        memcpy((char *)(r + 1) + nout * sizeof(*outs), errtext, elen);
+    j->result = r;
+    j->result_len = len;
+}
+
+static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
+{
+    struct wn_stage *st = j->stage;
+    struct wn_task **in = calloc(j->n ? j->n : 1, sizeof(*in));
+    struct wn_task_list out = WN_TASK_LIST_INIT;
+    struct wn_desc *outs = NULL;
+    wn_error_t err = {{0}};
+    uint64_t counts[4] = {0, 0, 0, 0};
+    double t_start = wn_rt_now(rt);
+    int status = -1;
+    uint32_t nout = 0;
+
+    for (uint32_t i = 0; i < j->n; i++) {
+        if (j->descs[i].owner < 0) {
+            /* A seed: the empty task a source stage starts from. */
+            in[i] = wn_task_create(j->descs[i].id, UINT32_MAX, NULL);
+            if (!in[i]) {
+                wn_errprintf(&err, "out of memory");
+                goto done;
+            }
+            continue;
+        }
+        int flags = WN_UNPACK_VIEW | (j->remote[i] ? 0 : WN_UNPACK_NOVERIFY);
+        if (wn_task_unpack(j->bufs[i], j->lens[i], flags, &in[i], &err) < 0) {
+            wn_errprefix(&err, "input task %016llx from rank %d",
+                         (unsigned long long)j->descs[i].id, j->descs[i].owner);
+            goto done;
+        }
+        counts[0] += wn_batch_nrows(in[i]->batch);
+        counts[2] += wn_task_nbytes(in[i]);
+    }
+
+    st->attempt = j->attempt;
+    wn_current_stage_name = st->cfg->name;
+    double t0 = wn_rt_now(rt);
+    int rc = st->ops->process_batch(st, in, j->n, &out, &err);
+    double busy = wn_rt_now(rt) - t0;
+    if (rc < 0) {
+        if (!err.text[0])
+            wn_errprintf(&err, "process_batch failed without saying why");
+        goto done;
+    }
+
+    outs = calloc(out.n ? out.n : 1, sizeof(*outs));
+    uint64_t key = batch_key(j->descs, j->n);
+    for (size_t k = 0; k < out.n; k++) {
+        struct wn_task *t = out.tasks[k];
+        t->id = wn_task_id_derive(key, st->index, k);
+        t->stage_index = st->index;
+        if (j->n > 0 && t->nperf == 0 && wn_task_inherit(t, in[0], &err) < 0)
+            goto done;
+        struct wn_stage_perf perf;
+        memset(&perf, 0, sizeof(perf));
+        snprintf(perf.stage, sizeof(perf.stage), "%s", st->cfg->name);
+        perf.process_s = busy / (double)out.n;
+        perf.idle_s = idle_s / (double)out.n;
+        perf.items_in = counts[0];
+        perf.items_out = wn_batch_nrows(t->batch);
+        perf.bytes_in = counts[2];
+        perf.bytes_out = wn_task_nbytes(t);
+        if (wn_task_perf_add(t, &perf, &err) < 0)
+            goto done;
+        void *buf;
+        size_t len;
+        if (wn_task_pack_alloc(t, &buf, &len, &err) < 0) {
+            wn_errprefix(&err, "output %zu", k);
+            goto done;
+        }
+        if (wn_store_put(rt->store, t->id, st->index, buf, len) < 0) {
+            free(buf);
+            wn_errprintf(&err, "out of memory storing output %zu", k);
+            goto done;
+        }
+        outs[k] = (struct wn_desc){t->id, rt->rank, 0, len, perf.items_out};
+        counts[1] += perf.items_out;
+        counts[3] += perf.bytes_out;
+    }
+    nout = (uint32_t)out.n;
+    status = 0;
+done:
+    if (status != 0)
+        for (uint32_t k = 0; outs && k < out.n; k++)
+            if (outs[k].len)
+                wn_store_drop(rt->store, outs[k].id);
+    wn_current_stage_name = NULL;
+    job_result(rt, j, status, err.text, outs, status ? 0 : nout, t_start, wn_rt_now(rt),
+               idle_s, counts);
+    free(outs);
+    wn_task_list_free(&out);
+    for (uint32_t i = 0; i < j->n; i++)
+        wn_task_destroy(in[i]);
+    free(in);
+}
+
+static void *compute_main(void *arg)
+{
+    struct wn_rt *rt = arg;
+    struct wn_actor *a = rt->actor;
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (!a->ready && !a->stop)
+            pthread_cond_wait(&a->cond, &a->lock);
+        if (a->stop)
+            break;
+        struct job *j = a->ready;
+        a->ready = j->next;
+        if (!a->ready)
+            a->ready_tail = &a->ready;
+        double idle = wn_rt_now(rt) - a->idle_since;
+        pthread_mutex_unlock(&a->lock);
+
+        run_job(rt, j, idle > 0 ? idle : 0);
+
+        pthread_mutex_lock(&a->lock);
+        a->idle_since = wn_rt_now(rt);
+        j->next = a->done;
+        a->done = j;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+struct wn_actor *wn_actor_create(struct wn_rt *rt)
+{
+    struct wn_actor *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->cond, NULL);
+    a->ready_tail = &a->ready;
+    a->cur_stage = -1;
+    rt->actor = a;
+    if (pthread_create(&a->thread, NULL, compute_main, rt) != 0) {
+        free(a);
+        rt->actor = NULL;
+        return NULL;
+    }
+    a->thread_started = 1;
+    return a;
+}
+
+void wn_actor_destroy(struct wn_actor *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->stop = 1;
+    pthread_cond_signal(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    if (a->thread_started)
+        pthread_join(a->thread, NULL);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->cond);
+    free(a);
+}
+
+static void make_ready(struct wn_rt *rt, struct job *j)
+{
+    struct wn_actor *a = rt->actor;
+    if (j->t_ready_wait > 0)
+        j->pull_s = wn_rt_now(rt) - j->t_ready_wait;
+    pthread_mutex_lock(&a->lock);
+    j->next = NULL;
+    *a->ready_tail = j;
+    a->ready_tail = &j->next;
+    pthread_cond_signal(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+}
+
+struct pull_ctx {
+    struct job *job;
+    uint32_t index;
+};
+
+static void on_pulled(struct wn_rt *rt, uint64_t id, void *buf, size_t len, int remote,
+                      void *arg)
+{
+    struct pull_ctx *c = arg;
+    struct job *j = c->job;
+    j->bufs[c->index] = buf;
+    j->lens[c->index] = len;
+    j->remote[c->index] = 1;
+    j->pulled_bytes += len;
+    free(c);
+    if (--j->missing == 0)
+        make_ready(rt, j);
+}
+
+static void ack(struct wn_rt *rt, uint32_t stage, const char *errtext)
+{
+    size_t elen = errtext ? strlen(errtext) + 1 : 0;
+    struct wn_msg_ack *m = calloc(1, sizeof(*m) + elen);
+    m->stage = stage;
+    m->status = errtext ? -1 : 0;
+    if (elen)
+        memcpy(m + 1, errtext, elen);
+    wn_rt_send(rt, 0, WN_TAG_ACK, m, sizeof(*m) + elen);
+}
+
+static void on_stage(struct wn_rt *rt, const struct wn_msg_stage *m)
+{
+    struct wn_actor *a = rt->actor;
+    struct wn_stage *st = rt->stages[m->stage];
+    const struct wn_place *me = &rt->places[rt->rank];
+    wn_error_t err = {{0}};
+    wn_current_stage_name = st->cfg->name;
+    if (wn_stage_init(st, &err) < 0)
+        goto fail;
+    if (m->node_setup && st->ops->setup_on_node) {
+        struct wn_node node = {me->node_id, me->node_name, m->node_nactors};
+        if (st->ops->setup_on_node(st, &node, &err) < 0) {
+            wn_errprefix(&err, "setup_on_node on node %d (%s)", me->node_id, me->node_name);
+            goto fail;
+        }
+    }
+    if (st->ops->setup) {
+        struct wn_worker w = {rt->rank, me->node_id, me->local_rank, me->gpu,
+                              m->actor_index, m->nactors};
+        if (st->ops->setup(st, &w, &err) < 0) {
+            wn_errprefix(&err, "setup");
+            goto fail;
+        }
+    }
+    a->cur_stage = (int)m->stage;
+    a->idle_since = wn_rt_now(rt);
+    wn_current_stage_name = NULL;
+    ack(rt, m->stage, NULL);
+    return;
+fail:
+    wn_current_stage_name = NULL;
+    ack(rt, m->stage, err.text);
+}
+
+static void on_assign(struct wn_rt *rt, const struct wn_msg_assign *m, size_t len)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    uint32_t n = m->ntasks;
+    if (!j || len < sizeof(*m) + n * sizeof(struct wn_desc)) {
+        wn_error("malformed batch assignment (%zu bytes)", len);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    j->stage = rt->stages[m->stage];
+    j->attempt = m->attempt;
+    j->batch = m->batch;
+    j->n = n;
+    size_t cnt = n ? n : 1;
+    j->descs = malloc(cnt * sizeof(*j->descs));
+    j->bufs = calloc(cnt, sizeof(*j->bufs));
+    j->lens = calloc(cnt, sizeof(*j->lens));
+    j->held = calloc(cnt, sizeof(*j->held));
+    j->remote = calloc(cnt, 1);
+    memcpy(j->descs, m + 1, n * sizeof(struct wn_desc));
+    for (uint32_t i = 0; i < n; i++) {
+        const struct wn_desc *d = &j->descs[i];
+        if (d->owner < 0)
+            continue;
+        if (d->owner == rt->rank) {
+            j->held[i] = wn_store_get(rt->store, d->id);
+            if (!j->held[i]) {
+                wn_error("rank %d was given task %016llx to process but does not hold it",
+                         rt->rank, (unsigned long long)d->id);
+                MPI_Abort(MPI_COMM_WORLD, 1);
+            }
+            j->bufs[i] = j->held[i]->buf;
+            j->lens[i] = j->held[i]->len;
+        } else {
+            j->missing++;
+        }
+    }
+    if (j->missing == 0) {
+        make_ready(rt, j);
+        return;
+    }
+    j->t_ready_wait = wn_rt_now(rt);
+    /* Count first, then pull: a pull served from this rank completes at once. */
+    int pulls = j->missing;
+    for (uint32_t i = 0; i < n && pulls; i++) {
+        const struct wn_desc *d = &j->descs[i];
+        if (d->owner < 0 || d->owner == rt->rank)
+            continue;
+        pulls--;
+        struct pull_ctx *c = malloc(sizeof(*c));
+        c->job = j;
+        c->index = i;
+        if (wn_rt_pull(rt, d->id, d->owner, on_pulled, c) < 0) {
+            wn_error("cannot pull task %016llx from rank %d", (unsigned long long)d->id,
+                     d->owner);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+    }
+}
+
+static void on_stage_end(struct wn_rt *rt, uint32_t stage)
+{
+    struct wn_actor *a = rt->actor;
+    struct wn_stage *st = rt->stages[stage];
+    if (a->cur_stage == (int)stage) {
+        if (st->ops->teardown)
+            st->ops->teardown(st);
+        a->cur_stage = -1;
+    }
+    /* The stage's inputs are consumed: free them where they live. */
+    if (stage > 0)
+        wn_store_drop_stage(rt->store, stage - 1);
+    ack(rt, stage, NULL);
+}
+
+void wn_actor_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
+{
+    switch (tag) {
+    case WN_TAG_STAGE:
+        on_stage(rt, buf);
+        break;
+    case WN_TAG_ASSIGN:
+        on_assign(rt, buf, len);
+        break;
+    case WN_TAG_STAGE_END:
+        on_stage_end(rt, *(uint32_t *)buf);
+        break;
+    default:
+        wn_error("unexpected message tag %d from rank %d", tag, src);
+        break;
+    }
+}
+
+int wn_actor_poll(struct wn_rt *rt)
+{
+    struct wn_actor *a = rt->actor;
+    pthread_mutex_lock(&a->lock);
+    struct job *done = a->done;
+    a->done = NULL;
+    pthread_mutex_unlock(&a->lock);
+    if (!done)
+        return 0;
+    /* Oldest first: the list was built by prepending. */
+    struct job *rev = NULL;
+    while (done) {
+        struct job *n = done->next;
+        done->next = rev;
+        rev = done;
+        done = n;
+    }
+    while (rev) {
+        struct job *j = rev;
+        rev = j->next;
+        wn_rt_send(rt, 0, WN_TAG_RESULT, j->result, j->result_len);
+        j->result = NULL;
+        job_free(rt, j);
+    }
+    return 1;
+}

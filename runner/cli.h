@@ -1,0 +1,22 @@
+/* cli.h - the winnow subcommands (one file each under runner/). */
+#ifndef WN_CLI_H
+#define WN_CLI_H
+
+/* Exit statuses, documented in winnow(1). */
+enum {
+    WN_EXIT_OK = 0,
+    WN_EXIT_FAILURE = 1,      /* the run failed                         */
+    WN_EXIT_USAGE = 2,        /* bad command line, config or launch     */
+    WN_EXIT_RESUMABLE = 3,    /* stopped early, checkpointed, resumable */
+};
+
+/* Starts MPI (or runs alone) and sets the log prefix; returns 0 or -1. */
+int wn_mpi_start(int *argc, char ***argv);
+void wn_mpi_stop(void);
+
+int wn_cmd_info(int argc, char **argv);
+int wn_cmd_run(int argc, char **argv);
+int wn_cmd_plan(int argc, char **argv);
+int wn_cmd_stages(int argc, char **argv);
+
+#endif /* WN_CLI_H */

@@ -1,0 +1,695 @@
+/* planner.c - rank 0: runs the stages one after another (bulk-synchronous,
+ * as NeMo Curator's actor-pool executor does), cuts each stage's input
+ * tasks into batches, dispatches them first-free with `prefetch` batches
+ * queued per actor, and collects results in any order.
+ *
+ * The planner holds descriptors (id, owner rank, size), never payloads:
+ * an actor is preferably given batches whose inputs it (or its node)
+ * already holds, and otherwise pulls them from their owners itself.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "plan.h"
+#include "report.h"
+#include "runtime.h"
+
+enum pstate { P_START, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH, P_DONE };
+enum bstate { B_PENDING, B_RUNNING, B_DONE, B_GIVEN_UP };
+
+struct pbatch {
+    uint64_t first, count;    /* slice of the stage's sorted inputs */
+    int state;
+    unsigned attempt;
+    int actor;                /* rank running it */
+    int last_failed_on;       /* rank of the last failure, -1 */
+    int primary;              /* rank holding most of its input, -1 none */
+};
+
+struct queue {
+    uint64_t *v;
+    size_t head, n, cap;
+};
+
+struct wn_planner {
+    struct wn_rt *rt;
+    enum pstate state;
+    uint32_t stage;
+    int failed;               /* stop dispatching; the run fails */
+    char fail_msg[1024];
+
+    struct wn_desc *inputs, *outputs;
+    size_t ninputs, noutputs, cap_inputs, cap_outputs;
+
+    struct pbatch *batches;
+    uint64_t nbatches, nfinished, nrunning;
+    uint64_t tasks_finished;  /* inputs of finished batches (progress) */
+    int *actors, nactors;
+    int *outstanding;         /* per rank */
+    struct queue *queues;     /* per owner rank, [size] = seeds/no owner */
+    struct queue retry;
+    int acks_pending;
+    int rotate;               /* fair start for dispatch */
+
+    struct wn_stage_stats *stats;
+    struct wn_trace_event *events;
+    size_t nevents, cap_events;
+    uint64_t planner_payload_bytes;
+    struct wn_progress progress;
+
+    struct wn_task **results; /* collected final tasks (--results) */
+    size_t nresults_pending;
+    double t_start;
+};
+
+/* ------------------------------------------------------------ queues -- */
+
+static int q_push(struct queue *q, uint64_t b)
+{
+    if (q->head + q->n == q->cap) {
+        if (q->head > 0) {
+            memmove(q->v, q->v + q->head, q->n * sizeof(*q->v));
+            q->head = 0;
+        }
+        if (q->n == q->cap) {
+            size_t ncap = q->cap ? q->cap * 2 : 16;
+            uint64_t *nv = realloc(q->v, ncap * sizeof(*nv));
+            if (!nv)
+                return -1;
+            q->v = nv;
+            q->cap = ncap;
+        }
+    }
+    q->v[q->head + q->n++] = b;
+    return 0;
+}
+
+static int q_pop(struct queue *q, uint64_t *b)
+{
+    if (!q->n)
+        return 0;
+    *b = q->v[q->head++];
+    q->n--;
+    if (!q->n)
+        q->head = 0;
+    return 1;
+}
+
+/* ------------------------------------------------------------ helpers -- */
+
+static void fail_run(struct wn_planner *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void fail_run(struct wn_planner *p, const char *fmt, ...)
+{
+    if (p->failed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->fail_msg, sizeof(p->fail_msg), fmt, ap);
+    va_end(ap);
+    p->failed = 1;
+    wn_error("%s", p->fail_msg);
+}
+
+static const char *failed_path(struct wn_planner *p, char *buf, size_t len)
+{
+    const struct wn_rt *rt = p->rt;
+    if (rt->opts->failed_path)
+        return rt->opts->failed_path;
+    const char *dir = rt->cfg->output ? rt->cfg->output : ".";
+    snprintf(buf, len, "%s/%s.failed-tasks.jsonl", dir, rt->cfg->name);
+    return buf;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    const struct wn_desc *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void send_ctl(struct wn_planner *p, int dest, int tag, const void *msg, size_t len)
+{
+    void *copy = malloc(len);
+    memcpy(copy, msg, len);
+    wn_rt_send(p->rt, dest, tag, copy, len);
+}
+
+/* -------------------------------------------------------- stage start -- */
+
+static void begin_stage(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    struct wn_stage *st = rt->stages[p->stage];
+    const struct wn_stage_config *c = st->cfg;
+    const struct wn_executor_config *ex = &rt->cfg->exec;
+    struct wn_stage_stats *s = &p->stats[p->stage];
+
+    /* Inputs in id order: batches do not depend on arrival order. */
+    qsort(p->inputs, p->ninputs, sizeof(*p->inputs), cmp_desc);
+
+    uint64_t *bytes_on = calloc((size_t)rt->size, sizeof(*bytes_on));
+    for (size_t i = 0; i < p->ninputs; i++)
+        if (p->inputs[i].owner >= 0)
+            bytes_on[p->inputs[i].owner] += p->inputs[i].len;
+    int raft = (st->ops->flags & WN_STAGE_RAFT) != 0;
+    int batch_size = c->batch_size > 0 ? c->batch_size : 1;
+    struct wn_actor_request req = {
+        .stage = c->name, .cpus = c->cpus, .gpus = c->gpus,
+        .num_workers = c->num_workers, .ntasks = p->ninputs, .batch_size = batch_size,
+        .num_output_tasks = c->num_output_tasks, .raft = raft,
+        .reserved_cpus = ex->reserved_cpus, .reserved_gpus = ex->reserved_gpus,
+        .ignore_head_node = ex->ignore_head_node, .planner_rank = 0,
+    };
+    wn_error_t err = {{0}};
+    free(p->actors);
+    p->actors = calloc((size_t)rt->size, sizeof(*p->actors));
+    if (wn_plan_actors(rt->places, rt->size, &req, bytes_on, p->actors, &p->nactors,
+                       &err) < 0) {
+        free(bytes_on);
+        fail_run(p, "%s", err.text);
+        p->state = P_FINISH;
+        return;
+    }
+    free(bytes_on);
+
+    /* Batches: batch_size slices, or one even chunk per clique member. */
+    int k = raft ? p->nactors : c->num_output_tasks;
+    p->nbatches = wn_plan_nbatches(p->ninputs, batch_size, k);
+    free(p->batches);
+    p->batches = calloc(p->nbatches ? p->nbatches : 1, sizeof(*p->batches));
+    for (int r = 0; r <= rt->size; r++)
+        p->queues[r].n = p->queues[r].head = 0;
+    p->retry.n = p->retry.head = 0;
+    for (uint64_t b = 0; b < p->nbatches; b++) {
+        struct pbatch *pb = &p->batches[b];
+        pb->first = wn_plan_batch_start(p->ninputs, batch_size, k, b);
+        pb->count = wn_plan_batch_start(p->ninputs, batch_size, k, b + 1) - pb->first;
+        pb->last_failed_on = -1;
+        pb->actor = -1;
+        /* Primary owner: the rank holding most of the batch's bytes. */
+        pb->primary = -1;
+        uint64_t best = 0;
+        for (uint64_t i = pb->first; i < pb->first + pb->count; i++) {
+            const struct wn_desc *d = &p->inputs[i];
+            if (d->owner < 0)
+                continue;
+            uint64_t sum = 0;
+            for (uint64_t j = pb->first; j < pb->first + pb->count; j++)
+                if (p->inputs[j].owner == d->owner)
+                    sum += p->inputs[j].len + 1;
+            if (sum > best) {
+                best = sum;
+                pb->primary = d->owner;
+            }
+            if (pb->count > 64)
+                break;   /* large batches: the first owner is good enough */
+        }
+        if (!raft)
+            q_push(&p->queues[pb->primary >= 0 ? pb->primary : rt->size], b);
+    }
+    p->nfinished = p->nrunning = p->tasks_finished = 0;
+    memset(p->outstanding, 0, (size_t)rt->size * sizeof(*p->outstanding));
+    p->noutputs = 0;
+
+    snprintf(s->name, sizeof(s->name), "%s", c->name);
+    snprintf(s->type, sizeof(s->type), "%s", st->ops->type);
+    s->nactors = p->nactors;
+    for (int i = 0; i < p->nactors && i < 64; i++)
+        s->ranks[i] = p->actors[i];
+    s->batches = p->nbatches;
+    s->tasks_in = p->ninputs;
+    s->t_begin = wn_rt_now(rt);
+    s->ran = 1;
+    if (c->batch_size <= 0 && !raft && p->stage > 0)
+        wn_warn("stage '%s': batch_size not set, using 1", c->name);
+    wn_debug("stage %u '%s': %zu tasks, %llu batches, %d actors", p->stage, c->name,
+             p->ninputs, (unsigned long long)p->nbatches, p->nactors);
+
+    /* setup_on_node by the first actor of each node, before any setup. */
+    p->acks_pending = 0;
+    for (int i = 0; i < p->nactors; i++) {
+        int r = p->actors[i], node = rt->places[r].node_id, first = 1, on_node = 0;
+        for (int j = 0; j < p->nactors; j++)
+            if (rt->places[p->actors[j]].node_id == node) {
+                on_node++;
+                if (j < i)
+                    first = 0;
+            }
+        if (!first)
+            continue;
+        struct wn_msg_stage m = {p->stage, i, p->nactors, 1, on_node, 0};
+        p->acks_pending++;
+        send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
+    }
+    p->state = P_NODE_SETUP;
+}
+
+static void setup_rest(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    p->acks_pending = 0;
+    for (int i = 0; i < p->nactors; i++) {
+        int r = p->actors[i], node = rt->places[r].node_id, first = 1;
+        for (int j = 0; j < i; j++)
+            if (rt->places[p->actors[j]].node_id == node)
+                first = 0;
+        if (first)
+            continue;
+        struct wn_msg_stage m = {p->stage, i, p->nactors, 0, 0, 0};
+        p->acks_pending++;
+        send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
+    }
+    p->state = P_SETUP;
+}
+
+/* ----------------------------------------------------------- dispatch -- */
+
+static void assign(struct wn_planner *p, uint64_t b, int rank)
+{
+    struct pbatch *pb = &p->batches[b];
+    size_t len = sizeof(struct wn_msg_assign) + pb->count * sizeof(struct wn_desc);
+    struct wn_msg_assign *m = malloc(len);
+    m->stage = p->stage;
+    m->attempt = pb->attempt;
+    m->batch = b;
+    m->ntasks = (uint32_t)pb->count;
+    m->pad = 0;
+    memcpy(m + 1, p->inputs + pb->first, pb->count * sizeof(struct wn_desc));
+    pb->state = B_RUNNING;
+    pb->actor = rank;
+    p->outstanding[rank]++;
+    p->nrunning++;
+    wn_rt_send(p->rt, rank, WN_TAG_ASSIGN, m, len);
+}
+
+/* The next batch for actor `rank`: a retry that failed elsewhere, then its
+ * own inputs, then its node's, then seeds, then the longest queue. */
+static int pick(struct wn_planner *p, int rank, uint64_t *b)
+{
+    struct wn_rt *rt = p->rt;
+    for (size_t i = 0; i < p->retry.n; i++) {
+        uint64_t c = p->retry.v[p->retry.head + i];
+        if (p->batches[c].last_failed_on != rank || p->nactors == 1) {
+            /* take entry i: swap it to the head, then pop the head */
+            p->retry.v[p->retry.head + i] = p->retry.v[p->retry.head];
+            p->retry.v[p->retry.head] = c;
+            return q_pop(&p->retry, b);
+        }
+    }
+    if (q_pop(&p->queues[rank], b))
+        return 1;
+    int node = rt->places[rank].node_id, best = -1;
+    size_t most = 0;
+    for (int r = 0; r < rt->size; r++)
+        if (rt->places[r].node_id == node && p->queues[r].n > most) {
+            most = p->queues[r].n;
+            best = r;
+        }
+    if (best >= 0)
+        return q_pop(&p->queues[best], b);
+    if (q_pop(&p->queues[rt->size], b))
+        return 1;
+    for (int r = 0; r < rt->size; r++)
+        if (p->queues[r].n > most) {
+            most = p->queues[r].n;
+            best = r;
+        }
+    return best >= 0 ? q_pop(&p->queues[best], b) : 0;
+}
+
+static int dispatch(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    int sent = 0;
+    if (p->failed)
+        return 0;
+    if (rt->stages[p->stage]->ops->flags & WN_STAGE_RAFT) {
+        /* A clique: every member gets its one batch, all at once. */
+        for (uint64_t b = 0; b < p->nbatches; b++)
+            if (p->batches[b].state == B_PENDING && p->batches[b].attempt == 0) {
+                assign(p, b, p->actors[b % (uint64_t)p->nactors]);
+                sent++;
+            }
+        return sent;
+    }
+    int depth = 1 + rt->cfg->exec.prefetch;
+    for (int k = 0; k < p->nactors; k++) {
+        int rank = p->actors[(k + p->rotate) % p->nactors];
+        uint64_t b = 0;
+        while (p->outstanding[rank] < depth && pick(p, rank, &b)) {
+            assign(p, b, rank);
+            sent++;
+        }
+    }
+    p->rotate++;
+    return sent;
+}
+
+/* ------------------------------------------------------------ results -- */
+
+static void record_event(struct wn_planner *p, int rank, const struct wn_msg_result *r,
+                         uint32_t ntasks)
+{
+    if (!p->rt->opts->trace_path)
+        return;
+    if (p->nevents == p->cap_events) {
+        size_t ncap = p->cap_events ? p->cap_events * 2 : 1024;
+        struct wn_trace_event *n = realloc(p->events, ncap * sizeof(*n));
+        if (!n)
+            return;
+        p->events = n;
+        p->cap_events = ncap;
+    }
+    p->events[p->nevents++] = (struct wn_trace_event){
+        rank, r->stage, r->batch, r->t_start, r->t_end, ntasks, r->status};
+}
+
+static void on_result(struct wn_planner *p, int src, const struct wn_msg_result *r,
+                      size_t len)
+{
+    struct wn_rt *rt = p->rt;
+    if (r->stage != p->stage || r->batch >= p->nbatches ||
+        len < sizeof(*r) + r->noutputs * sizeof(struct wn_desc) + r->errlen) {
+        wn_error("malformed result from rank %d", src);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    struct pbatch *pb = &p->batches[r->batch];
+    struct wn_stage_stats *s = &p->stats[p->stage];
+    const struct wn_stage_config *c = rt->stages[p->stage]->cfg;
+    p->outstanding[src]--;
+    p->nrunning--;
+    record_event(p, src, r, (uint32_t)pb->count);
+    s->busy_s += r->t_end - r->t_start;
+    s->idle_s += r->idle_s;
+    s->pull_s += r->pull_s;
+    s->pulled_bytes += r->pulled_bytes;
+
+    if (r->status == 0) {
+        const struct wn_desc *outs = (const void *)(r + 1);
+        if (p->noutputs + r->noutputs > p->cap_outputs) {
+            size_t ncap = p->cap_outputs ? p->cap_outputs : 256;
+            while (ncap < p->noutputs + r->noutputs)
+                ncap *= 2;
+            p->outputs = realloc(p->outputs, ncap * sizeof(*p->outputs));
+            p->cap_outputs = ncap;
+        }
+        memcpy(p->outputs + p->noutputs, outs, r->noutputs * sizeof(*outs));
+        p->noutputs += r->noutputs;
+        pb->state = B_DONE;
+        p->nfinished++;
+        p->tasks_finished += pb->count;
+        s->tasks_out += r->noutputs;
+        s->items_in += r->items_in;
+        s->items_out += r->items_out;
+        s->bytes_in += r->bytes_in;
+        s->bytes_out += r->bytes_out;
+        return;
+    }
+
+    const char *why = (const char *)(r + 1) + r->noutputs * sizeof(struct wn_desc);
+    int max_retries = rt->cfg->exec.max_retries;
+    pb->last_failed_on = src;
+    if ((int)pb->attempt < max_retries && !p->failed) {
+        wn_warn("stage '%s' batch %llu failed on rank %d (attempt %u of %d): %s; retrying",
+                c->name, (unsigned long long)r->batch, src, pb->attempt + 1,
+                max_retries + 1, why);
+        pb->attempt++;
+        pb->state = B_PENDING;
+        s->retries++;
+        q_push(&p->retry, r->batch);
+        return;
+    }
+    pb->state = B_GIVEN_UP;
+    p->nfinished++;
+    p->tasks_finished += pb->count;
+    s->failed++;
+    uint64_t *ids = malloc((pb->count ? pb->count : 1) * sizeof(*ids));
+    for (uint64_t i = 0; i < pb->count; i++)
+        ids[i] = p->inputs[pb->first + i].id;
+    char pathbuf[4096];
+    wn_error_t err = {{0}};
+    const char *path = failed_path(p, pathbuf, sizeof(pathbuf));
+    if (wn_report_failed(path, c->name, r->batch, pb->attempt + 1, ids, pb->count, why,
+                         &err) < 0)
+        wn_error("cannot record the failed batch: %s", err.text);
+    free(ids);
+    if (rt->cfg->exec.ignore_failures) {
+        wn_warn("stage '%s' batch %llu (first task %016llx) failed %u times, last on rank "
+                "%d: %s; skipped (ignore_failures), recorded in %s", c->name,
+                (unsigned long long)r->batch,
+                (unsigned long long)p->inputs[pb->first].id, pb->attempt + 1, src, why,
+                path);
+        return;
+    }
+    fail_run(p, "stage '%s' failed: batch %llu (first task %016llx) failed %u times, "
+             "last on rank %d: %s (recorded in %s)", c->name,
+             (unsigned long long)r->batch,
+             pb->count ? (unsigned long long)p->inputs[pb->first].id : 0ULL,
+             pb->attempt + 1, src, why, path);
+}
+
+/* --------------------------------------------------------- stage end -- */
+
+static void end_stage(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    struct wn_stage_stats *s = &p->stats[p->stage];
+    s->t_end = wn_rt_now(rt);
+    wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
+                       p->ninputs, s->t_end, 1);
+    /* Every rank: teardown if it hosted the stage, drop consumed inputs. */
+    p->acks_pending = rt->size;
+    for (int r = 0; r < rt->size; r++)
+        send_ctl(p, r, WN_TAG_STAGE_END, &p->stage, sizeof(p->stage));
+    p->state = P_END;
+}
+
+static void next_stage(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    /* This stage's outputs are the next one's inputs. */
+    struct wn_desc *t = p->inputs;
+    size_t cap = p->cap_inputs;
+    p->inputs = p->outputs;
+    p->ninputs = p->noutputs;
+    p->cap_inputs = p->cap_outputs;
+    p->outputs = t;
+    p->cap_outputs = cap;
+    p->noutputs = 0;
+    if (p->failed) {
+        p->state = P_FINISH;
+        return;
+    }
+    if (++p->stage < rt->nstages) {
+        p->state = P_START;
+        return;
+    }
+    p->state = rt->opts->results_path ? P_COLLECT : P_FINISH;
+}
+
+/* ----------------------------------------------------------- collect -- */
+
+struct collect_ctx {
+    struct wn_planner *p;
+    size_t index;
+};
+
+static void on_collected(struct wn_rt *rt, uint64_t id, void *buf, size_t len, int remote,
+                         void *arg)
+{
+    struct collect_ctx *c = arg;
+    struct wn_planner *p = c->p;
+    wn_error_t err = {{0}};
+    if (remote)
+        p->planner_payload_bytes += len;
+    if (wn_task_unpack(buf, len, WN_UNPACK_TAKE_BUF, &p->results[c->index], &err) < 0) {
+        fail_run(p, "final task %016llx: %s", (unsigned long long)id, err.text);
+        free(buf);
+    }
+    free(c);
+    p->nresults_pending--;
+}
+
+static void collect(struct wn_planner *p)
+{
+    /* The final tasks come to rank 0: the one fan-in of a run, and only
+     * when asked for (--results). */
+    qsort(p->inputs, p->ninputs, sizeof(*p->inputs), cmp_desc);
+    p->results = calloc(p->ninputs ? p->ninputs : 1, sizeof(*p->results));
+    p->nresults_pending = p->ninputs;
+    for (size_t i = 0; i < p->ninputs; i++) {
+        struct collect_ctx *c = malloc(sizeof(*c));
+        c->p = p;
+        c->index = i;
+        if (wn_rt_pull(p->rt, p->inputs[i].id, p->inputs[i].owner, on_collected, c) < 0) {
+            fail_run(p, "cannot collect final task %016llx from rank %d",
+                     (unsigned long long)p->inputs[i].id, p->inputs[i].owner);
+            free(c);
+            p->nresults_pending--;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ finish -- */
+
+static void finish(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    wn_error_t err = {{0}};
+    int status = p->failed ? 1 : 0;
+    if (!p->failed && rt->opts->results_path &&
+        wn_report_results(rt->opts->results_path, p->results, p->ninputs, &err) < 0) {
+        wn_error("--results: %s", err.text);
+        status = 1;
+    }
+    struct wn_run_report rep = {
+        .pipeline = rt->cfg->name, .nranks = rt->size,
+        .nnodes = wn_layout_nnodes(rt->places, rt->size),
+        .wall_s = wn_rt_now(rt) - p->t_start, .status = status,
+        .planner_payload_bytes = p->planner_payload_bytes,
+        .stages = p->stats, .nstages = rt->nstages,
+        .events = p->events, .nevents = p->nevents,
+    };
+    if (rt->cfg->exec.show_progress)
+        wn_report_summary(stdout, &rep);
+    fflush(stdout);
+    if (rt->opts->stats_path && wn_report_stats_json(rt->opts->stats_path, &rep, &err) < 0) {
+        wn_error("--stats: %s", err.text);
+        status = 1;
+    }
+    if (rt->opts->trace_path && wn_report_trace_json(rt->opts->trace_path, &rep, &err) < 0) {
+        wn_error("--trace: %s", err.text);
+        status = 1;
+    }
+    struct wn_msg_shutdown m = {status, 0};
+    for (int r = 1; r < rt->size; r++)
+        send_ctl(p, r, WN_TAG_SHUTDOWN, &m, sizeof(m));
+    send_ctl(p, 0, WN_TAG_SHUTDOWN, &m, sizeof(m));
+    p->state = P_DONE;
+}
+
+/* -------------------------------------------------------- entry points -- */
+
+struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
+{
+    struct wn_planner *p = calloc(1, sizeof(*p));
+    if (!p) {
+        wn_errprintf(err, "out of memory");
+        return NULL;
+    }
+    p->rt = rt;
+    p->outstanding = calloc((size_t)rt->size, sizeof(*p->outstanding));
+    p->queues = calloc((size_t)rt->size + 1, sizeof(*p->queues));
+    p->stats = calloc(rt->nstages, sizeof(*p->stats));
+    for (uint32_t i = 0; i < rt->nstages; i++) {
+        snprintf(p->stats[i].name, sizeof(p->stats[i].name), "%s", rt->stages[i]->cfg->name);
+        snprintf(p->stats[i].type, sizeof(p->stats[i].type), "%s", rt->stages[i]->ops->type);
+    }
+    /* One empty seed task: the first stage (a source) starts from it. */
+    p->inputs = calloc(1, sizeof(*p->inputs));
+    p->inputs[0] = (struct wn_desc){wn_task_id_derive(0, UINT32_MAX, 0), -1, 0, 0, 0};
+    p->ninputs = p->cap_inputs = 1;
+    int mode = rt->opts->progress;
+    if (!rt->cfg->exec.show_progress)
+        mode = 0;
+    else if (mode < 0)
+        mode = isatty(STDERR_FILENO) ? 1 : 2;
+    wn_progress_init(&p->progress, stderr, mode, rt->cfg->exec.progress_interval);
+    p->t_start = wn_rt_now(rt);
+    p->state = P_START;
+    rt->planner = p;
+    return p;
+}
+
+void wn_planner_destroy(struct wn_planner *p)
+{
+    if (!p)
+        return;
+    for (int r = 0; r <= p->rt->size; r++)
+        free(p->queues[r].v);
+    free(p->queues);
+    free(p->retry.v);
+    if (p->results) {
+        for (size_t i = 0; i < p->ninputs; i++)
+            wn_task_destroy(p->results[i]);
+        free(p->results);
+    }
+    free(p->outstanding);
+    free(p->inputs);
+    free(p->outputs);
+    free(p->batches);
+    free(p->actors);
+    free(p->stats);
+    free(p->events);
+    free(p);
+}
+
+void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
+{
+    struct wn_planner *p = rt->planner;
+    if (tag == WN_TAG_RESULT) {
+        on_result(p, src, buf, len);
+        return;
+    }
+    /* WN_TAG_ACK */
+    const struct wn_msg_ack *a = buf;
+    if (a->status != 0) {
+        const char *why = len > sizeof(*a) ? (const char *)(a + 1) : "(no reason given)";
+        fail_run(p, "stage '%s' on rank %d: %s", rt->stages[a->stage]->cfg->name, src, why);
+    }
+    p->acks_pending--;
+}
+
+int wn_planner_poll(struct wn_rt *rt)
+{
+    struct wn_planner *p = rt->planner;
+    struct wn_stage_stats *s;
+    switch (p->state) {
+    case P_START:
+        begin_stage(p);
+        return 1;
+    case P_NODE_SETUP:
+        if (p->acks_pending)
+            return 0;
+        setup_rest(p);
+        return 1;
+    case P_SETUP:
+        if (p->acks_pending)
+            return 0;
+        p->state = P_RUN;
+        return 1;
+    case P_RUN:
+        s = &p->stats[p->stage];
+        if (p->nfinished == p->nbatches || (p->failed && p->nrunning == 0)) {
+            end_stage(p);
+            return 1;
+        }
+        wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
+                           p->ninputs, wn_rt_now(rt), 0);
+        return dispatch(p) > 0;
+    case P_END:
+        if (p->acks_pending)
+            return 0;
+        next_stage(p);
+        if (p->state == P_COLLECT)
+            collect(p);
+        return 1;
+    case P_COLLECT:
+        if (p->nresults_pending)
+            return 0;
+        p->state = P_FINISH;
+        return 1;
+    case P_FINISH:
+        finish(p);
+        return 1;
+    case P_DONE:
+        return 0;
+    }
+    return 0;
+}

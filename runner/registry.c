@@ -1,0 +1,260 @@
+/* registry.c - stage types: the built-ins, plugins loaded with dlopen(),
+ * and configured stage instances (see stage_impl.h). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builtin.h"
+#include "stage_impl.h"
+
+struct wn_registry {
+    const struct wn_stage_ops **ops;
+    size_t n, cap;
+    struct plugin {
+        char *path;
+        void *handle;
+        size_t first, count;      /* its stages in ops[] */
+    } *plugins;
+    size_t nplugins;
+};
+
+static struct wn_registry registry;
+static int registry_ready;
+
+int wn_plugin_add_stage(struct wn_registry *reg, const struct wn_stage_ops *ops,
+                        wn_error_t *err)
+{
+    if (!ops || !ops->type || !ops->process_batch) {
+        errno = EINVAL;
+        return wn_errprintf(err, "a stage needs a type name and process_batch");
+    }
+    if (ops->abi_version != WN_STAGE_ABI) {
+        errno = EINVAL;
+        return wn_errprintf(err, "stage type '%s' was built for stage ABI %u, this "
+                            "winnow has ABI %u: rebuild it against these headers",
+                            ops->type, ops->abi_version, WN_STAGE_ABI);
+    }
+    if (ops->flags & ~WN_STAGE_FLAGS_ALL) {
+        errno = EINVAL;
+        return wn_errprintf(err, "stage type '%s': unknown flag bits 0x%x", ops->type,
+                            ops->flags & ~WN_STAGE_FLAGS_ALL);
+    }
+    if (reg->n == reg->cap) {
+        size_t ncap = reg->cap ? reg->cap * 2 : 32;
+        const struct wn_stage_ops **n = realloc(reg->ops, ncap * sizeof(*n));
+        if (!n)
+            return wn_errprintf(err, "out of memory");
+        reg->ops = n;
+        reg->cap = ncap;
+    }
+    reg->ops[reg->n++] = ops;
+    return 0;
+}
+
+struct wn_registry *wn_registry_get(void)
+{
+    if (!registry_ready) {
+        registry_ready = 1;
+        for (const struct wn_stage_ops *const *o = wn_builtin_stages; *o; o++)
+            if (wn_plugin_add_stage(&registry, *o, NULL) < 0)
+                abort();   /* a broken built-in is a bug of ours */
+    }
+    return &registry;
+}
+
+static const struct wn_stage_ops *find_in(struct wn_registry *reg, size_t first,
+                                          size_t count, const char *type)
+{
+    for (size_t i = first; i < first + count && i < reg->n; i++)
+        if (!strcmp(reg->ops[i]->type, type))
+            return reg->ops[i];
+    return NULL;
+}
+
+static int is_plugin_path(const char *type)
+{
+    return strchr(type, '/') || strstr(type, ".so");
+}
+
+static struct plugin *load_plugin(struct wn_registry *reg, const char *path,
+                                  wn_error_t *err)
+{
+    for (size_t i = 0; i < reg->nplugins; i++)
+        if (!strcmp(reg->plugins[i].path, path))
+            return &reg->plugins[i];
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        errno = ENOENT;
+        wn_errprintf(err, "cannot load stage plugin %s: %s", path, dlerror());
+        return NULL;
+    }
+    wn_plugin_init_fn init;
+    *(void **)&init = dlsym(h, WN_PLUGIN_ENTRY);
+    if (!init) {
+        dlclose(h);
+        errno = ENOENT;
+        wn_errprintf(err, "%s is not a winnow plugin: it does not export %s()", path,
+                     WN_PLUGIN_ENTRY);
+        return NULL;
+    }
+    struct plugin *np = realloc(reg->plugins, (reg->nplugins + 1) * sizeof(*np));
+    if (!np) {
+        dlclose(h);
+        wn_errprintf(err, "out of memory");
+        return NULL;
+    }
+    reg->plugins = np;
+    size_t first = reg->n;
+    wn_error_t e = {{0}};
+    if (init(reg, WN_STAGE_ABI, &e) < 0 || reg->n == first) {
+        reg->n = first;
+        dlclose(h);
+        errno = EINVAL;
+        wn_errprintf(err, "plugin %s: %s", path,
+                     e.text[0] ? e.text : "registered no stage type");
+        return NULL;
+    }
+    struct plugin *p = &reg->plugins[reg->nplugins++];
+    p->path = strdup(path);
+    p->handle = h;   /* kept open: its ops tables live in it */
+    p->first = first;
+    p->count = reg->n - first;
+    return p;
+}
+
+const struct wn_stage_ops *wn_registry_find(struct wn_registry *reg, const char *type,
+                                            wn_error_t *err)
+{
+    if (!is_plugin_path(type)) {
+        /* Built-ins only: a plugin's types are reached through its path. */
+        size_t nbuiltin = 0;
+        while (wn_builtin_stages[nbuiltin])
+            nbuiltin++;
+        const struct wn_stage_ops *o = find_in(reg, 0, nbuiltin, type);
+        if (!o) {
+            errno = ENOENT;
+            wn_errprintf(err, "unknown stage type '%s' (built-in types: run 'winnow "
+                         "stages'; a plugin is named by its path, e.g. ./myplugin.so)",
+                         type);
+        }
+        return o;
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s", type);
+    const char *want = NULL;
+    char *colon = strrchr(path, ':');
+    if (colon && strstr(path, ".so") && colon > strstr(path, ".so")) {
+        *colon = '\0';
+        want = colon + 1;
+    }
+    struct plugin *p = load_plugin(reg, path, err);
+    if (!p)
+        return NULL;
+    if (!want)
+        return reg->ops[p->first];
+    const struct wn_stage_ops *o = find_in(reg, p->first, p->count, want);
+    if (!o) {
+        errno = ENOENT;
+        wn_errprintf(err, "plugin %s has no stage type '%s'", path, want);
+    }
+    return o;
+}
+
+void wn_registry_print(struct wn_registry *reg, FILE *out)
+{
+    static const char *flag_names[] = {"actor", "fanout", "raft", "shuffle", "lsh"};
+    for (size_t i = 0; i < reg->n; i++) {
+        const struct wn_stage_ops *o = reg->ops[i];
+        fprintf(out, "%-20s %s", o->type, o->help ? o->help : "");
+        int first = 1;
+        for (unsigned b = 0; b < 5; b++)
+            if (o->flags & (1u << b)) {
+                fprintf(out, "%s%s", first ? " [" : ",", flag_names[b]);
+                first = 0;
+            }
+        fputs(first ? "\n" : "]\n", out);
+        for (const struct wn_param_spec *s = o->params; s && s->name; s++)
+            fprintf(out, "    %-18s %-7s default %-10s %s\n", s->name,
+                    wn_param_type_name(s->type), s->def ? s->def : "(required)",
+                    s->help ? s->help : "");
+    }
+}
+
+struct wn_stage *wn_stage_create(const struct wn_stage_config *cfg, uint32_t index,
+                                 wn_error_t *err)
+{
+    struct wn_registry *reg = wn_registry_get();
+    wn_error_t e = {{0}};
+    const struct wn_stage_ops *ops = wn_registry_find(reg, cfg->type, &e);
+    if (!ops) {
+        wn_errprintf(err, "%s: stage '%s': %s", wn_stage_config_where(cfg), cfg->name,
+                     e.text);
+        return NULL;
+    }
+    if (wn_params_validate(cfg->params, ops->params, cfg->name, &e) < 0) {
+        wn_errprintf(err, "%s", e.text);
+        return NULL;
+    }
+    if ((ops->flags & WN_STAGE_RAFT) && cfg->num_output_tasks > 0) {
+        errno = EINVAL;
+        wn_errprintf(err, "%s: stage '%s': num_output_tasks is set by the clique size "
+                     "for RAFT stage type '%s'", wn_stage_config_where(cfg), cfg->name,
+                     ops->type);
+        return NULL;
+    }
+    struct wn_stage *st = calloc(1, sizeof(*st));
+    if (!st) {
+        wn_errprintf(err, "out of memory");
+        return NULL;
+    }
+    st->ops = ops;
+    st->cfg = cfg;
+    st->index = index;
+    return st;
+}
+
+int wn_stage_init(struct wn_stage *st, wn_error_t *err)
+{
+    if (st->initialized)
+        return 0;
+    if (st->ops->init && st->ops->init(st, st->cfg->params, err) < 0)
+        return wn_errprefix(err, "stage '%s' (%s): init", st->cfg->name, st->ops->type);
+    st->initialized = 1;
+    return 0;
+}
+
+void wn_stage_destroy(struct wn_stage *st)
+{
+    if (!st)
+        return;
+    if (st->initialized && st->ops->fini)
+        st->ops->fini(st);
+    free(st);
+}
+
+const char *wn_stage_name(const struct wn_stage *st)
+{
+    return st->cfg->name;
+}
+
+uint32_t wn_stage_index(const struct wn_stage *st)
+{
+    return st->index;
+}
+
+void *wn_stage_data(const struct wn_stage *st)
+{
+    return st->data;
+}
+
+void wn_stage_set_data(struct wn_stage *st, void *data)
+{
+    st->data = data;
+}
+
+unsigned wn_stage_attempt(const struct wn_stage *st)
+{
+    return st->attempt;
+}

@@ -1,0 +1,166 @@
+/* runtime.h - the executor's insides, shared by its modules:
+ *
+ *   transport.c   the per-rank event loop, control messages, payload pulls
+ *   actor.c       an actor rank: stage setup/teardown, the compute thread
+ *   planner.c     rank 0: stages one after another, batches, dispatch
+ *   report.c      progress lines, summary table, --stats, --trace, --results
+ *
+ * Every rank runs the same loop (wn_rt_loop).  Rank 0 is also the planner;
+ * alone, it is planner and actor at once, and messages to itself are
+ * handled in place instead of going through MPI.
+ */
+#ifndef WN_RUNTIME_H
+#define WN_RUNTIME_H
+
+#include <mpi.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "layout.h"
+#include "stage_impl.h"
+#include "store.h"
+#include "winnow/stage.h"
+
+/* Control messages travel on rt->comm; payload bodies on rt->data_comm,
+ * so probing for control messages never meets a body. */
+enum wn_tag {
+    WN_TAG_STAGE = 101,   /* planner -> actor: set up for a stage        */
+    WN_TAG_ACK,           /* actor -> planner: setup / stage end done    */
+    WN_TAG_ASSIGN,        /* planner -> actor: process this batch        */
+    WN_TAG_RESULT,        /* actor -> planner: batch done or failed      */
+    WN_TAG_PULL,          /* consumer -> owner: send me payload ID       */
+    WN_TAG_PAYLOAD,       /* owner -> consumer: header {id, len}; body
+                             follows on data_comm                        */
+    WN_TAG_STAGE_END,     /* planner -> all: teardown, drop old payloads */
+    WN_TAG_SHUTDOWN,      /* planner -> all: exit with this status       */
+};
+#define WN_TAG_BODY 7         /* on data_comm */
+#define WN_BODY_CHUNK ((size_t)1 << 30)
+
+/* A task as the planner sees it: where it lives, not what it holds. */
+struct wn_desc {
+    uint64_t id;
+    int32_t owner;            /* rank holding the payload; -1: an empty
+                                 seed task any actor can make itself     */
+    uint32_t pad;
+    uint64_t len;             /* packed bytes */
+    uint64_t nrows;
+};
+
+struct wn_msg_stage {
+    uint32_t stage;
+    int32_t actor_index;      /* this rank's index among the actors      */
+    int32_t nactors;
+    int32_t node_setup;       /* 1: run setup_on_node first              */
+    int32_t node_nactors;     /* actors on this rank's node              */
+    int32_t pad;
+};
+
+struct wn_msg_ack {
+    uint32_t stage;
+    int32_t status;           /* 0 ok, -1 failed (text follows)          */
+};
+
+struct wn_msg_assign {
+    uint32_t stage;
+    uint32_t attempt;
+    uint64_t batch;
+    uint32_t ntasks;
+    uint32_t pad;
+    /* struct wn_desc[ntasks] follows */
+};
+
+struct wn_msg_result {
+    uint32_t stage;
+    int32_t status;           /* 0 ok, -1 failed (error text follows descs) */
+    uint64_t batch;
+    uint32_t noutputs;
+    uint32_t errlen;
+    double t_start, t_end;    /* wall clock, seconds since run start     */
+    double idle_s;            /* compute thread idle before this batch   */
+    double pull_s;            /* waiting for pulled inputs               */
+    uint64_t pulled_bytes;
+    uint64_t items_in, items_out, bytes_in, bytes_out;
+    /* struct wn_desc[noutputs], then errlen bytes */
+};
+
+struct wn_msg_payload {
+    uint64_t id;
+    uint64_t len;             /* 0 and id ~0: "not found" */
+};
+
+struct wn_msg_shutdown {
+    int32_t status;
+    int32_t pad;
+};
+
+struct wn_run_options {
+    const char *stats_path;   /* --stats FILE.json */
+    const char *trace_path;   /* --trace FILE.json */
+    const char *results_path; /* --results FILE.jsonl: final tasks' rows */
+    const char *failed_path;  /* failed tasks (default from the config) */
+    int progress;             /* -1 auto (TTY bar / lines), 0 off, 1 lines */
+};
+
+struct wn_rt;
+struct wn_planner;
+struct wn_actor;
+
+/* A pull in flight: the body is being received into buf. */
+typedef void (*wn_pull_cb)(struct wn_rt *rt, uint64_t id, void *buf, size_t len,
+                           int remote, void *arg);
+
+struct wn_rt {
+    MPI_Comm comm, data_comm;
+    int rank, size;
+    struct wn_place *places;      /* every rank's place (all ranks have it) */
+    struct wn_store *store;
+    struct wn_stage **stages;
+    uint32_t nstages;
+    const struct wn_pipeline_config *cfg;
+    const struct wn_run_options *opts;
+    double epoch;                 /* run start, CLOCK_REALTIME of rank 0 */
+
+    struct wn_actor *actor;       /* every rank (it may host actors)     */
+    struct wn_planner *planner;   /* rank 0 only                         */
+
+    /* outstanding sends and receives */
+    struct wn_req *reqs;
+    size_t nreqs, cap_reqs;
+    /* pulls waiting for their header */
+    struct wn_pull *pulls;
+
+    int shutdown;                 /* leave the loop                     */
+    int exit_status;
+};
+
+/* transport.c */
+double wn_rt_wallclock(void);                        /* CLOCK_REALTIME, s */
+double wn_rt_now(const struct wn_rt *rt);            /* s since run start */
+int wn_rt_send(struct wn_rt *rt, int dest, int tag, void *buf, size_t len);
+int wn_rt_pull(struct wn_rt *rt, uint64_t id, int owner, wn_pull_cb cb, void *arg);
+int wn_rt_loop(struct wn_rt *rt);
+/* Polls once; returns 1 if anything happened. */
+int wn_rt_poll(struct wn_rt *rt);
+
+/* actor.c */
+struct wn_actor *wn_actor_create(struct wn_rt *rt);
+void wn_actor_destroy(struct wn_actor *a);
+void wn_actor_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len);
+int wn_actor_poll(struct wn_rt *rt);      /* sends finished results */
+
+/* planner.c */
+struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err);
+void wn_planner_destroy(struct wn_planner *p);
+void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len);
+int wn_planner_poll(struct wn_rt *rt);    /* dispatch, progress, stage changes */
+
+/* Runs the pipeline on every rank (collective over MPI_COMM_WORLD);
+ * returns the exit status (cli.h). */
+int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
+                uint32_t nstages, struct wn_place *places,
+                const struct wn_run_options *opts);
+
+#endif /* WN_RUNTIME_H */

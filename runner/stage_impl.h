@@ -1,0 +1,36 @@
+/* stage_impl.h - the runner's side of a stage (winnow/stage.h is the
+ * author's side), and the registry of stage types. */
+#ifndef WN_STAGE_IMPL_H
+#define WN_STAGE_IMPL_H
+
+#include "config.h"
+#include "winnow/stage.h"
+
+struct wn_stage {
+    const struct wn_stage_ops *ops;
+    const struct wn_stage_config *cfg;   /* name, resources, batching, params */
+    uint32_t index;                      /* position in the pipeline */
+    void *data;                          /* the stage's own (set_data) */
+    unsigned attempt;                    /* of the batch being processed */
+    int initialized;                     /* init ran (fini is due) */
+};
+
+/* The registry: built-in stage types plus those loaded from plugins. */
+struct wn_registry *wn_registry_get(void);
+/* Finds the ops for a pipeline `type:` value: a built-in name, or a plugin
+ * path ("dir/x.so" or "dir/x.so:TYPE"), loaded on first use. */
+const struct wn_stage_ops *wn_registry_find(struct wn_registry *reg, const char *type,
+                                            wn_error_t *err);
+/* Prints the built-in types and their parameters (`winnow stages`). */
+void wn_registry_print(struct wn_registry *reg, FILE *out);
+
+/* Creates the stage of pipeline position `index` from its configuration:
+ * finds the type, validates the parameters against the type's table
+ * (filling defaults) and checks the type's flags against the settings.
+ * Does not call init. */
+struct wn_stage *wn_stage_create(const struct wn_stage_config *cfg, uint32_t index,
+                                 wn_error_t *err);
+int wn_stage_init(struct wn_stage *st, wn_error_t *err);
+void wn_stage_destroy(struct wn_stage *st);   /* runs fini when init ran */
+
+#endif /* WN_STAGE_IMPL_H */

@@ -1,0 +1,44 @@
+/* store.h - the payloads a rank holds: packed tasks by id.
+ *
+ * A task's payload stays on the rank that produced it (DESIGN.md §5.4);
+ * the planner only moves descriptors.  The store is shared by a rank's
+ * main loop (serving pulls, freeing) and its compute thread (adding
+ * outputs), hence the lock.  Entries are reference counted so a buffer
+ * being sent to a peer outlives a concurrent free.
+ */
+#ifndef WN_STORE_H
+#define WN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct wn_store;
+
+struct wn_payload {
+    uint64_t id;
+    uint32_t stage_index;     /* the stage that produced it */
+    void *buf;                /* packed task (64-byte aligned, malloc'd) */
+    size_t len;
+    int refs;                 /* private */
+};
+
+struct wn_store *wn_store_create(void);
+void wn_store_destroy(struct wn_store *s);
+
+/* Adds a payload; the store owns buf from now on.  An id already present
+ * is replaced (a retried batch makes the same ids). */
+int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
+                 size_t len);
+
+/* A referenced payload (release it with wn_store_release), or NULL. */
+struct wn_payload *wn_store_get(struct wn_store *s, uint64_t id);
+void wn_store_release(struct wn_store *s, struct wn_payload *p);
+
+/* Drops one payload / all payloads a stage produced. */
+void wn_store_drop(struct wn_store *s, uint64_t id);
+void wn_store_drop_stage(struct wn_store *s, uint32_t stage_index);
+
+/* Payload count and bytes held (for stats and memory checks). */
+void wn_store_usage(struct wn_store *s, uint64_t *count, uint64_t *bytes);
+
+#endif /* WN_STORE_H */

@@ -1,0 +1,20 @@
+#!/bin/sh
+# scripts/test.sh - the README's test command: installs what is needed,
+# builds, and runs the whole suite (unit, MPI, Slurm, GPU tiers) with
+# `make check`.  Exits non-zero when any test fails.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/build.sh"
+cd "$top/build"
+# Tests run one at a time: the MPI and Slurm tiers oversubscribe the
+# cores already, and a timing-sensitive collective should not compete.
+if ! make check; then
+    echo "---- logs of the tests that failed ----"
+    for trs in $(find t -name '*.trs' 2>/dev/null | sort); do
+        if grep -q -E '^:test-result: (FAIL|ERROR)' "$trs"; then
+            echo "==== ${trs%.trs}.log"
+            tail -n 100 "${trs%.trs}.log"
+        fi
+    done
+    exit 1
+fi

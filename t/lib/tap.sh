@@ -1,0 +1,97 @@
+# t/lib/tap.sh - TAP for winnow's shell tests (sourced, POSIX sh + bash).
+#
+#   . "$(dirname "$0")/../lib/tap.sh"
+#   plan 3                 (or no plan, then done_testing at the end)
+#   ok "$cond_status" "name"     -- 0 is success, like a shell status
+#   run_ok "name" cmd args...    -- runs the command, ok when it exits 0
+#   is "$got" "$want" "name"
+#   like "$got" "regex" "name"   -- grep -E
+#   skip N "why"; skip_all "why"; diag "text"; bail_out "why"
+#   done_testing                 -- prints a trailing plan, sets exit status
+#
+# Also sets up what every test needs: a private scratch dir ($TEST_TMP,
+# removed on exit unless WN_KEEP_TMP=1), the build tree paths ($BUILDDIR,
+# $SRCDIR, $WINNOW) and the environment for running OpenMPI as root.
+
+tap_run=0
+tap_failed=0
+tap_planned=
+
+plan() { tap_planned=$1; echo "1..$1"; }
+
+diag() { printf '%s\n' "$@" | sed 's/^/# /' >&2; }
+
+tap_result() { # status name
+    tap_run=$((tap_run + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $tap_run - $2"
+    else
+        echo "not ok $tap_run - $2"
+        tap_failed=$((tap_failed + 1))
+    fi
+    return "$1"
+}
+
+ok() { tap_result "$1" "$2"; }
+
+run_ok() {
+    _name=$1; shift
+    _out=$("$@" 2>&1); _st=$?
+    tap_result $_st "$_name" || { diag "command: $*" "exit: $_st"; printf '%s\n' "$_out" | tail -n 40 | sed 's/^/#   /' >&2; }
+}
+
+is() {
+    if [ "$1" = "$2" ]; then tap_result 0 "$3"
+    else tap_result 1 "$3"; diag "  got: '$1'" "  expected: '$2'"; return 1; fi
+}
+
+like() {
+    if printf '%s\n' "$1" | grep -Eq -- "$2"; then tap_result 0 "$3"
+    else tap_result 1 "$3"; diag "  '$1'" "  does not match /$2/"; return 1; fi
+}
+
+skip() { _i=0; while [ $_i -lt "$1" ]; do tap_run=$((tap_run + 1)); echo "ok $tap_run # SKIP $2"; _i=$((_i + 1)); done; }
+
+skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+
+bail_out() { echo "Bail out! $1"; exit 255; }
+
+done_testing() {
+    if [ -z "$tap_planned" ]; then echo "1..$tap_run"
+    elif [ "$tap_planned" -ne "$tap_run" ]; then
+        diag "planned $tap_planned tests but ran $tap_run"; tap_failed=$((tap_failed + 1))
+    fi
+    [ $tap_failed -eq 0 ]
+    exit $?
+}
+
+# Paths: the test driver runs tests from the build directory; srcdir is
+# exported by automake.
+BUILDDIR=${BUILDDIR:-$(pwd)}
+SRCDIR=${srcdir:-$BUILDDIR}
+SRCDIR=$(cd "$SRCDIR" && pwd)
+WINNOW=${WINNOW:-$BUILDDIR/runner/winnow}
+export BUILDDIR SRCDIR WINNOW
+
+# OpenMPI refuses root without these; tests oversubscribe 2 cores.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+# Quiet the "no high-performance network" chatter on a laptop-sized box.
+export OMPI_MCA_btl_base_warn_component_unused=0
+
+# mpirun_np N cmd...: start N real ranks on this host.
+mpirun_np() { _np=$1; shift; mpirun -np "$_np" --oversubscribe --bind-to none "$@"; }
+
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/winnow-test.XXXXXX")
+export TEST_TMP
+tap_cleanup_hooks=
+tap_on_exit() { tap_cleanup_hooks="$tap_cleanup_hooks
+$1"; }
+tap_exit_trap() {
+    _st=$?
+    eval "$tap_cleanup_hooks"
+    [ "${WN_KEEP_TMP:-0}" = 1 ] || rm -rf "$TEST_TMP"
+    exit $_st
+}
+trap tap_exit_trap EXIT
+trap 'exit 130' INT TERM

@@ -1,0 +1,88 @@
+#!/bin/bash
+# wn-timeout: 400
+# The executor on real MPI ranks: every item processed exactly once,
+# fanout, results independent of rank count, stats and trace files.
+. "$(dirname "$0")/../lib/tap.sh"
+
+summ() { python3 "$SRCDIR/t/lib/results.py" "$1"; }
+
+cat >"$TEST_TMP/count.yaml" <<'YAML'
+name: count
+stages:
+  - name: generate
+    type: fanout
+    params: {tasks: 50, rows: 4}
+  - name: split
+    type: fanout
+    batch_size: 3
+    params: {tasks: 2}
+  - name: pass
+    type: noop
+    batch_size: 2
+  - name: total
+    type: sum
+    batch_size: 5
+YAML
+# 200 items: sum 1..200 = 20100, sum of squares = 200*201*401/6 = 2686700
+want="count=200 sum=20100 sum_sq=2686700"
+
+cd "$TEST_TMP"
+out=$(mpirun_np 4 "$WINNOW" run count.yaml --results r4.jsonl --stats s4.json \
+      --trace tr4.json --progress lines 2>&1); st=$?
+ok $st "4 ranks: run exits 0" || diag "$out"
+got=$(summ r4.jsonl)
+like "$got" "^$want " "4 ranks: every item exactly once ($got)"
+
+out1=$("$WINNOW" run count.yaml --results r1.jsonl --progress off 2>&1); st=$?
+ok $st "alone: run exits 0" || diag "$out1"
+is "$(summ r1.jsonl)" "$got" "alone: the same totals as 4 ranks"
+cmp -s r1.jsonl r4.jsonl; ok $? "results file byte-identical for 1 and 4 ranks"
+
+out2=$(mpirun_np 2 "$WINNOW" run count.yaml --results r2.jsonl --progress off 2>&1); st=$?
+ok $st "2 ranks: run exits 0" || diag "$out2"
+cmp -s r2.jsonl r4.jsonl; ok $? "results file byte-identical for 2 and 4 ranks"
+
+# Batch size changes batching, not the set of items.
+out=$(mpirun_np 4 "$WINNOW" run count.yaml --set stages.pass.batch_size=7 \
+      --set stages.total.batch_size=1 --results r4b.jsonl --progress off 2>&1); st=$?
+ok $st "4 ranks, other batch sizes: exits 0" || diag "$out"
+like "$(summ r4b.jsonl)" "^$want " "other batch sizes: the same items"
+
+# Stats: the plan as run, and no payload went to rank 0 without --results.
+python3 - s4.json <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+st = {x["name"]: x for x in s["stages"]}
+assert s["ranks"] == 4, s["ranks"]
+assert st["generate"]["tasks_out"] == 50, st["generate"]
+assert st["split"]["tasks_in"] == 50 and st["split"]["tasks_out"] == 100, st["split"]
+assert st["split"]["batches"] == 17, st["split"]
+assert st["pass"]["items_in"] == 200 and st["pass"]["items_out"] == 200, st["pass"]
+assert st["total"]["tasks_out"] == 20, st["total"]
+assert all(x["nactors"] == 3 for x in s["stages"][1:]), [x["nactors"] for x in s["stages"]]
+PY
+ok $? "stats JSON: tasks, batches, items and actors per stage"
+
+out=$(mpirun_np 4 "$WINNOW" run count.yaml --stats s4n.json --progress off 2>&1)
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(s["planner_payload_bytes"] != 0)' s4n.json
+ok $? "no payload bytes reach rank 0 without --results"
+
+python3 - tr4.json <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+ev = [e for e in t["traceEvents"] if e.get("ph") == "X"]
+# 1 + 17 + 50 + 20 batches
+assert len(ev) == 88, len(ev)
+lanes = {e["tid"] for e in ev}
+assert lanes <= {1, 2, 3} and len(lanes) >= 2, lanes
+assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in ev)
+PY
+ok $? "trace JSON: one event per batch, lanes are actor ranks"
+
+# Progress lines for a Slurm output file (not a TTY), and the summary.
+like "$(mpirun_np 4 "$WINNOW" run count.yaml --progress lines 2>&1)" \
+    "stage 4/4 'total' done: 100 tasks" "progress lines name stage and tasks"
+like "$(mpirun_np 4 "$WINNOW" run count.yaml --progress off 2>/dev/null)" \
+    "total +3 +100 +20" "the summary table lists each stage"
+
+done_testing

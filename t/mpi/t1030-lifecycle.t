@@ -1,0 +1,59 @@
+#!/bin/bash
+# wn-timeout: 240
+# Stage lifecycle on real ranks: setup_on_node once per node per stage
+# before any setup, setup once per actor, teardown once per actor;
+# `winnow plan`; stage plugins loaded with dlopen.
+. "$(dirname "$0")/../lib/tap.sh"
+cd "$TEST_TMP"
+mkdir probe
+cat >life.yaml <<YAML
+name: life
+stages:
+  - {name: generate, type: fanout, params: {tasks: 12}}
+  - {name: first, type: probe, params: {dir: $TEST_TMP/probe}}
+  - {name: second, type: probe, num_workers: 2, params: {dir: $TEST_TMP/probe}}
+YAML
+out=$(mpirun_np 4 "$WINNOW" run life.yaml --progress off 2>&1); st=$?
+ok $st "4 ranks: run exits 0" || diag "$out"
+is "$(wc -l <probe/first.node_setup)" 1 "setup_on_node ran once on the one node (stage first)"
+is "$(wc -l <probe/second.node_setup)" 1 "setup_on_node ran once on the one node (stage second)"
+is "$(wc -l <probe/first.setup)" 3 "setup ran once per actor (3 actors)"
+is "$(wc -l <probe/second.setup)" 2 "num_workers 2: setup ran on 2 actors"
+is "$(wc -l <probe/first.teardown)" 3 "teardown once per actor"
+is "$(sort -u probe/first.setup | awk '{print $2}' | sort -n | tr '\n' ' ')" "1 2 3 " "actors are ranks 1-3, not the planner"
+like "$(cat probe/first.node_setup)" "^node 0 .* actors 3 " "setup_on_node sees the node's actor count"
+is "$(awk '{s+=$4} END {print s}' probe/first.batches)" 12 "12 tasks processed by stage first"
+
+rm -f probe/*
+out=$("$WINNOW" run life.yaml --progress off 2>&1); st=$?
+ok $st "alone: run exits 0" || diag "$out"
+is "$(cat probe/first.setup | awk '{print $2}')" 0 "alone, rank 0 is the actor"
+
+out=$(mpirun_np 4 "$WINNOW" plan life.yaml 2>&1); st=$?
+ok $st "winnow plan exits 0" || diag "$out"
+like "$out" "pipeline life: 3 stages on 4 ranks" "plan: pipeline and ranks"
+like "$out" "1\. generate \(fanout\)" "plan: first stage"
+like "$out" "actors: 2 at most .* on ranks 1,2" "plan: num_workers caps stage second"
+like "$out" "dir: .*probe" "plan: resolved parameters"
+
+# A plugin stage, built from examples/plugin/ with the installed-headers
+# style include path.
+plugin="$BUILDDIR/examples/plugin/uppercase.so"
+[ -f "$plugin" ]; ok $? "the example plugin was built" || diag "missing $plugin"
+cat >plug.yaml <<YAML
+name: plug
+stages:
+  - {name: generate, type: fanout, params: {tasks: 3, rows: 2}}
+  - {name: upper, type: $plugin, params: {column: text}}
+YAML
+out=$(mpirun_np 4 "$WINNOW" run plug.yaml --results plug.jsonl --progress off 2>&1); st=$?
+ok $st "pipeline with a plugin stage runs" || diag "$out"
+is "$(grep -c '"text":"ITEM [0-9]"' plug.jsonl)" 6 "the plugin upper-cased all 6 rows"
+out=$("$WINNOW" run plug.yaml --set "stages.upper.type=$plugin:nosuch" 2>&1); st=$?
+is $st 2 "a plugin without the named type: exit 2"
+like "$out" "has no stage type 'nosuch'" "error names the missing type"
+out=$("$WINNOW" run plug.yaml --set "stages.upper.type=$TEST_TMP/none.so" 2>&1); st=$?
+is $st 2 "a missing plugin file: exit 2"
+like "$out" "cannot load stage plugin .*none.so" "error names the plugin path"
+
+done_testing
