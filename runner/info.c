@@ -13,6 +13,12 @@
 int wn_mpi_start(int *argc, char ***argv)
 {
     int provided, rank;
+    struct wn_layout_input in = {0};
+    wn_error_t err;
+    if (wn_check_pmi_env(&in, &err) < 0) {
+        wn_error("%s", err.text);
+        return -1;
+    }
     /* SERIALIZED: one thread at a time calls MPI; the runner's helper
      * threads hand their MPI work to the main loop. */
     if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS) {

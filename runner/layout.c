@@ -239,6 +239,26 @@ int wn_place_check_launch(const struct wn_place *p, wn_error_t *err)
     return 0;
 }
 
+int wn_check_pmi_env(const struct wn_layout_input *in, wn_error_t *err)
+{
+    long ntasks = env_long(in, "SLURM_STEP_NUM_TASKS");
+    long procid = env_long(in, "SLURM_PROCID");
+    if (ntasks < 2 || procid < 0 || env_get(in, "OMPI_COMM_WORLD_SIZE"))
+        return 0;
+    /* srun --mpi=pmix sets PMIX_RANK, --mpi=pmi2 PMI_RANK / PMI_FD. */
+    if (env_get(in, "PMIX_RANK") || env_get(in, "PMI_RANK") || env_get(in, "PMI_FD"))
+        return 0;
+    errno = EPROTO;
+    return wn_errprintf(err,
+        "srun started this process as task %ld of %ld (job %ld step %ld) without a "
+        "PMI that MPI can use (no PMIX_RANK in the environment): MPI would say rank 0 "
+        "of 1, Slurm says task %ld of %ld. This is a PMI mismatch: srun would start "
+        "%ld separate singletons instead of one MPI job. Launch with 'srun --mpi=pmix' "
+        "(OpenMPI here has no PMI-2), or set MpiDefault=pmix in slurm.conf.",
+        procid, ntasks, env_long(in, "SLURM_JOB_ID"), env_long(in, "SLURM_STEP_ID"),
+        procid, ntasks, ntasks);
+}
+
 void wn_layout_complete(struct wn_place *places, int n)
 {
     /* Node ids by host name in order of first appearance, where unknown. */

@@ -68,6 +68,12 @@ int wn_place_from_env(const struct wn_layout_input *in, struct wn_place *place,
  * rank 0 of 1.  Returns -1 with the likely cause when they disagree. */
 int wn_place_check_launch(const struct wn_place *place, wn_error_t *err);
 
+/* The same check before MPI_Init, from the environment alone: a task of a
+ * multi-task srun step with no PMI variables (PMIX_RANK, PMI_RANK, PMI_FD)
+ * would start as a singleton -- or abort inside MPI_Init, as OpenMPI 4.1
+ * does -- so it is refused first with the cause.  Returns -1 then. */
+int wn_check_pmi_env(const struct wn_layout_input *in, wn_error_t *err);
+
 /* Completes node ids and local ranks of a whole job's places (all ranks,
  * in rank order) where the environment did not say: ranks on the same
  * host name share a node, numbered in order of first appearance. */

@@ -24,7 +24,7 @@
 #     own port, spool, log and PMIx TmpFS (n2.. in a mount namespace of their
 #     own); /tmp stays shared.  OpenMPI's shared-memory BTL then pairs ranks
 #     on different "nodes" and crashes: run MPI there with
-#     OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,tcp.
+#     OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,tcp OMPI_MCA_btl_tcp_if_include=lo.
 # slurm_cluster_stop
 #     Cancels the jobs, stops the daemons by their pids (never by name),
 #     waits for them to go and removes the private directory unless
@@ -45,6 +45,7 @@
 # every process of this cluster (and only of this one) by its pid, and a
 # later start can stop a cluster whose test was killed outright.
 # WN_SLURM_BASE moves the private directories elsewhere than /var/tmp.
+# WN_SLURM_CPUS (default 4) is the least number of CPUs a node claims.
 
 # Lists of pids and ports are split on purpose below.
 # shellcheck disable=SC2046,SC2086
@@ -188,11 +189,17 @@ slurm__log_tails() {
 }
 
 slurm__write_conf() { # conf ctld_port "slurmd_port..." (one per node)
-    local _conf=$1 _cport=$2 _dports=$3 _d=$slurm__dir _mem _i _p
+    local _conf=$1 _cport=$2 _dports=$3 _d=$slurm__dir _mem _cpus _i _p
     # The memory the node claims must not exceed what slurmd finds, or the
     # node is drained as "Low RealMemory".
     _mem=$(awk '/^MemTotal:/ { print int($2 / 1024 * 0.9) }' /proc/meminfo)
     [ "${_mem:-0}" -gt 0 ] || _mem=1
+    # Tests start more ranks than a small machine has cores (4 on 2, as
+    # mpirun --oversubscribe does): each node claims at least
+    # WN_SLURM_CPUS (default 4) CPUs, and config_overrides makes slurmd
+    # trust the configuration rather than drain the node for having fewer.
+    _cpus=$(nproc)
+    [ "$_cpus" -ge "${WN_SLURM_CPUS:-4}" ] || _cpus=${WN_SLURM_CPUS:-4}
     cat >"$_conf" <<EOF
 # Private test cluster written by t/lib/slurm-cluster.sh; nothing here is
 # shared with the system's Slurm or munge.
@@ -225,6 +232,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 MpiDefault=pmix
+SlurmdParameters=config_overrides
 # Finished jobs stay visible to scontrol (no slurmdbd, so no sacct).
 MinJobAge=300
 # PMIx puts spmix_appdir_<uid>_<job>.<step> in TmpFS (private here); distinct
@@ -239,13 +247,13 @@ MailProg=/bin/true
 SchedulerParameters=batch_sched_delay=0
 EOF
     if [ "$SLURM_TEST_NODES" = "$slurm__host" ]; then
-        echo "NodeName=$slurm__host NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$_mem State=UNKNOWN" >>"$_conf"
+        echo "NodeName=$slurm__host NodeAddr=127.0.0.1 CPUs=$_cpus RealMemory=$_mem State=UNKNOWN" >>"$_conf"
     else
         # Several slurmds on this host: each its own name (slurmd -N) and port.
         _i=0
         for _p in $_dports; do
             _i=$((_i + 1))
-            echo "NodeName=n$_i NodeHostname=$slurm__host NodeAddr=127.0.0.1 Port=$_p CPUs=$(nproc) RealMemory=$_mem State=UNKNOWN" >>"$_conf"
+            echo "NodeName=n$_i NodeHostname=$slurm__host NodeAddr=127.0.0.1 Port=$_p CPUs=$_cpus RealMemory=$_mem State=UNKNOWN" >>"$_conf"
         done
     fi
     echo "PartitionName=debug Nodes=$SLURM_TEST_NODES Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4" >>"$_conf"

@@ -48,7 +48,11 @@ like "$out" "injected failure" "the message carries the stage's error"
 python3 - flaky.failed-tasks.jsonl <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
-assert recs and all(r["stage"] == "flaky" and r["attempts"] == 2 for r in recs), recs
+# The batch that exhausted its retries ran twice; batches that failed while
+# the run was already stopping are recorded as they are (not retried).
+assert recs and all(r["stage"] == "flaky" for r in recs), recs
+assert any(r["attempts"] == 2 for r in recs), recs
+assert all(1 <= r["attempts"] <= 2 for r in recs), recs
 assert all(len(t) == 16 for r in recs for t in r["tasks"]), recs
 assert all("injected failure" in r["error"] for r in recs), recs
 PY

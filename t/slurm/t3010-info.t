@@ -23,6 +23,6 @@ out=$(srun -n 2 --mpi=none "$WINNOW" info 2>&1); st=$?
 ok $((st == 0)) "srun --mpi=none winnow info fails (exit $st)"
 like "$out" "PMI mismatch" "the message says PMI mismatch"
 like "$out" "srun --mpi=pmix" "the message suggests srun --mpi=pmix"
-like "$out" "MPI says rank 0 of 1, Slurm says task 1 of 2" "the message shows both views"
+like "$out" "rank 0 of 1, Slurm says task 1 of 2" "the message shows both views"
 
 done_testing

@@ -103,6 +103,10 @@ static char *render_fixture(const char *path)
                     fprintf(o, "  launch: refused: %s\n", err.text);         \
                 else                                                         \
                     fprintf(o, "  launch: ok\n");                            \
+                if (wn_check_pmi_env(&in, &err) < 0)                         \
+                    fprintf(o, "  pmi: refused: %s\n", err.text);           \
+                else                                                         \
+                    fprintf(o, "  pmi: ok\n");                               \
             }                                                                \
             env_free(&env);                                                  \
         }                                                                    \
