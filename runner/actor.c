@@ -40,7 +40,17 @@ struct wn_actor {
     int stop;
     double idle_since;                 /* compute thread went idle */
     int cur_stage;                     /* hosted stage, -1 none */
+    int running;                       /* the compute thread has a job */
+    /* Mean run time of the last jobs of stage `avg_stage`: a stage whose
+     * batches take microseconds runs on the main thread (see make_ready). */
+    int avg_stage;
+    double avg_job_s;
 };
+
+/* A batch expected to take less than this runs inline on the main thread
+ * when the compute thread is idle: handing it over would cost two thread
+ * switches, more than the batch itself on an oversubscribed node. */
+#define WN_INLINE_JOB_S 50e-6
 
 /* For the crash handler: what this rank was doing. */
 volatile const char *wn_current_stage_name;
@@ -198,6 +208,17 @@ done:
     free(in);
 }
 
+/* Under the actor lock. */
+static void note_job_time(struct wn_actor *a, const struct job *j, double dt)
+{
+    if (a->avg_stage != (int)j->stage->index) {
+        a->avg_stage = (int)j->stage->index;
+        a->avg_job_s = dt;
+    } else {
+        a->avg_job_s = 0.8 * a->avg_job_s + 0.2 * dt;
+    }
+}
+
 static void *compute_main(void *arg)
 {
     struct wn_rt *rt = arg;
@@ -212,13 +233,16 @@ static void *compute_main(void *arg)
         a->ready = j->next;
         if (!a->ready)
             a->ready_tail = &a->ready;
-        double idle = wn_rt_now(rt) - a->idle_since;
+        double now = wn_rt_now(rt), idle = now - a->idle_since;
+        a->running = 1;
         pthread_mutex_unlock(&a->lock);
 
         run_job(rt, j, idle > 0 ? idle : 0);
 
         pthread_mutex_lock(&a->lock);
         a->idle_since = wn_rt_now(rt);
+        note_job_time(a, j, a->idle_since - now);
+        a->running = 0;
         j->next = a->done;
         a->done = j;
     }
@@ -235,6 +259,7 @@ struct wn_actor *wn_actor_create(struct wn_rt *rt)
     pthread_cond_init(&a->cond, NULL);
     a->ready_tail = &a->ready;
     a->cur_stage = -1;
+    a->avg_stage = -1;
     rt->actor = a;
     if (pthread_create(&a->thread, NULL, compute_main, rt) != 0) {
         free(a);
@@ -266,6 +291,24 @@ static void make_ready(struct wn_rt *rt, struct job *j)
     if (j->t_ready_wait > 0)
         j->pull_s = wn_rt_now(rt) - j->t_ready_wait;
     pthread_mutex_lock(&a->lock);
+    /* A stage whose batches take microseconds, with the compute thread
+     * idle: run it here.  GPU stages stay on the compute thread, which
+     * holds their device (CUDA binds a device per thread). */
+    if (!a->ready && !a->running && a->avg_stage == (int)j->stage->index &&
+        a->avg_job_s < WN_INLINE_JOB_S && !(j->stage->cfg->gpus > 0)) {
+        double now = wn_rt_now(rt), idle = now - a->idle_since;
+        pthread_mutex_unlock(&a->lock);
+        run_job(rt, j, idle > 0 ? idle : 0);
+        double end = wn_rt_now(rt);
+        pthread_mutex_lock(&a->lock);
+        a->idle_since = end;
+        note_job_time(a, j, end - now);
+        pthread_mutex_unlock(&a->lock);
+        wn_rt_send(rt, 0, WN_TAG_RESULT, j->result, j->result_len);
+        j->result = NULL;
+        job_free(rt, j);
+        return;
+    }
     j->next = NULL;
     *a->ready_tail = j;
     a->ready_tail = &j->next;

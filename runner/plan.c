@@ -32,7 +32,20 @@ uint64_t wn_plan_batch_start(uint64_t ntasks, int batch_size, int num_output_tas
 struct candidate {
     int rank;
     uint64_t bytes;
+    int device;               /* index into the stage's distinct GPUs, -1 */
 };
+
+/* Ranks of one node that bind the same GPU (mpirun -np 4 on a one-GPU
+ * machine binds all four to it) share it: a GPU is identified by node and
+ * device label (or ordinal), not by rank. */
+static int same_gpu(const struct wn_place *a, const struct wn_place *b)
+{
+    if (a->node_id != b->node_id)
+        return 0;
+    if (a->gpu_label[0] || b->gpu_label[0])
+        return !strcmp(a->gpu_label, b->gpu_label);
+    return a->gpu == b->gpu;
+}
 
 static int by_bytes_then_rank(const void *a, const void *b)
 {
@@ -52,8 +65,17 @@ int wn_plan_actors(const struct wn_place *places, int nplaces,
     if (!cand)
         return wn_errprintf(err, "stage '%s': out of memory planning actors", req->stage);
 
-    int n = 0, on_head = 0, without_gpu = 0;
+    int n = 0, on_head = 0, without_gpu = 0, ndev = 0;
     double cpus = 0, gpus = 0;
+    /* The place of the first rank found on each distinct GPU. */
+    const struct wn_place **devs = calloc((size_t)nplaces, sizeof(*devs));
+    int *dev_used = calloc((size_t)nplaces, sizeof(*dev_used));
+    if (!devs || !dev_used) {
+        free(cand);
+        free(devs);
+        free(dev_used);
+        return wn_errprintf(err, "stage '%s': out of memory planning actors", req->stage);
+    }
     for (int i = 0; i < nplaces; i++) {
         const struct wn_place *p = &places[i];
         if (p->rank == req->planner_rank && !alone)
@@ -68,9 +90,31 @@ int wn_plan_actors(const struct wn_place *places, int nplaces,
         }
         cand[n].rank = p->rank;
         cand[n].bytes = bytes_on_rank ? bytes_on_rank[p->rank] : 0;
+        cand[n].device = -1;
+        if (gpu_stage) {
+            int d = 0;
+            while (d < ndev && !same_gpu(devs[d], p))
+                d++;
+            if (d == ndev)
+                devs[ndev++] = p;
+            cand[n].device = d;
+        }
         n++;
         cpus += p->cpus;
-        gpus += p->gpu >= 0 ? 1 : 0;
+    }
+    gpus = ndev;
+    /* Actors one GPU can host: 1 for gpus >= 1, floor(1 / gpus) for a
+     * fraction (0.5: two actors share a device). */
+    int per_dev = !gpu_stage || req->gpus >= 1 ? 1 : (int)floor(1.0 / req->gpus + 1e-9);
+    int placeable = n;
+    if (gpu_stage) {
+        placeable = 0;
+        for (int d = 0; d < ndev; d++) {
+            int on = 0;
+            for (int i = 0; i < n; i++)
+                on += cand[i].device == d;
+            placeable += on < per_dev ? on : per_dev;
+        }
     }
 
     int rc = -1;
@@ -97,7 +141,7 @@ int wn_plan_actors(const struct wn_place *places, int nplaces,
                      free_cpus > 0 ? free_cpus : 0, cpus, n, req->reserved_cpus);
         goto out;
     }
-    long limit = by_cpu < n ? by_cpu : n;
+    long limit = by_cpu < placeable ? by_cpu : placeable;
     if (gpu_stage) {
         long by_gpu = (long)floor(free_gpus / req->gpus + 1e-9);
         if (by_gpu < 1) {
@@ -120,9 +164,18 @@ int wn_plan_actors(const struct wn_place *places, int nplaces,
         limit = 1;
 
     qsort(cand, (size_t)n, sizeof(*cand), by_bytes_then_rank);
+    /* Take candidates in that order, skipping ranks whose GPU is full. */
+    long got = 0;
+    for (int i = 0; i < n && got < limit; i++) {
+        if (cand[i].device >= 0) {
+            if (dev_used[cand[i].device] >= per_dev)
+                continue;
+            dev_used[cand[i].device]++;
+        }
+        ranks[got++] = cand[i].rank;
+    }
+    limit = got;
     /* Actor ranks are listed in rank order: actor_index follows rank. */
-    for (long i = 0; i < limit; i++)
-        ranks[i] = cand[i].rank;
     for (long i = 1; i < limit; i++)
         for (long j = i; j > 0 && ranks[j - 1] > ranks[j]; j--) {
             int t = ranks[j];
@@ -133,5 +186,7 @@ int wn_plan_actors(const struct wn_place *places, int nplaces,
     rc = 0;
 out:
     free(cand);
+    free(devs);
+    free(dev_used);
     return rc;
 }

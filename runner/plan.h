@@ -29,7 +29,9 @@ struct wn_actor_request {
  *                        eligible ranks, num_workers))
  * over the eligible ranks (not the planner unless it is alone, not node 0
  * with ignore_head_node, only GPU-bound ranks when gpus > 0), after the
- * reservations.  Ranks holding the most input bytes (bytes_on_rank, may be
+ * reservations.  GPUs are counted per device, not per rank: ranks of a
+ * node bound to the same GPU share it, and one GPU hosts one actor (or
+ * floor(1 / gpus) actors for a fraction).  Ranks holding the most input bytes (bytes_on_rank, may be
  * NULL) come first, then rank order.  Fills ranks[0..*nactors) (ranks has
  * room for nplaces).  Fails, naming the short resource, when not even one
  * actor fits. */

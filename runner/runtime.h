@@ -38,6 +38,8 @@ enum wn_tag {
 };
 #define WN_TAG_BODY 7         /* on data_comm */
 #define WN_BODY_CHUNK ((size_t)1 << 30)
+/* Payloads up to this size travel inside the PAYLOAD message itself. */
+#define WN_INLINE_PAYLOAD ((size_t)16 << 10)
 
 /* A task as the planner sees it: where it lives, not what it holds. */
 struct wn_desc {

@@ -98,6 +98,18 @@ static void send_payload(struct wn_rt *rt, int dest, uint64_t id)
         h->id = ~(uint64_t)0;
     }
     MPI_Request req;
+    if (p && p->len <= WN_INLINE_PAYLOAD) {
+        /* Small: header and body in one message, one receive less. */
+        struct wn_msg_payload *hb = realloc(h, sizeof(*h) + p->len);
+        if (hb) {
+            memcpy(hb + 1, p->buf, p->len);
+            wn_store_release(rt->store, p);
+            MPI_Isend(hb, (int)(sizeof(*hb) + hb->len), MPI_BYTE, dest, WN_TAG_PAYLOAD,
+                      rt->comm, &req);
+            track(rt, req, hb, NULL, NULL);
+            return;
+        }
+    }
     MPI_Isend(h, (int)sizeof(*h), MPI_BYTE, dest, WN_TAG_PAYLOAD, rt->comm, &req);
     track(rt, req, h, NULL, NULL);
     if (!p)
@@ -149,7 +161,8 @@ int wn_rt_pull(struct wn_rt *rt, uint64_t id, int owner, wn_pull_cb cb, void *ar
 
 /* A payload header arrived: post the body receives (in arrival order, so
  * they match the owner's chunks in order). */
-static void on_payload_header(struct wn_rt *rt, int src, const struct wn_msg_payload *h)
+static void on_payload_header(struct wn_rt *rt, int src, const struct wn_msg_payload *h,
+                              size_t msglen)
 {
     struct wn_pull **pp = &rt->pulls, *pl = NULL;
     for (; *pp; pp = &(*pp)->next)
@@ -174,6 +187,19 @@ static void on_payload_header(struct wn_rt *rt, int src, const struct wn_msg_pay
                  (unsigned long long)pl->len, src);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
+    if (msglen > sizeof(*h)) {
+        /* The body came with the header (a small payload). */
+        if (msglen - sizeof(*h) != h->len) {
+            wn_error("rank %d sent payload %016llx with %zu body bytes, %llu announced",
+                     src, (unsigned long long)h->id, msglen - sizeof(*h),
+                     (unsigned long long)h->len);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        memcpy(pl->buf, h + 1, pl->len);
+        pl->cb(rt, pl->id, pl->buf, pl->len, 1, pl->arg);
+        free(pl);
+        return;
+    }
     size_t off = 0;
     pl->chunks_left = 0;
     do {
@@ -194,7 +220,7 @@ static void dispatch(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
         send_payload(rt, src, *(uint64_t *)buf);
         break;
     case WN_TAG_PAYLOAD:
-        on_payload_header(rt, src, buf);
+        on_payload_header(rt, src, buf, len);
         break;
     case WN_TAG_ACK:
     case WN_TAG_RESULT:

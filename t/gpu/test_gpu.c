@@ -18,8 +18,9 @@ int main(void)
     char name[128];
     size_t mem = 0;
     wn_error_t err = {{0}};
-    ok(wn_gpu_describe(0, name, sizeof(name), &mem, &err) == 0, "device 0: %s, %zu MiB",
-       name, mem >> 20);
+    /* The call first: ok()'s arguments are evaluated in no set order. */
+    int drc = wn_gpu_describe(0, name, sizeof(name), &mem, &err);
+    ok(drc == 0 && mem > 0, "device 0: %s, %zu MiB", drc == 0 ? name : err.text, mem >> 20);
 
     size_t counts[] = {0, 1, 255, 256, 257, 1000003, 1u << 24};
     for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {

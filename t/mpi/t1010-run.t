@@ -48,6 +48,23 @@ out=$(mpirun_np 4 "$WINNOW" run count.yaml --set stages.pass.batch_size=7 \
 ok $st "4 ranks, other batch sizes: exits 0" || diag "$out"
 like "$(summ r4b.jsonl)" "^$want " "other batch sizes: the same items"
 
+# Payloads above the 16 KiB that travel inside one message go as a header
+# and a body: 48 KB tasks through a pass-through stage on 4 ranks.
+cat >big.yaml <<'YAML'
+name: big
+stages:
+  - {name: generate, type: fanout, params: {tasks: 6, rows: 6000}}
+  - {name: pass, type: noop, batch_size: 1}
+  - {name: total, type: sum, batch_size: 3}
+YAML
+out=$(mpirun_np 4 "$WINNOW" run big.yaml --results big.jsonl --stats big.json --progress off 2>&1); st=$?
+ok $st "48 KB tasks: run exits 0" || diag "$out"
+n=36000
+like "$(summ big.jsonl)" "^count=$n sum=$((n * (n + 1) / 2)) sum_sq=$((n * (n + 1) * (2 * n + 1) / 6)) " \
+    "48 KB tasks: every item exactly once"
+python3 -c 'import json,sys; s={x["name"]:x for x in json.load(open(sys.argv[1]))["stages"]}; sys.exit(not s["pass"]["pulled_bytes"] + s["total"]["pulled_bytes"] > 16384)' big.json
+ok $? "48 KB tasks: payloads were pulled across ranks"
+
 # Stats: the plan as run, and no payload went to rank 0 without --results.
 python3 - s4.json <<'PY'
 import json, sys

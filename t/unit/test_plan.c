@@ -19,8 +19,60 @@ static void make_layout(struct wn_place *pl, int nranks, int per_node, int cpus,
         pl[r].cpus = cpus;
         pl[r].gpu = -1;
     }
-    for (const int *g = gpu_ranks; g && *g >= 0; g++)
-        pl[*g].gpu = 0;
+    /* Each GPU rank binds a GPU of its own: ordinals 0, 1, ... per node. */
+    for (const int *g = gpu_ranks; g && *g >= 0; g++) {
+        int ord = 0;
+        for (const int *h = gpu_ranks; h < g; h++)
+            ord += pl[*h].node_id == pl[*g].node_id;
+        pl[*g].gpu = ord;
+    }
+}
+
+/* Ranks sharing GPUs: every rank of a node binds local_rank mod ngpus, as
+ * mpirun -np 4 on a machine with ngpus GPUs does. */
+static void share_gpus(struct wn_place *pl, int nranks, int ngpus)
+{
+    for (int r = 0; r < nranks; r++)
+        pl[r].gpu = pl[r].local_rank % ngpus;
+}
+
+static void test_shared_gpus(void)
+{
+    struct wn_place pl[8];
+    int ranks[8], n = -1;
+    wn_error_t err = {{0}};
+    int rc;
+    struct wn_actor_request req = {.stage = "s", .cpus = 1, .gpus = 1, .ntasks = 100,
+                                   .batch_size = 1};
+    make_layout(pl, 4, 4, 4, NULL);
+    share_gpus(pl, 4, 1);
+    rc = wn_plan_actors(pl, 4, &req, NULL, ranks, &n, &err);
+    ok(rc == 0 && n == 1 && ranks[0] == 1,
+       "4 ranks on one GPU, gpus 1: one actor (got %d)", n);
+    req.gpus = 0.5;
+    rc = wn_plan_actors(pl, 4, &req, NULL, ranks, &n, &err);
+    ok(rc == 0 && n == 2 && ranks[0] == 1 &&
+       ranks[1] == 2, "gpus 0.5: two actors share it (got %d)", n);
+    req.gpus = 0.25;
+    rc = wn_plan_actors(pl, 4, &req, NULL, ranks, &n, &err);
+    ok(rc == 0 && n == 3,
+       "gpus 0.25: every actor rank (3) fits on it (got %d)", n);
+    req.gpus = 1;
+    make_layout(pl, 8, 4, 4, NULL);
+    share_gpus(pl, 8, 2);
+    rc = wn_plan_actors(pl, 8, &req, NULL, ranks, &n, &err);
+    ok(rc == 0 && n == 4 && ranks[0] == 1 &&
+       ranks[1] == 2 && ranks[2] == 4 && ranks[3] == 5,
+       "2 nodes x 2 GPUs, 4 ranks each: one actor per GPU (1,2,4,5; got %d)", n);
+    /* The same device label on two nodes is two GPUs. */
+    make_layout(pl, 4, 2, 4, NULL);
+    for (int r = 0; r < 4; r++) {
+        pl[r].gpu = 0;
+        snprintf(pl[r].gpu_label, sizeof(pl[r].gpu_label), "%s", "3");
+    }
+    rc = wn_plan_actors(pl, 4, &req, NULL, ranks, &n, &err);
+    ok(rc == 0 && n == 2 && ranks[0] == 1 &&
+       ranks[1] == 2, "device 3 of node 0 and of node 1 are two GPUs (got %d)", n);
 }
 
 struct actor_case {
@@ -113,8 +165,8 @@ static void test_locality_order(void)
     uint64_t bytes[5] = {0, 0, 500, 0, 900};
     int ranks[5], n;
     struct wn_actor_request req = {.stage = "s", .cpus = 1, .ntasks = 2, .batch_size = 1};
-    ok(wn_plan_actors(pl, 5, &req, bytes, ranks, &n, NULL) == 0 && n == 2 &&
-       ranks[0] == 2 && ranks[1] == 4,
+    int rc = wn_plan_actors(pl, 5, &req, bytes, ranks, &n, NULL);
+    ok(rc == 0 && n == 2 && ranks[0] == 2 && ranks[1] == 4,
        "with 2 actors, the ranks holding the input are chosen (got %d,%d)", ranks[0],
        ranks[1]);
 }
@@ -160,6 +212,7 @@ int main(void)
     plan(NO_PLAN);
     test_actor_counts();
     test_locality_order();
+    test_shared_gpus();
     test_batches();
     return done_testing();
 }
