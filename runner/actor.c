@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "log.h"
@@ -35,6 +36,8 @@ struct wn_actor {
     int thread_started;
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    pthread_cond_t main_cond;          /* wakes an idle main thread */
+    int main_waiting;
     struct job *ready, **ready_tail;   /* for the compute thread */
     struct job *done;                  /* for the main thread */
     int stop;
@@ -245,6 +248,8 @@ static void *compute_main(void *arg)
         a->running = 0;
         j->next = a->done;
         a->done = j;
+        if (a->main_waiting)
+            pthread_cond_signal(&a->main_cond);
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
@@ -257,6 +262,11 @@ struct wn_actor *wn_actor_create(struct wn_rt *rt)
         return NULL;
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->main_cond, &ca);
+    pthread_condattr_destroy(&ca);
     a->ready_tail = &a->ready;
     a->cur_stage = -1;
     a->avg_stage = -1;
@@ -282,6 +292,7 @@ void wn_actor_destroy(struct wn_actor *a)
         pthread_join(a->thread, NULL);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->cond);
+    pthread_cond_destroy(&a->main_cond);
     free(a);
 }
 
@@ -497,4 +508,21 @@ int wn_actor_poll(struct wn_rt *rt)
         job_free(rt, j);
     }
     return 1;
+}
+
+void wn_actor_idle_wait(struct wn_rt *rt, double seconds)
+{
+    struct wn_actor *a = rt->actor;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long ns = ts.tv_nsec + (long)(seconds * 1e9);
+    ts.tv_sec += ns / 1000000000L;
+    ts.tv_nsec = ns % 1000000000L;
+    pthread_mutex_lock(&a->lock);
+    if (!a->done) {
+        a->main_waiting = 1;
+        pthread_cond_timedwait(&a->main_cond, &a->lock, &ts);
+        a->main_waiting = 0;
+    }
+    pthread_mutex_unlock(&a->lock);
 }

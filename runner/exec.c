@@ -102,7 +102,7 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
     wn_actor_destroy(rt.actor);
     wn_planner_destroy(rt.planner);
     wn_store_destroy(rt.store);
-    free(rt.reqs);
+    wn_rt_free(&rt);
     MPI_Comm_free(&rt.data_comm);
     MPI_Comm_free(&rt.comm);
     return status;

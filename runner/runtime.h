@@ -35,6 +35,8 @@ enum wn_tag {
                              follows on data_comm                        */
     WN_TAG_STAGE_END,     /* planner -> all: teardown, drop old payloads */
     WN_TAG_SHUTDOWN,      /* planner -> all: exit with this status       */
+    WN_TAG_BUNDLE,        /* several of the above, in order (see
+                             transport.c, "Outboxes")                    */
 };
 #define WN_TAG_BODY 7         /* on data_comm */
 #define WN_BODY_CHUNK ((size_t)1 << 30)
@@ -129,10 +131,16 @@ struct wn_rt {
     struct wn_planner *planner;   /* rank 0 only                         */
 
     /* outstanding sends and receives */
-    struct wn_req *reqs;
+    struct wn_req *reqs;          /* what to do when mpi_reqs[i] ends */
+    MPI_Request *mpi_reqs;
+    int *done_ix;                 /* MPI_Testsome's indices             */
     size_t nreqs, cap_reqs;
     /* pulls waiting for their header */
     struct wn_pull *pulls;
+    /* control messages waiting for the end of this poll, per destination */
+    struct wn_outbox *outbox;     /* [size], created on first use        */
+    int *dirty;                   /* destinations with something queued  */
+    int ndirty;
 
     int shutdown;                 /* leave the loop                     */
     int exit_status;
@@ -141,7 +149,13 @@ struct wn_rt {
 /* transport.c */
 double wn_rt_wallclock(void);                        /* CLOCK_REALTIME, s */
 double wn_rt_now(const struct wn_rt *rt);            /* s since run start */
+/* Queues a control message (takes ownership of buf, malloc'd); what one
+ * poll queues for a rank leaves as one message when the poll ends. */
 int wn_rt_send(struct wn_rt *rt, int dest, int tag, void *buf, size_t len);
+/* Sends what is queued now (the loop does it at the end of each poll). */
+void wn_rt_flush(struct wn_rt *rt);
+/* Frees the outboxes (after the loop). */
+void wn_rt_free(struct wn_rt *rt);
 int wn_rt_pull(struct wn_rt *rt, uint64_t id, int owner, wn_pull_cb cb, void *arg);
 int wn_rt_loop(struct wn_rt *rt);
 /* Polls once; returns 1 if anything happened. */
@@ -152,6 +166,9 @@ struct wn_actor *wn_actor_create(struct wn_rt *rt);
 void wn_actor_destroy(struct wn_actor *a);
 void wn_actor_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len);
 int wn_actor_poll(struct wn_rt *rt);      /* sends finished results */
+/* The main thread's idle wait: returns after `seconds` or as soon as the
+ * compute thread finishes a batch, whichever comes first. */
+void wn_actor_idle_wait(struct wn_rt *rt, double seconds);
 
 /* planner.c */
 struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err);

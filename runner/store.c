@@ -7,10 +7,17 @@
 
 #include "store.h"
 
+/* A slot keeps the id beside the pointer: a probe compares ids without
+ * touching the payload (one cache line per step, not two). */
+struct slot {
+    uint64_t id;
+    struct wn_payload *p;        /* NULL empty, TOMB deleted */
+};
+
 struct wn_store {
     pthread_mutex_t lock;
-    struct wn_payload **slots;   /* NULL empty, TOMB deleted */
-    size_t cap, used, live;
+    struct slot *slots;
+    size_t cap, used, live;      /* used = live + tombstones */
     uint64_t bytes;
 };
 
@@ -40,14 +47,19 @@ static void payload_unref(struct wn_store *s, struct wn_payload *p)
     }
 }
 
+static int live_slot(const struct slot *sl)
+{
+    return sl->p && sl->p != TOMB;
+}
+
 void wn_store_destroy(struct wn_store *s)
 {
     if (!s)
         return;
     for (size_t i = 0; i < s->cap; i++)
-        if (s->slots[i] && s->slots[i] != TOMB) {
-            free(s->slots[i]->buf);
-            free(s->slots[i]);
+        if (live_slot(&s->slots[i])) {
+            free(s->slots[i].p->buf);
+            free(s->slots[i].p);
         }
     pthread_mutex_destroy(&s->lock);
     free(s->slots);
@@ -59,15 +71,15 @@ static size_t probe(const struct wn_store *s, uint64_t id, int *found)
 {
     size_t mask = s->cap - 1, i = (size_t)id & mask, first_free = SIZE_MAX;
     for (;;) {
-        struct wn_payload *p = s->slots[i];
-        if (!p) {
+        const struct slot *sl = &s->slots[i];
+        if (!sl->p) {
             *found = 0;
             return first_free != SIZE_MAX ? first_free : i;
         }
-        if (p == TOMB) {
+        if (sl->p == TOMB) {
             if (first_free == SIZE_MAX)
                 first_free = i;
-        } else if (p->id == id) {
+        } else if (sl->id == id) {
             *found = 1;
             return i;
         }
@@ -75,10 +87,14 @@ static size_t probe(const struct wn_store *s, uint64_t id, int *found)
     }
 }
 
-static int grow(struct wn_store *s)
+/* Rehash into a table sized for the live entries: twice as large when
+ * they fill it, the same size when tombstones are what fills it. */
+static int rehash(struct wn_store *s)
 {
-    size_t ncap = s->cap * 2;
-    struct wn_payload **old = s->slots, **ns = calloc(ncap, sizeof(*ns));
+    size_t ncap = s->cap;
+    while ((s->live + 1) * 2 > ncap)
+        ncap *= 2;
+    struct slot *old = s->slots, *ns = calloc(ncap, sizeof(*ns));
     if (!ns)
         return -1;
     size_t ocap = s->cap;
@@ -86,9 +102,9 @@ static int grow(struct wn_store *s)
     s->cap = ncap;
     s->used = s->live;
     for (size_t i = 0; i < ocap; i++)
-        if (old[i] && old[i] != TOMB) {
+        if (live_slot(&old[i])) {
             int found;
-            s->slots[probe(s, old[i]->id, &found)] = old[i];
+            s->slots[probe(s, old[i].id, &found)] = old[i];
         }
     free(old);
     return 0;
@@ -106,7 +122,8 @@ int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *bu
     p->len = len;
     p->refs = 1;
     pthread_mutex_lock(&s->lock);
-    if ((s->used + 1) * 4 > s->cap * 3 && grow(s) < 0) {
+    /* Load (with tombstones) at most 1/2: short probes. */
+    if ((s->used + 1) * 2 > s->cap && rehash(s) < 0) {
         pthread_mutex_unlock(&s->lock);
         free(p);
         errno = ENOMEM;
@@ -115,13 +132,13 @@ int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *bu
     int found;
     size_t i = probe(s, id, &found);
     if (found) {
-        payload_unref(s, s->slots[i]);
+        payload_unref(s, s->slots[i].p);
     } else {
-        if (!s->slots[i])
+        if (!s->slots[i].p)
             s->used++;
         s->live++;
     }
-    s->slots[i] = p;
+    s->slots[i] = (struct slot){id, p};
     s->bytes += len;
     pthread_mutex_unlock(&s->lock);
     return 0;
@@ -132,7 +149,7 @@ struct wn_payload *wn_store_get(struct wn_store *s, uint64_t id)
     pthread_mutex_lock(&s->lock);
     int found;
     size_t i = probe(s, id, &found);
-    struct wn_payload *p = found ? s->slots[i] : NULL;
+    struct wn_payload *p = found ? s->slots[i].p : NULL;
     if (p)
         p->refs++;
     pthread_mutex_unlock(&s->lock);
@@ -150,8 +167,8 @@ void wn_store_release(struct wn_store *s, struct wn_payload *p)
 
 static void drop_slot(struct wn_store *s, size_t i)
 {
-    payload_unref(s, s->slots[i]);
-    s->slots[i] = TOMB;
+    payload_unref(s, s->slots[i].p);
+    s->slots[i].p = TOMB;
     s->live--;
 }
 
@@ -169,7 +186,7 @@ void wn_store_drop_stage(struct wn_store *s, uint32_t stage_index)
 {
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->cap; i++)
-        if (s->slots[i] && s->slots[i] != TOMB && s->slots[i]->stage_index == stage_index)
+        if (live_slot(&s->slots[i]) && s->slots[i].p->stage_index == stage_index)
             drop_slot(s, i);
     pthread_mutex_unlock(&s->lock);
 }

@@ -16,7 +16,6 @@
 
 /* A nonblocking operation and what to do when it completes. */
 struct wn_req {
-    MPI_Request req;
     void *free_buf;               /* free() it */
     struct wn_payload *release;   /* wn_store_release() it */
     /* receives of a pulled body: when the last chunk lands, call back */
@@ -54,16 +53,112 @@ static int track(struct wn_rt *rt, MPI_Request req, void *free_buf,
     if (rt->nreqs == rt->cap_reqs) {
         size_t ncap = rt->cap_reqs ? rt->cap_reqs * 2 : 64;
         struct wn_req *n = realloc(rt->reqs, ncap * sizeof(*n));
-        if (!n)
+        if (n)
+            rt->reqs = n;
+        MPI_Request *m = n ? realloc(rt->mpi_reqs, ncap * sizeof(*m)) : NULL;
+        if (m)
+            rt->mpi_reqs = m;
+        int *ix = m ? realloc(rt->done_ix, ncap * sizeof(*ix)) : NULL;
+        if (!ix)
             return -1;
-        rt->reqs = n;
+        rt->done_ix = ix;
         rt->cap_reqs = ncap;
     }
-    rt->reqs[rt->nreqs++] = (struct wn_req){req, free_buf, release, pull};
+    rt->mpi_reqs[rt->nreqs] = req;
+    rt->reqs[rt->nreqs++] = (struct wn_req){free_buf, release, pull};
     return 0;
 }
 
 static void dispatch(struct wn_rt *rt, int tag, int src, void *buf, size_t len);
+
+/* ---------------------------------------------------------- Outboxes --
+ * Control messages to one rank queue up during a poll and leave together
+ * when it ends: one message when one was queued, else a BUNDLE of
+ * entries {u32 tag, u32 len, bytes padded to 8}.  Under load an actor
+ * reports several finished batches at once and the planner answers with
+ * several assignments, so the message rate, not the task rate, is what
+ * MPI and the scheduler see.  Order between two ranks is kept: every
+ * control message goes through the outbox, and a bundle is unpacked in
+ * order. */
+struct wn_outbox {
+    void *first;                  /* the only message, sent as is */
+    int first_tag;
+    size_t first_len;
+    char *bundle;                 /* from the second message on */
+    size_t len, cap;
+    int count;
+};
+
+#define WN_BUNDLE_FLUSH ((size_t)1 << 20)   /* send early beyond this */
+
+static int bundle_append(struct wn_outbox *o, int tag, const void *buf, size_t len)
+{
+    size_t need = o->len + 8 + ((len + 7) & ~(size_t)7);
+    if (need > o->cap) {
+        size_t ncap = o->cap ? o->cap : 4096;
+        while (ncap < need)
+            ncap *= 2;
+        char *n = realloc(o->bundle, ncap);
+        if (!n)
+            return -1;
+        o->bundle = n;
+        o->cap = ncap;
+    }
+    uint32_t h[2] = {(uint32_t)tag, (uint32_t)len};
+    memcpy(o->bundle + o->len, h, 8);
+    memcpy(o->bundle + o->len + 8, buf, len);
+    memset(o->bundle + o->len + 8 + len, 0, need - (o->len + 8 + len));
+    o->len = need;
+    return 0;
+}
+
+static int flush_one(struct wn_rt *rt, int dest)
+{
+    struct wn_outbox *o = &rt->outbox[dest];
+    MPI_Request req;
+    int rc = 0;
+    if (o->count == 1) {
+        if (MPI_Isend(o->first, (int)o->first_len, MPI_BYTE, dest, o->first_tag, rt->comm,
+                      &req) != MPI_SUCCESS || track(rt, req, o->first, NULL, NULL) < 0)
+            rc = -1;
+        o->first = NULL;
+    } else if (o->count > 1) {
+        /* The buffer goes with the send; the next bundle starts afresh. */
+        if (MPI_Isend(o->bundle, (int)o->len, MPI_BYTE, dest, WN_TAG_BUNDLE, rt->comm,
+                      &req) != MPI_SUCCESS || track(rt, req, o->bundle, NULL, NULL) < 0)
+            rc = -1;
+        o->bundle = NULL;
+        o->len = o->cap = 0;
+    }
+    o->count = 0;
+    return rc;
+}
+
+void wn_rt_flush(struct wn_rt *rt)
+{
+    for (int i = 0; i < rt->ndirty; i++)
+        if (flush_one(rt, rt->dirty[i]) < 0)
+            wn_error("cannot send to rank %d", rt->dirty[i]);
+    rt->ndirty = 0;
+}
+
+void wn_rt_free(struct wn_rt *rt)
+{
+    for (int i = 0; rt->outbox && i < rt->size; i++) {
+        free(rt->outbox[i].first);
+        free(rt->outbox[i].bundle);
+    }
+    free(rt->outbox);
+    free(rt->dirty);
+    free(rt->reqs);
+    free(rt->mpi_reqs);
+    free(rt->done_ix);
+    rt->mpi_reqs = NULL;
+    rt->done_ix = NULL;
+    rt->outbox = NULL;
+    rt->dirty = NULL;
+    rt->reqs = NULL;
+}
 
 /* Takes ownership of buf (malloc'd).  A message to oneself is handled at
  * once: alone, rank 0 is planner and actor. */
@@ -74,12 +169,42 @@ int wn_rt_send(struct wn_rt *rt, int dest, int tag, void *buf, size_t len)
         free(buf);
         return 0;
     }
-    MPI_Request req;
-    if (MPI_Isend(buf, (int)len, MPI_BYTE, dest, tag, rt->comm, &req) != MPI_SUCCESS) {
-        free(buf);
-        return -1;
+    if (!rt->outbox) {
+        rt->outbox = calloc((size_t)rt->size, sizeof(*rt->outbox));
+        rt->dirty = calloc((size_t)rt->size, sizeof(*rt->dirty));
+        if (!rt->outbox || !rt->dirty) {
+            free(buf);
+            return -1;
+        }
     }
-    return track(rt, req, buf, NULL, NULL);
+    struct wn_outbox *o = &rt->outbox[dest];
+    if (o->count == 0) {
+        o->first = buf;
+        o->first_tag = tag;
+        o->first_len = len;
+        o->count = 1;
+        rt->dirty[rt->ndirty++] = dest;
+        return 0;
+    }
+    if (o->count == 1) {
+        int rc = bundle_append(o, o->first_tag, o->first, o->first_len);
+        free(o->first);
+        o->first = NULL;
+        if (rc < 0) {
+            free(buf);
+            return -1;
+        }
+    }
+    int rc = bundle_append(o, tag, buf, len);
+    free(buf);
+    if (rc < 0)
+        return -1;
+    o->count++;
+    if (o->len >= WN_BUNDLE_FLUSH) {
+        /* Still in the dirty list: flushing it again later is a no-op. */
+        return flush_one(rt, dest);
+    }
+    return 0;
 }
 
 /* Sends a stored payload: header on comm, body in chunks on data_comm.
@@ -104,14 +229,13 @@ static void send_payload(struct wn_rt *rt, int dest, uint64_t id)
         if (hb) {
             memcpy(hb + 1, p->buf, p->len);
             wn_store_release(rt->store, p);
-            MPI_Isend(hb, (int)(sizeof(*hb) + hb->len), MPI_BYTE, dest, WN_TAG_PAYLOAD,
-                      rt->comm, &req);
-            track(rt, req, hb, NULL, NULL);
+            wn_rt_send(rt, dest, WN_TAG_PAYLOAD, hb, sizeof(*hb) + hb->len);
             return;
         }
     }
-    MPI_Isend(h, (int)sizeof(*h), MPI_BYTE, dest, WN_TAG_PAYLOAD, rt->comm, &req);
-    track(rt, req, h, NULL, NULL);
+    /* Headers keep their order among themselves (all go through the
+     * outbox), which is the order the bodies go in on data_comm. */
+    wn_rt_send(rt, dest, WN_TAG_PAYLOAD, h, sizeof(*h));
     if (!p)
         return;
     size_t off = 0;
@@ -231,26 +355,51 @@ static void dispatch(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
         rt->exit_status = ((struct wn_msg_shutdown *)buf)->status;
         rt->shutdown = 1;
         break;
+    case WN_TAG_BUNDLE:
+        for (size_t off = 0; off + 8 <= len;) {
+            uint32_t h[2];
+            memcpy(h, (char *)buf + off, 8);
+            if (h[0] == WN_TAG_BUNDLE || off + 8 + h[1] > len) {
+                wn_error("rank %d sent a malformed bundle (entry at byte %zu)", src, off);
+                MPI_Abort(MPI_COMM_WORLD, 1);
+            }
+            dispatch(rt, (int)h[0], src, (char *)buf + off + 8, h[1]);
+            off += 8 + (((size_t)h[1] + 7) & ~(size_t)7);
+        }
+        break;
     default:
         wn_actor_handle(rt, tag, src, buf, len);
         break;
     }
 }
 
-/* Completes finished sends and receives; returns how many finished. */
+/* Completes finished sends and receives; returns how many finished.  One
+ * MPI_Testsome over all of them: one progress call (and, oversubscribed,
+ * one yield) per poll rather than one per request. */
 static int complete_requests(struct wn_rt *rt)
 {
-    int done = 0;
-    for (size_t i = 0; i < rt->nreqs;) {
-        int flag = 0;
-        MPI_Test(&rt->reqs[i].req, &flag, MPI_STATUS_IGNORE);
-        if (!flag) {
-            i++;
-            continue;
+    int outcount = 0;
+    if (MPI_Testsome((int)rt->nreqs, rt->mpi_reqs, &outcount, rt->done_ix,
+                     MPI_STATUSES_IGNORE) != MPI_SUCCESS || outcount == MPI_UNDEFINED ||
+        outcount == 0)
+        return 0;
+    /* Run the completions in index order, then compact the arrays.  A
+     * callback may post new requests (appended past the old end). */
+    size_t n0 = rt->nreqs;
+    struct wn_req *done = malloc((size_t)outcount * sizeof(*done));
+    for (int k = 0; k < outcount; k++) {
+        done[k] = rt->reqs[rt->done_ix[k]];
+        rt->mpi_reqs[rt->done_ix[k]] = MPI_REQUEST_NULL;
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < n0; i++)
+        if (rt->mpi_reqs[i] != MPI_REQUEST_NULL) {
+            rt->mpi_reqs[w] = rt->mpi_reqs[i];
+            rt->reqs[w++] = rt->reqs[i];
         }
-        struct wn_req r = rt->reqs[i];
-        rt->reqs[i] = rt->reqs[--rt->nreqs];
-        done++;
+    rt->nreqs = w;
+    for (int k = 0; k < outcount; k++) {
+        struct wn_req r = done[k];
         free(r.free_buf);
         if (r.release)
             wn_store_release(rt->store, r.release);
@@ -259,7 +408,8 @@ static int complete_requests(struct wn_rt *rt)
             free(r.pull);
         }
     }
-    return done;
+    free(done);
+    return outcount;
 }
 
 int wn_rt_poll(struct wn_rt *rt)
@@ -279,8 +429,10 @@ int wn_rt_poll(struct wn_rt *rt)
         dispatch(rt, st.MPI_TAG, st.MPI_SOURCE, buf, (size_t)count);
         free(buf);
         progressed = 1;
-        if (rt->shutdown)
+        if (rt->shutdown) {
+            wn_rt_flush(rt);
             return 1;
+        }
     }
     if (rt->nreqs && complete_requests(rt))
         progressed = 1;
@@ -288,26 +440,34 @@ int wn_rt_poll(struct wn_rt *rt)
         progressed = 1;
     if (rt->planner && wn_planner_poll(rt))
         progressed = 1;
+    wn_rt_flush(rt);
     return progressed;
 }
 
 int wn_rt_loop(struct wn_rt *rt)
 {
-    unsigned idle = 0;
+    double idle_since = -1;
     while (!rt->shutdown) {
         if (wn_rt_poll(rt)) {
-            idle = 0;
+            idle_since = -1;
             continue;
         }
-        /* Back off: spin briefly (latency), then sleep up to 1 ms (leave
-         * the core to compute threads on an oversubscribed node). */
-        if (++idle < 200)
+        /* Back off by time idle: poll for 2 ms (a message is usually a
+         * few microseconds away while batches are in flight; MPI yields
+         * the core meanwhile on an oversubscribed node), then wait 50 us,
+         * growing to 1 ms after 50 ms idle, so a rank with nothing to do
+         * leaves the cores to compute threads.  A finished batch ends the
+         * wait at once. */
+        double now = wn_rt_wallclock();
+        if (idle_since < 0)
+            idle_since = now;
+        double idle = now - idle_since;
+        if (idle < 2e-3)
             continue;
-        long ns = idle < 400 ? 20000 : idle < 1000 ? 200000 : 1000000;
-        struct timespec ts = {0, ns};
-        nanosleep(&ts, NULL);
+        wn_actor_idle_wait(rt, idle < 10e-3 ? 50e-6 : idle < 50e-3 ? 200e-6 : 1e-3);
     }
     /* Let the last sends (shutdown messages, results) leave. */
+    wn_rt_flush(rt);
     while (rt->nreqs)
         complete_requests(rt);
     return rt->exit_status;
