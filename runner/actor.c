@@ -66,13 +66,8 @@ static void job_free(struct wn_rt *rt, struct job *j)
         else if (j->remote && j->remote[i])
             free(j->bufs[i]);
     }
-    free(j->descs);
-    free(j->bufs);
-    free(j->lens);
-    free(j->held);
-    free(j->remote);
     free(j->result);
-    free(j);
+    free(j);   /* its arrays live in the same allocation */
 }
 
 static uint64_t batch_key(const struct wn_desc *d, uint32_t n)
@@ -393,22 +388,34 @@ fail:
 
 static void on_assign(struct wn_rt *rt, const struct wn_msg_assign *m, size_t len)
 {
-    struct job *j = calloc(1, sizeof(*j));
-    uint32_t n = m->ntasks;
-    if (!j || len < sizeof(*m) + n * sizeof(struct wn_desc)) {
+    uint32_t n = len >= sizeof(*m) ? m->ntasks : 0;
+    if (len < sizeof(*m) || len < sizeof(*m) + (size_t)n * sizeof(struct wn_desc)) {
         wn_error("malformed batch assignment (%zu bytes)", len);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
+    /* The job and its per-task arrays in one allocation. */
+    size_t cnt = n ? n : 1;
+    size_t sz = sizeof(struct job) + cnt * (sizeof(struct wn_desc) + sizeof(void *) +
+                                             sizeof(size_t) + sizeof(struct wn_payload *) + 1);
+    struct job *j = calloc(1, sz);
+    if (!j) {
+        wn_error("out of memory for a batch of %u tasks", n);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    char *at = (char *)(j + 1);
+    j->descs = (struct wn_desc *)at;
+    at += cnt * sizeof(struct wn_desc);
+    j->bufs = (void **)at;
+    at += cnt * sizeof(void *);
+    j->lens = (size_t *)at;
+    at += cnt * sizeof(size_t);
+    j->held = (struct wn_payload **)at;
+    at += cnt * sizeof(struct wn_payload *);
+    j->remote = (unsigned char *)at;
     j->stage = rt->stages[m->stage];
     j->attempt = m->attempt;
     j->batch = m->batch;
     j->n = n;
-    size_t cnt = n ? n : 1;
-    j->descs = malloc(cnt * sizeof(*j->descs));
-    j->bufs = calloc(cnt, sizeof(*j->bufs));
-    j->lens = calloc(cnt, sizeof(*j->lens));
-    j->held = calloc(cnt, sizeof(*j->held));
-    j->remote = calloc(cnt, 1);
     memcpy(j->descs, m + 1, n * sizeof(struct wn_desc));
     for (uint32_t i = 0; i < n; i++) {
         const struct wn_desc *d = &j->descs[i];

@@ -135,6 +135,8 @@ struct wn_rt {
     MPI_Request *mpi_reqs;
     int *done_ix;                 /* MPI_Testsome's indices             */
     size_t nreqs, cap_reqs;
+    void *rbuf;                   /* control message receive buffer      */
+    size_t rcap;
     /* pulls waiting for their header */
     struct wn_pull *pulls;
     /* control messages waiting for the end of this poll, per destination */

@@ -151,6 +151,8 @@ void wn_rt_free(struct wn_rt *rt)
     free(rt->outbox);
     free(rt->dirty);
     free(rt->reqs);
+    free(rt->rbuf);
+    rt->rbuf = NULL;
     free(rt->mpi_reqs);
     free(rt->done_ix);
     rt->mpi_reqs = NULL;
@@ -423,11 +425,24 @@ int wn_rt_poll(struct wn_rt *rt)
             break;
         int count = 0;
         MPI_Get_count(&st, MPI_BYTE, &count);
-        void *buf = malloc(count > 0 ? (size_t)count : 1);
-        MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, rt->comm,
+        /* One receive buffer, grown as needed: handlers copy what they
+         * keep. */
+        if ((size_t)count > rt->rcap || !rt->rbuf) {
+            size_t ncap = rt->rcap ? rt->rcap : 4096;
+            while (ncap < (size_t)count)
+                ncap *= 2;
+            void *n = realloc(rt->rbuf, ncap);
+            if (!n) {
+                wn_error("out of memory receiving %d bytes from rank %d", count,
+                         st.MPI_SOURCE);
+                MPI_Abort(MPI_COMM_WORLD, 1);
+            }
+            rt->rbuf = n;
+            rt->rcap = ncap;
+        }
+        MPI_Recv(rt->rbuf, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, rt->comm,
                  MPI_STATUS_IGNORE);
-        dispatch(rt, st.MPI_TAG, st.MPI_SOURCE, buf, (size_t)count);
-        free(buf);
+        dispatch(rt, st.MPI_TAG, st.MPI_SOURCE, rt->rbuf, (size_t)count);
         progressed = 1;
         if (rt->shutdown) {
             wn_rt_flush(rt);
