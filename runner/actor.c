@@ -4,6 +4,7 @@
  * main thread keeps serving pulls and messages meanwhile. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +41,7 @@ struct wn_actor {
     int main_waiting;
     struct job *ready, **ready_tail;   /* for the compute thread */
     struct job *done;                  /* for the main thread */
+    _Atomic int ndone;                 /* jobs on `done`: checked unlocked */
     int stop;
     double idle_since;                 /* compute thread went idle */
     int cur_stage;                     /* hosted stage, -1 none */
@@ -115,7 +117,13 @@ static void job_result(struct wn_rt *rt, struct job *j, int status, const char *
 static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
 {
     struct wn_stage *st = j->stage;
-    struct wn_task **in = calloc(j->n ? j->n : 1, sizeof(*in));
+    /* Small batches keep their task pointers on the stack. */
+    struct wn_task *in_small[16] = {0};
+    struct wn_task **in = j->n <= 16 ? in_small : calloc(j->n, sizeof(*in));
+    if (!in) {
+        wn_error("out of memory for a batch of %u tasks", j->n);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     struct wn_task_list out = WN_TASK_LIST_INIT;
     struct wn_desc *outs = NULL;
     wn_error_t err = {{0}};
@@ -165,7 +173,8 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
             goto done;
         struct wn_stage_perf perf;
         memset(&perf, 0, sizeof(perf));
-        snprintf(perf.stage, sizeof(perf.stage), "%s", st->cfg->name);
+        size_t nl = strnlen(st->cfg->name, sizeof(perf.stage) - 1);
+        memcpy(perf.stage, st->cfg->name, nl);   /* the rest is zeroed */
         perf.process_s = busy / (double)out.n;
         perf.idle_s = idle_s / (double)out.n;
         perf.items_in = counts[0];
@@ -203,7 +212,8 @@ done:
     wn_task_list_free(&out);
     for (uint32_t i = 0; i < j->n; i++)
         wn_task_destroy(in[i]);
-    free(in);
+    if (in != in_small)
+        free(in);
 }
 
 /* Under the actor lock. */
@@ -243,6 +253,7 @@ static void *compute_main(void *arg)
         a->running = 0;
         j->next = a->done;
         a->done = j;
+        atomic_fetch_add(&a->ndone, 1);
         if (a->main_waiting)
             pthread_cond_signal(&a->main_cond);
     }
@@ -493,9 +504,12 @@ void wn_actor_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
 int wn_actor_poll(struct wn_rt *rt)
 {
     struct wn_actor *a = rt->actor;
+    if (atomic_load(&a->ndone) == 0)
+        return 0;
     pthread_mutex_lock(&a->lock);
     struct job *done = a->done;
     a->done = NULL;
+    atomic_store(&a->ndone, 0);
     pthread_mutex_unlock(&a->lock);
     if (!done)
         return 0;

@@ -12,9 +12,28 @@
 /* ------------------------------------------------------------------ */
 /* Batches                                                             */
 
+/* A batch and room for its first columns' pointers in one allocation;
+ * more columns move the pointers to an array of their own. */
+#define INLINE_COLS 8
+
+struct batch_block {
+    struct wn_batch batch;
+    struct wn_column *cols[INLINE_COLS];
+};
+
+static struct wn_column **inline_cols(struct wn_batch *batch)
+{
+    return ((struct batch_block *)batch)->cols;
+}
+
 struct wn_batch *wn_batch_create(void)
 {
-    return calloc(1, sizeof(struct wn_batch));
+    struct batch_block *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->batch.cols = b->cols;
+    b->batch.cap_cols = INLINE_COLS;
+    return &b->batch;
 }
 
 void wn_batch_destroy(struct wn_batch *batch)
@@ -23,7 +42,8 @@ void wn_batch_destroy(struct wn_batch *batch)
         return;
     for (uint32_t i = 0; i < batch->ncols; i++)
         wn_col_free_(batch->cols[i]);
-    free(batch->cols);
+    if (batch->cols != inline_cols(batch))
+        free(batch->cols);
     free(batch->backing);
     free(batch);
 }
@@ -99,8 +119,14 @@ struct wn_column *wn_batch_add_column(struct wn_batch *batch, const char *name,
         return NULL;
     }
     if (batch->ncols == batch->cap_cols) {
-        uint32_t cap = batch->cap_cols ? batch->cap_cols * 2 : 8;
-        struct wn_column **cols = realloc(batch->cols, cap * sizeof(*cols));
+        uint32_t cap = batch->cap_cols ? batch->cap_cols * 2 : INLINE_COLS;
+        struct wn_column **cols;
+        if (batch->cols == inline_cols(batch)) {
+            if ((cols = malloc(cap * sizeof(*cols))))
+                memcpy(cols, batch->cols, batch->ncols * sizeof(*cols));
+        } else {
+            cols = realloc(batch->cols, cap * sizeof(*cols));
+        }
         if (!cols)
             goto nomem;
         batch->cols = cols;

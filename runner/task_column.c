@@ -3,8 +3,9 @@
  * Every buffer a column owns comes from posix_memalign(64) and grows by
  * doubling (allocate, copy, free: realloc would lose the alignment), so
  * appends are amortised O(1) and SIMD kernels may assume alignment.  A view
- * column (cap_bytes == 0, view == 1) borrows its buffers from a packed task;
- * wn_col_own_() turns it into an owning column before any change. */
+ * column (view == 1) borrows its buffers from a packed task; wn_col_own_()
+ * turns it into an owning column before any change.  A new column owns
+ * nothing yet (see EMPTY below). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,19 @@
 static uint64_t round_up64(uint64_t n)
 {
     return (n + (ALIGN - 1)) & ~(uint64_t)(ALIGN - 1);
+}
+
+/* What a new column's data and offsets point at until its first row: a
+ * shared, read-only, zeroed block (so "data is never NULL" and offsets[0]
+ * is 0) with capacity 0, which the first append replaces.  Empty columns
+ * cost no allocation; nothing writes here (growing comes first). */
+static _Alignas(64) const uint64_t empty_block[ALIGN / 8];
+#define EMPTY ((void *)empty_block)
+
+static void free_owned(void *p)
+{
+    if (p != EMPTY)
+        free(p);
 }
 
 static void *alloc_aligned(uint64_t n)
@@ -139,7 +153,7 @@ static int grow_bytes(struct wn_column *col, uint64_t need, int exact,
     if (!data)
         return nomem(err, col, cap);
     memcpy(data, col->data, col->nbytes);
-    free(col->data);
+    free_owned(col->data);
     col->data = data;
     col->cap_bytes = cap;
     return 0;
@@ -164,7 +178,7 @@ static int grow_offsets(struct wn_column *col, uint64_t need, int exact,
     if (!offs)
         return nomem(err, col, cap * 8);
     memcpy(offs, col->offsets, (col->nrows + 1) * 8);
-    free(col->offsets);
+    free_owned(col->offsets);
     col->offsets = offs;
     col->cap_offsets = cap;
     return 0;
@@ -452,8 +466,10 @@ const char *wn_col_str(const struct wn_column *col, uint64_t row, size_t *len)
 void wn_col_attach_view_(struct wn_column *col, const void *data,
                          uint64_t nbytes, const void *offsets, uint64_t nrows)
 {
-    free(col->data);
-    free(col->offsets);
+    if (!col->view) {
+        free_owned(col->data);
+        free_owned(col->offsets);
+    }
     col->data = (void *)data;          /* never written: col_own copies first */
     col->offsets = (uint64_t *)offsets;
     col->nbytes = nbytes;
@@ -466,7 +482,9 @@ void wn_col_attach_view_(struct wn_column *col, const void *data,
 int wn_col_fill_copy_(struct wn_column *col, const void *data, uint64_t nbytes,
                       const void *offsets, uint64_t nrows, wn_error_t *err)
 {
-    if (col->type == WN_TYPE_STR) {
+    /* No rows and offsets {0}: the empty block already says so. */
+    if (col->type == WN_TYPE_STR &&
+        (nrows > 0 || col->offsets != EMPTY || ((const uint64_t *)offsets)[0] != 0)) {
         if (grow_offsets(col, nrows + 1, 1, err) < 0)
             return -1;
         memcpy(col->offsets, offsets, (nrows + 1) * 8);
@@ -484,8 +502,8 @@ void wn_col_free_(struct wn_column *col)
     if (!col)
         return;
     if (!col->view) {
-        free(col->data);
-        free(col->offsets);
+        free_owned(col->data);
+        free_owned(col->offsets);
     }
     free(col);
 }
@@ -499,19 +517,14 @@ struct wn_column *wn_col_new_(const char *name, enum wn_type type,
     strcpy(col->name, name);
     col->type = type;
     col->list_len = type == WN_TYPE_STR ? 0 : is_list(type) ? list_len : 1;
-    /* Small first buffers keep the "data is never NULL" promise. */
-    col->data = alloc_aligned(ALIGN);
-    col->cap_bytes = ALIGN;
+    /* The shared empty block keeps the "data is never NULL" promise (and
+     * offsets[0] == 0) without an allocation; capacity 0 makes the first
+     * row allocate. */
+    col->data = EMPTY;
+    col->cap_bytes = 0;
     if (type == WN_TYPE_STR) {
-        col->offsets = alloc_aligned(ALIGN);
-        col->cap_offsets = ALIGN / 8;
-        if (col->offsets)
-            col->offsets[0] = 0;
-    }
-    if (!col->data || (type == WN_TYPE_STR && !col->offsets)) {
-        wn_col_free_(col);
-        errno = ENOMEM;
-        return NULL;
+        col->offsets = EMPTY;
+        col->cap_offsets = 0;
     }
     return col;
 }

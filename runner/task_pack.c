@@ -143,6 +143,26 @@ size_t wn_task_packed_size(const struct wn_task *task)
     return task ? (size_t)layout(task, NULL, &data_off) : 0;
 }
 
+/* Writes a validated task of `total` packed bytes into buf. */
+static void pack_into(const struct wn_task *task, unsigned char *p, uint64_t total)
+{
+    uint64_t data_off;
+    layout(task, p, &data_off);
+    uint16_t version = WN_TASK_WIRE_VERSION, hdr_len = HDR_LEN;
+    memcpy(p + H_MAGIC, MAGIC, 4);
+    memcpy(p + H_VERSION, &version, 2);
+    memcpy(p + H_HDR_LEN, &hdr_len, 2);
+    wn_st64_(p + H_TOTAL, total);
+    wn_st32_(p + H_NMETA, task->nmeta);
+    wn_st32_(p + H_NPERF, task->nperf);
+    wn_st32_(p + H_NCOLS, wn_batch_ncols(task->batch));
+    wn_st32_(p + H_FLAGS, task->batch ? FLAG_HAS_BATCH : 0);
+    wn_st64_(p + H_NROWS, wn_batch_nrows(task->batch));
+    wn_st64_(p + H_DATA_OFF, data_off);
+    wn_st64_(p + H_BODY_SUM, XXH3_64bits(p + HDR_LEN, total - HDR_LEN));
+    wn_st64_(p + H_HDR_SUM, XXH3_64bits(p, H_HDR_SUM));
+}
+
 int wn_task_pack(const struct wn_task *task, void *buf, size_t len,
                  wn_error_t *err)
 {
@@ -161,21 +181,7 @@ int wn_task_pack(const struct wn_task *task, void *buf, size_t len,
                             (unsigned long long)task->id,
                             (unsigned long long)total);
     }
-    unsigned char *p = buf;
-    layout(task, p, &data_off);
-    uint16_t version = WN_TASK_WIRE_VERSION, hdr_len = HDR_LEN;
-    memcpy(p + H_MAGIC, MAGIC, 4);
-    memcpy(p + H_VERSION, &version, 2);
-    memcpy(p + H_HDR_LEN, &hdr_len, 2);
-    wn_st64_(p + H_TOTAL, total);
-    wn_st32_(p + H_NMETA, task->nmeta);
-    wn_st32_(p + H_NPERF, task->nperf);
-    wn_st32_(p + H_NCOLS, wn_batch_ncols(task->batch));
-    wn_st32_(p + H_FLAGS, task->batch ? FLAG_HAS_BATCH : 0);
-    wn_st64_(p + H_NROWS, wn_batch_nrows(task->batch));
-    wn_st64_(p + H_DATA_OFF, data_off);
-    wn_st64_(p + H_BODY_SUM, XXH3_64bits(p + HDR_LEN, total - HDR_LEN));
-    wn_st64_(p + H_HDR_SUM, XXH3_64bits(p, H_HDR_SUM));
+    pack_into(task, buf, total);
     return 0;
 }
 
@@ -186,18 +192,19 @@ int wn_task_pack_alloc(const struct wn_task *task, void **buf, size_t *len,
         errno = EINVAL;
         return wn_errprintf(err, "pack: no task or no place for the buffer");
     }
-    size_t n = wn_task_packed_size(task);
+    if (wn_batch_validate(task->batch, err) < 0)
+        return wn_errprefix(err, "pack: task %016llx",
+                            (unsigned long long)task->id);
+    uint64_t data_off, total = layout(task, NULL, &data_off);
     void *p;
-    if (posix_memalign(&p, ALIGN, n) != 0) {
+    if (total > SIZE_MAX || posix_memalign(&p, ALIGN, (size_t)total) != 0) {
         errno = ENOMEM;
-        return wn_errprintf(err, "pack: out of memory for %zu bytes", n);
+        return wn_errprintf(err, "pack: out of memory for %llu bytes",
+                            (unsigned long long)total);
     }
-    if (wn_task_pack(task, p, n, err) < 0) {
-        free(p);
-        return -1;
-    }
+    pack_into(task, p, total);
     *buf = p;
-    *len = n;
+    *len = (size_t)total;
     return 0;
 }
 
