@@ -38,6 +38,15 @@ void wn_task_destroy(struct wn_task *task)
     free(task);
 }
 
+struct wn_batch *wn_task_take_batch(struct wn_task *task)
+{
+    if (!task)
+        return NULL;
+    struct wn_batch *b = task->batch;
+    task->batch = NULL;
+    return b;
+}
+
 uint64_t wn_task_id_derive(uint64_t parent_id, uint32_t stage_index,
                            uint64_t output_index)
 {

@@ -90,7 +90,8 @@ struct wn_stage_ops {
     int  (*setup_on_node)(struct wn_stage *st, const struct wn_node *node, wn_error_t *err);
     int  (*setup)(struct wn_stage *st, const struct wn_worker *worker, wn_error_t *err);
     /* in[0..n) are read-only (their columns may point into receive
-     * buffers); append outputs to out.  The runner gives each output its
+     * buffers), except that wn_task_take_batch() may move an input's
+     * batch into an output; append outputs to out.  The runner gives each output its
      * lineage id (derived from the input ids and the output's position),
      * so a stage need not set task ids: re-runs make the same ids. */
     int  (*process_batch)(struct wn_stage *st, struct wn_task *const *in, size_t n,

@@ -305,6 +305,14 @@ struct wn_task *wn_task_create(uint64_t id, uint32_t stage_index,
                                struct wn_batch *batch);
 void wn_task_destroy(struct wn_task *task);   /* NULL is fine */
 
+/* Moves the batch out of a task (which keeps none) and returns it (NULL if
+ * it had none).  A stage that passes rows through unchanged gives an
+ * input's batch to an output this way instead of copying it.  The batch's
+ * columns may still point into the input's receive buffer, which lives
+ * until the runner has packed the outputs of this process_batch call: give
+ * the batch to one of them (or destroy it), never keep it. */
+struct wn_batch *wn_task_take_batch(struct wn_task *task);
+
 /* The id of output number output_index that stage stage_index made from
  * the task parent_id: XXH3-64 of (parent_id, stage_index, output_index) as
  * 20 little-endian bytes.  It depends on lineage only, never on which rank

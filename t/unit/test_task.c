@@ -660,6 +660,34 @@ static void test_hostile(void)
     wn_task_destroy(t);
 }
 
+/* Moving a view batch from an input to an output, as a pass-through
+ * stage does: the output packs like the input, and destroying the input
+ * afterwards frees nothing the output uses. */
+static void test_take_batch(void)
+{
+    struct wn_task *t = make_task(make_batch(0, 20));
+    void *buf, *buf2;
+    size_t len, len2;
+    wn_task_pack_alloc(t, &buf, &len, NULL);
+    struct wn_task *in = NULL;
+    ok(wn_task_unpack(buf, len, WN_UNPACK_VIEW, &in, NULL) == 0, "unpacked a view");
+    struct wn_batch *b = wn_task_take_batch(in);
+    ok(b != NULL && in->batch == NULL, "take_batch moves the batch out");
+    ok(wn_task_take_batch(in) == NULL && wn_task_take_batch(NULL) == NULL,
+       "taking again (or from NULL) gives NULL");
+    struct wn_task *o = wn_task_create(t->id, t->stage_index, b);
+    ok(o && wn_task_inherit(o, in, NULL) == 0, "an output takes the batch and the lineage");
+    wn_task_destroy(in);
+    int rc = o ? wn_task_pack_alloc(o, &buf2, &len2, NULL) : -1;
+    ok(rc == 0 && len2 == len && memcmp(buf2, buf, len) == 0,
+       "after the input is gone, the output packs to the input's bytes (%zu)",
+       rc == 0 ? len2 : 0);
+    wn_task_destroy(o);
+    wn_task_destroy(t);
+    free(buf);
+    free(buf2);
+}
+
 static void test_views(void)
 {
     struct wn_task *t = make_task(make_batch(0, 50));
@@ -970,6 +998,7 @@ int main(void)
     test_ids();
     test_take_append();
     test_views();
+    test_take_batch();
     test_corruption();
     test_hostile();
     test_task_list();
