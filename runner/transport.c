@@ -81,18 +81,18 @@ static void dispatch(struct wn_rt *rt, int tag, int src, void *buf, size_t len);
  * control message goes through the outbox, and a bundle is unpacked in
  * order. */
 struct wn_outbox {
-    void *first;                  /* the only message, sent as is */
-    int first_tag;
-    size_t first_len;
-    char *bundle;                 /* from the second message on */
+    char *bundle;                 /* entries {u32 tag, u32 len, bytes} */
     size_t len, cap;
     int count;
 };
 
 #define WN_BUNDLE_FLUSH ((size_t)1 << 20)   /* send early beyond this */
 
-static int bundle_append(struct wn_outbox *o, int tag, const void *buf, size_t len)
+/* Appends one message made of two parts (b may be empty). */
+static int bundle_append(struct wn_outbox *o, int tag, const void *a, size_t alen,
+                         const void *b, size_t blen)
 {
+    size_t len = alen + blen;
     size_t need = o->len + 8 + ((len + 7) & ~(size_t)7);
     if (need > o->cap) {
         size_t ncap = o->cap ? o->cap : 4096;
@@ -104,32 +104,55 @@ static int bundle_append(struct wn_outbox *o, int tag, const void *buf, size_t l
         o->bundle = n;
         o->cap = ncap;
     }
+    char *at = o->bundle + o->len;
     uint32_t h[2] = {(uint32_t)tag, (uint32_t)len};
-    memcpy(o->bundle + o->len, h, 8);
-    memcpy(o->bundle + o->len + 8, buf, len);
-    memset(o->bundle + o->len + 8 + len, 0, need - (o->len + 8 + len));
+    memcpy(at, h, 8);
+    memcpy(at + 8, a, alen);
+    if (blen)
+        memcpy(at + 8 + alen, b, blen);
+    memset(at + 8 + len, 0, need - (o->len + 8 + len));
     o->len = need;
+    o->count++;
     return 0;
 }
+
+/* Messages up to this size go with a blocking MPI_Send: they are copied
+ * out eagerly (OpenMPI's shared-memory and TCP eager limits are 4 KiB and
+ * 64 KiB), so the send returns at once and needs no request to track. */
+#define WN_EAGER_SEND 4096
 
 static int flush_one(struct wn_rt *rt, int dest)
 {
     struct wn_outbox *o = &rt->outbox[dest];
-    MPI_Request req;
-    int rc = 0;
+    if (o->count == 0)
+        return 0;
+    /* One message leaves as itself, several as a BUNDLE. */
+    int tag = WN_TAG_BUNDLE;
+    const char *msg = o->bundle;
+    size_t len = o->len;
     if (o->count == 1) {
-        if (MPI_Isend(o->first, (int)o->first_len, MPI_BYTE, dest, o->first_tag, rt->comm,
-                      &req) != MPI_SUCCESS || track(rt, req, o->first, NULL, NULL) < 0)
+        uint32_t h[2];
+        memcpy(h, o->bundle, 8);
+        tag = (int)h[0];
+        msg = o->bundle + 8;
+        len = h[1];
+    }
+    int rc = 0;
+    if (len <= WN_EAGER_SEND) {
+        /* Copied out by the time MPI_Send returns: the buffer serves the
+         * next messages. */
+        if (MPI_Send(msg, (int)len, MPI_BYTE, dest, tag, rt->comm) != MPI_SUCCESS)
             rc = -1;
-        o->first = NULL;
-    } else if (o->count > 1) {
-        /* The buffer goes with the send; the next bundle starts afresh. */
-        if (MPI_Isend(o->bundle, (int)o->len, MPI_BYTE, dest, WN_TAG_BUNDLE, rt->comm,
-                      &req) != MPI_SUCCESS || track(rt, req, o->bundle, NULL, NULL) < 0)
+    } else {
+        /* The buffer goes with the send; the next messages start afresh. */
+        MPI_Request req;
+        if (MPI_Isend(msg, (int)len, MPI_BYTE, dest, tag, rt->comm, &req) != MPI_SUCCESS ||
+            track(rt, req, o->bundle, NULL, NULL) < 0)
             rc = -1;
         o->bundle = NULL;
-        o->len = o->cap = 0;
+        o->cap = 0;
     }
+    o->len = 0;
     o->count = 0;
     return rc;
 }
@@ -144,10 +167,8 @@ void wn_rt_flush(struct wn_rt *rt)
 
 void wn_rt_free(struct wn_rt *rt)
 {
-    for (int i = 0; rt->outbox && i < rt->size; i++) {
-        free(rt->outbox[i].first);
+    for (int i = 0; rt->outbox && i < rt->size; i++)
         free(rt->outbox[i].bundle);
-    }
     free(rt->outbox);
     free(rt->dirty);
     free(rt->reqs);
@@ -162,51 +183,48 @@ void wn_rt_free(struct wn_rt *rt)
     rt->reqs = NULL;
 }
 
-/* Takes ownership of buf (malloc'd).  A message to oneself is handled at
- * once: alone, rank 0 is planner and actor. */
-int wn_rt_send(struct wn_rt *rt, int dest, int tag, void *buf, size_t len)
+static int outbox_ready(struct wn_rt *rt)
+{
+    if (rt->outbox)
+        return 0;
+    rt->outbox = calloc((size_t)rt->size, sizeof(*rt->outbox));
+    rt->dirty = calloc((size_t)rt->size, sizeof(*rt->dirty));
+    return rt->outbox && rt->dirty ? 0 : -1;
+}
+
+/* Queues a message of two parts (copied).  To oneself (alone, rank 0 is
+ * planner and actor) it is handled at once. */
+static int send_parts(struct wn_rt *rt, int dest, int tag, const void *a, size_t alen,
+                      const void *b, size_t blen)
 {
     if (dest == rt->rank) {
-        dispatch(rt, tag, dest, buf, len);
-        free(buf);
+        char *m = malloc(alen + blen ? alen + blen : 1);
+        if (!m)
+            return -1;
+        memcpy(m, a, alen);
+        if (blen)
+            memcpy(m + alen, b, blen);
+        dispatch(rt, tag, dest, m, alen + blen);
+        free(m);
         return 0;
     }
-    if (!rt->outbox) {
-        rt->outbox = calloc((size_t)rt->size, sizeof(*rt->outbox));
-        rt->dirty = calloc((size_t)rt->size, sizeof(*rt->dirty));
-        if (!rt->outbox || !rt->dirty) {
-            free(buf);
-            return -1;
-        }
-    }
-    struct wn_outbox *o = &rt->outbox[dest];
-    if (o->count == 0) {
-        o->first = buf;
-        o->first_tag = tag;
-        o->first_len = len;
-        o->count = 1;
-        rt->dirty[rt->ndirty++] = dest;
-        return 0;
-    }
-    if (o->count == 1) {
-        int rc = bundle_append(o, o->first_tag, o->first, o->first_len);
-        free(o->first);
-        o->first = NULL;
-        if (rc < 0) {
-            free(buf);
-            return -1;
-        }
-    }
-    int rc = bundle_append(o, tag, buf, len);
-    free(buf);
-    if (rc < 0)
+    if (outbox_ready(rt) < 0)
         return -1;
-    o->count++;
-    if (o->len >= WN_BUNDLE_FLUSH) {
-        /* Still in the dirty list: flushing it again later is a no-op. */
-        return flush_one(rt, dest);
-    }
-    return 0;
+    struct wn_outbox *o = &rt->outbox[dest];
+    if (o->count == 0)
+        rt->dirty[rt->ndirty++] = dest;
+    if (bundle_append(o, tag, a, alen, b, blen) < 0)
+        return -1;
+    /* Still in the dirty list: flushing it again later is a no-op. */
+    return o->len >= WN_BUNDLE_FLUSH ? flush_one(rt, dest) : 0;
+}
+
+/* Takes ownership of buf (malloc'd). */
+int wn_rt_send(struct wn_rt *rt, int dest, int tag, void *buf, size_t len)
+{
+    int rc = send_parts(rt, dest, tag, buf, len, NULL, 0);
+    free(buf);
+    return rc;
 }
 
 /* Sends a stored payload: header on comm, body in chunks on data_comm.
@@ -214,32 +232,26 @@ int wn_rt_send(struct wn_rt *rt, int dest, int tag, void *buf, size_t len)
 static void send_payload(struct wn_rt *rt, int dest, uint64_t id)
 {
     struct wn_payload *p = wn_store_get(rt->store, id);
-    struct wn_msg_payload *h = malloc(sizeof(*h));
-    h->id = id;
-    h->len = p ? p->len : 0;
+    struct wn_msg_payload h = {id, p ? p->len : 0};
     if (!p) {
         /* The planner never asks for what a rank does not hold; say so
          * instead of hanging the consumer. */
         wn_error("rank %d was asked for task %016llx by rank %d but does not hold it",
                  rt->rank, (unsigned long long)id, dest);
-        h->id = ~(uint64_t)0;
+        h.id = ~(uint64_t)0;
     }
-    MPI_Request req;
     if (p && p->len <= WN_INLINE_PAYLOAD) {
         /* Small: header and body in one message, one receive less. */
-        struct wn_msg_payload *hb = realloc(h, sizeof(*h) + p->len);
-        if (hb) {
-            memcpy(hb + 1, p->buf, p->len);
-            wn_store_release(rt->store, p);
-            wn_rt_send(rt, dest, WN_TAG_PAYLOAD, hb, sizeof(*hb) + hb->len);
-            return;
-        }
+        send_parts(rt, dest, WN_TAG_PAYLOAD, &h, sizeof(h), p->buf, p->len);
+        wn_store_release(rt->store, p);
+        return;
     }
     /* Headers keep their order among themselves (all go through the
      * outbox), which is the order the bodies go in on data_comm. */
-    wn_rt_send(rt, dest, WN_TAG_PAYLOAD, h, sizeof(*h));
+    send_parts(rt, dest, WN_TAG_PAYLOAD, &h, sizeof(h), NULL, 0);
     if (!p)
         return;
+    MPI_Request req;
     size_t off = 0;
     do {
         size_t n = p->len - off < WN_BODY_CHUNK ? p->len - off : WN_BODY_CHUNK;
@@ -280,9 +292,7 @@ int wn_rt_pull(struct wn_rt *rt, uint64_t id, int owner, wn_pull_cb cb, void *ar
     while (*tail)
         tail = &(*tail)->next;
     *tail = pl;
-    uint64_t *msg = malloc(sizeof(*msg));
-    *msg = id;
-    return wn_rt_send(rt, owner, WN_TAG_PULL, msg, sizeof(*msg));
+    return send_parts(rt, owner, WN_TAG_PULL, &id, sizeof(id), NULL, 0);
 }
 
 /* A payload header arrived: post the body receives (in arrival order, so
@@ -420,7 +430,10 @@ int wn_rt_poll(struct wn_rt *rt)
     for (int k = 0; k < 64; k++) {
         int flag = 0;
         MPI_Status st;
-        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, rt->comm, &flag, &st);
+        MPI_Message msg;
+        /* A matched probe: the receive takes this very message, without
+         * matching it a second time. */
+        MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, rt->comm, &flag, &msg, &st);
         if (!flag)
             break;
         int count = 0;
@@ -440,8 +453,7 @@ int wn_rt_poll(struct wn_rt *rt)
             rt->rbuf = n;
             rt->rcap = ncap;
         }
-        MPI_Recv(rt->rbuf, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, rt->comm,
-                 MPI_STATUS_IGNORE);
+        MPI_Mrecv(rt->rbuf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
         dispatch(rt, st.MPI_TAG, st.MPI_SOURCE, rt->rbuf, (size_t)count);
         progressed = 1;
         if (rt->shutdown) {
