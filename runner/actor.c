@@ -28,6 +28,7 @@ struct job {
     double t_ready_wait;          /* when the pulls started */
     double pull_s;
     uint64_t pulled_bytes;
+    uint64_t arena_bytes;         /* read in another rank's node arena */
     void *result;                 /* the RESULT message, once done */
     size_t result_len;
 };
@@ -65,7 +66,7 @@ static void job_free(struct wn_rt *rt, struct job *j)
     for (uint32_t i = 0; i < j->n; i++) {
         if (j->held && j->held[i])
             wn_store_release(rt->store, j->held[i]);
-        else if (j->remote && j->remote[i])
+        else if (j->remote && j->remote[i] == 1)   /* 2: read in the node arena */
             free(j->bufs[i]);
     }
     free(j->result);
@@ -102,6 +103,7 @@ static void job_result(struct wn_rt *rt, struct job *j, int status, const char *
     r->idle_s = idle_s;
     r->pull_s = j->pull_s;
     r->pulled_bytes = j->pulled_bytes;
+    r->arena_bytes = j->arena_bytes;
     r->items_in = counts[0];
     r->items_out = counts[1];
     r->bytes_in = counts[2];
@@ -183,18 +185,31 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
         perf.bytes_out = wn_task_nbytes(t);
         if (wn_task_perf_add(t, &perf, &err) < 0)
             goto done;
-        void *buf;
-        size_t len;
-        if (wn_task_pack_alloc(t, &buf, &len, &err) < 0) {
+        /* Into the node arena when it has room (consumers on this node
+         * read it there), else onto the heap. */
+        size_t len = wn_task_packed_size(t);
+        uint32_t ref = 0;
+        void *buf = wn_arena_alloc(rt->arena, st->index, len, &ref);
+        int prc;
+        if (buf) {
+            prc = wn_task_pack(t, buf, len, &err);
+            if (prc == 0 && wn_store_put_arena(rt->store, t->id, st->index, buf, len) < 0) {
+                wn_errprintf(&err, "out of memory storing output %zu", k);
+                goto done;
+            }
+        } else {
+            prc = wn_task_pack_alloc(t, &buf, &len, &err);
+            if (prc == 0 && wn_store_put(rt->store, t->id, st->index, buf, len) < 0) {
+                free(buf);
+                wn_errprintf(&err, "out of memory storing output %zu", k);
+                goto done;
+            }
+        }
+        if (prc < 0) {
             wn_errprefix(&err, "output %zu", k);
             goto done;
         }
-        if (wn_store_put(rt->store, t->id, st->index, buf, len) < 0) {
-            free(buf);
-            wn_errprintf(&err, "out of memory storing output %zu", k);
-            goto done;
-        }
-        outs[k] = (struct wn_desc){t->id, rt->rank, 0, len, perf.items_out};
+        outs[k] = (struct wn_desc){t->id, rt->rank, ref, len, perf.items_out};
         counts[1] += perf.items_out;
         counts[3] += perf.bytes_out;
     }
@@ -441,6 +456,11 @@ static void on_assign(struct wn_rt *rt, const struct wn_msg_assign *m, size_t le
             }
             j->bufs[i] = j->held[i]->buf;
             j->lens[i] = j->held[i]->len;
+        } else if ((j->bufs[i] = (void *)wn_arena_ptr(rt->arena, d->owner, d->arena))) {
+            /* In the owner's node arena: read in place, checksum verified. */
+            j->lens[i] = d->len;
+            j->remote[i] = 2;
+            j->arena_bytes += d->len;
         } else {
             j->missing++;
         }
@@ -478,8 +498,11 @@ static void on_stage_end(struct wn_rt *rt, uint32_t stage)
         a->cur_stage = -1;
     }
     /* The stage's inputs are consumed: free them where they live. */
-    if (stage > 0)
+    if (stage > 0) {
         wn_store_drop_stage(rt->store, stage - 1);
+        /* ... and their half of the arena: every reader has finished. */
+        wn_arena_reset(rt->arena, stage - 1);
+    }
     ack(rt, stage, NULL);
 }
 

@@ -73,6 +73,7 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
     MPI_Comm_dup(MPI_COMM_WORLD, &rt.data_comm);
     MPI_Comm_rank(rt.comm, &rt.rank);
     MPI_Comm_size(rt.comm, &rt.size);
+    rt.arena = wn_arena_open(rt.comm);
     rt.places = places;
     rt.stages = stages;
     rt.nstages = nstages;
@@ -103,6 +104,7 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
     wn_planner_destroy(rt.planner);
     wn_store_destroy(rt.store);
     wn_rt_free(&rt);
+    wn_arena_close(rt.arena);
     MPI_Comm_free(&rt.data_comm);
     MPI_Comm_free(&rt.comm);
     return status;

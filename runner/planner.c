@@ -389,6 +389,7 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
     s->idle_s += r->idle_s;
     s->pull_s += r->pull_s;
     s->pulled_bytes += r->pulled_bytes;
+    s->arena_bytes += r->arena_bytes;
 
     if (r->status == 0) {
         const struct wn_desc *outs = (const void *)(r + 1);

@@ -218,13 +218,15 @@ static double busy_pct(const struct wn_stage_stats *s, double wall)
     return ratio(100.0 * fin(s->busy_s), (double)s->nactors * wall);
 }
 
-static void transfer_totals(const struct wn_run_report *r, uint64_t *bytes, double *secs)
+static void transfer_totals(const struct wn_run_report *r, uint64_t *bytes, double *secs,
+                            uint64_t *arena)
 {
-    *bytes = 0;
+    *bytes = *arena = 0;
     *secs = 0;
     for (uint32_t i = 0; i < r->nstages; i++) {
         *bytes += r->stages[i].pulled_bytes;
         *secs += fin(r->stages[i].pull_s);
+        *arena += r->stages[i].arena_bytes;
     }
 }
 
@@ -390,16 +392,23 @@ void wn_report_summary(FILE *out, const struct wn_run_report *r)
     human_bytes(hb, sizeof hb, (double)r->planner_payload_bytes);
     fprintf(out, "payload bytes received by rank 0: %" PRIu64 " (%s)\n",
             r->planner_payload_bytes, hb);
-    uint64_t tb;
+    uint64_t tb, ab;
     double ts;
-    transfer_totals(r, &tb, &ts);
-    if (!tb)
+    transfer_totals(r, &tb, &ts, &ab);
+    if (!tb && !ab)
         fprintf(out, "cross-rank transfers: none\n");
-    else if (ts > 0)
-        fprintf(out, "cross-rank transfers: %.1f MiB in %.2f s (%.1f MiB/s)\n",
-                tb / MIB, ts, tb / MIB / ts);
-    else
-        fprintf(out, "cross-rank transfers: %.1f MiB in 0 s\n", tb / MIB);
+    else {
+        fprintf(out, "cross-rank transfers: ");
+        if (tb && ts > 0)
+            fprintf(out, "%.1f MiB pulled in %.2f s (%.1f MiB/s)", tb / MIB, ts,
+                    tb / MIB / ts);
+        else if (tb)
+            fprintf(out, "%.1f MiB pulled", tb / MIB);
+        if (ab)
+            fprintf(out, "%s%.1f MiB read in place from node memory", tb ? ", " : "",
+                    ab / MIB);
+        fprintf(out, "\n");
+    }
 done:
     free(cell);
     if (out)
@@ -419,7 +428,7 @@ static json_t *stage_json(const struct wn_run_report *r, const struct wn_stage_s
             ranks = NULL;
         }
     return json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
-                     " s:f, s:f, s:f, s:o, s:f, s:f, s:I, s:I, s:b,"
+                     " s:f, s:f, s:f, s:o, s:o, s:f, s:f, s:I, s:I, s:b,"
                      " s:f, s:f, s:f, s:f}",
                      "name", jstrn(s->name, name_len(s->name, sizeof s->name)),
                      "type", jstrn(s->type, name_len(s->type, sizeof s->type)),
@@ -430,6 +439,7 @@ static json_t *stage_json(const struct wn_run_report *r, const struct wn_stage_s
                      "bytes_in", jint(s->bytes_in), "bytes_out", jint(s->bytes_out),
                      "busy_s", fin(s->busy_s), "idle_s", fin(s->idle_s),
                      "pull_s", fin(s->pull_s), "pulled_bytes", jint(s->pulled_bytes),
+                     "arena_bytes", jint(s->arena_bytes),
                      "t_begin", fin(s->t_begin), "t_end", fin(s->t_end),
                      "retries", (json_int_t)s->retries, "failed", (json_int_t)s->failed,
                      "ran", s->ran != 0,
@@ -442,7 +452,8 @@ int wn_report_stats_json(const char *path, const struct wn_run_report *r, wn_err
 {
     uint64_t tb;
     double ts;
-    transfer_totals(r, &tb, &ts);
+    uint64_t ab;
+    transfer_totals(r, &tb, &ts, &ab);
     json_t *stages = json_array();
     for (uint32_t i = 0; stages && i < r->nstages; i++)
         if (json_array_append_new(stages, stage_json(r, &r->stages[i])) != 0) {
@@ -450,13 +461,13 @@ int wn_report_stats_json(const char *path, const struct wn_run_report *r, wn_err
             stages = NULL;
         }
     const char *pl = r->pipeline ? r->pipeline : "";
-    json_t *root = json_pack("{s:o, s:i, s:i, s:f, s:i, s:o, s:{s:o, s:f, s:f}, s:o}",
+    json_t *root = json_pack("{s:o, s:i, s:i, s:f, s:i, s:o, s:{s:o, s:f, s:f, s:o}, s:o}",
                              "pipeline", jstrn(pl, strlen(pl)),
                              "ranks", r->nranks, "nodes", r->nnodes,
                              "wall_s", fin(r->wall_s), "status", r->status,
                              "planner_payload_bytes", jint(r->planner_payload_bytes),
                              "transfer", "bytes", jint(tb), "seconds", ts,
-                             "mb_per_s", ratio(tb / MIB, ts),
+                             "mb_per_s", ratio(tb / MIB, ts), "arena_bytes", jint(ab),
                              "stages", stages);
     if (!root) {
         errno = ENOMEM;

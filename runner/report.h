@@ -22,6 +22,8 @@ struct wn_stage_stats {
     double idle_s;            /* sum of actor idle time before batches */
     double pull_s;            /* sum of time batches waited for pulled inputs */
     uint64_t pulled_bytes;    /* payload bytes moved between ranks */
+    uint64_t arena_bytes;     /* payload bytes read in place from another
+                                 rank's node arena (no copy, no owner) */
     double t_begin, t_end;    /* s since run start; t_end 0 until done */
     unsigned retries, failed; /* batch retries, batches given up */
     int ran;                  /* 0 when the run stopped before it */
@@ -87,7 +89,8 @@ void wn_progress_update(struct wn_progress *p, const struct wn_stage_stats *s,
  * t_begin, or wall_s - t_begin when it was cut short (t_end 0).  Then
  * retries and failures where there were any, payload bytes rank 0
  * received, and the cross-rank transfer rate (sums of pulled_bytes and
- * pull_s; "none" without transfers). */
+ * pull_s) with the bytes read in place from node arenas; "none" without
+ * either. */
 void wn_report_summary(FILE *out, const struct wn_run_report *r);
 
 /* The same data as JSON (an object: pipeline, ranks, nodes, wall_s,

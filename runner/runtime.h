@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "arena.h"
 #include "config.h"
 #include "layout.h"
 #include "stage_impl.h"
@@ -48,7 +49,8 @@ struct wn_desc {
     uint64_t id;
     int32_t owner;            /* rank holding the payload; -1: an empty
                                  seed task any actor can make itself     */
-    uint32_t pad;
+    uint32_t arena;           /* where in the owner's node arena it is
+                                 (arena.h), 0: not there                 */
     uint64_t len;             /* packed bytes */
     uint64_t nrows;
 };
@@ -86,6 +88,7 @@ struct wn_msg_result {
     double idle_s;            /* compute thread idle before this batch   */
     double pull_s;            /* waiting for pulled inputs               */
     uint64_t pulled_bytes;
+    uint64_t arena_bytes;     /* inputs read in place in node arenas     */
     uint64_t items_in, items_out, bytes_in, bytes_out;
     /* struct wn_desc[noutputs], then errlen bytes */
 };
@@ -121,6 +124,7 @@ struct wn_rt {
     int rank, size;
     struct wn_place *places;      /* every rank's place (all ranks have it) */
     struct wn_store *store;
+    struct wn_arena *arena;       /* node-shared payload memory, or NULL */
     struct wn_stage **stages;
     uint32_t nstages;
     const struct wn_pipeline_config *cfg;

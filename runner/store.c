@@ -42,7 +42,8 @@ static void payload_unref(struct wn_store *s, struct wn_payload *p)
 {
     if (--p->refs == 0) {
         s->bytes -= p->len;
-        free(p->buf);
+        if (!p->in_arena)
+            free(p->buf);
         free(p);
     }
 }
@@ -58,7 +59,8 @@ void wn_store_destroy(struct wn_store *s)
         return;
     for (size_t i = 0; i < s->cap; i++)
         if (live_slot(&s->slots[i])) {
-            free(s->slots[i].p->buf);
+            if (!s->slots[i].p->in_arena)
+                free(s->slots[i].p->buf);
             free(s->slots[i].p);
         }
     pthread_mutex_destroy(&s->lock);
@@ -110,8 +112,8 @@ static int rehash(struct wn_store *s)
     return 0;
 }
 
-int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
-                 size_t len)
+static int put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
+               size_t len, int in_arena)
 {
     struct wn_payload *p = malloc(sizeof(*p));
     if (!p)
@@ -121,6 +123,7 @@ int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *bu
     p->buf = buf;
     p->len = len;
     p->refs = 1;
+    p->in_arena = in_arena;
     pthread_mutex_lock(&s->lock);
     /* Load (with tombstones) at most 1/2: short probes. */
     if ((s->used + 1) * 2 > s->cap && rehash(s) < 0) {
@@ -142,6 +145,18 @@ int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *bu
     s->bytes += len;
     pthread_mutex_unlock(&s->lock);
     return 0;
+}
+
+int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
+                 size_t len)
+{
+    return put(s, id, stage_index, buf, len, 0);
+}
+
+int wn_store_put_arena(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
+                       size_t len)
+{
+    return put(s, id, stage_index, buf, len, 1);
 }
 
 struct wn_payload *wn_store_get(struct wn_store *s, uint64_t id)

@@ -20,6 +20,7 @@ struct wn_payload {
     void *buf;                /* packed task (64-byte aligned, malloc'd) */
     size_t len;
     int refs;                 /* private */
+    int in_arena;             /* buf lies in the node arena: not freed */
 };
 
 struct wn_store *wn_store_create(void);
@@ -29,6 +30,10 @@ void wn_store_destroy(struct wn_store *s);
  * is replaced (a retried batch makes the same ids). */
 int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
                  size_t len);
+/* The same for a buffer in the node arena (arena.h), which the store does
+ * not free. */
+int wn_store_put_arena(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
+                       size_t len);
 
 /* A referenced payload (release it with wn_store_release), or NULL. */
 struct wn_payload *wn_store_get(struct wn_store *s, uint64_t id);

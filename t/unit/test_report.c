@@ -263,7 +263,7 @@ static void test_summary(void)
        "summary: a stage cut short runs to the end of the run");
     ok(strstr(buf, "payload bytes received by rank 0: 12345 (12.1 KiB)\n"),
        "summary: payload bytes received by rank 0");
-    ok(strstr(buf, "cross-rank transfers: 2.0 MiB in 0.50 s (4.0 MiB/s)\n"),
+    ok(strstr(buf, "cross-rank transfers: 2.0 MiB pulled in 0.50 s (4.0 MiB/s)\n"),
        "summary: transfer rate");
     ok(strstr(buf, "stage 'read': batch retries 2, batches given up 1\n"),
        "summary: retries and failures");
@@ -279,6 +279,24 @@ static void test_summary(void)
     wn_report_summary(m, &r);
     fclose(m);
     ok(strstr(buf, "cross-rank transfers: none\n"), "summary: no transfers says none");
+    free(buf);
+
+    stages[1].arena_bytes = 3u << 20;
+    buf = NULL;
+    m = open_memstream(&buf, &len);
+    wn_report_summary(m, &r);
+    fclose(m);
+    ok(strstr(buf, "cross-rank transfers: 3.0 MiB read in place from node memory\n"),
+       "summary: bytes read in place from node arenas");
+    free(buf);
+    stages[0].pulled_bytes = 1u << 20;
+    buf = NULL;
+    m = open_memstream(&buf, &len);
+    wn_report_summary(m, &r);
+    fclose(m);
+    ok(strstr(buf, "cross-rank transfers: 1.0 MiB pulled in 0.50 s (2.0 MiB/s), "
+                   "3.0 MiB read in place from node memory\n"),
+       "summary: pulled and read in place");
     free(buf);
 }
 
