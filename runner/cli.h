@@ -18,5 +18,6 @@ int wn_cmd_info(int argc, char **argv);
 int wn_cmd_run(int argc, char **argv);
 int wn_cmd_plan(int argc, char **argv);
 int wn_cmd_stages(int argc, char **argv);
+int wn_cmd_inspect(int argc, char **argv);
 
 #endif /* WN_CLI_H */

@@ -26,6 +26,8 @@ static void usage(FILE *out)
         "  plan FILE   print the resolved pipeline and its plan (actors, batches)\n"
         "              without running it\n"
         "  stages      list the built-in stage types and their parameters\n"
+        "  inspect FILE.h5...\n"
+        "              the tasks and columns of checkpoint part files (checksums checked)\n"
         "  info        every rank reports its place (node, local rank, CPUs, GPU);\n"
         "              rank 0 prints the layout. Run it the way you run a pipeline:\n"
         "              winnow info | mpirun -np 4 winnow info | srun --mpi=pmix winnow info\n"
@@ -67,6 +69,8 @@ int main(int argc, char **argv)
         return wn_cmd_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "stages"))
         return wn_cmd_stages(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect"))
+        return wn_cmd_inspect(argc - 1, argv + 1);
     wn_error("unknown command '%s' (try 'winnow --help')", cmd);
     return WN_EXIT_USAGE;
 }

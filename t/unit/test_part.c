@@ -1,0 +1,238 @@
+/* test_part.c - checkpoint part files: every column type, metadata and
+ * perf records round-trip through HDF5; a changed byte, a truncated file
+ * and a file that is not a part file are errors naming the file.
+ *
+ *   test_part.t                run the tests
+ *   test_part.t --write FILE   write the sample part file (for the h5dump
+ *                              and h5py checks in t0010-part-tools.t)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "part.h"
+#include "tap.h"
+#include "winnow/task.h"
+
+#define SIG_LEN 8
+
+/* Rows [first, first + n) of every column type; row r of "text" is r % 7
+ * bytes, NULs included. */
+static struct wn_batch *sample_batch(uint64_t first, uint64_t n)
+{
+    struct wn_batch *b = wn_batch_create();
+    struct wn_column *c8 = wn_batch_add_column(b, "flag", WN_TYPE_U8, 0, NULL);
+    struct wn_column *ci = wn_batch_add_column(b, "delta", WN_TYPE_I32, 0, NULL);
+    struct wn_column *cu = wn_batch_add_column(b, "len", WN_TYPE_U32, 0, NULL);
+    struct wn_column *cl = wn_batch_add_column(b, "ts", WN_TYPE_I64, 0, NULL);
+    struct wn_column *cid = wn_batch_add_column(b, "id", WN_TYPE_U64, 0, NULL);
+    struct wn_column *cf = wn_batch_add_column(b, "score", WN_TYPE_F64, 0, NULL);
+    struct wn_column *cs = wn_batch_add_column(b, "text", WN_TYPE_STR, 0, NULL);
+    struct wn_column *csig = wn_batch_add_column(b, "sig", WN_TYPE_LIST_U32, SIG_LEN, NULL);
+    struct wn_column *ct = wn_batch_add_column(b, "triple", WN_TYPE_LIST_U64, 3, NULL);
+    if (!ct)
+        BAIL_OUT("columns: %s", strerror(errno));
+    int rc = 0;
+    for (uint64_t r = first; r < first + n; r++) {
+        char s[8];
+        size_t sl = r % 7;
+        for (size_t i = 0; i < sl; i++)
+            s[i] = i == 3 ? '\0' : (char)('a' + (r + i) % 26);
+        uint32_t sig[SIG_LEN];
+        for (int j = 0; j < SIG_LEN; j++)
+            sig[j] = (uint32_t)(r * SIG_LEN + j) * 2654435761u;
+        uint64_t triple[3] = {r, r * r, ~r};
+        rc |= wn_col_append_u64(c8, r & 0xff, NULL);
+        rc |= wn_col_append_i64(ci, -(int64_t)(r * 3), NULL);
+        rc |= wn_col_append_u64(cu, r * 5, NULL);
+        rc |= wn_col_append_i64(cl, -(int64_t)r * 1000003, NULL);
+        rc |= wn_col_append_u64(cid, wn_task_id_derive(0, 0, r), NULL);
+        rc |= wn_col_append_f64(cf, (double)r * 0.25 - 3.0, NULL);
+        rc |= wn_col_append_str(cs, s, sl, NULL);
+        rc |= wn_col_append_list(csig, sig, NULL);
+        rc |= wn_col_append_list(ct, triple, NULL);
+    }
+    if (rc)
+        BAIL_OUT("fill: %s", strerror(errno));
+    return b;
+}
+
+/* Four tasks: 1000 rows with metadata and perf, 0 rows, no batch, 1 row. */
+static size_t sample_tasks(struct wn_task **t)
+{
+    struct wn_stage_perf p1 = {"read_jsonl", 0.5, 0.125, 0, 10, 0, 4096};
+    struct wn_stage_perf p2 = {"minhash", 2.25, 0.0, 10, 10, 4096, 65536};
+    t[0] = wn_task_create(wn_task_id_derive(7, 1, 0), 1, sample_batch(0, 1000));
+    t[1] = wn_task_create(wn_task_id_derive(7, 1, 1), 1, sample_batch(0, 0));
+    t[2] = wn_task_create(wn_task_id_derive(7, 1, 2), 1, NULL);
+    t[3] = wn_task_create(wn_task_id_derive(7, 1, 3), 1, sample_batch(41, 1));
+    if (wn_task_meta_set(t[0], "source", "data/part-00007.jsonl", NULL) ||
+        wn_task_meta_set(t[0], "empty", "", NULL) ||
+        wn_task_meta_set(t[0], "utf8", "caf\xc3\xa9", NULL) ||
+        wn_task_meta_set(t[0], "a-last-key", "order is kept", NULL) ||
+        wn_task_perf_add(t[0], &p1, NULL) || wn_task_perf_add(t[0], &p2, NULL) ||
+        wn_task_perf_add(t[3], &p2, NULL))
+        BAIL_OUT("meta/perf: %s", strerror(errno));
+    return 4;
+}
+
+static const struct wn_part_info sample_info = {"minhash", 1, 17, 0, 0};
+
+static int write_sample(const char *path)
+{
+    struct wn_task *t[4];
+    size_t n = sample_tasks(t);
+    wn_error_t err = {{0}};
+    int rc = wn_part_write(path, &sample_info, t, n, 1, NULL, &err);
+    if (rc < 0)
+        fprintf(stderr, "%s\n", err.text);
+    for (size_t i = 0; i < n; i++)
+        wn_task_destroy(t[i]);
+    return rc < 0 ? 1 : 0;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void spit(const char *path, const char *b, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(b, 1, len, f) != len)
+        BAIL_OUT("write %s", path);
+    fclose(f);
+}
+
+/* Offset of the first occurrence of needle in hay, or -1. */
+static long find(const char *hay, size_t len, const void *needle, size_t nlen)
+{
+    for (size_t i = 0; i + nlen <= len; i++)
+        if (!memcmp(hay + i, needle, nlen))
+            return (long)i;
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--write"))
+        return write_sample(argv[2]);
+
+    plan(NO_PLAN);
+    char dir[] = "/tmp/winnow-part.XXXXXX";
+    if (!mkdtemp(dir))
+        BAIL_OUT("mkdtemp");
+    char path[256], bad[256];
+    snprintf(path, sizeof(path), "%s/part-17.h5", dir);
+    snprintf(bad, sizeof(bad), "%s/bad.h5", dir);
+
+    struct wn_task *t[4];
+    size_t n = sample_tasks(t);
+    wn_error_t err = {{0}};
+    uint64_t sum = 0;
+    int rc = wn_part_write(path, &sample_info, t, n, 0, &sum, &err);
+    ok(rc == 0, "wrote a part file of %zu tasks%s%s", n, rc ? ": " : "", err.text);
+    char tmpname[300];
+    snprintf(tmpname, sizeof(tmpname), "%s.tmp.%ld", path, (long)getpid());
+    ok(access(tmpname, F_OK) != 0, "no temporary file is left behind");
+
+    struct wn_task_list back = WN_TASK_LIST_INIT;
+    struct wn_part_info info;
+    rc = wn_part_read(path, &back, &info, &err);
+    ok(rc == 0, "read it back%s%s", rc ? ": " : "", err.text);
+    ok(rc == 0 && info.stage_index == 1 && info.batch == 17 && info.ntasks == n &&
+       info.checksum == sum && !strcmp(info.stage, "minhash"),
+       "the header: stage, batch, task count, checksum");
+    int same = rc == 0 && back.n == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = wn_task_equal(t[i], back.tasks[i]);
+    ok(same, "every task equal: all column types, 0 rows, no batch, metadata in order, perf");
+    wn_task_list_free(&back);
+
+    /* Compressed, the same tasks. */
+    char zpath[300];
+    snprintf(zpath, sizeof(zpath), "%s/part-z.h5", dir);
+    uint64_t zsum = 0;
+    rc = wn_part_write(zpath, &sample_info, t, n, 6, &zsum, &err);
+    struct stat s1 = {0}, s2 = {0};
+    int st_ok = stat(path, &s1) == 0 && stat(zpath, &s2) == 0;
+    ok(rc == 0 && zsum == sum && st_ok && s2.st_size < s1.st_size,
+       "deflate: same checksum, smaller file (%lld < %lld bytes)", (long long)s2.st_size,
+       (long long)s1.st_size);
+    rc = wn_part_read(zpath, &back, NULL, &err);
+    same = rc == 0 && back.n == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = wn_task_equal(t[i], back.tasks[i]);
+    ok(same, "deflate: the tasks read back equal");
+    wn_task_list_free(&back);
+
+    /* An empty batch of outputs is a valid file. */
+    char epath[300];
+    snprintf(epath, sizeof(epath), "%s/part-empty.h5", dir);
+    ok(wn_part_write(epath, &sample_info, NULL, 0, 0, NULL, &err) == 0 &&
+       wn_part_read(epath, &back, &info, &err) == 0 && back.n == 0 && info.ntasks == 0,
+       "a batch without outputs: a file of 0 tasks");
+
+    /* Corruption: one byte of the column values changed. */
+    size_t len;
+    char *bytes = slurp(path, &len);
+    uint64_t want = (uint64_t)-(int64_t)500 * 1000003;   /* ts of row 500 */
+    long at = bytes ? find(bytes, len, &want, sizeof(want)) : -1;
+    ok(at >= 0, "found a column value in the file");
+    if (at >= 0) {
+        bytes[at] ^= 0x40;
+        spit(bad, bytes, len);
+        rc = wn_part_read(bad, &back, NULL, &err);
+        ok(rc < 0 && strstr(err.text, bad) && strstr(err.text, "checksum mismatch"),
+           "a changed value: checksum mismatch, file named (%s)", err.text);
+        ok(back.n == 0, "nothing is returned from a corrupt file");
+    }
+    /* Truncated. */
+    if (bytes) {
+        spit(bad, bytes, len / 2);
+        rc = wn_part_read(bad, &back, NULL, &err);
+        ok(rc < 0 && strstr(err.text, bad), "a truncated file is an error (%s)", err.text);
+        spit(bad, "not an hdf5 file\n", 17);
+        rc = wn_part_read(bad, NULL, NULL, &err);
+        ok(rc < 0 && strstr(err.text, "not an HDF5 file"), "not HDF5: %s", err.text);
+    }
+    free(bytes);
+    rc = wn_part_read("/nonexistent/part.h5", NULL, NULL, &err);
+    ok(rc < 0 && strstr(err.text, "/nonexistent/part.h5"), "a missing file: %s", err.text);
+
+    /* inspect's view. */
+    char *out = NULL;
+    size_t olen = 0;
+    FILE *m = open_memstream(&out, &olen);
+    rc = wn_part_describe(m, path, &err);
+    fclose(m);
+    ok(rc == 0 && strstr(out, "stage 1 'minhash', batch 17, 4 tasks, 1001 rows") &&
+       strstr(out, "(verified)") && strstr(out, "sig                  list<u32>"),
+       "describe: header, tasks and columns");
+    free(out);
+
+    for (size_t i = 0; i < n; i++)
+        wn_task_destroy(t[i]);
+    unlink(path);
+    unlink(zpath);
+    unlink(epath);
+    unlink(bad);
+    rmdir(dir);
+    return done_testing();
+}
