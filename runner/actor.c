@@ -474,7 +474,8 @@ static void on_assign(struct wn_rt *rt, const struct wn_msg_assign *m, size_t le
     int pulls = j->missing;
     for (uint32_t i = 0; i < n && pulls; i++) {
         const struct wn_desc *d = &j->descs[i];
-        if (d->owner < 0 || d->owner == rt->rank)
+        /* Seeds, local inputs and those read in a node arena are there. */
+        if (d->owner < 0 || d->owner == rt->rank || j->remote[i] == 2)
             continue;
         pulls--;
         struct pull_ctx *c = malloc(sizeof(*c));
