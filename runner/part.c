@@ -521,7 +521,8 @@ static struct wn_task *read_task(hid_t f, size_t i, wn_error_t *err)
         wn_errprintf(err, "%s: columns without a batch", gname);
         goto fail;
     }
-    qsort(cl.v, cl.n, sizeof(*cl.v), by_index);
+    if (cl.n)
+        qsort(cl.v, cl.n, sizeof(*cl.v), by_index);
     for (size_t c = 0; c < cl.n; c++) {
         if (cl.v[c].index != c) {
             wn_errprintf(err, "%s: column indexes are not 0..%zu", gname, cl.n - 1);
