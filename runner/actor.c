@@ -11,6 +11,8 @@
 #include <xxhash.h>
 
 #include "log.h"
+#include "ckpt.h"
+#include "part.h"
 #include "runtime.h"
 
 struct job {
@@ -29,6 +31,9 @@ struct job {
     double pull_s;
     uint64_t pulled_bytes;
     uint64_t arena_bytes;         /* read in another rank's node arena */
+    int load;                     /* a LOAD: read the batch's part file */
+    uint64_t load_sum;            /* its checksum, from the journal */
+    uint64_t part_sum;            /* the part file this batch wrote */
     void *result;                 /* the RESULT message, once done */
     size_t result_len;
 };
@@ -104,6 +109,7 @@ static void job_result(struct wn_rt *rt, struct job *j, int status, const char *
     r->pull_s = j->pull_s;
     r->pulled_bytes = j->pulled_bytes;
     r->arena_bytes = j->arena_bytes;
+    r->part_sum = j->part_sum;
     r->items_in = counts[0];
     r->items_out = counts[1];
     r->bytes_in = counts[2];
@@ -116,8 +122,89 @@ static void job_result(struct wn_rt *rt, struct job *j, int status, const char *
     j->result_len = len;
 }
 
+/* Packs an output into the node arena when it has room (consumers on
+ * this node read it there), else onto the heap, and stores it. */
+static int store_output(struct wn_rt *rt, const struct wn_stage *st, struct wn_task *t,
+                        struct wn_desc *d, wn_error_t *err)
+{
+    size_t len = wn_task_packed_size(t);
+    uint32_t ref = 0;
+    void *buf = wn_arena_alloc(rt->arena, st->index, len, &ref);
+    if (buf) {
+        if (wn_task_pack(t, buf, len, err) < 0)
+            return -1;
+        if (wn_store_put_arena(rt->store, t->id, st->index, buf, len) < 0)
+            return wn_errprintf(err, "out of memory storing a task");
+    } else {
+        if (wn_task_pack_alloc(t, &buf, &len, err) < 0)
+            return -1;
+        if (wn_store_put(rt->store, t->id, st->index, buf, len) < 0) {
+            free(buf);
+            return wn_errprintf(err, "out of memory storing a task");
+        }
+    }
+    *d = (struct wn_desc){t->id, rt->rank, ref, len, wn_batch_nrows(t->batch)};
+    return 0;
+}
+
+/* A LOAD: the outputs a batch made in an earlier run, from its part file
+ * (checksum checked against the journal's), stored as if just made. */
+static void run_load(struct wn_rt *rt, struct job *j, double idle_s)
+{
+    struct wn_stage *st = j->stage;
+    struct wn_task_list tasks = WN_TASK_LIST_INIT;
+    struct wn_part_info info;
+    struct wn_desc *outs = NULL;
+    uint64_t counts[4] = {0, 0, 0, 0};
+    wn_error_t err = {{0}};
+    double t_start = wn_rt_now(rt);
+    char path[4096];
+    int status = -1;
+    if (wn_ckpt_part_path(path, sizeof(path), rt->opts->checkpoint, st->index, st->cfg->name,
+                          j->batch) < 0) {
+        wn_errprintf(&err, "checkpoint path too long");
+        goto done;
+    }
+    if (wn_part_read(path, &tasks, &info, &err) < 0)
+        goto done;
+    if (info.checksum != j->load_sum || info.stage_index != st->index ||
+        info.batch != j->batch) {
+        wn_errprintf(&err, "%s: checksum %016llx (stage %u, batch %llu), the journal says "
+                     "%016llx (stage %u, batch %llu)", path,
+                     (unsigned long long)info.checksum, info.stage_index,
+                     (unsigned long long)info.batch, (unsigned long long)j->load_sum,
+                     st->index, (unsigned long long)j->batch);
+        goto done;
+    }
+    outs = calloc(tasks.n ? tasks.n : 1, sizeof(*outs));
+    size_t k = 0;
+    for (; outs && k < tasks.n; k++) {
+        if (store_output(rt, st, tasks.tasks[k], &outs[k], &err) < 0)
+            break;
+        counts[1] += outs[k].nrows;
+        counts[3] += wn_task_nbytes(tasks.tasks[k]);
+    }
+    if (!outs || k < tasks.n) {
+        if (!outs)
+            wn_errprintf(&err, "out of memory");
+        for (size_t i = 0; outs && i < k; i++)
+            wn_store_drop(rt->store, outs[i].id);
+        goto done;
+    }
+    status = 0;
+done:
+    job_result(rt, j, status, err.text, outs, status ? 0 : (uint32_t)tasks.n, t_start,
+               wn_rt_now(rt), idle_s, counts);
+    free(outs);
+    wn_task_list_free(&tasks);
+}
+
 static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
 {
+    if (j->load) {
+        run_load(rt, j, idle_s);
+        return;
+    }
     struct wn_stage *st = j->stage;
     /* Small batches keep their task pointers on the stack. */
     struct wn_task *in_small[16] = {0};
@@ -185,33 +272,26 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
         perf.bytes_out = wn_task_nbytes(t);
         if (wn_task_perf_add(t, &perf, &err) < 0)
             goto done;
-        /* Into the node arena when it has room (consumers on this node
-         * read it there), else onto the heap. */
-        size_t len = wn_task_packed_size(t);
-        uint32_t ref = 0;
-        void *buf = wn_arena_alloc(rt->arena, st->index, len, &ref);
-        int prc;
-        if (buf) {
-            prc = wn_task_pack(t, buf, len, &err);
-            if (prc == 0 && wn_store_put_arena(rt->store, t->id, st->index, buf, len) < 0) {
-                wn_errprintf(&err, "out of memory storing output %zu", k);
-                goto done;
-            }
-        } else {
-            prc = wn_task_pack_alloc(t, &buf, &len, &err);
-            if (prc == 0 && wn_store_put(rt->store, t->id, st->index, buf, len) < 0) {
-                free(buf);
-                wn_errprintf(&err, "out of memory storing output %zu", k);
-                goto done;
-            }
-        }
-        if (prc < 0) {
+        if (store_output(rt, st, t, &outs[k], &err) < 0) {
             wn_errprefix(&err, "output %zu", k);
             goto done;
         }
-        outs[k] = (struct wn_desc){t->id, rt->rank, ref, len, perf.items_out};
         counts[1] += perf.items_out;
         counts[3] += perf.bytes_out;
+    }
+    /* Checkpointing: the batch's outputs to their part file, durable
+     * before the planner hears of them. */
+    if (rt->opts->checkpoint) {
+        char path[4096];
+        struct wn_part_info info = {{0}, st->index, j->batch, out.n, 0};
+        snprintf(info.stage, sizeof(info.stage), "%s", st->cfg->name);
+        if (wn_ckpt_part_path(path, sizeof(path), rt->opts->checkpoint, st->index,
+                              st->cfg->name, j->batch) < 0) {
+            wn_errprintf(&err, "checkpoint path too long");
+            goto done;
+        }
+        if (wn_part_write(path, &info, out.tasks, out.n, 0, &j->part_sum, &err) < 0)
+            goto done;
     }
     nout = (uint32_t)out.n;
     status = 0;
@@ -489,6 +569,23 @@ static void on_assign(struct wn_rt *rt, const struct wn_msg_assign *m, size_t le
     }
 }
 
+static void on_load(struct wn_rt *rt, const struct wn_msg_load *m, size_t len)
+{
+    struct job *j = calloc(1, sizeof(*j) + 64);
+    if (len < sizeof(*m) || m->stage >= rt->nstages || !j) {
+        wn_error("malformed load request (%zu bytes)", len);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    /* No inputs: the descriptor arrays stay empty. */
+    j->descs = (struct wn_desc *)(j + 1);
+    j->bufs = NULL;
+    j->stage = rt->stages[m->stage];
+    j->batch = m->batch;
+    j->load = 1;
+    j->load_sum = m->sum;
+    make_ready(rt, j);
+}
+
 static void on_stage_end(struct wn_rt *rt, uint32_t stage)
 {
     struct wn_actor *a = rt->actor;
@@ -518,6 +615,9 @@ void wn_actor_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
         break;
     case WN_TAG_STAGE_END:
         on_stage_end(rt, *(uint32_t *)buf);
+        break;
+    case WN_TAG_LOAD:
+        on_load(rt, buf, len);
         break;
     default:
         wn_error("unexpected message tag %d from rank %d", tag, src);

@@ -254,6 +254,23 @@ static int write_task(hid_t file, size_t i, const struct wn_task *t, int deflate
     return rc;
 }
 
+/* Durable before it is visible under its name. */
+static int sync_rename(const char *tmp, const char *path, wn_error_t *err)
+{
+    int fd = open(tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        errno = e;
+        return wn_errprintf(err, "%s: cannot sync and rename into place: %s", path,
+                            strerror(e));
+    }
+    close(fd);
+    return 0;
+}
+
 /* XXH3-64 over the tasks' wire-format buffers. */
 static int tasks_checksum(struct wn_task *const *tasks, size_t n, uint64_t *sum,
                           wn_error_t *err)
@@ -309,20 +326,46 @@ int wn_part_write(const char *path, const struct wn_part_info *info,
         return wn_errprintf(err, "%s: writing the HDF5 file failed (disk full?)", tmp);
     }
     /* Durable before it is visible under its name. */
-    int fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        errno = e;
-        return wn_errprintf(err, "%s: cannot sync and rename into place: %s", path,
-                            strerror(e));
-    }
-    close(fd);
+    if (sync_rename(tmp, path, err) < 0)
+        return -1;
     if (checksum)
         *checksum = sum;
     return 0;
+}
+
+int wn_manifest_write(const char *path, const char *pipeline, const char *text,
+                      uint64_t hash, const char *const *stages, size_t nstages,
+                      wn_error_t *err)
+{
+    quiet();
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return wn_errprintf(err, "%s: path too long", path);
+    }
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        return wn_errprintf(err, "%s: cannot create (HDF5): %s", tmp, strerror(errno));
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)hash);
+    int rc = attr_str(f, "format", "winnow-manifest");
+    rc = rc ? rc : attr_u64(f, "version", WN_PART_VERSION);
+    rc = rc ? rc : attr_str(f, "pipeline", pipeline);
+    rc = rc ? rc : attr_str(f, "hash", hex);
+    rc = rc ? rc : attr_str(f, "pipeline_text", text);
+    rc = rc ? rc : attr_u64(f, "nstages", nstages);
+    for (size_t i = 0; rc == 0 && i < nstages; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "stage_%02zu", i);
+        rc = attr_str(f, name, stages[i]);
+    }
+    if (H5Fclose(f) < 0)
+        rc = -1;
+    if (rc < 0) {
+        unlink(tmp);
+        return wn_errprintf(err, "%s: writing the HDF5 file failed (disk full?)", tmp);
+    }
+    return sync_rename(tmp, path, err);
 }
 
 /* ------------------------------------------------------------- read -- */

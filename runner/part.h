@@ -61,4 +61,12 @@ int wn_part_read(const char *path, struct wn_task_list *out, struct wn_part_info
  * (name, type, rows, bytes). */
 int wn_part_describe(FILE *out, const char *path, wn_error_t *err);
 
+/* The checkpoint manifest (ckpt.h): an HDF5 file whose attributes hold
+ * the pipeline text as resolved, its hash, and the stage names in order
+ * (stage_00, stage_01, ...).  Written like a part file (temporary name,
+ * fsync, rename). */
+int wn_manifest_write(const char *path, const char *pipeline, const char *text,
+                      uint64_t hash, const char *const *stages, size_t nstages,
+                      wn_error_t *err);
+
 #endif /* WN_PART_H */

@@ -17,6 +17,8 @@
 #include "log.h"
 #include "plan.h"
 #include "report.h"
+#include "ckpt.h"
+#include "part.h"
 #include "runtime.h"
 
 enum pstate { P_START, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH, P_DONE };
@@ -29,6 +31,8 @@ struct pbatch {
     int actor;                /* rank running it */
     int last_failed_on;       /* rank of the last failure, -1 */
     int primary;              /* rank holding most of its input, -1 none */
+    int load;                 /* done in an earlier run: load its part file */
+    uint64_t sum;             /* that file's checksum */
 };
 
 struct queue {
@@ -61,6 +65,11 @@ struct wn_planner {
     size_t nevents, cap_events;
     uint64_t planner_payload_bytes;
     struct wn_progress progress;
+
+    struct wn_ckpt *ck;       /* the checkpoint, or NULL */
+    int replay;               /* a finished stage whose outputs are only
+                                 loaded (resume), -1 none */
+    int journal_dirty;        /* records appended since the last sync */
 
     struct wn_task **results; /* collected final tasks (--results) */
     size_t nresults_pending;
@@ -142,6 +151,91 @@ static void send_ctl(struct wn_planner *p, int dest, int tag, const void *msg, s
 
 /* -------------------------------------------------------- stage start -- */
 
+/* Checkpoint: batches an earlier run finished load their outputs from
+ * their part files instead of running; the journal learns of the stage. */
+static void mark_loads(struct wn_planner *p)
+{
+    const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, p->stage);
+    wn_error_t err = {{0}};
+    if (cs && cs->ndone) {
+        if (cs->nbatches != p->nbatches) {
+            wn_warn("checkpoint: stage '%s' had %llu batches, now %llu: running them all",
+                    p->rt->stages[p->stage]->cfg->name, (unsigned long long)cs->nbatches,
+                    (unsigned long long)p->nbatches);
+        } else {
+            for (size_t i = 0; i < cs->ndone; i++) {
+                struct pbatch *pb = &p->batches[cs->done[i].batch];
+                pb->load = 1;
+                pb->sum = cs->done[i].sum;
+            }
+            wn_info("checkpoint: stage '%s': %zu of %llu batches done earlier, loading them",
+                    p->rt->stages[p->stage]->cfg->name, cs->ndone,
+                    (unsigned long long)p->nbatches);
+        }
+    }
+    if (wn_ckpt_stage_begin(p->ck, p->stage, p->nbatches, p->ninputs, &err) < 0)
+        fail_run(p, "checkpoint: %s", err.text);
+    p->journal_dirty = 1;
+}
+
+/* Resume: a stage every batch of which an earlier run finished.  Its
+ * outputs (the next stage's inputs) are loaded from their part files on
+ * the actors; no setup, no inputs. */
+static void begin_replay(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    struct wn_stage *st = rt->stages[p->stage];
+    const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, p->stage);
+    struct wn_stage_stats *s = &p->stats[p->stage];
+    struct wn_actor_request req = {
+        .stage = st->cfg->name, .cpus = 0, .ntasks = cs->nbatches, .batch_size = 1,
+        .planner_rank = 0,
+    };
+    wn_error_t err = {{0}};
+    free(p->actors);
+    p->actors = calloc((size_t)rt->size, sizeof(*p->actors));
+    if (wn_plan_actors(rt->places, rt->size, &req, NULL, p->actors, &p->nactors, &err) < 0) {
+        fail_run(p, "%s", err.text);
+        p->state = P_FINISH;
+        return;
+    }
+    p->nbatches = cs->nbatches;
+    free(p->batches);
+    p->batches = calloc(p->nbatches ? p->nbatches : 1, sizeof(*p->batches));
+    for (int r = 0; r <= rt->size; r++)
+        p->queues[r].n = p->queues[r].head = 0;
+    p->retry.n = p->retry.head = 0;
+    p->nfinished = p->nrunning = p->tasks_finished = 0;
+    memset(p->outstanding, 0, (size_t)rt->size * sizeof(*p->outstanding));
+    p->noutputs = 0;
+    for (uint64_t b = 0; b < p->nbatches; b++) {
+        p->batches[b].actor = p->batches[b].last_failed_on = p->batches[b].primary = -1;
+        /* A batch given up earlier (ignore_failures) has no outputs. */
+        p->batches[b].state = B_DONE;
+    }
+    p->nfinished = p->nbatches;
+    for (size_t i = 0; i < cs->ndone; i++) {
+        struct pbatch *pb = &p->batches[cs->done[i].batch];
+        pb->load = 1;
+        pb->sum = cs->done[i].sum;
+        pb->state = B_PENDING;
+        p->nfinished--;
+        q_push(&p->queues[rt->size], cs->done[i].batch);
+    }
+    snprintf(s->name, sizeof(s->name), "%s", st->cfg->name);
+    snprintf(s->type, sizeof(s->type), "%s", st->ops->type);
+    s->nactors = p->nactors;
+    for (int i = 0; i < p->nactors && i < 64; i++)
+        s->ranks[i] = p->actors[i];
+    s->batches = p->nbatches;
+    s->tasks_in = cs->ntasks;
+    s->t_begin = wn_rt_now(rt);
+    s->ran = 1;
+    wn_info("checkpoint: stage '%s' finished earlier: loading its %zu part files",
+            st->cfg->name, cs->ndone);
+    p->state = P_RUN;
+}
+
 static void begin_stage(struct wn_planner *p)
 {
     struct wn_rt *rt = p->rt;
@@ -150,6 +244,10 @@ static void begin_stage(struct wn_planner *p)
     const struct wn_executor_config *ex = &rt->cfg->exec;
     struct wn_stage_stats *s = &p->stats[p->stage];
 
+    if ((int)p->stage == p->replay) {
+        begin_replay(p);
+        return;
+    }
     /* Inputs in id order: batches do not depend on arrival order. */
     qsort(p->inputs, p->ninputs, sizeof(*p->inputs), cmp_desc);
 
@@ -216,6 +314,8 @@ static void begin_stage(struct wn_planner *p)
     p->nfinished = p->nrunning = p->tasks_finished = 0;
     memset(p->outstanding, 0, (size_t)rt->size * sizeof(*p->outstanding));
     p->noutputs = 0;
+    if (p->ck)
+        mark_loads(p);
 
     snprintf(s->name, sizeof(s->name), "%s", c->name);
     snprintf(s->type, sizeof(s->type), "%s", st->ops->type);
@@ -273,6 +373,16 @@ static void setup_rest(struct wn_planner *p)
 static void assign(struct wn_planner *p, uint64_t b, int rank)
 {
     struct pbatch *pb = &p->batches[b];
+    if (pb->load) {
+        struct wn_msg_load *l = malloc(sizeof(*l));
+        *l = (struct wn_msg_load){p->stage, 0, b, pb->sum};
+        pb->state = B_RUNNING;
+        pb->actor = rank;
+        p->outstanding[rank]++;
+        p->nrunning++;
+        wn_rt_send(p->rt, rank, WN_TAG_LOAD, l, sizeof(*l));
+        return;
+    }
     size_t len = sizeof(struct wn_msg_assign) + pb->count * sizeof(struct wn_desc);
     struct wn_msg_assign *m = malloc(len);
     m->stage = p->stage;
@@ -402,6 +512,13 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
         }
         memcpy(p->outputs + p->noutputs, outs, r->noutputs * sizeof(*outs));
         p->noutputs += r->noutputs;
+        if (p->ck && !pb->load) {
+            wn_error_t err = {{0}};
+            if (wn_ckpt_batch_done(p->ck, p->stage, r->batch, r->part_sum, r->noutputs,
+                                   &err) < 0)
+                fail_run(p, "checkpoint: %s", err.text);
+            p->journal_dirty = 1;
+        }
         pb->state = B_DONE;
         p->nfinished++;
         p->tasks_finished += pb->count;
@@ -414,6 +531,29 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
     }
 
     const char *why = (const char *)(r + 1) + r->noutputs * sizeof(struct wn_desc);
+    if (pb->load) {
+        wn_error_t err = {{0}};
+        if ((int)p->stage == p->replay) {
+            /* Its inputs are not here to recompute it from: record the
+             * file as bad, so that the next run goes back a stage. */
+            if (wn_ckpt_bad(p->ck, p->stage, r->batch, &err) < 0)
+                wn_error("checkpoint: %s", err.text);
+            fail_run(p, "checkpoint: stage '%s' batch %llu cannot be loaded: %s; it is "
+                     "recorded as bad: run the same command again to recompute it",
+                     c->name, (unsigned long long)r->batch, why);
+            pb->state = B_GIVEN_UP;
+            p->nfinished++;
+            return;
+        }
+        /* Recompute it, as if it had never run. */
+        wn_warn("checkpoint: stage '%s' batch %llu cannot be loaded (%s); recomputing it",
+                c->name, (unsigned long long)r->batch, why);
+        wn_ckpt_forget(p->ck, p->stage, r->batch);
+        pb->load = 0;
+        pb->state = B_PENDING;
+        q_push(&p->retry, r->batch);
+        return;
+    }
     int max_retries = rt->cfg->exec.max_retries;
     pb->last_failed_on = src;
     if ((int)pb->attempt < max_retries && !p->failed) {
@@ -464,6 +604,12 @@ static void end_stage(struct wn_planner *p)
     s->t_end = wn_rt_now(rt);
     wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
                        p->ninputs, s->t_end, 1);
+    if (p->ck && !p->failed) {
+        wn_error_t err = {{0}};
+        if (wn_ckpt_stage_end(p->ck, p->stage, p->noutputs, &err) < 0)
+            fail_run(p, "checkpoint: %s", err.text);
+        p->journal_dirty = 0;
+    }
     /* Every rank: teardown if it hosted the stage, drop consumed inputs. */
     p->acks_pending = rt->size;
     for (int r = 0; r < rt->size; r++)
@@ -544,6 +690,10 @@ static void finish(struct wn_planner *p)
     struct wn_rt *rt = p->rt;
     wn_error_t err = {{0}};
     int status = p->failed ? 1 : 0;
+    if (p->ck && wn_ckpt_finish(p->ck, status, &err) < 0) {
+        wn_error("checkpoint: %s", err.text);
+        status = 1;
+    }
     if (!p->failed && rt->opts->results_path &&
         wn_report_results(rt->opts->results_path, p->results, p->ninputs, &err) < 0) {
         wn_error("--results: %s", err.text);
@@ -577,6 +727,51 @@ static void finish(struct wn_planner *p)
 
 /* -------------------------------------------------------- entry points -- */
 
+/* Resume: the first stage an earlier run did not finish runs (its done
+ * batches loaded), after the outputs of the stage before it are loaded.
+ * Those files are checked here first (checksums); a bad one makes its
+ * stage unfinished, and the search steps back a stage. */
+static void plan_resume(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    uint32_t r = 0;
+    while (r < rt->nstages && wn_ckpt_stage(p->ck, r)->ended)
+        r++;
+    while (r > 0) {
+        const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, r - 1);
+        const char *name = rt->stages[r - 1]->cfg->name;
+        int bad = 0;
+        for (size_t i = 0; i < cs->ndone;) {
+            char path[4096];
+            struct wn_part_info info;
+            wn_error_t err = {{0}};
+            uint64_t b = cs->done[i].batch;
+            if (wn_ckpt_part_path(path, sizeof(path), rt->opts->checkpoint, r - 1, name,
+                                  b) < 0 ||
+                wn_part_read(path, NULL, &info, &err) < 0 || info.checksum != cs->done[i].sum) {
+                wn_warn("checkpoint: stage '%s' batch %llu: %s; recomputing it", name,
+                        (unsigned long long)b, err.text[0] ? err.text : "checksum differs");
+                wn_ckpt_forget(p->ck, r - 1, b);   /* swaps the last into i */
+                bad = 1;
+                continue;
+            }
+            i++;
+        }
+        if (!bad)
+            break;
+        r--;
+    }
+    if (r > 0) {
+        p->replay = (int)(r - 1);
+        p->stage = r - 1;
+    }
+    if (r == rt->nstages)
+        wn_info("checkpoint: every stage finished earlier; loading the final outputs");
+    else if (r > 0 || wn_ckpt_stage(p->ck, 0)->ndone)
+        wn_info("checkpoint: resuming at stage %u/%u '%s'", r + 1, rt->nstages,
+                rt->stages[r]->cfg->name);
+}
+
 struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
 {
     struct wn_planner *p = calloc(1, sizeof(*p));
@@ -603,6 +798,10 @@ struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
         mode = isatty(STDERR_FILENO) ? 1 : 2;
     wn_progress_init(&p->progress, stderr, mode, rt->cfg->exec.progress_interval);
     p->t_start = wn_rt_now(rt);
+    p->replay = -1;
+    p->ck = rt->opts->ckpt;
+    if (p->ck)
+        plan_resume(p);
     p->state = P_START;
     rt->planner = p;
     return p;
@@ -667,6 +866,13 @@ int wn_planner_poll(struct wn_rt *rt)
         return 1;
     case P_RUN:
         s = &p->stats[p->stage];
+        if (p->journal_dirty) {
+            /* Group commit: one fsync for the batches of this poll. */
+            wn_error_t err = {{0}};
+            if (wn_ckpt_sync(p->ck, &err) < 0)
+                fail_run(p, "checkpoint: %s", err.text);
+            p->journal_dirty = 0;
+        }
         if (p->nfinished == p->nbatches || (p->failed && p->nrunning == 0)) {
             end_stage(p);
             return 1;

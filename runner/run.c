@@ -17,6 +17,7 @@
 #include "layout.h"
 #include "log.h"
 #include "plan.h"
+#include "ckpt.h"
 #include "runtime.h"
 #include "stage_impl.h"
 
@@ -45,7 +46,11 @@ static void run_usage(FILE *out, const char *cmd)
             "  --failed-tasks FILE where batches that failed for good are recorded\n"
             "                      (default OUTPUT/NAME.failed-tasks.jsonl, or ./)\n"
             "  --progress MODE     auto (a bar on a TTY, else a line every\n"
-            "                      progress_interval s), lines, or off\n");
+            "                      progress_interval s), lines, or off\n"
+            "  --checkpoint DIR    keep every finished batch's outputs in DIR (HDF5 part\n"
+            "                      files and a journal); the same command again resumes\n"
+            "                      from them (default: the pipeline's checkpoint key)\n"
+            "  --force             resume from a checkpoint made by another pipeline\n");
 }
 
 static int parse_args(int argc, char **argv, const char *cmd, struct run_args *a)
@@ -77,6 +82,11 @@ static int parse_args(int argc, char **argv, const char *cmd, struct run_args *a
         } else if (is_run && !strcmp(arg, "--failed-tasks") && val) {
             a->opts.failed_path = val;
             i++;
+        } else if (is_run && !strcmp(arg, "--checkpoint") && val) {
+            a->opts.checkpoint = val;
+            i++;
+        } else if (is_run && !strcmp(arg, "--force")) {
+            a->opts.force = 1;
         } else if (is_run && !strcmp(arg, "--progress") && val) {
             if (!strcmp(val, "auto"))
                 a->opts.progress = -1;
@@ -287,6 +297,32 @@ static void print_plan(const struct prepared *p, FILE *out)
     }
 }
 
+/* Collective: the checkpoint directory, opened by rank 0 before any work
+ * (a journal of another pipeline stops the run here). */
+static int open_checkpoint(struct run_args *a, struct prepared *p, int rank)
+{
+    if (!a->opts.checkpoint)
+        a->opts.checkpoint = p->cfg->checkpoint;
+    if (!a->opts.checkpoint)
+        return 0;
+    int ok = 1, size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rank == 0) {
+        wn_error_t err = {{0}};
+        int resumed = 0;
+        a->opts.ckpt = wn_ckpt_open(a->opts.checkpoint, p->cfg, size, a->opts.force,
+                                    &resumed, &err);
+        if (!a->opts.ckpt) {
+            wn_error("%s", err.text);
+            ok = 0;
+        } else if (resumed) {
+            wn_info("resuming from checkpoint %s", a->opts.checkpoint);
+        }
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return ok ? 0 : WN_EXIT_USAGE;
+}
+
 static int run_or_plan(int argc, char **argv, int plan_only)
 {
     const char *cmd = plan_only ? "plan" : "run";
@@ -309,7 +345,10 @@ static int run_or_plan(int argc, char **argv, int plan_only)
             if (rank == 0)
                 print_plan(&p, stdout);
         } else {
-            status = wn_exec_run(p.cfg, p.stages, p.nstages, p.places, &a.opts);
+            status = open_checkpoint(&a, &p, rank);
+            if (status == 0)
+                status = wn_exec_run(p.cfg, p.stages, p.nstages, p.places, &a.opts);
+            wn_ckpt_close(a.opts.ckpt);
         }
     }
     prepared_free(&p);

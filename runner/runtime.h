@@ -36,6 +36,8 @@ enum wn_tag {
                              follows on data_comm                        */
     WN_TAG_STAGE_END,     /* planner -> all: teardown, drop old payloads */
     WN_TAG_SHUTDOWN,      /* planner -> all: exit with this status       */
+    WN_TAG_LOAD,          /* planner -> actor: load a batch's outputs
+                             from its checkpoint part file            */
     WN_TAG_BUNDLE,        /* several of the above, in order (see
                              transport.c, "Outboxes")                    */
 };
@@ -89,8 +91,16 @@ struct wn_msg_result {
     double pull_s;            /* waiting for pulled inputs               */
     uint64_t pulled_bytes;
     uint64_t arena_bytes;     /* inputs read in place in node arenas     */
+    uint64_t part_sum;        /* checksum of the part file written, 0 none */
     uint64_t items_in, items_out, bytes_in, bytes_out;
     /* struct wn_desc[noutputs], then errlen bytes */
+};
+
+struct wn_msg_load {
+    uint32_t stage;
+    uint32_t pad;
+    uint64_t batch;
+    uint64_t sum;             /* the part file's checksum (journal)      */
 };
 
 struct wn_msg_payload {
@@ -109,6 +119,9 @@ struct wn_run_options {
     const char *results_path; /* --results FILE.jsonl: final tasks' rows */
     const char *failed_path;  /* failed tasks (default from the config) */
     int progress;             /* -1 auto (TTY bar / lines), 0 off, 1 lines */
+    const char *checkpoint;   /* --checkpoint DIR or the pipeline's; NULL off */
+    int force;                /* --force: resume a checkpoint of another hash */
+    struct wn_ckpt *ckpt;     /* rank 0: the open checkpoint (ckpt.h)  */
 };
 
 struct wn_rt;
