@@ -19,5 +19,7 @@ int wn_cmd_run(int argc, char **argv);
 int wn_cmd_plan(int argc, char **argv);
 int wn_cmd_stages(int argc, char **argv);
 int wn_cmd_inspect(int argc, char **argv);
+int wn_cmd_status(int argc, char **argv);
+int wn_cmd_halt(int argc, char **argv);
 
 #endif /* WN_CLI_H */

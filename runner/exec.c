@@ -51,6 +51,29 @@ static void on_crash(int sig)
     raise(sig);
 }
 
+volatile sig_atomic_t wn_stop_signal;
+
+/* The first stop signal asks the planner to drain; a second one leaves
+ * at once.  Either way the checkpoint is consistent: journal records are
+ * single writes, part files appear by rename. */
+static void on_stop(int sig)
+{
+    if (wn_stop_signal)
+        _exit(3);
+    wn_stop_signal = sig;
+}
+
+static void install_stop_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
 static void install_crash_handler(int rank)
 {
     crash_rank = rank;
@@ -80,6 +103,7 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
     rt.cfg = cfg;
     rt.opts = opts;
     install_crash_handler(rt.rank);
+    install_stop_handler();
 
     /* One epoch for all ranks' timestamps. */
     rt.epoch = wn_rt_wallclock();
@@ -100,6 +124,12 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
     /* Everyone is out of the loop before anything is freed: a late pull
      * must not meet a destroyed store. */
     MPI_Barrier(rt.comm);
+    if (status == 3) {
+        /* Stopped: a batch given up on (drain_timeout) may still be
+         * running on the compute thread; it ends with the process, and
+         * what it uses stays allocated until then. */
+        return status;
+    }
     wn_actor_destroy(rt.actor);
     wn_planner_destroy(rt.planner);
     wn_store_destroy(rt.store);

@@ -26,6 +26,10 @@ static void usage(FILE *out)
         "  plan FILE   print the resolved pipeline and its plan (actors, batches)\n"
         "              without running it\n"
         "  stages      list the built-in stage types and their parameters\n"
+        "  status DIR  a checkpoint: per stage batches done, part files, bytes; resumable?\n"
+        "  halt DIR [--after-stage NAME]\n"
+        "              stop the run using checkpoint DIR at its next batch boundary (or\n"
+        "              after stage NAME), checkpointed: it exits 3 and resumes when rerun\n"
         "  inspect FILE.h5...\n"
         "              the tasks and columns of checkpoint part files (checksums checked)\n"
         "  info        every rank reports its place (node, local rank, CPUs, GPU);\n"
@@ -71,6 +75,10 @@ int main(int argc, char **argv)
         return wn_cmd_stages(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect"))
         return wn_cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status"))
+        return wn_cmd_status(argc - 1, argv + 1);
+    if (!strcmp(cmd, "halt"))
+        return wn_cmd_halt(argc - 1, argv + 1);
     wn_error("unknown command '%s' (try 'winnow --help')", cmd);
     return WN_EXIT_USAGE;
 }

@@ -70,6 +70,10 @@ struct wn_planner {
     int replay;               /* a finished stage whose outputs are only
                                  loaded (resume), -1 none */
     int journal_dirty;        /* records appended since the last sync */
+    int stopping;             /* drain, then stop (exit 3) */
+    int halt_after;           /* stop once this stage has ended, -1 none */
+    double next_halt_check;
+    double stop_deadline;     /* when running batches are given up on */
 
     struct wn_task **results; /* collected final tasks (--results) */
     size_t nresults_pending;
@@ -148,6 +152,8 @@ static void send_ctl(struct wn_planner *p, int dest, int tag, const void *msg, s
     memcpy(copy, msg, len);
     wn_rt_send(p->rt, dest, tag, copy, len);
 }
+
+static void begin_stop(struct wn_planner *p, const char *why);
 
 /* -------------------------------------------------------- stage start -- */
 
@@ -437,7 +443,7 @@ static int dispatch(struct wn_planner *p)
 {
     struct wn_rt *rt = p->rt;
     int sent = 0;
-    if (p->failed)
+    if (p->failed || p->stopping)
         return 0;
     if (rt->stages[p->stage]->ops->flags & WN_STAGE_RAFT) {
         /* A clique: every member gets its one batch, all at once. */
@@ -633,6 +639,8 @@ static void next_stage(struct wn_planner *p)
         p->state = P_FINISH;
         return;
     }
+    if (p->halt_after >= 0 && p->stage == (uint32_t)p->halt_after && p->stage + 1 < rt->nstages)
+        begin_stop(p, "winnow halt --after-stage");
     if (++p->stage < rt->nstages) {
         p->state = P_START;
         return;
@@ -689,12 +697,14 @@ static void finish(struct wn_planner *p)
 {
     struct wn_rt *rt = p->rt;
     wn_error_t err = {{0}};
-    int status = p->failed ? 1 : 0;
+    /* A stop before the end: 3 when a checkpoint holds what was done. */
+    int stopped = p->stopping && !p->failed && p->stage < rt->nstages;
+    int status = p->failed ? 1 : stopped ? (p->ck ? 3 : 1) : 0;
     if (p->ck && wn_ckpt_finish(p->ck, status, &err) < 0) {
         wn_error("checkpoint: %s", err.text);
         status = 1;
     }
-    if (!p->failed && rt->opts->results_path &&
+    if (!p->failed && !stopped && rt->opts->results_path &&
         wn_report_results(rt->opts->results_path, p->results, p->ninputs, &err) < 0) {
         wn_error("--results: %s", err.text);
         status = 1;
@@ -799,6 +809,7 @@ struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
     wn_progress_init(&p->progress, stderr, mode, rt->cfg->exec.progress_interval);
     p->t_start = wn_rt_now(rt);
     p->replay = -1;
+    p->halt_after = -1;
     p->ck = rt->opts->ckpt;
     if (p->ck)
         plan_resume(p);
@@ -830,9 +841,32 @@ void wn_planner_destroy(struct wn_planner *p)
     free(p);
 }
 
+/* A stop (signal, halt file, time limit): no new batches; running ones
+ * may finish within drain_timeout; then the checkpoint is synced and every
+ * rank exits 3. */
+static void begin_stop(struct wn_planner *p, const char *why)
+{
+    if (p->stopping || p->state == P_DONE)
+        return;
+    struct wn_rt *rt = p->rt;
+    p->stopping = 1;
+    p->stop_deadline = wn_rt_now(rt) + rt->cfg->exec.drain_timeout;
+    wn_warn("stopping (%s): no new batches; %llu in flight may finish within %g s%s", why,
+            (unsigned long long)p->nrunning, rt->cfg->exec.drain_timeout,
+            p->ck ? ", then the checkpoint is synced (exit 3: run again to resume)"
+                  : "; there is no checkpoint to resume from (--checkpoint)");
+}
+
 void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
 {
     struct wn_planner *p = rt->planner;
+    if (tag == WN_TAG_STOP) {
+        char why[64];
+        int sig = len >= sizeof(int32_t) ? *(const int32_t *)buf : 0;
+        snprintf(why, sizeof(why), "%s on rank %d", sig ? strsignal(sig) : "a signal", src);
+        begin_stop(p, why);
+        return;
+    }
     if (tag == WN_TAG_RESULT) {
         on_result(p, src, buf, len);
         return;
@@ -846,12 +880,51 @@ void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len
     p->acks_pending--;
 }
 
+/* `winnow halt DIR [--after-stage NAME]` leaves DIR/HALT: looked for
+ * twice a second, acted on and removed. */
+static void check_halt(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    double now = wn_rt_now(rt);
+    if (!p->ck || p->stopping || now < p->next_halt_check)
+        return;
+    p->next_halt_check = now + 0.5;
+    char path[4096], line[256] = "";
+    snprintf(path, sizeof(path), "%s/HALT", rt->opts->checkpoint);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (!fgets(line, sizeof(line), f))
+        line[0] = '\0';
+    fclose(f);
+    unlink(path);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!line[0]) {
+        begin_stop(p, "winnow halt");
+        return;
+    }
+    for (uint32_t s = 0; s < rt->nstages; s++)
+        if (!strcmp(rt->stages[s]->cfg->name, line)) {
+            p->halt_after = (int)s;
+            wn_warn("winnow halt: stopping after stage '%s'", line);
+            if (s < p->stage)
+                begin_stop(p, "winnow halt (that stage has finished)");
+            return;
+        }
+    wn_warn("winnow halt: no stage '%s' in this pipeline; ignored", line);
+}
+
 int wn_planner_poll(struct wn_rt *rt)
 {
     struct wn_planner *p = rt->planner;
     struct wn_stage_stats *s;
+    check_halt(p);
     switch (p->state) {
     case P_START:
+        if (p->stopping) {
+            p->state = P_FINISH;
+            return 1;
+        }
         begin_stage(p);
         return 1;
     case P_NODE_SETUP:
@@ -872,6 +945,14 @@ int wn_planner_poll(struct wn_rt *rt)
             if (wn_ckpt_sync(p->ck, &err) < 0)
                 fail_run(p, "checkpoint: %s", err.text);
             p->journal_dirty = 0;
+        }
+        if (p->stopping && !p->failed && p->nfinished < p->nbatches &&
+            (p->nrunning == 0 || wn_rt_now(rt) > p->stop_deadline)) {
+            if (p->nrunning)
+                wn_warn("drain_timeout: %llu batches still running are given up (they "
+                        "run again on resume)", (unsigned long long)p->nrunning);
+            p->state = P_FINISH;
+            return 1;
         }
         if (p->nfinished == p->nbatches || (p->failed && p->nrunning == 0)) {
             end_stage(p);

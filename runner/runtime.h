@@ -13,6 +13,7 @@
 #define WN_RUNTIME_H
 
 #include <mpi.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +37,8 @@ enum wn_tag {
                              follows on data_comm                        */
     WN_TAG_STAGE_END,     /* planner -> all: teardown, drop old payloads */
     WN_TAG_SHUTDOWN,      /* planner -> all: exit with this status       */
+    WN_TAG_STOP,          /* any rank -> planner: a stop was asked for
+                             (SIGTERM, SIGINT, SIGUSR1)                */
     WN_TAG_LOAD,          /* planner -> actor: load a batch's outputs
                              from its checkpoint part file            */
     WN_TAG_BUNDLE,        /* several of the above, in order (see
@@ -162,8 +165,13 @@ struct wn_rt {
     int ndirty;
 
     int shutdown;                 /* leave the loop                     */
+    int stop_sent;                /* this rank told the planner to stop */
     int exit_status;
 };
+
+/* exec.c: set by SIGTERM, SIGINT and SIGUSR1 (a second one exits at
+ * once with status 3); the event loop tells the planner. */
+extern volatile sig_atomic_t wn_stop_signal;
 
 /* transport.c */
 double wn_rt_wallclock(void);                        /* CLOCK_REALTIME, s */

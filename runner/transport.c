@@ -358,6 +358,7 @@ static void dispatch(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
     case WN_TAG_PAYLOAD:
         on_payload_header(rt, src, buf, len);
         break;
+    case WN_TAG_STOP:
     case WN_TAG_ACK:
     case WN_TAG_RESULT:
         if (rt->planner)
@@ -427,6 +428,13 @@ static int complete_requests(struct wn_rt *rt)
 int wn_rt_poll(struct wn_rt *rt)
 {
     int progressed = 0;
+    if (wn_stop_signal && !rt->stop_sent) {
+        /* Tell the planner (itself on rank 0); it drains and stops all. */
+        int32_t sig = (int32_t)wn_stop_signal;
+        rt->stop_sent = 1;
+        send_parts(rt, 0, WN_TAG_STOP, &sig, sizeof(sig), NULL, 0);
+        progressed = 1;
+    }
     for (int k = 0; k < 64; k++) {
         int flag = 0;
         MPI_Status st;

@@ -109,4 +109,44 @@ like "$out" "--force" "and the way out"
 out=$(mpirun_np 4 "$WINNOW" run q.yaml --checkpoint ck --force --results forced.jsonl --progress off 2>&1); st=$?
 ok $st "--force resumes from it" || diag "$out"
 
+# Stopping cleanly: SIGUSR1 (forwarded by mpirun to every rank) -> no new
+# batches, the running ones finish, exit 3; the same command resumes.
+# (mpirun itself in the background, not a shell function: $! must be it)
+out=$( { mpirun -np 4 --oversubscribe --bind-to none "$WINNOW" run p.yaml --checkpoint sig \
+           --progress off 2>&1 & mp=$!;
+         sleep 0.8; kill -USR1 $mp; wait $mp; echo "exit=$?"; } ); st=${out##*exit=}
+is "$st" 3 "SIGUSR1 mid-run: exit 3" || diag "$out"
+like "$out" "stopping \(User defined signal 1 on rank [0-9]+\): no new batches" "the stop is reported"
+out=$("$WINNOW" status sig 2>&1); st=$?
+ok $st "winnow status reads the checkpoint" || diag "$out"
+like "$out" "last event: run ended with status 3 \(stopped, resumable\)" "status: stopped, resumable"
+like "$out" "1 +work +(done|partial) +[0-9]+/30 +60 " "status: the work stage's batches and tasks"
+out=$(mpirun_np 3 "$WINNOW" run p.yaml --checkpoint sig --results sig.jsonl --progress off 2>&1); st=$?
+ok $st "resumed after SIGUSR1 (3 ranks)" || diag "$out"
+cmp -s ref.jsonl sig.jsonl; ok $? "SIGUSR1 then resume: byte-identical results"
+like "$("$WINNOW" status sig)" "finished: the same command loads the final outputs" "status: finished"
+
+# drain_timeout bounds the wait for running batches.
+t0=$SECONDS
+out=$( { mpirun -np 4 --oversubscribe --bind-to none "$WINNOW" run p.yaml --checkpoint drain \
+           --progress off \
+           --set executor.drain_timeout=0.3 --set stages.work.ms_per_item=500 2>&1 & mp=$!;
+         sleep 1.5; kill -USR1 $mp; wait $mp; echo "exit=$?"; } ); st=${out##*exit=}
+is "$st" 3 "long batches, drain_timeout 0.3 s: exit 3" || diag "$out"
+ok $([ $((SECONDS - t0)) -lt 5 ]; echo $?) "it did not wait for the 1 s batches ($((SECONDS - t0)) s in all)"
+like "$out" "drain_timeout: [0-9]+ batches still running are given up" "the given-up batches are reported"
+
+# winnow halt: at the next batch boundary, or after a stage.
+out=$( { mpirun_np 4 "$WINNOW" run p.yaml --checkpoint halt --progress off 2>&1 & mp=$!;
+         sleep 0.6; "$WINNOW" halt halt --after-stage split >/dev/null; wait $mp; echo "exit=$?"; } )
+st=${out##*exit=}
+is "$st" 3 "winnow halt --after-stage split: exit 3" || diag "$out"
+like "$("$WINNOW" status halt)" "2 +split +done .*
+3 +more +not run" "it stopped right after 'split'"
+ok $([ ! -e halt/HALT ]; echo $?) "the halt file was used up"
+out=$(mpirun_np 4 "$WINNOW" run p.yaml --checkpoint halt --results halt.jsonl --progress off 2>&1); st=$?
+ok $st "resumed after the halt" || diag "$out"
+cmp -s ref.jsonl halt.jsonl; ok $? "halt then resume: byte-identical results"
+"$WINNOW" status nowhere >/dev/null 2>&1; is $? 1 "status of a folder without a journal: exit 1"
+
 done_testing
