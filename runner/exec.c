@@ -63,7 +63,7 @@ static void on_stop(int sig)
     wn_stop_signal = sig;
 }
 
-static void install_stop_handler(void)
+void wn_install_stop_handler(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -103,7 +103,6 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
     rt.cfg = cfg;
     rt.opts = opts;
     install_crash_handler(rt.rank);
-    install_stop_handler();
 
     /* One epoch for all ranks' timestamps. */
     rt.epoch = wn_rt_wallclock();

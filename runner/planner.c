@@ -20,6 +20,7 @@
 #include "ckpt.h"
 #include "part.h"
 #include "runtime.h"
+#include "timelimit.h"
 
 enum pstate { P_START, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH, P_DONE };
 enum bstate { B_PENDING, B_RUNNING, B_DONE, B_GIVEN_UP };
@@ -72,6 +73,8 @@ struct wn_planner {
     int journal_dirty;        /* records appended since the last sync */
     int stopping;             /* drain, then stop (exit 3) */
     int halt_after;           /* stop once this stage has ended, -1 none */
+    struct wn_timelimit limit;
+    double next_limit_check;
     double next_halt_check;
     double stop_deadline;     /* when running batches are given up on */
 
@@ -810,6 +813,7 @@ struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
     p->t_start = wn_rt_now(rt);
     p->replay = -1;
     p->halt_after = -1;
+    wn_timelimit_init(&p->limit);
     p->ck = rt->opts->ckpt;
     if (p->ck)
         plan_resume(p);
@@ -914,11 +918,31 @@ static void check_halt(struct wn_planner *p)
     wn_warn("winnow halt: no stage '%s' in this pipeline; ignored", line);
 }
 
+/* Under Slurm: stop when the job has less than time_margin left.  Asked
+ * each minute, or more often when the margin is short. */
+static void check_limit(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    double now = wn_rt_now(rt), margin = rt->cfg->exec.time_margin;
+    if (p->limit.job <= 0 || p->stopping || now < p->next_limit_check || margin <= 0)
+        return;
+    double every = margin / 4 < 60 ? margin / 4 : 60;
+    p->next_limit_check = now + (every > 1 ? every : 1);
+    long left = wn_timelimit_left(&p->limit);
+    if (left >= 0 && left < margin) {
+        char why[96];
+        snprintf(why, sizeof(why), "the Slurm job has %ld s left, time_margin %g s", left,
+                 margin);
+        begin_stop(p, why);
+    }
+}
+
 int wn_planner_poll(struct wn_rt *rt)
 {
     struct wn_planner *p = rt->planner;
     struct wn_stage_stats *s;
     check_halt(p);
+    check_limit(p);
     switch (p->state) {
     case P_START:
         if (p->stopping) {

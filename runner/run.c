@@ -332,6 +332,8 @@ static int run_or_plan(int argc, char **argv, int plan_only)
         free(a.sets);
         return r > 0 ? WN_EXIT_OK : WN_EXIT_USAGE;
     }
+    if (!plan_only)
+        wn_install_stop_handler();
     if (wn_mpi_start(&argc, &argv) < 0) {
         free(a.sets);
         return WN_EXIT_FAILURE;

@@ -172,6 +172,9 @@ struct wn_rt {
 /* exec.c: set by SIGTERM, SIGINT and SIGUSR1 (a second one exits at
  * once with status 3); the event loop tells the planner. */
 extern volatile sig_atomic_t wn_stop_signal;
+/* Installed by `winnow run` before MPI starts: a signal that comes during
+ * start-up stops the run as soon as it can. */
+void wn_install_stop_handler(void);
 
 /* transport.c */
 double wn_rt_wallclock(void);                        /* CLOCK_REALTIME, s */
