@@ -125,7 +125,7 @@ static void job_result(struct wn_rt *rt, struct job *j, int status, const char *
 /* Packs an output into the node arena when it has room (consumers on
  * this node read it there), else onto the heap, and stores it. */
 static int store_output(struct wn_rt *rt, const struct wn_stage *st, struct wn_task *t,
-                        struct wn_desc *d, wn_error_t *err)
+                        struct wn_desc *d, XXH3_state_t *sum, wn_error_t *err)
 {
     size_t len = wn_task_packed_size(t);
     uint32_t ref = 0;
@@ -144,6 +144,8 @@ static int store_output(struct wn_rt *rt, const struct wn_stage *st, struct wn_t
         }
     }
     *d = (struct wn_desc){t->id, rt->rank, ref, len, wn_batch_nrows(t->batch)};
+    if (sum)   /* the part file's checksum, from the packed buffers */
+        XXH3_64bits_update(sum, buf, len);
     return 0;
 }
 
@@ -179,7 +181,7 @@ static void run_load(struct wn_rt *rt, struct job *j, double idle_s)
     outs = calloc(tasks.n ? tasks.n : 1, sizeof(*outs));
     size_t k = 0;
     for (; outs && k < tasks.n; k++) {
-        if (store_output(rt, st, tasks.tasks[k], &outs[k], &err) < 0)
+        if (store_output(rt, st, tasks.tasks[k], &outs[k], NULL, &err) < 0)
             break;
         counts[1] += outs[k].nrows;
         counts[3] += wn_task_nbytes(tasks.tasks[k]);
@@ -220,6 +222,7 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
     double t_start = wn_rt_now(rt);
     int status = -1;
     uint32_t nout = 0;
+    XXH3_state_t *sum = NULL;       /* checkpoint: the part file's checksum */
 
     for (uint32_t i = 0; i < j->n; i++) {
         if (j->descs[i].owner < 0) {
@@ -254,6 +257,9 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
 
     outs = calloc(out.n ? out.n : 1, sizeof(*outs));
     uint64_t key = batch_key(j->descs, j->n);
+    sum = rt->opts->checkpoint ? XXH3_createState() : NULL;
+    if (sum)
+        XXH3_64bits_reset(sum);
     for (size_t k = 0; k < out.n; k++) {
         struct wn_task *t = out.tasks[k];
         t->id = wn_task_id_derive(key, st->index, k);
@@ -272,7 +278,7 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
         perf.bytes_out = wn_task_nbytes(t);
         if (wn_task_perf_add(t, &perf, &err) < 0)
             goto done;
-        if (store_output(rt, st, t, &outs[k], &err) < 0) {
+        if (store_output(rt, st, t, &outs[k], sum, &err) < 0) {
             wn_errprefix(&err, "output %zu", k);
             goto done;
         }
@@ -290,7 +296,8 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
             wn_errprintf(&err, "checkpoint path too long");
             goto done;
         }
-        if (wn_part_write(path, &info, out.tasks, out.n, 0, &j->part_sum, &err) < 0)
+        uint64_t known = XXH3_64bits_digest(sum);
+        if (wn_part_write(path, &info, out.tasks, out.n, 0, &known, &j->part_sum, &err) < 0)
             goto done;
     }
     nout = (uint32_t)out.n;
@@ -301,6 +308,8 @@ done:
             if (outs[k].len)
                 wn_store_drop(rt->store, outs[k].id);
     wn_current_stage_name = NULL;
+    if (sum)
+        XXH3_freeState(sum);
     job_result(rt, j, status, err.text, outs, status ? 0 : nout, t_start, wn_rt_now(rt),
                idle_s, counts);
     free(outs);

@@ -122,7 +122,9 @@ static int write_dataset(hid_t loc, const char *name, hid_t type, const void *bu
     hsize_t dims[2] = {rows, cols};
     hid_t sp = H5Screate_simple(rank, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (rows > 0) {
+    /* Chunked when it spans more than one chunk or is compressed; a small
+     * column is one contiguous block (less metadata to write). */
+    if (rows > 0 && (rows * (cols ? cols : 1) > CHUNK_ELEMS || deflate > 0)) {
         hsize_t per_row = cols ? cols : 1;
         hsize_t crow = CHUNK_ELEMS / per_row ? CHUNK_ELEMS / per_row : 1;
         hsize_t chunk[2] = {rows < crow ? rows : crow, cols};
@@ -295,12 +297,14 @@ static int tasks_checksum(struct wn_task *const *tasks, size_t n, uint64_t *sum,
 }
 
 int wn_part_write(const char *path, const struct wn_part_info *info,
-                  struct wn_task *const *tasks, size_t n, int deflate, uint64_t *checksum,
-                  wn_error_t *err)
+                  struct wn_task *const *tasks, size_t n, int deflate, const uint64_t *known,
+                  uint64_t *checksum, wn_error_t *err)
 {
     quiet();
     uint64_t sum;
-    if (tasks_checksum(tasks, n, &sum, err) < 0)
+    if (known)
+        sum = *known;
+    else if (tasks_checksum(tasks, n, &sum, err) < 0)
         return wn_errprefix(err, "%s", path);
     char tmp[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {

@@ -45,10 +45,12 @@ struct wn_part_info {
 
 /* Writes tasks[0..n) to path (via path.tmp.PID, fsync, rename).  deflate
  * 0 stores columns uncompressed, 1..9 compresses them.  *checksum (may be
- * NULL) receives the file's checksum. */
+ * NULL) receives the file's checksum; a caller that has the tasks' packed
+ * buffers already passes their XXH3-64 (wn_part_checksum) in *known
+ * instead of NULL, and the tasks are not packed again. */
 int wn_part_write(const char *path, const struct wn_part_info *info,
-                  struct wn_task *const *tasks, size_t n, int deflate, uint64_t *checksum,
-                  wn_error_t *err);
+                  struct wn_task *const *tasks, size_t n, int deflate, const uint64_t *known,
+                  uint64_t *checksum, wn_error_t *err);
 
 /* Reads a part file: its tasks appended to out (may be NULL to only
  * verify), its header in *info (may be NULL).  A file that is not a part

@@ -86,7 +86,7 @@ static int write_sample(const char *path)
     struct wn_task *t[4];
     size_t n = sample_tasks(t);
     wn_error_t err = {{0}};
-    int rc = wn_part_write(path, &sample_info, t, n, 1, NULL, &err);
+    int rc = wn_part_write(path, &sample_info, t, n, 1, NULL, NULL, &err);
     if (rc < 0)
         fprintf(stderr, "%s\n", err.text);
     for (size_t i = 0; i < n; i++)
@@ -146,7 +146,7 @@ int main(int argc, char **argv)
     size_t n = sample_tasks(t);
     wn_error_t err = {{0}};
     uint64_t sum = 0;
-    int rc = wn_part_write(path, &sample_info, t, n, 0, &sum, &err);
+    int rc = wn_part_write(path, &sample_info, t, n, 0, NULL, &sum, &err);
     ok(rc == 0, "wrote a part file of %zu tasks%s%s", n, rc ? ": " : "", err.text);
     char tmpname[300];
     snprintf(tmpname, sizeof(tmpname), "%s.tmp.%ld", path, (long)getpid());
@@ -169,7 +169,7 @@ int main(int argc, char **argv)
     char zpath[300];
     snprintf(zpath, sizeof(zpath), "%s/part-z.h5", dir);
     uint64_t zsum = 0;
-    rc = wn_part_write(zpath, &sample_info, t, n, 6, &zsum, &err);
+    rc = wn_part_write(zpath, &sample_info, t, n, 6, NULL, &zsum, &err);
     struct stat s1 = {0}, s2 = {0};
     int st_ok = stat(path, &s1) == 0 && stat(zpath, &s2) == 0;
     ok(rc == 0 && zsum == sum && st_ok && s2.st_size < s1.st_size,
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
     /* An empty batch of outputs is a valid file. */
     char epath[300];
     snprintf(epath, sizeof(epath), "%s/part-empty.h5", dir);
-    ok(wn_part_write(epath, &sample_info, NULL, 0, 0, NULL, &err) == 0 &&
+    ok(wn_part_write(epath, &sample_info, NULL, 0, 0, NULL, NULL, &err) == 0 &&
        wn_part_read(epath, &back, &info, &err) == 0 && back.n == 0 && info.ntasks == 0,
        "a batch without outputs: a file of 0 tasks");
 
