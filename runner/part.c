@@ -256,6 +256,20 @@ static int write_task(hid_t file, size_t i, const struct wn_task *t, int deflate
     return rc;
 }
 
+/* A new HDF5 file under path's temporary name (path.tmp.PID). */
+static hid_t create_tmp(const char *path, char *tmp, size_t len, wn_error_t *err)
+{
+    if (snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid()) >= (int)len) {
+        errno = ENAMETOOLONG;
+        wn_errprintf(err, "%s: path too long", path);
+        return -1;
+    }
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        wn_errprintf(err, "%s: cannot create (HDF5): %s", tmp, strerror(errno));
+    return f;
+}
+
 /* Durable before it is visible under its name. */
 static int sync_rename(const char *tmp, const char *path, wn_error_t *err)
 {
@@ -307,13 +321,9 @@ int wn_part_write(const char *path, const struct wn_part_info *info,
     else if (tasks_checksum(tasks, n, &sum, err) < 0)
         return wn_errprefix(err, "%s", path);
     char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return wn_errprintf(err, "%s: path too long", path);
-    }
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f = create_tmp(path, tmp, sizeof(tmp), err);
     if (f < 0)
-        return wn_errprintf(err, "%s: cannot create (HDF5): %s", tmp, strerror(errno));
+        return -1;
     int rc = attr_str(f, "format", FORMAT);
     rc = rc ? rc : attr_u64(f, "version", WN_PART_VERSION);
     rc = rc ? rc : attr_str(f, "stage", info->stage[0] ? info->stage : "?");
@@ -343,13 +353,9 @@ int wn_manifest_write(const char *path, const char *pipeline, const char *text,
 {
     quiet();
     char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return wn_errprintf(err, "%s: path too long", path);
-    }
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f = create_tmp(path, tmp, sizeof(tmp), err);
     if (f < 0)
-        return wn_errprintf(err, "%s: cannot create (HDF5): %s", tmp, strerror(errno));
+        return -1;
     char hex[17];
     snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)hash);
     int rc = attr_str(f, "format", "winnow-manifest");

@@ -160,6 +160,22 @@ static void begin_stop(struct wn_planner *p, const char *why);
 
 /* -------------------------------------------------------- stage start -- */
 
+/* The stage's statistics as it starts. */
+static void stage_stats_begin(struct wn_planner *p, uint64_t tasks_in)
+{
+    struct wn_stage *st = p->rt->stages[p->stage];
+    struct wn_stage_stats *s = &p->stats[p->stage];
+    snprintf(s->name, sizeof(s->name), "%s", st->cfg->name);
+    snprintf(s->type, sizeof(s->type), "%s", st->ops->type);
+    s->nactors = p->nactors;
+    for (int i = 0; i < p->nactors && i < 64; i++)
+        s->ranks[i] = p->actors[i];
+    s->batches = p->nbatches;
+    s->tasks_in = tasks_in;
+    s->t_begin = wn_rt_now(p->rt);
+    s->ran = 1;
+}
+
 /* Checkpoint: batches an earlier run finished load their outputs from
  * their part files instead of running; the journal learns of the stage. */
 static void mark_loads(struct wn_planner *p)
@@ -195,7 +211,6 @@ static void begin_replay(struct wn_planner *p)
     struct wn_rt *rt = p->rt;
     struct wn_stage *st = rt->stages[p->stage];
     const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, p->stage);
-    struct wn_stage_stats *s = &p->stats[p->stage];
     struct wn_actor_request req = {
         .stage = st->cfg->name, .cpus = 0, .ntasks = cs->nbatches, .batch_size = 1,
         .planner_rank = 0,
@@ -231,15 +246,7 @@ static void begin_replay(struct wn_planner *p)
         p->nfinished--;
         q_push(&p->queues[rt->size], cs->done[i].batch);
     }
-    snprintf(s->name, sizeof(s->name), "%s", st->cfg->name);
-    snprintf(s->type, sizeof(s->type), "%s", st->ops->type);
-    s->nactors = p->nactors;
-    for (int i = 0; i < p->nactors && i < 64; i++)
-        s->ranks[i] = p->actors[i];
-    s->batches = p->nbatches;
-    s->tasks_in = cs->ntasks;
-    s->t_begin = wn_rt_now(rt);
-    s->ran = 1;
+    stage_stats_begin(p, cs->ntasks);
     wn_info("checkpoint: stage '%s' finished earlier: loading its %zu part files",
             st->cfg->name, cs->ndone);
     p->state = P_RUN;
@@ -251,7 +258,6 @@ static void begin_stage(struct wn_planner *p)
     struct wn_stage *st = rt->stages[p->stage];
     const struct wn_stage_config *c = st->cfg;
     const struct wn_executor_config *ex = &rt->cfg->exec;
-    struct wn_stage_stats *s = &p->stats[p->stage];
 
     if ((int)p->stage == p->replay) {
         begin_replay(p);
@@ -326,15 +332,7 @@ static void begin_stage(struct wn_planner *p)
     if (p->ck)
         mark_loads(p);
 
-    snprintf(s->name, sizeof(s->name), "%s", c->name);
-    snprintf(s->type, sizeof(s->type), "%s", st->ops->type);
-    s->nactors = p->nactors;
-    for (int i = 0; i < p->nactors && i < 64; i++)
-        s->ranks[i] = p->actors[i];
-    s->batches = p->nbatches;
-    s->tasks_in = p->ninputs;
-    s->t_begin = wn_rt_now(rt);
-    s->ran = 1;
+    stage_stats_begin(p, p->ninputs);
     if (c->batch_size <= 0 && !raft && p->stage > 0)
         wn_warn("stage '%s': batch_size not set, using 1", c->name);
     wn_debug("stage %u '%s': %zu tasks, %llu batches, %d actors", p->stage, c->name,
