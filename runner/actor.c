@@ -34,6 +34,12 @@ struct job {
     int load;                     /* a LOAD: read the batch's part file */
     uint64_t load_sum;            /* its checksum, from the journal */
     uint64_t part_sum;            /* the part file this batch wrote */
+    /* A part file the I/O thread writes while the compute thread goes on
+     * (io_path != NULL): the result waits for it. */
+    char *io_path;
+    struct wn_part_info io_info;
+    struct wn_task_list io_tasks;
+    uint64_t io_known;
     void *result;                 /* the RESULT message, once done */
     size_t result_len;
 };
@@ -56,6 +62,11 @@ struct wn_actor {
      * batches take microseconds runs on the main thread (see make_ready). */
     int avg_stage;
     double avg_job_s;
+    /* The I/O thread: part files of finished batches, in order. */
+    pthread_t io_thread;
+    int io_started;
+    pthread_cond_t io_cond;
+    struct job *io_head, **io_tail;
 };
 
 /* A batch expected to take less than this runs inline on the main thread
@@ -201,7 +212,7 @@ done:
     wn_task_list_free(&tasks);
 }
 
-static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
+static void run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
 {
     if (j->load) {
         run_load(rt, j, idle_s);
@@ -297,10 +308,18 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s)
             goto done;
         }
         uint64_t known = XXH3_64bits_digest(sum);
-        if (wn_part_write(path, &info, out.tasks, out.n, 0, &known, &j->part_sum, &err) < 0)
+        if (async_io && (j->io_path = strdup(path))) {
+            /* The I/O thread writes it; the tasks go with it. */
+            j->io_info = info;
+            j->io_known = known;
+            j->io_tasks = out;
+            out = (struct wn_task_list)WN_TASK_LIST_INIT;
+        } else if (wn_part_write(path, &info, out.tasks, out.n, 0, &known, &j->part_sum,
+                                 &err) < 0) {
             goto done;
+        }
     }
-    nout = (uint32_t)out.n;
+    nout = (uint32_t)(j->io_path ? j->io_tasks.n : out.n);
     status = 0;
 done:
     if (status != 0)
@@ -331,6 +350,72 @@ static void note_job_time(struct wn_actor *a, const struct job *j, double dt)
     }
 }
 
+/* Under the actor lock. */
+static void push_done(struct wn_actor *a, struct job *j)
+{
+    j->next = a->done;
+    a->done = j;
+    atomic_fetch_add(&a->ndone, 1);
+    if (a->main_waiting)
+        pthread_cond_signal(&a->main_cond);
+}
+
+/* The part file written: the result carries its checksum; or the batch
+ * failed after all (its stored outputs dropped, so that it runs again). */
+static void finish_io(struct wn_rt *rt, struct job *j)
+{
+    wn_error_t err = {{0}};
+    struct wn_msg_result *r = j->result;
+    if (wn_part_write(j->io_path, &j->io_info, j->io_tasks.tasks, j->io_tasks.n, 0,
+                      &j->io_known, &r->part_sum, &err) < 0) {
+        const struct wn_desc *outs = (const void *)(r + 1);
+        for (uint32_t k = 0; k < r->noutputs; k++)
+            wn_store_drop(rt->store, outs[k].id);
+        size_t elen = strlen(err.text) + 1;
+        struct wn_msg_result *f = calloc(1, sizeof(*f) + elen);
+        if (f) {
+            *f = *r;
+            f->status = -1;
+            f->noutputs = 0;
+            f->errlen = (uint32_t)elen;
+            memcpy(f + 1, err.text, elen);
+            free(r);
+            j->result = f;
+            j->result_len = sizeof(*f) + elen;
+        } else {
+            r->status = -1;
+            r->noutputs = 0;
+            j->result_len = sizeof(*r);
+        }
+    }
+    wn_task_list_free(&j->io_tasks);
+    free(j->io_path);
+    j->io_path = NULL;
+}
+
+static void *io_main(void *arg)
+{
+    struct wn_rt *rt = arg;
+    struct wn_actor *a = rt->actor;
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (!a->io_head && !a->stop)
+            pthread_cond_wait(&a->io_cond, &a->lock);
+        if (!a->io_head)
+            break;
+        struct job *j = a->io_head;
+        a->io_head = j->next;
+        if (!a->io_head)
+            a->io_tail = &a->io_head;
+        pthread_mutex_unlock(&a->lock);
+        finish_io(rt, j);
+        pthread_mutex_lock(&a->lock);
+        push_done(a, j);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
 static void *compute_main(void *arg)
 {
     struct wn_rt *rt = arg;
@@ -349,17 +434,20 @@ static void *compute_main(void *arg)
         a->running = 1;
         pthread_mutex_unlock(&a->lock);
 
-        run_job(rt, j, idle > 0 ? idle : 0);
+        run_job(rt, j, idle > 0 ? idle : 0, a->io_started);
 
         pthread_mutex_lock(&a->lock);
         a->idle_since = wn_rt_now(rt);
         note_job_time(a, j, a->idle_since - now);
         a->running = 0;
-        j->next = a->done;
-        a->done = j;
-        atomic_fetch_add(&a->ndone, 1);
-        if (a->main_waiting)
-            pthread_cond_signal(&a->main_cond);
+        j->next = NULL;
+        if (j->io_path) {
+            *a->io_tail = j;
+            a->io_tail = &j->next;
+            pthread_cond_signal(&a->io_cond);
+        } else {
+            push_done(a, j);
+        }
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
@@ -378,6 +466,8 @@ struct wn_actor *wn_actor_create(struct wn_rt *rt)
     pthread_cond_init(&a->main_cond, &ca);
     pthread_condattr_destroy(&ca);
     a->ready_tail = &a->ready;
+    a->io_tail = &a->io_head;
+    pthread_cond_init(&a->io_cond, NULL);
     a->cur_stage = -1;
     a->avg_stage = -1;
     rt->actor = a;
@@ -387,6 +477,8 @@ struct wn_actor *wn_actor_create(struct wn_rt *rt)
         return NULL;
     }
     a->thread_started = 1;
+    if (rt->opts->checkpoint && pthread_create(&a->io_thread, NULL, io_main, rt) == 0)
+        a->io_started = 1;
     return a;
 }
 
@@ -397,9 +489,13 @@ void wn_actor_destroy(struct wn_actor *a)
     pthread_mutex_lock(&a->lock);
     a->stop = 1;
     pthread_cond_signal(&a->cond);
+    pthread_cond_signal(&a->io_cond);
     pthread_mutex_unlock(&a->lock);
     if (a->thread_started)
         pthread_join(a->thread, NULL);
+    if (a->io_started)
+        pthread_join(a->io_thread, NULL);
+    pthread_cond_destroy(&a->io_cond);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->cond);
     pthread_cond_destroy(&a->main_cond);
@@ -419,7 +515,7 @@ static void make_ready(struct wn_rt *rt, struct job *j)
         a->avg_job_s < WN_INLINE_JOB_S && !(j->stage->cfg->gpus > 0)) {
         double now = wn_rt_now(rt), idle = now - a->idle_since;
         pthread_mutex_unlock(&a->lock);
-        run_job(rt, j, idle > 0 ? idle : 0);
+        run_job(rt, j, idle > 0 ? idle : 0, 0);
         double end = wn_rt_now(rt);
         pthread_mutex_lock(&a->lock);
         a->idle_since = end;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -310,9 +311,9 @@ static int tasks_checksum(struct wn_task *const *tasks, size_t n, uint64_t *sum,
     return 0;
 }
 
-int wn_part_write(const char *path, const struct wn_part_info *info,
-                  struct wn_task *const *tasks, size_t n, int deflate, const uint64_t *known,
-                  uint64_t *checksum, wn_error_t *err)
+static int part_write(const char *path, const struct wn_part_info *info,
+                      struct wn_task *const *tasks, size_t n, int deflate,
+                      const uint64_t *known, uint64_t *checksum, wn_error_t *err)
 {
     quiet();
     uint64_t sum;
@@ -347,9 +348,9 @@ int wn_part_write(const char *path, const struct wn_part_info *info,
     return 0;
 }
 
-int wn_manifest_write(const char *path, const char *pipeline, const char *text,
-                      uint64_t hash, const char *const *stages, size_t nstages,
-                      wn_error_t *err)
+static int manifest_write(const char *path, const char *pipeline, const char *text,
+                          uint64_t hash, const char *const *stages, size_t nstages,
+                          wn_error_t *err)
 {
     quiet();
     char tmp[4096];
@@ -631,8 +632,8 @@ static int read_header(hid_t f, struct wn_part_info *info, wn_error_t *err)
     return 0;
 }
 
-int wn_part_read(const char *path, struct wn_task_list *out, struct wn_part_info *info,
-                 wn_error_t *err)
+static int part_read(const char *path, struct wn_task_list *out, struct wn_part_info *info,
+                     wn_error_t *err)
 {
     quiet();
     if (access(path, R_OK) != 0)
@@ -686,6 +687,39 @@ int wn_part_read(const char *path, struct wn_task_list *out, struct wn_part_info
         got.n = 0;
     wn_task_list_free(&got);
     return 0;
+}
+
+/* HDF5 as Debian builds it is not thread-safe: one call at a time (an
+ * actor's I/O thread writes while its compute thread may load). */
+static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int wn_part_write(const char *path, const struct wn_part_info *info,
+                  struct wn_task *const *tasks, size_t n, int deflate, const uint64_t *known,
+                  uint64_t *checksum, wn_error_t *err)
+{
+    pthread_mutex_lock(&h5_lock);
+    int rc = part_write(path, info, tasks, n, deflate, known, checksum, err);
+    pthread_mutex_unlock(&h5_lock);
+    return rc;
+}
+
+int wn_part_read(const char *path, struct wn_task_list *out, struct wn_part_info *info,
+                 wn_error_t *err)
+{
+    pthread_mutex_lock(&h5_lock);
+    int rc = part_read(path, out, info, err);
+    pthread_mutex_unlock(&h5_lock);
+    return rc;
+}
+
+int wn_manifest_write(const char *path, const char *pipeline, const char *text,
+                      uint64_t hash, const char *const *stages, size_t nstages,
+                      wn_error_t *err)
+{
+    pthread_mutex_lock(&h5_lock);
+    int rc = manifest_write(path, pipeline, text, hash, stages, nstages, err);
+    pthread_mutex_unlock(&h5_lock);
+    return rc;
 }
 
 int wn_part_describe(FILE *out, const char *path, wn_error_t *err)
