@@ -34,15 +34,27 @@ struct job {
     int load;                     /* a LOAD: read the batch's part file */
     uint64_t load_sum;            /* its checksum, from the journal */
     uint64_t part_sum;            /* the part file this batch wrote */
-    /* A part file the I/O thread writes while the compute thread goes on
-     * (io_path != NULL): the result waits for it. */
-    char *io_path;
-    struct wn_part_info io_info;
-    struct wn_task_list io_tasks;
-    uint64_t io_known;
+    struct io_job *io;            /* ... or that the I/O thread writes */
     void *result;                 /* the RESULT message, once done */
     size_t result_len;
 };
+
+/* A part file the I/O thread writes while the batch's result has gone to
+ * the planner and the compute thread goes on; the planner journals the
+ * batch when the DURABLE message says the file is in place. */
+struct io_job {
+    struct io_job *next;
+    char *path;
+    struct wn_part_info info;
+    struct wn_task_list tasks;    /* the outputs, owned here */
+    uint64_t known;               /* their checksum, from the packed buffers */
+    void *msg;                    /* the DURABLE message, once written */
+    size_t msg_len;
+};
+
+/* Part files queued per actor at most: a compute thread that outruns the
+ * disk waits, so the outputs held for writing stay bounded. */
+#define WN_IO_QUEUE_MAX 4
 
 struct wn_actor {
     pthread_t thread;
@@ -65,8 +77,11 @@ struct wn_actor {
     /* The I/O thread: part files of finished batches, in order. */
     pthread_t io_thread;
     int io_started;
-    pthread_cond_t io_cond;
-    struct job *io_head, **io_tail;
+    pthread_cond_t io_cond;            /* wakes the I/O thread */
+    pthread_cond_t io_space;           /* wakes a compute thread waiting for room */
+    struct io_job *io_head, **io_tail;
+    int io_queued;                     /* on the queue or being written */
+    struct io_job *durable;            /* written, for the main thread */
 };
 
 /* A batch expected to take less than this runs inline on the main thread
@@ -84,6 +99,11 @@ static void job_free(struct wn_rt *rt, struct job *j)
             wn_store_release(rt->store, j->held[i]);
         else if (j->remote && j->remote[i] == 1)   /* 2: read in the node arena */
             free(j->bufs[i]);
+    }
+    if (j->io) {   /* never queued */
+        wn_task_list_free(&j->io->tasks);
+        free(j->io->path);
+        free(j->io);
     }
     free(j->result);
     free(j);   /* its arrays live in the same allocation */
@@ -121,6 +141,7 @@ static void job_result(struct wn_rt *rt, struct job *j, int status, const char *
     r->pulled_bytes = j->pulled_bytes;
     r->arena_bytes = j->arena_bytes;
     r->part_sum = j->part_sum;
+    r->part_pending = j->io != NULL;
     r->items_in = counts[0];
     r->items_out = counts[1];
     r->bytes_in = counts[2];
@@ -308,18 +329,24 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io
             goto done;
         }
         uint64_t known = XXH3_64bits_digest(sum);
-        if (async_io && (j->io_path = strdup(path))) {
+        struct io_job *io = async_io ? calloc(1, sizeof(*io)) : NULL;
+        if (io && !(io->path = strdup(path))) {
+            free(io);
+            io = NULL;
+        }
+        if (io) {
             /* The I/O thread writes it; the tasks go with it. */
-            j->io_info = info;
-            j->io_known = known;
-            j->io_tasks = out;
+            io->info = info;
+            io->known = known;
+            io->tasks = out;
             out = (struct wn_task_list)WN_TASK_LIST_INIT;
+            j->io = io;
         } else if (wn_part_write(path, &info, out.tasks, out.n, 0, &known, &j->part_sum,
                                  &err) < 0) {
             goto done;
         }
     }
-    nout = (uint32_t)(j->io_path ? j->io_tasks.n : out.n);
+    nout = (uint32_t)(j->io ? j->io->tasks.n : out.n);
     status = 0;
 done:
     if (status != 0)
@@ -360,37 +387,26 @@ static void push_done(struct wn_actor *a, struct job *j)
         pthread_cond_signal(&a->main_cond);
 }
 
-/* The part file written: the result carries its checksum; or the batch
- * failed after all (its stored outputs dropped, so that it runs again). */
-static void finish_io(struct wn_rt *rt, struct job *j)
+/* Writes a queued part file and builds its DURABLE message.  A file that
+ * cannot be written fails the run (its outputs may already be another
+ * batch's inputs, so the batch cannot simply run again). */
+static void finish_io(struct io_job *io)
 {
     wn_error_t err = {{0}};
-    struct wn_msg_result *r = j->result;
-    if (wn_part_write(j->io_path, &j->io_info, j->io_tasks.tasks, j->io_tasks.n, 0,
-                      &j->io_known, &r->part_sum, &err) < 0) {
-        const struct wn_desc *outs = (const void *)(r + 1);
-        for (uint32_t k = 0; k < r->noutputs; k++)
-            wn_store_drop(rt->store, outs[k].id);
-        size_t elen = strlen(err.text) + 1;
-        struct wn_msg_result *f = calloc(1, sizeof(*f) + elen);
-        if (f) {
-            *f = *r;
-            f->status = -1;
-            f->noutputs = 0;
-            f->errlen = (uint32_t)elen;
-            memcpy(f + 1, err.text, elen);
-            free(r);
-            j->result = f;
-            j->result_len = sizeof(*f) + elen;
-        } else {
-            r->status = -1;
-            r->noutputs = 0;
-            j->result_len = sizeof(*r);
-        }
+    uint64_t sum = 0;
+    int rc = wn_part_write(io->path, &io->info, io->tasks.tasks, io->tasks.n, 0, &io->known,
+                           &sum, &err);
+    size_t elen = rc < 0 ? strlen(err.text) + 1 : 0;
+    struct wn_msg_durable *m = calloc(1, sizeof(*m) + elen);
+    if (m) {
+        *m = (struct wn_msg_durable){io->info.stage_index, rc < 0 ? -1 : 0, io->info.batch,
+                                     sum, io->tasks.n, (uint32_t)elen, 0};
+        if (elen)
+            memcpy(m + 1, err.text, elen);
     }
-    wn_task_list_free(&j->io_tasks);
-    free(j->io_path);
-    j->io_path = NULL;
+    io->msg = m;
+    io->msg_len = sizeof(*m) + elen;
+    wn_task_list_free(&io->tasks);
 }
 
 static void *io_main(void *arg)
@@ -403,17 +419,36 @@ static void *io_main(void *arg)
             pthread_cond_wait(&a->io_cond, &a->lock);
         if (!a->io_head)
             break;
-        struct job *j = a->io_head;
-        a->io_head = j->next;
+        struct io_job *io = a->io_head;
+        a->io_head = io->next;
         if (!a->io_head)
             a->io_tail = &a->io_head;
         pthread_mutex_unlock(&a->lock);
-        finish_io(rt, j);
+        finish_io(io);
         pthread_mutex_lock(&a->lock);
-        push_done(a, j);
+        a->io_queued--;
+        pthread_cond_signal(&a->io_space);
+        io->next = a->durable;
+        a->durable = io;
+        atomic_fetch_add(&a->ndone, 1);
+        if (a->main_waiting)
+            pthread_cond_signal(&a->main_cond);
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
+}
+
+/* Under the actor lock: hands a finished job's part file to the I/O
+ * thread. */
+static void queue_io(struct wn_actor *a, struct job *j)
+{
+    struct io_job *io = j->io;
+    j->io = NULL;
+    io->next = NULL;
+    *a->io_tail = io;
+    a->io_tail = &io->next;
+    a->io_queued++;
+    pthread_cond_signal(&a->io_cond);
 }
 
 static void *compute_main(void *arg)
@@ -432,6 +467,9 @@ static void *compute_main(void *arg)
             a->ready_tail = &a->ready;
         double now = wn_rt_now(rt), idle = now - a->idle_since;
         a->running = 1;
+        /* The disk behind: wait for room before making more to write. */
+        while (a->io_queued >= WN_IO_QUEUE_MAX)
+            pthread_cond_wait(&a->io_space, &a->lock);
         pthread_mutex_unlock(&a->lock);
 
         run_job(rt, j, idle > 0 ? idle : 0, a->io_started);
@@ -440,14 +478,9 @@ static void *compute_main(void *arg)
         a->idle_since = wn_rt_now(rt);
         note_job_time(a, j, a->idle_since - now);
         a->running = 0;
-        j->next = NULL;
-        if (j->io_path) {
-            *a->io_tail = j;
-            a->io_tail = &j->next;
-            pthread_cond_signal(&a->io_cond);
-        } else {
-            push_done(a, j);
-        }
+        if (j->io)
+            queue_io(a, j);
+        push_done(a, j);
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
@@ -468,6 +501,7 @@ struct wn_actor *wn_actor_create(struct wn_rt *rt)
     a->ready_tail = &a->ready;
     a->io_tail = &a->io_head;
     pthread_cond_init(&a->io_cond, NULL);
+    pthread_cond_init(&a->io_space, NULL);
     a->cur_stage = -1;
     a->avg_stage = -1;
     rt->actor = a;
@@ -496,6 +530,7 @@ void wn_actor_destroy(struct wn_actor *a)
     if (a->io_started)
         pthread_join(a->io_thread, NULL);
     pthread_cond_destroy(&a->io_cond);
+    pthread_cond_destroy(&a->io_space);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->cond);
     pthread_cond_destroy(&a->main_cond);
@@ -511,15 +546,18 @@ static void make_ready(struct wn_rt *rt, struct job *j)
     /* A stage whose batches take microseconds, with the compute thread
      * idle: run it here.  GPU stages stay on the compute thread, which
      * holds their device (CUDA binds a device per thread). */
+    int io_room = !rt->opts->checkpoint || (a->io_started && a->io_queued < WN_IO_QUEUE_MAX);
     if (!a->ready && !a->running && a->avg_stage == (int)j->stage->index &&
-        a->avg_job_s < WN_INLINE_JOB_S && !(j->stage->cfg->gpus > 0)) {
+        a->avg_job_s < WN_INLINE_JOB_S && !(j->stage->cfg->gpus > 0) && io_room) {
         double now = wn_rt_now(rt), idle = now - a->idle_since;
         pthread_mutex_unlock(&a->lock);
-        run_job(rt, j, idle > 0 ? idle : 0, 0);
+        run_job(rt, j, idle > 0 ? idle : 0, a->io_started);
         double end = wn_rt_now(rt);
         pthread_mutex_lock(&a->lock);
         a->idle_since = end;
         note_job_time(a, j, end - now);
+        if (j->io)
+            queue_io(a, j);
         pthread_mutex_unlock(&a->lock);
         wn_rt_send(rt, 0, WN_TAG_RESULT, j->result, j->result_len);
         j->result = NULL;
@@ -730,6 +768,29 @@ void wn_actor_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
     }
 }
 
+/* Sends the DURABLE messages of written part files, oldest first. */
+static void send_durable(struct wn_rt *rt, struct io_job *io)
+{
+    struct io_job *rev = NULL;
+    while (io) {
+        struct io_job *n = io->next;
+        io->next = rev;
+        rev = io;
+        io = n;
+    }
+    while (rev) {
+        io = rev;
+        rev = io->next;
+        if (!io->msg) {
+            wn_error("out of memory reporting part file %s", io->path);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        wn_rt_send(rt, 0, WN_TAG_DURABLE, io->msg, io->msg_len);
+        free(io->path);
+        free(io);
+    }
+}
+
 int wn_actor_poll(struct wn_rt *rt)
 {
     struct wn_actor *a = rt->actor;
@@ -737,10 +798,12 @@ int wn_actor_poll(struct wn_rt *rt)
         return 0;
     pthread_mutex_lock(&a->lock);
     struct job *done = a->done;
+    struct io_job *durable = a->durable;
     a->done = NULL;
+    a->durable = NULL;
     atomic_store(&a->ndone, 0);
     pthread_mutex_unlock(&a->lock);
-    if (!done)
+    if (!done && !durable)
         return 0;
     /* Oldest first: the list was built by prepending. */
     struct job *rev = NULL;
@@ -757,6 +820,9 @@ int wn_actor_poll(struct wn_rt *rt)
         j->result = NULL;
         job_free(rt, j);
     }
+    /* Part files written, after the results: a batch's RESULT always goes
+     * before its DURABLE, on the same ordered channel. */
+    send_durable(rt, durable);
     return 1;
 }
 
@@ -769,7 +835,7 @@ void wn_actor_idle_wait(struct wn_rt *rt, double seconds)
     ts.tv_sec += ns / 1000000000L;
     ts.tv_nsec = ns % 1000000000L;
     pthread_mutex_lock(&a->lock);
-    if (!a->done) {
+    if (!a->done && !a->durable) {
         a->main_waiting = 1;
         pthread_cond_timedwait(&a->main_cond, &a->lock, &ts);
         a->main_waiting = 0;

@@ -71,6 +71,13 @@ struct wn_planner {
     int replay;               /* a finished stage whose outputs are only
                                  loaded (resume), -1 none */
     int journal_dirty;        /* records appended since the last sync */
+    /* Part files still being written (their batches' results came with
+     * part_pending): per stage, and in all.  A batch is journaled when its
+     * DURABLE message comes; a stage's end once all of its are. */
+    uint64_t *undurable, nundurable;
+    uint64_t *stage_nout;     /* outputs of a stage that has ended */
+    unsigned char *stage_ran; /* ... and whether it has */
+    uint32_t ended_upto;      /* the next stage whose end to journal */
     int stopping;             /* drain, then stop (exit 3) */
     int halt_after;           /* stop once this stage has ended, -1 none */
     struct wn_timelimit limit;
@@ -519,7 +526,10 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
         }
         memcpy(p->outputs + p->noutputs, outs, r->noutputs * sizeof(*outs));
         p->noutputs += r->noutputs;
-        if (p->ck && !pb->load) {
+        if (p->ck && !pb->load && r->part_pending) {
+            p->undurable[p->stage]++;
+            p->nundurable++;
+        } else if (p->ck && !pb->load) {
             wn_error_t err = {{0}};
             if (wn_ckpt_batch_done(p->ck, p->stage, r->batch, r->part_sum, r->noutputs,
                                    &err) < 0)
@@ -602,6 +612,47 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
              pb->attempt + 1, src, why, path);
 }
 
+/* Journals the ends of stages that have ended and whose part files are
+ * all written, in stage order. */
+static void journal_stage_ends(struct wn_planner *p)
+{
+    while (p->ck && !p->failed && p->ended_upto < p->rt->nstages &&
+           p->stage_ran[p->ended_upto] && p->undurable[p->ended_upto] == 0) {
+        wn_error_t err = {{0}};
+        uint32_t e = p->ended_upto++;
+        if (wn_ckpt_stage_end(p->ck, e, p->stage_nout[e], &err) < 0)
+            fail_run(p, "checkpoint: %s", err.text);
+    }
+}
+
+/* A part file written after its batch's result: now the journal may
+ * record the batch.  One that could not be written fails the run: its
+ * outputs may already be a later stage's inputs. */
+static void on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m,
+                       size_t len)
+{
+    struct wn_rt *rt = p->rt;
+    if (len < sizeof(*m) || m->stage >= rt->nstages || len < sizeof(*m) + m->errlen ||
+        !p->ck || p->undurable[m->stage] == 0) {
+        wn_error("malformed part-file report from rank %d", src);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    p->undurable[m->stage]--;
+    p->nundurable--;
+    const char *name = rt->stages[m->stage]->cfg->name;
+    wn_error_t err = {{0}};
+    if (m->status != 0) {
+        fail_run(p, "checkpoint: rank %d could not write the part file of stage '%s' batch "
+                 "%llu: %s", src, name, (unsigned long long)m->batch,
+                 m->errlen ? (const char *)(m + 1) : "(no reason given)");
+        return;
+    }
+    if (wn_ckpt_batch_done(p->ck, m->stage, m->batch, m->sum, m->noutputs, &err) < 0)
+        fail_run(p, "checkpoint: %s", err.text);
+    p->journal_dirty = 1;
+    journal_stage_ends(p);
+}
+
 /* --------------------------------------------------------- stage end -- */
 
 static void end_stage(struct wn_planner *p)
@@ -612,10 +663,9 @@ static void end_stage(struct wn_planner *p)
     wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
                        p->ninputs, s->t_end, 1);
     if (p->ck && !p->failed) {
-        wn_error_t err = {{0}};
-        if (wn_ckpt_stage_end(p->ck, p->stage, p->noutputs, &err) < 0)
-            fail_run(p, "checkpoint: %s", err.text);
-        p->journal_dirty = 0;
+        p->stage_ran[p->stage] = 1;
+        p->stage_nout[p->stage] = p->noutputs;
+        journal_stage_ends(p);
     }
     /* Every rank: teardown if it hosted the stage, drop consumed inputs. */
     p->acks_pending = rt->size;
@@ -813,8 +863,12 @@ struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
     p->halt_after = -1;
     wn_timelimit_init(&p->limit);
     p->ck = rt->opts->ckpt;
+    p->undurable = calloc(rt->nstages ? rt->nstages : 1, sizeof(*p->undurable));
+    p->stage_nout = calloc(rt->nstages ? rt->nstages : 1, sizeof(*p->stage_nout));
+    p->stage_ran = calloc(rt->nstages ? rt->nstages : 1, 1);
     if (p->ck)
         plan_resume(p);
+    p->ended_upto = p->stage;
     p->state = P_START;
     rt->planner = p;
     return p;
@@ -840,6 +894,9 @@ void wn_planner_destroy(struct wn_planner *p)
     free(p->actors);
     free(p->stats);
     free(p->events);
+    free(p->undurable);
+    free(p->stage_nout);
+    free(p->stage_ran);
     free(p);
 }
 
@@ -871,6 +928,11 @@ void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len
     }
     if (tag == WN_TAG_RESULT) {
         on_result(p, src, buf, len);
+        return;
+    }
+    if (tag == WN_TAG_DURABLE) {
+        if (p->state != P_DONE)   /* after the finish record: left out */
+            on_durable(p, src, buf, len);
         return;
     }
     /* WN_TAG_ACK */
@@ -941,6 +1003,13 @@ int wn_planner_poll(struct wn_rt *rt)
     struct wn_stage_stats *s;
     check_halt(p);
     check_limit(p);
+    if (p->journal_dirty) {
+        /* Group commit: one fsync for the batches of this poll. */
+        wn_error_t err = {{0}};
+        if (wn_ckpt_sync(p->ck, &err) < 0)
+            fail_run(p, "checkpoint: %s", err.text);
+        p->journal_dirty = 0;
+    }
     switch (p->state) {
     case P_START:
         if (p->stopping) {
@@ -961,13 +1030,6 @@ int wn_planner_poll(struct wn_rt *rt)
         return 1;
     case P_RUN:
         s = &p->stats[p->stage];
-        if (p->journal_dirty) {
-            /* Group commit: one fsync for the batches of this poll. */
-            wn_error_t err = {{0}};
-            if (wn_ckpt_sync(p->ck, &err) < 0)
-                fail_run(p, "checkpoint: %s", err.text);
-            p->journal_dirty = 0;
-        }
         if (p->stopping && !p->failed && p->nfinished < p->nbatches &&
             (p->nrunning == 0 || wn_rt_now(rt) > p->stop_deadline)) {
             if (p->nrunning)
@@ -996,6 +1058,11 @@ int wn_planner_poll(struct wn_rt *rt)
         p->state = P_FINISH;
         return 1;
     case P_FINISH:
+        /* Part files still being written are waited for (when stopping,
+         * until the drain deadline: those left are not journaled, and
+         * their batches run again on resume). */
+        if (p->nundurable && !(p->stopping && wn_rt_now(rt) > p->stop_deadline))
+            return 0;
         finish(p);
         return 1;
     case P_DONE:

@@ -41,6 +41,8 @@ enum wn_tag {
                              (SIGTERM, SIGINT, SIGUSR1)                */
     WN_TAG_LOAD,          /* planner -> actor: load a batch's outputs
                              from its checkpoint part file            */
+    WN_TAG_DURABLE,       /* actor -> planner: a batch's part file is
+                             written (or could not be)                */
     WN_TAG_BUNDLE,        /* several of the above, in order (see
                              transport.c, "Outboxes")                    */
 };
@@ -96,7 +98,22 @@ struct wn_msg_result {
     uint64_t arena_bytes;     /* inputs read in place in node arenas     */
     uint64_t part_sum;        /* checksum of the part file written, 0 none */
     uint64_t items_in, items_out, bytes_in, bytes_out;
+    uint32_t part_pending;    /* the part file is still being written: a
+                                 DURABLE message follows */
+    uint32_t pad;
     /* struct wn_desc[noutputs], then errlen bytes */
+};
+
+/* A part file written after its batch's RESULT went out (checkpointing
+ * with an I/O thread): only now may the journal record the batch. */
+struct wn_msg_durable {
+    uint32_t stage;
+    int32_t status;           /* 0 written, -1 not (error text follows)  */
+    uint64_t batch;
+    uint64_t sum;             /* the part file's checksum               */
+    uint64_t noutputs;
+    uint32_t errlen;
+    uint32_t pad;
 };
 
 struct wn_msg_load {

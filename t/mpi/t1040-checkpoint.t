@@ -149,4 +149,29 @@ ok $st "resumed after the halt" || diag "$out"
 cmp -s ref.jsonl halt.jsonl; ok $? "halt then resume: byte-identical results"
 "$WINNOW" status nowhere >/dev/null 2>&1; is $? 1 "status of a folder without a journal: exit 1"
 
+# A part file that cannot be put in place (rename fails with EIO, as on a
+# failing disk).  The batch's result went to the planner before its file
+# was written, so the run fails, naming the rank, stage and batch; the
+# journal never records that batch; the same command then recomputes it.
+cc -shared -fPIC -o failrename.so "$SRCDIR/t/lib/failrename.c" -ldl
+ok $? "the rename-failing shim builds"
+out=$(ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}:verify_asan_link_order=0" \
+      WN_TEST_FAIL_RENAME=03-more/part-00000005.h5 \
+      mpirun_np 4 -x LD_PRELOAD="$PWD/failrename.so" -x WN_TEST_FAIL_RENAME -x ASAN_OPTIONS \
+      "$WINNOW" run p.yaml --checkpoint eio --progress off 2>&1); st=$?
+is $st 1 "a part file that cannot be written: exit 1" || diag "$out"
+like "$out" "checkpoint: rank [0-9]+ could not write the part file of stage 'more' batch 5: .*cannot sync and rename into place: Input/output error" \
+    "the error names the rank, stage, batch and cause"
+python3 - eio/journal <<'PY'
+import json, re, sys
+recs = [json.loads(m) for m in re.findall(rb'\{[^{}]*\}', open(sys.argv[1], 'rb').read())]
+bad = [r for r in recs if r.get('ev') == 'batch' and r.get('stage') == 3 and r.get('batch') == 5]
+sys.exit(1 if bad or not any(r.get('ev') == 'batch' for r in recs) else 0)
+PY
+ok $? "the journal does not record that batch"
+ok $([ ! -e eio/stages/03-more/part-00000005.h5 ]; echo $?) "and its file is not in place"
+out=$(mpirun_np 4 "$WINNOW" run p.yaml --checkpoint eio --results eio.jsonl --progress off 2>&1); st=$?
+ok $st "the same command without the fault resumes" || diag "$out"
+cmp -s ref.jsonl eio.jsonl; ok $? "failed write then resume: byte-identical results"
+
 done_testing
