@@ -14,6 +14,17 @@
 #include "ckpt.h"
 #include "part.h"
 #include "runtime.h"
+#include "shuffle.h"
+#include "stage_impl.h"
+
+/* An insert batch's rows for one partition, packed as a task: handed to
+ * the shuffle by the main thread when the batch's result goes out. */
+struct chunk {
+    uint32_t part;
+    uint64_t origin;          /* (batch << 20) + output index: fixes the order */
+    void *buf;
+    size_t len;
+};
 
 struct job {
     struct job *next;
@@ -32,6 +43,11 @@ struct job {
     uint64_t pulled_bytes;
     uint64_t arena_bytes;         /* read in another rank's node arena */
     int load;                     /* a LOAD: read the batch's part file */
+    int insert;                   /* a shuffle stage's insert batch */
+    int extract;                  /* ... or the extract of partition `part` */
+    uint32_t round, part;
+    struct chunk *chunks;         /* insert: the rows to send */
+    size_t nchunks;
     uint64_t load_sum;            /* its checksum, from the journal */
     uint64_t part_sum;            /* the part file this batch wrote */
     struct io_job *io;            /* ... or that the I/O thread writes */
@@ -82,7 +98,20 @@ struct wn_actor {
     struct io_job *io_head, **io_tail;
     int io_queued;                     /* on the queue or being written */
     struct io_job *durable;            /* written, for the main thread */
+    /* The shuffle round this rank takes part in (main thread only, but
+     * for extract reading a complete round on the compute thread). */
+    struct wn_shuffle *sh;
+    MPI_Comm sh_comm;
+    uint32_t sh_stage, sh_round;
+    int sh_failed;                     /* sh_error says why */
+    char sh_error[1024];
+    struct job *sh_waiting;            /* extracts waiting for the round */
+    _Atomic size_t sh_backlog;         /* bytes inserted, not yet sent */
 };
+
+/* Bytes an actor may have inserted and not yet sent before its compute
+ * thread waits with the next insert batch. */
+#define WN_SHUFFLE_BACKLOG ((size_t)64 << 20)
 
 /* A batch expected to take less than this runs inline on the main thread
  * when the compute thread is idle: handing it over would cost two thread
@@ -100,6 +129,9 @@ static void job_free(struct wn_rt *rt, struct job *j)
         else if (j->remote && j->remote[i] == 1)   /* 2: read in the node arena */
             free(j->bufs[i]);
     }
+    for (size_t i = 0; i < j->nchunks; i++)
+        free(j->chunks[i].buf);
+    free(j->chunks);
     if (j->io) {   /* never queued */
         wn_task_list_free(&j->io->tasks);
         free(j->io->path);
@@ -233,6 +265,177 @@ done:
     wn_task_list_free(&tasks);
 }
 
+/* ------------------------------------------------------------ shuffle -- */
+
+/* The default partition function: a hash of the key column's value. */
+static int partition_by_key(const struct wn_stage *st, const struct wn_task *t,
+                            uint32_t nparts, uint32_t *part, wn_error_t *err)
+{
+    if (!st->shuffle_key)
+        return wn_errprintf(err, "shuffle stage type '%s' sets no key column and has no "
+                            "partition function", st->ops->type);
+    const struct wn_column *col = wn_batch_find(t->batch, st->shuffle_key);
+    if (!col)
+        return wn_errprintf(err, "an insert task has no key column '%s'", st->shuffle_key);
+    uint64_t n = wn_batch_nrows(t->batch);
+    size_t w = wn_type_width(col->type) * (col->list_len ? col->list_len : 1);
+    for (uint64_t r = 0; r < n; r++) {
+        uint64_t h;
+        if (col->type == WN_TYPE_STR) {
+            size_t len;
+            const char *v = wn_col_str(col, r, &len);
+            h = XXH3_64bits(v, len);
+        } else {
+            h = XXH3_64bits((const char *)col->data + r * w, w);
+        }
+        part[r] = (uint32_t)(h % nparts);
+    }
+    return 0;
+}
+
+/* Insert: cuts each output of the batch into one chunk per partition it
+ * has rows for (a packed task), kept on the job until the main thread
+ * hands them to the shuffle.  All or nothing: a batch that fails sends
+ * nothing, so running it again cannot send a row twice. */
+static int make_chunks(struct wn_rt *rt, struct job *j, struct wn_task_list *out,
+                       uint64_t *rows_out, wn_error_t *err)
+{
+    struct wn_stage *st = j->stage;
+    struct wn_actor *a = rt->actor;
+    uint32_t nparts = a->sh ? wn_shuffle_nparts(a->sh) : 0;
+    if (!nparts)
+        return wn_errprintf(err, "rank %d has no shuffle round open for stage '%s'",
+                            rt->rank, st->cfg->name);
+    if (out->n >= (1u << 20))
+        return wn_errprintf(err, "an insert batch made %zu outputs (at most %u)", out->n,
+                            (1u << 20) - 1);
+    uint32_t *part = NULL, *order = NULL;
+    uint64_t *start = calloc((size_t)nparts + 1, sizeof(*start));
+    int rc = start ? 0 : wn_errprintf(err, "out of memory");
+    for (size_t k = 0; rc == 0 && k < out->n; k++) {
+        const struct wn_task *t = out->tasks[k];
+        uint64_t n = t->batch ? wn_batch_nrows(t->batch) : 0;
+        if (n == 0)
+            continue;
+        if (n > UINT32_MAX) {
+            rc = wn_errprintf(err, "an insert output of %llu rows (at most %u)",
+                              (unsigned long long)n, UINT32_MAX);
+            break;
+        }
+        free(part);
+        free(order);
+        part = malloc(n * sizeof(*part));
+        order = malloc(n * sizeof(*order));
+        if (!part || !order) {
+            rc = wn_errprintf(err, "out of memory");
+            break;
+        }
+        rc = st->ops->partition ? st->ops->partition(st, t, nparts, part, err)
+                                : partition_by_key(st, t, nparts, part, err);
+        if (rc < 0)
+            break;
+        /* Rows grouped by partition, in row order within each (counting sort). */
+        memset(start, 0, ((size_t)nparts + 1) * sizeof(*start));
+        for (uint64_t r = 0; r < n && rc == 0; r++) {
+            if (part[r] >= nparts)
+                rc = wn_errprintf(err, "partition function put row %llu in partition %u "
+                                  "of %u", (unsigned long long)r, part[r], nparts);
+            else
+                start[part[r] + 1]++;
+        }
+        if (rc < 0)
+            break;
+        for (uint32_t p = 0; p < nparts; p++)
+            start[p + 1] += start[p];
+        for (uint64_t r = 0; r < n; r++)
+            order[start[part[r]]++] = (uint32_t)r;
+        /* start[p] is now the end of partition p's rows. */
+        for (uint32_t p = 0, first = 0; p < nparts && rc == 0; first = (uint32_t)start[p++]) {
+            uint32_t cnt = (uint32_t)start[p] - first;
+            if (!cnt)
+                continue;
+            struct wn_batch *b = wn_batch_take(t->batch, order + first, cnt, err);
+            struct wn_task *ct = b ? wn_task_create(0, st->index, b) : NULL;
+            struct chunk c = {p, (j->batch << 20) + k, NULL, 0};
+            if (!ct) {
+                wn_batch_destroy(b);
+                rc = b ? wn_errprintf(err, "out of memory") : -1;
+                break;
+            }
+            rc = wn_task_pack_alloc(ct, &c.buf, &c.len, err);
+            wn_task_destroy(ct);
+            if (rc < 0)
+                break;
+            struct chunk *nc = realloc(j->chunks, (j->nchunks + 1) * sizeof(*nc));
+            if (!nc) {
+                free(c.buf);
+                rc = wn_errprintf(err, "out of memory");
+                break;
+            }
+            j->chunks = nc;
+            j->chunks[j->nchunks++] = c;
+        }
+        *rows_out += n;
+    }
+    free(part);
+    free(order);
+    free(start);
+    if (rc < 0) {
+        for (size_t i = 0; i < j->nchunks; i++)
+            free(j->chunks[i].buf);
+        free(j->chunks);
+        j->chunks = NULL;
+        j->nchunks = 0;
+    }
+    return rc;
+}
+
+static int append_chunk(void *arg, uint64_t origin, const void *buf, size_t len,
+                        wn_error_t *err)
+{
+    struct wn_batch *rows = arg;
+    struct wn_task *t = NULL;
+    if (wn_task_unpack(buf, len, WN_UNPACK_VIEW, &t, err) < 0)
+        return wn_errprefix(err, "shuffle chunk %016llx", (unsigned long long)origin);
+    int rc = t->batch ? wn_batch_append(rows, t->batch, err) : 0;
+    wn_task_destroy(t);
+    return rc;
+}
+
+/* Extract: the partition's rows, in origin order, into the stage's
+ * outputs (by default one task holding them all). */
+static int run_extract(struct wn_rt *rt, struct job *j, struct wn_task_list *out,
+                       uint64_t *rows_in, wn_error_t *err)
+{
+    struct wn_stage *st = j->stage;
+    struct wn_batch *rows = wn_batch_create();
+    if (!rows)
+        return wn_errprintf(err, "out of memory");
+    if (wn_shuffle_extract(rt->actor->sh, j->part, append_chunk, rows, err) < 0) {
+        wn_batch_destroy(rows);
+        return wn_errprefix(err, "partition %u of round %u", j->part, j->round);
+    }
+    *rows_in = wn_batch_nrows(rows);
+    int rc = 0;
+    if (st->ops->extract) {
+        rc = st->ops->extract(st, j->part, &rows, out, err);
+        if (rc < 0 && !err->text[0])
+            wn_errprintf(err, "extract failed without saying why");
+    } else if (wn_batch_nrows(rows) > 0) {
+        struct wn_task *t = wn_task_create(0, st->index, rows);
+        if (!t || wn_task_list_push(out, t) < 0) {
+            if (t)
+                t->batch = NULL;   /* rows is still ours */
+            wn_task_destroy(t);
+            rc = wn_errprintf(err, "out of memory");
+        } else {
+            rows = NULL;
+        }
+    }
+    wn_batch_destroy(rows);
+    return rc;
+}
+
 static void run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
 {
     if (j->load) {
@@ -277,18 +480,30 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io
     }
 
     st->attempt = j->attempt;
+    st->round = j->round;
     wn_current_stage_name = st->cfg->name;
     double t0 = wn_rt_now(rt);
-    int rc = st->ops->process_batch(st, in, j->n, &out, &err);
+    uint64_t shuffled = 0;   /* rows inserted or extracted: not the stage's items */
+    int rc = j->extract ? run_extract(rt, j, &out, &shuffled, &err)
+                        : st->ops->process_batch(st, in, j->n, &out, &err);
     double busy = wn_rt_now(rt) - t0;
     if (rc < 0) {
         if (!err.text[0])
             wn_errprintf(&err, "process_batch failed without saying why");
         goto done;
     }
+    if (j->insert) {
+        /* The outputs are rows to shuffle, not the stage's outputs. */
+        if (make_chunks(rt, j, &out, &shuffled, &err) < 0)
+            goto done;
+        status = 0;
+        goto done;
+    }
 
     outs = calloc(out.n ? out.n : 1, sizeof(*outs));
-    uint64_t key = batch_key(j->descs, j->n);
+    /* An extract has no inputs: its outputs descend from (stage, batch). */
+    uint64_t key = j->extract ? wn_task_id_derive(j->batch, st->index, UINT64_MAX)
+                              : batch_key(j->descs, j->n);
     sum = rt->opts->checkpoint ? XXH3_createState() : NULL;
     if (sum)
         XXH3_64bits_reset(sum);
@@ -467,8 +682,10 @@ static void *compute_main(void *arg)
             a->ready_tail = &a->ready;
         double now = wn_rt_now(rt), idle = now - a->idle_since;
         a->running = 1;
-        /* The disk behind: wait for room before making more to write. */
-        while (a->io_queued >= WN_IO_QUEUE_MAX)
+        /* The disk behind: wait for room before making more to write;
+         * the network behind: before making more to send. */
+        while (a->io_queued >= WN_IO_QUEUE_MAX ||
+               (j->insert && atomic_load(&a->sh_backlog) > WN_SHUFFLE_BACKLOG && !a->stop))
             pthread_cond_wait(&a->io_space, &a->lock);
         pthread_mutex_unlock(&a->lock);
 
@@ -537,6 +754,39 @@ void wn_actor_destroy(struct wn_actor *a)
     free(a);
 }
 
+/* Hands an insert batch's chunks to the shuffle, before its result goes
+ * to the planner (which finishes the round's inserts only after every
+ * result, so no chunk comes after insert_finished). */
+static void sh_fail(struct wn_rt *rt, const char *why);
+
+static void hand_chunks(struct wn_rt *rt, struct job *j)
+{
+    struct wn_actor *a = rt->actor;
+    for (size_t i = 0; i < j->nchunks; i++) {
+        struct chunk *c = &j->chunks[i];
+        wn_error_t err = {{0}};
+        if (!a->sh_failed &&
+            wn_shuffle_insert(a->sh, c->part, c->origin, c->buf, c->len, &err) < 0)
+            sh_fail(rt, err.text);
+        else if (a->sh_failed)
+            free(c->buf);
+        c->buf = NULL;   /* the shuffle's now (or freed) */
+    }
+    free(j->chunks);
+    j->chunks = NULL;
+    j->nchunks = 0;
+}
+
+/* Sends a finished job's result and frees it (main thread). */
+static void send_result(struct wn_rt *rt, struct job *j)
+{
+    if (j->nchunks)
+        hand_chunks(rt, j);
+    wn_rt_send(rt, 0, WN_TAG_RESULT, j->result, j->result_len);
+    j->result = NULL;
+    job_free(rt, j);
+}
+
 static void make_ready(struct wn_rt *rt, struct job *j)
 {
     struct wn_actor *a = rt->actor;
@@ -559,9 +809,7 @@ static void make_ready(struct wn_rt *rt, struct job *j)
         if (j->io)
             queue_io(a, j);
         pthread_mutex_unlock(&a->lock);
-        wn_rt_send(rt, 0, WN_TAG_RESULT, j->result, j->result_len);
-        j->result = NULL;
-        job_free(rt, j);
+        send_result(rt, j);
         return;
     }
     j->next = NULL;
@@ -665,6 +913,11 @@ static void on_assign(struct wn_rt *rt, const struct wn_msg_assign *m, size_t le
     j->attempt = m->attempt;
     j->batch = m->batch;
     j->n = n;
+    /* A shuffle stage's batches are its inserts (extracts come apart). */
+    if (j->stage->ops->flags & WN_STAGE_SHUFFLE) {
+        j->insert = 1;
+        j->round = rt->actor->sh_round;
+    }
     memcpy(j->descs, m + 1, n * sizeof(struct wn_desc));
     for (uint32_t i = 0; i < n; i++) {
         const struct wn_desc *d = &j->descs[i];
@@ -729,6 +982,172 @@ static void on_load(struct wn_rt *rt, const struct wn_msg_load *m, size_t len)
     make_ready(rt, j);
 }
 
+/* An extract that cannot run: its result says why. */
+static void fail_job(struct wn_rt *rt, struct job *j, const char *why)
+{
+    uint64_t counts[4] = {0, 0, 0, 0};
+    double now = wn_rt_now(rt);
+    job_result(rt, j, -1, why, NULL, 0, now, now, 0, counts);
+    send_result(rt, j);
+}
+
+/* The round failed on this rank (a peer unreachable, a transfer stuck):
+ * the extracts waiting for it fail with the reason, and so do later ones;
+ * the planner fails the run. */
+static void sh_fail(struct wn_rt *rt, const char *why)
+{
+    struct wn_actor *a = rt->actor;
+    if (!a->sh_failed) {
+        a->sh_failed = 1;
+        snprintf(a->sh_error, sizeof(a->sh_error), "%s", why);
+        wn_error("%s", why);
+    }
+    while (a->sh_waiting) {
+        struct job *j = a->sh_waiting;
+        a->sh_waiting = j->next;
+        fail_job(rt, j, a->sh_error);
+    }
+}
+
+static void on_shuffle(struct wn_rt *rt, const struct wn_msg_shuffle *m, size_t len)
+{
+    struct wn_actor *a = rt->actor;
+    const struct wn_executor_config *ex = &rt->cfg->exec;
+    wn_error_t err = {{0}};
+    if (len < sizeof(*m) || m->stage >= rt->nstages ||
+        (m->op == WN_SHUFFLE_BEGIN &&
+         (m->nactors < 1 || len < sizeof(*m) + (size_t)m->nactors * sizeof(int32_t)))) {
+        wn_error("malformed shuffle message (%zu bytes)", len);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    if (m->op == WN_SHUFFLE_BEGIN) {
+        const int32_t *ranks = (const int32_t *)(m + 1);
+        MPI_Group world, group;
+        MPI_Comm_group(rt->group_comm, &world);
+        MPI_Group_incl(world, m->nactors, (const int *)ranks, &group);
+        /* Non-collective over group_comm: only the round's actors call it. */
+        int rc = MPI_Comm_create_group(rt->group_comm, group, (int)(m->round & 0x7fff),
+                                       &a->sh_comm);
+        MPI_Group_free(&group);
+        MPI_Group_free(&world);
+        struct wn_shuffle_opts o = {
+            .inflight_per_peer = (size_t)ex->shuffle_inflight,
+            .memory_limit = (size_t)ex->shuffle_memory_limit,
+            .spill_dir = ex->shuffle_spill_dir,
+            .timeout_s = ex->shuffle_timeout,
+            .world_rank = rt->rank,
+        };
+        a->sh_failed = 0;
+        a->sh_error[0] = '\0';
+        a->sh_stage = m->stage;
+        a->sh_round = m->round;
+        if (rc != MPI_SUCCESS) {
+            wn_errprintf(&err, "rank %d: cannot make the communicator of shuffle round %u",
+                         rt->rank, m->round);
+        } else if (!(a->sh = wn_shuffle_create(a->sh_comm, m->round, m->nparts, &o, &err))) {
+            wn_errprefix(&err, "rank %d: shuffle round %u", rt->rank, m->round);
+            MPI_Comm_free(&a->sh_comm);
+        }
+        ack(rt, m->stage, err.text[0] ? err.text : NULL);
+        return;
+    }
+    if (m->op == WN_SHUFFLE_INSERTED) {
+        if (a->sh && !a->sh_failed && wn_shuffle_insert_finished(a->sh, &err) < 0)
+            sh_fail(rt, err.text);
+        return;
+    }
+    /* WN_SHUFFLE_END: every extract of the round is done everywhere. */
+    if (a->sh) {
+        struct wn_shuffle_stats ss;
+        wn_shuffle_stats(a->sh, &ss);
+        wn_debug("shuffle round %u: sent %llu bytes in %llu messages, received %llu, "
+                 "spilled %llu, peak held %llu", m->round, (unsigned long long)ss.bytes_sent,
+                 (unsigned long long)ss.messages_sent, (unsigned long long)ss.bytes_received,
+                 (unsigned long long)ss.bytes_spilled, (unsigned long long)ss.peak_held_bytes);
+        struct wn_msg_shuffle_stats *st = malloc(sizeof(*st));
+        *st = (struct wn_msg_shuffle_stats){m->stage, m->round, ss.bytes_sent,
+                                            ss.bytes_spilled, ss.peak_held_bytes};
+        wn_rt_send(rt, 0, WN_TAG_SHUFFLE_STATS, st, sizeof(*st));
+        wn_shuffle_destroy(a->sh);
+        a->sh = NULL;
+        MPI_Comm_free(&a->sh_comm);
+    }
+    atomic_store(&a->sh_backlog, 0);
+    ack(rt, m->stage, NULL);
+}
+
+static void on_extract(struct wn_rt *rt, const struct wn_msg_extract *m, size_t len)
+{
+    struct wn_actor *a = rt->actor;
+    struct job *j = calloc(1, sizeof(*j) + 64);
+    if (len < sizeof(*m) || m->stage >= rt->nstages || !j) {
+        wn_error("malformed extract request (%zu bytes)", len);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    j->descs = (struct wn_desc *)(j + 1);
+    j->stage = rt->stages[m->stage];
+    j->batch = m->batch;
+    j->extract = 1;
+    j->round = m->round;
+    j->part = m->part;
+    if (a->sh_failed) {
+        fail_job(rt, j, a->sh_error);
+        return;
+    }
+    if (!a->sh || a->sh_stage != m->stage || a->sh_round != m->round) {
+        char why[160];
+        snprintf(why, sizeof(why), "rank %d has no open shuffle round %u of this stage",
+                 rt->rank, m->round);
+        fail_job(rt, j, why);
+        return;
+    }
+    if (wn_shuffle_complete(a->sh)) {
+        make_ready(rt, j);
+        return;
+    }
+    j->next = a->sh_waiting;
+    a->sh_waiting = j;
+}
+
+/* Moves the open round on: progress, failures, extracts that may start,
+ * and the backlog the compute thread watches. */
+static int shuffle_poll(struct wn_rt *rt)
+{
+    struct wn_actor *a = rt->actor;
+    wn_error_t err = {{0}};
+    if (!a->sh || a->sh_failed)
+        return 0;
+    int rc = wn_shuffle_progress(a->sh, &err);
+    if (rc < 0) {
+        sh_fail(rt, err.text);
+        return 1;
+    }
+    if (a->sh_waiting && wn_shuffle_complete(a->sh)) {
+        /* Oldest first: partitions in the order the planner sent them. */
+        struct job *rev = NULL;
+        while (a->sh_waiting) {
+            struct job *j = a->sh_waiting;
+            a->sh_waiting = j->next;
+            j->next = rev;
+            rev = j;
+        }
+        while (rev) {
+            struct job *j = rev;
+            rev = j->next;
+            make_ready(rt, j);
+        }
+        rc = 1;
+    }
+    size_t q = wn_shuffle_queued_bytes(a->sh);
+    size_t old = atomic_exchange(&a->sh_backlog, q);
+    if (old > WN_SHUFFLE_BACKLOG && q <= WN_SHUFFLE_BACKLOG) {
+        pthread_mutex_lock(&a->lock);
+        pthread_cond_broadcast(&a->io_space);
+        pthread_mutex_unlock(&a->lock);
+    }
+    return rc;
+}
+
 static void on_stage_end(struct wn_rt *rt, uint32_t stage)
 {
     struct wn_actor *a = rt->actor;
@@ -762,6 +1181,12 @@ void wn_actor_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
     case WN_TAG_LOAD:
         on_load(rt, buf, len);
         break;
+    case WN_TAG_SHUFFLE:
+        on_shuffle(rt, buf, len);
+        break;
+    case WN_TAG_EXTRACT:
+        on_extract(rt, buf, len);
+        break;
     default:
         wn_error("unexpected message tag %d from rank %d", tag, src);
         break;
@@ -794,8 +1219,9 @@ static void send_durable(struct wn_rt *rt, struct io_job *io)
 int wn_actor_poll(struct wn_rt *rt)
 {
     struct wn_actor *a = rt->actor;
+    int moved = shuffle_poll(rt);
     if (atomic_load(&a->ndone) == 0)
-        return 0;
+        return moved;
     pthread_mutex_lock(&a->lock);
     struct job *done = a->done;
     struct io_job *durable = a->durable;
@@ -804,7 +1230,7 @@ int wn_actor_poll(struct wn_rt *rt)
     atomic_store(&a->ndone, 0);
     pthread_mutex_unlock(&a->lock);
     if (!done && !durable)
-        return 0;
+        return moved;
     /* Oldest first: the list was built by prepending. */
     struct job *rev = NULL;
     while (done) {
@@ -816,9 +1242,7 @@ int wn_actor_poll(struct wn_rt *rt)
     while (rev) {
         struct job *j = rev;
         rev = j->next;
-        wn_rt_send(rt, 0, WN_TAG_RESULT, j->result, j->result_len);
-        j->result = NULL;
-        job_free(rt, j);
+        send_result(rt, j);
     }
     /* Part files written, after the results: a batch's RESULT always goes
      * before its DURABLE, on the same ordered channel. */
@@ -829,6 +1253,9 @@ int wn_actor_poll(struct wn_rt *rt)
 void wn_actor_idle_wait(struct wn_rt *rt, double seconds)
 {
     struct wn_actor *a = rt->actor;
+    /* An open shuffle round is driven by polling its UCX worker. */
+    if (a->sh && seconds > 100e-6)
+        seconds = 100e-6;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     long ns = ts.tv_nsec + (long)(seconds * 1e9);

@@ -5,7 +5,8 @@
  *   DIR/stages/NN-NAME/part-BBBBBBBB.h5 one file per finished batch
  *                                       (part.h), written by its actor
  *
- * A run makes one part file per batch of every stage, plus two.
+ * A run makes one part file per batch of every stage (for a shuffle stage:
+ * per partition of each round), plus two.
  *
  * Journal records (JSON objects, "ev" says which):
  *   run         pipeline, hash, ranks, stages (names)

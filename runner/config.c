@@ -68,6 +68,12 @@ static const struct field exec_fields[] = {
     {"ignore_failures", F_BOOL, EXEC(ignore_failures), 0, 0, NULL, "false"},
     {"drain_timeout", F_DOUBLE, EXEC(drain_timeout), 0, 1, "a number > 0", "60"},
     {"time_margin", F_DOUBLE, EXEC(time_margin), 0, 0, "a number >= 0", "300"},
+    {"shuffle_memory_limit", F_DOUBLE, EXEC(shuffle_memory_limit), 0, 0,
+     "a number of bytes >= 0 (0: 1 GiB)", "0"},
+    {"shuffle_inflight", F_DOUBLE, EXEC(shuffle_inflight), 0, 0,
+     "a number of bytes >= 0 (0: 8 MiB)", "0"},
+    {"shuffle_spill_dir", F_STR, EXEC(shuffle_spill_dir), 0, 0, "a path", NULL},
+    {"shuffle_timeout", F_DOUBLE, EXEC(shuffle_timeout), 0, 1, "a number > 0", "300"},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -80,6 +86,8 @@ static const struct field stage_fields[] = {
     {"num_workers", F_INT, STAGE(num_workers), 0, 0, "an integer >= 1 (0: no cap)", NULL},
     {"num_output_tasks", F_INT, STAGE(num_output_tasks), 0, 0,
      "an integer >= 1 (0: unset)", NULL},
+    {"total_nparts", F_INT, STAGE(total_nparts), 0, 0,
+     "an integer >= 1 (0: one per input task)", NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -623,6 +631,7 @@ void wn_config_free(struct wn_pipeline_config *cfg)
     free(cfg->input);
     free(cfg->output);
     free(cfg->checkpoint);
+    free(cfg->exec.shuffle_spill_dir);
     free(cfg->text);
     free(cfg);
 }
@@ -844,6 +853,10 @@ uint64_t wn_config_hash(const struct wn_pipeline_config *cfg)
         hput(&st, "batch_size", num);
         snprintf(num, sizeof(num), "%d", sc->num_output_tasks);
         hput(&st, "num_output_tasks", num);
+        if (sc->total_nparts > 0) {   /* shuffle stages: changes the outputs */
+            snprintf(num, sizeof(num), "%d", sc->total_nparts);
+            hput(&st, "total_nparts", num);
+        }
         /* Given parameters in key order, so the file's order does not
          * count: pick the next larger key each time (a stage has few). */
         const struct wn_params *p = sc->params;

@@ -36,6 +36,13 @@ struct wn_executor_config {
                                  finish this long after a stop request     */
     double time_margin;       /* s, >= 0, default 300: checkpoint and stop
                                  when Slurm's remaining time drops under   */
+    /* Shuffle stages (runner/shuffle.h). */
+    double shuffle_memory_limit;   /* bytes of received rows an actor holds
+                                      in memory before spilling; 0: 1 GiB */
+    double shuffle_inflight;  /* bytes in flight to one peer; 0: 8 MiB    */
+    char *shuffle_spill_dir;  /* NULL: $TMPDIR or /tmp                     */
+    double shuffle_timeout;   /* s, > 0, default 300: a peer silent this
+                                 long while a round waits on it fails it  */
 };
 
 struct wn_stage_config {
@@ -49,6 +56,8 @@ struct wn_stage_config {
     int num_workers;          /* >= 1 caps the actors; 0 = no cap          */
     int num_output_tasks;     /* >= 1: even split into that many batches;
                                  0 = unset                                 */
+    int total_nparts;         /* shuffle stages: partitions per round;
+                                 0 = one per input task                    */
     double cpus;              /* per actor, >= 0, default 1                */
     double gpus;              /* per actor, >= 0, default 0                */
     double gpu_memory_gb;     /* per actor, >= 0, default 0                */
@@ -79,6 +88,7 @@ void wn_config_free(struct wn_pipeline_config *cfg);
  *   name description input output checkpoint
  *   executor.FIELD                 (any executor key)
  *   stages.NAME.FIELD              batch_size num_workers num_output_tasks
+ *                                  total_nparts
  *                                  type resources.cpus resources.gpus
  *                                  resources.gpu_memory_gb
  *   stages.NAME.params.KEY         a stage parameter

@@ -94,6 +94,7 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
     memset(&rt, 0, sizeof(rt));
     MPI_Comm_dup(MPI_COMM_WORLD, &rt.comm);
     MPI_Comm_dup(MPI_COMM_WORLD, &rt.data_comm);
+    MPI_Comm_dup(MPI_COMM_WORLD, &rt.group_comm);
     MPI_Comm_rank(rt.comm, &rt.rank);
     MPI_Comm_size(rt.comm, &rt.size);
     rt.arena = wn_arena_open(rt.comm);
@@ -134,6 +135,7 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
     wn_store_destroy(rt.store);
     wn_rt_free(&rt);
     wn_arena_close(rt.arena);
+    MPI_Comm_free(&rt.group_comm);
     MPI_Comm_free(&rt.data_comm);
     MPI_Comm_free(&rt.comm);
     return status;

@@ -21,9 +21,12 @@
 #include "part.h"
 #include "runtime.h"
 #include "timelimit.h"
+#include "stage_impl.h"
 
 enum pstate { P_START, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH, P_DONE };
 enum bstate { B_PENDING, B_RUNNING, B_DONE, B_GIVEN_UP };
+/* A shuffle stage's round: connect, insert, extract, close. */
+enum shphase { SH_NEXT, SH_BEGIN, SH_INSERT, SH_LOAD, SH_EXTRACT, SH_END };
 
 struct pbatch {
     uint64_t first, count;    /* slice of the stage's sorted inputs */
@@ -78,6 +81,16 @@ struct wn_planner {
     uint64_t *stage_nout;     /* outputs of a stage that has ended */
     unsigned char *stage_ran; /* ... and whether it has */
     uint32_t ended_upto;      /* the next stage whose end to journal */
+
+    /* A shuffle stage: batches [0, nextract) are its extracts (round *
+     * nparts + partition: the checkpoint's batch numbers), [nextract,
+     * nbatches) its inserts, run again each round.  Other stages:
+     * nextract == nbatches. */
+    int shuffle;
+    uint32_t rounds, round, nparts;
+    uint64_t nextract;
+    enum shphase sh_phase;
+    uint64_t sh_pending;      /* this phase's batches not yet done */
     int stopping;             /* drain, then stop (exit 3) */
     int halt_after;           /* stop once this stage has ended, -1 none */
     struct wn_timelimit limit;
@@ -190,10 +203,10 @@ static void mark_loads(struct wn_planner *p)
     const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, p->stage);
     wn_error_t err = {{0}};
     if (cs && cs->ndone) {
-        if (cs->nbatches != p->nbatches) {
+        if (cs->nbatches != p->nextract) {
             wn_warn("checkpoint: stage '%s' had %llu batches, now %llu: running them all",
                     p->rt->stages[p->stage]->cfg->name, (unsigned long long)cs->nbatches,
-                    (unsigned long long)p->nbatches);
+                    (unsigned long long)p->nextract);
         } else {
             for (size_t i = 0; i < cs->ndone; i++) {
                 struct pbatch *pb = &p->batches[cs->done[i].batch];
@@ -202,10 +215,10 @@ static void mark_loads(struct wn_planner *p)
             }
             wn_info("checkpoint: stage '%s': %zu of %llu batches done earlier, loading them",
                     p->rt->stages[p->stage]->cfg->name, cs->ndone,
-                    (unsigned long long)p->nbatches);
+                    (unsigned long long)p->nextract);
         }
     }
-    if (wn_ckpt_stage_begin(p->ck, p->stage, p->nbatches, p->ninputs, &err) < 0)
+    if (wn_ckpt_stage_begin(p->ck, p->stage, p->nextract, p->ninputs, &err) < 0)
         fail_run(p, "checkpoint: %s", err.text);
     p->journal_dirty = 1;
 }
@@ -230,7 +243,8 @@ static void begin_replay(struct wn_planner *p)
         p->state = P_FINISH;
         return;
     }
-    p->nbatches = cs->nbatches;
+    p->nbatches = p->nextract = cs->nbatches;
+    p->shuffle = 0;   /* a finished shuffle stage: its outputs are loaded */
     free(p->batches);
     p->batches = calloc(p->nbatches ? p->nbatches : 1, sizeof(*p->batches));
     for (int r = 0; r <= rt->size; r++)
@@ -298,9 +312,29 @@ static void begin_stage(struct wn_planner *p)
     }
     free(bytes_on);
 
-    /* Batches: batch_size slices, or one even chunk per clique member. */
+    /* Batches: batch_size slices, or one even chunk per clique member;
+     * a shuffle stage's extracts first (see struct wn_planner). */
     int k = raft ? p->nactors : c->num_output_tasks;
-    p->nbatches = wn_plan_nbatches(p->ninputs, batch_size, k);
+    p->shuffle = (st->ops->flags & WN_STAGE_SHUFFLE) != 0;
+    p->nextract = 0;
+    if (p->shuffle) {
+        /* The round count and key come from the stage's init. */
+        if (wn_stage_init(st, &err) < 0) {
+            fail_run(p, "%s", err.text);
+            p->state = P_FINISH;
+            return;
+        }
+        p->rounds = st->rounds;
+        p->stats[p->stage].rounds = p->rounds;
+        p->nparts = wn_stage_nparts(st, p->ninputs);
+        p->nextract = (uint64_t)p->rounds * p->nparts;
+        p->round = 0;
+        p->sh_phase = SH_NEXT;
+    }
+    uint64_t ninsert = wn_plan_nbatches(p->ninputs, batch_size, k);
+    p->nbatches = p->nextract + ninsert;
+    if (!p->shuffle)
+        p->nextract = p->nbatches;
     free(p->batches);
     p->batches = calloc(p->nbatches ? p->nbatches : 1, sizeof(*p->batches));
     for (int r = 0; r <= rt->size; r++)
@@ -308,10 +342,14 @@ static void begin_stage(struct wn_planner *p)
     p->retry.n = p->retry.head = 0;
     for (uint64_t b = 0; b < p->nbatches; b++) {
         struct pbatch *pb = &p->batches[b];
-        pb->first = wn_plan_batch_start(p->ninputs, batch_size, k, b);
-        pb->count = wn_plan_batch_start(p->ninputs, batch_size, k, b + 1) - pb->first;
         pb->last_failed_on = -1;
         pb->actor = -1;
+        pb->primary = -1;
+        if (p->shuffle && b < p->nextract)
+            continue;   /* an extract: no inputs */
+        uint64_t ib = p->shuffle ? b - p->nextract : b;
+        pb->first = wn_plan_batch_start(p->ninputs, batch_size, k, ib);
+        pb->count = wn_plan_batch_start(p->ninputs, batch_size, k, ib + 1) - pb->first;
         /* Primary owner: the rank holding most of the batch's bytes. */
         pb->primary = -1;
         uint64_t best = 0;
@@ -330,7 +368,7 @@ static void begin_stage(struct wn_planner *p)
             if (pb->count > 64)
                 break;   /* large batches: the first owner is good enough */
         }
-        if (!raft)
+        if (!raft && !p->shuffle)   /* a shuffle's inserts are queued per round */
             q_push(&p->queues[pb->primary >= 0 ? pb->primary : rt->size], b);
     }
     p->nfinished = p->nrunning = p->tasks_finished = 0;
@@ -498,6 +536,8 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
                       size_t len)
 {
     struct wn_rt *rt = p->rt;
+    if (p->failed && r->stage != p->stage && len >= sizeof(*r))
+        return;   /* a batch of a stage the failed run has left behind */
     if (r->stage != p->stage || r->batch >= p->nbatches ||
         len < sizeof(*r) + r->noutputs * sizeof(struct wn_desc) + r->errlen) {
         wn_error("malformed result from rank %d", src);
@@ -526,10 +566,11 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
         }
         memcpy(p->outputs + p->noutputs, outs, r->noutputs * sizeof(*outs));
         p->noutputs += r->noutputs;
-        if (p->ck && !pb->load && r->part_pending) {
+        /* (A shuffle's inserts have no outputs and are not journaled.) */
+        if (p->ck && !pb->load && r->batch < p->nextract && r->part_pending) {
             p->undurable[p->stage]++;
             p->nundurable++;
-        } else if (p->ck && !pb->load) {
+        } else if (p->ck && !pb->load && r->batch < p->nextract) {
             wn_error_t err = {{0}};
             if (wn_ckpt_batch_done(p->ck, p->stage, r->batch, r->part_sum, r->noutputs,
                                    &err) < 0)
@@ -544,10 +585,32 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
         s->items_out += r->items_out;
         s->bytes_in += r->bytes_in;
         s->bytes_out += r->bytes_out;
+        if (p->shuffle)
+            p->sh_pending--;
         return;
     }
 
     const char *why = (const char *)(r + 1) + r->noutputs * sizeof(struct wn_desc);
+    if (p->shuffle && r->batch < p->nextract) {
+        /* An extract (or its load) runs where its partition's rows are:
+         * it cannot move to another actor. */
+        uint32_t round = (uint32_t)(r->batch / p->nparts), part = (uint32_t)(r->batch % p->nparts);
+        if (pb->load) {
+            wn_error_t err = {{0}};
+            if (wn_ckpt_bad(p->ck, p->stage, r->batch, &err) < 0)
+                wn_error("checkpoint: %s", err.text);
+            fail_run(p, "checkpoint: stage '%s' partition %u of round %u cannot be loaded: %s; "
+                     "it is recorded as bad: run the same command again to shuffle that "
+                     "round again", c->name, part, round, why);
+        } else {
+            fail_run(p, "stage '%s': partition %u of shuffle round %u failed on rank %d: %s",
+                     c->name, part, round, src, why);
+        }
+        pb->state = B_GIVEN_UP;
+        p->nfinished++;
+        p->sh_pending--;
+        return;
+    }
     if (pb->load) {
         wn_error_t err = {{0}};
         if ((int)p->stage == p->replay) {
@@ -587,6 +650,8 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
     p->nfinished++;
     p->tasks_finished += pb->count;
     s->failed++;
+    if (p->shuffle)
+        p->sh_pending--;   /* an insert given up: its rows are not shuffled */
     uint64_t *ids = malloc((pb->count ? pb->count : 1) * sizeof(*ids));
     for (uint64_t i = 0; i < pb->count; i++)
         ids[i] = p->inputs[pb->first + i].id;
@@ -930,6 +995,17 @@ void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len
         on_result(p, src, buf, len);
         return;
     }
+    if (tag == WN_TAG_SHUFFLE_STATS) {
+        const struct wn_msg_shuffle_stats *m = buf;
+        if (len >= sizeof(*m) && m->stage < rt->nstages) {
+            struct wn_stage_stats *s = &p->stats[m->stage];
+            s->shuffle_bytes += m->bytes_sent;
+            s->spilled_bytes += m->bytes_spilled;
+            if (m->peak_held_bytes > s->peak_held_bytes)
+                s->peak_held_bytes = m->peak_held_bytes;
+        }
+        return;
+    }
     if (tag == WN_TAG_DURABLE) {
         if (p->state != P_DONE)   /* after the finish record: left out */
             on_durable(p, src, buf, len);
@@ -997,6 +1073,136 @@ static void check_limit(struct wn_planner *p)
     }
 }
 
+/* ----------------------------------------------------------- shuffle -- */
+
+/* Tells every actor of the stage about the round (BEGIN carries the actor
+ * ranks: partition p belongs to actor p mod nactors). */
+static void shuffle_tell(struct wn_planner *p, uint32_t op)
+{
+    size_t len = sizeof(struct wn_msg_shuffle) +
+                 (op == WN_SHUFFLE_BEGIN ? (size_t)p->nactors * sizeof(int32_t) : 0);
+    for (int i = 0; i < p->nactors; i++) {
+        struct wn_msg_shuffle *m = calloc(1, len);
+        *m = (struct wn_msg_shuffle){p->stage, op, p->round, p->nparts, p->nactors, 0};
+        if (op == WN_SHUFFLE_BEGIN)
+            for (int k = 0; k < p->nactors; k++)
+                ((int32_t *)(m + 1))[k] = p->actors[k];
+        wn_rt_send(p->rt, p->actors[i], WN_TAG_SHUFFLE, m, len);
+    }
+    if (op != WN_SHUFFLE_INSERTED)
+        p->acks_pending += p->nactors;
+}
+
+/* Round `round`'s extracts: each to its partition's owner (a load of one
+ * an earlier run finished goes there too). */
+static void shuffle_extract(struct wn_planner *p)
+{
+    for (uint32_t part = 0; part < p->nparts; part++) {
+        uint64_t b = (uint64_t)p->round * p->nparts + part;
+        int rank = p->actors[part % (uint32_t)p->nactors];
+        struct pbatch *pb = &p->batches[b];
+        if (pb->load) {
+            assign(p, b, rank);
+            continue;
+        }
+        struct wn_msg_extract *m = malloc(sizeof(*m));
+        *m = (struct wn_msg_extract){p->stage, p->round, part, 0, b};
+        pb->state = B_RUNNING;
+        pb->actor = rank;
+        p->outstanding[rank]++;
+        p->nrunning++;
+        wn_rt_send(p->rt, rank, WN_TAG_EXTRACT, m, sizeof(*m));
+    }
+    p->sh_pending = p->nparts;
+}
+
+/* A shuffle stage, round after round: BEGIN (connections up) -> inserts
+ * dispatched first-free -> INSERTED -> extracts on the owners -> END
+ * (connections closed).  A round an earlier run finished is only loaded;
+ * one it finished in part is shuffled again, its finished partitions
+ * loaded instead of extracted. */
+static int shuffle_run(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    if (p->failed || p->stopping) {
+        /* Extracts waiting for a round that cannot complete are not
+         * waited for: the actors drop them at shutdown. */
+        int waiting = p->nrunning && !(p->sh_phase == SH_EXTRACT && p->failed) &&
+                      !(p->stopping && wn_rt_now(rt) > p->stop_deadline);
+        if (waiting || p->acks_pending)
+            return 0;
+        if (p->failed)
+            end_stage(p);
+        else
+            p->state = P_FINISH;
+        return 1;
+    }
+    switch (p->sh_phase) {
+    case SH_NEXT: {
+        if (p->round == p->rounds) {
+            end_stage(p);
+            return 1;
+        }
+        uint64_t first = (uint64_t)p->round * p->nparts, todo = 0;
+        for (uint32_t part = 0; part < p->nparts; part++)
+            todo += !p->batches[first + part].load;
+        if (todo == 0) {
+            /* Finished earlier: only loaded, anywhere. */
+            for (uint32_t part = 0; part < p->nparts; part++)
+                q_push(&p->queues[rt->size], first + part);
+            p->sh_pending = p->nparts;
+            p->sh_phase = SH_LOAD;
+            return 1;
+        }
+        wn_debug("stage '%s': shuffle round %u of %u, %u partitions on %d actors",
+                 rt->stages[p->stage]->cfg->name, p->round + 1, p->rounds, p->nparts,
+                 p->nactors);
+        shuffle_tell(p, WN_SHUFFLE_BEGIN);
+        p->sh_phase = SH_BEGIN;
+        return 1;
+    }
+    case SH_BEGIN:
+        if (p->acks_pending)
+            return 0;
+        for (uint64_t b = p->nextract; b < p->nbatches; b++) {
+            struct pbatch *pb = &p->batches[b];
+            pb->state = B_PENDING;
+            pb->attempt = 0;
+            pb->last_failed_on = -1;
+            q_push(&p->queues[pb->primary >= 0 ? pb->primary : rt->size], b);
+        }
+        p->sh_pending = p->nbatches - p->nextract;
+        p->sh_phase = SH_INSERT;
+        return 1;
+    case SH_INSERT:
+    case SH_LOAD:
+        if (p->sh_pending)
+            return dispatch(p) > 0;
+        if (p->sh_phase == SH_LOAD) {
+            p->round++;
+            p->sh_phase = SH_NEXT;
+            return 1;
+        }
+        shuffle_tell(p, WN_SHUFFLE_INSERTED);
+        shuffle_extract(p);
+        p->sh_phase = SH_EXTRACT;
+        return 1;
+    case SH_EXTRACT:
+        if (p->sh_pending)
+            return 0;
+        shuffle_tell(p, WN_SHUFFLE_END);
+        p->sh_phase = SH_END;
+        return 1;
+    case SH_END:
+        if (p->acks_pending)
+            return 0;
+        p->round++;
+        p->sh_phase = SH_NEXT;
+        return 1;
+    }
+    return 0;
+}
+
 int wn_planner_poll(struct wn_rt *rt)
 {
     struct wn_planner *p = rt->planner;
@@ -1030,6 +1236,11 @@ int wn_planner_poll(struct wn_rt *rt)
         return 1;
     case P_RUN:
         s = &p->stats[p->stage];
+        if (p->shuffle) {
+            wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
+                               p->ninputs * p->rounds, wn_rt_now(rt), 0);
+            return shuffle_run(p);
+        }
         if (p->stopping && !p->failed && p->nfinished < p->nbatches &&
             (p->nrunning == 0 || wn_rt_now(rt) > p->stop_deadline)) {
             if (p->nrunning)

@@ -2,6 +2,7 @@
  * and configured stage instances (see stage_impl.h). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,30 @@ int wn_plugin_add_stage(struct wn_registry *reg, const struct wn_stage_ops *ops,
         errno = EINVAL;
         return wn_errprintf(err, "a stage needs a type name and process_batch");
     }
-    if (ops->abi_version != WN_STAGE_ABI) {
+    if (ops->abi_version < WN_STAGE_ABI_MIN || ops->abi_version > WN_STAGE_ABI) {
         errno = EINVAL;
         return wn_errprintf(err, "stage type '%s' was built for stage ABI %u, this "
                             "winnow has ABI %u: rebuild it against these headers",
                             ops->type, ops->abi_version, WN_STAGE_ABI);
+    }
+    if (ops->abi_version < 2) {
+        /* An older, shorter table: copied into a whole one, the fields it
+         * lacks left NULL (kept for the life of the process). */
+        struct wn_stage_ops *full = calloc(1, sizeof(*full));
+        if (!full)
+            return wn_errprintf(err, "out of memory");
+        memcpy(full, ops, offsetof(struct wn_stage_ops, partition));
+        ops = full;
+    }
+    if ((ops->flags & WN_STAGE_LSH) && !(ops->flags & WN_STAGE_SHUFFLE)) {
+        errno = EINVAL;
+        return wn_errprintf(err, "stage type '%s': an LSH stage is a shuffle stage "
+                            "(WN_STAGE_SHUFFLE)", ops->type);
+    }
+    if ((ops->flags & WN_STAGE_SHUFFLE) && (ops->flags & WN_STAGE_RAFT)) {
+        errno = EINVAL;
+        return wn_errprintf(err, "stage type '%s': a stage cannot be both a shuffle and "
+                            "a RAFT stage", ops->type);
     }
     if (ops->flags & ~WN_STAGE_FLAGS_ALL) {
         errno = EINVAL;
@@ -204,6 +224,19 @@ struct wn_stage *wn_stage_create(const struct wn_stage_config *cfg, uint32_t ind
                      ops->type);
         return NULL;
     }
+    if (!(ops->flags & WN_STAGE_SHUFFLE) && cfg->total_nparts > 0) {
+        errno = EINVAL;
+        wn_errprintf(err, "%s: stage '%s': total_nparts is for shuffle stages; type '%s' "
+                     "is not one", wn_stage_config_where(cfg), cfg->name, ops->type);
+        return NULL;
+    }
+    if ((ops->flags & WN_STAGE_SHUFFLE) && cfg->num_output_tasks > 0) {
+        errno = EINVAL;
+        wn_errprintf(err, "%s: stage '%s': a shuffle stage's outputs are its partitions: "
+                     "set total_nparts, not num_output_tasks", wn_stage_config_where(cfg),
+                     cfg->name);
+        return NULL;
+    }
     struct wn_stage *st = calloc(1, sizeof(*st));
     if (!st) {
         wn_errprintf(err, "out of memory");
@@ -212,7 +245,56 @@ struct wn_stage *wn_stage_create(const struct wn_stage_config *cfg, uint32_t ind
     st->ops = ops;
     st->cfg = cfg;
     st->index = index;
+    st->rounds = 1;
     return st;
+}
+
+int wn_stage_set_shuffle_key(struct wn_stage *st, const char *column, wn_error_t *err)
+{
+    if (!(st->ops->flags & WN_STAGE_SHUFFLE)) {
+        errno = EINVAL;
+        return wn_errprintf(err, "stage '%s' is not a shuffle stage", st->cfg->name);
+    }
+    if (!column || !*column) {
+        errno = EINVAL;
+        return wn_errprintf(err, "stage '%s': the shuffle key must name a column",
+                            st->cfg->name);
+    }
+    char *c = strdup(column);
+    if (!c)
+        return wn_errprintf(err, "out of memory");
+    free(st->shuffle_key);
+    st->shuffle_key = c;
+    return 0;
+}
+
+int wn_stage_set_rounds(struct wn_stage *st, uint32_t rounds, wn_error_t *err)
+{
+    if (!(st->ops->flags & WN_STAGE_SHUFFLE) || rounds < 1 || rounds > 65536) {
+        errno = EINVAL;
+        return wn_errprintf(err, "stage '%s': %u shuffle rounds (a shuffle stage has "
+                            "1 to 65536)", st->cfg->name, rounds);
+    }
+    st->rounds = rounds;
+    return 0;
+}
+
+uint32_t wn_stage_round(const struct wn_stage *st)
+{
+    return st->round;
+}
+
+uint32_t wn_stage_nparts(const struct wn_stage *st, uint64_t ninputs)
+{
+    uint64_t n = st->cfg->total_nparts > 0 ? (uint64_t)st->cfg->total_nparts : ninputs;
+    if (n < 1)
+        n = 1;
+    if (n > (1u << 24))
+        n = 1u << 24;
+    if (st->ops->flags & WN_STAGE_LSH)
+        while (n & (n - 1))
+            n &= n - 1;   /* down to a power of two */
+    return (uint32_t)n;
 }
 
 int wn_stage_init(struct wn_stage *st, wn_error_t *err)
@@ -231,6 +313,7 @@ void wn_stage_destroy(struct wn_stage *st)
         return;
     if (st->initialized && st->ops->fini)
         st->ops->fini(st);
+    free(st->shuffle_key);
     free(st);
 }
 

@@ -427,7 +427,7 @@ static json_t *stage_json(const struct wn_run_report *r, const struct wn_stage_s
             json_decref(ranks);
             ranks = NULL;
         }
-    return json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+    json_t *o = json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
                      " s:f, s:f, s:f, s:o, s:o, s:f, s:f, s:I, s:I, s:b,"
                      " s:f, s:f, s:f, s:f}",
                      "name", jstrn(s->name, name_len(s->name, sizeof s->name)),
@@ -446,6 +446,17 @@ static json_t *stage_json(const struct wn_run_report *r, const struct wn_stage_s
                      "wall_s", wall, "busy_pct", busy_pct(s, wall),
                      "items_per_s", ratio((double)s->items_in, wall),
                      "tasks_per_s", ratio((double)s->tasks_in, wall));
+    if (o && s->rounds) {   /* a shuffle stage */
+        json_t *sh = json_pack("{s:I, s:o, s:o, s:o}", "rounds", (json_int_t)s->rounds,
+                               "bytes", jint(s->shuffle_bytes),
+                               "spilled_bytes", jint(s->spilled_bytes),
+                               "peak_held_bytes", jint(s->peak_held_bytes));
+        if (!sh || json_object_set_new(o, "shuffle", sh) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
 }
 
 int wn_report_stats_json(const char *path, const struct wn_run_report *r, wn_error_t *err)

@@ -26,6 +26,11 @@ struct wn_stage_stats {
                                  rank's node arena (no copy, no owner) */
     double t_begin, t_end;    /* s since run start; t_end 0 until done */
     unsigned retries, failed; /* batch retries, batches given up */
+    /* Shuffle stages: over rounds and actors. */
+    uint32_t rounds;
+    uint64_t shuffle_bytes;   /* sent between actors */
+    uint64_t spilled_bytes;   /* written to spill files */
+    uint64_t peak_held_bytes; /* most received bytes one actor held in memory */
     int ran;                  /* 0 when the run stopped before it */
 };
 

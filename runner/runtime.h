@@ -43,6 +43,10 @@ enum wn_tag {
                              from its checkpoint part file            */
     WN_TAG_DURABLE,       /* actor -> planner: a batch's part file is
                              written (or could not be)                */
+    WN_TAG_SHUFFLE,       /* planner -> actor: a shuffle round begins,
+                             its inserts are finished, or it ends     */
+    WN_TAG_EXTRACT,       /* planner -> actor: extract a partition    */
+    WN_TAG_SHUFFLE_STATS, /* actor -> planner: what a round moved     */
     WN_TAG_BUNDLE,        /* several of the above, in order (see
                              transport.c, "Outboxes")                    */
 };
@@ -116,6 +120,34 @@ struct wn_msg_durable {
     uint32_t pad;
 };
 
+enum wn_shuffle_op { WN_SHUFFLE_BEGIN = 1, WN_SHUFFLE_INSERTED, WN_SHUFFLE_END };
+
+/* BEGIN is acknowledged (ACK) once the round's connections are up, END
+ * once they are closed; INSERTED is not. */
+struct wn_msg_shuffle {
+    uint32_t stage;
+    uint32_t op;              /* enum wn_shuffle_op */
+    uint32_t round;
+    uint32_t nparts;
+    int32_t nactors;          /* BEGIN: the actor ranks follow (int32_t),
+                                 in partition-owner order               */
+    int32_t pad;
+};
+
+struct wn_msg_shuffle_stats {
+    uint32_t stage;
+    uint32_t round;
+    uint64_t bytes_sent, bytes_spilled, peak_held_bytes;
+};
+
+struct wn_msg_extract {
+    uint32_t stage;
+    uint32_t round;
+    uint32_t part;
+    uint32_t pad;
+    uint64_t batch;           /* its checkpoint batch: round * nparts + part */
+};
+
 struct wn_msg_load {
     uint32_t stage;
     uint32_t pad;
@@ -154,6 +186,10 @@ typedef void (*wn_pull_cb)(struct wn_rt *rt, uint64_t id, void *buf, size_t len,
 
 struct wn_rt {
     MPI_Comm comm, data_comm;
+    /* Shuffle rounds make their communicators from this one: the event
+     * loop probes comm for any tag, which would take
+     * MPI_Comm_create_group's own messages. */
+    MPI_Comm group_comm;
     int rank, size;
     struct wn_place *places;      /* every rank's place (all ranks have it) */
     struct wn_store *store;

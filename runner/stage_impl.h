@@ -13,7 +13,15 @@ struct wn_stage {
     void *data;                          /* the stage's own (set_data) */
     unsigned attempt;                    /* of the batch being processed */
     int initialized;                     /* init ran (fini is due) */
+    /* Shuffle stages (set by init). */
+    char *shuffle_key;                   /* partition by this column's hash */
+    uint32_t rounds;                     /* >= 1 */
+    uint32_t round;                      /* being run */
 };
+
+/* Shuffle stages: the partition count of a stage with ninputs input tasks
+ * (total_nparts, else ninputs, at least 1; a power of two for LSH). */
+uint32_t wn_stage_nparts(const struct wn_stage *st, uint64_t ninputs);
 
 /* The registry: built-in stage types plus those loaded from plugins. */
 struct wn_registry *wn_registry_get(void);

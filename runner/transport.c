@@ -362,6 +362,7 @@ static void dispatch(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
     case WN_TAG_ACK:
     case WN_TAG_RESULT:
     case WN_TAG_DURABLE:
+    case WN_TAG_SHUFFLE_STATS:
         if (rt->planner)
             wn_planner_handle(rt, tag, src, buf, len);
         break;

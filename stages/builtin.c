@@ -10,6 +10,9 @@ const struct wn_stage_ops *const wn_builtin_stages[] = {
     &wn_stage_fail_ops,
     &wn_stage_fanout_ops,
     &wn_stage_sum_ops,
+    &wn_stage_shuffle_ops,
+    &wn_stage_lsh_ops,
+    &wn_stage_lsh_testdata_ops,
     &wn_stage_probe_ops,   /* probe_stage.c: where lifecycle calls ran */
     NULL,
 };

@@ -19,6 +19,10 @@ extern const struct wn_stage_ops wn_stage_sleep_ops;
 extern const struct wn_stage_ops wn_stage_fail_ops;
 extern const struct wn_stage_ops wn_stage_fanout_ops;
 extern const struct wn_stage_ops wn_stage_sum_ops;
+/* Shuffle stages (shuffle_stages.c). */
+extern const struct wn_stage_ops wn_stage_shuffle_ops;
+extern const struct wn_stage_ops wn_stage_lsh_ops;
+extern const struct wn_stage_ops wn_stage_lsh_testdata_ops;
 /* Lifecycle probe for setup_on_node/setup tests (probe_stage.c). */
 extern const struct wn_stage_ops wn_stage_probe_ops;
 

@@ -14,6 +14,26 @@
  *   process_batch   any number of times: tasks in -> tasks out
  *   teardown        once per actor at the end of the stage
  *
+ * A shuffle stage (WN_STAGE_SHUFFLE; NeMo Curator's RapidsMPF shuffle)
+ * runs in rounds of three phases among its actors:
+ *   insert          process_batch on batches of the stage's inputs, as in
+ *                   any stage; its outputs are not the stage's outputs but
+ *                   rows to shuffle: each row goes to one of the round's
+ *                   partitions (`partition`, or a hash of the key column
+ *                   named with wn_stage_set_shuffle_key) and is sent to the
+ *                   partition's owner, actor (partition mod actors)
+ *   insert finished every actor, once all insert batches are done
+ *   extract         per partition, on its owner, once every row sent to it
+ *                   has arrived: `extract` turns the partition's rows (in a
+ *                   fixed order, whatever order they arrived in) into the
+ *                   stage's output tasks (default: one task holding them,
+ *                   none for an empty partition)
+ * The round's partition count is the stage's total_nparts, else its
+ * number of input tasks; an LSH stage (WN_STAGE_LSH) rounds it down to a
+ * power of two and runs wn_stage_set_rounds() rounds (band iteration,
+ * wn_stage_round() says which); the outputs of all rounds are the
+ * stage's outputs, and each partition of each round is a checkpoint unit.
+ *
  * Return values follow winnow/error.h: 0 or -1 with the error text in err.
  * A failing process_batch is retried on another actor (executor
  * max_retries), so it must not leave the stage unusable.
@@ -41,7 +61,9 @@ extern "C" {
 
 /* Bumped whenever struct wn_stage_ops or the plugin entry point change in
  * a way an old plugin would misread. */
-#define WN_STAGE_ABI 1
+#define WN_STAGE_ABI 2
+/* Ops tables of ABI 1 end before `partition`; they still load. */
+#define WN_STAGE_ABI_MIN 1
 
 struct wn_resources {
     double cpus;              /* per actor (default 1) */
@@ -99,6 +121,16 @@ struct wn_stage_ops {
     void (*teardown)(struct wn_stage *st);
     /* Frees what init allocated (called on every rank that ran init). */
     void (*fini)(struct wn_stage *st);
+
+    /* Shuffle stages only (ABI 2); NULL for the defaults above.  partition
+     * sets part_of_row[r] < nparts for each row r of an insert output;
+     * extract appends the outputs of partition part, whose rows are in
+     * *rows (never NULL, maybe 0 rows): it may take *rows over (into an
+     * output, setting *rows to NULL), else the runner frees it. */
+    int  (*partition)(struct wn_stage *st, const struct wn_task *task, uint32_t nparts,
+                      uint32_t *part_of_row, wn_error_t *err);
+    int  (*extract)(struct wn_stage *st, uint32_t part, struct wn_batch **rows,
+                    struct wn_task_list *out, wn_error_t *err);
 };
 
 /* Accessors for stage code. */
@@ -108,6 +140,14 @@ void *wn_stage_data(const struct wn_stage *st);
 void wn_stage_set_data(struct wn_stage *st, void *data);
 /* 0 on the first try of the current batch, 1 on the first retry, ... */
 unsigned wn_stage_attempt(const struct wn_stage *st);
+
+/* Shuffle stages, from init: the column whose values' hash picks a row's
+ * partition (when the stage has no partition function), and the number
+ * of rounds (LSH band iteration; default 1).  Both return 0 or -1. */
+int wn_stage_set_shuffle_key(struct wn_stage *st, const char *column, wn_error_t *err);
+int wn_stage_set_rounds(struct wn_stage *st, uint32_t rounds, wn_error_t *err);
+/* The shuffle round being run (0-based), during process_batch and extract. */
+uint32_t wn_stage_round(const struct wn_stage *st);
 
 /* ------------------------------------------------------------- plugins -- */
 

@@ -163,8 +163,12 @@ is $st 1 "a part file that cannot be written: exit 1" || diag "$out"
 like "$out" "checkpoint: rank [0-9]+ could not write the part file of stage 'more' batch 5: .*cannot sync and rename into place: Input/output error" \
     "the error names the rank, stage, batch and cause"
 python3 - eio/journal <<'PY'
-import json, re, sys
-recs = [json.loads(m) for m in re.findall(rb'\{[^{}]*\}', open(sys.argv[1], 'rb').read())]
+import json, struct, sys
+data, off, recs = open(sys.argv[1], 'rb').read(), 0, []
+while off + 16 <= len(data) and data[off:off + 4] == b'WNJ1':   # "WNJ1" u32 len u64 sum json
+    n = struct.unpack_from('<I', data, off + 4)[0]
+    recs.append(json.loads(data[off + 16:off + 16 + n]))
+    off += 16 + n
 bad = [r for r in recs if r.get('ev') == 'batch' and r.get('stage') == 3 and r.get('batch') == 5]
 sys.exit(1 if bad or not any(r.get('ev') == 'batch' for r in recs) else 0)
 PY

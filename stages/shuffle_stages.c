@@ -1,0 +1,379 @@
+/* shuffle_stages.c - shuffle stages built on the runner's UCX shuffle:
+ *
+ *   shuffle         rows to the partition of their key column's hash; each
+ *                   partition one output task (a repartition by key)
+ *   lsh             NeMo Curator's LSH: each document's MinHash signature
+ *                   cut into bands, one row per (band, bucket, document),
+ *                   shuffled by bucket, buckets of two or more documents
+ *                   kept; bands_per_iteration bands per round
+ *   lsh_testdata    a source of documents with MinHash-like signatures,
+ *                   some copies and near copies of others (for tests and
+ *                   benchmarks of lsh: which pairs must meet is known)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "builtin.h"
+
+static int out_push(struct wn_task_list *out, struct wn_batch *b, wn_error_t *err)
+{
+    struct wn_task *t = wn_task_create(0, 0, b);
+    if (!t) {
+        wn_batch_destroy(b);
+        return wn_errprintf(err, "out of memory");
+    }
+    if (wn_task_list_push(out, t) < 0) {
+        wn_task_destroy(t);
+        return wn_errprintf(err, "out of memory");
+    }
+    return 0;
+}
+
+static void free_data(struct wn_stage *st)
+{
+    free(wn_stage_data(st));
+}
+
+/* ------------------------------------------------------------ shuffle -- */
+
+static int shuffle_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
+{
+    return wn_stage_set_shuffle_key(st, wn_params_str(params, "key"), err);
+}
+
+/* Insert: the rows as they are (the runner partitions them by key). */
+static int shuffle_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
+                           struct wn_task_list *out, wn_error_t *err)
+{
+    (void)st;
+    for (size_t i = 0; i < n; i++) {
+        struct wn_batch *b = wn_task_take_batch(in[i]);
+        if (b && out_push(out, b, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static const struct wn_param_spec shuffle_params[] = {
+    {"key", WN_PARAM_STRING, "value", "column whose values' hash picks the partition"},
+    WN_PARAM_END
+};
+
+const struct wn_stage_ops wn_stage_shuffle_ops = {
+    .abi_version = WN_STAGE_ABI,
+    .type = "shuffle",
+    .flags = WN_STAGE_SHUFFLE,
+    .help = "repartition rows by the hash of a key column (total_nparts partitions)",
+    .params = shuffle_params,
+    .init = shuffle_init,
+    .process_batch = shuffle_process,
+};
+
+/* ---------------------------------------------------------------- lsh -- */
+
+struct lsh {
+    long long bands, rows_per_band, per_round;
+    char *sig, *id;
+};
+
+static void lsh_fini(struct wn_stage *st)
+{
+    struct lsh *l = wn_stage_data(st);
+    if (l) {
+        free(l->sig);
+        free(l->id);
+        free(l);
+    }
+}
+
+static int lsh_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
+{
+    struct lsh *l = calloc(1, sizeof(*l));
+    if (!l)
+        return wn_errprintf(err, "out of memory");
+    wn_stage_set_data(st, l);
+    if (wn_params_int(params, "num_bands", &l->bands, err) < 0 ||
+        wn_params_int(params, "minhashes_per_band", &l->rows_per_band, err) < 0 ||
+        wn_params_int(params, "bands_per_iteration", &l->per_round, err) < 0)
+        return -1;
+    errno = EINVAL;
+    if (l->bands < 1 || l->bands > 65536)
+        return wn_errprintf(err, "parameter 'num_bands': %lld (1 to 65536)", l->bands);
+    if (l->rows_per_band < 1 || l->rows_per_band > 4096)
+        return wn_errprintf(err, "parameter 'minhashes_per_band': %lld (1 to 4096)",
+                            l->rows_per_band);
+    if (l->per_round < 1 || l->per_round > l->bands)
+        return wn_errprintf(err, "parameter 'bands_per_iteration': %lld (1 to num_bands, "
+                            "%lld)", l->per_round, l->bands);
+    if (!(l->sig = strdup(wn_params_str(params, "minhash_field"))) ||
+        !(l->id = strdup(wn_params_str(params, "id_field"))))
+        return wn_errprintf(err, "out of memory");
+    uint32_t rounds = (uint32_t)((l->bands + l->per_round - 1) / l->per_round);
+    if (wn_stage_set_rounds(st, rounds, err) < 0 ||
+        wn_stage_set_shuffle_key(st, "_bucket_id", err) < 0)
+        return -1;
+    return 0;
+}
+
+/* Insert, round r: one row per (band of this round, document): the band
+ * number, the bucket (a 64-bit hash of the band's signature values,
+ * seeded with the band number) and the document id. */
+static int lsh_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
+                       struct wn_task_list *out, wn_error_t *err)
+{
+    const struct lsh *l = wn_stage_data(st);
+    long long first = (long long)wn_stage_round(st) * l->per_round;
+    long long last = first + l->per_round < l->bands ? first + l->per_round : l->bands;
+    uint32_t width = (uint32_t)(l->bands * l->rows_per_band);
+    for (size_t i = 0; i < n; i++) {
+        const struct wn_batch *b = in[i]->batch;
+        uint64_t nrows = b ? wn_batch_nrows(b) : 0;
+        if (nrows == 0)
+            continue;
+        const struct wn_column *sig = wn_batch_find(b, l->sig);
+        const struct wn_column *id = wn_batch_find(b, l->id);
+        errno = EINVAL;
+        if (!sig || (sig->type != WN_TYPE_LIST_U32 && sig->type != WN_TYPE_LIST_U64) ||
+            sig->list_len != width)
+            return wn_errprintf(err, "input %zu: column '%s' must be list<u32> or list<u64> "
+                                "of num_bands * minhashes_per_band = %u values%s", i, l->sig,
+                                width, sig ? "" : " (there is no such column)");
+        if (!id || id->type != WN_TYPE_U64)
+            return wn_errprintf(err, "input %zu: column '%s' must be u64%s", i, l->id,
+                                id ? "" : " (there is no such column)");
+        struct wn_batch *o = wn_batch_create();
+        struct wn_column *cb = o ? wn_batch_add_column(o, "_band", WN_TYPE_U32, 1, err) : NULL;
+        struct wn_column *ck = cb ? wn_batch_add_column(o, "_bucket_id", WN_TYPE_U64, 1, err)
+                                  : NULL;
+        struct wn_column *cd = ck ? wn_batch_add_column(o, l->id, WN_TYPE_U64, 1, err) : NULL;
+        uint64_t nout = nrows * (uint64_t)(last - first);
+        if (!cd || wn_col_resize(cb, nout, err) < 0 || wn_col_resize(ck, nout, err) < 0 ||
+            wn_col_resize(cd, nout, err) < 0) {
+            wn_batch_destroy(o);
+            return o ? -1 : wn_errprintf(err, "out of memory");
+        }
+        uint32_t *band = wn_col_u32_mut(cb);
+        uint64_t *bucket = wn_col_u64_mut(ck), *doc = wn_col_u64_mut(cd);
+        const uint64_t *ids = wn_col_u64(id);
+        size_t w = wn_type_width(sig->type), bandbytes = (size_t)l->rows_per_band * w;
+        uint64_t k = 0;
+        for (uint64_t r = 0; r < nrows; r++) {
+            const char *row = (const char *)sig->data + (size_t)r * width * w;
+            for (long long j = first; j < last; j++, k++) {
+                band[k] = (uint32_t)j;
+                bucket[k] = XXH3_64bits_withSeed(row + (size_t)j * bandbytes, bandbytes,
+                                                 (uint64_t)j);
+                doc[k] = ids[r];
+            }
+        }
+        if (out_push(out, o, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+struct lsh_key {
+    uint32_t band;
+    uint32_t row;
+    uint64_t bucket, doc;
+};
+
+static int cmp_lsh_key(const void *x, const void *y)
+{
+    const struct lsh_key *a = x, *b = y;
+    if (a->band != b->band)
+        return a->band < b->band ? -1 : 1;
+    if (a->bucket != b->bucket)
+        return a->bucket < b->bucket ? -1 : 1;
+    if (a->doc != b->doc)
+        return a->doc < b->doc ? -1 : 1;
+    return a->row < b->row ? -1 : a->row > b->row;
+}
+
+/* Extract: the partition's rows sorted by (band, bucket, document); the
+ * buckets holding two or more documents, as one output task. */
+static int lsh_extract(struct wn_stage *st, uint32_t part, struct wn_batch **rows,
+                       struct wn_task_list *out, wn_error_t *err)
+{
+    const struct lsh *l = wn_stage_data(st);
+    (void)part;
+    uint64_t n = wn_batch_nrows(*rows);
+    if (n == 0)
+        return 0;
+    const struct wn_column *cb = wn_batch_find(*rows, "_band");
+    const struct wn_column *ck = wn_batch_find(*rows, "_bucket_id");
+    const struct wn_column *cd = wn_batch_find(*rows, l->id);
+    if (!cb || !ck || !cd || n > UINT32_MAX) {
+        errno = EINVAL;
+        return wn_errprintf(err, "partition rows without the _band, _bucket_id and %s "
+                            "columns", l->id);
+    }
+    struct lsh_key *keys = malloc(n * sizeof(*keys));
+    uint32_t *keep = malloc(n * sizeof(*keep));
+    if (!keys || !keep) {
+        free(keys);
+        free(keep);
+        return wn_errprintf(err, "out of memory");
+    }
+    const uint32_t *band = wn_col_u32(cb);
+    const uint64_t *bucket = wn_col_u64(ck), *doc = wn_col_u64(cd);
+    for (uint64_t r = 0; r < n; r++)
+        keys[r] = (struct lsh_key){band[r], (uint32_t)r, bucket[r], doc[r]};
+    qsort(keys, n, sizeof(*keys), cmp_lsh_key);
+    size_t nkeep = 0;
+    for (uint64_t i = 0; i < n;) {
+        uint64_t j = i + 1;
+        while (j < n && keys[j].band == keys[i].band && keys[j].bucket == keys[i].bucket)
+            j++;
+        if (j - i >= 2)
+            for (uint64_t k = i; k < j; k++)
+                keep[nkeep++] = keys[k].row;
+        i = j;
+    }
+    free(keys);
+    int rc = 0;
+    if (nkeep) {
+        struct wn_batch *b = wn_batch_take(*rows, keep, nkeep, err);
+        rc = b ? out_push(out, b, err) : -1;
+    }
+    free(keep);
+    return rc;
+}
+
+static const struct wn_param_spec lsh_params[] = {
+    {"num_bands", WN_PARAM_INT, "20", "bands each signature is cut into"},
+    {"minhashes_per_band", WN_PARAM_INT, "13", "signature values per band"},
+    {"bands_per_iteration", WN_PARAM_INT, "5", "bands shuffled per round"},
+    {"minhash_field", WN_PARAM_STRING, "_minhash_signature",
+     "list<u32> or list<u64> column of num_bands * minhashes_per_band values"},
+    {"id_field", WN_PARAM_STRING, "_curator_dedup_id", "u64 document id column"},
+    WN_PARAM_END
+};
+
+const struct wn_stage_ops wn_stage_lsh_ops = {
+    .abi_version = WN_STAGE_ABI,
+    .type = "lsh",
+    .flags = WN_STAGE_ACTOR | WN_STAGE_SHUFFLE | WN_STAGE_LSH,
+    .help = "LSH buckets of MinHash signatures, band by band (rows: _band, _bucket_id, id)",
+    .params = lsh_params,
+    .init = lsh_init,
+    .process_batch = lsh_process,
+    .extract = lsh_extract,
+    .fini = lsh_fini,
+};
+
+/* ------------------------------------------------------- lsh_testdata -- */
+
+struct testdata {
+    long long tasks, rows, length, seed, copy_every, near_every, near_bands, band_len;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static int testdata_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
+{
+    struct testdata *d = calloc(1, sizeof(*d));
+    if (!d)
+        return wn_errprintf(err, "out of memory");
+    wn_stage_set_data(st, d);
+    static const char *const keys[] = {"tasks", "rows", "length", "seed", "copy_every",
+                                       "near_every", "near_bands", "band_len"};
+    long long *v[] = {&d->tasks, &d->rows, &d->length, &d->seed, &d->copy_every,
+                      &d->near_every, &d->near_bands, &d->band_len};
+    for (int i = 0; i < 8; i++)
+        if (wn_params_int(params, keys[i], v[i], err) < 0)
+            return -1;
+    errno = EINVAL;
+    if (d->tasks < 1 || d->rows < 0 || d->length < 1 || d->band_len < 1 ||
+        d->length % d->band_len || d->copy_every < 0 || d->near_every < 0 ||
+        d->near_bands < 0 || d->near_bands > d->length / d->band_len)
+        return wn_errprintf(err, "lsh_testdata: tasks >= 1, rows >= 0, length a multiple "
+                            "of band_len, near_bands <= length / band_len");
+    return 0;
+}
+
+/* Value k of document i's signature: random from (seed, document, k),
+ * where a copy (every copy_every-th document, i > 0) takes all of document
+ * i-1's values and a near copy (every near_every-th) all but those of the
+ * first near_bands bands. */
+static uint32_t testdata_value(const struct testdata *d, uint64_t i, long long k)
+{
+    uint64_t j = i;
+    while (j > 0) {   /* back along the chain of copies (every 1: to 0) */
+        if (d->copy_every && j % (uint64_t)d->copy_every == 0)
+            j = d->copy_every == 1 ? 0 : j - 1;
+        else if (d->near_every && j % (uint64_t)d->near_every == 0 &&
+                 k >= d->near_bands * d->band_len)
+            j = d->near_every == 1 ? 0 : j - 1;
+        else
+            break;
+    }
+    return (uint32_t)mix64(mix64((uint64_t)d->seed ^ (j << 20)) + (uint64_t)k);
+}
+
+static int testdata_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
+                            struct wn_task_list *out, wn_error_t *err)
+{
+    const struct testdata *d = wn_stage_data(st);
+    (void)in;
+    for (size_t s = 0; s < n; s++)
+        for (long long t = 0; t < d->tasks; t++) {
+            struct wn_batch *b = wn_batch_create();
+            struct wn_column *cid =
+                b ? wn_batch_add_column(b, "_curator_dedup_id", WN_TYPE_U64, 1, err) : NULL;
+            struct wn_column *cs =
+                cid ? wn_batch_add_column(b, "_minhash_signature", WN_TYPE_LIST_U32,
+                                          (uint32_t)d->length, err)
+                    : NULL;
+            if (!cs || wn_col_resize(cid, (uint64_t)d->rows, err) < 0 ||
+                wn_col_resize(cs, (uint64_t)d->rows, err) < 0) {
+                wn_batch_destroy(b);
+                return b ? -1 : wn_errprintf(err, "out of memory");
+            }
+            uint64_t *ids = wn_col_u64_mut(cid);
+            uint32_t *sig = wn_col_u32_mut(cs);
+            for (long long r = 0; r < d->rows; r++) {
+                uint64_t i = ((uint64_t)s * (uint64_t)d->tasks + (uint64_t)t) *
+                             (uint64_t)d->rows + (uint64_t)r;
+                ids[r] = i;
+                for (long long k = 0; k < d->length; k++)
+                    sig[(size_t)r * (size_t)d->length + (size_t)k] = testdata_value(d, i, k);
+            }
+            if (out_push(out, b, err) < 0)
+                return -1;
+        }
+    return 0;
+}
+
+static const struct wn_param_spec testdata_params[] = {
+    {"tasks", WN_PARAM_INT, "8", "output tasks"},
+    {"rows", WN_PARAM_INT, "100", "documents per task"},
+    {"length", WN_PARAM_INT, "260", "signature values per document"},
+    {"band_len", WN_PARAM_INT, "13", "values per band (for near_bands)"},
+    {"seed", WN_PARAM_INT, "42", "random seed"},
+    {"copy_every", WN_PARAM_INT, "10", "document i copies i-1 when i is a multiple (0: never)"},
+    {"near_every", WN_PARAM_INT, "7",
+     "document i copies i-1 but for near_bands bands when i is a multiple (0: never)"},
+    {"near_bands", WN_PARAM_INT, "5", "bands a near copy differs in (the first ones)"},
+    WN_PARAM_END
+};
+
+const struct wn_stage_ops wn_stage_lsh_testdata_ops = {
+    .abi_version = WN_STAGE_ABI,
+    .type = "lsh_testdata",
+    .flags = WN_STAGE_FANOUT,
+    .help = "test source: documents with random signatures, copies and near copies",
+    .params = testdata_params,
+    .init = testdata_init,
+    .process_batch = testdata_process,
+    .fini = free_data,
+};
