@@ -27,6 +27,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +41,9 @@
 
 #define SHF_MAGIC 0x57534846u    /* "WSHF" */
 #define SHF_FIN 1u
-#define SMALL_MAX (512u << 10)   /* a coalesced message, at most */
-#define BIG_MIN (128u << 10)      /* a chunk this large goes on its own */
-#define SMALL_POSTED_PER_PEER 2
+#define SMALL_MAX (256u << 10)   /* a coalesced message, at most */
+#define BIG_MIN (32u << 10)      /* a chunk this large goes on its own */
+#define SMALL_POSTED_PER_PEER 4
 #define COALESCE_WAIT_S 200e-6   /* a partial message waits this long for more */
 
 #define TAG_KIND_SHIFT 60
@@ -79,7 +80,6 @@ struct qchunk {
 /* A posted send: its buffer is freed once UCX is done with it. */
 struct send_rec {
     struct send_rec *next;
-    struct wn_shuffle *sh;
     int peer, done;
     ucs_status_t status;
     void *req, *buf;
@@ -112,7 +112,6 @@ struct part_store {
 };
 
 struct peer {
-    struct wn_shuffle *sh;
     int rank;
     ucp_ep_h ep;
     ucs_status_t ep_status;   /* set by the error callback */
@@ -149,7 +148,7 @@ struct wn_shuffle {
     int spill_fd;
     off_t spill_end;
     int finished;
-    double t_created, t_finished;
+    double t_finished;
     int failed;
     wn_error_t error;
     struct wn_shuffle_stats st;
@@ -327,7 +326,6 @@ static int post_send(struct wn_shuffle *sh, struct peer *p, void *buf, size_t le
         free(buf);
         return fail(sh, err, "shuffle round %u: out of memory", sh->round);
     }
-    s->sh = sh;
     s->peer = p->rank;
     s->buf = buf;
     s->bytes = len;
@@ -757,7 +755,9 @@ int wn_shuffle_insert(struct wn_shuffle *sh, uint32_t part, uint64_t origin, voi
     if (sh->queued > sh->st.peak_queued_bytes)
         sh->st.peak_queued_bytes = sh->queued;
     /* small chunks gather until half a message (or progress finds them
-     * waiting): scanning the queue at every insert would cost O(n^2) */
+     * waiting): scanning the queue at every insert would cost O(n^2).  A
+     * BIG one goes at once: batching its descriptor with later ones
+     * measured slower (the data starts moving later). */
     if (len < BIG_MIN) {
         p->qsmall += sizeof(struct chunk_desc) + len;
         if (p->qsmall < SMALL_MAX / 2)
@@ -912,8 +912,9 @@ static void progress_barrier(struct wn_shuffle *sh)
     int done = 0;
     MPI_Ibarrier(sh->comm, &req);
     while (!done) {
-        if (sh->worker)
-            ucp_worker_progress(sh->worker);
+        /* idle: give the core away, ranks may outnumber cores */
+        if (!sh->worker || !ucp_worker_progress(sh->worker))
+            sched_yield();
         MPI_Test(&req, &done, MPI_STATUS_IGNORE);
     }
 }
@@ -1064,9 +1065,8 @@ struct wn_shuffle *wn_shuffle_create(MPI_Comm comm, uint32_t round, uint32_t npa
         goto fail;
     }
     double t = now_s();
-    sh->t_created = t;
     for (int i = 0; i < sh->size; i++)
-        sh->peers[i] = (struct peer){.sh = sh, .rank = i, .last_arrival = t};
+        sh->peers[i] = (struct peer){.rank = i, .last_arrival = t};
     ucp_worker_params_t wp = {.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
                               .thread_mode = UCS_THREAD_MODE_SINGLE};
     ucs_status_t s = ucp_worker_create(c, &wp, &sh->worker);
@@ -1180,9 +1180,13 @@ void wn_shuffle_destroy(struct wn_shuffle *sh)
 {
     if (!sh)
         return;
-    while (!sh->failed && !wn_shuffle_sends_done(sh) && sh->finished)
-        if (wn_shuffle_progress(sh, NULL) < 0)
+    while (!sh->failed && !wn_shuffle_sends_done(sh) && sh->finished) {
+        int n = wn_shuffle_progress(sh, NULL);
+        if (n < 0)
             break;
+        if (n == 0)
+            sched_yield();
+    }
     int dead_peer = 0;
     for (int i = 0; i < sh->size; i++)
         if (i != sh->rank && sh->peers[i].ep_status != UCS_OK)

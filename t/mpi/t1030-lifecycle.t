@@ -56,4 +56,19 @@ out=$("$WINNOW" run plug.yaml --set "stages.upper.type=$TEST_TMP/none.so" 2>&1);
 is $st 2 "a missing plugin file: exit 2"
 like "$out" "cannot load stage plugin .*none.so" "error names the plugin path"
 
+# Stage ABI: a plugin built for ABI 1 (before shuffle hooks) still loads;
+# one for a newer ABI is refused with a message.
+for abi in 1 99; do
+    sed "s/\.abi_version = WN_STAGE_ABI,/.abi_version = $abi,/" \
+        "$SRCDIR/examples/plugin/uppercase.c" >abi$abi.c
+    cc -shared -fPIC -I"$SRCDIR/include" -o abi$abi.so abi$abi.c
+done
+out=$(mpirun_np 2 "$WINNOW" run plug.yaml --set "stages.upper.type=$PWD/abi1.so" \
+      --results abi1.jsonl --progress off 2>&1); st=$?
+ok $st "a plugin built for stage ABI 1 runs" || diag "$out"
+is "$(grep -c '"text":"ITEM [0-9]"' abi1.jsonl)" 6 "and upper-cased all 6 rows"
+out=$("$WINNOW" run plug.yaml --set "stages.upper.type=$PWD/abi99.so" 2>&1); st=$?
+is $st 2 "a plugin built for stage ABI 99: exit 2"
+like "$out" "built for stage ABI 99, this winnow has ABI 2" "the message names both ABIs"
+
 done_testing
