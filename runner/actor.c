@@ -780,8 +780,12 @@ static void hand_chunks(struct wn_rt *rt, struct job *j)
 /* Sends a finished job's result and frees it (main thread). */
 static void send_result(struct wn_rt *rt, struct job *j)
 {
+    struct wn_actor *a = rt->actor;
     if (j->nchunks)
         hand_chunks(rt, j);
+    /* An extracted partition's received rows are no longer needed. */
+    if (j->extract && a->sh && a->sh_stage == j->stage->index && a->sh_round == j->round)
+        wn_shuffle_release(a->sh, j->part);
     wn_rt_send(rt, 0, WN_TAG_RESULT, j->result, j->result_len);
     j->result = NULL;
     job_free(rt, j);

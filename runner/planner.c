@@ -1097,6 +1097,8 @@ static void shuffle_tell(struct wn_planner *p, uint32_t op)
  * an earlier run finished goes there too). */
 static void shuffle_extract(struct wn_planner *p)
 {
+    /* First: a result may come back at once (rank 0 sending to itself). */
+    p->sh_pending = p->nparts;
     for (uint32_t part = 0; part < p->nparts; part++) {
         uint64_t b = (uint64_t)p->round * p->nparts + part;
         int rank = p->actors[part % (uint32_t)p->nactors];
@@ -1113,7 +1115,6 @@ static void shuffle_extract(struct wn_planner *p)
         p->nrunning++;
         wn_rt_send(p->rt, rank, WN_TAG_EXTRACT, m, sizeof(*m));
     }
-    p->sh_pending = p->nparts;
 }
 
 /* A shuffle stage, round after round: BEGIN (connections up) -> inserts
@@ -1164,6 +1165,7 @@ static int shuffle_run(struct wn_planner *p)
     case SH_BEGIN:
         if (p->acks_pending)
             return 0;
+        p->sh_pending = p->nbatches - p->nextract;
         for (uint64_t b = p->nextract; b < p->nbatches; b++) {
             struct pbatch *pb = &p->batches[b];
             pb->state = B_PENDING;
@@ -1171,7 +1173,6 @@ static int shuffle_run(struct wn_planner *p)
             pb->last_failed_on = -1;
             q_push(&p->queues[pb->primary >= 0 ? pb->primary : rt->size], b);
         }
-        p->sh_pending = p->nbatches - p->nextract;
         p->sh_phase = SH_INSERT;
         return 1;
     case SH_INSERT:

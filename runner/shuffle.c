@@ -820,7 +820,8 @@ int wn_shuffle_extract(struct wn_shuffle *sh, uint32_t part, wn_shuffle_chunk_fn
         return wn_errprintf(err, "shuffle round %u: rank %d does not own partition %u",
                             sh->round, sh->world[sh->rank], part);
     struct part_store *ps = &sh->parts[part / (uint32_t)sh->size];
-    qsort(ps->v, ps->n, sizeof(*ps->v), by_origin);
+    if (ps->n > 1)
+        qsort(ps->v, ps->n, sizeof(*ps->v), by_origin);
     for (size_t i = 1; i < ps->n; i++)
         if (ps->v[i].origin == ps->v[i - 1].origin)
             return wn_errprintf(err, "shuffle round %u: partition %u has two chunks of origin "

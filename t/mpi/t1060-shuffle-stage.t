@@ -31,6 +31,9 @@ for np in 2 3; do
     ok $st "the same on $np ranks" || diag "$out"
     cmp -s s4.jsonl s$np.jsonl; ok $? "$np ranks: byte-identical results (partition order does not depend on arrival)"
 done
+out=$("$WINNOW" run s.yaml --results s1.jsonl --progress off 2>&1); st=$?
+ok $st "alone, without mpirun (rank 0 plans and is the one actor)" || diag "$out"
+cmp -s s4.jsonl s1.jsonl; ok $? "1 rank: byte-identical results"
 out=$(mpirun_np 4 "$WINNOW" run s.yaml --set stages.part.total_nparts=0 --stats s0.json \
       --results s0.jsonl --progress off 2>&1); st=$?
 ok $st "without total_nparts" || diag "$out"
