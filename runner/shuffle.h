@@ -21,6 +21,14 @@
  * memory_limit bytes go to a spill file under spill_dir and are read back
  * at extract.  A peer whose endpoint fails, or that sends nothing for
  * timeout_s while the round waits on it, is an error naming both ranks.
+ * (Endpoint failures are detected between hosts only: UCX 1.13's shared
+ * memory transports cannot report a dead peer, and asking for it moves a
+ * host's traffic to TCP; on one host the timeouts catch it.)
+ *
+ * Progress: a rank whose round is complete may still owe peers the
+ * acknowledgements of transfers it received, and its own large sends may
+ * still be read by peers, so it keeps calling wn_shuffle_progress (never
+ * blocking in MPI) until wn_shuffle_destroy's progressing barrier.
  *
  * Threads: every call is made by the thread that created the round,
  * except wn_shuffle_extract, which another thread may call once

@@ -151,15 +151,21 @@ struct got {
     int bad_rows;
 };
 
-static int collect(void *arg, uint64_t origin, const void *buf, size_t len, wn_error_t *err)
+/* Records the order extract handed chunks over in. */
+static void note_origin(struct got *g, uint64_t origin)
 {
-    (void)err;
-    struct got *g = arg;
     if (g->n == g->cap) {
         g->cap = g->cap ? 2 * g->cap : 64;
         g->origins = realloc(g->origins, g->cap * sizeof(uint64_t));
     }
     g->origins[g->n++] = origin;
+}
+
+static int collect(void *arg, uint64_t origin, const void *buf, size_t len, wn_error_t *err)
+{
+    (void)err;
+    struct got *g = arg;
+    note_origin(g, origin);
     g->bytes += len;
     if (!pattern_ok(origin, buf, len))
         g->bad_pattern++;
@@ -189,11 +195,7 @@ static int collect_rows(void *arg, uint64_t origin, const void *buf, size_t len,
 {
     (void)err;
     struct got *g = arg;
-    if (g->n == g->cap) {
-        g->cap = g->cap ? 2 * g->cap : 64;
-        g->origins = realloc(g->origins, g->cap * sizeof(uint64_t));
-    }
-    g->origins[g->n++] = origin;
+    note_origin(g, origin);
     const uint64_t *row = buf;
     for (size_t i = 0; i < len / 16; i++) {
         uint64_t k = row[2 * i], v = row[2 * i + 1];
