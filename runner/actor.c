@@ -14,6 +14,7 @@
 #include "ckpt.h"
 #include "part.h"
 #include "runtime.h"
+#include "clique.h"
 #include "shuffle.h"
 #include "stage_impl.h"
 
@@ -107,6 +108,10 @@ struct wn_actor {
     char sh_error[1024];
     struct job *sh_waiting;            /* extracts waiting for the round */
     _Atomic size_t sh_backlog;         /* bytes inserted, not yet sent */
+    /* The clique of the RAFT stage this rank hosts (made on the main
+     * thread, which runs its MPI collectives for the compute thread). */
+    struct wn_clique *clique;
+    int clique_stage;
 };
 
 /* Bytes an actor may have inserted and not yet sent before its compute
@@ -721,6 +726,7 @@ struct wn_actor *wn_actor_create(struct wn_rt *rt)
     pthread_cond_init(&a->io_space, NULL);
     a->cur_stage = -1;
     a->avg_stage = -1;
+    a->clique_stage = -1;
     rt->actor = a;
     if (pthread_create(&a->thread, NULL, compute_main, rt) != 0) {
         free(a);
@@ -751,6 +757,7 @@ void wn_actor_destroy(struct wn_actor *a)
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->cond);
     pthread_cond_destroy(&a->main_cond);
+    wn_clique_destroy(a->clique);
     free(a);
 }
 
@@ -801,8 +808,10 @@ static void make_ready(struct wn_rt *rt, struct job *j)
      * idle: run it here.  GPU stages stay on the compute thread, which
      * holds their device (CUDA binds a device per thread). */
     int io_room = !rt->opts->checkpoint || (a->io_started && a->io_queued < WN_IO_QUEUE_MAX);
+    /* RAFT stages neither: their collectives need the main thread free. */
     if (!a->ready && !a->running && a->avg_stage == (int)j->stage->index &&
-        a->avg_job_s < WN_INLINE_JOB_S && !(j->stage->cfg->gpus > 0) && io_room) {
+        a->avg_job_s < WN_INLINE_JOB_S && !(j->stage->cfg->gpus > 0) && io_room &&
+        !(j->stage->ops->flags & WN_STAGE_RAFT)) {
         double now = wn_rt_now(rt), idle = now - a->idle_since;
         pthread_mutex_unlock(&a->lock);
         run_job(rt, j, idle > 0 ? idle : 0, a->io_started);
@@ -871,7 +880,8 @@ static void on_stage(struct wn_rt *rt, const struct wn_msg_stage *m)
     }
     if (st->ops->setup) {
         struct wn_worker w = {rt->rank, me->node_id, me->local_rank, me->gpu,
-                              m->actor_index, m->nactors};
+                              m->actor_index, m->nactors,
+                              a->clique_stage == (int)m->stage ? a->clique : NULL};
         if (st->ops->setup(st, &w, &err) < 0) {
             wn_errprefix(&err, "setup");
             goto fail;
@@ -1152,6 +1162,43 @@ static int shuffle_poll(struct wn_rt *rt)
     return rc;
 }
 
+/* Wakes the main thread from its idle wait: the compute thread has
+ * handed it a clique collective. */
+static void wake_main(void *arg)
+{
+    struct wn_actor *a = arg;
+    pthread_mutex_lock(&a->lock);
+    if (a->main_waiting)
+        pthread_cond_signal(&a->main_cond);
+    pthread_mutex_unlock(&a->lock);
+}
+
+static void on_clique(struct wn_rt *rt, const struct wn_msg_clique *m, size_t len)
+{
+    struct wn_actor *a = rt->actor;
+    wn_error_t err = {{0}};
+    if (len < sizeof(*m) || m->stage >= rt->nstages || m->nactors < 1 ||
+        len < sizeof(*m) + (size_t)m->nactors * sizeof(int32_t)) {
+        wn_error("malformed clique message (%zu bytes)", len);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    int gpu = m->gpu ? rt->places[rt->rank].gpu : -1;
+    wn_clique_destroy(a->clique);
+    a->clique = NULL;
+    a->clique_stage = -1;
+    if (m->gpu && gpu < 0) {
+        wn_errprintf(&err, "rank %d has no GPU for an NCCL clique", rt->rank);
+    } else {
+        /* NCCL's set-up waits for every member: the same bound as a
+         * shuffle's silent peer. */
+        a->clique = wn_clique_create(rt->group_comm, (const int *)(m + 1), m->nactors, gpu,
+                                     rt->cfg->exec.shuffle_timeout, wake_main, a, &err);
+        if (a->clique)
+            a->clique_stage = (int)m->stage;
+    }
+    ack(rt, m->stage, a->clique ? NULL : err.text);
+}
+
 static void on_stage_end(struct wn_rt *rt, uint32_t stage)
 {
     struct wn_actor *a = rt->actor;
@@ -1160,6 +1207,11 @@ static void on_stage_end(struct wn_rt *rt, uint32_t stage)
         if (st->ops->teardown)
             st->ops->teardown(st);
         a->cur_stage = -1;
+    }
+    if (a->clique_stage == (int)stage) {
+        wn_clique_destroy(a->clique);
+        a->clique = NULL;
+        a->clique_stage = -1;
     }
     /* The stage's inputs are consumed: free them where they live. */
     if (stage > 0) {
@@ -1190,6 +1242,9 @@ void wn_actor_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
         break;
     case WN_TAG_EXTRACT:
         on_extract(rt, buf, len);
+        break;
+    case WN_TAG_CLIQUE:
+        on_clique(rt, buf, len);
         break;
     default:
         wn_error("unexpected message tag %d from rank %d", tag, src);
@@ -1223,7 +1278,7 @@ static void send_durable(struct wn_rt *rt, struct io_job *io)
 int wn_actor_poll(struct wn_rt *rt)
 {
     struct wn_actor *a = rt->actor;
-    int moved = shuffle_poll(rt);
+    int moved = shuffle_poll(rt) | wn_clique_progress(a->clique);
     if (atomic_load(&a->ndone) == 0)
         return moved;
     pthread_mutex_lock(&a->lock);
@@ -1257,8 +1312,9 @@ int wn_actor_poll(struct wn_rt *rt)
 void wn_actor_idle_wait(struct wn_rt *rt, double seconds)
 {
     struct wn_actor *a = rt->actor;
-    /* An open shuffle round is driven by polling its UCX worker. */
-    if (a->sh && seconds > 100e-6)
+    /* An open shuffle round is driven by polling its UCX worker, and a
+     * clique collective by testing it. */
+    if ((a->sh || wn_clique_busy(a->clique)) && seconds > 100e-6)
         seconds = 100e-6;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1266,7 +1322,7 @@ void wn_actor_idle_wait(struct wn_rt *rt, double seconds)
     ts.tv_sec += ns / 1000000000L;
     ts.tv_nsec = ns % 1000000000L;
     pthread_mutex_lock(&a->lock);
-    if (!a->done && !a->durable) {
+    if (!a->done && !a->durable && !wn_clique_busy(a->clique)) {
         a->main_waiting = 1;
         pthread_cond_timedwait(&a->main_cond, &a->lock, &ts);
         a->main_waiting = 0;

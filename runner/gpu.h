@@ -33,6 +33,30 @@ int wn_gpu_sum_u64(int ordinal, const uint64_t *values, size_t n, uint64_t *sum,
 /* Why CUDA is not usable here, for `winnow info` ("" when it is). */
 const char *wn_gpu_unavailable_reason(void);
 
+/* Device memory, for stages that hand clique collectives device buffers. */
+int wn_gpu_alloc(int ordinal, size_t bytes, void **ptr, wn_error_t *err);
+void wn_gpu_free(int ordinal, void *ptr);
+/* to_device 1: host src -> device dst; 0: device src -> host dst. */
+int wn_gpu_copy(int ordinal, void *dst, const void *src, size_t bytes, int to_device,
+                wn_error_t *err);
+
+/* NCCL cliques (runner/clique.c).  Without CUDA or NCCL every call fails
+ * cleanly.  The unique id is WN_NCCL_ID_BYTES opaque bytes: the clique's
+ * rank 0 makes it and every member passes it to wn_nccl_init, which binds
+ * `device` and gives up (aborting the half-made communicator) after
+ * timeout_s.  type is a fixed-width WN_TYPE_*, op a WN_OP_* (clique.h);
+ * every collective runs on the calling thread and returns when done. */
+#define WN_NCCL_ID_BYTES 128
+int wn_nccl_unique_id(void *id, wn_error_t *err);
+int wn_nccl_init(const void *id, int nranks, int rank, int device, double timeout_s,
+                 void **comm, wn_error_t *err);
+int wn_nccl_allreduce(void *comm, const void *send, void *recv, size_t count, int type, int op,
+                      wn_error_t *err);
+int wn_nccl_allgather(void *comm, const void *send, void *recv, size_t count, int type,
+                      wn_error_t *err);
+int wn_nccl_bcast(void *comm, void *buf, size_t count, int type, int root, wn_error_t *err);
+void wn_nccl_destroy(void *comm);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,7 +23,8 @@
 #include "timelimit.h"
 #include "stage_impl.h"
 
-enum pstate { P_START, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH, P_DONE };
+enum pstate { P_START, P_CLIQUE, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH,
+              P_DONE };
 enum bstate { B_PENDING, B_RUNNING, B_DONE, B_GIVEN_UP };
 /* A shuffle stage's round: connect, insert, extract, close. */
 enum shphase { SH_NEXT, SH_BEGIN, SH_INSERT, SH_LOAD, SH_EXTRACT, SH_END };
@@ -273,6 +274,8 @@ static void begin_replay(struct wn_planner *p)
     p->state = P_RUN;
 }
 
+static void node_setup(struct wn_planner *p);
+
 static void begin_stage(struct wn_planner *p)
 {
     struct wn_rt *rt = p->rt;
@@ -383,7 +386,28 @@ static void begin_stage(struct wn_planner *p)
     wn_debug("stage %u '%s': %zu tasks, %llu batches, %d actors", p->stage, c->name,
              p->ninputs, (unsigned long long)p->nbatches, p->nactors);
 
-    /* setup_on_node by the first actor of each node, before any setup. */
+    if (raft) {
+        /* The clique first: setup receives it. */
+        size_t len = sizeof(struct wn_msg_clique) + (size_t)p->nactors * sizeof(int32_t);
+        p->acks_pending = 0;
+        for (int i = 0; i < p->nactors; i++) {
+            struct wn_msg_clique *m = calloc(1, len);
+            *m = (struct wn_msg_clique){p->stage, p->nactors, c->gpus > 0, 0};
+            for (int a = 0; a < p->nactors; a++)
+                ((int32_t *)(m + 1))[a] = p->actors[a];
+            p->acks_pending++;
+            wn_rt_send(rt, p->actors[i], WN_TAG_CLIQUE, m, len);
+        }
+        p->state = P_CLIQUE;
+        return;
+    }
+    node_setup(p);
+}
+
+/* setup_on_node by the first actor of each node, before any setup. */
+static void node_setup(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
     p->acks_pending = 0;
     for (int i = 0; i < p->nactors; i++) {
         int r = p->actors[i], node = rt->places[r].node_id, first = 1, on_node = 0;
@@ -1224,6 +1248,15 @@ int wn_planner_poll(struct wn_rt *rt)
             return 1;
         }
         begin_stage(p);
+        return 1;
+    case P_CLIQUE:
+        if (p->acks_pending)
+            return 0;
+        if (p->failed) {   /* a member could not join: nothing to run */
+            p->state = P_FINISH;
+            return 1;
+        }
+        node_setup(p);
         return 1;
     case P_NODE_SETUP:
         if (p->acks_pending)

@@ -47,6 +47,8 @@ enum wn_tag {
                              its inserts are finished, or it ends     */
     WN_TAG_EXTRACT,       /* planner -> actor: extract a partition    */
     WN_TAG_SHUFFLE_STATS, /* actor -> planner: what a round moved     */
+    WN_TAG_CLIQUE,        /* planner -> actor: form the RAFT stage's
+                             clique (acknowledged)                    */
     WN_TAG_BUNDLE,        /* several of the above, in order (see
                              transport.c, "Outboxes")                    */
 };
@@ -138,6 +140,13 @@ struct wn_msg_shuffle_stats {
     uint32_t stage;
     uint32_t round;
     uint64_t bytes_sent, bytes_spilled, peak_held_bytes;
+};
+
+struct wn_msg_clique {
+    uint32_t stage;
+    int32_t nactors;          /* the actor ranks follow (int32_t)       */
+    int32_t gpu;              /* 1: NCCL on the bound GPUs, 0: MPI      */
+    int32_t pad;
 };
 
 struct wn_msg_extract {

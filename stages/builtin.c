@@ -13,6 +13,7 @@ const struct wn_stage_ops *const wn_builtin_stages[] = {
     &wn_stage_shuffle_ops,
     &wn_stage_lsh_ops,
     &wn_stage_lsh_testdata_ops,
+    &wn_stage_clique_check_ops,
     &wn_stage_probe_ops,   /* probe_stage.c: where lifecycle calls ran */
     NULL,
 };

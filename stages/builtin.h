@@ -23,6 +23,8 @@ extern const struct wn_stage_ops wn_stage_sum_ops;
 extern const struct wn_stage_ops wn_stage_shuffle_ops;
 extern const struct wn_stage_ops wn_stage_lsh_ops;
 extern const struct wn_stage_ops wn_stage_lsh_testdata_ops;
+/* RAFT clique test stage (clique_stage.c). */
+extern const struct wn_stage_ops wn_stage_clique_check_ops;
 /* Lifecycle probe for setup_on_node/setup tests (probe_stage.c). */
 extern const struct wn_stage_ops wn_stage_probe_ops;
 

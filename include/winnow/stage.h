@@ -51,6 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "winnow/clique.h"
 #include "winnow/error.h"
 #include "winnow/params.h"
 #include "winnow/task.h"
@@ -95,6 +96,8 @@ struct wn_worker {
     int gpu;                  /* bound CUDA device ordinal, -1 for none */
     int actor_index;          /* 0..nactors-1 in this stage */
     int nactors;
+    struct wn_clique *clique; /* RAFT stages: the actors' clique (ABI 2),
+                                 else NULL */
 };
 
 struct wn_stage;              /* a configured stage; opaque */

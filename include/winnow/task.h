@@ -237,7 +237,7 @@ static inline int wn_col_is_view(const struct wn_column *col)
     {                                                                     \
         return col->type == (T1) || col->type == (T2)                     \
                    ? (const CTYPE *)col->data                             \
-                   : wn_col_type_error_();                                \
+                   : (const CTYPE *)wn_col_type_error_();                 \
     }
 const void *wn_col_type_error_(void);   /* sets errno, returns NULL */
 WN_COL_ACCESSOR_(u8,  uint8_t,  WN_TYPE_U8,  WN_TYPE_U8)
