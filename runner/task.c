@@ -255,6 +255,21 @@ int wn_task_list_push(struct wn_task_list *list, struct wn_task *task)
     return 0;
 }
 
+int wn_task_list_push_batch(struct wn_task_list *list, struct wn_batch *batch,
+                            wn_error_t *err)
+{
+    struct wn_task *t = wn_task_create(0, 0, batch);
+    if (!t) {
+        wn_batch_destroy(batch);
+        return wn_errprintf(err, "out of memory");
+    }
+    if (wn_task_list_push(list, t) < 0) {
+        wn_task_destroy(t);
+        return wn_errprintf(err, "out of memory");
+    }
+    return 0;
+}
+
 void wn_task_list_clear(struct wn_task_list *list)
 {
     for (size_t i = 0; i < list->n; i++)

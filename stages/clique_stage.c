@@ -193,15 +193,7 @@ static int cc_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         wn_batch_destroy(b);
         return -1;
     }
-    struct wn_task *t = wn_task_create(0, 0, b);
-    if (!t || wn_task_list_push(out, t) < 0) {
-        if (t)
-            wn_task_destroy(t);
-        else
-            wn_batch_destroy(b);
-        return wn_errprintf(err, "out of memory");
-    }
-    return 0;
+    return wn_task_list_push_batch(out, b, err);
 }
 
 static const struct wn_param_spec cc_params[] = {

@@ -18,20 +18,6 @@
 
 #include "builtin.h"
 
-static int out_push(struct wn_task_list *out, struct wn_batch *b, wn_error_t *err)
-{
-    struct wn_task *t = wn_task_create(0, 0, b);
-    if (!t) {
-        wn_batch_destroy(b);
-        return wn_errprintf(err, "out of memory");
-    }
-    if (wn_task_list_push(out, t) < 0) {
-        wn_task_destroy(t);
-        return wn_errprintf(err, "out of memory");
-    }
-    return 0;
-}
-
 static void free_data(struct wn_stage *st)
 {
     free(wn_stage_data(st));
@@ -51,7 +37,7 @@ static int shuffle_process(struct wn_stage *st, struct wn_task *const *in, size_
     (void)st;
     for (size_t i = 0; i < n; i++) {
         struct wn_batch *b = wn_task_take_batch(in[i]);
-        if (b && out_push(out, b, err) < 0)
+        if (b && wn_task_list_push_batch(out, b, err) < 0)
             return -1;
     }
     return 0;
@@ -169,7 +155,7 @@ static int lsh_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
                 doc[k] = ids[r];
             }
         }
-        if (out_push(out, o, err) < 0)
+        if (wn_task_list_push_batch(out, o, err) < 0)
             return -1;
     }
     return 0;
@@ -237,7 +223,7 @@ static int lsh_extract(struct wn_stage *st, uint32_t part, struct wn_batch **row
     int rc = 0;
     if (nkeep) {
         struct wn_batch *b = wn_batch_take(*rows, keep, nkeep, err);
-        rc = b ? out_push(out, b, err) : -1;
+        rc = b ? wn_task_list_push_batch(out, b, err) : -1;
     }
     free(keep);
     return rc;
@@ -348,7 +334,7 @@ static int testdata_process(struct wn_stage *st, struct wn_task *const *in, size
                 for (long long k = 0; k < d->length; k++)
                     sig[(size_t)r * (size_t)d->length + (size_t)k] = testdata_value(d, i, k);
             }
-            if (out_push(out, b, err) < 0)
+            if (wn_task_list_push_batch(out, b, err) < 0)
                 return -1;
         }
     return 0;

@@ -358,6 +358,10 @@ struct wn_task_list {
 void wn_task_list_init(struct wn_task_list *list);
 /* Appends task; the list owns it on success only (ENOMEM otherwise). */
 int wn_task_list_push(struct wn_task_list *list, struct wn_task *task);
+/* Appends a new task holding batch (the runner gives it its id); batch is
+ * the list's in any case (freed on failure). */
+int wn_task_list_push_batch(struct wn_task_list *list, struct wn_batch *batch,
+                            wn_error_t *err);
 /* Destroys the tasks, keeps the array for reuse (n becomes 0).  To move
  * the tasks elsewhere instead, copy the pointers and set n to 0. */
 void wn_task_list_clear(struct wn_task_list *list);

@@ -970,6 +970,11 @@ static void test_task_list(void)
     wn_task_list_free(&list);
     ok(list.n == 0 && list.cap == 0 && list.tasks == NULL,
        "free returns the list to its initial state");
+    wn_error_t err = {""};
+    struct wn_batch *pb = make_batch(3, 5);
+    ok(wn_task_list_push_batch(&list, pb, &err) == 0 && list.n == 1 &&
+       list.tasks[0]->batch == pb, "push_batch: a task holding the batch itself");
+    wn_task_list_free(&list);
 
     struct wn_task *t = make_task(make_batch(0, 4));
     uint64_t want = 0;
