@@ -10,6 +10,7 @@ const struct wn_stage_ops *const wn_builtin_stages[] = {
     &wn_stage_fail_ops,
     &wn_stage_fanout_ops,
     &wn_stage_sum_ops,
+    &wn_stage_minhash_ops,
     &wn_stage_shuffle_ops,
     &wn_stage_lsh_ops,
     &wn_stage_lsh_testdata_ops,

@@ -23,6 +23,12 @@ extern const struct wn_stage_ops wn_stage_sum_ops;
 extern const struct wn_stage_ops wn_stage_shuffle_ops;
 extern const struct wn_stage_ops wn_stage_lsh_ops;
 extern const struct wn_stage_ops wn_stage_lsh_testdata_ops;
+/* Document stages. */
+extern const struct wn_stage_ops wn_stage_minhash_ops;
+/* minhash.c's seeded MurmurHash3 (x86_32; x64_128 with out[0] = h1,
+ * out[1] = h2), for other stages and the known-answer tests. */
+uint32_t wn_murmur3_x86_32(const void *key, size_t len, uint32_t seed);
+void wn_murmur3_x64_128(const void *key, size_t len, uint32_t seed, uint64_t out[2]);
 /* RAFT clique test stage (clique_stage.c). */
 extern const struct wn_stage_ops wn_stage_clique_check_ops;
 /* Lifecycle probe for setup_on_node/setup tests (probe_stage.c). */
