@@ -877,3 +877,97 @@ uint64_t wn_config_hash(const struct wn_pipeline_config *cfg)
     }
     return XXH64_digest(&st);
 }
+
+/* ------------------------------------------------------------ expand -- */
+
+/* value with ${input}, ${output} and ${name} replaced, malloc'd; NULL with
+ * the reason in err. */
+static char *expand_value(const struct wn_pipeline_config *cfg, const char *value,
+                          const char *what, wn_error_t *err)
+{
+    static const char *const names[] = {"input", "output", "name"};
+    const char *values[] = {cfg->input, cfg->output, cfg->name};
+    size_t cap = strlen(value) + 1, len = 0;
+    char *out = malloc(cap);
+    for (const char *v = value; out && *v;) {
+        const char *add = v;
+        size_t n = 1;
+        if (v[0] == '$' && v[1] == '{') {
+            const char *end = strchr(v + 2, '}');
+            int k = 0;
+            for (; end && k < 3; k++)
+                if ((size_t)(end - v - 2) == strlen(names[k]) &&
+                    !strncmp(v + 2, names[k], strlen(names[k])))
+                    break;
+            if (!end || k == 3) {
+                errno = EINVAL;
+                wn_errprintf(err, "%s: unknown variable '%.*s' (there are ${input}, ${output} "
+                             "and ${name})", what, end ? (int)(end - v + 1) : (int)strlen(v),
+                             v);
+                free(out);
+                return NULL;
+            }
+            if (!values[k] || !*values[k]) {
+                errno = EINVAL;
+                wn_errprintf(err, "%s uses ${%s}, which this pipeline does not set (set "
+                             "'%s' in the file or with --set %s=...)", what, names[k],
+                             names[k], names[k]);
+                free(out);
+                return NULL;
+            }
+            add = values[k];
+            n = strlen(add);
+            v = end + 1;
+        } else {
+            v++;
+        }
+        if (len + n + 1 > cap) {
+            cap = 2 * (len + n + 1);
+            char *o = realloc(out, cap);
+            if (!o) {
+                free(out);
+                out = NULL;
+                break;
+            }
+            out = o;
+        }
+        memcpy(out + len, add, n);
+        len += n;
+    }
+    if (!out) {
+        wn_errprintf(err, "out of memory");
+        return NULL;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+int wn_config_expand(struct wn_pipeline_config *cfg, wn_error_t *err)
+{
+    for (size_t s = 0; s < cfg->nstages; s++) {
+        struct wn_params *p = cfg->stages[s].params;
+        for (size_t i = 0; i < wn_params_count(p); i++) {
+            const char *value = wn_params_value(p, i);
+            if (!strstr(value, "${"))
+                continue;
+            char what[512];
+            const char *origin = wn_params_origin(p, i);
+            snprintf(what, sizeof(what), "%s%sstage '%s': parameter '%s'",
+                     origin && *origin ? origin : "", origin && *origin ? ": " : "",
+                     cfg->stages[s].name, wn_params_key(p, i));
+            char *v = expand_value(cfg, value, what, err);
+            if (!v)
+                return -1;
+            char *key = strdup(wn_params_key(p, i));
+            char *orig = origin ? strdup(origin) : NULL;
+            int rc = key ? wn_params_set(p, key, v, orig, wn_params_flags(p, i), err)
+                         : wn_errprintf(err, "out of memory");
+            free(key);
+            free(orig);
+            free(v);
+            if (rc < 0)
+                return -1;
+        }
+    }
+    return 0;
+}

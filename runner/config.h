@@ -100,6 +100,13 @@ void wn_config_free(struct wn_pipeline_config *cfg);
 int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment,
                        wn_error_t *err);
 
+/* Expands ${input}, ${output} and ${name} (the pipeline's top-level keys)
+ * in every stage parameter's value, defaults included: call it after the
+ * overrides and after wn_stage_create filled the defaults.  A value that
+ * names an unknown variable, or one the pipeline leaves unset, is an
+ * error naming the parameter and where it was set. */
+int wn_config_expand(struct wn_pipeline_config *cfg, wn_error_t *err);
+
 /* The stage named name, or NULL. */
 struct wn_stage_config *wn_config_stage(struct wn_pipeline_config *cfg, const char *name);
 

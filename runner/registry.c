@@ -301,8 +301,14 @@ int wn_stage_init(struct wn_stage *st, wn_error_t *err)
 {
     if (st->initialized)
         return 0;
-    if (st->ops->init && st->ops->init(st, st->cfg->params, err) < 0)
+    if (st->ops->init && st->ops->init(st, st->cfg->params, err) < 0) {
+        /* What a failed init made is freed now (fini copes with a
+         * partly made state). */
+        if (st->ops->fini)
+            st->ops->fini(st);
+        st->data = NULL;
         return wn_errprefix(err, "stage '%s' (%s): init", st->cfg->name, st->ops->type);
+    }
     st->initialized = 1;
     return 0;
 }

@@ -224,6 +224,8 @@ static int prepare(const struct run_args *a, struct prepared *p)
         for (uint32_t i = 0; ok && i < p->nstages; i++)
             if (!(p->stages[i] = wn_stage_create(&p->cfg->stages[i], i, &err)))
                 ok = 0;
+        if (ok && wn_config_expand(p->cfg, &err) < 0)
+            ok = 0;
     }
     /* Parameter values a stage checks itself (init) are checked here too,
      * on every rank, before any work. */

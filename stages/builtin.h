@@ -24,7 +24,19 @@ extern const struct wn_stage_ops wn_stage_shuffle_ops;
 extern const struct wn_stage_ops wn_stage_lsh_ops;
 extern const struct wn_stage_ops wn_stage_lsh_testdata_ops;
 /* Document stages. */
-extern const struct wn_stage_ops wn_stage_minhash_ops;
+extern const struct wn_stage_ops wn_stage_read_jsonl_ops;       /* read_jsonl.c */
+extern const struct wn_stage_ops wn_stage_minhash_ops;          /* minhash.c */
+extern const struct wn_stage_ops wn_stage_buckets_to_edges_ops; /* edges.c */
+/* Heuristic filters (filters.c), NeMo Curator's parameter names. */
+extern const struct wn_stage_ops wn_stage_word_count_ops;
+extern const struct wn_stage_ops wn_stage_mean_word_length_ops;
+extern const struct wn_stage_ops wn_stage_symbols_to_words_ops;
+extern const struct wn_stage_ops wn_stage_non_alphanumeric_ops;
+extern const struct wn_stage_ops wn_stage_urls_ops;
+extern const struct wn_stage_ops wn_stage_repeated_lines_ops;
+extern const struct wn_stage_ops wn_stage_repeated_paragraphs_ops;
+extern const struct wn_stage_ops wn_stage_repeating_top_ngrams_ops;
+extern const struct wn_stage_ops wn_stage_bullets_ops;
 /* minhash.c's seeded MurmurHash3 (x86_32; x64_128 with out[0] = h1,
  * out[1] = h2), for other stages and the known-answer tests. */
 uint32_t wn_murmur3_x86_32(const void *key, size_t len, uint32_t seed);

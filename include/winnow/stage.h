@@ -122,7 +122,9 @@ struct wn_stage_ops {
     int  (*process_batch)(struct wn_stage *st, struct wn_task *const *in, size_t n,
                           struct wn_task_list *out, wn_error_t *err);
     void (*teardown)(struct wn_stage *st);
-    /* Frees what init allocated (called on every rank that ran init). */
+    /* Frees what init allocated: on every rank that ran init, and right
+     * after an init that failed (so it must cope with a partly made
+     * state, e.g. data still NULL). */
     void (*fini)(struct wn_stage *st);
 
     /* Shuffle stages only (ABI 2); NULL for the defaults above.  partition

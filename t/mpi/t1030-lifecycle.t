@@ -56,6 +56,25 @@ out=$("$WINNOW" run plug.yaml --set "stages.upper.type=$TEST_TMP/none.so" 2>&1);
 is $st 2 "a missing plugin file: exit 2"
 like "$out" "cannot load stage plugin .*none.so" "error names the plugin path"
 
+# ${input}, ${output} and ${name} in stage parameters come from the
+# pipeline's top-level keys (so `--set output=DIR` reaches the stages).
+cat >exp.yaml <<'YAML'
+name: exp
+stages:
+  - {name: generate, type: fanout, params: {tasks: 2, rows: 1}}
+  - {name: probe, type: probe, params: {dir: "${output}/${name}"}}
+YAML
+mkdir -p expout/exp
+out=$("$WINNOW" run exp.yaml --progress off --set output=expout 2>&1); st=$?
+ok $st "a parameter using \${output} and \${name}" || diag "$out"
+ok $([ -s expout/exp/probe.setup ]; echo $?) "it expanded to the --set output (expout/exp)"
+out=$("$WINNOW" run exp.yaml --progress off 2>&1); st=$?
+is $st 2 "\${output} without an output: exit 2"
+like "$out" "exp.yaml:4:[0-9]+: stage 'probe': parameter 'dir' uses \\\$\\{output\\}, which this pipeline does not set" \
+    "the error names file, line, stage and parameter"
+out=$("$WINNOW" run exp.yaml --progress off --set 'stages.probe.dir=${outptu}' 2>&1); st=$?
+like "$out" "unknown variable '\\\$\\{outptu\\}'" "an unknown variable is named"
+
 # Stage ABI: a plugin built for ABI 1 (before shuffle hooks) still loads;
 # one for a newer ABI is refused with a message.
 for abi in 1 99; do

@@ -1,0 +1,78 @@
+#!/bin/bash
+# wn-timeout: 300
+# The document stages chained on real text nobody on the team wrote
+# (Debian's /usr/share/doc/*/copyright files: many exact and near copies
+# of the same licenses): read_jsonl -> minhash -> lsh -> buckets_to_edges.
+# Every group of identical documents ends up connected, the edges join
+# documents that are really alike (exact Jaccard of 24-character n-gram
+# sets), and the results do not depend on the rank count.
+. "$(dirname "$0")/../lib/tap.sh"
+cd "$TEST_TMP"
+mkdir -p in
+n=$(python3 - <<'PY'
+import glob, json
+files = sorted(glob.glob('/usr/share/doc/*/copyright'))
+with open('in/a.jsonl', 'w') as a, open('in/b.jsonl', 'w') as b:
+    for i, p in enumerate(files):
+        t = open(p, encoding='utf-8', errors='replace').read()
+        (a if i % 2 else b).write(json.dumps({"text": t, "path": p}) + "\n")
+    b.write("{not json\n")
+print(len(files))
+PY
+)
+[ "$n" -ge 20 ] || skip_all "only $n copyright files in /usr/share/doc"
+cat >d.yaml <<'YAML'
+name: dedup-stages
+stages:
+  - {name: read, type: read_jsonl, params: {input: "${input}", id_field: path, blocksize: 100000,
+                                           rejects: "${output}/rejects.jsonl"}}
+  - {name: minhash, type: minhash, batch_size: 1}
+  - {name: lsh, type: lsh, batch_size: 2}
+  - {name: edges, type: buckets_to_edges, batch_size: 2}
+YAML
+mkdir -p out4 out2
+out=$(mpirun_np 4 "$WINNOW" run d.yaml --set input=in --set output=out4 --results e4.jsonl \
+      --progress off 2>&1); st=$?
+ok $st "read_jsonl -> minhash -> lsh -> buckets_to_edges on $n documents, 4 ranks" || diag "$out"
+is "$(wc -l <out4/rejects.jsonl)" 1 "the malformed line is in the rejects file"
+like "$(cat out4/rejects.jsonl)" '"line": ?[0-9]+' "with its line"
+out=$(mpirun_np 2 "$WINNOW" run d.yaml --set input=in --set output=out2 --results e2.jsonl \
+      --progress off 2>&1); st=$?
+ok $st "the same on 2 ranks" || diag "$out"
+cmp -s e4.jsonl e2.jsonl; ok $? "byte-identical edges on 4 and 2 ranks"
+r=$(python3 - e4.jsonl <<'PY'
+import json, sys
+# ids as read_jsonl makes them: (file index in path order << 40) | line
+ids = {}
+for i, name in enumerate(('in/a.jsonl', 'in/b.jsonl')):
+    for line_no, line in enumerate(open(name, encoding='utf-8'), 1):
+        try:
+            ids[(i << 40) | line_no] = json.loads(line)["text"]
+        except ValueError:
+            pass
+edges = [(r["_curator_dedup_id_x"], r["_curator_dedup_id_y"]) for r in map(json.loads, open(sys.argv[1]))]
+parent = {k: k for k in ids}
+def find(x):
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+for x, y in edges:
+    parent[find(x)] = find(y)
+by_text = {}
+for k, t in ids.items():
+    by_text.setdefault(t, []).append(k)
+split = sum(1 for g in by_text.values() if len({find(k) for k in g}) > 1)
+def grams(t, n=24):
+    return {t[i:i + n] for i in range(max(1, len(t) - n + 1))}
+def jac(a, b):
+    A, B = grams(a), grams(b)
+    return len(A & B) / len(A | B)
+alike = sum(1 for x, y in edges if jac(ids[x], ids[y]) >= 0.5)
+groups = sum(1 for g in by_text.values() if len(g) > 1)
+print("edges=%d alike=%d identical_groups=%d split=%d" % (len(edges), alike, groups, split))
+sys.exit(0 if edges and split == 0 and alike >= 0.95 * len(edges) else 1)
+PY
+); st=$?
+ok $st "identical documents all connected, edges join alike documents: $r"
+done_testing
