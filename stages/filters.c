@@ -104,39 +104,6 @@ struct filter {
 
 /* ------------------------------------------------------------ decoding -- */
 
-/* Length of the valid UTF-8 sequence at s[0] (n > 0 bytes left), or 1 when
- * none starts there; the second-byte ranges rule out overlong forms,
- * surrogates and values above U+10FFFF (Unicode table 3-7). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return 1;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 1;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 1;
-    return len;
-}
-
 /* Python's str.isspace(). */
 static int is_space(uint32_t c)
 {
@@ -226,7 +193,8 @@ static int decode(struct scratch *s, const char *text, size_t len)
     size_t n = 0;
     memset(s->start, 0, len + 1);
     for (size_t i = 0; i < len;) {
-        size_t l = utf8_len(u + i, len - i);
+        size_t l = wn_utf8_len(u + i, len - i);
+        l = l ? l : 1;   /* an invalid byte: one code point */
         uint32_t c;
         if (l == 1)
             c = u[i] < 0x80 ? u[i] : 0xdc00u + u[i];

@@ -148,41 +148,6 @@ void wn_murmur3_x64_128(const void *key, size_t len, uint32_t seed, uint64_t out
 
 /* ---------------------------------------------------------- n-grams -- */
 
-/* Length of the valid UTF-8 sequence starting at s[0] (n > 0 bytes left),
- * or 1 when none does (the byte is then a code point by itself).  The
- * second-byte ranges rule out overlong forms, surrogates and values above
- * U+10FFFF (Unicode table 3-7). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return 1;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 1;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 1;
-    return len;
-}
-
 /* ------------------------------------------------------ permutations -- */
 
 /* Coefficients laid out for the kernels: a split into 32-bit halves (the
@@ -457,8 +422,11 @@ static size_t ngram_hashes(const struct minhash *m, struct mh_scratch *s, const 
     }
     const unsigned char *u = (const unsigned char *)text;
     size_t ncp = 0;
-    for (size_t i = 0; i < len; i += utf8_len(u + i, len - i))
+    for (size_t i = 0; i < len;) {
+        size_t l = wn_utf8_len(u + i, len - i);
         s->cp[ncp++] = (uint32_t)i;
+        i += l ? l : 1;   /* an invalid byte: one code point */
+    }
     s->cp[ncp] = (uint32_t)len;
     size_t n = (size_t)m->ngram, count = ncp >= n ? ncp - n + 1 : 1;
     for (size_t g = 0; g < count; g++) {

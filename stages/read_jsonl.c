@@ -414,35 +414,6 @@ static int reader_line(struct reader *r, const char **line, size_t *n, wn_error_
 
 /* ------------------------------------------------------------ parsing -- */
 
-/* Length of the valid UTF-8 sequence at s[0] (n > 0 bytes left), 0 when
- * none starts there (Unicode table 3-7: no overlong forms, surrogates or
- * values past U+10FFFF). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        lo = c == 0xe0 ? 0xa0 : lo;
-        hi = c == 0xed ? 0x9f : hi;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        lo = c == 0xf0 ? 0x90 : lo;
-        hi = c == 0xf4 ? 0x8f : hi;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return len;
-}
-
 /* A copy of s with each byte that starts no valid UTF-8 sequence replaced
  * by U+FFFD: paths need not be UTF-8, a JSON string must be.  NULL when
  * out of memory. */
@@ -454,7 +425,7 @@ static char *utf8_clean(const char *s)
         return NULL;
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_len(u + i, n - i);
+        size_t k = wn_utf8_len(u + i, n - i);
         if (k) {
             memcpy(o, s + i, k);
             o += k;
