@@ -658,7 +658,9 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
         q_push(&p->retry, r->batch);
         return;
     }
-    int max_retries = rt->cfg->exec.max_retries;
+    /* A RAFT batch is not retried alone: its clique runs together. */
+    int max_retries = (rt->stages[p->stage]->ops->flags & WN_STAGE_RAFT)
+                          ? 0 : rt->cfg->exec.max_retries;
     pb->last_failed_on = src;
     if ((int)pb->attempt < max_retries && !p->failed) {
         wn_warn("stage '%s' batch %llu failed on rank %d (attempt %u of %d): %s; retrying",

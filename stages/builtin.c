@@ -16,6 +16,8 @@ const struct wn_stage_ops *const wn_builtin_stages[] = {
     &wn_stage_shuffle_ops,
     &wn_stage_lsh_ops,
     &wn_stage_buckets_to_edges_ops,
+    &wn_stage_connected_components_ops,
+    &wn_stage_identify_duplicates_ops,
     &wn_stage_word_count_ops,
     &wn_stage_mean_word_length_ops,
     &wn_stage_symbols_to_words_ops,

@@ -33,6 +33,8 @@ size_t wn_utf8_len(const unsigned char *s, size_t n);
 extern const struct wn_stage_ops wn_stage_read_jsonl_ops;       /* read_jsonl.c */
 extern const struct wn_stage_ops wn_stage_minhash_ops;          /* minhash.c */
 extern const struct wn_stage_ops wn_stage_buckets_to_edges_ops; /* edges.c */
+extern const struct wn_stage_ops wn_stage_connected_components_ops;   /* components.c */
+extern const struct wn_stage_ops wn_stage_identify_duplicates_ops;    /* components.c */
 /* Heuristic filters (filters.c), NeMo Curator's parameter names. */
 extern const struct wn_stage_ops wn_stage_word_count_ops;
 extern const struct wn_stage_ops wn_stage_mean_word_length_ops;

@@ -83,6 +83,20 @@ out=$("$WINNOW" run c.yaml --set stages.raft.num_output_tasks=2 2>&1); st=$?
 is $st 2 "num_output_tasks on a RAFT stage: exit 2"
 like "$out" "num_output_tasks is set by the clique size" "and why"
 
+# A RAFT batch that fails is not retried alone (its clique runs
+# together): the run fails at once, naming the batch and why, no hang.
+cat >bad.yaml <<'YAML'
+name: badclique
+stages:
+  - {name: generate, type: fanout, params: {tasks: 6, rows: 3}}
+  - {name: cc, type: connected_components}
+YAML
+t0=$SECONDS
+out=$(mpirun_np 4 "$WINNOW" run bad.yaml --progress off 2>&1); st=$?
+is $st 1 "a RAFT stage whose members fail: exit 1" || diag "$out"
+ok $([ $((SECONDS - t0)) -lt 20 ]; echo $?) "without retries or a hang ($((SECONDS - t0)) s)"
+like "$out" "stage 'cc' failed: batch [0-9]+ .*failed 1 times.*expected u64 edge columns" "the error says which batch and why"
+
 # A GPU RAFT stage on ranks without GPUs is refused before work.
 out=$(mpirun_np 2 "$WINNOW" run c.yaml --set stages.raft.resources.gpus=1 2>&1); st=$?
 ok $([ $st -ne 0 ]; echo $?) "a RAFT stage asking for GPUs where there are none fails"

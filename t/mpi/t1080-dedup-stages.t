@@ -75,4 +75,43 @@ sys.exit(0 if edges and split == 0 and alike >= 0.95 * len(edges) else 1)
 PY
 ); st=$?
 ok $st "identical documents all connected, edges join alike documents: $r"
+# ... -> connected_components (RAFT, over the clique) -> identify_duplicates:
+# the components of the edge graph, each labelled by its smallest id, that
+# id kept and the rest marked duplicates; the same on 4 and 3 ranks.
+sed -e 's/^name: dedup-stages/name: dedup-groups/' d.yaml >g.yaml
+cat >>g.yaml <<'YAML'
+  - {name: cc, type: connected_components}
+  - {name: identify, type: identify_duplicates}
+YAML
+for np in 4 3; do
+    mkdir -p gout$np
+    out=$(mpirun_np $np "$WINNOW" run g.yaml --set input=in --set output=gout$np --results g$np.jsonl \
+          --progress off 2>&1); st=$?
+    ok $st "... -> connected_components -> identify_duplicates on $np ranks" || diag "$out"
+done
+r=$(python3 - e4.jsonl g4.jsonl g3.jsonl <<'PY'
+import json, sys
+edges = [(r["_curator_dedup_id_x"], r["_curator_dedup_id_y"]) for r in map(json.loads, open(sys.argv[1]))]
+parent = {}
+def find(x):
+    parent.setdefault(x, x)
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+for x, y in edges:
+    a, b = find(x), find(y)
+    parent[max(a, b)] = min(a, b)
+want = {(v, find(v), int(v == find(v))) for v in parent}
+def rows(p):
+    return sorted((r["_curator_dedup_id"], r["_duplicate_group_id"], r["_kept"])
+                  for r in map(json.loads, open(p)))
+g4, g3 = rows(sys.argv[2]), rows(sys.argv[3])
+groups = {g for _, g, _ in g4}
+print("documents=%d groups=%d kept=%d" % (len(g4), len(groups), sum(k for _, _, k in g4)))
+sys.exit(0 if set(g4) == want and len(g4) == len(want) and g3 == g4 else 1)
+PY
+); st=$?
+ok $st "components and kept ids equal a union-find of the edges, on 4 and 3 ranks: $r"
+
 done_testing
