@@ -17,6 +17,7 @@
 #include "stage_impl.h"
 #include "builtin.h"
 #include "tap.h"
+#include "stage_test.h"
 #include "winnow/task.h"
 
 #define LICENSES "/usr/share/common-licenses/"
@@ -63,68 +64,7 @@ static const struct fdef fdefs[] = {
      -INFINITY, 0.2, 10, 5},
 };
 #define NFDEFS (sizeof(fdefs) / sizeof(fdefs[0]))
-#define NREF 11   /* numbers per line of the reference (--n 2 --n 3 --n 5) */
-
-/* ------------------------------------------------------------ helpers -- */
-
-struct doc {
-    char *text;
-    size_t len;
-    char label[64];
-};
-
-static struct doc docs[64];
-static size_t ndocs;
-
-static void add_doc(const char *label, const char *text, size_t len)
-{
-    if (ndocs == sizeof(docs) / sizeof(docs[0]))
-        BAIL_OUT("too many documents");
-    struct doc *d = &docs[ndocs++];
-    d->text = malloc(len + 1);
-    if (!d->text)
-        BAIL_OUT("out of memory");
-    memcpy(d->text, text, len);
-    d->text[len] = 0;
-    d->len = len;
-    snprintf(d->label, sizeof(d->label), "%s", label);
-}
-
-static void add_str(const char *label, const char *text)
-{
-    add_doc(label, text, strlen(text));
-}
-
-static char *read_stream(FILE *f, size_t *len)
-{
-    char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n + 4096 > cap) {
-            cap = 2 * cap + 4096;
-            char *nb = realloc(buf, cap);
-            if (!nb)
-                BAIL_OUT("out of memory");
-            buf = nb;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    *len = n;
-    return buf;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = read_stream(f, len);
-    fclose(f);
-    return buf;
-}
-
-/* A command's output as a document; skipped (with a diagnostic) when the
+#define NREF 11   /* A command's output as a document; skipped (with a diagnostic) when the
  * command fails or prints nothing, as a man page not installed would. */
 static void add_cmd(const char *label, const char *cmd)
 {
@@ -138,38 +78,6 @@ static void add_cmd(const char *label, const char *cmd)
     else
         diag("skipped %s: `%s` failed", label, cmd);
     free(t);
-}
-
-/* A stage and the configuration it points into. */
-struct fs {
-    struct wn_pipeline_config *cfg;
-    struct wn_stage *st;
-};
-
-static void fs_free(struct fs *m)
-{
-    wn_stage_destroy(m->st);
-    wn_config_free(m->cfg);
-    m->st = NULL;
-    m->cfg = NULL;
-}
-
-/* A configured, initialised stage of that type with the given params (a
- * YAML flow mapping's contents), or -1 with err filled. */
-static int fs_make(struct fs *m, const char *type, const char *params, wn_error_t *err)
-{
-    char yaml[1024];
-    snprintf(yaml, sizeof(yaml),
-             "name: t\nstages:\n  - name: f\n    type: %s\n    params: {%s}\n", type, params);
-    m->cfg = NULL;
-    m->st = NULL;
-    if (wn_config_load_string(yaml, "t.yaml", &m->cfg, err) < 0)
-        return -1;
-    if (!(m->st = wn_stage_create(&m->cfg->stages[0], 0, err)) || wn_stage_init(m->st, err) < 0) {
-        fs_free(m);
-        return -1;
-    }
-    return 0;
 }
 
 /* docs[0..ndocs) as one batch: an "id" u64 and a "text" str column. */
@@ -190,7 +98,7 @@ static struct wn_batch *docs_batch(void)
 
 /* Runs inputs (batches, NULL for a task without one) through the stage
  * as one call; the outputs are appended to out.  0 or -1 (err filled). */
-static int fs_run(struct fs *m, struct wn_batch **in, size_t n, struct wn_task_list *out,
+static int fs_run(struct test_stage *m, struct wn_batch **in, size_t n, struct wn_task_list *out,
                   wn_error_t *err)
 {
     struct wn_task *t[8];
@@ -207,9 +115,9 @@ static int fs_run(struct fs *m, struct wn_batch **in, size_t n, struct wn_task_l
  * on failure); the caller frees it. */
 static struct wn_batch *run_docs(const char *type, const char *params)
 {
-    struct fs m;
+    struct test_stage m;
     wn_error_t err = {{0}};
-    if (fs_make(&m, type, params, &err) < 0) {
+    if (test_stage_make(&m, type, params, &err) < 0) {
         diag("%s {%s}: %s", type, params, err.text);
         return NULL;
     }
@@ -222,7 +130,7 @@ static struct wn_batch *run_docs(const char *type, const char *params)
     else
         res = wn_task_take_batch(out.tasks[0]);
     wn_task_list_free(&out);
-    fs_free(&m);
+    test_stage_free(&m);
     return res;
 }
 
@@ -320,33 +228,6 @@ static void load_docs(void)
     add_str("truncated sequence n-gram", "x \xe2\x82 x \xe2\x82 x \xe2\x82\xac");
 }
 
-/* ---------------------------------------------- the Python reference -- */
-
-static char tmpdir[] = "/tmp/test_filters.XXXXXX";
-
-static void write_docs(void)
-{
-    if (!mkdtemp(tmpdir))
-        BAIL_OUT("mkdtemp: %s", strerror(errno));
-    for (size_t i = 0; i < ndocs; i++) {
-        char path[256];
-        snprintf(path, sizeof(path), "%s/%zu", tmpdir, i);
-        FILE *f = fopen(path, "wb");
-        if (!f || fwrite(docs[i].text, 1, docs[i].len, f) != docs[i].len || fclose(f) != 0)
-            BAIL_OUT("writing %s", path);
-    }
-}
-
-static void remove_docs(void)
-{
-    for (size_t i = 0; i < ndocs; i++) {
-        char path[256];
-        snprintf(path, sizeof(path), "%s/%zu", tmpdir, i);
-        unlink(path);
-    }
-    rmdir(tmpdir);
-}
-
 /* The reference's scores, ndocs x NREF; NULL on failure. */
 static double *ref_scores(void)
 {
@@ -355,7 +236,7 @@ static double *ref_scores(void)
     int n = snprintf(cmd, sizeof(cmd), "python3 '%s/t/lib/filters_ref.py' --n 2 --n 3 --n 5",
                      srcdir && *srcdir ? srcdir : ".");
     for (size_t i = 0; i < ndocs; i++)
-        n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s/%zu", tmpdir, i);
+        n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s/%zu", docs_dir, i);
     FILE *p = popen(cmd, "r");
     if (!p)
         return NULL;
@@ -545,18 +426,18 @@ static void test_bounds(void)
         {"repeating_top_ngrams", "n: 4, max_repeating_ngram_ratio: 0.999", 0},
     };
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-        struct fs m;
+        struct test_stage m;
         wn_error_t err = {{0}};
         struct wn_task_list out = WN_TASK_LIST_INIT;
         int rows = -1;
-        if (fs_make(&m, cases[k].type, cases[k].params, &err) == 0) {
+        if (test_stage_make(&m, cases[k].type, cases[k].params, &err) == 0) {
             struct wn_batch *b = wn_batch_create();
             struct wn_column *t = wn_batch_add_column(b, "text", WN_TYPE_STR, 0, &err);
             if (!t || wn_col_append_str(t, "one two three!", 14, &err) < 0)
                 BAIL_OUT("%s", err.text);
             if (fs_run(&m, &b, 1, &out, &err) == 0 && out.n == 1)
                 rows = (int)wn_batch_nrows(out.tasks[0]->batch);
-            fs_free(&m);
+            test_stage_free(&m);
         }
         if (rows < 0)
             diag("%s", err.text);
@@ -570,9 +451,9 @@ static void test_bounds(void)
  * input without a batch. */
 static void test_outputs(void)
 {
-    struct fs m;
+    struct test_stage m;
     wn_error_t err = {{0}};
-    if (fs_make(&m, "word_count", "min_words: 2, score_field: wc", &err) < 0)
+    if (test_stage_make(&m, "word_count", "min_words: 2, score_field: wc", &err) < 0)
         BAIL_OUT("%s", err.text);
     struct wn_batch *in[3];
     for (int i = 0; i < 3; i += 2) {
@@ -599,7 +480,7 @@ static void test_outputs(void)
         skip(2, "no outputs");
     }
     wn_task_list_free(&out);
-    fs_free(&m);
+    test_stage_free(&m);
 }
 
 /* Errors: at init, a bad parameter named; at process, a bad column named. */
@@ -627,15 +508,15 @@ static void test_errors(void)
         {"urls", "max_url_to_text_ratio: lots", "max_url_to_text_ratio"},
     };
     for (size_t k = 0; k < sizeof(init_bad) / sizeof(init_bad[0]); k++) {
-        struct fs m;
+        struct test_stage m;
         wn_error_t err = {{0}};
-        int rc = fs_make(&m, init_bad[k].type, init_bad[k].params, &err);
+        int rc = test_stage_make(&m, init_bad[k].type, init_bad[k].params, &err);
         ok(rc < 0 && strstr(err.text, init_bad[k].named), "%s {%s}: refused, naming %s",
            init_bad[k].type, init_bad[k].params, init_bad[k].named);
         if (rc < 0)
             diag("  %s", err.text);
         else
-            fs_free(&m);
+            test_stage_free(&m);
     }
 
     static const struct {
@@ -647,9 +528,9 @@ static void test_errors(void)
         {"text_field: body, score_field: id", "'id'", WN_TYPE_STR},
     };
     for (size_t k = 0; k < sizeof(run_bad) / sizeof(run_bad[0]); k++) {
-        struct fs m;
+        struct test_stage m;
         wn_error_t err = {{0}};
-        if (fs_make(&m, "bullets", run_bad[k].params, &err) < 0)
+        if (test_stage_make(&m, "bullets", run_bad[k].params, &err) < 0)
             BAIL_OUT("%s", err.text);
         struct wn_batch *b = wn_batch_create();
         struct wn_column *id = wn_batch_add_column(b, "id", WN_TYPE_U64, 1, &err);
@@ -666,7 +547,7 @@ static void test_errors(void)
         if (rc < 0)
             diag("  %s", err.text);
         wn_task_list_free(&out);
-        fs_free(&m);
+        test_stage_free(&m);
     }
 }
 
@@ -675,11 +556,11 @@ int main(void)
     load_docs();
     diag("%zu documents", ndocs);
     plan((int)(NFDEFS * 4 + 1 + 9 + 16 + 3 + 15 + 3));
-    write_docs();
+    docs_write();
     double *ref = ref_scores();
     ok(ref != NULL, "reference ran on %zu documents", ndocs);
     if (!ref) {
-        remove_docs();
+        docs_remove();
         BAIL_OUT("no reference scores");
     }
     test_scores(ref);
@@ -689,7 +570,7 @@ int main(void)
     test_outputs();
     test_errors();
     free(ref);
-    remove_docs();
+    docs_remove();
     for (size_t i = 0; i < ndocs; i++)
         free(docs[i].text);
     return done_testing();

@@ -17,94 +17,15 @@
 #include "stage_impl.h"
 #include "builtin.h"
 #include "tap.h"
+#include "stage_test.h"
 #include "winnow/task.h"
 
 #define LICENSES "/usr/share/common-licenses/"
 
-/* ------------------------------------------------------------ helpers -- */
-
-struct doc {
-    char *text;
-    size_t len;
-    char label[64];
-};
-
-static struct doc docs[64];
-static size_t ndocs;
-
-static void add_doc(const char *label, const char *text, size_t len)
-{
-    if (ndocs == sizeof(docs) / sizeof(docs[0]))
-        BAIL_OUT("too many documents");
-    struct doc *d = &docs[ndocs++];
-    d->text = malloc(len + 1);
-    if (!d->text)
-        BAIL_OUT("out of memory");
-    memcpy(d->text, text, len);
-    d->text[len] = 0;
-    d->len = len;
-    snprintf(d->label, sizeof(d->label), "%s", label);
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n + 4096 > cap) {
-            cap = 2 * cap + 4096;
-            char *nb = realloc(buf, cap);
-            if (!nb)
-                BAIL_OUT("out of memory");
-            buf = nb;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
-/* A stage and the configuration it points into. */
-struct mh {
-    struct wn_pipeline_config *cfg;
-    struct wn_stage *st;
-};
-
-static void mh_free(struct mh *m)
-{
-    wn_stage_destroy(m->st);
-    wn_config_free(m->cfg);
-    m->st = NULL;
-    m->cfg = NULL;
-}
-
-/* A configured, initialised minhash stage with the given params (a YAML
- * flow mapping's contents), or -1 with err filled. */
-static int mh_make(struct mh *m, const char *params, wn_error_t *err)
-{
-    char yaml[1024];
-    snprintf(yaml, sizeof(yaml),
-             "name: t\nstages:\n  - name: mh\n    type: minhash\n    params: {%s}\n", params);
-    m->cfg = NULL;
-    m->st = NULL;
-    if (wn_config_load_string(yaml, "t.yaml", &m->cfg, err) < 0)
-        return -1;
-    if (!(m->st = wn_stage_create(&m->cfg->stages[0], 0, err)) || wn_stage_init(m->st, err) < 0) {
-        mh_free(m);
-        return -1;
-    }
-    return 0;
-}
-
 /* Runs docs[first .. first+n) through the stage as one input task (an
  * "id" u64 and a "text" str column); returns the output batch (owned by
  * the caller) or NULL with err filled. */
-static struct wn_batch *mh_run(struct mh *m, size_t first, size_t n, wn_error_t *err)
+static struct wn_batch *mh_run(struct test_stage *m, size_t first, size_t n, wn_error_t *err)
 {
     struct wn_batch *b = wn_batch_create();
     struct wn_column *id = wn_batch_add_column(b, "id", WN_TYPE_U64, 1, err);
@@ -194,33 +115,6 @@ static void load_docs(void)
     add_doc("invalid UTF-8", bad, sizeof(bad) - 1);
 }
 
-/* ---------------------------------------------- the Python reference -- */
-
-static char tmpdir[] = "/tmp/test_minhash.XXXXXX";
-
-static void write_docs(void)
-{
-    if (!mkdtemp(tmpdir))
-        BAIL_OUT("mkdtemp: %s", strerror(errno));
-    for (size_t i = 0; i < ndocs; i++) {
-        char path[256];
-        snprintf(path, sizeof(path), "%s/%zu", tmpdir, i);
-        FILE *f = fopen(path, "wb");
-        if (!f || fwrite(docs[i].text, 1, docs[i].len, f) != docs[i].len || fclose(f) != 0)
-            BAIL_OUT("writing %s", path);
-    }
-}
-
-static void remove_docs(void)
-{
-    for (size_t i = 0; i < ndocs; i++) {
-        char path[256];
-        snprintf(path, sizeof(path), "%s/%zu", tmpdir, i);
-        unlink(path);
-    }
-    rmdir(tmpdir);
-}
-
 /* Starts the reference on every document; read its output with ref_read. */
 static FILE *ref_start(int num_hashes, int wide)
 {
@@ -229,7 +123,7 @@ static FILE *ref_start(int num_hashes, int wide)
     int n = snprintf(cmd, sizeof(cmd), "python3 '%s/t/lib/minhash_ref.py' --num-hashes %d%s",
                      srcdir && *srcdir ? srcdir : ".", num_hashes, wide ? " --64" : "");
     for (size_t i = 0; i < ndocs; i++)
-        n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s/%zu", tmpdir, i);
+        n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s/%zu", docs_dir, i);
     return popen(cmd, "r");
 }
 
@@ -323,12 +217,12 @@ static void check_against_ref(FILE *p, int num_hashes, int wide)
 {
     uint64_t *ref = ref_read(p, num_hashes);
     ok(ref != NULL, "reference ran (%d hashes, %d-bit)", num_hashes, wide ? 64 : 32);
-    struct mh m;
+    struct test_stage m;
     wn_error_t err = {{0}};
     char params[128];
     snprintf(params, sizeof(params), "num_hashes: %d, use_64_bit_hash: %s", num_hashes,
              wide ? "true" : "false");
-    struct wn_batch *b = mh_make(&m, params, &err) == 0 ? mh_run(&m, 0, ndocs, &err) : NULL;
+    struct wn_batch *b = test_stage_make(&m, "minhash", params, &err) == 0 ? mh_run(&m, 0, ndocs, &err) : NULL;
     if (!ok(b != NULL, "stage ran (%d hashes, %d-bit)", num_hashes, wide ? 64 : 32))
         diag("%s", err.text);
     const struct wn_column *c = b ? wn_batch_find(b, "_minhash_signature") : NULL;
@@ -350,7 +244,7 @@ static void check_against_ref(FILE *p, int num_hashes, int wide)
        num_hashes, wide ? 64 : 32);
     free(ref);
     wn_batch_destroy(b);
-    mh_free(&m);
+    test_stage_free(&m);
 }
 
 static int isa_supported(const char *isa)
@@ -371,14 +265,14 @@ static const char *const isas[] = {"portable", "avx2", "avx512"};
 static struct wn_batch *run_isa(const char *isa, const char *params, size_t first, size_t n,
                                 wn_error_t *err)
 {
-    struct mh m;
+    struct test_stage m;
     setenv("WN_MINHASH_ISA", isa, 1);
-    int rc = mh_make(&m, params, err);
+    int rc = test_stage_make(&m, "minhash", params, err);
     unsetenv("WN_MINHASH_ISA");
     if (rc < 0)
         return NULL;
     struct wn_batch *b = mh_run(&m, first, n, err);
-    mh_free(&m);
+    test_stage_free(&m);
     return b;
 }
 
@@ -497,9 +391,9 @@ static void test_jaccard(void)
         free(m);
     }
     for (int wide = 0; wide <= 1; wide++) {
-        struct mh m;
+        struct test_stage m;
         wn_error_t err = {{0}};
-        struct wn_batch *b = mh_make(&m, wide ? "use_64_bit_hash: true" : "", &err) == 0
+        struct wn_batch *b = test_stage_make(&m, "minhash", wide ? "use_64_bit_hash: true" : "", &err) == 0
                                  ? mh_run(&m, first, 8, &err)
                                  : NULL;
         if (!ok(b != NULL, "stage ran on the mutated copies (%d-bit)", wide ? 64 : 32))
@@ -515,7 +409,7 @@ static void test_jaccard(void)
                every[k], wide ? 64 : 32, est, exact[k]);
         }
         wn_batch_destroy(b);
-        mh_free(&m);
+        test_stage_free(&m);
     }
     ndocs = first;
     for (size_t k = 0; k < 8; k++)
@@ -531,40 +425,40 @@ static void test_jaccard(void)
 
 static void test_errors(void)
 {
-    struct mh m;
+    struct test_stage m;
     wn_error_t err = {{0}};
-    ok(mh_make(&m, "num_hashes: 0", &err) < 0, "num_hashes 0 fails init");
+    ok(test_stage_make(&m, "minhash", "num_hashes: 0", &err) < 0, "num_hashes 0 fails init");
     has_text(err, "num_hashes", "... naming the parameter");
-    ok(mh_make(&m, "char_ngrams: 0", &err) < 0, "char_ngrams 0 fails init");
+    ok(test_stage_make(&m, "minhash", "char_ngrams: 0", &err) < 0, "char_ngrams 0 fails init");
     has_text(err, "char_ngrams", "... naming the parameter");
     setenv("WN_MINHASH_ISA", "sse9", 1);
-    ok(mh_make(&m, "", &err) < 0, "WN_MINHASH_ISA=sse9 fails init");
+    ok(test_stage_make(&m, "minhash", "", &err) < 0, "WN_MINHASH_ISA=sse9 fails init");
     unsetenv("WN_MINHASH_ISA");
     has_text(err, "sse9", "... naming it");
     if (!isa_supported("avx512")) {
         setenv("WN_MINHASH_ISA", "avx512", 1);
-        ok(mh_make(&m, "", &err) < 0, "WN_MINHASH_ISA=avx512 fails on a CPU without it");
+        ok(test_stage_make(&m, "minhash", "", &err) < 0, "WN_MINHASH_ISA=avx512 fails on a CPU without it");
         unsetenv("WN_MINHASH_ISA");
         has_text(err, "avx512", "... naming it");
     } else
         skip(2, "this CPU has AVX-512: an unsupported ISA cannot be forced");
 
     /* A text column under another name, then one of the wrong type. */
-    if (mh_make(&m, "text_field: body", &err) < 0)
+    if (test_stage_make(&m, "minhash", "text_field: body", &err) < 0)
         BAIL_OUT("%s", err.text);
     ok(mh_run(&m, 0, 1, &err) == NULL, "missing text column fails process_batch");
     has_text(err, "'body'", "... naming the column");
-    mh_free(&m);
+    test_stage_free(&m);
 
-    if (mh_make(&m, "text_field: id", &err) < 0)
+    if (test_stage_make(&m, "minhash", "text_field: id", &err) < 0)
         BAIL_OUT("%s", err.text);
     ok(mh_run(&m, 0, 1, &err) == NULL, "non-string text column fails process_batch");
     has_text(err, "'id'", "... naming the column");
-    mh_free(&m);
+    test_stage_free(&m);
 
     /* A failed batch leaves the stage usable, and an input task keeps its
      * metadata in the output. */
-    if (mh_make(&m, "num_hashes: 3", &err) < 0)
+    if (test_stage_make(&m, "minhash", "num_hashes: 3", &err) < 0)
         BAIL_OUT("%s", err.text);
     struct wn_batch *b = wn_batch_create();
     struct wn_column *c = wn_batch_add_column(b, "text", WN_TYPE_STR, 0, &err);
@@ -579,7 +473,7 @@ static void test_errors(void)
     ok(v && !strcmp(v, "unit"), "the output inherits the input's metadata");
     wn_task_list_free(&out);
     wn_task_destroy(t);
-    mh_free(&m);
+    test_stage_free(&m);
 }
 
 static double now(void)
@@ -641,7 +535,7 @@ int main(void)
     plan(NO_PLAN);
     test_murmur();
     load_docs();
-    write_docs();
+    docs_write();
     /* The reference is slow: the 260-hash runs go in parallel while the
      * quick ones are checked. */
     FILE *p32 = ref_start(260, 0), *p64 = ref_start(260, 1);
@@ -653,7 +547,7 @@ int main(void)
     check_against_ref(p32, 260, 0);
     check_against_ref(p64, 260, 1);
     bench();   /* last: the reference no longer competes for the cores */
-    remove_docs();
+    docs_remove();
     for (size_t i = 0; i < ndocs; i++)
         free(docs[i].text);
     return done_testing();

@@ -22,6 +22,7 @@
 #include "stage_impl.h"
 #include "builtin.h"
 #include "tap.h"
+#include "stage_test.h"
 #include "winnow/task.h"
 
 #define LICENSES "/usr/share/common-licenses/"
@@ -205,49 +206,18 @@ static void fb_line(struct fbuf *b, const char *line, const char *term, int fidx
     e->id = id ? strdup(id) : NULL;
 }
 
-/* ------------------------------------------------------------- stage -- */
-
-struct rj {
-    struct wn_pipeline_config *cfg;
-    struct wn_stage *st;
-};
-
-static void rj_free(struct rj *r)
-{
-    wn_stage_destroy(r->st);
-    wn_config_free(r->cfg);
-    r->st = NULL;
-    r->cfg = NULL;
-}
-
-static int rj_make(struct rj *r, const char *params, wn_error_t *err)
-{
-    char yaml[8192];
-    snprintf(yaml, sizeof(yaml),
-             "name: t\nstages:\n  - name: rd\n    type: read_jsonl\n    params: {%s}\n", params);
-    r->cfg = NULL;
-    r->st = NULL;
-    if (wn_config_load_string(yaml, "t.yaml", &r->cfg, err) < 0)
-        return -1;
-    if (!(r->st = wn_stage_create(&r->cfg->stages[0], 0, err)) || wn_stage_init(r->st, err) < 0) {
-        rj_free(r);
-        return -1;
-    }
-    return 0;
-}
-
 /* Makes the stage from params and runs it on one seed: 0 with the outputs
  * in out, or -1 with err filled. */
 static int rj_read(const char *params, struct wn_task_list *out, wn_error_t *err)
 {
-    struct rj r;
+    struct test_stage r;
     wn_task_list_init(out);
-    if (rj_make(&r, params, err) < 0)
+    if (test_stage_make(&r, "read_jsonl", params, err) < 0)
         return -1;
     struct wn_task *seed = wn_task_create(0, 0, NULL);
     int rc = r.st->ops->process_batch(r.st, &seed, 1, out, err);
     wn_task_destroy(seed);
-    rj_free(&r);
+    test_stage_free(&r);
     return rc;
 }
 
