@@ -1170,10 +1170,10 @@ static int shuffle_run(struct wn_planner *p)
             end_stage(p);
             return 1;
         }
-        uint64_t first = (uint64_t)p->round * p->nparts, todo = 0;
+        uint64_t first = (uint64_t)p->round * p->nparts, to_run = 0;
         for (uint32_t part = 0; part < p->nparts; part++)
-            todo += !p->batches[first + part].load;
-        if (todo == 0) {
+            to_run += !p->batches[first + part].load;
+        if (to_run == 0) {
             /* Finished earlier: only loaded, anywhere. */
             for (uint32_t part = 0; part < p->nparts; part++)
                 q_push(&p->queues[rt->size], first + part);

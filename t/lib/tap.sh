@@ -82,6 +82,17 @@ export OMPI_MCA_btl_base_warn_component_unused=0
 # mpirun_np N cmd...: start N real ranks on this host.
 mpirun_np() { _np=$1; shift; mpirun -np "$_np" --oversubscribe --bind-to none "$@"; }
 
+# kill_run_after MS PIPELINE DIR: `winnow run PIPELINE --checkpoint DIR` on 4
+# ranks, every rank killed with SIGKILL after MS milliseconds.
+kill_run_after() {
+    mpirun_np 4 "$WINNOW" run "$2" --checkpoint "$3" --progress off >/dev/null 2>&1 &
+    _mp=$!
+    sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
+    pkill -9 -f "winnow run $2 --checkpoint $3 " 2>/dev/null
+    kill -9 $_mp 2>/dev/null
+    wait $_mp 2>/dev/null
+}
+
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/winnow-test.XXXXXX")
 export TEST_TMP
 tap_cleanup_hooks=

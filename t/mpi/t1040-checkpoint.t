@@ -52,12 +52,7 @@ nps=(4 2 3 4 3 2 4 4 2 3)
 for trial in 0 1 2 3 4 5 6 7 8 9; do
     ms=$(( 150 + RANDOM % span ))
     dir=kill$trial
-    mpirun_np 4 "$WINNOW" run p.yaml --checkpoint "$dir" --progress off >/dev/null 2>&1 &
-    mp=$!
-    sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
-    pkill -9 -f "winnow run p.yaml --checkpoint $dir " 2>/dev/null
-    kill -9 $mp 2>/dev/null
-    wait $mp 2>/dev/null
+    kill_run_after "$ms" p.yaml "$dir"
     np=${nps[$trial]}
     out=$(mpirun_np "$np" "$WINNOW" run p.yaml --checkpoint "$dir" --results "r$trial.jsonl" \
           --progress off 2>&1); st=$?

@@ -153,12 +153,7 @@ mid=0
 for trial in 0 1 2 3 4 5; do
     ms=$(( run_ms / 2 + RANDOM % (run_ms / 2) ))
     dir=kill$trial
-    mpirun_np 4 "$WINNOW" run k.yaml --checkpoint "$dir" --progress off >/dev/null 2>&1 &
-    mp=$!
-    sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
-    pkill -9 -f "winnow run k.yaml --checkpoint $dir " 2>/dev/null
-    kill -9 $mp 2>/dev/null
-    wait $mp 2>/dev/null
+    kill_run_after "$ms" k.yaml "$dir"
     s=$("$WINNOW" status "$dir" 2>/dev/null | awk '$2 == "lsh"' | grep -o '[0-9]*/[0-9]*' | head -1)
     case "$s" in [1-9]*/*) [ "${s%/*}" != "${s#*/}" ] && mid=$((mid + 1)) ;; esac
     np=${nps[$trial]}
