@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "log.h"
@@ -407,6 +408,21 @@ static int append_chunk(void *arg, uint64_t origin, const void *buf, size_t len,
     return rc;
 }
 
+/* Tests only: WN_TEST_BATCH_DELAY_MS=N sleeps N ms before every batch, so
+ * that a test can kill a run inside a chosen stage however fast the stage
+ * is (t/mpi/t1100).  Unset, it costs one getenv per process. */
+static void test_delay(void)
+{
+    static int ms = -1;
+    if (ms < 0) {
+        const char *v = getenv("WN_TEST_BATCH_DELAY_MS");
+        ms = v ? atoi(v) : 0;
+        if (ms < 0)
+            ms = 0;
+    }
+    if (ms > 0)
+        usleep((useconds_t)ms * 1000);
+}
 /* Extract: the partition's rows, in origin order, into the stage's
  * outputs (by default one task holding them all). */
 static int run_extract(struct wn_rt *rt, struct job *j, struct wn_task_list *out,
@@ -487,6 +503,7 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io
     st->attempt = j->attempt;
     st->round = j->round;
     wn_current_stage_name = st->cfg->name;
+    test_delay();
     double t0 = wn_rt_now(rt);
     uint64_t shuffled = 0;   /* rows inserted or extracted: not the stage's items */
     int rc = j->extract ? run_extract(rt, j, &out, &shuffled, &err)
@@ -516,7 +533,11 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io
         struct wn_task *t = out.tasks[k];
         t->id = wn_task_id_derive(key, st->index, k);
         t->stage_index = st->index;
-        if (j->n > 0 && t->nperf == 0 && wn_task_inherit(t, in[0], &err) < 0)
+        /* Metadata and history come from the input at the same position
+         * when there is one output per input (a filter), else from the
+         * batch's first input. */
+        if (j->n > 0 && t->nperf == 0 &&
+            wn_task_inherit(t, in[out.n == j->n ? k : 0], &err) < 0)
             goto done;
         struct wn_stage_perf perf;
         memset(&perf, 0, sizeof(perf));
@@ -555,7 +576,15 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io
             io = NULL;
         }
         if (io) {
-            /* The I/O thread writes it; the tasks go with it. */
+            /* The I/O thread writes it; the tasks go with it, owning their
+             * bytes: a batch taken over from an input holds views of the
+             * input's buffer, which is released when this job ends. */
+            for (size_t k = 0; k < out.n; k++)
+                if (out.tasks[k]->batch && wn_batch_make_owned(out.tasks[k]->batch, &err) < 0) {
+                    free(io->path);
+                    free(io);
+                    goto done;
+                }
             io->info = info;
             io->known = known;
             io->tasks = out;

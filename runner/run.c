@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "config.h"
@@ -173,6 +174,26 @@ static void prepared_free(struct prepared *p)
 /* Collective: reads and validates the pipeline on every rank and gathers
  * the layout.  Returns 0, or the exit status to leave with (all ranks the
  * same); rank 0 has printed why. */
+
+/* mkdir -p path. */
+static int make_dirs(const char *path, wn_error_t *err)
+{
+    char *d = strdup(path);
+    int rc = d ? 0 : wn_errprintf(err, "out of memory");
+    for (char *q = d ? d + 1 : NULL; rc == 0; q++) {
+        if (*q && *q != '/')
+            continue;
+        char c = *q;
+        *q = 0;
+        if (mkdir(d, 0777) < 0 && errno != EEXIST)
+            rc = wn_errprintf(err, "output directory %s: %s", d, strerror(errno));
+        *q = c;
+        if (!c)
+            break;
+    }
+    free(d);
+    return rc;
+}
 static int prepare(const struct run_args *a, struct prepared *p)
 {
     int rank, size;
@@ -244,6 +265,21 @@ static int prepare(const struct run_args *a, struct prepared *p)
         return WN_EXIT_USAGE;
     }
     return 0;
+}
+
+/* The output directory (files of failed tasks, stage outputs named
+ * ${output}/...) is made once the pipeline is known good, by every rank:
+ * ranks on other nodes may see another file system. */
+static int make_output(const struct prepared *p, int rank)
+{
+    wn_error_t err = {{0}};
+    int ok = 1, all = 0;
+    if (p->cfg->output && *p->cfg->output && make_dirs(p->cfg->output, &err) < 0)
+        ok = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!ok)
+        wn_error("rank %d: %s", rank, err.text);
+    return all ? 0 : WN_EXIT_USAGE;
 }
 
 static void print_plan(const struct prepared *p, FILE *out)
@@ -349,7 +385,9 @@ static int run_or_plan(int argc, char **argv, int plan_only)
             if (rank == 0)
                 print_plan(&p, stdout);
         } else {
-            status = open_checkpoint(&a, &p, rank);
+            status = make_output(&p, rank);
+            if (status == 0)
+                status = open_checkpoint(&a, &p, rank);
             if (status == 0)
                 status = wn_exec_run(p.cfg, p.stages, p.nstages, p.places, &a.opts);
             wn_ckpt_close(a.opts.ckpt);

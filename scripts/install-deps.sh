@@ -12,7 +12,7 @@ libhdf5-openmpi-dev hdf5-tools python3-h5py
 libucx-dev ucx-utils
 slurm-wlm slurmd slurmctld slurm-client munge libslurm-dev libpmix-dev
 libjansson-dev libyaml-dev zlib1g-dev libzstd-dev libxxhash-dev
-procps iproute2 util-linux coreutils
+procps iproute2 util-linux coreutils zstd
 "
 
 missing=""

@@ -35,6 +35,9 @@ extern const struct wn_stage_ops wn_stage_minhash_ops;          /* minhash.c */
 extern const struct wn_stage_ops wn_stage_buckets_to_edges_ops; /* edges.c */
 extern const struct wn_stage_ops wn_stage_connected_components_ops;   /* components.c */
 extern const struct wn_stage_ops wn_stage_identify_duplicates_ops;    /* components.c */
+extern const struct wn_stage_ops wn_stage_exact_duplicates_ops;       /* exact.c */
+extern const struct wn_stage_ops wn_stage_remove_duplicates_ops;      /* write_jsonl.c */
+extern const struct wn_stage_ops wn_stage_write_jsonl_ops;            /* write_jsonl.c */
 /* Heuristic filters (filters.c), NeMo Curator's parameter names. */
 extern const struct wn_stage_ops wn_stage_word_count_ops;
 extern const struct wn_stage_ops wn_stage_mean_word_length_ops;

@@ -22,7 +22,8 @@
  *             larger file is a group by itself, as a file never splits.
  *             Each group is one output task, even one without a good line
  *             (its batch has the columns and no rows), so task positions
- *             depend on the files only.  Every input task (the runner gives
+ *             depend on the files only; its metadata "files" is "FIRST
+ *             COUNT", the indices of its files (what write_jsonl writes).  Every input task (the runner gives
  *             a source one seed) yields all the groups.
  *   lines     split at '\n'; a last line without one counts too.  Lines
  *             are numbered from 1, every line counted, skipped ones too.
@@ -77,340 +78,12 @@
 #include <zstd.h>
 
 #include "builtin.h"
-
-#define RJ_LINE_BITS 40                      /* of _curator_dedup_id */
-#define RJ_MAX_LINE ((UINT64_C(1) << RJ_LINE_BITS) - 1)
-#define RJ_MAX_FILES (UINT64_C(1) << (64 - RJ_LINE_BITS))
-#define RJ_CHUNK (1u << 20)                  /* first buffer size, bytes */
+#include "jsonl_io.h"
 
 struct read_jsonl {
     char *input, *text_field, *id_field, *rejects;   /* id_field NULL: none */
     long long blocksize;
 };
-
-enum rj_comp { COMP_NONE, COMP_GZIP, COMP_ZSTD };
-
-struct rj_file {
-    char *path;
-    uint64_t size;
-    enum rj_comp comp;
-};
-
-struct rj_list {
-    struct rj_file *files;
-    size_t n, cap;
-    dev_t rej_dev;                           /* the rejects file, if it exists */
-    ino_t rej_ino;
-    int has_rej;
-};
-
-/* ------------------------------------------------------------ listing -- */
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcmp(s + n - m, suffix);
-}
-
-static enum rj_comp comp_of(const char *path)
-{
-    return ends_with(path, ".gz") ? COMP_GZIP : ends_with(path, ".zst") ? COMP_ZSTD : COMP_NONE;
-}
-
-static int jsonl_name(const char *name)
-{
-    return ends_with(name, ".jsonl") || ends_with(name, ".jsonl.gz") ||
-           ends_with(name, ".jsonl.zst");
-}
-
-/* Adds path (copied) unless it is the rejects file. */
-static int list_add(struct rj_list *l, const char *path, const struct stat *sb, wn_error_t *err)
-{
-    if (l->has_rej && sb->st_dev == l->rej_dev && sb->st_ino == l->rej_ino)
-        return 0;
-    if (l->n == RJ_MAX_FILES) {
-        errno = EFBIG;
-        return wn_errprintf(err, "more than %" PRIu64 " input files", RJ_MAX_FILES);
-    }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        struct rj_file *f = realloc(l->files, cap * sizeof(*f));
-        if (!f)
-            return wn_errprintf(err, "out of memory");
-        l->files = f;
-        l->cap = cap;
-    }
-    struct rj_file *f = &l->files[l->n];
-    if (!(f->path = strdup(path)))
-        return wn_errprintf(err, "out of memory");
-    f->size = (uint64_t)sb->st_size;
-    f->comp = comp_of(path);
-    l->n++;
-    return 0;
-}
-
-static int list_dir(struct rj_list *l, const char *dir, wn_error_t *err)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return wn_errprintf(err, "%s: %s", dir, strerror(errno));
-    int rc = 0;
-    struct dirent *e;
-    errno = 0;
-    while (rc == 0 && (e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char *path;
-        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) {
-            rc = wn_errprintf(err, "out of memory");
-            break;
-        }
-        struct stat sb;
-        if (lstat(path, &sb) < 0)
-            rc = wn_errprintf(err, "%s: %s", path, strerror(errno));
-        else if (S_ISDIR(sb.st_mode))
-            rc = list_dir(l, path, err);
-        else if (jsonl_name(e->d_name)) {
-            /* A link named like an input must lead to a file: a dangling
-             * one is a file that cannot be opened. */
-            if (S_ISLNK(sb.st_mode) && stat(path, &sb) < 0)
-                rc = wn_errprintf(err, "%s: %s", path, strerror(errno));
-            else if (S_ISREG(sb.st_mode))
-                rc = list_add(l, path, &sb, err);
-        }
-        free(path);
-        errno = 0;
-    }
-    if (rc == 0 && errno)
-        rc = wn_errprintf(err, "%s: %s", dir, strerror(errno));
-    closedir(d);
-    return rc;
-}
-
-static int glob_error(const char *path, int e)
-{
-    (void)path, (void)e;
-    return 1;   /* stop: an unreadable directory would silently hide files */
-}
-
-static int list_glob(struct rj_list *l, const char *pattern, wn_error_t *err)
-{
-    glob_t g;
-    int grc = glob(pattern, GLOB_ERR | GLOB_NOSORT, glob_error, &g);
-    if (grc == GLOB_NOMATCH)
-        return 0;
-    if (grc != 0) {
-        errno = grc == GLOB_NOSPACE ? ENOMEM : EIO;
-        return wn_errprintf(err, "%s: %s", pattern,
-                            grc == GLOB_NOSPACE ? "out of memory" : "cannot read a directory");
-    }
-    int rc = 0;
-    for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
-        struct stat sb;
-        if (stat(g.gl_pathv[i], &sb) < 0)
-            rc = wn_errprintf(err, "%s: %s", g.gl_pathv[i], strerror(errno));
-        else if (S_ISREG(sb.st_mode))
-            rc = list_add(l, g.gl_pathv[i], &sb, err);
-    }
-    globfree(&g);
-    return rc;
-}
-
-static int cmp_path(const void *a, const void *b)
-{
-    return strcmp(((const struct rj_file *)a)->path, ((const struct rj_file *)b)->path);
-}
-
-static void list_free(struct rj_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->files[i].path);
-    free(l->files);
-}
-
-/* The input files, sorted by path; at least one. */
-static int list_files(const struct read_jsonl *rj, struct rj_list *l, wn_error_t *err)
-{
-    memset(l, 0, sizeof(*l));
-    struct stat sb;
-    if (*rj->rejects && stat(rj->rejects, &sb) == 0) {
-        l->has_rej = 1;
-        l->rej_dev = sb.st_dev;
-        l->rej_ino = sb.st_ino;
-    }
-    int rc;
-    if (strpbrk(rj->input, "*?["))
-        rc = list_glob(l, rj->input, err);
-    else if (stat(rj->input, &sb) < 0)
-        rc = wn_errprintf(err, "%s: %s", rj->input, strerror(errno));
-    else if (S_ISDIR(sb.st_mode)) {
-        /* Without trailing slashes, so paths read dir/name, not dir//name. */
-        size_t n = strlen(rj->input);
-        while (n > 1 && rj->input[n - 1] == '/')
-            n--;
-        char *dir = strndup(rj->input, n);
-        rc = dir ? list_dir(l, dir, err) : wn_errprintf(err, "out of memory");
-        free(dir);
-    } else
-        rc = list_add(l, rj->input, &sb, err);
-    if (rc == 0 && l->n == 0) {
-        errno = ENOENT;
-        rc = wn_errprintf(err, "input '%s': no *.jsonl, *.jsonl.gz or *.jsonl.zst file", rj->input);
-    }
-    if (rc < 0) {
-        list_free(l);
-        return -1;
-    }
-    qsort(l->files, l->n, sizeof(*l->files), cmp_path);
-    return 0;
-}
-
-/* ------------------------------------------------------------ reading -- */
-
-/* One open file, decompressed into buf: bytes [pos, len) are not returned
- * yet, and [pos, scan) of them are known to hold no '\n'. */
-struct reader {
-    const struct rj_file *file;
-    int fd;                                  /* plain and zstd */
-    gzFile gz;
-    ZSTD_DCtx *zd;
-    void *zbuf;                              /* compressed bytes read */
-    size_t zbuf_cap;
-    ZSTD_inBuffer zin;
-    size_t zret;                             /* 0 only at the end of a frame */
-    char *buf;
-    size_t cap, pos, len, scan;
-    int eof;
-    uint64_t line;                           /* of the last line returned */
-};
-
-static void reader_close(struct reader *r)
-{
-    if (r->gz)
-        gzclose(r->gz);   /* closes fd */
-    else if (r->fd >= 0)
-        close(r->fd);
-    ZSTD_freeDCtx(r->zd);
-    free(r->zbuf);
-    free(r->buf);
-}
-
-static int reader_open(struct reader *r, const struct rj_file *f, wn_error_t *err)
-{
-    memset(r, 0, sizeof(*r));
-    r->file = f;
-    r->zret = 1;   /* an empty zstd file holds no frame: truncated */
-    if ((r->fd = open(f->path, O_RDONLY | O_CLOEXEC)) < 0)
-        return wn_errprintf(err, "%s: %s", f->path, strerror(errno));
-    if (!(r->buf = malloc(RJ_CHUNK)))
-        return wn_errprintf(err, "out of memory");
-    r->cap = RJ_CHUNK;
-    errno = EINVAL;
-    if (f->comp == COMP_GZIP) {
-        if (!(r->gz = gzdopen(r->fd, "rb")))
-            return wn_errprintf(err, "out of memory");
-        gzbuffer(r->gz, 1u << 17);
-        /* zlib would pass data that is not gzip through unchanged; a file
-         * named .gz that is not gzip is a broken file, not plain text. */
-        if (gzdirect(r->gz))
-            return wn_errprintf(err, "%s: not gzip data", f->path);
-    } else if (f->comp == COMP_ZSTD) {
-        r->zbuf_cap = ZSTD_DStreamInSize();
-        if (!(r->zd = ZSTD_createDCtx()) || !(r->zbuf = malloc(r->zbuf_cap)))
-            return wn_errprintf(err, "out of memory");
-    }
-    return 0;
-}
-
-/* Decompresses (or reads) into buf[len..cap): the bytes added, 0 at the
- * end of the file, -1 on error. */
-static ssize_t reader_fill(struct reader *r, wn_error_t *err)
-{
-    const char *path = r->file->path;
-    char *dst = r->buf + r->len;
-    size_t room = r->cap - r->len;
-    errno = EIO;
-    if (r->gz) {
-        int n = gzread(r->gz, dst, room > INT_MAX ? INT_MAX : (unsigned)room);
-        int zerr;
-        const char *msg = gzerror(r->gz, &zerr);
-        if (n < 0 || (n == 0 && zerr != Z_OK))
-            return wn_errprintf(err, "%s: gzip: %s", path,
-                                zerr == Z_ERRNO ? strerror(errno)
-                                : zerr == Z_BUF_ERROR ? "truncated data" : msg);
-        return n;
-    }
-    if (!r->zd) {
-        ssize_t n = read(r->fd, dst, room > (1u << 30) ? (1u << 30) : room);
-        if (n < 0)
-            return wn_errprintf(err, "%s: %s", path, strerror(errno));
-        return n;
-    }
-    ZSTD_outBuffer out = {dst, room, 0};
-    while (out.pos == 0) {
-        if (r->zin.pos == r->zin.size) {
-            ssize_t n = read(r->fd, r->zbuf, r->zbuf_cap);
-            if (n < 0)
-                return wn_errprintf(err, "%s: %s", path, strerror(errno));
-            if (n == 0) {
-                if (r->zret != 0)
-                    return wn_errprintf(err, "%s: zstd: truncated or empty data", path);
-                return 0;
-            }
-            r->zin = (ZSTD_inBuffer){r->zbuf, (size_t)n, 0};
-        }
-        size_t rc = ZSTD_decompressStream(r->zd, &out, &r->zin);
-        if (ZSTD_isError(rc))
-            return wn_errprintf(err, "%s: zstd: %s", path, ZSTD_getErrorName(rc));
-        r->zret = rc;
-    }
-    return (ssize_t)out.pos;
-}
-
-/* The next line (without its '\n', valid until the next call) in *line and
- * *n: 1, or 0 at the end of the file, or -1 on error. */
-static int reader_line(struct reader *r, const char **line, size_t *n, wn_error_t *err)
-{
-    for (;;) {
-        char *nl = memchr(r->buf + r->scan, '\n', r->len - r->scan);
-        if (nl || (r->eof && r->pos < r->len)) {
-            size_t end = nl ? (size_t)(nl - r->buf) : r->len;
-            *line = r->buf + r->pos;
-            *n = end - r->pos;
-            r->pos = r->scan = nl ? end + 1 : end;
-            if (r->line == RJ_MAX_LINE) {
-                errno = EFBIG;
-                return wn_errprintf(err, "%s: more than %" PRIu64 " lines", r->file->path,
-                                    RJ_MAX_LINE);
-            }
-            r->line++;
-            return 1;
-        }
-        r->scan = r->len;
-        if (r->eof)
-            return 0;
-        /* Keep the partial line at the front and make room after it. */
-        if (r->pos > 0) {
-            memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-            r->len -= r->pos;
-            r->scan -= r->pos;
-            r->pos = 0;
-        }
-        if (r->len == r->cap) {
-            char *b = r->cap <= SIZE_MAX / 2 ? realloc(r->buf, 2 * r->cap) : NULL;
-            if (!b)
-                return wn_errprintf(err, "%s: line %" PRIu64 ": out of memory (line over %zu "
-                                    "bytes)", r->file->path, r->line + 1, r->len);
-            r->buf = b;
-            r->cap *= 2;
-        }
-        ssize_t got = reader_fill(r, err);
-        if (got < 0)
-            return -1;
-        r->len += (size_t)got;
-        r->eof = got == 0;
-    }
-}
 
 /* ------------------------------------------------------------ parsing -- */
 
@@ -547,6 +220,8 @@ static int write_rejects(const struct read_jsonl *rj, const struct rj_rejects *r
 {
     if (!rej->len || !*rj->rejects)
         return 0;
+    if (wn_jl_mkdirs_for(rj->rejects, err) < 0)
+        return wn_errprefix(err, "rejects file");
     int fd = open(rj->rejects, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return wn_errprintf(err, "rejects file %s: %s", rj->rejects, strerror(errno));
@@ -569,7 +244,7 @@ static int write_rejects(const struct read_jsonl *rj, const struct rj_rejects *r
 
 /* Line number lno of file fidx: appended to the columns, or counted and
  * recorded as a reject, or (blank) skipped. */
-static int take_line(const struct read_jsonl *rj, const struct rj_file *f, uint64_t fidx,
+static int take_line(const struct read_jsonl *rj, const struct wn_jl_file *f, uint64_t fidx,
                      uint64_t lno, const char *line, size_t n, struct rj_cols *c,
                      struct rj_rejects *rej, uint64_t *nrej, wn_error_t *err)
 {
@@ -619,7 +294,7 @@ static int take_line(const struct read_jsonl *rj, const struct rj_file *f, uint6
         if (wn_col_append_str(c->text, json_string_value(text), json_string_length(text),
                               err) < 0 ||
             (c->id && wn_col_append_str(c->id, idv, idlen, err) < 0) ||
-            wn_col_append_u64(c->dedup, (fidx << RJ_LINE_BITS) | lno, err) < 0 ||
+            wn_col_append_u64(c->dedup, (fidx << WN_JL_LINE_BITS) | lno, err) < 0 ||
             wn_col_append_u64(c->file, fidx, err) < 0 ||
             wn_col_append_u64(c->line, lno, err) < 0 ||
             wn_col_append_str(c->raw, line, n, err) < 0)
@@ -629,24 +304,24 @@ static int take_line(const struct read_jsonl *rj, const struct rj_file *f, uint6
     return rc;
 }
 
-static int read_file(const struct read_jsonl *rj, const struct rj_file *f, uint64_t fidx,
+static int read_file(const struct read_jsonl *rj, const struct wn_jl_file *f, uint64_t fidx,
                      struct rj_cols *c, struct rj_rejects *rej, uint64_t *nrej,
                      wn_error_t *err)
 {
-    struct reader r;
-    int rc = reader_open(&r, f, err);
+    struct wn_jl_reader r;
+    int rc = wn_jl_reader_open(&r, f, err);
     const char *line = NULL;
     size_t n = 0;
-    while (rc == 0 && (rc = reader_line(&r, &line, &n, err)) == 1)
+    while (rc == 0 && (rc = wn_jl_reader_line(&r, &line, &n, err)) == 1)
         rc = take_line(rj, f, fidx, r.line, line, n, c, rej, nrej, err);
-    reader_close(&r);
+    wn_jl_reader_close(&r);
     return rc;
 }
 
 /* --------------------------------------------------------------- stage -- */
 
 /* Emits the task of files [first, end): their good lines, in order. */
-static int emit_group(const struct read_jsonl *rj, const struct rj_list *l, size_t first,
+static int emit_group(const struct read_jsonl *rj, const struct wn_jl_list *l, size_t first,
                       size_t end, struct rj_rejects *rej, struct wn_task_list *out,
                       wn_error_t *err)
 {
@@ -660,10 +335,12 @@ static int emit_group(const struct read_jsonl *rj, const struct rj_list *l, size
             wn_batch_destroy(b);
             return -1;
         }
-    char count[32];
+    char count[32], files[48];
     snprintf(count, sizeof(count), "%" PRIu64, nrej);
+    snprintf(files, sizeof(files), "%zu %zu", first, end - first);
     if (wn_task_list_push_batch(out, b, err) < 0 ||
-        wn_task_meta_set(out->tasks[out->n - 1], "rejected", count, err) < 0)
+        wn_task_meta_set(out->tasks[out->n - 1], "rejected", count, err) < 0 ||
+        wn_task_meta_set(out->tasks[out->n - 1], "files", files, err) < 0)
         return -1;
     return 0;
 }
@@ -673,10 +350,10 @@ static int rj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
 {
     const struct read_jsonl *rj = wn_stage_data(st);
     (void)in;
-    struct rj_list l;
+    struct wn_jl_list l;
     if (n == 0)
         return 0;   /* no seed, nothing to read */
-    if (list_files(rj, &l, err) < 0)
+    if (wn_jl_list_files(rj->input, rj->rejects, &l, err) < 0)
         return -1;
     struct rj_rejects rej = {0};
     int rc = 0;
@@ -697,7 +374,7 @@ static int rj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
     if (rc == 0)
         rc = write_rejects(rj, &rej, err);
     free(rej.buf);
-    list_free(&l);
+    wn_jl_list_free(&l);
     return rc;
 }
 

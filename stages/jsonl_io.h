@@ -1,0 +1,98 @@
+/* jsonl_io.h - JSON Lines files for the document stages: the sorted input
+ * list (read_jsonl, remove_duplicates, write_jsonl must agree on it, as a
+ * document id holds its file's index in it), a line reader and an atomic
+ * writer for plain, gzip and zstd files.  Internal to stages/. */
+#ifndef WN_JSONL_IO_H
+#define WN_JSONL_IO_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "winnow/error.h"
+
+/* A document id (_curator_dedup_id) is file index << 40 | line number. */
+#define WN_JL_LINE_BITS 40
+#define WN_JL_MAX_LINE ((UINT64_C(1) << WN_JL_LINE_BITS) - 1)
+#define WN_JL_MAX_FILES (UINT64_C(1) << (64 - WN_JL_LINE_BITS))
+
+/* The name's ending picks it: .gz gzip, .zst zstd, anything else plain. */
+enum wn_jl_comp { WN_JL_PLAIN, WN_JL_GZIP, WN_JL_ZSTD };
+enum wn_jl_comp wn_jl_comp_of(const char *path);
+
+struct wn_jl_file {
+    char *path;
+    uint64_t size;                           /* on disk */
+    enum wn_jl_comp comp;
+};
+
+struct wn_jl_list {
+    struct wn_jl_file *files;
+    size_t n, cap;
+    dev_t rej_dev;                           /* the excluded file, if it exists */
+    ino_t rej_ino;
+    int has_rej;
+};
+
+/* The files of `input` (a directory searched recursively for *.jsonl,
+ * *.jsonl.gz, *.jsonl.zst; a glob pattern; or one file), without the file
+ * `exclude` (the rejects file; "" for none), sorted bytewise by path; at
+ * least one, else an error naming input. */
+int wn_jl_list_files(const char *input, const char *exclude, struct wn_jl_list *l,
+                     wn_error_t *err);
+void wn_jl_list_free(struct wn_jl_list *l);
+
+/* path relative to input, for output layouts: below the directory when
+ * input is one, below the directory part before the first wildcard when
+ * it is a pattern, else the file's base name.  Points into path. */
+const char *wn_jl_relpath(const char *input, const char *path);
+
+/* One open input file, decompressed into buf: bytes [pos, len) are not
+ * returned yet, and [pos, scan) of them are known to hold no '\n'. */
+struct wn_jl_reader {
+    const struct wn_jl_file *file;
+    int fd;                                  /* plain and zstd */
+    gzFile gz;
+    ZSTD_DCtx *zd;
+    void *zbuf;                              /* compressed bytes read */
+    size_t zbuf_cap;
+    ZSTD_inBuffer zin;
+    size_t zret;                             /* 0 only at the end of a frame */
+    char *buf;
+    size_t cap, pos, len, scan;
+    int eof;
+    uint64_t line;                           /* of the last line returned */
+};
+
+int wn_jl_reader_open(struct wn_jl_reader *r, const struct wn_jl_file *f, wn_error_t *err);
+/* The next line (without its '\n', valid until the next call) in *line and
+ * *n: 1, or 0 at the end of the file, or -1 on error.  Lines are split at
+ * '\n'; a last line without one counts too; r->line is its number (from 1). */
+int wn_jl_reader_line(struct wn_jl_reader *r, const char **line, size_t *n, wn_error_t *err);
+void wn_jl_reader_close(struct wn_jl_reader *r);   /* also after a failed open */
+
+/* An output file written under a temporary name in its directory (made
+ * when missing) and renamed over `path` by commit after an fsync, so a
+ * reader (or a resumed run) sees the old file or the whole new one. */
+struct wn_jl_writer {
+    char *path, *tmp;
+    int fd;
+    enum wn_jl_comp comp;
+    gzFile gz;
+    ZSTD_CCtx *zc;
+    char *zbuf;
+    size_t zcap;
+    uint64_t bytes;                          /* uncompressed, written so far */
+};
+
+int wn_jl_writer_open(struct wn_jl_writer *w, const char *path, wn_error_t *err);
+int wn_jl_writer_write(struct wn_jl_writer *w, const void *data, size_t n, wn_error_t *err);
+int wn_jl_writer_commit(struct wn_jl_writer *w, wn_error_t *err);
+/* Removes the temporary file; after commit (or a failed open) it only frees. */
+void wn_jl_writer_abort(struct wn_jl_writer *w);
+
+/* mkdir -p of path's parent directory. */
+int wn_jl_mkdirs_for(const char *path, wn_error_t *err);
+
+#endif /* WN_JSONL_IO_H */
