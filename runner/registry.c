@@ -202,6 +202,20 @@ void wn_registry_print(struct wn_registry *reg, FILE *out)
     }
 }
 
+const char *wn_stage_later_param(const struct wn_stage *st, const char *type, const char *key)
+{
+    const struct wn_pipeline_config *p = st->pipeline;
+    for (size_t i = (size_t)st->index + 1; p && i < p->nstages; i++)
+        if (!strcmp(p->stages[i].type, type)) {
+            const struct wn_params *params = p->stages[i].params;
+            for (size_t k = 0; k < wn_params_count(params); k++)
+                if (!strcmp(wn_params_key(params, k), key))
+                    return wn_params_value(params, k);
+            return NULL;
+        }
+    return NULL;
+}
+
 struct wn_stage *wn_stage_create(const struct wn_stage_config *cfg, uint32_t index,
                                  wn_error_t *err)
 {

@@ -245,6 +245,8 @@ static int prepare(const struct run_args *a, struct prepared *p)
         for (uint32_t i = 0; ok && i < p->nstages; i++)
             if (!(p->stages[i] = wn_stage_create(&p->cfg->stages[i], i, &err)))
                 ok = 0;
+            else
+                p->stages[i]->pipeline = p->cfg;
         if (ok && wn_config_expand(p->cfg, &err) < 0)
             ok = 0;
     }

@@ -17,7 +17,16 @@ struct wn_stage {
     char *shuffle_key;                   /* partition by this column's hash */
     uint32_t rounds;                     /* >= 1 */
     uint32_t round;                      /* being run */
+    /* The pipeline it is part of (NULL in unit tests), for built-in
+     * stages that adapt to a later one (wn_stage_later_param). */
+    const struct wn_pipeline_config *pipeline;
 };
+
+/* Built-in stages, from init: the value of parameter key of the first
+ * stage after st whose type is `type`, NULL when there is none (or st is
+ * not in a pipeline).  The lsh stage carries signatures along only when
+ * a later buckets_to_edges checks them (jaccard_threshold). */
+const char *wn_stage_later_param(const struct wn_stage *st, const char *type, const char *key);
 
 /* Shuffle stages: the partition count of a stage with ninputs input tasks
  * (total_nparts, else ninputs, at least 1; a power of two for LSH). */

@@ -7,9 +7,21 @@
  * documents: k-1 edges, enough to connect it).  The edges are shuffled by
  * their first id, so every copy of an edge (the same pair meets in many
  * bands) lands in one partition.  Extract: the partition's edges sorted,
- * each kept once.  Output columns: ID_x, ID_y (ID the id_field), x < y. */
+ * each kept once.  Output columns: ID_x, ID_y (ID the id_field), x < y.
+ *
+ * jaccard_threshold t > 0 (NeMo Curator's Ray workflow has no such check):
+ * an edge is kept only when the two documents' MinHash signatures agree in
+ * at least a fraction t of their positions (an estimate of their Jaccard
+ * similarity), which drops the pairs LSH lets in below the threshold.  The
+ * signatures come with the lsh stage's rows (its keep_signatures, "auto",
+ * turns on when this is set).  Within a bucket, document j is joined to
+ * the first earlier document, in id order, that it agrees with and that is
+ * not yet connected to it (a spanning forest of the checked pairs: at most
+ * k-1 edges for k documents); in buckets of more than 256 documents j is
+ * compared only with the first 256 component roots. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +30,8 @@
 
 struct edges {
     char *id;
+    char *sig;                /* signature column (jaccard_threshold) */
+    double threshold;         /* 0: no check */
     char x[WN_NAME_MAX + 1], y[WN_NAME_MAX + 1];   /* the output columns */
 };
 
@@ -30,6 +44,15 @@ static int be_init(struct wn_stage *st, const struct wn_params *params, wn_error
         return wn_errprintf(err, "out of memory");
     }
     wn_stage_set_data(st, e);
+    if (wn_params_double(params, "jaccard_threshold", &e->threshold, err) < 0)
+        return -1;
+    if (!(e->sig = strdup(wn_params_str(params, "minhash_field"))))
+        return wn_errprintf(err, "out of memory");
+    if (e->threshold < 0 || e->threshold > 1) {
+        errno = EINVAL;
+        return wn_errprintf(err, "parameter 'jaccard_threshold': %g (0 to 1; 0: off)",
+                            e->threshold);
+    }
     if (strlen(id) + 2 > WN_NAME_MAX) {
         errno = EINVAL;
         return wn_errprintf(err, "parameter 'id_field': '%s' is too long for a column name "
@@ -45,12 +68,14 @@ static void be_fini(struct wn_stage *st)
     struct edges *e = wn_stage_data(st);
     if (e) {
         free(e->id);
+        free(e->sig);
         free(e);
     }
 }
 
 struct bucket_row {
     uint32_t band;
+    uint32_t row;             /* in the input batch */
     uint64_t bucket, doc;
 };
 
@@ -82,6 +107,87 @@ static struct wn_batch *edge_batch(const struct edges *e, uint64_t n, uint64_t *
     return b;
 }
 
+/* Positions where rows a and b of the signature column agree. */
+static uint32_t agreement(const struct wn_column *cs, uint32_t a, uint32_t b)
+{
+    uint32_t n = cs->list_len, same = 0;
+    if (cs->type == WN_TYPE_LIST_U32) {
+        const uint32_t *x = wn_col_u32(cs) + (size_t)a * n, *y = wn_col_u32(cs) + (size_t)b * n;
+        for (uint32_t k = 0; k < n; k++)
+            same += x[k] == y[k];
+    } else {
+        const uint64_t *x = wn_col_u64(cs) + (size_t)a * n, *y = wn_col_u64(cs) + (size_t)b * n;
+        for (uint32_t k = 0; k < n; k++)
+            same += x[k] == y[k];
+    }
+    return same;
+}
+
+static uint32_t uf_find(uint32_t *parent, uint32_t v)
+{
+    while (parent[v] != v) {
+        parent[v] = parent[parent[v]];
+        v = parent[v];
+    }
+    return v;
+}
+
+#define MAX_ROOTS 256
+
+/* The checked edges of every bucket of the sorted rows r (see the top). */
+static int checked_edges(const struct edges *e, const struct bucket_row *r, uint64_t rows,
+                         const struct wn_column *cs, uint64_t *x, uint64_t *y, uint64_t *m,
+                         wn_error_t *err)
+{
+    /* agree / n >= t, in integers (t n rounded up, a hair below for
+     * thresholds like 0.8 * 260 = 208 that doubles miss by an ulp) */
+    uint32_t need = (uint32_t)ceil(e->threshold * cs->list_len - 1e-9);
+    uint32_t *parent = malloc(rows * sizeof(*parent));
+    uint32_t *roots = malloc(MAX_ROOTS * sizeof(*roots));
+    if (!parent || !roots) {
+        free(parent);
+        free(roots);
+        return wn_errprintf(err, "out of memory");
+    }
+    for (uint64_t s = 0, end; s < rows; s = end) {
+        for (end = s + 1; end < rows && r[end].band == r[s].band && r[end].bucket == r[s].bucket;
+             end++)
+            ;
+        uint32_t k = (uint32_t)(end - s), nroots = 0;
+        for (uint32_t j = 0; j < k; j++)
+            parent[j] = j;
+        for (uint32_t j = 0; j < k; j++) {
+            const struct bucket_row *dj = &r[s + j];
+            if (k <= MAX_ROOTS) {
+                for (uint32_t i = 0; i < j; i++) {
+                    const struct bucket_row *di = &r[s + i];
+                    if (di->doc == dj->doc || uf_find(parent, i) == uf_find(parent, j) ||
+                        agreement(cs, di->row, dj->row) < need)
+                        continue;
+                    parent[uf_find(parent, j)] = uf_find(parent, i);
+                    x[*m] = di->doc;
+                    y[(*m)++] = dj->doc;
+                }
+                continue;
+            }
+            int joined = 0;
+            for (uint32_t q = 0; q < nroots && !joined; q++) {
+                const struct bucket_row *di = &r[s + roots[q]];
+                if (di->doc != dj->doc && agreement(cs, di->row, dj->row) >= need) {
+                    x[*m] = di->doc;
+                    y[(*m)++] = dj->doc;
+                    joined = 1;
+                }
+            }
+            if (!joined && nroots < MAX_ROOTS)
+                roots[nroots++] = j;
+        }
+    }
+    free(parent);
+    free(roots);
+    return 0;
+}
+
 /* Insert: the chains of edges of every bucket in each input. */
 static int be_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
                       struct wn_task_list *out, wn_error_t *err)
@@ -100,11 +206,24 @@ static int be_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
             return wn_errprintf(err, "input %zu: expected the lsh stage's columns _band "
                                 "(u32), _bucket_id (u64) and %s (u64)", i, e->id);
         }
+        const struct wn_column *cs = e->threshold > 0 ? wn_batch_find(b, e->sig) : NULL;
+        if (e->threshold > 0 &&
+            (!cs || (cs->type != WN_TYPE_LIST_U32 && cs->type != WN_TYPE_LIST_U64))) {
+            errno = EINVAL;
+            return wn_errprintf(err, "input %zu: jaccard_threshold needs the signatures in "
+                                "column '%s' (list<u32> or list<u64>): set the lsh stage's "
+                                "keep_signatures", i, e->sig);
+        }
+        if (rows > UINT32_MAX) {
+            errno = EFBIG;
+            return wn_errprintf(err, "input %zu: %llu rows (at most 2^32 - 1)", i,
+                                (unsigned long long)rows);
+        }
         struct bucket_row *r = malloc(rows * sizeof(*r));
         if (!r)
             return wn_errprintf(err, "out of memory");
         for (uint64_t k = 0; k < rows; k++)
-            r[k] = (struct bucket_row){wn_col_u32(cb)[k], wn_col_u64(ck)[k],
+            r[k] = (struct bucket_row){wn_col_u32(cb)[k], (uint32_t)k, wn_col_u64(ck)[k],
                                        wn_col_u64(cd)[k]};
         qsort(r, rows, sizeof(*r), cmp_bucket_row);
         uint64_t *x, *y, m = 0;
@@ -113,12 +232,19 @@ static int be_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
             free(r);
             return -1;
         }
-        for (uint64_t k = 1; k < rows; k++)
-            if (r[k].band == r[k - 1].band && r[k].bucket == r[k - 1].bucket &&
-                r[k].doc != r[k - 1].doc) {
-                x[m] = r[k - 1].doc;
-                y[m++] = r[k].doc;
+        if (cs) {
+            if (checked_edges(e, r, rows, cs, x, y, &m, err) < 0) {
+                free(r);
+                wn_batch_destroy(o);
+                return -1;
             }
+        } else
+            for (uint64_t k = 1; k < rows; k++)
+                if (r[k].band == r[k - 1].band && r[k].bucket == r[k - 1].bucket &&
+                    r[k].doc != r[k - 1].doc) {
+                    x[m] = r[k - 1].doc;
+                    y[m++] = r[k].doc;
+                }
         free(r);
         if (wn_col_resize(wn_batch_find(o, e->x), m, err) < 0 ||
             wn_col_resize(wn_batch_find(o, e->y), m, err) < 0) {
@@ -177,6 +303,10 @@ static int be_extract(struct wn_stage *st, uint32_t part, struct wn_batch **rows
 
 static const struct wn_param_spec be_params[] = {
     {"id_field", WN_PARAM_STRING, "_curator_dedup_id", "u64 document id column"},
+    {"jaccard_threshold", WN_PARAM_DOUBLE, "0",
+     "keep an edge only if the signatures agree in this fraction of positions (0: off)"},
+    {"minhash_field", WN_PARAM_STRING, "_minhash_signature",
+     "signature column the lsh stage carries along (jaccard_threshold)"},
     WN_PARAM_END
 };
 

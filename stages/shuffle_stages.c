@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "builtin.h"
+#include "stage_impl.h"
 
 static void free_data(struct wn_stage *st)
 {
@@ -63,6 +64,7 @@ const struct wn_stage_ops wn_stage_shuffle_ops = {
 struct lsh {
     long long bands, rows_per_band, per_round;
     char *sig, *id;
+    int keep_sig;             /* rows carry the whole signature too */
 };
 
 static void lsh_fini(struct wn_stage *st)
@@ -97,6 +99,17 @@ static int lsh_init(struct wn_stage *st, const struct wn_params *params, wn_erro
     if (!(l->sig = strdup(wn_params_str(params, "minhash_field"))) ||
         !(l->id = strdup(wn_params_str(params, "id_field"))))
         return wn_errprintf(err, "out of memory");
+    /* Signatures along: asked for, or "auto" and a later buckets_to_edges
+     * checks candidate pairs with them. */
+    const char *keep = wn_params_str(params, "keep_signatures");
+    if (!strcmp(keep, "true"))
+        l->keep_sig = 1;
+    else if (!strcmp(keep, "auto")) {
+        const char *t = wn_stage_later_param(st, "buckets_to_edges", "jaccard_threshold");
+        l->keep_sig = t && strtod(t, NULL) > 0;
+    } else if (strcmp(keep, "false"))
+        return wn_errprintf(err, "parameter 'keep_signatures': '%s' (auto, true or false)",
+                            keep);
     uint32_t rounds = (uint32_t)((l->bands + l->per_round - 1) / l->per_round);
     if (wn_stage_set_rounds(st, rounds, err) < 0 ||
         wn_stage_set_shuffle_key(st, "_bucket_id", err) < 0)
@@ -106,7 +119,8 @@ static int lsh_init(struct wn_stage *st, const struct wn_params *params, wn_erro
 
 /* Insert, round r: one row per (band of this round, document): the band
  * number, the bucket (a 64-bit hash of the band's signature values,
- * seeded with the band number) and the document id. */
+ * seeded with the band number) and the document id; with keep_signatures,
+ * the document's whole signature as well (num_bands times the bytes). */
 static int lsh_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
                        struct wn_task_list *out, wn_error_t *err)
 {
@@ -135,8 +149,12 @@ static int lsh_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         struct wn_column *ck = cb ? wn_batch_add_column(o, "_bucket_id", WN_TYPE_U64, 1, err)
                                   : NULL;
         struct wn_column *cd = ck ? wn_batch_add_column(o, l->id, WN_TYPE_U64, 1, err) : NULL;
+        struct wn_column *cs = cd && l->keep_sig
+                                   ? wn_batch_add_column(o, l->sig, sig->type, width, err)
+                                   : NULL;
         uint64_t nout = nrows * (uint64_t)(last - first);
-        if (!cd || wn_col_resize(cb, nout, err) < 0 || wn_col_resize(ck, nout, err) < 0 ||
+        if (!cd || (l->keep_sig && (!cs || wn_col_resize(cs, nout, err) < 0)) ||
+            wn_col_resize(cb, nout, err) < 0 || wn_col_resize(ck, nout, err) < 0 ||
             wn_col_resize(cd, nout, err) < 0) {
             wn_batch_destroy(o);
             return o ? -1 : wn_errprintf(err, "out of memory");
@@ -153,6 +171,8 @@ static int lsh_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
                 bucket[k] = XXH3_64bits_withSeed(row + (size_t)j * bandbytes, bandbytes,
                                                  (uint64_t)j);
                 doc[k] = ids[r];
+                if (cs)
+                    memcpy((char *)cs->data + (size_t)k * width * w, row, (size_t)width * w);
             }
         }
         if (wn_task_list_push_batch(out, o, err) < 0)
@@ -236,6 +256,9 @@ static const struct wn_param_spec lsh_params[] = {
     {"minhash_field", WN_PARAM_STRING, "_minhash_signature",
      "list<u32> or list<u64> column of num_bands * minhashes_per_band values"},
     {"id_field", WN_PARAM_STRING, "_curator_dedup_id", "u64 document id column"},
+    {"keep_signatures", WN_PARAM_STRING, "auto",
+     "rows carry the whole signature (for buckets_to_edges' jaccard_threshold): true, "
+     "false, or auto (when a later buckets_to_edges has jaccard_threshold set)"},
     WN_PARAM_END
 };
 

@@ -75,6 +75,59 @@ sys.exit(0 if edges and split == 0 and alike >= 0.95 * len(edges) else 1)
 PY
 ); st=$?
 ok $st "identical documents all connected, edges join alike documents: $r"
+# buckets_to_edges with jaccard_threshold 0.8: the lsh stage carries the
+# signatures along by itself (keep_signatures: auto), and an edge is kept
+# only when the two signatures agree in 80% of their 260 positions.  A pair
+# whose exact Jaccard is below 0.7 passes that with probability below
+# 3e-4 (binomial, 260 draws), so no such edge may be left (LSH alone lets
+# them in with probability 0.2 at 0.7); identical documents still all
+# connect.
+out=$(mpirun_np 4 "$WINNOW" run d.yaml --set input=in --set output=out4 --results j4.jsonl \
+      --set stages.edges.jaccard_threshold=0.8 --progress off 2>&1); st=$?
+ok $st "buckets_to_edges with jaccard_threshold 0.8" || diag "$out"
+r=$(python3 - e4.jsonl j4.jsonl <<'PY2'
+import json, sys
+ids = {}
+for i, name in enumerate(('in/a.jsonl', 'in/b.jsonl')):
+    for line_no, line in enumerate(open(name, encoding='utf-8'), 1):
+        try:
+            ids[(i << 40) | line_no] = json.loads(line)["text"]
+        except ValueError:
+            pass
+def grams(t, n=24):
+    return {t[i:i + n] for i in range(max(1, len(t) - n + 1))}
+cache = {}
+def jac(a, b):
+    A = cache.setdefault(a, grams(ids[a])); B = cache.setdefault(b, grams(ids[b]))
+    return len(A & B) / len(A | B)
+def edges(p):
+    return [(r["_curator_dedup_id_x"], r["_curator_dedup_id_y"]) for r in map(json.loads, open(p))]
+plain, checked = edges(sys.argv[1]), edges(sys.argv[2])
+low = sum(1 for x, y in checked if jac(x, y) < 0.7)
+low_plain = sum(1 for x, y in plain if jac(x, y) < 0.7)
+parent = {k: k for k in ids}
+def find(x):
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+for x, y in checked:
+    parent[find(x)] = find(y)
+by_text = {}
+for k, t in ids.items():
+    by_text.setdefault(t, []).append(k)
+split = sum(1 for g in by_text.values() if len({find(k) for k in g}) > 1)
+print("edges %d (without the check %d); below Jaccard 0.7: %d (without: %d); identical split: %d"
+      % (len(checked), len(plain), low, low_plain, split))
+sys.exit(0 if checked and low == 0 and split == 0 else 1)
+PY2
+); ok $? "no edge below Jaccard 0.7 left, identical documents connected: $r"
+out=$("$WINNOW" run d.yaml --set input=in --set output=out4 --set stages.edges.jaccard_threshold=0.8 \
+      --set stages.lsh.params.keep_signatures=false --progress off 2>&1); st=$?
+isnt_zero=$([ $st -ne 0 ] && echo 1 || echo 0)
+is "$isnt_zero" 1 "the check without signatures fails ..."
+like "$out" "jaccard_threshold needs the signatures in column '_minhash_signature'" "... saying which column is missing"
+
 # ... -> connected_components (RAFT, over the clique) -> identify_duplicates:
 # the components of the edge graph, each labelled by its smallest id, that
 # id kept and the rest marked duplicates; the same on 4 and 3 ranks.
