@@ -20,11 +20,17 @@
 #     failure it prints the daemons' log tails with diag, stops what it
 #     started and returns non-zero.
 #     One node is named after the host.  --nodes N>1 starts slurmds n1..nN on
-#     this host as in DESIGN.md, "Two Slurm nodes on one host": each has its
-#     own port, spool, log and PMIx TmpFS (n2.. in a mount namespace of their
-#     own); /tmp stays shared.  OpenMPI's shared-memory BTL then pairs ranks
-#     on different "nodes" and crashes: run MPI there with
-#     OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,tcp OMPI_MCA_btl_tcp_if_include=lo.
+#     this host (DESIGN.md, "Two Slurm nodes on one host"; `slurmd -N nI`),
+#     each with its own port, spool, log and TmpFS ($SLURM_TEST_DIR/tmp/nI,
+#     where PMIx puts spmix_appdir_<uid>_<job>.<step>, which two stepds of a
+#     step would otherwise both create), and a TaskProlog that points
+#     OpenMPI's shared-memory BTL at $SLURM_TEST_DIR/shm/nI (its segment
+#     names hold the hostname and the local rank, the same on both nodes).
+#     So `srun --mpi=pmix -N 2` runs OpenMPI ranks with default settings.
+#     No mount namespace is needed; /tmp and /dev/shm stay shared, so tasks
+#     on every node see the tests' $TEST_TMP, as on a shared file system.
+#     Node ids come from Slurm (SLURM_NODEID, SLURMD_NODENAME): every node
+#     has the same hostname.
 # slurm_cluster_stop
 #     Cancels the jobs, stops the daemons by their pids (never by name),
 #     waits for them to go and removes the private directory unless
@@ -200,6 +206,11 @@ slurm__write_conf() { # conf ctld_port "slurmd_port..." (one per node)
     # trust the configuration rather than drain the node for having fewer.
     _cpus=$(nproc)
     [ "$_cpus" -ge "${WN_SLURM_CPUS:-4}" ] || _cpus=${WN_SLURM_CPUS:-4}
+    # PMIx makes $TmpFS/spmix_appdir_<uid>_<job>.<step> on every node of a
+    # step, so nodes on one host need a TmpFS each: slurmstepd expands %n
+    # in TmpFS to its node's name (Slurm 22.05's slurm_get_tmp_fs()).
+    _tmpfs=$_d/tmp
+    [ "$SLURM_TEST_NODES" = "$slurm__host" ] || _tmpfs=$_d/tmp/%n
     cat >"$_conf" <<EOF
 # Private test cluster written by t/lib/slurm-cluster.sh; nothing here is
 # shared with the system's Slurm or munge.
@@ -220,7 +231,7 @@ SlurmctldLogFile=$_d/log/slurmctld.log
 SlurmdLogFile=$_d/log/slurmd.%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
-TmpFS=$_d/tmp
+TmpFS=$_tmpfs
 PlugStackConfig=$_d/plugstack.conf
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -255,6 +266,22 @@ EOF
             _i=$((_i + 1))
             echo "NodeName=n$_i NodeHostname=$slurm__host NodeAddr=127.0.0.1 Port=$_p CPUs=$_cpus RealMemory=$_mem State=UNKNOWN" >>"$_conf"
         done
+        # OpenMPI's shared-memory BTL names its segments
+        # <dir>/vader_segment.<hostname>.<job>.<local rank>: ranks with the
+        # same local rank on two nodes of one host would share one and
+        # crash.  Each task gets its node's own directory (a TaskProlog's
+        # "export" lines reach the task's environment) unless it chose one;
+        # one set here for a batch script (on its node) is replaced, since
+        # srun in that script passes it on to the tasks of every node.
+        echo "TaskProlog=$_d/task-prolog" >>"$_conf"
+        cat >"$_d/task-prolog" <<PROLOG
+#!/bin/sh
+# Written by t/lib/slurm-cluster.sh: a node's own directory for its tasks.
+case \${OMPI_MCA_btl_vader_backing_directory:-$_d/shm/} in
+$_d/shm/*) echo "export OMPI_MCA_btl_vader_backing_directory=$_d/shm/\$SLURMD_NODENAME" ;;
+esac
+PROLOG
+        chmod 0755 "$_d/task-prolog" || return 1
     fi
     echo "PartitionName=debug Nodes=$SLURM_TEST_NODES Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4" >>"$_conf"
     : >"$_d/plugstack.conf"
@@ -310,7 +337,10 @@ slurm__start_once() {
         _dports="${_dports:+$_dports }$_p"
     done
     slurm__write_conf "$SLURM_CONF" "$_cport" "$_dports" || return 1
-    for _name in ${SLURM_TEST_NODES//,/ }; do mkdir -p "$_d/spool/$_name" || return 1; done
+    for _name in ${SLURM_TEST_NODES//,/ }; do
+        mkdir -p "$_d/spool/$_name" || return 1
+        [ "$_n" -eq 1 ] || mkdir -p "$_d/tmp/$_name" "$_d/shm/$_name" || return 1
+    done
 
     env WN_SLURM_DAEMON="$_d" slurmctld -f "$SLURM_CONF" ||
         { slurm__log "slurmctld -f $SLURM_CONF failed"; return 1; }
@@ -318,18 +348,13 @@ slurm__start_once() {
         env WN_SLURM_DAEMON="$_d" slurmd -f "$SLURM_CONF" ||
             { slurm__log "slurmd -f $SLURM_CONF failed"; return 1; }
     else
-        # Two stepds of one job step on one host would share PMIx's
-        # $TmpFS/spmix_appdir_<uid>_<job>.<step>: every slurmd after the
-        # first gets its own TmpFS, bind-mounted in a mount namespace of its
-        # own.  /tmp itself stays shared, so tasks see the tests' $TEST_TMP.
-        env WN_SLURM_DAEMON="$_d" slurmd -f "$SLURM_CONF" -N n1 ||
-            { slurm__log "slurmd -N n1 failed"; return 1; }
-        for _i in $(seq 2 "$_n"); do
-            mkdir -p "$_d/tmp.n$_i" || return 1
-            env WN_SLURM_DAEMON="$_d" unshare -m --propagation private -- \
-                sh -c 'mount --bind "$1" "$2" && exec slurmd -f "$3" -N "$4"' sh \
-                "$_d/tmp.n$_i" "$_d/tmp" "$SLURM_CONF" "n$_i" ||
-                { slurm__log "slurmd -N n$_i (in its own mount namespace) failed"; return 1; }
+        # One slurmd per node name.  TmpFS=.../%n keeps their stepds' PMIx
+        # directories apart without a mount namespace (so without
+        # CAP_SYS_ADMIN), and /tmp stays shared: tasks on every node see
+        # the tests' $TEST_TMP, as a shared file system would.
+        for _name in ${SLURM_TEST_NODES//,/ }; do
+            env WN_SLURM_DAEMON="$_d" slurmd -f "$SLURM_CONF" -N "$_name" ||
+                { slurm__log "slurmd -N $_name failed"; return 1; }
         done
     fi
 
