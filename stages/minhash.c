@@ -1,7 +1,8 @@
 /* minhash.c - the `minhash` stage: NeMo Curator's MinHash signatures of a
- * text column, deterministic, with a portable, an AVX2 and an AVX-512
- * kernel that give identical bits (picked at init; WN_MINHASH_ISA forces
- * one).
+ * text column, deterministic, with a portable, an AVX2, an AVX-512 and an
+ * AVX-512 IFMA kernel that give identical bits (picked at init;
+ * WN_MINHASH_ISA forces one), and a CUDA kernel (minhash_cuda.cu) that
+ * gives them too on a GPU rank when the stage asks for a GPU.
  *
  * For each document (a row of the string column text_field):
  *
@@ -14,7 +15,8 @@
  *             surrogates, at most U+10FFFF) is one code point by itself,
  *             and decoding resumes at the next byte.  (Python's
  *             bytes.decode('utf-8', 'surrogateescape') makes the same
- *             split, which is how t/lib/minhash_ref.py does it.)
+ *             split, which is how t/lib/minhash_ref.py does it.)  An
+ *             ASCII text's code points are its bytes: no decoding pass.
  *   hash      MurmurHash3 with the seed `seed`: x86_32 in 32-bit mode, the
  *             low 64 bits (h1) of x64_128 in 64-bit mode.
  *   permute   permutation i of hash h is (a_i * h + b_i) mod (2^61 - 1),
@@ -26,6 +28,10 @@
  * x1, x2, ... give a_i = 1 + x(2i) mod (2^61 - 2), in [1, 2^61 - 2], and
  * b_i = x(2i+1) mod (2^61 - 1), in [0, 2^61 - 2].
  *
+ * algorithm: one_permutation replaces the num_hashes permutations by one
+ * (permutation 0) and num_hashes bins (one-permutation hashing with
+ * optimal densification, Shrivastava 2017; see oph_sign below).
+ *
  * The output is the input batch plus the column minhash_field: list<u32>
  * (or list<u64> with use_64_bit_hash) of num_hashes values per row, what
  * the lsh stage reads.
@@ -36,6 +42,9 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "gpu.h"
+#include "minhash_cuda.h"
+#include "stage_impl.h"
 
 #define MERSENNE61 ((UINT64_C(1) << 61) - 1)
 #define MH_LANES 8                 /* permutations per AVX-512 vector */
@@ -148,18 +157,141 @@ void wn_murmur3_x64_128(const void *key, size_t len, uint32_t seed, uint64_t out
 
 /* ---------------------------------------------------------- n-grams -- */
 
+/* The SIMD levels; each kernel below exists for one of them. */
+enum mh_isa { MH_PORTABLE, MH_AVX2, MH_AVX512, MH_AVX512IFMA };
+
+static const char *const isa_names[] = {"portable", "avx2", "avx512", "avx512ifma"};
+
+/* 1 when text[0..len) is all ASCII: then code points are bytes. */
+static int is_ascii(const unsigned char *t, size_t len)
+{
+    uint64_t any = 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8)
+        any |= load64(t + i);
+    for (; i < len; i++)
+        any |= t[i];
+    return (any & UINT64_C(0x8080808080808080)) == 0;
+}
+
+/* MurmurHash3 x86_32 of many equal-length byte windows at once, for the
+ * n-grams of ASCII text.  A vector of lanes t holds the windows starting
+ * at base + s + 4t (s = 0..3), so block i of every lane is one unaligned
+ * vector load at base + s + 4i: no gathers.  The hashes come out in that
+ * order, which a minimum does not see.  Each returns the number of
+ * windows done (from 0); the caller hashes the rest one by one. */
+#define MM_C1 0xcc9e2d51u
+#define MM_C2 0x1b873593u
+
+__attribute__((target("avx2")))
+static __m256i rotl_avx2(__m256i x, int r)
+{
+    return _mm256_or_si256(_mm256_slli_epi32(x, r), _mm256_srli_epi32(x, 32 - r));
+}
+
+__attribute__((target("avx2")))
+static size_t windows_avx2(const unsigned char *t, size_t len, size_t n, uint32_t seed,
+                           uint64_t *out)
+{
+    const size_t nb = n / 4, rem = n & 3;
+    const __m256i c1 = _mm256_set1_epi32((int)MM_C1), c2 = _mm256_set1_epi32((int)MM_C2);
+    const __m256i c3 = _mm256_set1_epi32((int)0xe6546b64u);
+    const __m256i f1 = _mm256_set1_epi32((int)0x85ebca6bu), f2 = _mm256_set1_epi32((int)0xc2b2ae35u);
+    const __m256i tmask = _mm256_set1_epi32(rem ? (int)((1u << (8 * rem)) - 1) : 0);
+    const __m256i vlen = _mm256_set1_epi32((int)n), vseed = _mm256_set1_epi32((int)seed);
+    size_t base = 0, count = 0;
+    /* The last load of a chunk ends at base + 3 + 4 nb + 32. */
+    for (; base + 35 + 4 * nb <= len; base += 32)
+        for (size_t s = 0; s < 4; s++) {
+            const unsigned char *p = t + base + s;
+            __m256i h = vseed;
+            for (size_t i = 0; i < nb; i++) {
+                __m256i k = _mm256_loadu_si256((const __m256i *)(p + 4 * i));
+                k = _mm256_mullo_epi32(rotl_avx2(_mm256_mullo_epi32(k, c1), 15), c2);
+                h = rotl_avx2(_mm256_xor_si256(h, k), 13);
+                h = _mm256_add_epi32(_mm256_add_epi32(h, _mm256_slli_epi32(h, 2)), c3);
+            }
+            if (rem) {
+                __m256i k = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(p + 4 * nb)),
+                                             tmask);
+                k = _mm256_mullo_epi32(rotl_avx2(_mm256_mullo_epi32(k, c1), 15), c2);
+                h = _mm256_xor_si256(h, k);
+            }
+            h = _mm256_xor_si256(h, vlen);
+            h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+            h = _mm256_mullo_epi32(h, f1);
+            h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 13));
+            h = _mm256_mullo_epi32(h, f2);
+            h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+            _mm256_storeu_si256((__m256i *)(out + count),
+                                _mm256_cvtepu32_epi64(_mm256_castsi256_si128(h)));
+            _mm256_storeu_si256((__m256i *)(out + count + 4),
+                                _mm256_cvtepu32_epi64(_mm256_extracti128_si256(h, 1)));
+            count += 8;
+        }
+    return base;
+}
+
+__attribute__((target("avx512f")))
+static size_t windows_avx512(const unsigned char *t, size_t len, size_t n, uint32_t seed,
+                             uint64_t *out)
+{
+    const size_t nb = n / 4, rem = n & 3;
+    const __m512i c1 = _mm512_set1_epi32((int)MM_C1), c2 = _mm512_set1_epi32((int)MM_C2);
+    const __m512i c3 = _mm512_set1_epi32((int)0xe6546b64u);
+    const __m512i f1 = _mm512_set1_epi32((int)0x85ebca6bu), f2 = _mm512_set1_epi32((int)0xc2b2ae35u);
+    const __m512i tmask = _mm512_set1_epi32(rem ? (int)((1u << (8 * rem)) - 1) : 0);
+    const __m512i vlen = _mm512_set1_epi32((int)n), vseed = _mm512_set1_epi32((int)seed);
+    size_t base = 0, count = 0;
+    for (; base + 67 + 4 * nb <= len; base += 64)
+        for (size_t s = 0; s < 4; s++) {
+            const unsigned char *p = t + base + s;
+            __m512i h = vseed;
+            for (size_t i = 0; i < nb; i++) {
+                __m512i k = _mm512_loadu_si512(p + 4 * i);
+                k = _mm512_mullo_epi32(_mm512_rol_epi32(_mm512_mullo_epi32(k, c1), 15), c2);
+                h = _mm512_rol_epi32(_mm512_xor_si512(h, k), 13);
+                h = _mm512_add_epi32(_mm512_add_epi32(h, _mm512_slli_epi32(h, 2)), c3);
+            }
+            if (rem) {
+                __m512i k = _mm512_and_si512(_mm512_loadu_si512(p + 4 * nb), tmask);
+                k = _mm512_mullo_epi32(_mm512_rol_epi32(_mm512_mullo_epi32(k, c1), 15), c2);
+                h = _mm512_xor_si512(h, k);
+            }
+            h = _mm512_xor_si512(h, vlen);
+            h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
+            h = _mm512_mullo_epi32(h, f1);
+            h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 13));
+            h = _mm512_mullo_epi32(h, f2);
+            h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
+            _mm512_storeu_si512(out + count, _mm512_cvtepu32_epi64(_mm512_castsi512_si256(h)));
+            _mm512_storeu_si512(out + count + 8,
+                                _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(h, 1)));
+            count += 16;
+        }
+    return base;
+}
+
 /* ------------------------------------------------------ permutations -- */
 
-/* Coefficients laid out for the kernels: a split into 32-bit halves (the
- * SIMD kernels multiply 32 x 32 -> 64 bits), padded with a = 1, b = 0 to a
- * multiple of MH_LANES permutations whose results are never output. */
+/* Coefficients laid out for the kernels, padded with a = 1, b = 0 to a
+ * multiple of MH_LANES permutations whose results are never output: a
+ * split into 32-bit halves (the SIMD kernels multiply 32 x 32 -> 64
+ * bits), and the pieces the 32-bit filters use (see filter below). */
 struct mh_perms {
     size_t n, npad;
     uint64_t *a, *a_lo, *a_hi, *b;   /* 64-byte aligned, npad each */
+    uint64_t *a_lo52;                /* a mod 2^52 */
+    double *alpha_d, *c_d;           /* see the 32-bit filter */
 };
 
 typedef void (*mh_kernel_fn)(const uint64_t *hashes, size_t nh, const struct mh_perms *pm,
                              int wide, int mask32, uint64_t *mins);
+/* 32-bit mode: mins[0..npad) already hold an upper bound (<= 2^32 - 1 or
+ * 2^61 - 1) that they lower.  The hashes (< 2^32) are scratch: a kernel
+ * may set bits above bit 31 of each. */
+typedef void (*mh_kernel32_fn)(uint64_t *hashes, size_t nh, const struct mh_perms *pm,
+                               uint64_t *mins);
 
 static uint64_t splitmix64(uint64_t *state)
 {
@@ -193,6 +325,12 @@ static void kernel_portable(const uint64_t *hashes, size_t nh, const struct mh_p
         }
         mins[j] = m;
     }
+}
+
+static void kernel32_portable(uint64_t *hashes, size_t nh, const struct mh_perms *pm,
+                              uint64_t *mins)
+{
+    kernel_portable(hashes, nh, pm, 0, 1, mins);
 }
 
 /* The SIMD kernels compute the same residue from 32-bit pieces.  With
@@ -287,27 +425,305 @@ static void kernel_avx512(const uint64_t *hashes, size_t nh, const struct mh_per
     }
 }
 
+/* 32-bit mode: a filter, then the exact value only where it can matter.
+ *
+ * The value of permutation (a, b) at h < 2^32 is v = low32(x mod p) with
+ * x = a h + b.  x mod p = x - K p with K = floor(x / p), and K p = K 2^61 - K
+ * has low 32 bits -K, so v = low32(al h + b + K): only low32(al h + b) and
+ * K are needed, and K is nearly (a >> 29) h / 2^32.  With alpha = a >> 29
+ * and f = floor(alpha h / 2^32):
+ *   f <= floor(x / 2^61) <= K <= f + 3
+ * (x / 2^61 < f + 1 + (a mod 2^29) h / 2^61 + b / 2^61 < f + 3, and K
+ * exceeds floor(x / 2^61) by at most 1 as x < 2^94).  One double FMA
+ * gives r = round(alpha h / 2^32), f or f + 1, already added to
+ * low32(b) + 3 and sitting in the low bits of the result: the sum is an
+ * integer in [2^52, 2^53), where a double's mantissa bits are the integer
+ * (the FMA rounds once, after the exact product and sum; any rounding
+ * mode gives f or f + 1).  One integer multiply adds low32(al h).  So
+ *   u = low32(al h + b + 3 + r)   is   v + d (mod 2^32), d in [0, 4]
+ * and v < M implies u <= M + 3 (when v + 4 wraps, u < 4 passes too).
+ *
+ * The kernels run two passes over chunks of MH_CHUNK n-grams, so that the
+ * hot loop keeps no running minimum and makes no test.  Pass 1 keeps, per
+ * permutation, the least u of each block of MH_BLOCK n-grams (bm) and of
+ * the chunk (U).  Pass 2 (resolve) evaluates exactly (perm_scalar) every
+ * n-gram with u <= T, T = min(min + 3, U + 4), found through the blocks
+ * whose least u is <= T.  That is exact: an n-gram with v below the final
+ * minimum M has u <= M + 3, and M <= U unless the n-gram with u = U
+ * wrapped, in which case the scan is repeated with T = M + 3.  So the
+ * exact path runs about once per permutation and chunk (in the block of
+ * the least u).
+ *
+ * The hash is stored as h | 0x4330000000000000 (the kernels may rewrite
+ * their hashes), broadcast straight from memory: as a double that is
+ * 2^52 + h, and its low 52 bits are still h for the integer multiplies
+ * (mul_epu32 reads 32 bits, IFMA's madd52lo 52).  The FMA then computes
+ * alpha 2^20 more than wanted, which its addend takes off:
+ * c = 2^52 + 2^51 + low32(b) + 3 - alpha 2^20, an integer below 2^53, so
+ * exact.  Per vector of permutations and n-gram: FMA, madd52lo (or
+ * mul_epu32 and an add), unsigned 32-bit min. */
+#define MH_CHUNK 4096
+#define MH_BLOCK 16
+#define MH_NBLOCKS (MH_CHUNK / MH_BLOCK)
+#define MH_DOUBLE_2P52 UINT64_C(0x4330000000000000)
+
+static inline uint64_t sat_plus(uint64_t m, uint64_t d)
+{
+    return m >= UINT32_MAX - d ? UINT32_MAX : m + d;
+}
+
+/* Exact minima at hashes[k] of the permutations j + l for each bit l of
+ * lanes. */
+static void filter_exact(const uint64_t *hashes, size_t k, const struct mh_perms *pm, size_t j,
+                         unsigned lanes, uint64_t *mins)
+{
+    while (lanes) {
+        unsigned l = (unsigned)__builtin_ctz(lanes);
+        lanes &= lanes - 1;
+        uint64_t v = perm_scalar(pm->a[j + l], pm->b[j + l], hashes[k] & UINT32_MAX) & UINT32_MAX;
+        mins[j + l] = v < mins[j + l] ? v : mins[j + l];
+    }
+}
+
+/* Lane l of a 64-bit-lane vector is bit 2l of a 32-bit-lane mask. */
+static inline unsigned even_bits(unsigned mask32)
+{
+    unsigned r = 0;
+    for (unsigned l = 0; mask32; l++, mask32 >>= 2)
+        r |= (mask32 & 1u) << l;
+    return r;
+}
+
+/* Pass 2 for the W permutations from j (a vector) over the chunk
+ * hashes[c0..c1), with block minima bm[0..nb) and least u umin.  The ISA
+ * supplies VEC (the integer vector type), LANES(u, t) (the mask, in
+ * 32-bit lanes, of u <= t), U_OF(x, lo, h) (u from the FMA result) and
+ * the loads. */
+#define MH_RESOLVE(W, VEC, LOAD, STORE, BCAST, FMA_U, LANES)                                   \
+    {                                                                                          \
+        uint64_t U[W] __attribute__((aligned(64))), T[W] __attribute__((aligned(64)));        \
+        STORE(U, umin);                                                                        \
+        for (size_t l = 0; l < W; l++) {                                                       \
+            uint64_t a = sat_plus(mins[j + l], 3), c = sat_plus(U[l] & UINT32_MAX, 4);         \
+            T[l] = a < c ? a : c;                                                              \
+        }                                                                                      \
+        for (;;) {                                                                             \
+            const VEC t = LOAD(T);                                                             \
+            for (size_t b = 0; b < nb; b++) {                                                  \
+                if (!LANES(bm[b], t))                                                          \
+                    continue;                                                                  \
+                /* The block's n-grams with u <= T, without a branch each. */                  \
+                size_t k0 = c0 + b * MH_BLOCK;                                                 \
+                size_t n = c1 - k0 < MH_BLOCK ? c1 - k0 : MH_BLOCK;                            \
+                uint16_t ck[MH_BLOCK];                                                         \
+                uint32_t hit = 0;                                                              \
+                for (size_t i = 0; i < n; i++) {                                               \
+                    VEC h = BCAST(hashes[k0 + i]);                                             \
+                    ck[i] = (uint16_t)LANES(FMA_U(h), t);                                      \
+                    hit |= (uint32_t)(ck[i] != 0) << i;                                        \
+                }                                                                              \
+                while (hit) {                                                                  \
+                    unsigned i = (unsigned)__builtin_ctz(hit);                                 \
+                    hit &= hit - 1;                                                            \
+                    filter_exact(hashes, k0 + i, pm, j, even_bits(ck[i]), mins);               \
+                }                                                                              \
+            }                                                                                  \
+            int again = 0;                                                                     \
+            for (size_t l = 0; l < W; l++)                                                     \
+                if (sat_plus(mins[j + l], 3) > T[l]) {                                         \
+                    T[l] = sat_plus(mins[j + l], 3);                                           \
+                    again = 1;                                                                 \
+                }                                                                              \
+            if (!again)                                                                        \
+                return;                                                                        \
+        }                                                                                      \
+    }
+
+/* Pass 1 for V vectors of W permutations from j, then pass 2 for each. */
+#define MH_FILTER(V, W, VEC, VECD, LOFIELD, LOADI, LOADD, BCAST, ONES, FMA, LOW, MIN, RESOLVE) \
+    do {                                                                                       \
+        VEC lo[V], u[V], umin[V];                                                              \
+        VECD ad[V], cd[V];                                                                     \
+        _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++) {                               \
+            lo[v] = LOADI(pm->LOFIELD + j + W * v);                                            \
+            ad[v] = LOADD(pm->alpha_d + j + W * v);                                            \
+            cd[v] = LOADD(pm->c_d + j + W * v);                                                \
+        }                                                                                      \
+        for (size_t c0 = 0; c0 < nh; c0 += MH_CHUNK) {                                         \
+            size_t c1 = nh - c0 < MH_CHUNK ? nh : c0 + MH_CHUNK, nb = 0;                       \
+            _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++)                             \
+                umin[v] = ONES;                                                                \
+            for (size_t k0 = c0; k0 < c1; k0 += MH_BLOCK, nb++) {                              \
+                size_t k1 = c1 - k0 < MH_BLOCK ? c1 : k0 + MH_BLOCK;                           \
+                _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++)                         \
+                    u[v] = ONES;                                                               \
+                for (size_t k = k0; k < k1; k++) {                                             \
+                    VEC h = BCAST(hashes[k]);                                                  \
+                    _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++)                     \
+                        u[v] = MIN(u[v], LOW(FMA(ad[v], h, cd[v]), lo[v], h));                 \
+                }                                                                              \
+                _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++) {                       \
+                    bm[v][nb] = u[v];                                                          \
+                    umin[v] = MIN(umin[v], u[v]);                                              \
+                }                                                                              \
+            }                                                                                  \
+            for (size_t v = 0; v < V; v++)                                                     \
+                RESOLVE(hashes, c0, c1, pm, j + W * v, bm[v], nb, umin[v], mins);              \
+        }                                                                                      \
+    } while (0)
+
+/* AVX2 (with FMA): 4 permutations a vector, 2 vectors at a time (npad
+ * is a multiple of 8).  No unsigned compare: u <= t is min(u, t) == u. */
+#define AVX2_LOADI(p) _mm256_load_si256((const __m256i *)(p))
+#define AVX2_STORE(p, x) _mm256_store_si256((__m256i *)(p), (x))
+#define AVX2_BCAST(x) _mm256_set1_epi64x((long long)(x))
+#define AVX2_FMA(a, h, c) _mm256_castpd_si256(_mm256_fmadd_pd((a), _mm256_castsi256_pd(h), (c)))
+#define AVX2_LOW(x, lo, h) _mm256_add_epi64((x), _mm256_mul_epu32((lo), (h)))
+#define AVX2_LANES(u, t)                                                                       \
+    ((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(                                         \
+         _mm256_cmpeq_epi32(_mm256_min_epu32((u), (t)), (u)))) & 0x55u)
+
+__attribute__((target("avx2,fma")))
+static void resolve_avx2(const uint64_t *hashes, size_t c0, size_t c1, const struct mh_perms *pm,
+                         size_t j, const __m256i *bm, size_t nb, __m256i umin, uint64_t *mins)
+{
+    const __m256i lo = AVX2_LOADI(pm->a_lo + j);
+    const __m256d ad = _mm256_load_pd(pm->alpha_d + j), cd = _mm256_load_pd(pm->c_d + j);
+#define AVX2_U(h) AVX2_LOW(AVX2_FMA(ad, (h), cd), lo, (h))
+    MH_RESOLVE(4, __m256i, AVX2_LOADI, AVX2_STORE, AVX2_BCAST, AVX2_U, AVX2_LANES)
+#undef AVX2_U
+}
+
+__attribute__((target("avx2,fma")))
+static void kernel32_avx2(uint64_t *hashes, size_t nh, const struct mh_perms *pm,
+                          uint64_t *mins)
+{
+    __m256i bm[2][MH_NBLOCKS];   /* 16 KiB */
+    for (size_t k = 0; k < nh; k++)
+        hashes[k] |= MH_DOUBLE_2P52;   /* a broadcast from memory, no ALU */
+    for (size_t j = 0; j < pm->npad; j += 8)
+        MH_FILTER(2, 4, __m256i, __m256d, a_lo, AVX2_LOADI, _mm256_load_pd, AVX2_BCAST,
+                  _mm256_set1_epi32(-1), AVX2_FMA, AVX2_LOW, _mm256_min_epu32, resolve_avx2);
+}
+
+/* AVX-512: 8 permutations a vector, 4 vectors at a time, then one at a
+ * time; madd52lo with IFMA, else mul_epu32 and an add. */
+#define AVX512_STORE(p, x) _mm512_store_si512((p), (x))
+#define AVX512_BCAST(x) _mm512_set1_epi64((long long)(x))
+#define AVX512_FMA(a, h, c) _mm512_castpd_si512(_mm512_fmadd_pd((a), _mm512_castsi512_pd(h), (c)))
+#define AVX512_LOW_MUL(x, lo, h) _mm512_add_epi64((x), _mm512_mul_epu32((lo), (h)))
+#define AVX512_LOW_IFMA(x, lo, h) _mm512_madd52lo_epu64((x), (lo), (h))
+#define AVX512_LANES(u, t) ((unsigned)_mm512_mask_cmple_epu32_mask(0x5555, (u), (t)))
+
+#define MH_AVX512_KERNELS(SUFFIX, TARGET, LOFIELD, LOW)                                        \
+    __attribute__((target(TARGET))) static void resolve_##SUFFIX(                              \
+        const uint64_t *hashes, size_t c0, size_t c1, const struct mh_perms *pm, size_t j,     \
+        const __m512i *bm, size_t nb, __m512i umin, uint64_t *mins)                            \
+    {                                                                                          \
+        const __m512i lo = _mm512_load_si512(pm->LOFIELD + j);                                \
+        const __m512d ad = _mm512_load_pd(pm->alpha_d + j), cd = _mm512_load_pd(pm->c_d + j); \
+        MH_RESOLVE(8, __m512i, _mm512_load_si512, AVX512_STORE, AVX512_BCAST,                 \
+                   SUFFIX##_U, AVX512_LANES)                                                   \
+    }                                                                                          \
+    __attribute__((target(TARGET))) static void kernel32_##SUFFIX(                             \
+        uint64_t *hashes, size_t nh, const struct mh_perms *pm, uint64_t *mins)                \
+    {                                                                                          \
+        __m512i bm[4][MH_NBLOCKS];   /* 64 KiB */                                              \
+        size_t j = 0;                                                                          \
+        for (size_t k = 0; k < nh; k++)                                                        \
+            hashes[k] |= MH_DOUBLE_2P52;                                                       \
+        for (; j + 32 <= pm->npad; j += 32)                                                    \
+            MH_FILTER(4, 8, __m512i, __m512d, LOFIELD, _mm512_load_si512, _mm512_load_pd,     \
+                      AVX512_BCAST, _mm512_set1_epi32(-1), AVX512_FMA, LOW, _mm512_min_epu32, \
+                      resolve_##SUFFIX);                                                       \
+        for (; j < pm->npad; j += 8)                                                           \
+            MH_FILTER(1, 8, __m512i, __m512d, LOFIELD, _mm512_load_si512, _mm512_load_pd,     \
+                      AVX512_BCAST, _mm512_set1_epi32(-1), AVX512_FMA, LOW, _mm512_min_epu32, \
+                      resolve_##SUFFIX);                                                       \
+    }
+
+#define avx512_U(h) AVX512_LOW_MUL(AVX512_FMA(ad, (h), cd), lo, (h))
+#define avx512ifma_U(h) AVX512_LOW_IFMA(AVX512_FMA(ad, (h), cd), lo, (h))
+MH_AVX512_KERNELS(avx512, "avx512f,avx512dq,avx512vl", a_lo, AVX512_LOW_MUL)
+MH_AVX512_KERNELS(avx512ifma, "avx512f,avx512dq,avx512vl,avx512ifma", a_lo52, AVX512_LOW_IFMA)
+#undef avx512_U
+#undef avx512ifma_U
+
+/* ---------------------------------------------------- one permutation -- */
+
+/* algorithm: one_permutation.  Permutation 0 maps each n-gram hash to
+ * v < 2^61 - 1; v falls in bin floor(v K / 2^61) of K = num_hashes, and
+ * signature value i is the least v in bin i (low 32 bits in 32-bit mode).
+ * An empty bin i borrows the value of bin j for the first j of the probe
+ * sequence g(i, 1), g(i, 2), ... whose bin is not empty (optimal
+ * densification: every empty bin picks its donor independently, so
+ * P[value i of A == value i of B] is still the Jaccard similarity), with
+ * g(i, t) = splitmix64 of (seed, i, t) mod K.  After 64 K probes without
+ * a donor (when only a few bins hold a value) the next non-empty bin
+ * after i in circular order is the donor.  Deterministic, and the same on
+ * every ISA: only the n-gram hashing differs between them. */
+static void oph_sign(const struct mh_perms *pm, uint32_t seed, const uint64_t *hashes, size_t nh,
+                     int mask32, uint64_t *bins, uint64_t *out)
+{
+    const size_t K = pm->n;
+    const uint64_t a = pm->a[0], b = pm->b[0], empty = UINT64_MAX;
+    for (size_t i = 0; i < K; i++)
+        bins[i] = empty;
+    for (size_t k = 0; k < nh; k++) {
+        uint64_t v = perm_scalar(a, b, hashes[k]);
+        size_t i = (size_t)(((unsigned __int128)v * K) >> 61);
+        bins[i] = v < bins[i] ? v : bins[i];
+    }
+    for (size_t i = 0; i < K; i++) {
+        uint64_t v = bins[i];
+        for (uint64_t t = 1; v == empty && t <= 64 * (uint64_t)K; t++) {
+            uint64_t st = ((uint64_t)seed << 32) ^ ((uint64_t)i * UINT64_C(0x9e3779b97f4a7c15)) ^
+                          (t << 40) ^ t;
+            v = bins[splitmix64(&st) % K];
+        }
+        for (size_t d = 1; v == empty && d < K; d++)
+            v = bins[(i + d) % K];
+        out[i] = mask32 ? v & UINT32_MAX : v;
+    }
+}
+
 /* ------------------------------------------------------------- stage -- */
+
+enum mh_algorithm { MH_PERMUTATIONS, MH_ONE_PERMUTATION };
 
 struct minhash {
     long long ngram;
     int wide;                        /* use_64_bit_hash */
     uint32_t seed;
+    enum mh_algorithm algorithm;
     char *text_field, *minhash_field;
     struct mh_perms perms;
-    mh_kernel_fn kernel;
+    enum mh_isa isa;
+    mh_kernel_fn kernel;             /* exact, either mode */
+    mh_kernel32_fn kernel32;         /* 32-bit mode */
+    struct wn_minhash_gpu *gpu;      /* set up on a GPU rank, else NULL */
 };
+
+static void mh_teardown(struct wn_stage *st)
+{
+    struct minhash *m = wn_stage_data(st);
+    if (m) {
+        wn_minhash_gpu_close(m->gpu);
+        m->gpu = NULL;
+    }
+}
 
 static void mh_fini(struct wn_stage *st)
 {
     struct minhash *m = wn_stage_data(st);
     if (m) {
+        mh_teardown(st);
         free(m->text_field);
         free(m->minhash_field);
-        free(m->perms.a);
-        free(m->perms.a_lo);
-        free(m->perms.a_hi);
-        free(m->perms.b);
+        void *arrays[] = {m->perms.a, m->perms.a_lo, m->perms.a_hi, m->perms.b,
+                          m->perms.a_lo52, m->perms.alpha_d, m->perms.c_d};
+        for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
+            free(arrays[i]);
         free(m);
     }
 }
@@ -321,28 +737,36 @@ static uint64_t *alloc_lanes(size_t n)
 static int pick_kernel(struct minhash *m, wn_error_t *err)
 {
     __builtin_cpu_init();
-    int has_avx2 = __builtin_cpu_supports("avx2");
-    int has_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                     __builtin_cpu_supports("avx512vl");
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512vl");
+    int has[] = {1, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"), avx512,
+                 avx512 && __builtin_cpu_supports("avx512ifma")};
+    static const char *const lacks[] = {"", "AVX2 (with FMA)", "AVX-512 (F, DQ and VL)",
+                                        "AVX-512 IFMA (with F, DQ and VL)"};
     const char *isa = getenv("WN_MINHASH_ISA");
-    errno = ENOTSUP;
-    if (!isa || !*isa)
-        m->kernel = has_avx512 ? kernel_avx512 : has_avx2 ? kernel_avx2 : kernel_portable;
-    else if (!strcmp(isa, "portable"))
-        m->kernel = kernel_portable;
-    else if (!strcmp(isa, "avx2")) {
-        if (!has_avx2)
-            return wn_errprintf(err, "WN_MINHASH_ISA=avx2: this CPU lacks AVX2");
-        m->kernel = kernel_avx2;
-    } else if (!strcmp(isa, "avx512")) {
-        if (!has_avx512)
-            return wn_errprintf(err, "WN_MINHASH_ISA=avx512: this CPU lacks AVX-512 "
-                                "(F, DQ and VL)");
-        m->kernel = kernel_avx512;
+    if (!isa || !*isa) {
+        m->isa = has[3] ? MH_AVX512IFMA : has[2] ? MH_AVX512 : has[1] ? MH_AVX2 : MH_PORTABLE;
     } else {
-        errno = EINVAL;
-        return wn_errprintf(err, "WN_MINHASH_ISA=%s: expected portable, avx2 or avx512", isa);
+        size_t i = 0;
+        while (i < 4 && strcmp(isa, isa_names[i]))
+            i++;
+        if (i == 4) {
+            errno = EINVAL;
+            return wn_errprintf(err, "WN_MINHASH_ISA=%s: expected portable, avx2, avx512 or "
+                                "avx512ifma", isa);
+        }
+        if (!has[i]) {
+            errno = ENOTSUP;
+            return wn_errprintf(err, "WN_MINHASH_ISA=%s: this CPU lacks %s", isa, lacks[i]);
+        }
+        m->isa = (enum mh_isa)i;
     }
+    static const mh_kernel_fn exact[] = {kernel_portable, kernel_avx2, kernel_avx512,
+                                         kernel_avx512};
+    static const mh_kernel32_fn filtered[] = {kernel32_portable, kernel32_avx2, kernel32_avx512,
+                                              kernel32_avx512ifma};
+    m->kernel = exact[m->isa];
+    m->kernel32 = filtered[m->isa];
     return 0;
 }
 
@@ -369,6 +793,14 @@ static int mh_init(struct wn_stage *st, const struct wn_params *params, wn_error
     if (seed < 0 || seed > UINT32_MAX)
         return wn_errprintf(err, "parameter 'seed': %lld (0 to %u)", seed, UINT32_MAX);
     m->seed = (uint32_t)seed;
+    const char *alg = wn_params_str(params, "algorithm");
+    if (!strcmp(alg, "permutations"))
+        m->algorithm = MH_PERMUTATIONS;
+    else if (!strcmp(alg, "one_permutation"))
+        m->algorithm = MH_ONE_PERMUTATION;
+    else
+        return wn_errprintf(err, "parameter 'algorithm': '%s' (permutations or one_permutation)",
+                            alg);
     if (pick_kernel(m, err) < 0)
         return -1;
 
@@ -378,7 +810,10 @@ static int mh_init(struct wn_stage *st, const struct wn_params *params, wn_error
     if (!(m->text_field = strdup(wn_params_str(params, "text_field"))) ||
         !(m->minhash_field = strdup(wn_params_str(params, "minhash_field"))) ||
         !(pm->a = alloc_lanes(pm->npad)) || !(pm->a_lo = alloc_lanes(pm->npad)) ||
-        !(pm->a_hi = alloc_lanes(pm->npad)) || !(pm->b = alloc_lanes(pm->npad)))
+        !(pm->a_hi = alloc_lanes(pm->npad)) || !(pm->b = alloc_lanes(pm->npad)) ||
+        !(pm->a_lo52 = alloc_lanes(pm->npad)) ||
+        !(pm->alpha_d = aligned_alloc(64, pm->npad * sizeof(double))) ||
+        !(pm->c_d = aligned_alloc(64, pm->npad * sizeof(double))))
         return wn_errprintf(err, "out of memory");
     uint64_t state = m->seed;
     for (size_t i = 0; i < pm->npad; i++) {
@@ -391,7 +826,29 @@ static int mh_init(struct wn_stage *st, const struct wn_params *params, wn_error
         }
         pm->a_lo[i] = pm->a[i] & UINT32_MAX;
         pm->a_hi[i] = pm->a[i] >> 32;
+        pm->a_lo52[i] = pm->a[i] & ((UINT64_C(1) << 52) - 1);
+        /* All exact: alpha < 2^32, and c an integer in (2^51, 2^53). */
+        uint64_t alpha = pm->a[i] >> 29;
+        pm->alpha_d[i] = (double)alpha / 4294967296.0;
+        pm->c_d[i] = (double)((UINT64_C(3) << 51) + (pm->b[i] & UINT32_MAX) + 3 -
+                              (alpha << 20));
     }
+    return 0;
+}
+
+/* On a GPU rank, when the stage's resources ask for a GPU: the
+ * permutations run on the bound device (one_permutation stays on the
+ * CPU: one permutation per n-gram is little work).  Without CUDA built
+ * in, the CPU signs. */
+static int mh_setup(struct wn_stage *st, const struct wn_worker *w, wn_error_t *err)
+{
+    struct minhash *m = wn_stage_data(st);
+    if (w->gpu < 0 || !(st->cfg && st->cfg->gpus > 0) || m->algorithm != MH_PERMUTATIONS ||
+        wn_gpu_device_count() < 0)
+        return 0;
+    mh_teardown(st);
+    if (wn_minhash_gpu_open(w->gpu, m->perms.a, m->perms.b, m->perms.n, &m->gpu, err) < 0)
+        return wn_errprefix(err, "GPU %d", w->gpu);
     return 0;
 }
 
@@ -399,81 +856,182 @@ static int mh_init(struct wn_stage *st, const struct wn_params *params, wn_error
 struct mh_scratch {
     uint64_t *hashes;
     size_t cap;
-    uint32_t *cp;                    /* code point start offsets, cap + 1 */
+    uint32_t *cp;                    /* code point start offsets */
+    size_t cp_cap;
     uint64_t *mins;                  /* npad, 64-byte aligned */
+    uint64_t *bins;                  /* one_permutation: n */
 };
 
-/* Hashes of the n-grams of text[0..len) into s->hashes; returns their
- * count, 0 when out of memory. */
-static size_t ngram_hashes(const struct minhash *m, struct mh_scratch *s, const char *text,
-                           size_t len)
+/* Room for `more` hashes after the first `at` (and the SIMD tail). */
+static int reserve(struct mh_scratch *s, size_t at, size_t more)
 {
-    if (len + 1 > s->cap) {
-        size_t cap = len + 1 > 2 * s->cap ? len + 1 : 2 * s->cap;
-        uint64_t *h = realloc(s->hashes, cap * sizeof(*h));
-        if (h)
-            s->hashes = h;
-        uint32_t *cp = realloc(s->cp, (cap + 1) * sizeof(*cp));
-        if (cp)
-            s->cp = cp;
-        if (!h || !cp)
-            return 0;
-        s->cap = cap;
+    size_t need = at + more + 64;
+    if (need <= s->cap)
+        return 0;
+    size_t cap = need > 2 * s->cap ? need : 2 * s->cap;
+    uint64_t *h = realloc(s->hashes, cap * sizeof(*h));
+    if (!h)
+        return -1;
+    s->hashes = h;
+    s->cap = cap;
+    return 0;
+}
+
+static inline uint64_t hash_one(const struct minhash *m, const char *p, size_t len)
+{
+    if (m->wide) {
+        uint64_t h[2];
+        wn_murmur3_x64_128(p, len, m->seed, h);
+        return h[0];
     }
+    return wn_murmur3_x86_32(p, len, m->seed);
+}
+
+/* Hashes of the len - n + 1 windows of n bytes of t[0..len) (len >= n):
+ * the SIMD kernels take what they can in 32-bit mode. */
+static size_t byte_windows(const struct minhash *m, const unsigned char *t, size_t len, size_t n,
+                           uint64_t *out)
+{
+    size_t count = len - n + 1, g = 0;
+    if (!m->wide && m->isa >= MH_AVX512)
+        g = windows_avx512(t, len, n, m->seed, out);
+    else if (!m->wide && m->isa == MH_AVX2)
+        g = windows_avx2(t, len, n, m->seed, out);
+    for (size_t i = g; i < count; i++)
+        out[i] = hash_one(m, (const char *)t + i, n);
+    return count;
+}
+
+/* Hashes of the n-grams of text[0..len) into s->hashes from `at` on;
+ * returns their count, 0 when out of memory.  Runs of n-grams of n bytes
+ * (single-byte code points: ASCII, or invalid bytes) are byte windows. */
+static size_t ngram_hashes(const struct minhash *m, struct mh_scratch *s, const char *text,
+                           size_t len, size_t at)
+{
+    if (reserve(s, at, len + 1) < 0)
+        return 0;
     const unsigned char *u = (const unsigned char *)text;
+    uint64_t *out = s->hashes + at;
+    size_t n = (size_t)m->ngram;
+    if (is_ascii(u, len)) {
+        if (len >= n)
+            return byte_windows(m, u, len, n, out);
+        out[0] = hash_one(m, text, len);
+        return 1;
+    }
+    if (len + 1 > s->cp_cap) {
+        uint32_t *cp = realloc(s->cp, (len + 1) * sizeof(*cp));
+        if (!cp)
+            return 0;
+        s->cp = cp;
+        s->cp_cap = len + 1;
+    }
+    uint32_t *cp = s->cp;
     size_t ncp = 0;
     for (size_t i = 0; i < len;) {
         size_t l = wn_utf8_len(u + i, len - i);
-        s->cp[ncp++] = (uint32_t)i;
+        cp[ncp++] = (uint32_t)i;
         i += l ? l : 1;   /* an invalid byte: one code point */
     }
-    s->cp[ncp] = (uint32_t)len;
-    size_t n = (size_t)m->ngram, count = ncp >= n ? ncp - n + 1 : 1;
-    for (size_t g = 0; g < count; g++) {
-        size_t start = s->cp[g], end = s->cp[g + n <= ncp ? g + n : ncp];
-        if (m->wide) {
-            uint64_t h[2];
-            wn_murmur3_x64_128(text + start, end - start, m->seed, h);
-            s->hashes[g] = h[0];
-        } else
-            s->hashes[g] = wn_murmur3_x86_32(text + start, end - start, m->seed);
+    cp[ncp] = (uint32_t)len;
+    if (ncp < n) {
+        out[0] = hash_one(m, text, len);
+        return 1;
+    }
+    size_t count = ncp - n + 1;
+    for (size_t g = 0; g < count;) {
+        if (cp[g + n] - cp[g] == n) {
+            /* Windows g..e-1 are n bytes each, so they start at
+             * consecutive bytes. */
+            size_t e = g + 1;
+            while (e < count && cp[e + n] - cp[e] == n)
+                e++;
+            g += byte_windows(m, u + cp[g], e - g - 1 + n, n, out + g);
+        } else {
+            out[g] = hash_one(m, text + cp[g], cp[g + n] - cp[g]);
+            g++;
+        }
     }
     return count;
 }
 
-/* Fills col (list of n values per row, rows resized already) from text. */
+/* Signature of one document's hashes into s->mins[0..n). */
+static void sign_one(const struct minhash *m, struct mh_scratch *s, uint64_t *h, size_t nh)
+{
+    const struct mh_perms *pm = &m->perms;
+    if (m->algorithm == MH_ONE_PERMUTATION) {
+        oph_sign(pm, m->seed, h, nh, !m->wide, s->bins, s->mins);
+        return;
+    }
+    /* Above every residue, so the first n-gram always replaces it. */
+    for (size_t j = 0; j < pm->npad; j++)
+        s->mins[j] = MERSENNE61;
+    if (m->wide)
+        m->kernel(h, nh, pm, 1, 0, s->mins);
+    else
+        m->kernel32(h, nh, pm, s->mins);
+}
+
+static void put_row(const struct minhash *m, uint64_t r, const uint64_t *v, uint32_t *out32,
+                    uint64_t *out64)
+{
+    size_t n = m->perms.n;
+    for (size_t j = 0; j < n; j++) {
+        if (out64)
+            out64[r * n + j] = v[j];
+        else
+            out32[r * n + j] = (uint32_t)v[j];
+    }
+}
+
+/* Fills col (list of n values per row, rows resized already) from text:
+ * row by row on the CPU, or the whole batch's hashes at once on the GPU. */
 static int sign_rows(const struct minhash *m, struct mh_scratch *s,
                      const struct wn_column *text, struct wn_column *col, wn_error_t *err)
 {
-    const struct mh_perms *pm = &m->perms;
     uint32_t *out32 = m->wide ? NULL : wn_col_u32_mut(col);
     uint64_t *out64 = m->wide ? wn_col_u64_mut(col) : NULL;
+    uint64_t *first = NULL, *dmins = NULL;
     if (!out32 && !out64)
         return wn_errprintf(err, "out of memory");
-    for (uint64_t r = 0; r < text->nrows; r++) {
+    if (m->gpu && (!(first = malloc((text->nrows + 1) * sizeof(*first))) ||
+                   !(dmins = malloc((text->nrows ? text->nrows : 1) * m->perms.n *
+                                    sizeof(*dmins))))) {
+        free(first);
+        return wn_errprintf(err, "out of memory");
+    }
+    size_t at = 0;
+    int rc = 0;
+    for (uint64_t r = 0; r < text->nrows && rc == 0; r++) {
         size_t len;
         const char *t = wn_col_str(text, r, &len);
         /* Offsets into a row are kept in 32 bits. */
         if (len >= UINT32_MAX) {
             errno = EFBIG;
-            return wn_errprintf(err, "row %llu: text of %zu bytes (at most 4 GiB)",
-                                (unsigned long long)r, len);
+            rc = wn_errprintf(err, "row %llu: text of %zu bytes (at most 4 GiB)",
+                              (unsigned long long)r, len);
+            break;
         }
-        size_t nh = ngram_hashes(m, s, t, len);
-        if (!nh)
-            return wn_errprintf(err, "out of memory");
-        /* Above every residue, so the first n-gram always replaces it. */
-        for (size_t j = 0; j < pm->npad; j++)
-            s->mins[j] = MERSENNE61;
-        m->kernel(s->hashes, nh, pm, m->wide, !m->wide, s->mins);
-        for (size_t j = 0; j < pm->n; j++) {
-            if (out64)
-                out64[r * pm->n + j] = s->mins[j];
-            else
-                out32[r * pm->n + j] = (uint32_t)s->mins[j];
+        size_t nh = ngram_hashes(m, s, t, len, at);
+        if (!nh) {
+            rc = wn_errprintf(err, "out of memory");
+        } else if (m->gpu) {
+            first[r] = at;
+            at += nh;
+        } else {
+            sign_one(m, s, s->hashes, nh);
+            put_row(m, r, s->mins, out32, out64);
         }
     }
-    return 0;
+    if (m->gpu && rc == 0) {
+        first[text->nrows] = at;
+        rc = wn_minhash_gpu_sign(m->gpu, s->hashes, first, text->nrows, m->wide, dmins, err);
+        for (uint64_t r = 0; r < text->nrows && rc == 0; r++)
+            put_row(m, r, dmins + r * m->perms.n, out32, out64);
+    }
+    free(first);
+    free(dmins);
+    return rc;
 }
 
 /* Checks input i's text column; NULL (err filled) when it is unusable. */
@@ -507,8 +1065,11 @@ static int mh_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         if (in[i]->batch && !text_column(m, in[i]->batch, i, err))
             return -1;
     struct mh_scratch s = {0};
-    if (!(s.mins = alloc_lanes(m->perms.npad)))
+    if (!(s.mins = alloc_lanes(m->perms.npad)) ||
+        !(s.bins = malloc(m->perms.n * sizeof(*s.bins)))) {
+        free(s.mins);
         return wn_errprintf(err, "out of memory");
+    }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!in[i]->batch)
@@ -535,6 +1096,7 @@ static int mh_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
     free(s.hashes);
     free(s.cp);
     free(s.mins);
+    free(s.bins);
     return rc;
 }
 
@@ -545,6 +1107,9 @@ static const struct wn_param_spec minhash_params[] = {
     {"seed", WN_PARAM_INT, "42", "MurmurHash3 seed and permutation seed (0 to 2^32-1)"},
     {"use_64_bit_hash", WN_PARAM_BOOL, "false",
      "MurmurHash3 x64_128 and list<u64> signatures instead of x86_32 and list<u32>"},
+    {"algorithm", WN_PARAM_STRING, "permutations",
+     "permutations (num_hashes of them, NeMo Curator's) or one_permutation (one permutation "
+     "and num_hashes bins, optimal densification; faster)"},
     {"text_field", WN_PARAM_STRING, "text", "str column holding the text"},
     {"minhash_field", WN_PARAM_STRING, "_minhash_signature", "signature column to add"},
     WN_PARAM_END
@@ -557,6 +1122,8 @@ const struct wn_stage_ops wn_stage_minhash_ops = {
     .help = "MinHash signatures of a text column's character n-grams (NeMo Curator's)",
     .params = minhash_params,
     .init = mh_init,
+    .setup = mh_setup,
     .process_batch = mh_process,
+    .teardown = mh_teardown,
     .fini = mh_fini,
 };

@@ -1,11 +1,15 @@
 /* test_minhash.c - the minhash stage (stages/minhash.c) through its ops
  * table: MurmurHash3 known answers, signatures equal to those of the
  * independent Python reference (t/lib/minhash_ref.py) on license texts,
- * the portable, AVX2 and AVX-512 kernels bit-identical, signature
- * agreement close to the exact Jaccard similarity, and the errors.  Also
- * prints (as diagnostics) each kernel's throughput. */
+ * the portable, AVX2, AVX-512 and AVX-512 IFMA kernels bit-identical,
+ * signature agreement close to the exact Jaccard similarity, algorithm
+ * one_permutation (same length, same bits on every ISA, Jaccard estimates
+ * over a few hundred real text pairs), and the errors.  Also prints (as
+ * diagnostics) each kernel's throughput. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <glob.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@
 #include "config.h"
 #include "stage_impl.h"
 #include "builtin.h"
+#include "gpu.h"
 #include "tap.h"
 #include "stage_test.h"
 #include "winnow/task.h"
@@ -113,6 +118,26 @@ static void load_docs(void)
     static const char bad[] = "abc\xff" "def\xe2\x82" "ghi\xc0\xaf" "jkl\xed\xa0\x80"
                               "mno\x80pqr stu vwx yz0 123 \xf0\x9f\x98\x80 end\xf0\x9f\x98";
     add_doc("invalid UTF-8", bad, sizeof(bad) - 1);
+    /* ASCII texts of lengths about those where the SIMD hashing of 24-byte
+     * windows switches to one at a time (64 windows need 91 bytes in
+     * AVX-512, 32 need 59 in AVX2), and a long text with a few non-ASCII
+     * code points and an invalid byte between ASCII runs. */
+    size_t len;
+    char *t = read_file(LICENSES "Apache-2.0", &len);
+    if (!t || len < 3000)
+        BAIL_OUT("cannot read Apache-2.0");
+    static const size_t lens[] = {58, 59, 90, 91, 92, 156, 157, 300};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        snprintf(label, sizeof(label), "ASCII, %zu bytes", lens[i]);
+        add_doc(label, t + 200, lens[i]);
+    }
+    char mixed[2100];
+    memcpy(mixed, t + 500, 2000);
+    memcpy(mixed + 300, "\xc3\xa9", 2);            /* é */
+    memcpy(mixed + 900, "\xe2\x82\xac", 3);        /* € */
+    mixed[1400] = (char)0xff;                    /* invalid: one code point */
+    add_doc("ASCII runs around non-ASCII", mixed, 2000);
+    free(t);
 }
 
 /* Starts the reference on every document; read its output with ref_read. */
@@ -250,15 +275,19 @@ static void check_against_ref(FILE *p, int num_hashes, int wide)
 static int isa_supported(const char *isa)
 {
     __builtin_cpu_init();
+    int f = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512vl");
     if (!strcmp(isa, "avx2"))
-        return __builtin_cpu_supports("avx2");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (!strcmp(isa, "avx512"))
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("avx512vl");
+        return f;
+    if (!strcmp(isa, "avx512ifma"))
+        return f && __builtin_cpu_supports("avx512ifma");
     return 1;
 }
 
-static const char *const isas[] = {"portable", "avx2", "avx512"};
+#define NISAS 4
+static const char *const isas[NISAS] = {"portable", "avx2", "avx512", "avx512ifma"};
 
 /* Signatures of docs[first .. +n) with the kernel isa; NULL, err filled,
  * on failure. */
@@ -282,15 +311,19 @@ static void test_isas(void)
         "num_hashes: 260", "num_hashes: 260, use_64_bit_hash: true",
         "num_hashes: 7", "num_hashes: 7, use_64_bit_hash: true, seed: 4294967295",
         "num_hashes: 1, char_ngrams: 3", "num_hashes: 13, char_ngrams: 1, seed: 0",
+        "num_hashes: 33, char_ngrams: 5", "num_hashes: 40, char_ngrams: 7, seed: 7",
+        "algorithm: one_permutation", "algorithm: one_permutation, use_64_bit_hash: true",
+        "algorithm: one_permutation, num_hashes: 7, char_ngrams: 5, seed: 3",
+        "algorithm: one_permutation, num_hashes: 1",
     };
     for (size_t k = 0; k < sizeof(params) / sizeof(params[0]); k++) {
         wn_error_t err = {{0}};
         struct wn_batch *base = run_isa("portable", params[k], 0, ndocs, &err);
         if (!ok(base != NULL, "portable kernel, %s", params[k]))
             diag("%s", err.text);
-        for (size_t i = 1; i < 3; i++) {
+        for (size_t i = 1; i < NISAS; i++) {
             if (!isa_supported(isas[i])) {
-                skip(1, i == 1 ? "this CPU lacks AVX2" : "this CPU lacks AVX-512");
+                skip(1, "this CPU lacks it");
                 continue;
             }
             struct wn_batch *b = run_isa(isas[i], params[k], 0, ndocs, &err);
@@ -417,6 +450,267 @@ static void test_jaccard(void)
     free(lic);
 }
 
+/* ---------------------------------------------------- one permutation -- */
+
+/* texts[0..n) through the stage as one task; the output batch or NULL. */
+static struct wn_batch *run_texts(struct test_stage *m, char *const *texts, const size_t *lens,
+                                  size_t n, wn_error_t *err)
+{
+    struct wn_batch *b = wn_batch_create();
+    struct wn_column *text = wn_batch_add_column(b, "text", WN_TYPE_STR, 0, err);
+    for (size_t i = 0; i < n; i++)
+        if (wn_col_append_str(text, texts[i], lens[i], err) < 0)
+            BAIL_OUT("building the input: %s", err->text);
+    struct wn_task *t = wn_task_create(1, 0, b);
+    struct wn_task_list out = WN_TASK_LIST_INIT;
+    struct wn_batch *res = NULL;
+    if (m->st->ops->process_batch(m->st, &t, 1, &out, err) == 0 && out.n == 1)
+        res = wn_task_take_batch(out.tasks[0]);
+    wn_task_list_free(&out);
+    wn_task_destroy(t);
+    return res;
+}
+
+static int all_ascii(const char *t, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)t[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
+#define MAX_PAIRS 320
+
+/* Pairs of real texts (ASCII license texts): a 2000-byte window and the
+ * window shifted by d bytes, or a copy with every k-th word replaced;
+ * their exact Jaccard similarities of 24-character n-gram sets. */
+static size_t make_pairs(char **texts, size_t *lens, double *exact)
+{
+    static const char *files[] = {"Apache-2.0", "GPL-2", "GPL-3", "LGPL-2.1", "MPL-2.0",
+                                  "Artistic", "GFDL-1.3", "LGPL-3", "MPL-1.1"};
+    static const size_t shift[] = {0, 10, 30, 60, 100, 160, 250, 400, 600, 900, 1300, 1900};
+    static const int every[] = {2, 3, 5, 8, 13, 30, 80};
+    const size_t L = 2000;
+    size_t np = 0;
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+        char path[256];
+        size_t len;
+        snprintf(path, sizeof(path), LICENSES "%s", files[f]);
+        char *t = read_file(path, &len);
+        if (!t)
+            continue;
+        for (size_t o = 1000; o + 2 * L + 2000 <= len && np + 19 <= MAX_PAIRS; o += 4 * L) {
+            if (!all_ascii(t + o, 2 * L + 1000))
+                continue;
+            for (size_t i = 0; i < sizeof(shift) / sizeof(shift[0]); i++, np++) {
+                texts[2 * np] = strndup(t + o, L);
+                texts[2 * np + 1] = strndup(t + o + shift[i], L);
+                lens[2 * np] = lens[2 * np + 1] = L;
+            }
+            for (size_t i = 0; i < sizeof(every) / sizeof(every[0]); i++, np++) {
+                texts[2 * np] = strndup(t + o, L);
+                lens[2 * np] = L;
+                texts[2 * np + 1] = mutate(t + o, L, every[i], &lens[2 * np + 1]);
+            }
+        }
+        free(t);
+    }
+    for (size_t p = 0; p < np; p++)
+        exact[p] = jaccard(texts[2 * p], lens[2 * p], texts[2 * p + 1], lens[2 * p + 1], 24);
+    return np;
+}
+
+/* Mean and largest |estimate - exact|, and the mean signed error, of the
+ * signatures in b (rows 2p and 2p+1 are pair p). */
+static void estimate_errors(const struct wn_batch *b, const double *exact, size_t np,
+                            double *mean, double *max, double *bias)
+{
+    const struct wn_column *c = wn_batch_find(b, "_minhash_signature");
+    *mean = *max = *bias = 0;
+    for (size_t p = 0; p < np; p++) {
+        uint32_t eq = 0;
+        for (uint32_t j = 0; j < c->list_len; j++)
+            eq += sig_at(c, 2 * p, j) == sig_at(c, 2 * p + 1, j);
+        double d = (double)eq / c->list_len - exact[p];
+        *mean += fabs(d) / (double)np;
+        *bias += d / (double)np;
+        *max = fabs(d) > *max ? fabs(d) : *max;
+    }
+}
+
+static void test_one_permutation(void)
+{
+    wn_error_t err = {{0}};
+    struct test_stage m;
+    /* Signature length and type as with permutations, lsh's shape. */
+    if (test_stage_make(&m, "minhash", "algorithm: one_permutation, num_hashes: 260", &err) < 0)
+        BAIL_OUT("%s", err.text);
+    struct wn_batch *b = mh_run(&m, 0, ndocs, &err);
+    const struct wn_column *c = b ? wn_batch_find(b, "_minhash_signature") : NULL;
+    ok(c && c->type == WN_TYPE_LIST_U32 && c->list_len == 260 && c->nrows == ndocs,
+       "one_permutation: list<u32> of num_hashes (20 bands x 13) per row");
+    /* A text of one n-gram fills one bin: densification copies it into
+     * every other bin. */
+    size_t shortdoc = 0;
+    while (shortdoc < ndocs && strcmp(docs[shortdoc].label, "short (11 chars)"))
+        shortdoc++;
+    int same = c && shortdoc < ndocs;
+    for (uint32_t j = 1; same && j < 260; j++)
+        same = sig_at(c, shortdoc, j) == sig_at(c, shortdoc, 0);
+    ok(same, "one n-gram: every bin holds its value (densified)");
+    /* Differs from the permutations' signature, and is deterministic. */
+    struct test_stage m2;
+    if (test_stage_make(&m2, "minhash", "algorithm: one_permutation", &err) < 0)
+        BAIL_OUT("%s", err.text);
+    struct wn_batch *b2 = mh_run(&m2, 0, ndocs, &err);
+    ok(b && b2 && wn_batch_equal(b, b2), "one_permutation is deterministic (a second stage)");
+    wn_batch_destroy(b2);
+    test_stage_free(&m2);
+    if (test_stage_make(&m2, "minhash", "", &err) < 0)
+        BAIL_OUT("%s", err.text);
+    b2 = mh_run(&m2, 0, ndocs, &err);
+    ok(b && b2 && !wn_batch_equal(b, b2), "... and not the permutations' signature");
+    wn_batch_destroy(b2);
+    test_stage_free(&m2);
+    wn_batch_destroy(b);
+    test_stage_free(&m);
+
+    /* Jaccard estimates over a few hundred pairs of real text. */
+    static char *texts[2 * MAX_PAIRS];
+    static size_t lens[2 * MAX_PAIRS];
+    static double exact[MAX_PAIRS];
+    size_t np = make_pairs(texts, lens, exact);
+    ok(np >= 200, "%zu text pairs from the license texts", np);
+    static const char *const params[] = {"algorithm: one_permutation",
+                                         "algorithm: one_permutation, use_64_bit_hash: true",
+                                         "algorithm: permutations"};
+    for (size_t k = 0; k < 3; k++) {
+        if (test_stage_make(&m, "minhash", params[k], &err) < 0)
+            BAIL_OUT("%s", err.text);
+        b = run_texts(&m, texts, lens, 2 * np, &err);
+        double mean = 1, max = 1, bias = 1;
+        if (b)
+            estimate_errors(b, exact, np, &mean, &max, &bias);
+        else
+            diag("%s", err.text);
+        /* 260 values: a standard error of at most 0.031 per pair. */
+        ok(b && mean < 0.03 && max < 0.16 && fabs(bias) < 0.015,
+           "%s: |estimate - exact Jaccard| mean %.4f, max %.4f, bias %+.4f over %zu pairs",
+           params[k], mean, max, bias, np);
+        wn_batch_destroy(b);
+        test_stage_free(&m);
+    }
+    for (size_t i = 0; i < 2 * np; i++)
+        free(texts[i]);
+}
+
+/* Every kernel on a few hundred KB of real text (Debian's copyright
+ * files, cut into documents of 4 KiB and of odd sizes): the same bits. */
+static void test_corpus_isas(void)
+{
+    glob_t g;
+    size_t total = 0, cap = 600000;
+    char *all = malloc(cap);
+    if (!all)
+        BAIL_OUT("out of memory");
+    if (glob("/usr/share/doc/*/copyright", 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc && total < cap; i++) {
+            size_t len;
+            char *t = read_file(g.gl_pathv[i], &len);
+            if (!t)
+                continue;
+            len = len < cap - total ? len : cap - total;
+            memcpy(all + total, t, len);
+            total += len;
+            free(t);
+        }
+        globfree(&g);
+    }
+    if (total < 100000) {
+        skip(2 * (NISAS - 1), "little text in /usr/share/doc/*/copyright");
+        free(all);
+        return;
+    }
+    static char *texts[1024];
+    static size_t lens[1024];
+    size_t n = 0;
+    for (size_t off = 0; off < total && n < 1024; n++) {
+        size_t want = n % 3 ? 4096 : 1 + (n * 7919) % 9000;   /* odd sizes too */
+        lens[n] = total - off < want ? total - off : want;
+        texts[n] = all + off;
+        off += lens[n];
+    }
+    for (int wide = 0; wide <= 1; wide++) {
+        const char *params = wide ? "use_64_bit_hash: true" : "";
+        wn_error_t err = {{0}};
+        struct test_stage m;
+        struct wn_batch *base = NULL;
+        setenv("WN_MINHASH_ISA", "portable", 1);
+        if (test_stage_make(&m, "minhash", params, &err) == 0) {
+            base = run_texts(&m, texts, lens, n, &err);
+            test_stage_free(&m);
+        }
+        for (size_t i = 1; i < NISAS; i++) {
+            if (!isa_supported(isas[i])) {
+                skip(1, "this CPU lacks it");
+                continue;
+            }
+            struct wn_batch *b = NULL;
+            setenv("WN_MINHASH_ISA", isas[i], 1);
+            if (test_stage_make(&m, "minhash", params, &err) == 0) {
+                b = run_texts(&m, texts, lens, n, &err);
+                test_stage_free(&m);
+            }
+            ok(base && b && wn_batch_equal(base, b),
+               "%s equals portable on %zu documents of real text (%.1f MB, %d-bit)", isas[i], n,
+               (double)total / 1e6, wide ? 64 : 32);
+            wn_batch_destroy(b);
+        }
+        unsetenv("WN_MINHASH_ISA");
+        wn_batch_destroy(base);
+    }
+    free(all);
+}
+
+/* Setup on a GPU rank: with the stage asking for a GPU and one present,
+ * the device computes the signatures, bit for bit the CPU's; else the CPU
+ * does (setup without a GPU request, or gpu -1, changes nothing). */
+static void test_setup(void)
+{
+    wn_error_t err = {{0}};
+    struct test_stage m, g;
+    if (test_stage_make(&m, "minhash", "", &err) < 0 || test_stage_make(&g, "minhash", "", &err) < 0)
+        BAIL_OUT("%s", err.text);
+    struct wn_batch *cpu = mh_run(&m, 0, ndocs, &err);
+    struct wn_worker w = {0, 0, 0, 0, 0, 1, NULL};
+    ok(g.st->ops->setup(g.st, &w, &err) == 0, "setup with gpu 0 but no GPU requested");
+    struct wn_batch *b = mh_run(&g, 0, ndocs, &err);
+    ok(cpu && b && wn_batch_equal(cpu, b), "... signs on the CPU, same bits");
+    wn_batch_destroy(b);
+    g.st->ops->teardown(g.st);
+    int ndev = wn_gpu_device_count();
+    ((struct wn_stage_config *)g.st->cfg)->gpus = 1;
+    if (ndev <= 0) {
+        w.gpu = -1;
+        ok(g.st->ops->setup(g.st, &w, &err) == 0, "setup with gpus 1 on a rank without a GPU");
+        b = mh_run(&g, 0, ndocs, &err);
+        ok(cpu && b && wn_batch_equal(cpu, b), "... signs on the CPU, same bits");
+        wn_batch_destroy(b);
+    } else {
+        int rc = g.st->ops->setup(g.st, &w, &err);
+        if (!ok(rc == 0, "setup with gpus 1 on GPU 0"))
+            diag("%s", err.text);
+        b = mh_run(&g, 0, ndocs, &err);
+        if (!ok(cpu && b && wn_batch_equal(cpu, b), "GPU signatures equal the CPU's"))
+            diag("%s", b ? "" : err.text);
+        wn_batch_destroy(b);
+    }
+    g.st->ops->teardown(g.st);
+    wn_batch_destroy(cpu);
+    test_stage_free(&m);
+    test_stage_free(&g);
+}
+
 #define has_text(e, needle, ...)                                                     \
     do {                                                                             \
         if (!ok(strstr((e).text, (needle)) != NULL, __VA_ARGS__))                    \
@@ -431,6 +725,9 @@ static void test_errors(void)
     has_text(err, "num_hashes", "... naming the parameter");
     ok(test_stage_make(&m, "minhash", "char_ngrams: 0", &err) < 0, "char_ngrams 0 fails init");
     has_text(err, "char_ngrams", "... naming the parameter");
+    ok(test_stage_make(&m, "minhash", "algorithm: two_permutations", &err) < 0,
+       "algorithm two_permutations fails init");
+    has_text(err, "algorithm", "... naming the parameter");
     setenv("WN_MINHASH_ISA", "sse9", 1);
     ok(test_stage_make(&m, "minhash", "", &err) < 0, "WN_MINHASH_ISA=sse9 fails init");
     unsetenv("WN_MINHASH_ISA");
@@ -503,7 +800,7 @@ static void bench(void)
         free(t);
     }
     for (int wide = 0; wide <= 1; wide++)
-        for (size_t i = 0; i < 3; i++) {
+        for (size_t i = 0; i < NISAS; i++) {
             if (!isa_supported(isas[i]))
                 continue;
             /* Best of three: the runs are short and the machine shared. */
@@ -543,6 +840,9 @@ int main(void)
     check_against_ref(ref_start(7, 1), 7, 1);
     test_isas();
     test_jaccard();
+    test_one_permutation();
+    test_corpus_isas();
+    test_setup();
     test_errors();
     check_against_ref(p32, 260, 0);
     check_against_ref(p64, 260, 1);
