@@ -237,16 +237,18 @@ static void test_murmur(void)
     ok((uint32_t)w[0] == 0x6384ba69u, "SMHasher verification x64_128 = 0x6384BA69");
 }
 
-/* The stage's signatures of every document, compared with the reference's. */
-static void check_against_ref(FILE *p, int num_hashes, int wide)
+/* The stage's signatures of every document (bands x rows values each),
+ * compared with the reference's (started with bands * rows hashes). */
+static void check_against_ref(FILE *p, int bands, int rows, int wide)
 {
+    const int num_hashes = bands * rows;
     uint64_t *ref = ref_read(p, num_hashes);
     ok(ref != NULL, "reference ran (%d hashes, %d-bit)", num_hashes, wide ? 64 : 32);
     struct test_stage m;
     wn_error_t err = {{0}};
     char params[128];
-    snprintf(params, sizeof(params), "num_hashes: %d, use_64_bit_hash: %s", num_hashes,
-             wide ? "true" : "false");
+    snprintf(params, sizeof(params), "num_bands: %d, minhashes_per_band: %d, use_64_bit_hash: %s",
+             bands, rows, wide ? "true" : "false");
     struct wn_batch *b = test_stage_make(&m, "minhash", params, &err) == 0 ? mh_run(&m, 0, ndocs, &err) : NULL;
     if (!ok(b != NULL, "stage ran (%d hashes, %d-bit)", num_hashes, wide ? 64 : 32))
         diag("%s", err.text);
@@ -308,13 +310,16 @@ static struct wn_batch *run_isa(const char *isa, const char *params, size_t firs
 static void test_isas(void)
 {
     static const char *const params[] = {
-        "num_hashes: 260", "num_hashes: 260, use_64_bit_hash: true",
-        "num_hashes: 7", "num_hashes: 7, use_64_bit_hash: true, seed: 4294967295",
-        "num_hashes: 1, char_ngrams: 3", "num_hashes: 13, char_ngrams: 1, seed: 0",
-        "num_hashes: 33, char_ngrams: 5", "num_hashes: 40, char_ngrams: 7, seed: 7",
+        "num_bands: 20, minhashes_per_band: 13", "use_64_bit_hash: true",
+        "num_bands: 7, minhashes_per_band: 1",
+        "num_bands: 1, minhashes_per_band: 7, use_64_bit_hash: true, seed: 4294967295",
+        "num_bands: 1, minhashes_per_band: 1, char_ngrams: 3",
+        "num_bands: 1, minhashes_per_band: 13, char_ngrams: 1, seed: 0",
+        "num_bands: 3, minhashes_per_band: 11, char_ngrams: 5",
+        "num_bands: 5, minhashes_per_band: 8, char_ngrams: 7, seed: 7",
         "algorithm: one_permutation", "algorithm: one_permutation, use_64_bit_hash: true",
-        "algorithm: one_permutation, num_hashes: 7, char_ngrams: 5, seed: 3",
-        "algorithm: one_permutation, num_hashes: 1",
+        "algorithm: one_permutation, num_bands: 7, minhashes_per_band: 1, char_ngrams: 5, seed: 3",
+        "algorithm: one_permutation, num_bands: 1, minhashes_per_band: 1",
     };
     for (size_t k = 0; k < sizeof(params) / sizeof(params[0]); k++) {
         wn_error_t err = {{0}};
@@ -542,13 +547,14 @@ static void test_one_permutation(void)
 {
     wn_error_t err = {{0}};
     struct test_stage m;
-    /* Signature length and type as with permutations, lsh's shape. */
-    if (test_stage_make(&m, "minhash", "algorithm: one_permutation, num_hashes: 260", &err) < 0)
+    /* Signature length and type as with permutations, lsh's shape: the
+     * defaults, num_bands 20 x minhashes_per_band 13. */
+    if (test_stage_make(&m, "minhash", "algorithm: one_permutation", &err) < 0)
         BAIL_OUT("%s", err.text);
     struct wn_batch *b = mh_run(&m, 0, ndocs, &err);
     const struct wn_column *c = b ? wn_batch_find(b, "_minhash_signature") : NULL;
     ok(c && c->type == WN_TYPE_LIST_U32 && c->list_len == 260 && c->nrows == ndocs,
-       "one_permutation: list<u32> of num_hashes (20 bands x 13) per row");
+       "one_permutation: list<u32> of 260 values (20 bands x 13, the defaults) per row");
     /* A text of one n-gram fills one bin: densification copies it into
      * every other bin. */
     size_t shortdoc = 0;
@@ -721,8 +727,20 @@ static void test_errors(void)
 {
     struct test_stage m;
     wn_error_t err = {{0}};
-    ok(test_stage_make(&m, "minhash", "num_hashes: 0", &err) < 0, "num_hashes 0 fails init");
-    has_text(err, "num_hashes", "... naming the parameter");
+    ok(test_stage_make(&m, "minhash", "num_bands: 0", &err) < 0, "num_bands 0 fails init");
+    has_text(err, "'num_bands'", "... naming the parameter");
+    ok(test_stage_make(&m, "minhash", "minhashes_per_band: 0", &err) < 0,
+       "minhashes_per_band 0 fails init");
+    has_text(err, "'minhashes_per_band'", "... naming the parameter");
+    ok(test_stage_make(&m, "minhash", "minhashes_per_band: 4097", &err) < 0,
+       "minhashes_per_band 4097 fails init (lsh's limit)");
+    has_text(err, "'minhashes_per_band'", "... naming the parameter");
+    ok(test_stage_make(&m, "minhash", "num_bands: 65536, minhashes_per_band: 17", &err) < 0,
+       "num_bands x minhashes_per_band above 2^20 values fails init");
+    has_text(err, "65536 x 17", "... naming both parameters' values");
+    ok(test_stage_make(&m, "minhash", "num_hashes: 260", &err) < 0,
+       "num_hashes (replaced by num_bands x minhashes_per_band) fails init");
+    has_text(err, "num_hashes", "... naming it");
     ok(test_stage_make(&m, "minhash", "char_ngrams: 0", &err) < 0, "char_ngrams 0 fails init");
     has_text(err, "char_ngrams", "... naming the parameter");
     ok(test_stage_make(&m, "minhash", "algorithm: two_permutations", &err) < 0,
@@ -755,7 +773,7 @@ static void test_errors(void)
 
     /* A failed batch leaves the stage usable, and an input task keeps its
      * metadata in the output. */
-    if (test_stage_make(&m, "minhash", "num_hashes: 3", &err) < 0)
+    if (test_stage_make(&m, "minhash", "num_bands: 3, minhashes_per_band: 1", &err) < 0)
         BAIL_OUT("%s", err.text);
     struct wn_batch *b = wn_batch_create();
     struct wn_column *c = wn_batch_add_column(b, "text", WN_TYPE_STR, 0, &err);
@@ -836,16 +854,16 @@ int main(void)
     /* The reference is slow: the 260-hash runs go in parallel while the
      * quick ones are checked. */
     FILE *p32 = ref_start(260, 0), *p64 = ref_start(260, 1);
-    check_against_ref(ref_start(7, 0), 7, 0);
-    check_against_ref(ref_start(7, 1), 7, 1);
+    check_against_ref(ref_start(7, 0), 7, 1, 0);
+    check_against_ref(ref_start(7, 1), 1, 7, 1);
     test_isas();
     test_jaccard();
     test_one_permutation();
     test_corpus_isas();
     test_setup();
     test_errors();
-    check_against_ref(p32, 260, 0);
-    check_against_ref(p64, 260, 1);
+    check_against_ref(p32, 20, 13, 0);
+    check_against_ref(p64, 20, 13, 1);
     bench();   /* last: the reference no longer competes for the cores */
     docs_remove();
     for (size_t i = 0; i < ndocs; i++)
