@@ -51,7 +51,7 @@ int wn_cmd_info(int argc, char **argv)
         return WN_EXIT_USAGE;
     }
     if (wn_mpi_start(&argc, &argv) < 0)
-        return WN_EXIT_FAILURE;
+        return WN_EXIT_USAGE;   /* a launch error */
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);

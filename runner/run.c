@@ -376,7 +376,7 @@ static int run_or_plan(int argc, char **argv, int plan_only)
         wn_install_stop_handler();
     if (wn_mpi_start(&argc, &argv) < 0) {
         free(a.sets);
-        return WN_EXIT_FAILURE;
+        return WN_EXIT_USAGE;   /* a launch error */
     }
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

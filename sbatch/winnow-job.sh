@@ -10,8 +10,10 @@
 #     --set name=...).  Never the job id: a requeued job keeps its id but a
 #     resubmitted one gets a new one, and both must find the same
 #     checkpoint.  winnow resumes from it by itself: the same command goes
-#     on where the last run stopped (a finished run's checkpoint makes the
-#     next run do nothing but write the outputs again from it).
+#     on where the last run stopped.  A finished run's checkpoint makes the
+#     next run load the last stage's outputs and stop; output files that
+#     were deleted since are not written again (remove the checkpoint, or
+#     give a new WINNOW_CHECKPOINT, to run the pipeline afresh).
 #   - srun runs in the background and the script waits for it, so that
 #     the batch shell can take USR1 (sent by --signal=B:USR1@MARGIN, MARGIN
 #     seconds before the time limit) while the step runs; the trap passes

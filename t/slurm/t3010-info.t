@@ -20,7 +20,7 @@ is "$(printf '%s\n' "$out" | grep -c '^rank [0-3]/4 .* procid ')" 4 "four ranks 
 # Without PMIx OpenMPI starts each task as a singleton: rank 0 of 1 while
 # Slurm says task 1 of 2.  winnow must refuse and name the likely cause.
 out=$(srun -n 2 --mpi=none "$WINNOW" info 2>&1); st=$?
-ok $((st == 0)) "srun --mpi=none winnow info fails (exit $st)"
+is "$st" 2 "srun --mpi=none winnow info fails as a launch error (exit 2)"
 like "$out" "PMI mismatch" "the message says PMI mismatch"
 like "$out" "srun --mpi=pmix" "the message suggests srun --mpi=pmix"
 like "$out" "rank 0 of 1, Slurm says task 1 of 2" "the message shows both views"
