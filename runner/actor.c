@@ -482,10 +482,16 @@ static void run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io
 
     for (uint32_t i = 0; i < j->n; i++) {
         if (j->descs[i].owner < 0) {
-            /* A seed: the empty task a source stage starts from. */
+            /* A seed: the empty task a source stage starts from, its
+             * index (in nrows) as metadata "seed". */
+            char seed[24];
+            snprintf(seed, sizeof(seed), "%llu", (unsigned long long)j->descs[i].nrows);
             in[i] = wn_task_create(j->descs[i].id, UINT32_MAX, NULL);
-            if (!in[i]) {
-                wn_errprintf(&err, "out of memory");
+            if (!in[i] || wn_task_meta_set(in[i], "seed", seed, &err) < 0) {
+                if (in[i])
+                    wn_errprefix(&err, "seed task");
+                else
+                    wn_errprintf(&err, "out of memory");
                 goto done;
             }
             continue;

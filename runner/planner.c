@@ -939,10 +939,13 @@ struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
         snprintf(p->stats[i].name, sizeof(p->stats[i].name), "%s", rt->stages[i]->cfg->name);
         snprintf(p->stats[i].type, sizeof(p->stats[i].type), "%s", rt->stages[i]->ops->type);
     }
-    /* One empty seed task: the first stage (a source) starts from it. */
-    p->inputs = calloc(1, sizeof(*p->inputs));
-    p->inputs[0] = (struct wn_desc){wn_task_id_derive(0, UINT32_MAX, 0), -1, 0, 0, 0};
-    p->ninputs = p->cap_inputs = 1;
+    /* Empty seed tasks the first stage (a source) starts from: one, or
+     * what its init asked for; a seed's index travels as its nrows. */
+    uint64_t nseeds = rt->nstages && rt->stages[0]->seeds ? rt->stages[0]->seeds : 1;
+    p->inputs = calloc(nseeds, sizeof(*p->inputs));
+    for (uint64_t i = 0; p->inputs && i < nseeds; i++)
+        p->inputs[i] = (struct wn_desc){wn_task_id_derive(0, UINT32_MAX, i), -1, 0, 0, i};
+    p->ninputs = p->cap_inputs = p->inputs ? nseeds : 0;
     int mode = rt->opts->progress;
     if (!rt->cfg->exec.show_progress)
         mode = 0;

@@ -293,6 +293,17 @@ int wn_stage_set_rounds(struct wn_stage *st, uint32_t rounds, wn_error_t *err)
     return 0;
 }
 
+int wn_stage_set_seeds(struct wn_stage *st, uint64_t n, wn_error_t *err)
+{
+    if (n < 1 || n > (UINT64_C(1) << 24)) {
+        errno = EINVAL;
+        return wn_errprintf(err, "stage '%s': %llu seed tasks (1 to 2^24)", st->cfg->name,
+                            (unsigned long long)n);
+    }
+    st->seeds = n;
+    return 0;
+}
+
 uint32_t wn_stage_round(const struct wn_stage *st)
 {
     return st->round;

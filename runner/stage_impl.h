@@ -17,6 +17,7 @@ struct wn_stage {
     char *shuffle_key;                   /* partition by this column's hash */
     uint32_t rounds;                     /* >= 1 */
     uint32_t round;                      /* being run */
+    uint64_t seeds;                      /* a source's seed tasks (0: 1) */
     /* The pipeline it is part of (NULL in unit tests), for built-in
      * stages that adapt to a later one (wn_stage_later_param). */
     const struct wn_pipeline_config *pipeline;

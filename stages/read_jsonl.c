@@ -12,10 +12,10 @@
  *             gzip, .zst zstd, anything else none.  The rejects file is
  *             never taken as input.  The list is sorted by path, bytewise
  *             (so the locale cannot change it), and a file's index is its
- *             place in it.  The list is made when the seed task is
- *             processed, on the one actor that runs it, not at init (which
- *             runs on every rank, possibly before the files exist): an
- *             input matching no file fails process_batch, naming it.
+ *             place in it.  The list is made at init (on every rank, so
+ *             an input matching no file fails the run before any work,
+ *             naming it) and kept: the files must not change during the
+ *             run.
  *   tasks     the files are grouped greedily, in list order: a file joins
  *             the current group unless that would take the group's size on
  *             disk (compressed, for compressed files) past `blocksize`; a
@@ -23,8 +23,11 @@
  *             Each group is one output task, even one without a good line
  *             (its batch has the columns and no rows), so task positions
  *             depend on the files only; its metadata "files" is "FIRST
- *             COUNT", the indices of its files (what write_jsonl writes).  Every input task (the runner gives
- *             a source one seed) yields all the groups.
+ *             COUNT", the indices of its files (what write_jsonl writes).
+ *             The stage asks the runner for one seed task per group
+ *             (wn_stage_set_seeds), so the groups are read by as many
+ *             actors at once; seed i yields group i, and an input task
+ *             without "seed" metadata yields all the groups.
  *   lines     split at '\n'; a last line without one counts too.  Lines
  *             are numbered from 1, every line counted, skipped ones too.
  *             A line of JSON whitespace only (space, tab, CR) is skipped
@@ -83,6 +86,10 @@
 struct read_jsonl {
     char *input, *text_field, *id_field, *rejects;   /* id_field NULL: none */
     long long blocksize;
+    struct wn_jl_list list;                  /* made at init */
+    int listed;
+    size_t ngroups;
+    size_t *group_first;                     /* ngroups + 1 file indices */
 };
 
 /* ------------------------------------------------------------ parsing -- */
@@ -349,32 +356,30 @@ static int rj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
                       struct wn_task_list *out, wn_error_t *err)
 {
     const struct read_jsonl *rj = wn_stage_data(st);
-    (void)in;
-    struct wn_jl_list l;
-    if (n == 0)
-        return 0;   /* no seed, nothing to read */
-    if (wn_jl_list_files(rj->input, rj->rejects, &l, err) < 0)
-        return -1;
     struct rj_rejects rej = {0};
     int rc = 0;
     for (size_t s = 0; s < n && rc == 0; s++) {
-        size_t first = 0;
-        uint64_t size = 0;
-        for (size_t i = 0; i < l.n && rc == 0; i++) {
-            if (i > first && size + l.files[i].size > (uint64_t)rj->blocksize) {
-                rc = emit_group(rj, &l, first, i, &rej, out, err);
-                first = i;
-                size = 0;
+        const char *seed = wn_task_meta_get(in[s], "seed");
+        size_t first = 0, end = rj->ngroups;
+        if (seed) {
+            char *e;
+            unsigned long long g = strtoull(seed, &e, 10);
+            if (*e || g >= rj->ngroups) {
+                errno = EINVAL;
+                rc = wn_errprintf(err, "seed task %zu: seed '%s' is not one of the %zu groups",
+                                  s, seed, rj->ngroups);
+                break;
             }
-            size += l.files[i].size;
+            first = (size_t)g;
+            end = first + 1;
         }
-        if (rc == 0)
-            rc = emit_group(rj, &l, first, l.n, &rej, out, err);
+        for (size_t g = first; g < end && rc == 0; g++)
+            rc = emit_group(rj, &rj->list, rj->group_first[g], rj->group_first[g + 1], &rej,
+                            out, err);
     }
     if (rc == 0)
         rc = write_rejects(rj, &rej, err);
     free(rej.buf);
-    wn_jl_list_free(&l);
     return rc;
 }
 
@@ -386,6 +391,9 @@ static void rj_fini(struct wn_stage *st)
         free(rj->text_field);
         free(rj->id_field);
         free(rj->rejects);
+        free(rj->group_first);
+        if (rj->listed)
+            wn_jl_list_free(&rj->list);
         free(rj);
     }
 }
@@ -417,7 +425,25 @@ static int rj_init(struct wn_stage *st, const struct wn_params *params, wn_error
     if (!b)
         return wn_errprefix(err, "parameters 'text_field', 'id_field'");
     wn_batch_destroy(b);
-    return 0;
+    /* The files, and their groups: a seed task per group. */
+    if (wn_jl_list_files(rj->input, rj->rejects, &rj->list, err) < 0)
+        return wn_errprefix(err, "parameter 'input'");
+    rj->listed = 1;
+    if (!(rj->group_first = malloc((rj->list.n + 1) * sizeof(*rj->group_first))))
+        return wn_errprintf(err, "out of memory");
+    uint64_t size = 0;
+    rj->group_first[0] = 0;
+    rj->ngroups = 0;
+    for (size_t i = 0; i < rj->list.n; i++) {
+        if (i > rj->group_first[rj->ngroups] && size + rj->list.files[i].size >
+                                                     (uint64_t)rj->blocksize) {
+            rj->group_first[++rj->ngroups] = i;
+            size = 0;
+        }
+        size += rj->list.files[i].size;
+    }
+    rj->group_first[++rj->ngroups] = rj->list.n;
+    return wn_stage_set_seeds(st, rj->ngroups, err);
 }
 
 static const struct wn_param_spec read_jsonl_params[] = {

@@ -154,6 +154,12 @@ int wn_stage_set_rounds(struct wn_stage *st, uint32_t rounds, wn_error_t *err);
 /* The shuffle round being run (0-based), during process_batch and extract. */
 uint32_t wn_stage_round(const struct wn_stage *st);
 
+/* The first stage (a source), from init: start from n empty seed tasks
+ * instead of one (1 <= n <= 2^24), so that n batches can run on several
+ * actors at once; seed i carries the metadata "seed" = "i" (decimal).
+ * Returns 0 or -1.  Seed 0's id is the one a single seed has. */
+int wn_stage_set_seeds(struct wn_stage *st, uint64_t n, wn_error_t *err);
+
 /* ------------------------------------------------------------- plugins -- */
 
 struct wn_registry;
