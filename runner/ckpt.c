@@ -21,7 +21,7 @@ struct wn_ckpt {
     const struct wn_pipeline_config *cfg;
 };
 
-static int mkdir_p(const char *path, wn_error_t *err)
+int wn_mkdir_p(const char *path, wn_error_t *err)
 {
     char buf[4096];
     if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
@@ -163,11 +163,11 @@ struct wn_ckpt *wn_ckpt_open(const char *dir, const struct wn_pipeline_config *c
     ck->nstages = (uint32_t)cfg->nstages;
     ck->cfg = cfg;
     char path[4096];
-    if (mkdir_p(dir, err) < 0)
+    if (wn_mkdir_p(dir, err) < 0)
         goto fail;
     for (uint32_t s = 0; s < ck->nstages; s++) {
         if (stage_dir(path, sizeof(path), dir, s, cfg->stages[s].name) < 0 ||
-            mkdir_p(path, err) < 0)
+            wn_mkdir_p(path, err) < 0)
             goto fail;
         remove_partial(path);
     }

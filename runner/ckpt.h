@@ -48,6 +48,11 @@ struct wn_ckpt *wn_ckpt_open(const char *dir, const struct wn_pipeline_config *c
                              int nranks, int force, int *resumed, wn_error_t *err);
 void wn_ckpt_close(struct wn_ckpt *ck);
 
+/* mkdir -p (mode 0755 before the umask): 0, or -1 naming the directory
+ * that could not be made.  Also for the output directory (run.c) and the
+ * writer stages' files (stages/jsonl_io.c). */
+int wn_mkdir_p(const char *path, wn_error_t *err);
+
 /* The earlier run's state of stage s (NULL when out of range). */
 const struct wn_ckpt_stage *wn_ckpt_stage(const struct wn_ckpt *ck, uint32_t s);
 /* Forgets batch b of stage s (its file proved bad): it is run again. */

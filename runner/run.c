@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "config.h"
@@ -175,25 +174,6 @@ static void prepared_free(struct prepared *p)
  * the layout.  Returns 0, or the exit status to leave with (all ranks the
  * same); rank 0 has printed why. */
 
-/* mkdir -p path. */
-static int make_dirs(const char *path, wn_error_t *err)
-{
-    char *d = strdup(path);
-    int rc = d ? 0 : wn_errprintf(err, "out of memory");
-    for (char *q = d ? d + 1 : NULL; rc == 0; q++) {
-        if (*q && *q != '/')
-            continue;
-        char c = *q;
-        *q = 0;
-        if (mkdir(d, 0777) < 0 && errno != EEXIST)
-            rc = wn_errprintf(err, "output directory %s: %s", d, strerror(errno));
-        *q = c;
-        if (!c)
-            break;
-    }
-    free(d);
-    return rc;
-}
 static int prepare(const struct run_args *a, struct prepared *p)
 {
     int rank, size;
@@ -276,7 +256,7 @@ static int make_output(const struct prepared *p, int rank)
 {
     wn_error_t err = {{0}};
     int ok = 1, all = 0;
-    if (p->cfg->output && *p->cfg->output && make_dirs(p->cfg->output, &err) < 0)
+    if (p->cfg->output && *p->cfg->output && wn_mkdir_p(p->cfg->output, &err) < 0)
         ok = 0;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (!ok)

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ckpt.h"
 #include "jsonl_io.h"
 
 #define JL_CHUNK (1u << 20)                  /* first buffer size, bytes */
@@ -336,25 +337,11 @@ const char *wn_jl_relpath(const char *input, const char *path)
 
 int wn_jl_mkdirs_for(const char *path, wn_error_t *err)
 {
-    char *dir = strdup(path);
-    if (!dir)
-        return wn_errprintf(err, "out of memory");
-    char *slash = strrchr(dir, '/');
-    int rc = 0;
-    if (slash && slash != dir) {
-        *slash = 0;
-        for (char *p = dir + 1; rc == 0; p++) {
-            if (*p != '/' && *p)
-                continue;
-            char c = *p;
-            *p = 0;
-            if (mkdir(dir, 0777) < 0 && errno != EEXIST)
-                rc = wn_errprintf(err, "%s: %s", dir, strerror(errno));
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    char *dir = strndup(path, (size_t)(slash - path));
+    int rc = dir ? wn_mkdir_p(dir, err) : wn_errprintf(err, "out of memory");
     free(dir);
     return rc;
 }

@@ -42,68 +42,7 @@ IDS="--set stages.read_jsonl.params.id_field=id --set stages.remove_duplicates.p
 # kept: false in OUT/duplicate_groups.jsonl, byte for byte; every group has
 # one kept document, its smallest id; documents with the same text share a
 # group.  Prints a summary.
-check_dedup() {
-    python3 - "$1" "$2" <<'PY'
-import glob, gzip, json, os, subprocess, sys
-out, exact = sys.argv[1], sys.argv[2] == "exact"
-def lines(path):
-    if path.endswith('.gz'):
-        data = gzip.open(path, 'rb').read()
-    elif path.endswith('.zst'):
-        data = subprocess.run(["zstd", "-dc", path], stdout=subprocess.PIPE, check=True).stdout
-    else:
-        data = open(path, 'rb').read()
-    ls = data.split(b"\n")
-    if ls and ls[-1] == b"":
-        ls.pop()
-    return ls
-inputs = sorted(p for p in glob.glob('in/**/*', recursive=True) if os.path.isfile(p))
-docs = {}          # document id (id field, as text) -> (internal id, text)
-order = {}
-for fi, p in enumerate(inputs):
-    for ln, raw in enumerate(lines(p), 1):
-        try:
-            d = json.loads(raw)
-        except ValueError:
-            continue
-        docs[str(d["id"])] = ((fi << 40) | ln, d["text"])
-groups = {}
-rows = [json.loads(l) for l in open(out + '/duplicate_groups.jsonl')]
-for r in rows:
-    groups.setdefault(r["group"], []).append(r)
-bad = []
-removed = set()
-for g, members in groups.items():
-    ids = sorted(docs[m["id"]][0] for m in members)
-    kept = [m for m in members if m["kept"]]
-    if len(members) < 2 or len(kept) != 1 or docs[kept[0]["id"]][0] != ids[0] or g != ids[0]:
-        bad.append("group %s: %s" % (g, members))
-    removed |= {docs[m["id"]][0] for m in members if not m["kept"]}
-by_text = {}
-for k, (i, t) in docs.items():
-    by_text.setdefault(t, set()).add(k)
-group_of = {r["id"]: r["group"] for r in rows}
-for t, ks in by_text.items():
-    if len(ks) > 1 and len({group_of.get(k) for k in ks}) != 1:
-        bad.append("identical texts in different groups: %s" % sorted(ks))
-if exact:
-    want = sum(1 for ks in by_text.values() if len(ks) > 1)
-    if want != len(groups):
-        bad.append("%d groups of identical texts, %d found" % (want, len(groups)))
-kept_lines = 0
-for fi, p in enumerate(inputs):
-    o = os.path.join(out, 'dedup', os.path.relpath(p, 'in'))
-    want = [raw for ln, raw in enumerate(lines(p), 1) if (fi << 40) | ln not in removed]
-    got = lines(o) if os.path.exists(o) else None
-    if got != want:
-        bad.append("%s: %s lines, want %d" % (o, None if got is None else len(got), len(want)))
-    kept_lines += len(want)
-for b in bad[:10]:
-    print("# " + b[:300], file=sys.stderr)
-print("%d documents, %d groups, %d removed, %d lines kept" % (len(docs), len(groups), len(removed), kept_lines))
-sys.exit(1 if bad else 0)
-PY
-}
+check_dedup() { python3 "$SRCDIR/t/lib/dedup_check.py" dedup "$1" "$2"; }
 
 out=$(mpirun_np 4 "$WINNOW" run "$EX/fuzzy-dedup.yaml" --set input=in --set output=f4 $IDS \
       --progress off 2>&1); st=$?
@@ -146,30 +85,7 @@ r=$(check_dedup x3 exact); ok $? "exact groups are the sets of identical texts: 
 out=$(mpirun_np 4 "$WINNOW" run "$EX/filter.yaml" --set input=in --set output=fl \
       --set stages.read_jsonl.params.blocksize=1 --progress off 2>&1); st=$?
 ok $st "filter.yaml on 4 ranks" || diag "$out"
-r=$(python3 - <<'PY'
-import glob, gzip, os, subprocess, sys
-def lines(path):
-    if path.endswith('.gz'):
-        data = gzip.open(path, 'rb').read()
-    elif path.endswith('.zst'):
-        data = subprocess.run(["zstd", "-dc", path], stdout=subprocess.PIPE, check=True).stdout
-    else:
-        data = open(path, 'rb').read()
-    ls = data.split(b"\n")
-    return ls[:-1] if ls[-1] == b"" else ls
-total = kept = 0
-for p in sorted(p for p in glob.glob('in/**/*', recursive=True) if os.path.isfile(p)):
-    o = os.path.join('fl/filtered', os.path.relpath(p, 'in'))
-    src, got = lines(p), lines(o)
-    it = iter(src)
-    if not all(any(l == s for s in it) for l in got):   # an ordered subsequence
-        print("%s: not a subsequence of %s" % (o, p)); sys.exit(1)
-    total += len(src); kept += len(got)
-if lines('fl/filtered/e.jsonl') != []:
-    print("e.jsonl not empty"); sys.exit(1)
-print("%d of %d lines kept" % (kept, total))
-PY
-); ok $? "every file written (one of them empty), kept lines in order and as read: $r"
+r=$(python3 "$SRCDIR/t/lib/dedup_check.py" filtered fl/filtered); ok $? "every file written (one of them empty), kept lines in order and as read: $r"
 
 # No duplicates at all: every stage still runs, nothing removed.
 mkdir -p one && cp in/e.jsonl one/
