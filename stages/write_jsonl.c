@@ -51,6 +51,8 @@
 
 struct writer_cfg {
     char *input, *output, *rejects, *groups, *id_field;   /* groups, id_field: "" none */
+    struct wn_jl_list list;   /* write_jsonl: listed at its first batch, kept */
+    int listed;
 };
 
 static void cfg_free(struct writer_cfg *c)
@@ -61,6 +63,8 @@ static void cfg_free(struct writer_cfg *c)
         free(c->rejects);
         free(c->groups);
         free(c->id_field);
+        if (c->listed)
+            wn_jl_list_free(&c->list);
         free(c);
     }
 }
@@ -208,12 +212,16 @@ static int write_file(const struct writer_cfg *c, const struct wn_jl_list *l, ui
 static int wj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
                       struct wn_task_list *out, wn_error_t *err)
 {
-    const struct writer_cfg *c = wn_stage_data(st);
-    struct wn_jl_list l;
+    struct writer_cfg *c = wn_stage_data(st);
     if (n == 0)
         return 0;
-    if (wn_jl_list_files(c->input, c->rejects, &l, err) < 0)
-        return -1;
+    /* The list once per actor (one batch runs at a time on an actor). */
+    if (!c->listed) {
+        if (wn_jl_list_files(c->input, c->rejects, &c->list, err) < 0)
+            return -1;
+        c->listed = 1;
+    }
+    const struct wn_jl_list *lp = &c->list;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct wn_batch *b = in[i]->batch;
@@ -237,11 +245,11 @@ static int wj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
             first = wn_col_u32(file)[0];
             count = (unsigned long long)wn_col_u32(file)[nrows - 1] - first + 1;
         }
-        if (first + count > l.n || (nrows && (wn_col_u32(file)[0] < first ||
+        if (first + count > lp->n || (nrows && (wn_col_u32(file)[0] < first ||
                                              wn_col_u32(file)[nrows - 1] >= first + count))) {
             rc = wn_errprintf(err, "input %zu: rows of file %llu..%llu but '%s' lists %zu "
                               "files (not read_jsonl's input and rejects?)", i, first,
-                              first + count - 1, c->input, l.n);
+                              first + count - 1, c->input, lp->n);
             break;
         }
         struct summary s;
@@ -254,7 +262,7 @@ static int wj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
                                   "together", i, (unsigned long long)row, wn_col_u32(file)[row]);
                 break;
             }
-            rc = write_file(c, &l, (uint32_t)f, file, raw, &row, &s, err);
+            rc = write_file(c, lp, (uint32_t)f, file, raw, &row, &s, err);
         }
         if (rc == 0 && row < nrows)
             rc = wn_errprintf(err, "input %zu row %llu: rows of file %u are not together", i,
@@ -264,7 +272,6 @@ static int wj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         else
             wn_batch_destroy(s.b);
     }
-    wn_jl_list_free(&l);
     return rc;
 }
 
