@@ -280,9 +280,9 @@ static void print_plan(const struct prepared *p, FILE *out)
         const struct wn_stage_config *sc = st->cfg;
         int raft = (st->ops->flags & WN_STAGE_RAFT) != 0;
         int bs = sc->batch_size > 0 ? sc->batch_size : 1;
-        /* Tasks before a stage are known only for the first (one seed);
+        /* Tasks before a stage are known only for the first (its seeds);
          * later the formula's resource bound is what the plan can say. */
-        uint64_t ntasks = i == 0 ? 1 : UINT64_MAX / 2;
+        uint64_t ntasks = i == 0 ? (st->seeds ? st->seeds : 1) : UINT64_MAX / 2;
         struct wn_actor_request req = {
             .stage = sc->name, .cpus = sc->cpus, .gpus = sc->gpus,
             .num_workers = sc->num_workers, .ntasks = ntasks, .batch_size = bs,
@@ -309,7 +309,9 @@ static void print_plan(const struct prepared *p, FILE *out)
         else if (sc->num_output_tasks > 0)
             fprintf(out, "%d (num_output_tasks, an even split)\n", sc->num_output_tasks);
         else if (i == 0)
-            fprintf(out, "1 (the seed task of a source stage)\n");
+            fprintf(out, "%llu (the source's %llu seed task%s, %d per batch)\n",
+                    (unsigned long long)((ntasks + (uint64_t)bs - 1) / (uint64_t)bs),
+                    (unsigned long long)ntasks, ntasks == 1 ? "" : "s", bs);
         else
             fprintf(out, "ceil(tasks / %d) - tasks are known when stage %u has run%s\n", bs,
                     i, sc->batch_size > 0 ? "" : " (batch_size unset: 1)");
