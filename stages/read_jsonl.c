@@ -48,10 +48,12 @@
  *             emitted: it is counted into its task's metadata "rejected" and
  *             appended to the `rejects` file as one JSON line
  *             {"file": PATH, "line": N, "error": REASON}.  The file is opened
- *             with O_APPEND and each record is one write(), so actors sharing
- *             it never interleave; the records are written once all the files
- *             of the call are read and only if the call succeeds, so a failed
- *             call, which the runner retries, leaves none behind to repeat.
+ *             with O_APPEND and a call's records are one write(), so actors
+ *             sharing it never interleave; the records are written once all
+ *             the files of the call are read and only if the call succeeds, so
+ *             a failed call, which the runner retries, leaves none behind to
+ *             repeat; and a call whose first record is in the file already (a
+ *             batch run again on resume) writes none.
  *             `rejects` defaults to rejects.jsonl in the working directory (a
  *             relative path is taken from there); an empty one only counts
  *             them.  The file is created only when there is something to
@@ -222,6 +224,44 @@ static int reject(struct rj_rejects *rej, const char *path, uint64_t line, const
 }
 
 /* Appends every record to the rejects file, one write() each. */
+/* 1 when the file open on fd already holds the line l (n bytes, with its
+ * '\n') as a whole line, 0 when not, -1 on a read error. */
+static int holds_line(int fd, const char *l, size_t n)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) < 0)
+        return -1;
+    if ((uint64_t)sb.st_size < n)
+        return 0;
+    char *buf = malloc((size_t)sb.st_size + 1);
+    if (!buf)
+        return -1;
+    size_t got = 0;
+    while (got < (size_t)sb.st_size) {
+        ssize_t k = pread(fd, buf + got, (size_t)sb.st_size - got, (off_t)got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    int found = 0;
+    for (const char *p = buf, *end = buf + got; !found && p < end;) {
+        const char *q = memmem(p, (size_t)(end - p), l, n);
+        if (!q)
+            break;
+        found = q == buf || q[-1] == '\n';
+        p = q + 1;
+    }
+    free(buf);
+    return found;
+}
+
+/* Appends the call's records with one write(), so they land all or none
+ * (a kill between two writes would leave part of them).  A batch that ran
+ * before but was not journaled (a run killed after it, then resumed)
+ * finds its first record already there and writes nothing again: records
+ * are the same bytes every run. */
 static int write_rejects(const struct read_jsonl *rj, const struct rj_rejects *rej,
                          wn_error_t *err)
 {
@@ -229,20 +269,23 @@ static int write_rejects(const struct read_jsonl *rj, const struct rj_rejects *r
         return 0;
     if (wn_jl_mkdirs_for(rj->rejects, err) < 0)
         return wn_errprefix(err, "rejects file");
-    int fd = open(rj->rejects, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(rj->rejects, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return wn_errprintf(err, "rejects file %s: %s", rj->rejects, strerror(errno));
-    int rc = 0;
-    for (size_t pos = 0; pos < rej->len && rc == 0;) {
-        size_t n = (size_t)((char *)memchr(rej->buf + pos, '\n', rej->len - pos) -
-                            (rej->buf + pos)) + 1;
-        ssize_t w = write(fd, rej->buf + pos, n);
-        if (w != (ssize_t)n) {
+    size_t first = (size_t)((char *)memchr(rej->buf, '\n', rej->len) - rej->buf) + 1;
+    int rc = 0, there = holds_line(fd, rej->buf, first);
+    if (there < 0)
+        rc = wn_errprintf(err, "rejects file %s: %s", rj->rejects, strerror(errno));
+    for (size_t pos = 0; rc == 0 && !there && pos < rej->len;) {
+        ssize_t w = write(fd, rej->buf + pos, rej->len - pos);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
             /* A short write to a regular file means the disk is full. */
             errno = w < 0 ? errno : ENOSPC;
             rc = wn_errprintf(err, "rejects file %s: %s", rj->rejects, strerror(errno));
-        }
-        pos += n;
+        } else
+            pos += (size_t)w;
     }
     if (close(fd) < 0 && rc == 0)
         rc = wn_errprintf(err, "rejects file %s: %s", rj->rejects, strerror(errno));

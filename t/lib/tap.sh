@@ -84,11 +84,15 @@ mpirun_np() { _np=$1; shift; mpirun -np "$_np" --oversubscribe --bind-to none "$
 
 # kill_run_after MS PIPELINE DIR: `winnow run PIPELINE --checkpoint DIR` on 4
 # ranks, every rank killed with SIGKILL after MS milliseconds.
+# The paths are made absolute, so that the kill finds this test's ranks only
+# (not those of the same test run beside it from another directory).
 kill_run_after() {
-    mpirun_np 4 "$WINNOW" run "$2" --checkpoint "$3" --progress off >/dev/null 2>&1 &
+    _kp=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+    _kc=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
+    mpirun_np 4 "$WINNOW" run "$_kp" --checkpoint "$_kc" --progress off >/dev/null 2>&1 &
     _mp=$!
     sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
-    pkill -9 -f "winnow run $2 --checkpoint $3 " 2>/dev/null
+    pkill -9 -f "winnow run $_kp --checkpoint $_kc " 2>/dev/null
     kill -9 $_mp 2>/dev/null
     wait $_mp 2>/dev/null
 }

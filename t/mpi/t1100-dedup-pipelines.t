@@ -116,15 +116,16 @@ finished() { "$WINNOW" status "$1" 2>/dev/null | awk '$3 == "done"' | wc -l; }
 same=0 moments=""
 for k in 0 1 2 3 4 5 6; do
     rm -rf kout ck
-    WN_TEST_BATCH_DELAY_MS=300 mpirun_np 4 -x WN_TEST_BATCH_DELAY_MS "$WINNOW" run k.yaml \
-        --checkpoint ck --progress off >/dev/null 2>&1 &
+    # absolute paths: the kill must find this test's ranks only
+    WN_TEST_BATCH_DELAY_MS=300 mpirun_np 4 -x WN_TEST_BATCH_DELAY_MS "$WINNOW" run "$PWD/k.yaml" \
+        --checkpoint "$PWD/ck" --progress off >/dev/null 2>&1 &
     mp=$!
     while kill -0 $mp 2>/dev/null && [ "$(finished ck)" -lt $k ]; do sleep 0.05; done
-    pkill -9 -f "winnow run k.yaml --checkpoint ck " 2>/dev/null
+    pkill -9 -f "winnow run $PWD/k.yaml --checkpoint $PWD/ck " 2>/dev/null
     kill -9 $mp 2>/dev/null
     wait $mp 2>/dev/null
     moments="$moments $(finished ck)"
-    mpirun_np 4 "$WINNOW" run k.yaml --checkpoint ck --progress off >resume.log 2>&1 \
+    mpirun_np 4 "$WINNOW" run "$PWD/k.yaml" --checkpoint "$PWD/ck" --progress off >resume.log 2>&1 \
         && diff -r kref kout >/dev/null && same=$((same + 1))
 done
 is "$moments" " 0 1 2 3 4 5 6" "killed with 0, 1, ... 6 of the 7 stages finished"
