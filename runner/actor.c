@@ -423,6 +423,7 @@ static void test_delay(void)
     if (ms > 0)
         usleep((useconds_t)ms * 1000);
 }
+
 /* Extract: the partition's rows, in origin order, into the stage's
  * outputs (by default one task holding them all). */
 static int run_extract(struct wn_rt *rt, struct job *j, struct wn_task_list *out,
