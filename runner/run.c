@@ -264,6 +264,51 @@ static int make_output(const struct prepared *p, int rank)
     return all ? 0 : WN_EXIT_USAGE;
 }
 
+/* Stage i's request for actors, as the planner will make it.  Tasks
+ * before a stage are known only for the first (its seeds); for the others
+ * the formula's resource bound is what can be said beforehand. */
+static struct wn_actor_request stage_request(const struct prepared *p, uint32_t i)
+{
+    const struct wn_pipeline_config *c = p->cfg;
+    const struct wn_stage *st = p->stages[i];
+    const struct wn_stage_config *sc = st->cfg;
+    struct wn_actor_request req = {
+        .stage = sc->name, .cpus = sc->cpus, .gpus = sc->gpus,
+        .num_workers = sc->num_workers,
+        .ntasks = i == 0 ? (st->seeds ? st->seeds : 1) : UINT64_MAX / 2,
+        .batch_size = sc->batch_size > 0 ? sc->batch_size : 1,
+        .num_output_tasks = sc->num_output_tasks,
+        .raft = (st->ops->flags & WN_STAGE_RAFT) != 0,
+        .reserved_cpus = c->exec.reserved_cpus,
+        .reserved_gpus = c->exec.reserved_gpus,
+        .ignore_head_node = c->exec.ignore_head_node, .planner_rank = 0,
+    };
+    return req;
+}
+
+/* Before any work: every stage can get an actor on these ranks (its
+ * cpus/gpus, reserved_*, ignore_head_node).  The places are the same on
+ * every rank, so every rank decides alike; rank 0 says why. */
+static int check_actors(const struct prepared *p, int rank)
+{
+    int size = 0;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    int *ranks = calloc((size_t)size, sizeof(*ranks));
+    int rc = 0;
+    for (uint32_t i = 0; ranks && rc == 0 && i < p->nstages; i++) {
+        struct wn_actor_request req = stage_request(p, i);
+        wn_error_t err = {{0}};
+        int n = 0;
+        if (wn_plan_actors(p->places, size, &req, NULL, ranks, &n, &err) < 0) {
+            if (rank == 0)
+                wn_error("%s", err.text);
+            rc = WN_EXIT_USAGE;
+        }
+    }
+    free(ranks);
+    return rc;
+}
+
 static void print_plan(const struct prepared *p, FILE *out)
 {
     const struct wn_pipeline_config *c = p->cfg;
@@ -280,17 +325,8 @@ static void print_plan(const struct prepared *p, FILE *out)
         const struct wn_stage_config *sc = st->cfg;
         int raft = (st->ops->flags & WN_STAGE_RAFT) != 0;
         int bs = sc->batch_size > 0 ? sc->batch_size : 1;
-        /* Tasks before a stage are known only for the first (its seeds);
-         * later the formula's resource bound is what the plan can say. */
-        uint64_t ntasks = i == 0 ? (st->seeds ? st->seeds : 1) : UINT64_MAX / 2;
-        struct wn_actor_request req = {
-            .stage = sc->name, .cpus = sc->cpus, .gpus = sc->gpus,
-            .num_workers = sc->num_workers, .ntasks = ntasks, .batch_size = bs,
-            .num_output_tasks = sc->num_output_tasks, .raft = raft,
-            .reserved_cpus = c->exec.reserved_cpus,
-            .reserved_gpus = c->exec.reserved_gpus,
-            .ignore_head_node = c->exec.ignore_head_node, .planner_rank = 0,
-        };
+        struct wn_actor_request req = stage_request(p, i);
+        uint64_t ntasks = req.ntasks;
         int *ranks = calloc((size_t)size, sizeof(*ranks)), n = 0;
         wn_error_t err = {{0}};
         fprintf(out, "  %u. %s (%s)", i + 1, sc->name, st->ops->type);
@@ -369,7 +405,9 @@ static int run_or_plan(int argc, char **argv, int plan_only)
             if (rank == 0)
                 print_plan(&p, stdout);
         } else {
-            status = make_output(&p, rank);
+            status = check_actors(&p, rank);
+            if (status == 0)
+                status = make_output(&p, rank);
             if (status == 0)
                 status = open_checkpoint(&a, &p, rank);
             if (status == 0)

@@ -99,7 +99,7 @@ like "$out" "stage 'cc' failed: batch [0-9]+ .*failed 1 times.*expected u64 edge
 
 # A GPU RAFT stage on ranks without GPUs is refused before work.
 out=$(mpirun_np 2 "$WINNOW" run c.yaml --set stages.raft.resources.gpus=1 2>&1); st=$?
-ok $([ $st -ne 0 ]; echo $?) "a RAFT stage asking for GPUs where there are none fails"
+is "$st" 2 "a RAFT stage asking for GPUs where there are none is refused before any work (exit 2)"
 like "$out" "GPU" "naming GPUs"
 
 done_testing

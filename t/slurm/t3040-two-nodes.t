@@ -102,7 +102,7 @@ print(" ".join("%s:%s" % (t["name"], ",".join(map(str, t["ranks"]))) for t in s[
 out=$(timeout 60 srun --mpi=pmix -N 1 -n 2 -w n2 "$WINNOW" info 2>&1)
 like "$out" "^rank 0/2 node 0 \(n2\) .* nodeid 0 " "a step on n2 alone: n2 is its node 0"
 out=$(timeout 60 srun --mpi=pmix -N 1 -n 3 -w n2 "$WINNOW" run head.yaml --progress off 2>&1); st=$?
-ok $((st == 0)) "ignore_head_node with every rank on one node (n2): the run fails (exit $st)"
+is "$st" 2 "ignore_head_node with every rank on one node (n2): refused before any work (exit 2)"
 like "$out" "ignore_head_node leaves no rank for actors: all 2 actor ranks are on node 0" "the error says why"
 
 # --- a batch job over both nodes -----------------------------------------
