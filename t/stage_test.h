@@ -146,4 +146,38 @@ static inline char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* ------------------------------------------------------ license texts -- */
+
+#define LICENSES "/usr/share/common-licenses/"
+
+/* /usr/share/common-licenses/NAME (malloc'd; bails out when missing). */
+static inline char *read_license(const char *name, size_t *len)
+{
+    char path[256];
+    snprintf(path, sizeof(path), LICENSES "%s", name);
+    char *t = read_file(path, len);
+    if (!t)
+        BAIL_OUT("cannot read %s", path);
+    return t;
+}
+
+/* Each of the n licenses named, whole, as a document labelled by its name. */
+static inline void add_licenses(const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        char *t = read_license(names[i], &len);
+        add_doc(names[i], t, len);
+        free(t);
+    }
+}
+
+/* text[off .. off+n), cut to the text's end, as a document. */
+static inline void slice(const char *label, const char *text, size_t len, size_t off, size_t n)
+{
+    if (off > len)
+        off = len;
+    add_doc(label, text + off, off + n > len ? len - off : n);
+}
+
 #endif /* WN_STAGE_TEST_H */

@@ -20,8 +20,6 @@
 #include "stage_test.h"
 #include "winnow/task.h"
 
-#define LICENSES "/usr/share/common-licenses/"
-
 /* ------------------------------------------------------------ filters -- */
 
 /* Each stage, the parameters that make it keep every document (so its
@@ -136,33 +134,15 @@ static struct wn_batch *run_docs(const char *type, const char *params)
 
 /* --------------------------------------------------------- test data -- */
 
-static void slice(const char *label, const char *text, size_t len, size_t off, size_t n)
-{
-    if (off > len)
-        off = len;
-    add_doc(label, text + off, off + n > len ? len - off : n);
-}
-
 static void load_docs(void)
 {
     static const char *whole[] = {"BSD", "Apache-2.0", "GPL-3", "CC0-1.0", "Artistic"};
     static const char *sliced[] = {"GPL-2", "LGPL-2.1", "MPL-2.0", "GFDL-1.3"};
-    char path[256], label[64];
-    for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
-        size_t len;
-        snprintf(path, sizeof(path), LICENSES "%s", whole[i]);
-        char *t = read_file(path, &len);
-        if (!t)
-            BAIL_OUT("cannot read %s", path);
-        add_doc(whole[i], t, len);
-        free(t);
-    }
+    char label[64];
+    add_licenses(whole, sizeof(whole) / sizeof(whole[0]));
     for (size_t i = 0; i < sizeof(sliced) / sizeof(sliced[0]); i++) {
         size_t len;
-        snprintf(path, sizeof(path), LICENSES "%s", sliced[i]);
-        char *t = read_file(path, &len);
-        if (!t)
-            BAIL_OUT("cannot read %s", path);
+        char *t = read_license(sliced[i], &len);
         /* A paragraph or so, and a bigger piece cut mid-word. */
         snprintf(label, sizeof(label), "%s[2000+700]", sliced[i]);
         slice(label, t, len, 2000 + 13 * i, 700);

@@ -25,8 +25,6 @@
 #include "stage_test.h"
 #include "winnow/task.h"
 
-#define LICENSES "/usr/share/common-licenses/"
-
 /* Runs docs[first .. first+n) through the stage as one input task (an
  * "id" u64 and a "text" str column); returns the output batch (owned by
  * the caller) or NULL with err filled. */
@@ -62,34 +60,16 @@ static uint64_t sig_at(const struct wn_column *c, uint64_t r, uint32_t j)
 
 /* --------------------------------------------------------- test data -- */
 
-static void slice(const char *label, const char *text, size_t len, size_t off, size_t n)
-{
-    if (off > len)
-        off = len;
-    add_doc(label, text + off, off + n > len ? len - off : n);
-}
-
 static void load_docs(void)
 {
     static const char *whole[] = {"BSD", "Artistic", "CC0-1.0", "LGPL-3", "Apache-2.0"};
     static const char *sliced[] = {"GPL-3", "GPL-2", "GFDL-1.3", "LGPL-2.1", "MPL-2.0",
                                    "MPL-1.1", "GPL-1", "LGPL-2"};
-    char path[256], label[64];
-    for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
-        size_t len;
-        snprintf(path, sizeof(path), LICENSES "%s", whole[i]);
-        char *t = read_file(path, &len);
-        if (!t)
-            BAIL_OUT("cannot read %s", path);
-        add_doc(whole[i], t, len);
-        free(t);
-    }
+    char label[64];
+    add_licenses(whole, sizeof(whole) / sizeof(whole[0]));
     for (size_t i = 0; i < sizeof(sliced) / sizeof(sliced[0]); i++) {
         size_t len;
-        snprintf(path, sizeof(path), LICENSES "%s", sliced[i]);
-        char *t = read_file(path, &len);
-        if (!t)
-            BAIL_OUT("cannot read %s", path);
+        char *t = read_license(sliced[i], &len);
         /* Two slices each, of odd lengths at odd offsets. */
         snprintf(label, sizeof(label), "%s[1000+1777]", sliced[i]);
         slice(label, t, len, 1000 + 37 * i, 1777);
