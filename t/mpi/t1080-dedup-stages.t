@@ -41,35 +41,17 @@ out=$(mpirun_np 2 "$WINNOW" run d.yaml --set input=in --set output=out2 --result
 ok $st "the same on 2 ranks" || diag "$out"
 cmp -s e4.jsonl e2.jsonl; ok $? "byte-identical edges on 4 and 2 ranks"
 r=$(python3 - e4.jsonl <<'PY'
-import json, sys
-# ids as read_jsonl makes them: (file index in path order << 40) | line
-ids = {}
-for i, name in enumerate(('in/a.jsonl', 'in/b.jsonl')):
-    for line_no, line in enumerate(open(name, encoding='utf-8'), 1):
-        try:
-            ids[(i << 40) | line_no] = json.loads(line)["text"]
-        except ValueError:
-            pass
-edges = [(r["_curator_dedup_id_x"], r["_curator_dedup_id_y"]) for r in map(json.loads, open(sys.argv[1]))]
-parent = {k: k for k in ids}
-def find(x):
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
+import os, sys
+sys.path.insert(0, os.environ["SRCDIR"] + "/t/lib")
+from corpus_ref import Jaccard, UnionFind, read_edges, read_ids, split_identical
+ids = read_ids(('in/a.jsonl', 'in/b.jsonl'))
+edges = read_edges(sys.argv[1])
+uf = UnionFind(ids)
 for x, y in edges:
-    parent[find(x)] = find(y)
-by_text = {}
-for k, t in ids.items():
-    by_text.setdefault(t, []).append(k)
-split = sum(1 for g in by_text.values() if len({find(k) for k in g}) > 1)
-def grams(t, n=24):
-    return {t[i:i + n] for i in range(max(1, len(t) - n + 1))}
-def jac(a, b):
-    A, B = grams(a), grams(b)
-    return len(A & B) / len(A | B)
-alike = sum(1 for x, y in edges if jac(ids[x], ids[y]) >= 0.5)
-groups = sum(1 for g in by_text.values() if len(g) > 1)
+    uf.union(x, y)
+split, groups = split_identical(ids, uf)
+jac = Jaccard(ids)
+alike = sum(1 for x, y in edges if jac(x, y) >= 0.5)
 print("edges=%d alike=%d identical_groups=%d split=%d" % (len(edges), alike, groups, split))
 sys.exit(0 if edges and split == 0 and alike >= 0.95 * len(edges) else 1)
 PY
@@ -86,37 +68,18 @@ out=$(mpirun_np 4 "$WINNOW" run d.yaml --set input=in --set output=out4 --result
       --set stages.edges.jaccard_threshold=0.8 --progress off 2>&1); st=$?
 ok $st "buckets_to_edges with jaccard_threshold 0.8" || diag "$out"
 r=$(python3 - e4.jsonl j4.jsonl <<'PY2'
-import json, sys
-ids = {}
-for i, name in enumerate(('in/a.jsonl', 'in/b.jsonl')):
-    for line_no, line in enumerate(open(name, encoding='utf-8'), 1):
-        try:
-            ids[(i << 40) | line_no] = json.loads(line)["text"]
-        except ValueError:
-            pass
-def grams(t, n=24):
-    return {t[i:i + n] for i in range(max(1, len(t) - n + 1))}
-cache = {}
-def jac(a, b):
-    A = cache.setdefault(a, grams(ids[a])); B = cache.setdefault(b, grams(ids[b]))
-    return len(A & B) / len(A | B)
-def edges(p):
-    return [(r["_curator_dedup_id_x"], r["_curator_dedup_id_y"]) for r in map(json.loads, open(p))]
-plain, checked = edges(sys.argv[1]), edges(sys.argv[2])
+import os, sys
+sys.path.insert(0, os.environ["SRCDIR"] + "/t/lib")
+from corpus_ref import Jaccard, UnionFind, read_edges, read_ids, split_identical
+ids = read_ids(('in/a.jsonl', 'in/b.jsonl'))
+jac = Jaccard(ids)
+plain, checked = read_edges(sys.argv[1]), read_edges(sys.argv[2])
 low = sum(1 for x, y in checked if jac(x, y) < 0.7)
 low_plain = sum(1 for x, y in plain if jac(x, y) < 0.7)
-parent = {k: k for k in ids}
-def find(x):
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
+uf = UnionFind(ids)
 for x, y in checked:
-    parent[find(x)] = find(y)
-by_text = {}
-for k, t in ids.items():
-    by_text.setdefault(t, []).append(k)
-split = sum(1 for g in by_text.values() if len({find(k) for k in g}) > 1)
+    uf.union(x, y)
+split, _ = split_identical(ids, uf)
 print("edges %d (without the check %d); below Jaccard 0.7: %d (without: %d); identical split: %d"
       % (len(checked), len(plain), low, low_plain, split))
 sys.exit(0 if checked and low == 0 and split == 0 else 1)
@@ -143,19 +106,13 @@ for np in 4 3; do
     ok $st "... -> connected_components -> identify_duplicates on $np ranks" || diag "$out"
 done
 r=$(python3 - e4.jsonl g4.jsonl g3.jsonl <<'PY'
-import json, sys
-edges = [(r["_curator_dedup_id_x"], r["_curator_dedup_id_y"]) for r in map(json.loads, open(sys.argv[1]))]
-parent = {}
-def find(x):
-    parent.setdefault(x, x)
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
-for x, y in edges:
-    a, b = find(x), find(y)
-    parent[max(a, b)] = min(a, b)
-want = {(v, find(v), int(v == find(v))) for v in parent}
+import json, os, sys
+sys.path.insert(0, os.environ["SRCDIR"] + "/t/lib")
+from corpus_ref import UnionFind, read_edges
+uf = UnionFind()
+for x, y in read_edges(sys.argv[1]):
+    uf.union(x, y)
+want = {(v, uf.find(v), int(v == uf.find(v))) for v in list(uf.parent)}
 def rows(p):
     return sorted((r["_curator_dedup_id"], r["_duplicate_group_id"], r["_kept"])
                   for r in map(json.loads, open(p)))

@@ -73,6 +73,8 @@ ok $st "read_jsonl -> minhash -> lsh (20 x 13, seed 42) on 4 ranks ($((t2 - t1))
 python3 - c lsh.jsonl >report.txt 2>&1 <<'PY'
 import glob, json, math, os, sys
 from collections import defaultdict
+sys.path.insert(0, os.environ["SRCDIR"] + "/t/lib")
+from corpus_ref import UnionFind
 
 corpus, results = sys.argv[1], sys.argv[2]
 B, R = 20, 13
@@ -141,20 +143,14 @@ check("every candidate pair missing from the truth has Jaccard < 0.5", not high,
 # variance sum P(1-P) each count gets the cluster-robust one, the sum over
 # clusters of (candidates - expected)^2 in the cluster, and the z-scores
 # use the larger of the two.
-parent = {}
-def find(x):
-    parent.setdefault(x, x)
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
+uf = UnionFind()
 for a, b in truth:
-    parent[find(a)] = find(b)
+    uf.union(a, b)
 
 # Bins of 0.05 from 0.5; J = 1 goes in the last one.
 bins = defaultdict(list)
 for p, jv in truth.items():
-    bins[min(9, int((jv - 0.5) / 0.05 + 1e-9))].append((jv, p in cand, find(p[0])))
+    bins[min(9, int((jv - 0.5) / 0.05 + 1e-9))].append((jv, p in cand, uf.find(p[0])))
 
 
 def count(rows, rows_per_band=R):
