@@ -222,7 +222,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$_d/munge/munge.socket
+AuthInfo=socket=$_d/munge/munge.socket,cred_expire=10
 StateSaveLocation=$_d/ctld
 SlurmdSpoolDir=$_d/spool/%n
 SlurmctldPidFile=$_d/run/slurmctld.pid

@@ -82,10 +82,12 @@ for _ in $(seq 150); do
     sleep 1
 done
 is "$(slurm_job_field "$id" Restarts)" 1 "the job requeued itself (Restarts 1)"
-# A requeued job waits (BeginTime) before it may start again; not here.
-scontrol update JobId="$id" TimeLimit=10 StartTime=now
+# A requeued job waits (BeginTime) until the old run's job credential has
+# expired: cred_expire, 10 s in the test cluster (Slurm's default 120 s).
+# Starting it earlier makes the launch fail ("credential revoked").
+scontrol update JobId="$id" TimeLimit=10
 state=$(slurm_wait_job "$id" 200)
-is "$state" COMPLETED "the requeued job completes" || diag "$(cat slow.out)"
+is "$state" COMPLETED "the requeued job completes" || { diag "$(cat slow.out)"; slurm__log_tails; }
 out=$(cat slow.out)
 like "$out" "winnow-job: USR1 \(time limit near\)|stopping \(the Slurm job has" "the first run was told its time is short"
 like "$out" "exit 3\); job $id requeued" "it exited 3 and requeued the job"
