@@ -202,16 +202,34 @@ void wn_registry_print(struct wn_registry *reg, FILE *out)
     }
 }
 
+/* The value of parameter key of pipeline stage i, NULL when not set. */
+static const char *stage_param(const struct wn_pipeline_config *p, size_t i, const char *key)
+{
+    const struct wn_params *params = p->stages[i].params;
+    for (size_t k = 0; k < wn_params_count(params); k++)
+        if (!strcmp(wn_params_key(params, k), key))
+            return wn_params_value(params, k);
+    return NULL;
+}
+
 const char *wn_stage_later_param(const struct wn_stage *st, const char *type, const char *key)
 {
     const struct wn_pipeline_config *p = st->pipeline;
     for (size_t i = (size_t)st->index + 1; p && i < p->nstages; i++)
+        if (!strcmp(p->stages[i].type, type))
+            return stage_param(p, i, key);
+    return NULL;
+}
+
+const char *wn_stage_earlier_param(const struct wn_stage *st, const char *type,
+                                   const char *key, const char **name)
+{
+    const struct wn_pipeline_config *p = st->pipeline;
+    for (size_t i = p ? (size_t)st->index : 0; i-- > 0;)
         if (!strcmp(p->stages[i].type, type)) {
-            const struct wn_params *params = p->stages[i].params;
-            for (size_t k = 0; k < wn_params_count(params); k++)
-                if (!strcmp(wn_params_key(params, k), key))
-                    return wn_params_value(params, k);
-            return NULL;
+            if (name)
+                *name = p->stages[i].name;
+            return stage_param(p, i, key);
         }
     return NULL;
 }

@@ -19,7 +19,8 @@ struct wn_stage {
     uint32_t round;                      /* being run */
     uint64_t seeds;                      /* a source's seed tasks (0: 1) */
     /* The pipeline it is part of (NULL in unit tests), for built-in
-     * stages that adapt to a later one (wn_stage_later_param). */
+     * stages that adapt to another one (wn_stage_later_param,
+     * wn_stage_earlier_param). */
     const struct wn_pipeline_config *pipeline;
 };
 
@@ -28,6 +29,12 @@ struct wn_stage {
  * not in a pipeline).  The lsh stage carries signatures along only when
  * a later buckets_to_edges checks them (jaccard_threshold). */
 const char *wn_stage_later_param(const struct wn_stage *st, const char *type, const char *key);
+
+/* The same for the nearest stage before st of that type, its parameters
+ * as validated (defaults filled in), its name in *name (name may be NULL).
+ * The lsh stage takes its band layout from the minhash stage before it. */
+const char *wn_stage_earlier_param(const struct wn_stage *st, const char *type,
+                                   const char *key, const char **name);
 
 /* Shuffle stages: the partition count of a stage with ninputs input tasks
  * (total_nparts, else ninputs, at least 1; a power of two for LSH). */

@@ -77,6 +77,43 @@ static void lsh_fini(struct wn_stage *st)
     }
 }
 
+/* 1 when the pipeline file or --set gave parameter key a value. */
+static int param_given(const struct wn_params *params, const char *key)
+{
+    for (size_t k = 0; k < wn_params_count(params); k++)
+        if (!strcmp(wn_params_key(params, k), key))
+            return !wn_params_is_default(params, k);
+    return 0;
+}
+
+/* The band layout goes with the minhash stage before this one: num_bands
+ * or minhashes_per_band not given here is taken from it, and the two must
+ * cut a signature of its length, or the pipeline is refused now rather
+ * than failing at the first lsh batch. */
+static int band_layout(struct wn_stage *st, const struct wn_params *params, struct lsh *l,
+                       wn_error_t *err)
+{
+    const char *name = NULL;
+    const char *b = wn_stage_earlier_param(st, "minhash", "num_bands", &name);
+    const char *r = wn_stage_earlier_param(st, "minhash", "minhashes_per_band", NULL);
+    if (!b || !r)
+        return 0;
+    long long mb = strtoll(b, NULL, 10), mr = strtoll(r, NULL, 10);
+    if (!param_given(params, "num_bands"))
+        l->bands = mb;
+    if (!param_given(params, "minhashes_per_band"))
+        l->rows_per_band = mr;
+    if (l->bands * l->rows_per_band != mb * mr) {
+        errno = EINVAL;
+        return wn_errprintf(err, "parameters 'num_bands' x 'minhashes_per_band': %lld x %lld "
+                            "= %lld signature values, but stage '%s' (minhash) makes %lld x "
+                            "%lld = %lld: give both stages the same values, or leave them "
+                            "out of this one to take minhash's", l->bands, l->rows_per_band,
+                            l->bands * l->rows_per_band, name, mb, mr, mb * mr);
+    }
+    return 0;
+}
+
 static int lsh_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
 {
     struct lsh *l = calloc(1, sizeof(*l));
@@ -85,8 +122,11 @@ static int lsh_init(struct wn_stage *st, const struct wn_params *params, wn_erro
     wn_stage_set_data(st, l);
     if (wn_params_int(params, "num_bands", &l->bands, err) < 0 ||
         wn_params_int(params, "minhashes_per_band", &l->rows_per_band, err) < 0 ||
-        wn_params_int(params, "bands_per_iteration", &l->per_round, err) < 0)
+        wn_params_int(params, "bands_per_iteration", &l->per_round, err) < 0 ||
+        band_layout(st, params, l, err) < 0)
         return -1;
+    if (!param_given(params, "bands_per_iteration") && l->per_round > l->bands)
+        l->per_round = l->bands;
     errno = EINVAL;
     if (l->bands < 1 || l->bands > 65536)
         return wn_errprintf(err, "parameter 'num_bands': %lld (1 to 65536)", l->bands);
@@ -250,8 +290,10 @@ static int lsh_extract(struct wn_stage *st, uint32_t part, struct wn_batch **row
 }
 
 static const struct wn_param_spec lsh_params[] = {
-    {"num_bands", WN_PARAM_INT, "20", "bands each signature is cut into"},
-    {"minhashes_per_band", WN_PARAM_INT, "13", "signature values per band"},
+    {"num_bands", WN_PARAM_INT, "20",
+     "bands each signature is cut into (left out: an earlier minhash stage's)"},
+    {"minhashes_per_band", WN_PARAM_INT, "13",
+     "signature values per band (left out: an earlier minhash stage's)"},
     {"bands_per_iteration", WN_PARAM_INT, "5", "bands shuffled per round"},
     {"minhash_field", WN_PARAM_STRING, "_minhash_signature",
      "list<u32> or list<u64> column of num_bands * minhashes_per_band values"},

@@ -57,6 +57,33 @@ sys.exit(0 if edges and split == 0 and alike >= 0.95 * len(edges) else 1)
 PY
 ); st=$?
 ok $st "identical documents all connected, edges join alike documents: $r"
+# The lsh stage takes its band layout from the minhash stage before it
+# when its own is left out; a layout for another signature length is
+# refused before any work.
+cat >b.yaml <<'YAML'
+name: band-layout
+stages:
+  - {name: read, type: read_jsonl, params: {input: "${input}", id_field: path, rejects: ""}}
+  - {name: mh, type: minhash, params: {num_bands: 8, minhashes_per_band: 4}}
+  - {name: lsh, type: lsh}
+YAML
+out=$(mpirun_np 2 "$WINNOW" run b.yaml --set input=in --set output=outb --results b.jsonl \
+      --progress off 2>&1); st=$?
+ok $st "lsh with no band layout of its own after an 8 x 4 minhash" || diag "$out"
+is "$(python3 -c 'import json; print(sorted({json.loads(l)["_band"] for l in open("b.jsonl")}))')" \
+    "[0, 1, 2, 3, 4, 5, 6, 7]" "... cuts the signatures into minhash's 8 bands"
+out=$(mpirun_np 2 "$WINNOW" run b.yaml --set input=in --set output=outc --progress off \
+      --set stages.lsh.params.num_bands=20 2>&1); st=$?
+is $st 2 "lsh's 20 x 4 bands after an 8 x 4 minhash: refused with exit 2"
+like "$out" "'num_bands' x 'minhashes_per_band': 20 x 4 = 80 signature values, but stage 'mh' \\(minhash\\) makes 8 x 4 = 32" \
+    "... naming both layouts (minhashes_per_band left out: minhash's 4)"
+! grep -q "batch" <<<"$out"; ok $? "... before any batch ran"
+out=$(mpirun_np 2 "$WINNOW" run b.yaml --set input=in --set output=outd --results d.jsonl \
+      --set stages.lsh.params.num_bands=4 --set stages.lsh.params.minhashes_per_band=8 \
+      --progress off 2>&1); st=$?
+ok $st "lsh's 4 x 8 after minhash's 8 x 4 (the same 32 values, cut another way)" || diag "$out"
+is "$(python3 -c 'import json; print(sorted({json.loads(l)["_band"] for l in open("d.jsonl")}))')" \
+    "[0, 1, 2, 3]" "... gives 4 bands"
 # buckets_to_edges with jaccard_threshold 0.8: the lsh stage carries the
 # signatures along by itself (keep_signatures: auto), and an edge is kept
 # only when the two signatures agree in 80% of their 260 positions.  A pair
