@@ -3,6 +3,7 @@
 
     bench/quality.py TRUTH.jsonl DUPLICATE_GROUPS.jsonl [--corpus DIR]
                      [--threshold 0.8] [--id-field id]
+                     [--expect BANDSxROWS [--check T]]
 
 TRUTH.jsonl is bench/mutate.py's ground truth: lines {"a": id, "b": id,
 "jaccard": J}, every pair of corpus documents with exact Jaccard (of their
@@ -21,14 +22,34 @@ counts and one line:
 
     quality: F1 <f>, precision <p>, recall <r> at jaccard >= <t>
 
+--expect BANDSxROWS (e.g. 20x13) also prints what MinHash LSH with those
+bands and rows should score on this truth, with --check T as
+buckets_to_edges' jaccard_threshold (signatures of BANDS*ROWS positions):
+a pair at Jaccard J is a candidate with probability 1-(1-J^ROWS)^BANDS,
+and passes the check when a Binomial(BANDS*ROWS, J) count of agreeing
+positions reaches T*BANDS*ROWS; a document is predicted with probability
+1 - prod(1 - q) over the pairs it is in, as if its pairs were independent
+(they are not quite: the variants of one source share its text), and the
+expected counts give the line
+
+    model: F1 <f>, precision <p>, recall <r> (BANDSxROWS, check T)
+
+A run whose scores sit far below the model's has lost pairs the
+parameters should have found; scores at the model's mean that the
+parameters, not the pipeline, set the limit.  Pairs under Jaccard 0.5 are
+not in the truth and count as never found (at 20x13 such a pair is a
+candidate with probability under 0.003).
+
 Precision with no document predicted, and recall with no true duplicate,
 are 1 (nothing was wrong / nothing was missed).  Exit status 0, or 2 on
 bad input.  Python 3 standard library only.
 """
 import argparse
+import collections
 import glob
 import gzip
 import json
+import math
 import os
 import sys
 
@@ -64,6 +85,41 @@ def corpus_ids(d, field):
     return ids
 
 
+def binom_tail(n, p, k):
+    """P(X >= k) for X ~ Binomial(n, p)."""
+    if k <= 0:
+        return 1.0
+    return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
+
+
+def model(partners, threshold, bands, rows, check):
+    """Expected precision, recall and F1 (see --expect in the docstring)."""
+    cache = {}
+    need = math.ceil(check * bands * rows - 1e-9)
+
+    def q(j):
+        if j not in cache:
+            v = 1 - (1 - j ** rows) ** bands
+            if check > 0:
+                v *= binom_tail(bands * rows, j, need)
+            cache[j] = v
+        return cache[j]
+
+    tp = fp = fn = 0.0
+    for js in partners.values():
+        miss = 1.0
+        for j in js:
+            miss *= 1 - q(round(j, 4))
+        if max(js) >= threshold:
+            tp += 1 - miss
+            fn += miss
+        else:
+            fp += 1 - miss
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return (2 * p * r / (p + r) if p + r else 0.0), p, r
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("truth")
@@ -72,15 +128,34 @@ def main():
     ap.add_argument("--threshold", type=float, default=0.8,
                     help="Jaccard that makes two documents duplicates (default 0.8)")
     ap.add_argument("--id-field", default="id", help="the corpus's id field (default id)")
+    ap.add_argument("--expect", metavar="BANDSxROWS",
+                    help="also print the independent-pair model's scores for these LSH "
+                    "parameters (e.g. 20x13)")
+    ap.add_argument("--check", type=float, default=0.0, metavar="T",
+                    help="with --expect: buckets_to_edges' jaccard_threshold (default 0: off)")
     a = ap.parse_args()
+    bands = rows = 0
+    if a.expect:
+        try:
+            bands, rows = (int(v) for v in a.expect.lower().split("x"))
+        except ValueError:
+            bands = 0
+        if bands < 1 or rows < 1:
+            print("quality.py: --expect %r: want BANDSxROWS, e.g. 20x13" % a.expect,
+                  file=sys.stderr)
+            return 2
     if a.threshold < 0.5:
         print("quality.py: warning: the truth only lists pairs with Jaccard >= 0.5",
               file=sys.stderr)
 
     true_dup, truth_ids = set(), set()
+    partners = collections.defaultdict(list)
     for r in read_jsonl(a.truth):
         x, y = key(r["a"]), key(r["b"])
         truth_ids.update((x, y))
+        if x != y:
+            partners[x].append(r["jaccard"])
+            partners[y].append(r["jaccard"])
         if x != y and r["jaccard"] >= a.threshold:
             true_dup.update((x, y))
 
@@ -116,6 +191,9 @@ def main():
              "" if not odd else ", %d of them not 2+ documents with one kept" % odd))
     print("true positives %d, false positives %d, false negatives %d, true negatives %d"
           % (tp, fp, fn, tn))
+    if bands:
+        print("model: F1 %.4f, precision %.4f, recall %.4f (%dx%d, check %g)"
+              % (model(partners, a.threshold, bands, rows, a.check) + (bands, rows, a.check)))
     print("quality: F1 %.4f, precision %.4f, recall %.4f at jaccard >= %g" % (f1, p, r, a.threshold))
     return 0
 
