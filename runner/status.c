@@ -164,7 +164,8 @@ int wn_cmd_halt(int argc, char **argv)
             printf("Usage: winnow halt CHECKPOINT_DIR [--after-stage NAME]\n"
                    "Asks the run using this checkpoint to stop at its next batch boundary\n"
                    "(or once stage NAME has finished), checkpointed: it exits 3, and the\n"
-                   "same command resumes it.  Works from any node that sees the folder.\n");
+                   "same command resumes it.  Works from any node that sees the folder.\n"
+                   "Refused (exit 1) when the checkpoint's last run has ended.\n");
             return WN_EXIT_OK;
         }
         if (!strcmp(argv[i], "--after-stage") && i + 1 < argc)
@@ -179,7 +180,29 @@ int wn_cmd_halt(int argc, char **argv)
         wn_error("halt: name the checkpoint folder (winnow halt --help)");
         return WN_EXIT_USAGE;
     }
+    /* A HALT file left where no run is going would stop the next run at
+     * once: refused when the journal's last event is a run's end.  (With
+     * no journal yet, a first run may be starting: the file is left.) */
     char path[4096], tmp[4200];
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    if (access(path, R_OK) == 0) {
+        struct state *s = calloc(1, sizeof(*s));
+        uint64_t good = 0;
+        int torn = 0;
+        wn_error_t err = {{0}};
+        if (!s || wn_journal_read(path, scan, s, &good, &torn, &err) < 0) {
+            wn_error("halt: %s", s ? err.text : "out of memory");
+            free(s);
+            return WN_EXIT_FAILURE;
+        }
+        int ended = s->finished;
+        if (ended)
+            wn_error("halt: no run is using %s: its last %s; nothing to stop (if a run is "
+                     "starting there, ask again once it has begun)", dir, s->last);
+        free(s);
+        if (ended)
+            return WN_EXIT_FAILURE;
+    }
     snprintf(path, sizeof(path), "%s/HALT", dir);
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");

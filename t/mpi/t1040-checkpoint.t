@@ -142,6 +142,10 @@ ok $([ ! -e halt/HALT ]; echo $?) "the halt file was used up"
 out=$(mpirun_np 4 "$WINNOW" run p.yaml --checkpoint halt --results halt.jsonl --progress off 2>&1); st=$?
 ok $st "resumed after the halt" || diag "$out"
 cmp -s ref.jsonl halt.jsonl; ok $? "halt then resume: byte-identical results"
+out=$("$WINNOW" halt halt 2>&1); st=$?
+is "$st" 1 "winnow halt on a checkpoint whose run has ended: exit 1"
+like "$out" "no run is using halt: its last run ended with status 0" "... saying why"
+ok $([ ! -e halt/HALT ]; echo $?) "... and leaves no HALT file to stop the next run"
 "$WINNOW" status nowhere >/dev/null 2>&1; is $? 1 "status of a folder without a journal: exit 1"
 
 # A part file that cannot be put in place (rename fails with EIO, as on a
