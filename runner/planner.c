@@ -918,7 +918,9 @@ static void plan_resume(struct wn_planner *p)
         p->stage = r - 1;
     }
     if (r == rt->nstages)
-        wn_info("checkpoint: every stage finished earlier; loading the final outputs");
+        wn_info("checkpoint: every stage finished earlier; loading the final outputs (nothing "
+                "runs again, so files the stages wrote are not rewritten: to run from the "
+                "start, remove %s)", rt->opts->checkpoint);
     else if (r > 0 || wn_ckpt_stage(p->ck, 0)->ndone)
         wn_info("checkpoint: resuming at stage %u/%u '%s'", r + 1, rt->nstages,
                 rt->stages[r]->cfg->name);
