@@ -412,6 +412,8 @@ static int run_or_plan(int argc, char **argv, int plan_only)
                 status = open_checkpoint(&a, &p, rank);
             if (status == 0)
                 status = wn_exec_run(p.cfg, p.stages, p.nstages, p.places, &a.opts);
+            for (uint32_t i = 0; status == 0 && rank == 0 && i < p.nstages; i++)
+                p.stages[i]->run_completed = 1;
             wn_ckpt_close(a.opts.ckpt);
         }
     }

@@ -22,6 +22,10 @@ struct wn_stage {
      * stages that adapt to another one (wn_stage_later_param,
      * wn_stage_earlier_param). */
     const struct wn_pipeline_config *pipeline;
+    /* Set on rank 0 once the whole run has completed (status 0), before
+     * fini: every batch on every rank is done, so a built-in stage's fini
+     * may tidy a file all its actors wrote (read_jsonl sorts its rejects). */
+    int run_completed;
 };
 
 /* Built-in stages, from init: the value of parameter key of the first

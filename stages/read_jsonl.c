@@ -54,6 +54,9 @@
  *             a failed call, which the runner retries, leaves none behind to
  *             repeat; and a call whose first record is in the file already (a
  *             batch run again on resume) writes none.
+ *             When the run completes, rank 0 sorts the file by file and line
+ *             (fini, sort_rejects), so that it does not depend on which actor
+ *             read which files first.
  *             `rejects` defaults to rejects.jsonl in the working directory (a
  *             relative path is taken from there); an empty one only counts
  *             them.  The file is created only when there is something to
@@ -84,6 +87,8 @@
 
 #include "builtin.h"
 #include "jsonl_io.h"
+#include "log.h"
+#include "stage_impl.h"
 
 struct read_jsonl {
     char *input, *text_field, *id_field, *rejects;   /* id_field NULL: none */
@@ -223,7 +228,6 @@ static int reject(struct rj_rejects *rej, const char *path, uint64_t line, const
     return rc;
 }
 
-/* Appends every record to the rejects file, one write() each. */
 /* 1 when the file open on fd already holds the line l (n bytes, with its
  * '\n') as a whole line, 0 when not, -1 on a read error. */
 static int holds_line(int fd, const char *l, size_t n)
@@ -426,9 +430,128 @@ static int rj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
     return rc;
 }
 
+/* A line of the rejects file and its sort key. */
+struct rj_line {
+    const char *at;
+    size_t len;
+    char *file;               /* NULL: not a reject record (sorts last) */
+    long long line;
+    size_t seq;
+};
+
+static int cmp_rj_line(const void *pa, const void *pb)
+{
+    const struct rj_line *a = pa, *b = pb;
+    if (!a->file != !b->file)
+        return a->file ? -1 : 1;
+    int c = a->file ? strcmp(a->file, b->file) : 0;
+    if (c)
+        return c;
+    if (a->line != b->line)
+        return a->line < b->line ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Sorts the rejects file by file and line, each line once, so that it
+ * does not depend on which actor read which files first.  Run by rank 0's
+ * fini after a run that completed, when every append is done: written to
+ * a temporary file and renamed over the old one, so the file is whole at
+ * every moment.  Returns 0 or -1 (errno set; ENOENT: no file); the
+ * unsorted file is kept on failure. */
+static int sort_rejects(const char *path)
+{
+    char *buf = NULL, *tmp = NULL;
+    struct rj_line *v = NULL;
+    size_t n = 0, cap = 0, len = 0;
+    int rc = -1, fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0 || !(buf = malloc((size_t)sb.st_size + 1)))
+        goto out;
+    while (len < (size_t)sb.st_size) {
+        ssize_t k = read(fd, buf + len, (size_t)sb.st_size - len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    int sorted = 1;
+    for (size_t pos = 0; pos < len;) {
+        char *nl = memchr(buf + pos, '\n', len - pos);
+        size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+        if (n == cap) {
+            struct rj_line *w = realloc(v, (cap = cap ? 2 * cap : 256) * sizeof(*v));
+            if (!w)
+                goto out;
+            v = w;
+        }
+        struct rj_line *r = &v[n];
+        *r = (struct rj_line){buf + pos, l, NULL, 0, n};
+        json_t *o = json_loadb(r->at, l, 0, NULL);
+        const char *f = json_string_value(json_object_get(o, "file"));
+        json_t *ln = json_object_get(o, "line");
+        if (f && json_is_integer(ln) && !(r->file = strdup(f))) {
+            json_decref(o);
+            goto out;
+        }
+        r->line = json_is_integer(ln) ? (long long)json_integer_value(ln) : 0;
+        json_decref(o);
+        if (n > 0 && sorted && cmp_rj_line(&v[n - 1], r) > 0)
+            sorted = 0;
+        if (n > 0 && v[n - 1].len == l && !memcmp(v[n - 1].at, r->at, l))
+            sorted = 0;       /* a repeated line to drop */
+        n++;
+        pos += l + 1;
+    }
+    if (sorted && (len == 0 || buf[len - 1] == '\n')) {
+        rc = 0;
+        goto out;
+    }
+    qsort(v, n, sizeof(*v), cmp_rj_line);
+    if (asprintf(&tmp, "%s.winnow-tmp.%ld", path, (long)getpid()) < 0) {
+        tmp = NULL;
+        goto out;
+    }
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || v[i].len != v[i - 1].len || memcmp(v[i].at, v[i - 1].at, v[i].len)) {
+            fwrite(v[i].at, 1, v[i].len, f);
+            fputc('\n', f);
+        }
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f)) {
+        int e = errno;
+        fclose(f);
+        unlink(tmp);
+        errno = e;
+        goto out;
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    for (size_t i = 0; i < n; i++)
+        free(v[i].file);
+    free(v);
+    free(buf);
+    free(tmp);
+    return rc;
+}
+
 static void rj_fini(struct wn_stage *st)
 {
     struct read_jsonl *rj = wn_stage_data(st);
+    if (rj && st->run_completed && *rj->rejects && sort_rejects(rj->rejects) < 0 &&
+        errno != ENOENT)
+        wn_warn("read_jsonl: could not sort the rejects file %s (%s); its lines stay in "
+                "the order they were written", rj->rejects, strerror(errno));
     if (rj) {
         free(rj->input);
         free(rj->text_field);

@@ -57,6 +57,39 @@ sys.exit(0 if edges and split == 0 and alike >= 0.95 * len(edges) else 1)
 PY
 ); st=$?
 ok $st "identical documents all connected, edges join alike documents: $r"
+# The rejects file comes out sorted by file and line, whichever actor read
+# which file first: 8 files of 3 bad lines each, a task per file, read by
+# 3 actors and by 1.
+mkdir -p bad
+python3 - <<'PY'
+import json
+for f in range(8):
+    with open("bad/f%d.jsonl" % f, "w") as o:
+        for i in range(40):
+            o.write(["{not json", "[1, 2]", '{"text": 7}'][i % 3] + "\n" if i % 13 == 5
+                    else json.dumps({"text": "document %d of file %d" % (i, f)}) + "\n")
+PY
+cat >r.yaml <<'YAML'
+name: rejects-order
+stages:
+  - {name: read, type: read_jsonl, params: {input: "${input}", blocksize: 1,
+                                           rejects: "${output}/rejects.jsonl"}}
+  - {name: count, type: noop}
+YAML
+out=$(mpirun_np 4 "$WINNOW" run r.yaml --set input=bad --set output=r4 \
+      --progress off 2>&1); st=$?
+ok $st "8 files with bad lines read by 3 actors" || diag "$out"
+out=$("$WINNOW" run r.yaml --set input=bad --set output=r1 --progress off 2>&1); st=$?
+ok $st "... and by 1" || diag "$out"
+cmp -s r4/rejects.jsonl r1/rejects.jsonl; ok $? "the two rejects files are byte-identical"
+r=$(python3 - r4/rejects.jsonl <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+keys = [(r["file"], r["line"]) for r in rows]
+print(len(rows), "lines,", "sorted" if keys == sorted(set(keys)) else "NOT sorted or repeated")
+sys.exit(0 if len(rows) == 24 and keys == sorted(set(keys)) else 1)
+PY
+); ok $? "... sorted by file and line, each once: $r"
 # The lsh stage takes its band layout from the minhash stage before it
 # when its own is left out; a layout for another signature length is
 # refused before any work.
