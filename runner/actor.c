@@ -180,6 +180,7 @@ static void job_result(struct wn_rt *rt, struct job *j, int status, const char *
     r->arena_bytes = j->arena_bytes;
     r->part_sum = j->part_sum;
     r->part_pending = j->io != NULL;
+    r->peak_rss_mib = wn_peak_rss_mib();
     r->items_in = counts[0];
     r->items_out = counts[1];
     r->bytes_in = counts[2];

@@ -69,6 +69,7 @@ struct wn_planner {
     struct wn_trace_event *events;
     size_t nevents, cap_events;
     uint64_t planner_payload_bytes;
+    uint32_t *peak_rss_mib;   /* per rank: the largest its results reported */
     struct wn_progress progress;
 
     struct wn_ckpt *ck;       /* the checkpoint, or NULL */
@@ -572,6 +573,8 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
     const struct wn_stage_config *c = rt->stages[p->stage]->cfg;
     p->outstanding[src]--;
     p->nrunning--;
+    if (r->peak_rss_mib > p->peak_rss_mib[src])
+        p->peak_rss_mib[src] = r->peak_rss_mib;
     record_event(p, src, r, (uint32_t)pb->count);
     s->busy_s += r->t_end - r->t_start;
     s->idle_s += r->idle_s;
@@ -851,7 +854,11 @@ static void finish(struct wn_planner *p)
         wn_error("--results: %s", err.text);
         status = 1;
     }
+    uint32_t own = wn_peak_rss_mib();
+    if (own > p->peak_rss_mib[rt->rank])
+        p->peak_rss_mib[rt->rank] = own;
     struct wn_run_report rep = {
+        .peak_rss_mib = p->peak_rss_mib,
         .pipeline = rt->cfg->name, .nranks = rt->size,
         .nnodes = wn_layout_nnodes(rt->places, rt->size),
         .wall_s = wn_rt_now(rt) - p->t_start, .status = status,
@@ -935,6 +942,7 @@ struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
     }
     p->rt = rt;
     p->outstanding = calloc((size_t)rt->size, sizeof(*p->outstanding));
+    p->peak_rss_mib = calloc((size_t)rt->size, sizeof(*p->peak_rss_mib));
     p->queues = calloc((size_t)rt->size + 1, sizeof(*p->queues));
     p->stats = calloc(rt->nstages, sizeof(*p->stats));
     for (uint32_t i = 0; i < rt->nstages; i++) {
@@ -984,6 +992,7 @@ void wn_planner_destroy(struct wn_planner *p)
         free(p->results);
     }
     free(p->outstanding);
+    free(p->peak_rss_mib);
     free(p->inputs);
     free(p->outputs);
     free(p->batches);

@@ -409,6 +409,18 @@ void wn_report_summary(FILE *out, const struct wn_run_report *r)
                     ab / MIB);
         fprintf(out, "\n");
     }
+    int big = -1, n = 0;
+    uint64_t sum = 0;
+    for (int i = 0; r->peak_rss_mib && i < r->nranks; i++)
+        if (r->peak_rss_mib[i]) {
+            sum += r->peak_rss_mib[i];
+            n++;
+            if (big < 0 || r->peak_rss_mib[i] > r->peak_rss_mib[big])
+                big = i;
+        }
+    if (big >= 0)
+        fprintf(out, "peak RSS: %" PRIu32 " MiB on rank %d (the largest), %" PRIu64
+                " MiB over %d rank%s\n", r->peak_rss_mib[big], big, sum, n, n == 1 ? "" : "s");
 done:
     free(cell);
     if (out)
@@ -480,6 +492,16 @@ int wn_report_stats_json(const char *path, const struct wn_run_report *r, wn_err
                              "transfer", "bytes", jint(tb), "seconds", ts,
                              "mb_per_s", ratio(tb / MIB, ts), "arena_bytes", jint(ab),
                              "stages", stages);
+    json_t *rss = r->peak_rss_mib ? json_array() : NULL;
+    for (int i = 0; rss && i < r->nranks; i++)
+        if (json_array_append_new(rss, json_integer(r->peak_rss_mib[i])) != 0) {
+            json_decref(rss);
+            rss = NULL;
+        }
+    if (root && r->peak_rss_mib && (!rss || json_object_set_new(root, "peak_rss_mib", rss))) {
+        json_decref(root);
+        root = NULL;
+    }
     if (!root) {
         errno = ENOMEM;
         return wn_errprintf(err, "%s: cannot build the stats JSON (out of memory)", path);

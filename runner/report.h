@@ -49,6 +49,9 @@ struct wn_run_report {
     double wall_s;
     int status;               /* the exit status */
     uint64_t planner_payload_bytes;   /* payload bytes rank 0 received */
+    /* Per rank (nranks), MiB, or NULL: the peak RSS each actor reported
+     * with its last batch result, rank 0's own at the end (0: no batch). */
+    const uint32_t *peak_rss_mib;
     struct wn_stage_stats *stages;
     uint32_t nstages;
     struct wn_trace_event *events;

@@ -106,7 +106,7 @@ struct wn_msg_result {
     uint64_t items_in, items_out, bytes_in, bytes_out;
     uint32_t part_pending;    /* the part file is still being written: a
                                  DURABLE message follows */
-    uint32_t pad;
+    uint32_t peak_rss_mib;    /* the sender's peak RSS so far (wn_peak_rss_mib) */
     /* struct wn_desc[noutputs], then errlen bytes */
 };
 
@@ -241,6 +241,7 @@ void wn_install_stop_handler(void);
 /* transport.c */
 double wn_rt_wallclock(void);                        /* CLOCK_REALTIME, s */
 double wn_rt_now(const struct wn_rt *rt);            /* s since run start */
+uint32_t wn_peak_rss_mib(void);      /* this process's peak RSS, MiB rounded up */
 /* Queues a control message (takes ownership of buf, malloc'd); what one
  * poll queues for a rank leaves as one message when the poll ends. */
 int wn_rt_send(struct wn_rt *rt, int dest, int tag, void *buf, size_t len);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "log.h"
@@ -38,6 +39,14 @@ double wn_rt_wallclock(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+uint32_t wn_peak_rss_mib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0 || ru.ru_maxrss <= 0)
+        return 0;
+    return (uint32_t)((ru.ru_maxrss + 1023) / 1024);   /* Linux: KiB */
 }
 
 /* Wall clock, not MPI_Wtime: times from all ranks share rank 0's epoch so

@@ -112,6 +112,17 @@ assert st["total"]["tasks_out"] == 20, st["total"]
 assert all(x["nactors"] == 3 for x in s["stages"][1:]), [x["nactors"] for x in s["stages"]]
 PY
 ok $? "stats JSON: tasks, batches, items and actors per stage"
+python3 - s4.json <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["peak_rss_mib"]
+# every rank ran batches (rank 0 at least as the planner); a winnow
+# process is more than 1 MiB and, running this pipeline, far less than 4 GiB
+assert len(r) == 4 and all(1 < v < 4096 for v in r), r
+PY
+ok $? "stats JSON: peak_rss_mib of each of the 4 ranks"
+out=$(mpirun_np 4 "$WINNOW" run count.yaml 2>&1)
+like "$out" "peak RSS: [0-9]+ MiB on rank [0-3] \\(the largest\\), [0-9]+ MiB over 4 ranks" \
+    "the summary gives the peak RSS"
 
 out=$(mpirun_np 4 "$WINNOW" run count.yaml --stats s4n.json --progress off 2>&1)
 python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(s["planner_payload_bytes"] != 0)' s4n.json

@@ -231,7 +231,9 @@ static struct wn_run_report make_report(void)
     events[2] = (struct wn_trace_event){ 1, 1, 0, 11.0, 12.0, 8, 0 };
     events[3] = (struct wn_trace_event){ 2, 7, 9, 12.0, 11.0, 1, 0 };   /* bad stage, dur < 0 */
 
+    static const uint32_t rss[3] = {40, 0, 1500};   /* rank 1 ran no batch */
     return (struct wn_run_report){
+        .peak_rss_mib = rss,
         .pipeline = "fuzzy \"dedup\"", .nranks = 3, .nnodes = 1, .wall_s = 21.0,
         .status = 3, .planner_payload_bytes = 12345,
         .stages = stages, .nstages = 3, .events = events, .nevents = 4,
@@ -267,6 +269,8 @@ static void test_summary(void)
        "summary: transfer rate");
     ok(strstr(buf, "stage 'read': batch retries 2, batches given up 1\n"),
        "summary: retries and failures");
+    ok(strstr(buf, "peak RSS: 1500 MiB on rank 2 (the largest), 1540 MiB over 2 ranks\n"),
+       "summary: peak RSS, the largest and the sum over ranks that reported one");
     /* Every table line (header, rule, full rows) is the same width. */
     char *l1 = strchr(buf, '\n') + 1, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
     char *l4 = strchr(l3, '\n') + 1;
@@ -317,7 +321,7 @@ static void test_stats(void)
     json_t *j = json_load_file(path, 0, &je);
     ok(j != NULL, "stats: parses back (%s)", j ? "" : je.text);
     if (!j) {
-        skip(12, "no stats JSON");
+        skip(13, "no stats JSON");
         return;
     }
     is(json_string_value(json_object_get(j, "pipeline")), "fuzzy \"dedup\"", "stats: pipeline");
@@ -327,6 +331,11 @@ static void test_stats(void)
            && num(j, "wall_s") == 21.0
            && json_integer_value(json_object_get(j, "planner_payload_bytes")) == 12345,
        "stats: run fields");
+    json_t *rss = json_object_get(j, "peak_rss_mib");
+    ok(json_array_size(rss) == 3 && json_integer_value(json_array_get(rss, 0)) == 40
+           && json_integer_value(json_array_get(rss, 1)) == 0
+           && json_integer_value(json_array_get(rss, 2)) == 1500,
+       "stats: peak_rss_mib per rank");
     json_t *t = json_object_get(j, "transfer");
     ok(json_integer_value(json_object_get(t, "bytes")) == 2 << 20 && num(t, "seconds") == 0.5
            && num(t, "mb_per_s") == 4.0, "stats: transfer");
