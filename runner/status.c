@@ -80,6 +80,21 @@ static int scan(const json_t *rec, void *arg)
     return 0;
 }
 
+/* The journal at path replayed (torn: a torn last record was ignored),
+ * or NULL with an error printed after `what`. */
+static struct state *read_state(const char *path, int *torn, const char *what)
+{
+    struct state *s = calloc(1, sizeof(*s));
+    uint64_t good = 0;
+    wn_error_t err = {{0}};
+    if (!s || wn_journal_read(path, scan, s, &good, torn, &err) < 0) {
+        wn_error("%s%s", what, s ? err.text : "out of memory");
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
 /* Counts and sizes the part files of a stage folder. */
 static void part_files(const char *dir, const char *name, int s, long long *n,
                        long long *bytes)
@@ -123,15 +138,10 @@ int wn_cmd_status(int argc, char **argv)
         wn_error("%s: no journal here (%s): not a winnow checkpoint", dir, strerror(errno));
         return WN_EXIT_FAILURE;
     }
-    struct state *s = calloc(1, sizeof(*s));
-    uint64_t good = 0;
     int torn = 0;
-    wn_error_t err = {{0}};
-    if (!s || wn_journal_read(path, scan, s, &good, &torn, &err) < 0) {
-        wn_error("%s", s ? err.text : "out of memory");
-        free(s);
+    struct state *s = read_state(path, &torn, "");
+    if (!s)
         return WN_EXIT_FAILURE;
-    }
     printf("checkpoint %s: pipeline '%s' (hash %s), %d run%s\n", dir, s->pipeline, s->hash,
            s->runs, s->runs == 1 ? "" : "s");
     printf("%-3s %-20s %-9s %15s %12s %10s %12s\n", "#", "stage", "state", "batches done",
@@ -186,15 +196,10 @@ int wn_cmd_halt(int argc, char **argv)
     char path[4096], tmp[4200];
     snprintf(path, sizeof(path), "%s/journal", dir);
     if (access(path, R_OK) == 0) {
-        struct state *s = calloc(1, sizeof(*s));
-        uint64_t good = 0;
         int torn = 0;
-        wn_error_t err = {{0}};
-        if (!s || wn_journal_read(path, scan, s, &good, &torn, &err) < 0) {
-            wn_error("halt: %s", s ? err.text : "out of memory");
-            free(s);
+        struct state *s = read_state(path, &torn, "halt: ");
+        if (!s)
             return WN_EXIT_FAILURE;
-        }
         int ended = s->finished;
         if (ended)
             wn_error("halt: no run is using %s: its last %s; nothing to stop (if a run is "

@@ -228,20 +228,14 @@ static int reject(struct rj_rejects *rej, const char *path, uint64_t line, const
     return rc;
 }
 
-/* 1 when the file open on fd already holds the line l (n bytes, with its
- * '\n') as a whole line, 0 when not, -1 on a read error. */
-static int holds_line(int fd, const char *l, size_t n)
+/* The whole file open on fd (its size at the call; *len the bytes read),
+ * or NULL with errno set. */
+static char *read_whole(int fd, size_t *len)
 {
     struct stat sb;
-    if (fstat(fd, &sb) < 0)
-        return -1;
-    if ((uint64_t)sb.st_size < n)
-        return 0;
-    char *buf = malloc((size_t)sb.st_size + 1);
-    if (!buf)
-        return -1;
+    char *buf = fstat(fd, &sb) == 0 ? malloc((size_t)sb.st_size + 1) : NULL;
     size_t got = 0;
-    while (got < (size_t)sb.st_size) {
+    while (buf && got < (size_t)sb.st_size) {
         ssize_t k = pread(fd, buf + got, (size_t)sb.st_size - got, (off_t)got);
         if (k < 0 && errno == EINTR)
             continue;
@@ -249,6 +243,18 @@ static int holds_line(int fd, const char *l, size_t n)
             break;
         got += (size_t)k;
     }
+    *len = got;
+    return buf;
+}
+
+/* 1 when the file open on fd already holds the line l (n bytes, with its
+ * '\n') as a whole line, 0 when not, -1 on a read error. */
+static int holds_line(int fd, const char *l, size_t n)
+{
+    size_t got;
+    char *buf = read_whole(fd, &got);
+    if (!buf)
+        return -1;
     int found = 0;
     for (const char *p = buf, *end = buf + got; !found && p < end;) {
         const char *q = memmem(p, (size_t)(end - p), l, n);
@@ -464,17 +470,8 @@ static int sort_rejects(const char *path)
     struct rj_line *v = NULL;
     size_t n = 0, cap = 0, len = 0;
     int rc = -1, fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0 || !(buf = malloc((size_t)sb.st_size + 1)))
+    if (fd < 0 || !(buf = read_whole(fd, &len)))
         goto out;
-    while (len < (size_t)sb.st_size) {
-        ssize_t k = read(fd, buf + len, (size_t)sb.st_size - len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-    }
     int sorted = 1;
     for (size_t pos = 0; pos < len;) {
         char *nl = memchr(buf + pos, '\n', len - pos);
