@@ -67,6 +67,20 @@ ok $? "byte-identical outputs on 4 ranks and 1"
 diff -r f4/dedup f2/dedup >/dev/null && cmp -s f4/duplicate_groups.jsonl f2/duplicate_groups.jsonl
 ok $? "byte-identical outputs on 4 ranks and 2 with other batches"
 
+# With jaccard_threshold and a wider layout (25 bands of 10, set on the
+# minhash stage only; lsh takes it): the same bytes on 4 ranks and 1.
+T="--set stages.buckets_to_edges.jaccard_threshold=0.8 --set stages.minhash.params.num_bands=25
+   --set stages.minhash.params.minhashes_per_band=10"
+out=$(mpirun_np 4 "$WINNOW" run "$EX/fuzzy-dedup.yaml" --set input=in --set output=t4 $IDS $T \
+      --progress off 2>&1); st=$?
+ok $st "jaccard_threshold 0.8 with 25 x 10 bands, 4 ranks" || diag "$out"
+r=$(check_dedup t4 fuzzy); ok $? "... the dedup output checks: $r"
+out=$("$WINNOW" run "$EX/fuzzy-dedup.yaml" --set input=in --set output=t1 $IDS $T \
+      --set stages.read_jsonl.params.blocksize=1 --progress off 2>&1)
+ok $? "... 1 rank, one task per file" || diag "$out"
+diff -r t4/dedup t1/dedup >/dev/null && cmp -s t4/duplicate_groups.jsonl t1/duplicate_groups.jsonl
+ok $? "... byte-identical outputs"
+
 # Without id_field, documents are named PATH:LINE below the input.
 out=$(mpirun_np 3 "$WINNOW" run "$EX/fuzzy-dedup.yaml" --set input=in --set output=fp \
       --progress off 2>&1)
