@@ -6,6 +6,11 @@
  * The planner holds descriptors (id, owner rank, size), never payloads:
  * an actor is preferably given batches whose inputs it (or its node)
  * already holds, and otherwise pulls them from their owners itself.
+ *
+ * This file: the entry points, queues, stage start, dispatch and results.
+ * planner_end.c resumes, ends stages, collects and finishes, and handles
+ * stop requests; planner_shuffle.c runs a shuffle stage's rounds (the
+ * state they share: planner_impl.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,96 +23,14 @@
 #include "plan.h"
 #include "report.h"
 #include "ckpt.h"
-#include "part.h"
 #include "runtime.h"
 #include "timelimit.h"
 #include "stage_impl.h"
-
-enum pstate { P_START, P_CLIQUE, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH,
-              P_DONE };
-enum bstate { B_PENDING, B_RUNNING, B_DONE, B_GIVEN_UP };
-/* A shuffle stage's round: connect, insert, extract, close. */
-enum shphase { SH_NEXT, SH_BEGIN, SH_INSERT, SH_LOAD, SH_EXTRACT, SH_END };
-
-struct pbatch {
-    uint64_t first, count;    /* slice of the stage's sorted inputs */
-    int state;
-    unsigned attempt;
-    int actor;                /* rank running it */
-    int last_failed_on;       /* rank of the last failure, -1 */
-    int primary;              /* rank holding most of its input, -1 none */
-    int load;                 /* done in an earlier run: load its part file */
-    uint64_t sum;             /* that file's checksum */
-};
-
-struct queue {
-    uint64_t *v;
-    size_t head, n, cap;
-};
-
-struct wn_planner {
-    struct wn_rt *rt;
-    enum pstate state;
-    uint32_t stage;
-    int failed;               /* stop dispatching; the run fails */
-    char fail_msg[1024];
-
-    struct wn_desc *inputs, *outputs;
-    size_t ninputs, noutputs, cap_inputs, cap_outputs;
-
-    struct pbatch *batches;
-    uint64_t nbatches, nfinished, nrunning;
-    uint64_t tasks_finished;  /* inputs of finished batches (progress) */
-    int *actors, nactors;
-    int *outstanding;         /* per rank */
-    struct queue *queues;     /* per owner rank, [size] = seeds/no owner */
-    struct queue retry;
-    int acks_pending;
-    int rotate;               /* fair start for dispatch */
-
-    struct wn_stage_stats *stats;
-    struct wn_trace_event *events;
-    size_t nevents, cap_events;
-    uint64_t planner_payload_bytes;
-    uint32_t *peak_rss_mib;   /* per rank: the largest its results reported */
-    struct wn_progress progress;
-
-    struct wn_ckpt *ck;       /* the checkpoint, or NULL */
-    int replay;               /* a finished stage whose outputs are only
-                                 loaded (resume), -1 none */
-    int journal_dirty;        /* records appended since the last sync */
-    /* Part files still being written (their batches' results came with
-     * part_pending): per stage, and in all.  A batch is journaled when its
-     * DURABLE message comes; a stage's end once all of its are. */
-    uint64_t *undurable, nundurable;
-    uint64_t *stage_nout;     /* outputs of a stage that has ended */
-    unsigned char *stage_ran; /* ... and whether it has */
-    uint32_t ended_upto;      /* the next stage whose end to journal */
-
-    /* A shuffle stage: batches [0, nextract) are its extracts (round *
-     * nparts + partition: the checkpoint's batch numbers), [nextract,
-     * nbatches) its inserts, run again each round.  Other stages:
-     * nextract == nbatches. */
-    int shuffle;
-    uint32_t rounds, round, nparts;
-    uint64_t nextract;
-    enum shphase sh_phase;
-    uint64_t sh_pending;      /* this phase's batches not yet done */
-    int stopping;             /* drain, then stop (exit 3) */
-    int halt_after;           /* stop once this stage has ended, -1 none */
-    struct wn_timelimit limit;
-    double next_limit_check;
-    double next_halt_check;
-    double stop_deadline;     /* when running batches are given up on */
-
-    struct wn_task **results; /* collected final tasks (--results) */
-    size_t nresults_pending;
-    double t_start;
-};
+#include "planner_impl.h"
 
 /* ------------------------------------------------------------ queues -- */
 
-static int q_push(struct queue *q, uint64_t b)
+int planner_q_push(struct queue *q, uint64_t b)
 {
     if (q->head + q->n == q->cap) {
         if (q->head > 0) {
@@ -140,10 +63,7 @@ static int q_pop(struct queue *q, uint64_t *b)
 
 /* ------------------------------------------------------------ helpers -- */
 
-static void fail_run(struct wn_planner *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void fail_run(struct wn_planner *p, const char *fmt, ...)
+void planner_fail_run(struct wn_planner *p, const char *fmt, ...)
 {
     if (p->failed)
         return;
@@ -165,25 +85,23 @@ static const char *failed_path(struct wn_planner *p, char *buf, size_t len)
     return buf;
 }
 
-static int cmp_desc(const void *a, const void *b)
+int planner_cmp_desc(const void *a, const void *b)
 {
     const struct wn_desc *x = a, *y = b;
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static void send_ctl(struct wn_planner *p, int dest, int tag, const void *msg, size_t len)
+void planner_send_ctl(struct wn_planner *p, int dest, int tag, const void *msg, size_t len)
 {
     void *copy = malloc(len);
     memcpy(copy, msg, len);
     wn_rt_send(p->rt, dest, tag, copy, len);
 }
 
-static void begin_stop(struct wn_planner *p, const char *why);
-
 /* -------------------------------------------------------- stage start -- */
 
 /* The stage's statistics as it starts. */
-static void stage_stats_begin(struct wn_planner *p, uint64_t tasks_in)
+void planner_stage_stats_begin(struct wn_planner *p, uint64_t tasks_in)
 {
     struct wn_stage *st = p->rt->stages[p->stage];
     struct wn_stage_stats *s = &p->stats[p->stage];
@@ -198,83 +116,6 @@ static void stage_stats_begin(struct wn_planner *p, uint64_t tasks_in)
     s->ran = 1;
 }
 
-/* Checkpoint: batches an earlier run finished load their outputs from
- * their part files instead of running; the journal learns of the stage. */
-static void mark_loads(struct wn_planner *p)
-{
-    const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, p->stage);
-    wn_error_t err = {{0}};
-    if (cs && cs->ndone) {
-        if (cs->nbatches != p->nextract) {
-            wn_warn("checkpoint: stage '%s' had %llu batches, now %llu: running them all",
-                    p->rt->stages[p->stage]->cfg->name, (unsigned long long)cs->nbatches,
-                    (unsigned long long)p->nextract);
-        } else {
-            for (size_t i = 0; i < cs->ndone; i++) {
-                struct pbatch *pb = &p->batches[cs->done[i].batch];
-                pb->load = 1;
-                pb->sum = cs->done[i].sum;
-            }
-            wn_info("checkpoint: stage '%s': %zu of %llu batches done earlier, loading them",
-                    p->rt->stages[p->stage]->cfg->name, cs->ndone,
-                    (unsigned long long)p->nextract);
-        }
-    }
-    if (wn_ckpt_stage_begin(p->ck, p->stage, p->nextract, p->ninputs, &err) < 0)
-        fail_run(p, "checkpoint: %s", err.text);
-    p->journal_dirty = 1;
-}
-
-/* Resume: a stage every batch of which an earlier run finished.  Its
- * outputs (the next stage's inputs) are loaded from their part files on
- * the actors; no setup, no inputs. */
-static void begin_replay(struct wn_planner *p)
-{
-    struct wn_rt *rt = p->rt;
-    struct wn_stage *st = rt->stages[p->stage];
-    const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, p->stage);
-    struct wn_actor_request req = {
-        .stage = st->cfg->name, .cpus = 0, .ntasks = cs->nbatches, .batch_size = 1,
-        .planner_rank = 0,
-    };
-    wn_error_t err = {{0}};
-    free(p->actors);
-    p->actors = calloc((size_t)rt->size, sizeof(*p->actors));
-    if (wn_plan_actors(rt->places, rt->size, &req, NULL, p->actors, &p->nactors, &err) < 0) {
-        fail_run(p, "%s", err.text);
-        p->state = P_FINISH;
-        return;
-    }
-    p->nbatches = p->nextract = cs->nbatches;
-    p->shuffle = 0;   /* a finished shuffle stage: its outputs are loaded */
-    free(p->batches);
-    p->batches = calloc(p->nbatches ? p->nbatches : 1, sizeof(*p->batches));
-    for (int r = 0; r <= rt->size; r++)
-        p->queues[r].n = p->queues[r].head = 0;
-    p->retry.n = p->retry.head = 0;
-    p->nfinished = p->nrunning = p->tasks_finished = 0;
-    memset(p->outstanding, 0, (size_t)rt->size * sizeof(*p->outstanding));
-    p->noutputs = 0;
-    for (uint64_t b = 0; b < p->nbatches; b++) {
-        p->batches[b].actor = p->batches[b].last_failed_on = p->batches[b].primary = -1;
-        /* A batch given up earlier (ignore_failures) has no outputs. */
-        p->batches[b].state = B_DONE;
-    }
-    p->nfinished = p->nbatches;
-    for (size_t i = 0; i < cs->ndone; i++) {
-        struct pbatch *pb = &p->batches[cs->done[i].batch];
-        pb->load = 1;
-        pb->sum = cs->done[i].sum;
-        pb->state = B_PENDING;
-        p->nfinished--;
-        q_push(&p->queues[rt->size], cs->done[i].batch);
-    }
-    stage_stats_begin(p, cs->ntasks);
-    wn_info("checkpoint: stage '%s' finished earlier: loading its %zu part files",
-            st->cfg->name, cs->ndone);
-    p->state = P_RUN;
-}
-
 static void node_setup(struct wn_planner *p);
 
 static void begin_stage(struct wn_planner *p)
@@ -285,11 +126,11 @@ static void begin_stage(struct wn_planner *p)
     const struct wn_executor_config *ex = &rt->cfg->exec;
 
     if ((int)p->stage == p->replay) {
-        begin_replay(p);
+        planner_begin_replay(p);
         return;
     }
     /* Inputs in id order: batches do not depend on arrival order. */
-    qsort(p->inputs, p->ninputs, sizeof(*p->inputs), cmp_desc);
+    qsort(p->inputs, p->ninputs, sizeof(*p->inputs), planner_cmp_desc);
 
     uint64_t *bytes_on = calloc((size_t)rt->size, sizeof(*bytes_on));
     for (size_t i = 0; i < p->ninputs; i++)
@@ -310,7 +151,7 @@ static void begin_stage(struct wn_planner *p)
     if (wn_plan_actors(rt->places, rt->size, &req, bytes_on, p->actors, &p->nactors,
                        &err) < 0) {
         free(bytes_on);
-        fail_run(p, "%s", err.text);
+        planner_fail_run(p, "%s", err.text);
         p->state = P_FINISH;
         return;
     }
@@ -324,7 +165,7 @@ static void begin_stage(struct wn_planner *p)
     if (p->shuffle) {
         /* The round count and key come from the stage's init. */
         if (wn_stage_init(st, &err) < 0) {
-            fail_run(p, "%s", err.text);
+            planner_fail_run(p, "%s", err.text);
             p->state = P_FINISH;
             return;
         }
@@ -373,15 +214,15 @@ static void begin_stage(struct wn_planner *p)
                 break;   /* large batches: the first owner is good enough */
         }
         if (!raft && !p->shuffle)   /* a shuffle's inserts are queued per round */
-            q_push(&p->queues[pb->primary >= 0 ? pb->primary : rt->size], b);
+            planner_q_push(&p->queues[pb->primary >= 0 ? pb->primary : rt->size], b);
     }
     p->nfinished = p->nrunning = p->tasks_finished = 0;
     memset(p->outstanding, 0, (size_t)rt->size * sizeof(*p->outstanding));
     p->noutputs = 0;
     if (p->ck)
-        mark_loads(p);
+        planner_mark_loads(p);
 
-    stage_stats_begin(p, p->ninputs);
+    planner_stage_stats_begin(p, p->ninputs);
     if (c->batch_size <= 0 && !raft && p->stage > 0)
         wn_warn("stage '%s': batch_size not set, using 1", c->name);
     wn_debug("stage %u '%s': %zu tasks, %llu batches, %d actors", p->stage, c->name,
@@ -422,7 +263,7 @@ static void node_setup(struct wn_planner *p)
             continue;
         struct wn_msg_stage m = {p->stage, i, p->nactors, 1, on_node, 0};
         p->acks_pending++;
-        send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
+        planner_send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
     }
     p->state = P_NODE_SETUP;
 }
@@ -440,14 +281,14 @@ static void setup_rest(struct wn_planner *p)
             continue;
         struct wn_msg_stage m = {p->stage, i, p->nactors, 0, 0, 0};
         p->acks_pending++;
-        send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
+        planner_send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
     }
     p->state = P_SETUP;
 }
 
 /* ----------------------------------------------------------- dispatch -- */
 
-static void assign(struct wn_planner *p, uint64_t b, int rank)
+void planner_assign(struct wn_planner *p, uint64_t b, int rank)
 {
     struct pbatch *pb = &p->batches[b];
     if (pb->load) {
@@ -510,7 +351,7 @@ static int pick(struct wn_planner *p, int rank, uint64_t *b)
     return best >= 0 ? q_pop(&p->queues[best], b) : 0;
 }
 
-static int dispatch(struct wn_planner *p)
+int planner_dispatch(struct wn_planner *p)
 {
     struct wn_rt *rt = p->rt;
     int sent = 0;
@@ -520,7 +361,7 @@ static int dispatch(struct wn_planner *p)
         /* A clique: every member gets its one batch, all at once. */
         for (uint64_t b = 0; b < p->nbatches; b++)
             if (p->batches[b].state == B_PENDING && p->batches[b].attempt == 0) {
-                assign(p, b, p->actors[b % (uint64_t)p->nactors]);
+                planner_assign(p, b, p->actors[b % (uint64_t)p->nactors]);
                 sent++;
             }
         return sent;
@@ -530,7 +371,7 @@ static int dispatch(struct wn_planner *p)
         int rank = p->actors[(k + p->rotate) % p->nactors];
         uint64_t b = 0;
         while (p->outstanding[rank] < depth && pick(p, rank, &b)) {
-            assign(p, b, rank);
+            planner_assign(p, b, rank);
             sent++;
         }
     }
@@ -601,7 +442,7 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
             wn_error_t err = {{0}};
             if (wn_ckpt_batch_done(p->ck, p->stage, r->batch, r->part_sum, r->noutputs,
                                    &err) < 0)
-                fail_run(p, "checkpoint: %s", err.text);
+                planner_fail_run(p, "checkpoint: %s", err.text);
             p->journal_dirty = 1;
         }
         pb->state = B_DONE;
@@ -626,12 +467,12 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
             wn_error_t err = {{0}};
             if (wn_ckpt_bad(p->ck, p->stage, r->batch, &err) < 0)
                 wn_error("checkpoint: %s", err.text);
-            fail_run(p, "checkpoint: stage '%s' partition %u of round %u cannot be loaded: %s; "
-                     "it is recorded as bad: run the same command again to shuffle that "
-                     "round again", c->name, part, round, why);
+            planner_fail_run(p, "checkpoint: stage '%s' partition %u of round %u cannot be "
+                             "loaded: %s; it is recorded as bad: run the same command again "
+                             "to shuffle that round again", c->name, part, round, why);
         } else {
-            fail_run(p, "stage '%s': partition %u of shuffle round %u failed on rank %d: %s",
-                     c->name, part, round, src, why);
+            planner_fail_run(p, "stage '%s': partition %u of shuffle round %u failed on rank "
+                             "%d: %s", c->name, part, round, src, why);
         }
         pb->state = B_GIVEN_UP;
         p->nfinished++;
@@ -645,9 +486,9 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
              * file as bad, so that the next run goes back a stage. */
             if (wn_ckpt_bad(p->ck, p->stage, r->batch, &err) < 0)
                 wn_error("checkpoint: %s", err.text);
-            fail_run(p, "checkpoint: stage '%s' batch %llu cannot be loaded: %s; it is "
-                     "recorded as bad: run the same command again to recompute it",
-                     c->name, (unsigned long long)r->batch, why);
+            planner_fail_run(p, "checkpoint: stage '%s' batch %llu cannot be loaded: %s; it is "
+                             "recorded as bad: run the same command again to recompute it",
+                             c->name, (unsigned long long)r->batch, why);
             pb->state = B_GIVEN_UP;
             p->nfinished++;
             return;
@@ -658,7 +499,7 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
         wn_ckpt_forget(p->ck, p->stage, r->batch);
         pb->load = 0;
         pb->state = B_PENDING;
-        q_push(&p->retry, r->batch);
+        planner_q_push(&p->retry, r->batch);
         return;
     }
     /* A RAFT batch is not retried alone: its clique runs together. */
@@ -672,7 +513,7 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
         pb->attempt++;
         pb->state = B_PENDING;
         s->retries++;
-        q_push(&p->retry, r->batch);
+        planner_q_push(&p->retry, r->batch);
         return;
     }
     pb->state = B_GIVEN_UP;
@@ -699,24 +540,11 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
                 path);
         return;
     }
-    fail_run(p, "stage '%s' failed: batch %llu (first task %016llx) failed %u times, "
-             "last on rank %d: %s (recorded in %s)", c->name,
-             (unsigned long long)r->batch,
-             pb->count ? (unsigned long long)p->inputs[pb->first].id : 0ULL,
-             pb->attempt + 1, src, why, path);
-}
-
-/* Journals the ends of stages that have ended and whose part files are
- * all written, in stage order. */
-static void journal_stage_ends(struct wn_planner *p)
-{
-    while (p->ck && !p->failed && p->ended_upto < p->rt->nstages &&
-           p->stage_ran[p->ended_upto] && p->undurable[p->ended_upto] == 0) {
-        wn_error_t err = {{0}};
-        uint32_t e = p->ended_upto++;
-        if (wn_ckpt_stage_end(p->ck, e, p->stage_nout[e], &err) < 0)
-            fail_run(p, "checkpoint: %s", err.text);
-    }
+    planner_fail_run(p, "stage '%s' failed: batch %llu (first task %016llx) failed %u times, "
+                     "last on rank %d: %s (recorded in %s)", c->name,
+                     (unsigned long long)r->batch,
+                     pb->count ? (unsigned long long)p->inputs[pb->first].id : 0ULL,
+                     pb->attempt + 1, src, why, path);
 }
 
 /* A part file written after its batch's result: now the journal may
@@ -736,202 +564,18 @@ static void on_durable(struct wn_planner *p, int src, const struct wn_msg_durabl
     const char *name = rt->stages[m->stage]->cfg->name;
     wn_error_t err = {{0}};
     if (m->status != 0) {
-        fail_run(p, "checkpoint: rank %d could not write the part file of stage '%s' batch "
-                 "%llu: %s", src, name, (unsigned long long)m->batch,
-                 m->errlen ? (const char *)(m + 1) : "(no reason given)");
+        planner_fail_run(p, "checkpoint: rank %d could not write the part file of stage '%s' "
+                         "batch %llu: %s", src, name, (unsigned long long)m->batch,
+                         m->errlen ? (const char *)(m + 1) : "(no reason given)");
         return;
     }
     if (wn_ckpt_batch_done(p->ck, m->stage, m->batch, m->sum, m->noutputs, &err) < 0)
-        fail_run(p, "checkpoint: %s", err.text);
+        planner_fail_run(p, "checkpoint: %s", err.text);
     p->journal_dirty = 1;
-    journal_stage_ends(p);
-}
-
-/* --------------------------------------------------------- stage end -- */
-
-static void end_stage(struct wn_planner *p)
-{
-    struct wn_rt *rt = p->rt;
-    struct wn_stage_stats *s = &p->stats[p->stage];
-    s->t_end = wn_rt_now(rt);
-    wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
-                       p->ninputs, s->t_end, 1);
-    if (p->ck && !p->failed) {
-        p->stage_ran[p->stage] = 1;
-        p->stage_nout[p->stage] = p->noutputs;
-        journal_stage_ends(p);
-    }
-    /* Every rank: teardown if it hosted the stage, drop consumed inputs. */
-    p->acks_pending = rt->size;
-    for (int r = 0; r < rt->size; r++)
-        send_ctl(p, r, WN_TAG_STAGE_END, &p->stage, sizeof(p->stage));
-    p->state = P_END;
-}
-
-static void next_stage(struct wn_planner *p)
-{
-    struct wn_rt *rt = p->rt;
-    /* This stage's outputs are the next one's inputs. */
-    struct wn_desc *t = p->inputs;
-    size_t cap = p->cap_inputs;
-    p->inputs = p->outputs;
-    p->ninputs = p->noutputs;
-    p->cap_inputs = p->cap_outputs;
-    p->outputs = t;
-    p->cap_outputs = cap;
-    p->noutputs = 0;
-    if (p->failed) {
-        p->state = P_FINISH;
-        return;
-    }
-    if (p->halt_after >= 0 && p->stage == (uint32_t)p->halt_after && p->stage + 1 < rt->nstages)
-        begin_stop(p, "winnow halt --after-stage");
-    if (++p->stage < rt->nstages) {
-        p->state = P_START;
-        return;
-    }
-    p->state = rt->opts->results_path ? P_COLLECT : P_FINISH;
-}
-
-/* ----------------------------------------------------------- collect -- */
-
-struct collect_ctx {
-    struct wn_planner *p;
-    size_t index;
-};
-
-static void on_collected(struct wn_rt *rt, uint64_t id, void *buf, size_t len, int remote,
-                         void *arg)
-{
-    struct collect_ctx *c = arg;
-    struct wn_planner *p = c->p;
-    wn_error_t err = {{0}};
-    if (remote)
-        p->planner_payload_bytes += len;
-    if (wn_task_unpack(buf, len, WN_UNPACK_TAKE_BUF, &p->results[c->index], &err) < 0) {
-        fail_run(p, "final task %016llx: %s", (unsigned long long)id, err.text);
-        free(buf);
-    }
-    free(c);
-    p->nresults_pending--;
-}
-
-static void collect(struct wn_planner *p)
-{
-    /* The final tasks come to rank 0: the one fan-in of a run, and only
-     * when asked for (--results). */
-    qsort(p->inputs, p->ninputs, sizeof(*p->inputs), cmp_desc);
-    p->results = calloc(p->ninputs ? p->ninputs : 1, sizeof(*p->results));
-    p->nresults_pending = p->ninputs;
-    for (size_t i = 0; i < p->ninputs; i++) {
-        struct collect_ctx *c = malloc(sizeof(*c));
-        c->p = p;
-        c->index = i;
-        if (wn_rt_pull(p->rt, p->inputs[i].id, p->inputs[i].owner, on_collected, c) < 0) {
-            fail_run(p, "cannot collect final task %016llx from rank %d",
-                     (unsigned long long)p->inputs[i].id, p->inputs[i].owner);
-            free(c);
-            p->nresults_pending--;
-        }
-    }
-}
-
-/* ------------------------------------------------------------ finish -- */
-
-static void finish(struct wn_planner *p)
-{
-    struct wn_rt *rt = p->rt;
-    wn_error_t err = {{0}};
-    /* A stop before the end: 3 when a checkpoint holds what was done. */
-    int stopped = p->stopping && !p->failed && p->stage < rt->nstages;
-    int status = p->failed ? 1 : stopped ? (p->ck ? 3 : 1) : 0;
-    if (p->ck && wn_ckpt_finish(p->ck, status, &err) < 0) {
-        wn_error("checkpoint: %s", err.text);
-        status = 1;
-    }
-    if (!p->failed && !stopped && rt->opts->results_path &&
-        wn_report_results(rt->opts->results_path, p->results, p->ninputs, &err) < 0) {
-        wn_error("--results: %s", err.text);
-        status = 1;
-    }
-    uint32_t own = wn_peak_rss_mib();
-    if (own > p->peak_rss_mib[rt->rank])
-        p->peak_rss_mib[rt->rank] = own;
-    struct wn_run_report rep = {
-        .peak_rss_mib = p->peak_rss_mib,
-        .pipeline = rt->cfg->name, .nranks = rt->size,
-        .nnodes = wn_layout_nnodes(rt->places, rt->size),
-        .wall_s = wn_rt_now(rt) - p->t_start, .status = status,
-        .planner_payload_bytes = p->planner_payload_bytes,
-        .stages = p->stats, .nstages = rt->nstages,
-        .events = p->events, .nevents = p->nevents,
-    };
-    if (rt->cfg->exec.show_progress)
-        wn_report_summary(stdout, &rep);
-    fflush(stdout);
-    if (rt->opts->stats_path && wn_report_stats_json(rt->opts->stats_path, &rep, &err) < 0) {
-        wn_error("--stats: %s", err.text);
-        status = 1;
-    }
-    if (rt->opts->trace_path && wn_report_trace_json(rt->opts->trace_path, &rep, &err) < 0) {
-        wn_error("--trace: %s", err.text);
-        status = 1;
-    }
-    struct wn_msg_shutdown m = {status, 0};
-    for (int r = 1; r < rt->size; r++)
-        send_ctl(p, r, WN_TAG_SHUTDOWN, &m, sizeof(m));
-    send_ctl(p, 0, WN_TAG_SHUTDOWN, &m, sizeof(m));
-    p->state = P_DONE;
+    planner_journal_stage_ends(p);
 }
 
 /* -------------------------------------------------------- entry points -- */
-
-/* Resume: the first stage an earlier run did not finish runs (its done
- * batches loaded), after the outputs of the stage before it are loaded.
- * Those files are checked here first (checksums); a bad one makes its
- * stage unfinished, and the search steps back a stage. */
-static void plan_resume(struct wn_planner *p)
-{
-    struct wn_rt *rt = p->rt;
-    uint32_t r = 0;
-    while (r < rt->nstages && wn_ckpt_stage(p->ck, r)->ended)
-        r++;
-    while (r > 0) {
-        const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, r - 1);
-        const char *name = rt->stages[r - 1]->cfg->name;
-        int bad = 0;
-        for (size_t i = 0; i < cs->ndone;) {
-            char path[4096];
-            struct wn_part_info info;
-            wn_error_t err = {{0}};
-            uint64_t b = cs->done[i].batch;
-            if (wn_ckpt_part_path(path, sizeof(path), rt->opts->checkpoint, r - 1, name,
-                                  b) < 0 ||
-                wn_part_read(path, NULL, &info, &err) < 0 || info.checksum != cs->done[i].sum) {
-                wn_warn("checkpoint: stage '%s' batch %llu: %s; recomputing it", name,
-                        (unsigned long long)b, err.text[0] ? err.text : "checksum differs");
-                wn_ckpt_forget(p->ck, r - 1, b);   /* swaps the last into i */
-                bad = 1;
-                continue;
-            }
-            i++;
-        }
-        if (!bad)
-            break;
-        r--;
-    }
-    if (r > 0) {
-        p->replay = (int)(r - 1);
-        p->stage = r - 1;
-    }
-    if (r == rt->nstages)
-        wn_info("checkpoint: every stage finished earlier; loading the final outputs (nothing "
-                "runs again, so files the stages wrote are not rewritten: to run from the "
-                "start, remove %s)", rt->opts->checkpoint);
-    else if (r > 0 || wn_ckpt_stage(p->ck, 0)->ndone)
-        wn_info("checkpoint: resuming at stage %u/%u '%s'", r + 1, rt->nstages,
-                rt->stages[r]->cfg->name);
-}
 
 struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
 {
@@ -971,7 +615,7 @@ struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
     p->stage_nout = calloc(rt->nstages ? rt->nstages : 1, sizeof(*p->stage_nout));
     p->stage_ran = calloc(rt->nstages ? rt->nstages : 1, 1);
     if (p->ck)
-        plan_resume(p);
+        planner_resume(p);
     p->ended_upto = p->stage;
     p->state = P_START;
     rt->planner = p;
@@ -1005,22 +649,6 @@ void wn_planner_destroy(struct wn_planner *p)
     free(p);
 }
 
-/* A stop (signal, halt file, time limit): no new batches; running ones
- * may finish within drain_timeout; then the checkpoint is synced and every
- * rank exits 3. */
-static void begin_stop(struct wn_planner *p, const char *why)
-{
-    if (p->stopping || p->state == P_DONE)
-        return;
-    struct wn_rt *rt = p->rt;
-    p->stopping = 1;
-    p->stop_deadline = wn_rt_now(rt) + rt->cfg->exec.drain_timeout;
-    wn_warn("stopping (%s): no new batches; %llu in flight may finish within %g s%s", why,
-            (unsigned long long)p->nrunning, rt->cfg->exec.drain_timeout,
-            p->ck ? ", then the checkpoint is synced (exit 3: run again to resume)"
-                  : "; there is no checkpoint to resume from (--checkpoint)");
-}
-
 void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
 {
     struct wn_planner *p = rt->planner;
@@ -1028,7 +656,7 @@ void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len
         char why[64];
         int sig = len >= sizeof(int32_t) ? *(const int32_t *)buf : 0;
         snprintf(why, sizeof(why), "%s on rank %d", sig ? strsignal(sig) : "a signal", src);
-        begin_stop(p, why);
+        planner_begin_stop(p, why);
         return;
     }
     if (tag == WN_TAG_RESULT) {
@@ -1055,206 +683,23 @@ void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len
     const struct wn_msg_ack *a = buf;
     if (a->status != 0) {
         const char *why = len > sizeof(*a) ? (const char *)(a + 1) : "(no reason given)";
-        fail_run(p, "stage '%s' on rank %d: %s", rt->stages[a->stage]->cfg->name, src, why);
+        planner_fail_run(p, "stage '%s' on rank %d: %s", rt->stages[a->stage]->cfg->name, src,
+                         why);
     }
     p->acks_pending--;
-}
-
-/* `winnow halt DIR [--after-stage NAME]` leaves DIR/HALT: looked for
- * twice a second, acted on and removed. */
-static void check_halt(struct wn_planner *p)
-{
-    struct wn_rt *rt = p->rt;
-    double now = wn_rt_now(rt);
-    if (!p->ck || p->stopping || now < p->next_halt_check)
-        return;
-    p->next_halt_check = now + 0.5;
-    char path[4096], line[256] = "";
-    snprintf(path, sizeof(path), "%s/HALT", rt->opts->checkpoint);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    if (!fgets(line, sizeof(line), f))
-        line[0] = '\0';
-    fclose(f);
-    unlink(path);
-    line[strcspn(line, "\r\n")] = '\0';
-    if (!line[0]) {
-        begin_stop(p, "winnow halt");
-        return;
-    }
-    for (uint32_t s = 0; s < rt->nstages; s++)
-        if (!strcmp(rt->stages[s]->cfg->name, line)) {
-            p->halt_after = (int)s;
-            wn_warn("winnow halt: stopping after stage '%s'", line);
-            if (s < p->stage)
-                begin_stop(p, "winnow halt (that stage has finished)");
-            return;
-        }
-    wn_warn("winnow halt: no stage '%s' in this pipeline; ignored", line);
-}
-
-/* Under Slurm: stop when the job has less than time_margin left.  Asked
- * each minute, or more often when the margin is short. */
-static void check_limit(struct wn_planner *p)
-{
-    struct wn_rt *rt = p->rt;
-    double now = wn_rt_now(rt), margin = rt->cfg->exec.time_margin;
-    if (p->limit.job <= 0 || p->stopping || now < p->next_limit_check || margin <= 0)
-        return;
-    double every = margin / 4 < 60 ? margin / 4 : 60;
-    p->next_limit_check = now + (every > 1 ? every : 1);
-    long left = wn_timelimit_left(&p->limit);
-    if (left >= 0 && left < margin) {
-        char why[96];
-        snprintf(why, sizeof(why), "the Slurm job has %ld s left, time_margin %g s", left,
-                 margin);
-        begin_stop(p, why);
-    }
-}
-
-/* ----------------------------------------------------------- shuffle -- */
-
-/* Tells every actor of the stage about the round (BEGIN carries the actor
- * ranks: partition p belongs to actor p mod nactors). */
-static void shuffle_tell(struct wn_planner *p, uint32_t op)
-{
-    size_t len = sizeof(struct wn_msg_shuffle) +
-                 (op == WN_SHUFFLE_BEGIN ? (size_t)p->nactors * sizeof(int32_t) : 0);
-    for (int i = 0; i < p->nactors; i++) {
-        struct wn_msg_shuffle *m = calloc(1, len);
-        *m = (struct wn_msg_shuffle){p->stage, op, p->round, p->nparts, p->nactors, 0};
-        if (op == WN_SHUFFLE_BEGIN)
-            for (int k = 0; k < p->nactors; k++)
-                ((int32_t *)(m + 1))[k] = p->actors[k];
-        wn_rt_send(p->rt, p->actors[i], WN_TAG_SHUFFLE, m, len);
-    }
-    if (op != WN_SHUFFLE_INSERTED)
-        p->acks_pending += p->nactors;
-}
-
-/* Round `round`'s extracts: each to its partition's owner (a load of one
- * an earlier run finished goes there too). */
-static void shuffle_extract(struct wn_planner *p)
-{
-    /* First: a result may come back at once (rank 0 sending to itself). */
-    p->sh_pending = p->nparts;
-    for (uint32_t part = 0; part < p->nparts; part++) {
-        uint64_t b = (uint64_t)p->round * p->nparts + part;
-        int rank = p->actors[part % (uint32_t)p->nactors];
-        struct pbatch *pb = &p->batches[b];
-        if (pb->load) {
-            assign(p, b, rank);
-            continue;
-        }
-        struct wn_msg_extract *m = malloc(sizeof(*m));
-        *m = (struct wn_msg_extract){p->stage, p->round, part, 0, b};
-        pb->state = B_RUNNING;
-        pb->actor = rank;
-        p->outstanding[rank]++;
-        p->nrunning++;
-        wn_rt_send(p->rt, rank, WN_TAG_EXTRACT, m, sizeof(*m));
-    }
-}
-
-/* A shuffle stage, round after round: BEGIN (connections up) -> inserts
- * dispatched first-free -> INSERTED -> extracts on the owners -> END
- * (connections closed).  A round an earlier run finished is only loaded;
- * one it finished in part is shuffled again, its finished partitions
- * loaded instead of extracted. */
-static int shuffle_run(struct wn_planner *p)
-{
-    struct wn_rt *rt = p->rt;
-    if (p->failed || p->stopping) {
-        /* Extracts waiting for a round that cannot complete are not
-         * waited for: the actors drop them at shutdown. */
-        int waiting = p->nrunning && !(p->sh_phase == SH_EXTRACT && p->failed) &&
-                      !(p->stopping && wn_rt_now(rt) > p->stop_deadline);
-        if (waiting || p->acks_pending)
-            return 0;
-        if (p->failed)
-            end_stage(p);
-        else
-            p->state = P_FINISH;
-        return 1;
-    }
-    switch (p->sh_phase) {
-    case SH_NEXT: {
-        if (p->round == p->rounds) {
-            end_stage(p);
-            return 1;
-        }
-        uint64_t first = (uint64_t)p->round * p->nparts, to_run = 0;
-        for (uint32_t part = 0; part < p->nparts; part++)
-            to_run += !p->batches[first + part].load;
-        if (to_run == 0) {
-            /* Finished earlier: only loaded, anywhere. */
-            for (uint32_t part = 0; part < p->nparts; part++)
-                q_push(&p->queues[rt->size], first + part);
-            p->sh_pending = p->nparts;
-            p->sh_phase = SH_LOAD;
-            return 1;
-        }
-        wn_debug("stage '%s': shuffle round %u of %u, %u partitions on %d actors",
-                 rt->stages[p->stage]->cfg->name, p->round + 1, p->rounds, p->nparts,
-                 p->nactors);
-        shuffle_tell(p, WN_SHUFFLE_BEGIN);
-        p->sh_phase = SH_BEGIN;
-        return 1;
-    }
-    case SH_BEGIN:
-        if (p->acks_pending)
-            return 0;
-        p->sh_pending = p->nbatches - p->nextract;
-        for (uint64_t b = p->nextract; b < p->nbatches; b++) {
-            struct pbatch *pb = &p->batches[b];
-            pb->state = B_PENDING;
-            pb->attempt = 0;
-            pb->last_failed_on = -1;
-            q_push(&p->queues[pb->primary >= 0 ? pb->primary : rt->size], b);
-        }
-        p->sh_phase = SH_INSERT;
-        return 1;
-    case SH_INSERT:
-    case SH_LOAD:
-        if (p->sh_pending)
-            return dispatch(p) > 0;
-        if (p->sh_phase == SH_LOAD) {
-            p->round++;
-            p->sh_phase = SH_NEXT;
-            return 1;
-        }
-        shuffle_tell(p, WN_SHUFFLE_INSERTED);
-        shuffle_extract(p);
-        p->sh_phase = SH_EXTRACT;
-        return 1;
-    case SH_EXTRACT:
-        if (p->sh_pending)
-            return 0;
-        shuffle_tell(p, WN_SHUFFLE_END);
-        p->sh_phase = SH_END;
-        return 1;
-    case SH_END:
-        if (p->acks_pending)
-            return 0;
-        p->round++;
-        p->sh_phase = SH_NEXT;
-        return 1;
-    }
-    return 0;
 }
 
 int wn_planner_poll(struct wn_rt *rt)
 {
     struct wn_planner *p = rt->planner;
     struct wn_stage_stats *s;
-    check_halt(p);
-    check_limit(p);
+    planner_check_halt(p);
+    planner_check_limit(p);
     if (p->journal_dirty) {
         /* Group commit: one fsync for the batches of this poll. */
         wn_error_t err = {{0}};
         if (wn_ckpt_sync(p->ck, &err) < 0)
-            fail_run(p, "checkpoint: %s", err.text);
+            planner_fail_run(p, "checkpoint: %s", err.text);
         p->journal_dirty = 0;
     }
     switch (p->state) {
@@ -1289,7 +734,7 @@ int wn_planner_poll(struct wn_rt *rt)
         if (p->shuffle) {
             wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
                                p->ninputs * p->rounds, wn_rt_now(rt), 0);
-            return shuffle_run(p);
+            return planner_shuffle_run(p);
         }
         if (p->stopping && !p->failed && p->nfinished < p->nbatches &&
             (p->nrunning == 0 || wn_rt_now(rt) > p->stop_deadline)) {
@@ -1300,18 +745,18 @@ int wn_planner_poll(struct wn_rt *rt)
             return 1;
         }
         if (p->nfinished == p->nbatches || (p->failed && p->nrunning == 0)) {
-            end_stage(p);
+            planner_end_stage(p);
             return 1;
         }
         wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
                            p->ninputs, wn_rt_now(rt), 0);
-        return dispatch(p) > 0;
+        return planner_dispatch(p) > 0;
     case P_END:
         if (p->acks_pending)
             return 0;
-        next_stage(p);
+        planner_next_stage(p);
         if (p->state == P_COLLECT)
-            collect(p);
+            planner_collect(p);
         return 1;
     case P_COLLECT:
         if (p->nresults_pending)
@@ -1324,7 +769,7 @@ int wn_planner_poll(struct wn_rt *rt)
          * their batches run again on resume). */
         if (p->nundurable && !(p->stopping && wn_rt_now(rt) > p->stop_deadline))
             return 0;
-        finish(p);
+        planner_finish(p);
         return 1;
     case P_DONE:
         return 0;

@@ -1,8 +1,10 @@
 /* runtime.h - the executor's insides, shared by its modules:
  *
  *   transport.c   the per-rank event loop, control messages, payload pulls
- *   actor.c       an actor rank: stage setup/teardown, the compute thread
- *   planner.c     rank 0: stages one after another, batches, dispatch
+ *   actor*.c      an actor rank: stage setup/teardown, running batches,
+ *                 the compute and checkpoint I/O threads (actor_impl.h)
+ *   planner*.c    rank 0: stages one after another, batches, dispatch,
+ *                 resume, stops, shuffle rounds (planner_impl.h)
  *   report.c      progress lines, summary table, --stats, --trace, --results
  *
  * Every rank runs the same loop (wn_rt_loop).  Rank 0 is also the planner;

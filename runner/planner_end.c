@@ -1,0 +1,367 @@
+/* planner_end.c - rank 0, around the stages' runs: resuming from a
+ * checkpoint (where to start, a finished stage replayed, batches done
+ * earlier loaded instead of run), a stage's end and the next one, the
+ * final tasks collected (--results), the finish (reports, shutdown), and
+ * stop requests (a signal, `winnow halt`, the Slurm time limit).
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "plan.h"
+#include "report.h"
+#include "ckpt.h"
+#include "part.h"
+#include "runtime.h"
+#include "timelimit.h"
+#include "stage_impl.h"
+#include "planner_impl.h"
+
+/* ------------------------------------------------------------ resume -- */
+
+/* Resume: the first stage an earlier run did not finish runs (its done
+ * batches loaded), after the outputs of the stage before it are loaded.
+ * Those files are checked here first (checksums); a bad one makes its
+ * stage unfinished, and the search steps back a stage. */
+void planner_resume(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    uint32_t r = 0;
+    while (r < rt->nstages && wn_ckpt_stage(p->ck, r)->ended)
+        r++;
+    while (r > 0) {
+        const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, r - 1);
+        const char *name = rt->stages[r - 1]->cfg->name;
+        int bad = 0;
+        for (size_t i = 0; i < cs->ndone;) {
+            char path[4096];
+            struct wn_part_info info;
+            wn_error_t err = {{0}};
+            uint64_t b = cs->done[i].batch;
+            if (wn_ckpt_part_path(path, sizeof(path), rt->opts->checkpoint, r - 1, name,
+                                  b) < 0 ||
+                wn_part_read(path, NULL, &info, &err) < 0 || info.checksum != cs->done[i].sum) {
+                wn_warn("checkpoint: stage '%s' batch %llu: %s; recomputing it", name,
+                        (unsigned long long)b, err.text[0] ? err.text : "checksum differs");
+                wn_ckpt_forget(p->ck, r - 1, b);   /* swaps the last into i */
+                bad = 1;
+                continue;
+            }
+            i++;
+        }
+        if (!bad)
+            break;
+        r--;
+    }
+    if (r > 0) {
+        p->replay = (int)(r - 1);
+        p->stage = r - 1;
+    }
+    if (r == rt->nstages)
+        wn_info("checkpoint: every stage finished earlier; loading the final outputs (nothing "
+                "runs again, so files the stages wrote are not rewritten: to run from the "
+                "start, remove %s)", rt->opts->checkpoint);
+    else if (r > 0 || wn_ckpt_stage(p->ck, 0)->ndone)
+        wn_info("checkpoint: resuming at stage %u/%u '%s'", r + 1, rt->nstages,
+                rt->stages[r]->cfg->name);
+}
+
+/* Checkpoint: batches an earlier run finished load their outputs from
+ * their part files instead of running; the journal learns of the stage. */
+void planner_mark_loads(struct wn_planner *p)
+{
+    const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, p->stage);
+    wn_error_t err = {{0}};
+    if (cs && cs->ndone) {
+        if (cs->nbatches != p->nextract) {
+            wn_warn("checkpoint: stage '%s' had %llu batches, now %llu: running them all",
+                    p->rt->stages[p->stage]->cfg->name, (unsigned long long)cs->nbatches,
+                    (unsigned long long)p->nextract);
+        } else {
+            for (size_t i = 0; i < cs->ndone; i++) {
+                struct pbatch *pb = &p->batches[cs->done[i].batch];
+                pb->load = 1;
+                pb->sum = cs->done[i].sum;
+            }
+            wn_info("checkpoint: stage '%s': %zu of %llu batches done earlier, loading them",
+                    p->rt->stages[p->stage]->cfg->name, cs->ndone,
+                    (unsigned long long)p->nextract);
+        }
+    }
+    if (wn_ckpt_stage_begin(p->ck, p->stage, p->nextract, p->ninputs, &err) < 0)
+        planner_fail_run(p, "checkpoint: %s", err.text);
+    p->journal_dirty = 1;
+}
+
+/* Resume: a stage every batch of which an earlier run finished.  Its
+ * outputs (the next stage's inputs) are loaded from their part files on
+ * the actors; no setup, no inputs. */
+void planner_begin_replay(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    struct wn_stage *st = rt->stages[p->stage];
+    const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, p->stage);
+    struct wn_actor_request req = {
+        .stage = st->cfg->name, .cpus = 0, .ntasks = cs->nbatches, .batch_size = 1,
+        .planner_rank = 0,
+    };
+    wn_error_t err = {{0}};
+    free(p->actors);
+    p->actors = calloc((size_t)rt->size, sizeof(*p->actors));
+    if (wn_plan_actors(rt->places, rt->size, &req, NULL, p->actors, &p->nactors, &err) < 0) {
+        planner_fail_run(p, "%s", err.text);
+        p->state = P_FINISH;
+        return;
+    }
+    p->nbatches = p->nextract = cs->nbatches;
+    p->shuffle = 0;   /* a finished shuffle stage: its outputs are loaded */
+    free(p->batches);
+    p->batches = calloc(p->nbatches ? p->nbatches : 1, sizeof(*p->batches));
+    for (int r = 0; r <= rt->size; r++)
+        p->queues[r].n = p->queues[r].head = 0;
+    p->retry.n = p->retry.head = 0;
+    p->nfinished = p->nrunning = p->tasks_finished = 0;
+    memset(p->outstanding, 0, (size_t)rt->size * sizeof(*p->outstanding));
+    p->noutputs = 0;
+    for (uint64_t b = 0; b < p->nbatches; b++) {
+        p->batches[b].actor = p->batches[b].last_failed_on = p->batches[b].primary = -1;
+        /* A batch given up earlier (ignore_failures) has no outputs. */
+        p->batches[b].state = B_DONE;
+    }
+    p->nfinished = p->nbatches;
+    for (size_t i = 0; i < cs->ndone; i++) {
+        struct pbatch *pb = &p->batches[cs->done[i].batch];
+        pb->load = 1;
+        pb->sum = cs->done[i].sum;
+        pb->state = B_PENDING;
+        p->nfinished--;
+        planner_q_push(&p->queues[rt->size], cs->done[i].batch);
+    }
+    planner_stage_stats_begin(p, cs->ntasks);
+    wn_info("checkpoint: stage '%s' finished earlier: loading its %zu part files",
+            st->cfg->name, cs->ndone);
+    p->state = P_RUN;
+}
+
+/* --------------------------------------------------------- stage end -- */
+
+/* Journals the ends of stages that have ended and whose part files are
+ * all written, in stage order. */
+void planner_journal_stage_ends(struct wn_planner *p)
+{
+    while (p->ck && !p->failed && p->ended_upto < p->rt->nstages &&
+           p->stage_ran[p->ended_upto] && p->undurable[p->ended_upto] == 0) {
+        wn_error_t err = {{0}};
+        uint32_t e = p->ended_upto++;
+        if (wn_ckpt_stage_end(p->ck, e, p->stage_nout[e], &err) < 0)
+            planner_fail_run(p, "checkpoint: %s", err.text);
+    }
+}
+
+void planner_end_stage(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    struct wn_stage_stats *s = &p->stats[p->stage];
+    s->t_end = wn_rt_now(rt);
+    wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
+                       p->ninputs, s->t_end, 1);
+    if (p->ck && !p->failed) {
+        p->stage_ran[p->stage] = 1;
+        p->stage_nout[p->stage] = p->noutputs;
+        planner_journal_stage_ends(p);
+    }
+    /* Every rank: teardown if it hosted the stage, drop consumed inputs. */
+    p->acks_pending = rt->size;
+    for (int r = 0; r < rt->size; r++)
+        planner_send_ctl(p, r, WN_TAG_STAGE_END, &p->stage, sizeof(p->stage));
+    p->state = P_END;
+}
+
+void planner_next_stage(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    /* This stage's outputs are the next one's inputs. */
+    struct wn_desc *t = p->inputs;
+    size_t cap = p->cap_inputs;
+    p->inputs = p->outputs;
+    p->ninputs = p->noutputs;
+    p->cap_inputs = p->cap_outputs;
+    p->outputs = t;
+    p->cap_outputs = cap;
+    p->noutputs = 0;
+    if (p->failed) {
+        p->state = P_FINISH;
+        return;
+    }
+    if (p->halt_after >= 0 && p->stage == (uint32_t)p->halt_after && p->stage + 1 < rt->nstages)
+        planner_begin_stop(p, "winnow halt --after-stage");
+    if (++p->stage < rt->nstages) {
+        p->state = P_START;
+        return;
+    }
+    p->state = rt->opts->results_path ? P_COLLECT : P_FINISH;
+}
+
+/* ----------------------------------------------------------- collect -- */
+
+struct collect_ctx {
+    struct wn_planner *p;
+    size_t index;
+};
+
+static void on_collected(struct wn_rt *rt, uint64_t id, void *buf, size_t len, int remote,
+                         void *arg)
+{
+    struct collect_ctx *c = arg;
+    struct wn_planner *p = c->p;
+    wn_error_t err = {{0}};
+    if (remote)
+        p->planner_payload_bytes += len;
+    if (wn_task_unpack(buf, len, WN_UNPACK_TAKE_BUF, &p->results[c->index], &err) < 0) {
+        planner_fail_run(p, "final task %016llx: %s", (unsigned long long)id, err.text);
+        free(buf);
+    }
+    free(c);
+    p->nresults_pending--;
+}
+
+void planner_collect(struct wn_planner *p)
+{
+    /* The final tasks come to rank 0: the one fan-in of a run, and only
+     * when asked for (--results). */
+    qsort(p->inputs, p->ninputs, sizeof(*p->inputs), planner_cmp_desc);
+    p->results = calloc(p->ninputs ? p->ninputs : 1, sizeof(*p->results));
+    p->nresults_pending = p->ninputs;
+    for (size_t i = 0; i < p->ninputs; i++) {
+        struct collect_ctx *c = malloc(sizeof(*c));
+        c->p = p;
+        c->index = i;
+        if (wn_rt_pull(p->rt, p->inputs[i].id, p->inputs[i].owner, on_collected, c) < 0) {
+            planner_fail_run(p, "cannot collect final task %016llx from rank %d",
+                             (unsigned long long)p->inputs[i].id, p->inputs[i].owner);
+            free(c);
+            p->nresults_pending--;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ finish -- */
+
+void planner_finish(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    wn_error_t err = {{0}};
+    /* A stop before the end: 3 when a checkpoint holds what was done. */
+    int stopped = p->stopping && !p->failed && p->stage < rt->nstages;
+    int status = p->failed ? 1 : stopped ? (p->ck ? 3 : 1) : 0;
+    if (p->ck && wn_ckpt_finish(p->ck, status, &err) < 0) {
+        wn_error("checkpoint: %s", err.text);
+        status = 1;
+    }
+    if (!p->failed && !stopped && rt->opts->results_path &&
+        wn_report_results(rt->opts->results_path, p->results, p->ninputs, &err) < 0) {
+        wn_error("--results: %s", err.text);
+        status = 1;
+    }
+    uint32_t own = wn_peak_rss_mib();
+    if (own > p->peak_rss_mib[rt->rank])
+        p->peak_rss_mib[rt->rank] = own;
+    struct wn_run_report rep = {
+        .peak_rss_mib = p->peak_rss_mib,
+        .pipeline = rt->cfg->name, .nranks = rt->size,
+        .nnodes = wn_layout_nnodes(rt->places, rt->size),
+        .wall_s = wn_rt_now(rt) - p->t_start, .status = status,
+        .planner_payload_bytes = p->planner_payload_bytes,
+        .stages = p->stats, .nstages = rt->nstages,
+        .events = p->events, .nevents = p->nevents,
+    };
+    if (rt->cfg->exec.show_progress)
+        wn_report_summary(stdout, &rep);
+    fflush(stdout);
+    if (rt->opts->stats_path && wn_report_stats_json(rt->opts->stats_path, &rep, &err) < 0) {
+        wn_error("--stats: %s", err.text);
+        status = 1;
+    }
+    if (rt->opts->trace_path && wn_report_trace_json(rt->opts->trace_path, &rep, &err) < 0) {
+        wn_error("--trace: %s", err.text);
+        status = 1;
+    }
+    struct wn_msg_shutdown m = {status, 0};
+    for (int r = 1; r < rt->size; r++)
+        planner_send_ctl(p, r, WN_TAG_SHUTDOWN, &m, sizeof(m));
+    planner_send_ctl(p, 0, WN_TAG_SHUTDOWN, &m, sizeof(m));
+    p->state = P_DONE;
+}
+
+/* -------------------------------------------------------------- stop -- */
+
+/* A stop (signal, halt file, time limit): no new batches; running ones
+ * may finish within drain_timeout; then the checkpoint is synced and every
+ * rank exits 3. */
+void planner_begin_stop(struct wn_planner *p, const char *why)
+{
+    if (p->stopping || p->state == P_DONE)
+        return;
+    struct wn_rt *rt = p->rt;
+    p->stopping = 1;
+    p->stop_deadline = wn_rt_now(rt) + rt->cfg->exec.drain_timeout;
+    wn_warn("stopping (%s): no new batches; %llu in flight may finish within %g s%s", why,
+            (unsigned long long)p->nrunning, rt->cfg->exec.drain_timeout,
+            p->ck ? ", then the checkpoint is synced (exit 3: run again to resume)"
+                  : "; there is no checkpoint to resume from (--checkpoint)");
+}
+
+/* `winnow halt DIR [--after-stage NAME]` leaves DIR/HALT: looked for
+ * twice a second, acted on and removed. */
+void planner_check_halt(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    double now = wn_rt_now(rt);
+    if (!p->ck || p->stopping || now < p->next_halt_check)
+        return;
+    p->next_halt_check = now + 0.5;
+    char path[4096], line[256] = "";
+    snprintf(path, sizeof(path), "%s/HALT", rt->opts->checkpoint);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (!fgets(line, sizeof(line), f))
+        line[0] = '\0';
+    fclose(f);
+    unlink(path);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!line[0]) {
+        planner_begin_stop(p, "winnow halt");
+        return;
+    }
+    for (uint32_t s = 0; s < rt->nstages; s++)
+        if (!strcmp(rt->stages[s]->cfg->name, line)) {
+            p->halt_after = (int)s;
+            wn_warn("winnow halt: stopping after stage '%s'", line);
+            if (s < p->stage)
+                planner_begin_stop(p, "winnow halt (that stage has finished)");
+            return;
+        }
+    wn_warn("winnow halt: no stage '%s' in this pipeline; ignored", line);
+}
+
+/* Under Slurm: stop when the job has less than time_margin left.  Asked
+ * each minute, or more often when the margin is short. */
+void planner_check_limit(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    double now = wn_rt_now(rt), margin = rt->cfg->exec.time_margin;
+    if (p->limit.job <= 0 || p->stopping || now < p->next_limit_check || margin <= 0)
+        return;
+    double every = margin / 4 < 60 ? margin / 4 : 60;
+    p->next_limit_check = now + (every > 1 ? every : 1);
+    long left = wn_timelimit_left(&p->limit);
+    if (left >= 0 && left < margin) {
+        char why[96];
+        snprintf(why, sizeof(why), "the Slurm job has %ld s left, time_margin %g s", left,
+                 margin);
+        planner_begin_stop(p, why);
+    }
+}
