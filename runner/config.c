@@ -1,5 +1,6 @@
-/* config.c - the YAML pipeline file: loading, --set overrides, printing
- * and the resume hash (see config.h).
+/* config.c - the YAML pipeline file: the key tables and loading (see
+ * config.h).  What is done to a loaded file (--set overrides, printing,
+ * the resume hash, ${...} expansion) is in config_edit.c.
  *
  * libyaml's document loader gives a node tree with source marks; every
  * check below reports the mark of the node it rejects (0-based in libyaml,
@@ -12,43 +13,22 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define XXH_STATIC_LINKING_ONLY   /* XXH64_state_t on the stack */
-#include <xxhash.h>
 #include <yaml.h>
 
 #include "config.h"
+#include "config_impl.h"
 
 /* ------------------------------------------------------- key tables -- */
-
-enum ftype {
-    F_STR,      /* char *; empty or YAML null unsets */
-    F_NAME,     /* char *; [A-Za-z0-9_.-]+ */
-    F_TYPE,     /* char *; a built-in type name or a plugin path */
-    F_INT,      /* int, >= min */
-    F_DOUBLE,   /* double, >= min (> min when excl) */
-    F_BOOL,     /* int 0/1 */
-};
-
-struct field {
-    const char *key;
-    enum ftype type;
-    size_t off;               /* in the struct the section fills */
-    double min;
-    int excl;                 /* min is exclusive */
-    const char *expect;       /* for messages: "an integer >= 0" */
-    const char *def;          /* default as text; NULL: none (0 / unset) */
-};
 
 #define PIPE(f) offsetof(struct wn_pipeline_config, f)
 #define EXEC(f) offsetof(struct wn_executor_config, f)
 #define STAGE(f) offsetof(struct wn_stage_config, f)
 
-static const struct field top_fields[] = {
+const struct field config_top_fields[] = {
     {"name", F_NAME, PIPE(name), 0, 0, "a name ([A-Za-z0-9_.-]+)", NULL},
     {"description", F_STR, PIPE(description), 0, 0, "a string", NULL},
     {"input", F_STR, PIPE(input), 0, 0, "a path", NULL},
@@ -57,7 +37,7 @@ static const struct field top_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-static const struct field exec_fields[] = {
+const struct field config_exec_fields[] = {
     {"reserved_cpus", F_DOUBLE, EXEC(reserved_cpus), 0, 0, "a number >= 0", "0"},
     {"reserved_gpus", F_DOUBLE, EXEC(reserved_gpus), 0, 0, "a number >= 0", "0"},
     {"ignore_head_node", F_BOOL, EXEC(ignore_head_node), 0, 0, NULL, "false"},
@@ -79,7 +59,7 @@ static const struct field exec_fields[] = {
 
 /* 0 means unset for these three, so `--set stages.x.num_workers=0` lifts
  * a cap the file set. */
-static const struct field stage_fields[] = {
+const struct field config_stage_fields[] = {
     {"name", F_NAME, STAGE(name), 0, 0, "a name ([A-Za-z0-9_.-]+)", NULL},
     {"type", F_TYPE, STAGE(type), 0, 0, "a stage type or a plugin path", NULL},
     {"batch_size", F_INT, STAGE(batch_size), 0, 0, "an integer >= 1 (0: unset)", NULL},
@@ -91,14 +71,14 @@ static const struct field stage_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-static const struct field res_fields[] = {
+const struct field config_res_fields[] = {
     {"cpus", F_DOUBLE, STAGE(cpus), 0, 0, "a number >= 0", "1"},
     {"gpus", F_DOUBLE, STAGE(gpus), 0, 0, "a number >= 0", "0"},
     {"gpu_memory_gb", F_DOUBLE, STAGE(gpu_memory_gb), 0, 0, "a number >= 0", "0"},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-static const struct field *field_find(const struct field *t, const char *key)
+const struct field *config_field_find(const struct field *t, const char *key)
 {
     for (; t && t->key; t++)
         if (!strcmp(t->key, key))
@@ -130,7 +110,7 @@ static int is_plugin_path(const char *s)
 }
 
 /* Sets field f of base from text; on failure fills why, returns -1. */
-static int field_set(const struct field *f, void *base, const char *text, unsigned flags,
+int config_field_set(const struct field *f, void *base, const char *text, unsigned flags,
                      char *why, size_t whylen)
 {
     char *p = (char *)base + f->off;
@@ -193,11 +173,11 @@ static void fields_default(const struct field *t, void *base)
     char why[64];
     for (; t->key; t++)
         if (t->def)
-            (void)field_set(t, base, t->def, 0, why, sizeof(why));
+            (void)config_field_set(t, base, t->def, 0, why, sizeof(why));
 }
 
 /* " (did you mean 'x'?)" or "" into buf. */
-static const char *did_you_mean(const char *key, const struct field *t, const char *extra1,
+const char *config_did_you_mean(const char *key, const struct field *t, const char *extra1,
                                 const char *extra2, char *buf, size_t len)
 {
     const char *names[32];
@@ -290,7 +270,7 @@ static int load_field(struct loader *L, const struct field *f, void *base, yaml_
         return lerr(L, v, "%s%s: expected %s, got %s", ctx, f->key,
                     f->expect ? f->expect : "true or false", kind(v));
     char why[300];
-    if (field_set(f, base, scalar(v), scalar_flags(v), why, sizeof(why)) < 0) {
+    if (config_field_set(f, base, scalar(v), scalar_flags(v), why, sizeof(why)) < 0) {
         if (errno == ENOMEM)
             return wn_errprintf(L->err, "out of memory");
         return lerr(L, v, "%s%s: %s", ctx, f->key, why);
@@ -318,13 +298,13 @@ static int load_section(struct loader *L, yaml_node_t *m, const struct field *t,
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
-        const struct field *f = field_find(t, scalar(k));
+        const struct field *f = config_field_find(t, scalar(k));
         char hint[80];
         int rc = f ? load_field(L, f, base, v, ctx)
                    : special ? special(L, k, v, arg, ctx) : 1;
         if (rc > 0)
             return lerr(L, k, "%sunknown key '%s'%s", ctx, scalar(k),
-                        did_you_mean(scalar(k), t, x1, x2, hint, sizeof(hint)));
+                        config_did_you_mean(scalar(k), t, x1, x2, hint, sizeof(hint)));
         if (rc < 0)
             return -1;
     }
@@ -363,7 +343,7 @@ static int stage_special(struct loader *L, yaml_node_t *k, yaml_node_t *v, void 
     char sub[200];
     snprintf(sub, sizeof(sub), "%s%s: ", ctx, key);
     if (!strcmp(key, "resources"))
-        return load_section(L, v, res_fields, arg, sub, NULL, NULL, NULL, NULL);
+        return load_section(L, v, config_res_fields, arg, sub, NULL, NULL, NULL, NULL);
     if (!strcmp(key, "params"))
         return load_section(L, v, NULL, NULL, sub, load_param, arg, NULL, NULL);
     return 1;
@@ -406,7 +386,7 @@ static int load_stage(struct loader *L, size_t idx, yaml_node_t *m)
     struct wn_stage_config *sc = &cfg->stages[idx];
     sc->line = (int)m->start_mark.line + 1;
     sc->col = (int)m->start_mark.column + 1;
-    fields_default(res_fields, sc);
+    fields_default(config_res_fields, sc);
     if (!(sc->where = mark_string(L, m->start_mark)) || !(sc->params = wn_params_create(sc->where)))
         return wn_errprintf(L->err, "out of memory");
     char ctx[160];
@@ -433,7 +413,8 @@ static int load_stage(struct loader *L, size_t idx, yaml_node_t *m)
             snprintf(ctx, sizeof(ctx), "stage '%s': ", dn);
         free(dn);
     }
-    if (load_section(L, m, stage_fields, sc, ctx, stage_special, sc, "resources", "params") < 0)
+    if (load_section(L, m, config_stage_fields, sc, ctx, stage_special, sc, "resources",
+                     "params") < 0)
         return -1;
     if (!sc->type)
         return lerr(L, m, "%smissing required key 'type'", ctx);
@@ -453,7 +434,7 @@ static int root_special(struct loader *L, yaml_node_t *k, yaml_node_t *v, void *
 {
     (void)ctx;
     if (!strcmp(scalar(k), "executor"))
-        return load_section(L, v, exec_fields, &L->cfg->exec, "executor: ", NULL, NULL, NULL,
+        return load_section(L, v, config_exec_fields, &L->cfg->exec, "executor: ", NULL, NULL, NULL,
                             NULL);
     if (strcmp(scalar(k), "stages"))
         return 1;
@@ -468,7 +449,7 @@ static int load_root(struct loader *L, yaml_node_t *root)
         return lerr(L, root, "a pipeline file is a mapping (name:, stages:, ...), got %s",
                     kind(root));
     yaml_node_t *stages = NULL;
-    if (load_section(L, root, top_fields, cfg, "", root_special, &stages, "executor",
+    if (load_section(L, root, config_top_fields, cfg, "", root_special, &stages, "executor",
                      "stages") < 0)
         return -1;
     if (!cfg->name)
@@ -527,7 +508,7 @@ static int load_text(char *text, size_t len, const char *path,
     }
     cfg->text = text;
     cfg->text_len = len;
-    fields_default(exec_fields, &cfg->exec);
+    fields_default(config_exec_fields, &cfg->exec);
     L.cfg = cfg;
 
     yaml_parser_t yp;
@@ -648,326 +629,4 @@ struct wn_stage_config *wn_config_stage(struct wn_pipeline_config *cfg, const ch
 const char *wn_stage_config_where(const struct wn_stage_config *sc)
 {
     return sc && sc->where ? sc->where : "?";
-}
-
-/* ---------------------------------------------------------- overrides -- */
-
-int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment,
-                       wn_error_t *err)
-{
-    const char *eq = assignment ? strchr(assignment, '=') : NULL;
-    if (!eq || eq == assignment) {
-        errno = EINVAL;
-        return wn_errprintf(err, "--set %s: expected KEY=VALUE (e.g. stages.NAME.batch_size=8)",
-                            assignment ? assignment : "");
-    }
-    char *key = strndup(assignment, (size_t)(eq - assignment));
-    if (!key) {
-        errno = ENOMEM;
-        return wn_errprintf(err, "out of memory");
-    }
-    const char *value = eq + 1;
-    char why[300], hint[80];
-    char origin[WN_ERROR_TEXT];
-    snprintf(origin, sizeof(origin), "--set %s", assignment);
-    int rc = -1;
-    const struct field *f;
-    void *base = NULL;
-    errno = EINVAL;
-
-    if ((f = field_find(top_fields, key)))
-        base = cfg;
-    else if (!strncmp(key, "executor.", 9)) {
-        if (!(f = field_find(exec_fields, key + 9))) {
-            wn_errprintf(err, "%s: unknown executor key '%s'%s", origin, key + 9,
-                         did_you_mean(key + 9, exec_fields, NULL, NULL, hint, sizeof(hint)));
-            goto out;
-        }
-        base = &cfg->exec;
-    } else if (!strncmp(key, "stages.", 7)) {
-        /* Longest stage name followed by '.', since names may hold dots. */
-        char *rest = key + 7;
-        struct wn_stage_config *sc = NULL;
-        size_t best = 0;
-        for (size_t i = 0; i < cfg->nstages; i++) {
-            size_t l = strlen(cfg->stages[i].name);
-            if (l > best && !strncmp(rest, cfg->stages[i].name, l) && rest[l] == '.') {
-                sc = &cfg->stages[i];
-                best = l;
-            }
-        }
-        char *dot = strchr(rest, '.');
-        if (!sc && dot) {
-            const char *names[64];
-            size_t n = 0;
-            for (; n < cfg->nstages && n < 64; n++)
-                names[n] = cfg->stages[n].name;
-            *dot = '\0';   /* rest is our copy of the key */
-            const char *s = wn_param_suggest(rest, names, n);
-            hint[0] = '\0';
-            if (s)
-                snprintf(hint, sizeof(hint), " (did you mean '%s'?)", s);
-            wn_errprintf(err, "%s: no stage named '%s' in pipeline '%s'%s", origin, rest,
-                         cfg->name, hint);
-            goto out;
-        } else if (!sc) {
-            wn_errprintf(err, "%s: expected stages.NAME.FIELD", origin);
-            goto out;
-        }
-        const char *field = rest + best + 1;
-        base = sc;
-        if (!strcmp(field, "name")) {
-            wn_errprintf(err, "%s: a stage cannot be renamed with --set", origin);
-            goto out;
-        } else if (!strncmp(field, "resources.", 10)) {
-            if (!(f = field_find(res_fields, field + 10))) {
-                wn_errprintf(err, "%s: unknown resource '%s'%s", origin, field + 10,
-                             did_you_mean(field + 10, res_fields, NULL, NULL, hint,
-                                          sizeof(hint)));
-                goto out;
-            }
-        } else if (!(f = field_find(stage_fields, field))) {
-            /* Anything else is a stage parameter, checked against the stage
-             * type's table when the stage is created. */
-            if (!strncmp(field, "params.", 7))
-                field += 7;
-            if (!*field || !strcmp(field, "resources") || !strcmp(field, "params")) {
-                wn_errprintf(err, "%s: expected stages.%s.FIELD or stages.%s.params.KEY",
-                             origin, sc->name, sc->name);
-                goto out;
-            }
-            rc = wn_params_set(sc->params, field, value, origin, 0, err);
-            goto out;
-        }
-    } else {
-        wn_errprintf(err, "%s: unknown key '%s'%s; expected name, description, input, "
-                     "output, checkpoint, executor.FIELD or stages.NAME.FIELD", origin, key,
-                     did_you_mean(key, top_fields, "executor", "stages", hint, sizeof(hint)));
-        goto out;
-    }
-    if (field_set(f, base, value, 0, why, sizeof(why)) < 0) {
-        wn_errprintf(err, "%s: %s", origin, why);
-        goto out;
-    }
-    rc = 0;
-out:
-    if (rc < 0 && errno != ENOMEM)
-        errno = EINVAL;
-    free(key);
-    return rc;
-}
-
-/* ------------------------------------------------- printing, hashing -- */
-
-/* Shortest text that strtod reads back as the same double. */
-static void fmt_double(char *buf, size_t len, double v)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
-    }
-}
-
-static void put_field(FILE *out, const char *indent, const struct field *f, const void *base)
-{
-    const char *p = (const char *)base + f->off;
-    char num[40];
-    switch (f->type) {
-    case F_STR:
-    case F_NAME:
-    case F_TYPE:
-        if (!*(char *const *)p)
-            return;
-        fprintf(out, "%s%s: ", indent, f->key);
-        wn_yaml_put_scalar(out, *(char *const *)p, 0);
-        fputc('\n', out);
-        return;
-    case F_INT:
-        if (!f->def && !*(const int *)p)
-            return;   /* unset */
-        fprintf(out, "%s%s: %d\n", indent, f->key, *(const int *)p);
-        return;
-    case F_DOUBLE:
-        fmt_double(num, sizeof(num), *(const double *)p);
-        fprintf(out, "%s%s: %s\n", indent, f->key, num);
-        return;
-    case F_BOOL:
-        fprintf(out, "%s%s: %s\n", indent, f->key, *(const int *)p ? "true" : "false");
-        return;
-    }
-}
-
-int wn_config_render(const struct wn_pipeline_config *cfg, FILE *out)
-{
-    for (const struct field *f = top_fields; f->key; f++)
-        put_field(out, "", f, cfg);
-    fputs("executor:\n", out);
-    for (const struct field *f = exec_fields; f->key; f++)
-        put_field(out, "  ", f, &cfg->exec);
-    fputs("stages:\n", out);
-    for (size_t i = 0; i < cfg->nstages; i++) {
-        const struct wn_stage_config *sc = &cfg->stages[i];
-        fputs("  - ", out);
-        for (const struct field *f = stage_fields; f->key; f++)
-            put_field(out, f == stage_fields ? "" : "    ", f, sc);
-        fputs("    resources:\n", out);
-        for (const struct field *f = res_fields; f->key; f++)
-            put_field(out, "      ", f, sc);
-        fputs("    params:", out);
-        wn_params_print_yaml(sc->params, out, "      ");
-    }
-    fflush(out);
-    return ferror(out) ? -1 : 0;
-}
-
-/* Feeds "key=LEN:value;" -- length-prefixed, so no value can forge a
- * field boundary.  A NULL value is "key=-;". */
-static void hput(XXH64_state_t *st, const char *key, const char *value)
-{
-    char head[300];
-    int n = value ? snprintf(head, sizeof(head), "%s=%zu:", key, strlen(value))
-                  : snprintf(head, sizeof(head), "%s=-", key);
-    XXH64_update(st, head, n < (int)sizeof(head) ? (size_t)n : sizeof(head) - 1);
-    if (value)
-        XXH64_update(st, value, strlen(value));
-    XXH64_update(st, ";", 1);
-}
-
-uint64_t wn_config_hash(const struct wn_pipeline_config *cfg)
-{
-    XXH64_state_t st;
-    char num[32];
-    XXH64_reset(&st, 0);
-    hput(&st, "winnow-pipeline", "1");
-    hput(&st, "name", cfg->name);
-    hput(&st, "input", cfg->input);
-    hput(&st, "output", cfg->output);
-    for (size_t i = 0; i < cfg->nstages; i++) {
-        const struct wn_stage_config *sc = &cfg->stages[i];
-        snprintf(num, sizeof(num), "%zu", i);
-        hput(&st, "stage", num);
-        hput(&st, "name", sc->name);
-        hput(&st, "type", sc->type);
-        snprintf(num, sizeof(num), "%d", sc->batch_size > 0 ? sc->batch_size : 1);
-        hput(&st, "batch_size", num);
-        snprintf(num, sizeof(num), "%d", sc->num_output_tasks);
-        hput(&st, "num_output_tasks", num);
-        if (sc->total_nparts > 0) {   /* shuffle stages: changes the outputs */
-            snprintf(num, sizeof(num), "%d", sc->total_nparts);
-            hput(&st, "total_nparts", num);
-        }
-        /* Given parameters in key order, so the file's order does not
-         * count: pick the next larger key each time (a stage has few). */
-        const struct wn_params *p = sc->params;
-        const char *last = NULL;
-        for (;;) {
-            size_t next = SIZE_MAX;
-            for (size_t j = 0; j < wn_params_count(p); j++) {
-                const char *k = wn_params_key(p, j);
-                if (!wn_params_is_default(p, j) && (!last || strcmp(k, last) > 0) &&
-                    (next == SIZE_MAX || strcmp(k, wn_params_key(p, next)) < 0))
-                    next = j;
-            }
-            if (next == SIZE_MAX)
-                break;
-            last = wn_params_key(p, next);
-            hput(&st, last, wn_params_value(p, next));
-        }
-    }
-    return XXH64_digest(&st);
-}
-
-/* ------------------------------------------------------------ expand -- */
-
-/* value with ${input}, ${output} and ${name} replaced, malloc'd; NULL with
- * the reason in err. */
-static char *expand_value(const struct wn_pipeline_config *cfg, const char *value,
-                          const char *what, wn_error_t *err)
-{
-    static const char *const names[] = {"input", "output", "name"};
-    const char *values[] = {cfg->input, cfg->output, cfg->name};
-    size_t cap = strlen(value) + 1, len = 0;
-    char *out = malloc(cap);
-    for (const char *v = value; out && *v;) {
-        const char *add = v;
-        size_t n = 1;
-        if (v[0] == '$' && v[1] == '{') {
-            const char *end = strchr(v + 2, '}');
-            int k = 0;
-            for (; end && k < 3; k++)
-                if ((size_t)(end - v - 2) == strlen(names[k]) &&
-                    !strncmp(v + 2, names[k], strlen(names[k])))
-                    break;
-            if (!end || k == 3) {
-                errno = EINVAL;
-                wn_errprintf(err, "%s: unknown variable '%.*s' (there are ${input}, ${output} "
-                             "and ${name})", what, end ? (int)(end - v + 1) : (int)strlen(v),
-                             v);
-                free(out);
-                return NULL;
-            }
-            if (!values[k] || !*values[k]) {
-                errno = EINVAL;
-                wn_errprintf(err, "%s uses ${%s}, which this pipeline does not set (set "
-                             "'%s' in the file or with --set %s=...)", what, names[k],
-                             names[k], names[k]);
-                free(out);
-                return NULL;
-            }
-            add = values[k];
-            n = strlen(add);
-            v = end + 1;
-        } else {
-            v++;
-        }
-        if (len + n + 1 > cap) {
-            cap = 2 * (len + n + 1);
-            char *o = realloc(out, cap);
-            if (!o) {
-                free(out);
-                out = NULL;
-                break;
-            }
-            out = o;
-        }
-        memcpy(out + len, add, n);
-        len += n;
-    }
-    if (!out) {
-        wn_errprintf(err, "out of memory");
-        return NULL;
-    }
-    out[len] = '\0';
-    return out;
-}
-
-int wn_config_expand(struct wn_pipeline_config *cfg, wn_error_t *err)
-{
-    for (size_t s = 0; s < cfg->nstages; s++) {
-        struct wn_params *p = cfg->stages[s].params;
-        for (size_t i = 0; i < wn_params_count(p); i++) {
-            const char *value = wn_params_value(p, i);
-            if (!strstr(value, "${"))
-                continue;
-            char what[512];
-            const char *origin = wn_params_origin(p, i);
-            snprintf(what, sizeof(what), "%s%sstage '%s': parameter '%s'",
-                     origin && *origin ? origin : "", origin && *origin ? ": " : "",
-                     cfg->stages[s].name, wn_params_key(p, i));
-            char *v = expand_value(cfg, value, what, err);
-            if (!v)
-                return -1;
-            char *key = strdup(wn_params_key(p, i));
-            char *orig = origin ? strdup(origin) : NULL;
-            int rc = key ? wn_params_set(p, key, v, orig, wn_params_flags(p, i), err)
-                         : wn_errprintf(err, "out of memory");
-            free(key);
-            free(orig);
-            free(v);
-            if (rc < 0)
-                return -1;
-        }
-    }
-    return 0;
 }
