@@ -7,6 +7,8 @@
  *                       to files under a temporary folder for a reference
  *                       program to read (docs_write, docs_remove)
  *   read_stream/file    a whole stream or file into memory
+ *   ref_popen, ref_rows a Python reference (t/lib/) started on every
+ *                       document, and its output read as rows of numbers
  */
 #ifndef WN_STAGE_TEST_H
 #define WN_STAGE_TEST_H
@@ -178,6 +180,46 @@ static inline void slice(const char *label, const char *text, size_t len, size_t
     if (off > len)
         off = len;
     add_doc(label, text + off, off + n > len ? len - off : n);
+}
+
+/* Starts `python3 t/lib/SCRIPT ARGS DOC...` on every document docs_write
+ * wrote; NULL when it cannot start. */
+static inline FILE *ref_popen(const char *script, const char *args)
+{
+    const char *srcdir = getenv("srcdir");
+    char cmd[8192];
+    int n = snprintf(cmd, sizeof(cmd), "python3 '%s/t/lib/%s' %s",
+                     srcdir && *srcdir ? srcdir : ".", script, args);
+    for (size_t i = 0; i < ndocs; i++)
+        n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s/%zu", docs_dir, i);
+    return popen(cmd, "r");
+}
+
+/* Reads the reference p's output, one line of ncols numbers per document,
+ * and closes it.  value(&s, out, k) parses the number at s (moving s past
+ * it) into slot k = row * ncols + column of the array out, and returns 0
+ * when there was none.  Returns 0 when every row was read whole and the
+ * reference exited 0, -1 otherwise (said with diag). */
+static inline int ref_rows(FILE *p, size_t ncols, int (*value)(char **s, void *out, size_t k),
+                           void *out)
+{
+    if (!p)
+        return -1;
+    char *line = NULL;
+    size_t cap = 0, row = 0;
+    int good = 1;
+    while (good && row < ndocs && getline(&line, &cap, p) > 0) {
+        char *s = line;
+        for (size_t j = 0; j < ncols && good; j++)
+            good = value(&s, out, row * ncols + j);
+        row++;
+    }
+    free(line);
+    if (pclose(p) != 0 || row != ndocs || !good) {
+        diag("reference: %zu of %zu documents read", row, ndocs);
+        return -1;
+    }
+    return 0;
 }
 
 #endif /* WN_STAGE_TEST_H */

@@ -71,15 +71,8 @@ like "$(awk '{ print $2 }' probe/first.batches | sort -u | tr '\n' ' ')" "[23] "
 
 # --- ignore_head_node ----------------------------------------------------
 rm -f probe/*
-cat >head.yaml <<YAML
-name: head
-executor: {ignore_head_node: true}
-stages:
-  - {name: generate, type: fanout, params: {tasks: 12, rows: 3}}
-  - {name: first, type: probe, batch_size: 1, params: {dir: $TEST_TMP/probe}}
-  - {name: work, type: sleep, batch_size: 2, params: {ms_per_item: 1}}
-  - {name: total, type: sum, batch_size: 4}
-YAML
+# two.yaml's stages, the head node's ranks left without actors
+sed -e 's/^name: two$/name: head\nexecutor: {ignore_head_node: true}/' two.yaml >head.yaml
 out=$(timeout 120 srun --mpi=pmix -N 2 -n 4 --ntasks-per-node=2 "$WINNOW" run head.yaml \
       --results head.jsonl --stats head.json --progress off 2>&1); st=$?
 ok $st "ignore_head_node: srun -N 2 -n 4 winnow run exits 0" || { diag "$out"; slurm__log_tails; }

@@ -62,7 +62,9 @@ static const struct fdef fdefs[] = {
      -INFINITY, 0.2, 10, 5},
 };
 #define NFDEFS (sizeof(fdefs) / sizeof(fdefs[0]))
-#define NREF 11   /* A command's output as a document; skipped (with a diagnostic) when the
+#define NREF 11   /* scores per document the reference prints */
+
+/* A command's output as a document; skipped (with a diagnostic) when the
  * command fails or prints nothing, as a man page not installed would. */
 static void add_cmd(const char *label, const char *cmd)
 {
@@ -208,35 +210,24 @@ static void load_docs(void)
     add_str("truncated sequence n-gram", "x \xe2\x82 x \xe2\x82 x \xe2\x82\xac");
 }
 
+/* One score of the reference's output. */
+static int ref_double(char **s, void *out, size_t k)
+{
+    char *end;
+    ((double *)out)[k] = strtod(*s, &end);
+    int got = end != *s;
+    *s = end;
+    return got;
+}
+
 /* The reference's scores, ndocs x NREF; NULL on failure. */
 static double *ref_scores(void)
 {
-    const char *srcdir = getenv("srcdir");
-    char cmd[8192];
-    int n = snprintf(cmd, sizeof(cmd), "python3 '%s/t/lib/filters_ref.py' --n 2 --n 3 --n 5",
-                     srcdir && *srcdir ? srcdir : ".");
-    for (size_t i = 0; i < ndocs; i++)
-        n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s/%zu", docs_dir, i);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return NULL;
+    FILE *p = ref_popen("filters_ref.py", "--n 2 --n 3 --n 5");
     double *v = calloc(ndocs * NREF, sizeof(*v));
-    char *line = NULL;
-    size_t cap = 0, row = 0;
-    int good = v != NULL;
-    while (good && row < ndocs && getline(&line, &cap, p) > 0) {
-        char *s = line;
-        for (int j = 0; j < NREF && good; j++) {
-            char *end;
-            v[row * NREF + (size_t)j] = strtod(s, &end);
-            good = end != s;
-            s = end;
-        }
-        row++;
-    }
-    free(line);
-    if (pclose(p) != 0 || row != ndocs || !good) {
-        diag("reference: %zu of %zu documents read", row, ndocs);
+    if (!v || ref_rows(p, NREF, ref_double, v) < 0) {
+        if (!v && p)
+            pclose(p);
         free(v);
         return NULL;
     }

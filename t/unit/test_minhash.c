@@ -123,39 +123,30 @@ static void load_docs(void)
 /* Starts the reference on every document; read its output with ref_read. */
 static FILE *ref_start(int num_hashes, int wide)
 {
-    const char *srcdir = getenv("srcdir");
-    char cmd[8192];
-    int n = snprintf(cmd, sizeof(cmd), "python3 '%s/t/lib/minhash_ref.py' --num-hashes %d%s",
-                     srcdir && *srcdir ? srcdir : ".", num_hashes, wide ? " --64" : "");
-    for (size_t i = 0; i < ndocs; i++)
-        n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s/%zu", docs_dir, i);
-    return popen(cmd, "r");
+    char args[64];
+    snprintf(args, sizeof(args), "--num-hashes %d%s", num_hashes, wide ? " --64" : "");
+    return ref_popen("minhash_ref.py", args);
+}
+
+/* One signature value of the reference's output ("[v, v, ...]"). */
+static int ref_u64(char **s, void *out, size_t k)
+{
+    *s += strspn(*s, "[, ");
+    char *end;
+    errno = 0;
+    ((uint64_t *)out)[k] = strtoull(*s, &end, 10);
+    int got = end != *s && errno == 0;
+    *s = end;
+    return got;
 }
 
 /* The reference's signatures, ndocs x num_hashes values; NULL on failure. */
 static uint64_t *ref_read(FILE *p, int num_hashes)
 {
-    if (!p)
-        return NULL;
     uint64_t *v = calloc(ndocs * (size_t)num_hashes, sizeof(*v));
-    char *line = NULL;
-    size_t cap = 0, row = 0;
-    int good = v != NULL;
-    while (good && getline(&line, &cap, p) > 0 && row < ndocs) {
-        char *s = line;
-        for (int j = 0; j < num_hashes && good; j++) {
-            s += strspn(s, "[, ");
-            char *end;
-            errno = 0;
-            v[row * (size_t)num_hashes + (size_t)j] = strtoull(s, &end, 10);
-            good = end != s && errno == 0;
-            s = end;
-        }
-        row++;
-    }
-    free(line);
-    if (pclose(p) != 0 || row != ndocs || !good) {
-        diag("reference: %zu of %zu documents read", row, ndocs);
+    if (!v || ref_rows(p, (size_t)num_hashes, ref_u64, v) < 0) {
+        if (!v && p)
+            pclose(p);
         free(v);
         return NULL;
     }
