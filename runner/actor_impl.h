@@ -56,6 +56,7 @@ struct job {
     uint64_t load_sum;            /* its checksum, from the journal */
     uint64_t part_sum;            /* the part file this batch wrote */
     struct io_job *io;            /* ... or that the I/O thread writes */
+    char *rejects;                /* the summary of its rejects, or NULL */
     void *result;                 /* the RESULT message, once done */
     size_t result_len;
 };

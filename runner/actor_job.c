@@ -17,6 +17,7 @@
 #include "shuffle.h"
 #include "stage_impl.h"
 #include "actor_impl.h"
+#include "rejects.h"
 
 void actor_job_free(struct wn_rt *rt, struct job *j)
 {
@@ -35,6 +36,7 @@ void actor_job_free(struct wn_rt *rt, struct job *j)
         free(j->io);
     }
     free(j->result);
+    free(j->rejects);
     free(j);   /* its arrays live in the same allocation */
 }
 
@@ -56,13 +58,15 @@ void actor_job_result(struct wn_rt *rt, struct job *j, int status, const char *e
                       double idle_s, const uint64_t counts[4])
 {
     size_t elen = status ? strlen(errtext) + 1 : 0;
-    size_t len = sizeof(struct wn_msg_result) + nout * sizeof(struct wn_desc) + elen;
+    size_t rlen = !status && j->rejects ? strlen(j->rejects) + 1 : 0;
+    size_t len = sizeof(struct wn_msg_result) + nout * sizeof(struct wn_desc) + elen + rlen;
     struct wn_msg_result *r = calloc(1, len);
     r->stage = j->stage->index;
     r->status = status;
     r->batch = j->batch;
     r->noutputs = nout;
     r->errlen = (uint32_t)elen;
+    r->rejlen = (uint32_t)rlen;
     r->t_start = t_start;
     r->t_end = t_end;
     r->idle_s = idle_s;
@@ -80,6 +84,8 @@ void actor_job_result(struct wn_rt *rt, struct job *j, int status, const char *e
         memcpy(r + 1, outs, nout * sizeof(*outs));
     if (elen)
         memcpy((char *)(r + 1) + nout * sizeof(*outs), errtext, elen);
+    if (rlen)
+        memcpy((char *)(r + 1) + nout * sizeof(*outs) + elen, j->rejects, rlen);
     j->result = r;
     j->result_len = len;
 }
@@ -405,14 +411,22 @@ void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
     test_delay();
     double t0 = wn_rt_now(rt);
     uint64_t shuffled = 0;   /* rows inserted or extracted: not the stage's items */
+    wn_rejects_begin(st);
     int rc = j->extract ? run_extract(rt, j, &out, &shuffled, &err)
                         : st->ops->process_batch(st, in, j->n, &out, &err);
     double busy = wn_rt_now(rt) - t0;
     if (rc < 0) {
+        wn_rejects_discard(st);   /* the batch runs again, and finds them again */
         if (!err.text[0])
             wn_errprintf(&err, "process_batch failed without saying why");
         goto done;
     }
+    /* Its records go to the rejects file once it has succeeded (a record
+     * already there from an earlier attempt is not written twice). */
+    free(j->rejects);
+    j->rejects = NULL;
+    if (wn_rejects_commit(st, rt->opts->rejects_path, &j->rejects, &err) < 0)
+        goto done;
     if (j->insert) {
         /* The outputs are rows to shuffle, not the stage's outputs. */
         if (make_chunks(rt, j, &out, &shuffled, &err) < 0)

@@ -34,6 +34,11 @@ const struct field config_top_fields[] = {
     {"input", F_STR, PIPE(input), 0, 0, "a path", NULL},
     {"output", F_STR, PIPE(output), 0, 0, "a path", NULL},
     {"checkpoint", F_STR, PIPE(checkpoint), 0, 0, "a path", NULL},
+    {"text_field", F_STR, PIPE(text_field), 0, 0, "a field name", "text"},
+    {"id_field", F_STR, PIPE(id_field), 0, 0, "a field name", NULL},
+    {"rejects", F_STR, PIPE(rejects), 0, 0, "a path", NULL},
+    {"max_reject_fraction", F_DOUBLE, PIPE(max_reject_fraction), 0, 0,
+     "a number >= 0 (1: never fail)", "0.1"},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -508,6 +513,7 @@ static int load_text(char *text, size_t len, const char *path,
     }
     cfg->text = text;
     cfg->text_len = len;
+    fields_default(config_top_fields, cfg);
     fields_default(config_exec_fields, &cfg->exec);
     L.cfg = cfg;
 
@@ -612,6 +618,9 @@ void wn_config_free(struct wn_pipeline_config *cfg)
     free(cfg->input);
     free(cfg->output);
     free(cfg->checkpoint);
+    free(cfg->text_field);
+    free(cfg->id_field);
+    free(cfg->rejects);
     free(cfg->exec.shuffle_spill_dir);
     free(cfg->text);
     free(cfg);

@@ -69,6 +69,14 @@ struct wn_pipeline_config {
     char *name;               /* required, [A-Za-z0-9_.-]+                 */
     char *description;        /* NULL when absent (likewise below)         */
     char *input, *output, *checkpoint;
+    /* What the document stages share: the JSON field holding the text
+     * (default "text"), the field naming a document (NULL: none), the
+     * rejects file (NULL: OUTPUT/rejects.jsonl, or ./rejects.jsonl without
+     * an output), and the share of a stage's records it may reject before
+     * the run fails (>= 0, default 0.1).  Stage parameters take the first
+     * two as ${text_field} and ${id_field}. */
+    char *text_field, *id_field, *rejects;
+    double max_reject_fraction;
     char *text;               /* the file's bytes, NUL-terminated          */
     size_t text_len;
     struct wn_executor_config exec;
@@ -100,11 +108,13 @@ void wn_config_free(struct wn_pipeline_config *cfg);
 int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment,
                        wn_error_t *err);
 
-/* Expands ${input}, ${output} and ${name} (the pipeline's top-level keys)
- * in every stage parameter's value, defaults included: call it after the
- * overrides and after wn_stage_create filled the defaults.  A value that
- * names an unknown variable, or one the pipeline leaves unset, is an
- * error naming the parameter and where it was set. */
+/* Expands ${input}, ${output}, ${name}, ${text_field} and ${id_field}
+ * (the pipeline's top-level keys) in every stage parameter's value,
+ * defaults included: call it after the overrides and after
+ * wn_stage_create filled the defaults.  A value that names an unknown
+ * variable, or one the pipeline leaves unset (but id_field, whose unset
+ * value is "": no id field), is an error naming the parameter and where
+ * it was set. */
 int wn_config_expand(struct wn_pipeline_config *cfg, wn_error_t *err);
 
 /* The stage named name, or NULL. */
@@ -114,12 +124,14 @@ struct wn_stage_config *wn_config_stage(struct wn_pipeline_config *cfg, const ch
 const char *wn_stage_config_where(const struct wn_stage_config *sc);
 
 /* The pipeline's identity for resuming: XXH64 of a canonical rendering of
- * what decides the output, after overrides -- name, input, output, and per
+ * what decides the output, after overrides -- name, input, output,
+ * text_field and id_field (when not the defaults), and per
  * stage its name, type, effective batch_size (unset = 1),
  * num_output_tasks and the parameters given in the file or by --set.
  * Independent of formatting, comments and key order.  Deliberately NOT
  * covered, so they may change between a run and its resume: description,
- * checkpoint, every executor setting, resources, num_workers, and
+ * checkpoint, rejects, max_reject_fraction, every executor setting,
+ * resources, num_workers, and
  * parameter defaults filled in by validation (so the hash is the same
  * before and after wn_params_validate; a parameter written out with its
  * default value does count as a change). */

@@ -107,7 +107,8 @@ int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment,
         }
     } else {
         wn_errprintf(err, "%s: unknown key '%s'%s; expected name, description, input, "
-                     "output, checkpoint, executor.FIELD or stages.NAME.FIELD", origin, key,
+                     "output, checkpoint, text_field, id_field, rejects, "
+                     "max_reject_fraction, executor.FIELD or stages.NAME.FIELD", origin, key,
                      config_did_you_mean(key, config_top_fields, "executor", "stages", hint,
                                          sizeof(hint)));
         goto out;
@@ -210,6 +211,12 @@ uint64_t wn_config_hash(const struct wn_pipeline_config *cfg)
     hput(&st, "name", cfg->name);
     hput(&st, "input", cfg->input);
     hput(&st, "output", cfg->output);
+    /* Only when not the defaults: checkpoints made before these keys
+     * existed keep their hash. */
+    if (cfg->text_field && strcmp(cfg->text_field, "text"))
+        hput(&st, "text_field", cfg->text_field);
+    if (cfg->id_field)
+        hput(&st, "id_field", cfg->id_field);
     for (size_t i = 0; i < cfg->nstages; i++) {
         const struct wn_stage_config *sc = &cfg->stages[i];
         snprintf(num, sizeof(num), "%zu", i);
@@ -247,13 +254,16 @@ uint64_t wn_config_hash(const struct wn_pipeline_config *cfg)
 
 /* ------------------------------------------------------------ expand -- */
 
-/* value with ${input}, ${output} and ${name} replaced, malloc'd; NULL with
- * the reason in err. */
+/* value with ${input}, ${output}, ${name}, ${text_field} and ${id_field}
+ * replaced, malloc'd; NULL with the reason in err. */
 static char *expand_value(const struct wn_pipeline_config *cfg, const char *value,
                           const char *what, wn_error_t *err)
 {
-    static const char *const names[] = {"input", "output", "name"};
-    const char *values[] = {cfg->input, cfg->output, cfg->name};
+    enum { NVARS = 5, ID_FIELD = 4 };
+    static const char *const names[NVARS] = {"input", "output", "name", "text_field",
+                                             "id_field"};
+    const char *values[NVARS] = {cfg->input, cfg->output, cfg->name, cfg->text_field,
+                                 cfg->id_field};
     size_t cap = strlen(value) + 1, len = 0;
     char *out = malloc(cap);
     for (const char *v = value; out && *v;) {
@@ -262,19 +272,19 @@ static char *expand_value(const struct wn_pipeline_config *cfg, const char *valu
         if (v[0] == '$' && v[1] == '{') {
             const char *end = strchr(v + 2, '}');
             int k = 0;
-            for (; end && k < 3; k++)
+            for (; end && k < NVARS; k++)
                 if ((size_t)(end - v - 2) == strlen(names[k]) &&
                     !strncmp(v + 2, names[k], strlen(names[k])))
                     break;
-            if (!end || k == 3) {
+            if (!end || k == NVARS) {
                 errno = EINVAL;
-                wn_errprintf(err, "%s: unknown variable '%.*s' (there are ${input}, ${output} "
-                             "and ${name})", what, end ? (int)(end - v + 1) : (int)strlen(v),
-                             v);
+                wn_errprintf(err, "%s: unknown variable '%.*s' (there are ${input}, ${output}, "
+                             "${name}, ${text_field} and ${id_field})", what,
+                             end ? (int)(end - v + 1) : (int)strlen(v), v);
                 free(out);
                 return NULL;
             }
-            if (!values[k] || !*values[k]) {
+            if ((!values[k] || !*values[k]) && k != ID_FIELD) {
                 errno = EINVAL;
                 wn_errprintf(err, "%s uses ${%s}, which this pipeline does not set (set "
                              "'%s' in the file or with --set %s=...)", what, names[k],
@@ -282,7 +292,7 @@ static char *expand_value(const struct wn_pipeline_config *cfg, const char *valu
                 free(out);
                 return NULL;
             }
-            add = values[k];
+            add = values[k] ? values[k] : "";
             n = strlen(add);
             v = end + 1;
         } else {

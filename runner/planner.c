@@ -405,7 +405,9 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
     if (p->failed && r->stage != p->stage && len >= sizeof(*r))
         return;   /* a batch of a stage the failed run has left behind */
     if (r->stage != p->stage || r->batch >= p->nbatches ||
-        len < sizeof(*r) + r->noutputs * sizeof(struct wn_desc) + r->errlen) {
+        len < sizeof(*r) + r->noutputs * sizeof(struct wn_desc) + r->errlen + r->rejlen ||
+        (r->rejlen && ((const char *)(r + 1))[r->noutputs * sizeof(struct wn_desc) +
+                                                 r->errlen + r->rejlen - 1] != '\0')) {
         wn_error("malformed result from rank %d", src);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
@@ -425,6 +427,13 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
 
     if (r->status == 0) {
         const struct wn_desc *outs = (const void *)(r + 1);
+        if (r->rejlen) {
+            const char *rej = (const char *)(outs + r->noutputs) + r->errlen;
+            wn_error_t err = {{0}};
+            if (wn_reject_counts_add(&s->rejects, rej, r->batch, &err) < 0)
+                planner_fail_run(p, "stage '%s' batch %llu: rejects from rank %d: %s", c->name,
+                                 (unsigned long long)r->batch, src, err.text);
+        }
         if (p->noutputs + r->noutputs > p->cap_outputs) {
             size_t ncap = p->cap_outputs ? p->cap_outputs : 256;
             while (ncap < p->noutputs + r->noutputs)
@@ -641,6 +650,8 @@ void wn_planner_destroy(struct wn_planner *p)
     free(p->outputs);
     free(p->batches);
     free(p->actors);
+    for (uint32_t i = 0; p->stats && i < p->rt->nstages; i++)
+        wn_reject_counts_free(&p->stats[i].rejects);
     free(p->stats);
     free(p->events);
     free(p->undurable);

@@ -160,10 +160,37 @@ void planner_journal_stage_ends(struct wn_planner *p)
     }
 }
 
+/* The records a stage rejected: said on stderr, and too many of them (a
+ * text_field set wrong, input of another format) fail the run rather
+ * than leave a quietly thinned output. */
+static void check_rejects(struct wn_planner *p)
+{
+    const struct wn_rt *rt = p->rt;
+    const struct wn_stage_stats *s = &p->stats[p->stage];
+    const struct wn_reject_counts *c = &s->rejects;
+    if (!c->total || p->failed)
+        return;
+    char why[512];
+    wn_reject_counts_text(c, why, sizeof(why));
+    uint64_t read = c->total + s->items_out;
+    double share = (double)c->total / (double)read, max = rt->cfg->max_reject_fraction;
+    if (share > max)
+        planner_fail_run(p, "stage '%s' rejected %llu of the %llu records it read (%.1f%%, "
+                         "more than max_reject_fraction %g): %s; the first: %s; all are in %s",
+                         s->name, (unsigned long long)c->total, (unsigned long long)read,
+                         100.0 * share, max, why, c->first ? c->first : "?",
+                         rt->opts->rejects_path);
+    else
+        wn_warn("stage '%s' rejected %llu of the %llu records it read (%.1f%%): %s; they are "
+                "in %s", s->name, (unsigned long long)c->total, (unsigned long long)read,
+                100.0 * share, why, rt->opts->rejects_path);
+}
+
 void planner_end_stage(struct wn_planner *p)
 {
     struct wn_rt *rt = p->rt;
     struct wn_stage_stats *s = &p->stats[p->stage];
+    check_rejects(p);
     s->t_end = wn_rt_now(rt);
     wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
                        p->ninputs, s->t_end, 1);

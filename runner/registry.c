@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "inputs.h"
+#include "rejects.h"
 #include "stage_impl.h"
 
 struct wn_registry {
@@ -363,6 +365,11 @@ void wn_stage_destroy(struct wn_stage *st)
     if (st->initialized && st->ops->fini)
         st->ops->fini(st);
     free(st->shuffle_key);
+    for (size_t i = 0; i < st->noutputs; i++)
+        free(st->outputs[i].path);
+    free(st->outputs);
+    wn_inputs_destroy(st->own_inputs);
+    wn_rejects_free(st);
     free(st);
 }
 

@@ -32,39 +32,6 @@ static size_t name_len(const char *s, size_t max)
     return s ? strnlen(s, max) : 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s[0] starts
- * no valid sequence: overlong forms, surrogates and code points above
- * U+10FFFF are invalid, as are sequences cut short by the end. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c == 0xE0)
-        len = 3, lo = 0xA0;
-    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-        len = 3;
-    else if (c == 0xED)
-        len = 3, hi = 0x9F;
-    else if (c == 0xF0)
-        len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3)
-        len = 4;
-    else if (c == 0xF4)
-        len = 4, hi = 0x8F;
-    else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
 /* Writes s[0..n) as a JSON string.  Valid UTF-8 passes through; '"', '\\'
  * and control bytes are escaped; each byte that starts no valid UTF-8
  * sequence becomes \u00XX (that is, it is read as Latin-1). */
@@ -75,7 +42,7 @@ static void put_jstr(FILE *f, const char *s, size_t n)
     fputc('"', f);
     while (i < n) {
         unsigned c = p[i];
-        size_t k = (c >= 0x20 && c != '"' && c != '\\') ? utf8_seq(p + i, n - i) : 0;
+        size_t k = (c >= 0x20 && c != '"' && c != '\\') ? wn_utf8_len(p + i, n - i) : 0;
         if (k) {
             i += k;
             continue;
@@ -105,7 +72,7 @@ static json_t *jstrn(const char *s, size_t n)
     if (!buf)
         return NULL;
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(p + i, n - i);
+        size_t k = wn_utf8_len(p + i, n - i);
         if (k) {
             memcpy(o, p + i, k);
             o += k, i += k;
@@ -386,6 +353,12 @@ void wn_report_summary(FILE *out, const struct wn_run_report *r)
         if (s->retries || s->failed)
             fprintf(out, "stage '%s': batch retries %u, batches given up %u\n",
                     cell[i][0], s->retries, s->failed);
+        if (s->rejects.total) {
+            char why[512];
+            wn_reject_counts_text(&s->rejects, why, sizeof(why));
+            fprintf(out, "stage '%s': %" PRIu64 " records rejected: %s\n", cell[i][0],
+                    s->rejects.total, why);
+        }
     }
 
     char hb[32];
@@ -458,6 +431,21 @@ static json_t *stage_json(const struct wn_run_report *r, const struct wn_stage_s
                      "wall_s", wall, "busy_pct", busy_pct(s, wall),
                      "items_per_s", ratio((double)s->items_in, wall),
                      "tasks_per_s", ratio((double)s->tasks_in, wall));
+    if (o && s->rejects.total) {
+        /* {"total": N, "reasons": {REASON: N, ...}, "first": "FILE:LINE: ..."} */
+        json_t *why = json_object();
+        for (size_t k = 0; why && k < s->rejects.n; k++)
+            if (json_object_set_new(why, s->rejects.reason[k], jint(s->rejects.count[k])) != 0) {
+                json_decref(why);
+                why = NULL;
+            }
+        json_t *rj = why ? json_pack("{s:o, s:o, s:s?}", "total", jint(s->rejects.total),
+                                     "reasons", why, "first", s->rejects.first) : NULL;
+        if (!rj || json_object_set_new(o, "rejects", rj) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
     if (o && s->rounds) {   /* a shuffle stage */
         json_t *sh = json_pack("{s:I, s:o, s:o, s:o}", "rounds", (json_int_t)s->rounds,
                                "bytes", jint(s->shuffle_bytes),

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rejects.h"
 #include "winnow/error.h"
 #include "winnow/task.h"
 
@@ -32,6 +33,7 @@ struct wn_stage_stats {
     uint64_t spilled_bytes;   /* written to spill files */
     uint64_t peak_held_bytes; /* most received bytes one actor held in memory */
     int ran;                  /* 0 when the run stopped before it */
+    struct wn_reject_counts rejects;   /* records its batches rejected */
 };
 
 struct wn_trace_event {

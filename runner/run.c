@@ -18,6 +18,9 @@
 #include "log.h"
 #include "plan.h"
 #include "ckpt.h"
+#include "guard.h"
+#include "inputs.h"
+#include "rejects.h"
 #include "runtime.h"
 #include "stage_impl.h"
 
@@ -26,6 +29,8 @@ struct run_args {
     const char **sets;
     int nsets;
     struct wn_run_options opts;
+    char failed_buf[4096], rejects_buf[4096];   /* the default paths */
+    int resumed;                                 /* rank 0: from a checkpoint */
 };
 
 static void run_usage(FILE *out, const char *cmd)
@@ -159,15 +164,25 @@ struct prepared {
     struct wn_stage **stages;
     uint32_t nstages;
     struct wn_place *places;
+    struct wn_inputs *inputs;      /* the files the stages read (inputs.h) */
 };
 
 static void prepared_free(struct prepared *p)
 {
     for (uint32_t i = 0; i < p->nstages; i++)
         wn_stage_destroy(p->stages[i]);
+    wn_inputs_destroy(p->inputs);
     free(p->stages);
     free(p->places);
     wn_config_free(p->cfg);
+}
+
+/* Out of memory while the ranks exchange what they must agree on: no
+ * rank can go on alone, and nothing has been written yet. */
+static void oom_abort(int rank, const char *what)
+{
+    wn_error("rank %d: out of memory for %s", rank, what);
+    MPI_Abort(MPI_COMM_WORLD, WN_EXIT_USAGE);
 }
 
 /* Collective: reads and validates the pipeline on every rank and gathers
@@ -208,8 +223,8 @@ static int prepare(const struct run_args *a, struct prepared *p)
         return WN_EXIT_USAGE;
     unsigned long long l = len;
     MPI_Bcast(&l, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
-    if (rank != 0)
-        text = malloc(l + 1);
+    if (rank != 0 && !(text = malloc(l + 1)))
+        oom_abort(rank, "the pipeline file");
     MPI_Bcast(text, (int)l, MPI_CHAR, 0, MPI_COMM_WORLD);
     text[l] = '\0';
 
@@ -219,25 +234,56 @@ static int prepare(const struct run_args *a, struct prepared *p)
         if (wn_config_override(p->cfg, a->sets[i], &err) < 0)
             ok = 0;
     free(text);
+    if (ok && !(p->inputs = wn_inputs_create())) {
+        wn_errprintf(&err, "out of memory");
+        ok = 0;
+    }
     if (ok) {
         p->nstages = (uint32_t)p->cfg->nstages;
         p->stages = calloc(p->nstages, sizeof(*p->stages));
         for (uint32_t i = 0; ok && i < p->nstages; i++)
-            if (!(p->stages[i] = wn_stage_create(&p->cfg->stages[i], i, &err)))
+            if (!(p->stages[i] = wn_stage_create(&p->cfg->stages[i], i, &err))) {
                 ok = 0;
-            else
+            } else {
                 p->stages[i]->pipeline = p->cfg;
+                p->stages[i]->inputs = p->inputs;
+            }
         if (ok && wn_config_expand(p->cfg, &err) < 0)
             ok = 0;
     }
     /* Parameter values a stage checks itself (init) are checked here too,
-     * on every rank, before any work. */
-    for (uint32_t i = 0; ok && i < p->nstages; i++)
-        if (wn_stage_init(p->stages[i], &err) < 0)
-            ok = 0;
-    int all = 0, ok0 = ok;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+     * on every rank, before any work.  Rank 0's stages run init first and
+     * list the input (wn_stage_list_inputs); the other ranks take rank 0's
+     * listing rather than list again, so every rank numbers the files
+     * alike even if one sees its file system change meanwhile. */
+    int ok0 = ok;
+    if (rank == 0)
+        for (uint32_t i = 0; ok && i < p->nstages; i++)
+            if (wn_stage_init(p->stages[i], &err) < 0)
+                ok = 0;
+    void *listing = NULL;
+    size_t listing_len = 0;
+    if (rank == 0 && ok && wn_inputs_pack(p->inputs, &listing, &listing_len, &err) < 0)
+        ok = 0;
+    ok0 = ok;
     MPI_Bcast(&ok0, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (ok0) {
+        unsigned long long ll = listing_len;
+        MPI_Bcast(&ll, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+        if (rank != 0 && !(listing = malloc(ll ? (size_t)ll : 1)))
+            oom_abort(rank, "the input listing");
+        MPI_Bcast(listing, (int)ll, MPI_BYTE, 0, MPI_COMM_WORLD);
+        if (rank != 0 && ok && wn_inputs_unpack(p->inputs, listing, (size_t)ll, &err) < 0)
+            ok = 0;
+        for (uint32_t i = 0; rank != 0 && ok && i < p->nstages; i++)
+            if (wn_stage_init(p->stages[i], &err) < 0)
+                ok = 0;
+    } else if (rank != 0) {
+        ok = 0;   /* rank 0 has said why */
+    }
+    free(listing);
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (!all) {
         /* Every rank saw the same bytes, so rank 0 speaks for all; a rank
          * that failed where rank 0 did not (a plugin missing on its node)
@@ -249,18 +295,73 @@ static int prepare(const struct run_args *a, struct prepared *p)
     return 0;
 }
 
-/* The output directory (files of failed tasks, stage outputs named
- * ${output}/...) is made once the pipeline is known good, by every rank:
- * ranks on other nodes may see another file system. */
-static int make_output(const struct prepared *p, int rank)
+/* The defaults of the paths a run writes, known once the pipeline is. */
+static void resolve_paths(struct run_args *a, const struct prepared *p)
 {
+    const struct wn_pipeline_config *c = p->cfg;
+    const char *dir = c->output && *c->output ? c->output : ".";
+    if (!a->opts.checkpoint)
+        a->opts.checkpoint = c->checkpoint;
+    if (!a->opts.failed_path)
+        snprintf(a->failed_buf, sizeof(a->failed_buf), "%s/%s.failed-tasks.jsonl", dir, c->name);
+    if (c->rejects && *c->rejects)
+        a->opts.rejects_path = c->rejects;
+    else
+        snprintf(a->rejects_buf, sizeof(a->rejects_buf), "%s/rejects.jsonl", dir);
+    if (!a->opts.failed_path)
+        a->opts.failed_path = a->failed_buf;
+    if (!a->opts.rejects_path)
+        a->opts.rejects_path = a->rejects_buf;
+}
+
+/* Collective, before any work: nothing the run writes touches its input
+ * (rank 0 checks: it listed the input), and every place it writes can be
+ * written, on every rank (ranks on other nodes may see other file
+ * systems); folders are made here.  The checkpoint folder is only
+ * guarded: wn_ckpt_open makes and checks it. */
+static int check_outputs(const struct run_args *a, const struct prepared *p, int rank)
+{
+    const struct wn_pipeline_config *c = p->cfg;
+    size_t n = 0, cap = 8;
+    for (uint32_t i = 0; i < p->nstages; i++)
+        cap += p->stages[i]->noutputs;
+    struct wn_guard_path *outs = calloc(cap, sizeof(*outs));
+    char (*whats)[160] = calloc(cap, sizeof(*whats));
     wn_error_t err = {{0}};
-    int ok = 1, all = 0;
-    if (p->cfg->output && *p->cfg->output && wn_mkdir_p(p->cfg->output, &err) < 0)
-        ok = 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    int ok = outs && whats;
     if (!ok)
-        wn_error("rank %d: %s", rank, err.text);
+        wn_errprintf(&err, "out of memory");
+#define OUT(p_, what_, kind_) \
+    (outs[n].path = (p_), outs[n].what = (what_), outs[n++].kind = (kind_))
+    if (ok) {
+        OUT(c->output, "output", WN_OUTPUT_DIR);
+        OUT(a->opts.rejects_path, "rejects file", WN_OUTPUT_FILE);
+        OUT(a->opts.failed_path, "failed-tasks file", WN_OUTPUT_FILE);
+        OUT(a->opts.stats_path, "--stats file", WN_OUTPUT_FILE);
+        OUT(a->opts.trace_path, "--trace file", WN_OUTPUT_FILE);
+        OUT(a->opts.results_path, "--results file", WN_OUTPUT_FILE);
+        OUT(c->exec.shuffle_spill_dir, "shuffle_spill_dir", WN_OUTPUT_DIR);
+        for (uint32_t i = 0; i < p->nstages; i++)
+            for (size_t k = 0; k < p->stages[i]->noutputs; k++) {
+                snprintf(whats[n], sizeof(whats[n]), "stage '%s' output",
+                         p->stages[i]->cfg->name);
+                OUT(p->stages[i]->outputs[k].path, whats[n], p->stages[i]->outputs[k].kind);
+            }
+        OUT(a->opts.checkpoint, "checkpoint", WN_OUTPUT_DIR);   /* last: not probed */
+    }
+#undef OUT
+    if (rank == 0 && ok && wn_guard_inputs(p->inputs, outs, n, &err) < 0)
+        ok = 0;
+    int ok0 = ok;
+    MPI_Bcast(&ok0, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (ok0 && ok && wn_guard_writable(outs, n - 1, &err) < 0)
+        ok = 0;
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!ok && (rank == 0 || ok0))
+        wn_error("%s%s", rank == 0 ? "" : "on this rank's node: ", err.text);
+    free(outs);
+    free(whats);
     return all ? 0 : WN_EXIT_USAGE;
 }
 
@@ -360,8 +461,6 @@ static void print_plan(const struct prepared *p, FILE *out)
 static int open_checkpoint(struct run_args *a, struct prepared *p, int rank)
 {
     if (!a->opts.checkpoint)
-        a->opts.checkpoint = p->cfg->checkpoint;
-    if (!a->opts.checkpoint)
         return 0;
     int ok = 1, size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -374,7 +473,24 @@ static int open_checkpoint(struct run_args *a, struct prepared *p, int rank)
             wn_error("%s", err.text);
             ok = 0;
         } else if (resumed) {
+            a->resumed = 1;
             wn_info("resuming from checkpoint %s", a->opts.checkpoint);
+        }
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return ok ? 0 : WN_EXIT_USAGE;
+}
+
+/* Collective: a run that does not resume starts a new rejects file (one
+ * that resumes appends to its own). */
+static int start_rejects(const struct run_args *a, int rank)
+{
+    int ok = 1;
+    if (rank == 0 && !a->resumed) {
+        wn_error_t err = {{0}};
+        if (wn_rejects_reset(a->opts.rejects_path, &err) < 0) {
+            wn_error("%s", err.text);
+            ok = 0;
         }
     }
     MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
@@ -405,15 +521,21 @@ static int run_or_plan(int argc, char **argv, int plan_only)
             if (rank == 0)
                 print_plan(&p, stdout);
         } else {
+            resolve_paths(&a, &p);
             status = check_actors(&p, rank);
             if (status == 0)
-                status = make_output(&p, rank);
+                status = check_outputs(&a, &p, rank);
             if (status == 0)
                 status = open_checkpoint(&a, &p, rank);
             if (status == 0)
+                status = start_rejects(&a, rank);
+            if (status == 0)
                 status = wn_exec_run(p.cfg, p.stages, p.nstages, p.places, &a.opts);
-            for (uint32_t i = 0; status == 0 && rank == 0 && i < p.nstages; i++)
-                p.stages[i]->run_completed = 1;
+            /* Actors append rejects in the order they finish batches; a
+             * run that completed leaves them in input order. */
+            if (status == 0 && rank == 0 && wn_rejects_sort(a.opts.rejects_path) < 0 &&
+                errno != ENOENT)
+                wn_warn("%s: could not sort: %s", a.opts.rejects_path, strerror(errno));
             wn_ckpt_close(a.opts.ckpt);
         }
     }

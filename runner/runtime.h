@@ -109,7 +109,9 @@ struct wn_msg_result {
     uint32_t part_pending;    /* the part file is still being written: a
                                  DURABLE message follows */
     uint32_t peak_rss_mib;    /* the sender's peak RSS so far (wn_peak_rss_mib) */
-    /* struct wn_desc[noutputs], then errlen bytes */
+    uint32_t rejlen;          /* bytes of the rejects summary (rejects.h) */
+    uint32_t pad;
+    /* struct wn_desc[noutputs], then errlen bytes, then rejlen bytes */
 };
 
 /* A part file written after its batch's RESULT went out (checkpointing
@@ -181,6 +183,7 @@ struct wn_run_options {
     const char *trace_path;   /* --trace FILE.json */
     const char *results_path; /* --results FILE.jsonl: final tasks' rows */
     const char *failed_path;  /* failed tasks (default from the config) */
+    const char *rejects_path; /* records stages rejected (wn_stage_reject) */
     int progress;             /* -1 auto (TTY bar / lines), 0 off, 1 lines */
     const char *checkpoint;   /* --checkpoint DIR or the pipeline's; NULL off */
     int force;                /* --force: resume a checkpoint of another hash */

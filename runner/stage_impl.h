@@ -22,10 +22,20 @@ struct wn_stage {
      * stages that adapt to another one (wn_stage_later_param,
      * wn_stage_earlier_param). */
     const struct wn_pipeline_config *pipeline;
-    /* Set on rank 0 once the whole run has completed (status 0), before
-     * fini: every batch on every rank is done, so a built-in stage's fini
-     * may tidy a file all its actors wrote (read_jsonl sorts its rejects). */
-    int run_completed;
+    /* The run's input listing (inputs.h), shared by its stages; a stage
+     * made outside a run (unit tests) lists into own_inputs instead. */
+    struct wn_inputs *inputs, *own_inputs;
+    /* What init declared it writes (wn_stage_add_output), for the guards
+     * (guard.h). */
+    struct wn_stage_output *outputs;
+    size_t noutputs;
+    /* Records the batch being processed rejected (rejects.h). */
+    struct wn_rejects *rejects;
+};
+
+struct wn_stage_output {
+    char *path;
+    enum wn_output_kind kind;
 };
 
 /* Built-in stages, from init: the value of parameter key of the first

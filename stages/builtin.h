@@ -23,11 +23,6 @@ extern const struct wn_stage_ops wn_stage_sum_ops;
 extern const struct wn_stage_ops wn_stage_shuffle_ops;
 extern const struct wn_stage_ops wn_stage_lsh_ops;
 extern const struct wn_stage_ops wn_stage_lsh_testdata_ops;
-/* Length of the valid UTF-8 sequence at s[0] (n > 0 bytes left), 0 when
- * none starts there (Unicode table 3-7: no overlong forms, surrogates or
- * values past U+10FFFF).  The text stages count an invalid byte as one
- * code point, as Python's 'surrogateescape' decoding does (utf8.c). */
-size_t wn_utf8_len(const unsigned char *s, size_t n);
 
 /* Document stages. */
 extern const struct wn_stage_ops wn_stage_read_jsonl_ops;       /* read_jsonl.c */

@@ -152,7 +152,7 @@ static int ex_extract(struct wn_stage *st, uint32_t part, struct wn_batch **rows
 }
 
 static const struct wn_param_spec ex_params[] = {
-    {"text_field", WN_PARAM_STRING, "text", "the text column compared"},
+    {"text_field", WN_PARAM_STRING, "${text_field}", "the text column compared"},
     WN_PARAM_END
 };
 

@@ -677,7 +677,7 @@ static int filter_process(struct wn_stage *st, struct wn_task *const *in, size_t
 }
 
 #define COMMON_PARAMS                                                                  \
-    {"text_field", WN_PARAM_STRING, "text", "str column holding the text"},            \
+    {"text_field", WN_PARAM_STRING, "${text_field}", "str column holding the text"},    \
     {"score_field", WN_PARAM_STRING, "",                                               \
      "f64 column of the kept rows' scores to add (empty: none)"}
 

@@ -1,11 +1,10 @@
 /* jsonl_io.c - JSON Lines input listing, reading and atomic writing for
  * the document stages (see jsonl_io.h). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+
 #include "jsonl_io.h"
 
 #define JL_CHUNK (1u << 20)                  /* first buffer size, bytes */
@@ -31,152 +31,136 @@ enum wn_jl_comp wn_jl_comp_of(const char *path)
     return ends_with(path, ".gz") ? WN_JL_GZIP : ends_with(path, ".zst") ? WN_JL_ZSTD : WN_JL_PLAIN;
 }
 
-static int jsonl_name(const char *name)
-{
-    return ends_with(name, ".jsonl") || ends_with(name, ".jsonl.gz") ||
-           ends_with(name, ".jsonl.zst");
-}
-
-/* Adds path (copied) unless it is the rejects file. */
-static int list_add(struct wn_jl_list *l, const char *path, const struct stat *sb, wn_error_t *err)
-{
-    if (l->has_rej && sb->st_dev == l->rej_dev && sb->st_ino == l->rej_ino)
-        return 0;
-    if (l->n == WN_JL_MAX_FILES) {
-        errno = EFBIG;
-        return wn_errprintf(err, "more than %" PRIu64 " input files", WN_JL_MAX_FILES);
-    }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        struct wn_jl_file *f = realloc(l->files, cap * sizeof(*f));
-        if (!f)
-            return wn_errprintf(err, "out of memory");
-        l->files = f;
-        l->cap = cap;
-    }
-    struct wn_jl_file *f = &l->files[l->n];
-    if (!(f->path = strdup(path)))
-        return wn_errprintf(err, "out of memory");
-    f->size = (uint64_t)sb->st_size;
-    f->comp = wn_jl_comp_of(path);
-    l->n++;
-    return 0;
-}
-
-static int list_dir(struct wn_jl_list *l, const char *dir, wn_error_t *err)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return wn_errprintf(err, "%s: %s", dir, strerror(errno));
-    int rc = 0;
-    struct dirent *e;
-    errno = 0;
-    while (rc == 0 && (e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char *path;
-        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) {
-            rc = wn_errprintf(err, "out of memory");
-            break;
-        }
-        struct stat sb;
-        if (lstat(path, &sb) < 0)
-            rc = wn_errprintf(err, "%s: %s", path, strerror(errno));
-        else if (S_ISDIR(sb.st_mode))
-            rc = list_dir(l, path, err);
-        else if (jsonl_name(e->d_name)) {
-            /* A link named like an input must lead to a file: a dangling
-             * one is a file that cannot be opened. */
-            if (S_ISLNK(sb.st_mode) && stat(path, &sb) < 0)
-                rc = wn_errprintf(err, "%s: %s", path, strerror(errno));
-            else if (S_ISREG(sb.st_mode))
-                rc = list_add(l, path, &sb, err);
-        }
-        free(path);
-        errno = 0;
-    }
-    if (rc == 0 && errno)
-        rc = wn_errprintf(err, "%s: %s", dir, strerror(errno));
-    closedir(d);
-    return rc;
-}
-
-static int glob_error(const char *path, int e)
-{
-    (void)path, (void)e;
-    return 1;   /* stop: an unreadable directory would silently hide files */
-}
-
-static int list_glob(struct wn_jl_list *l, const char *pattern, wn_error_t *err)
-{
-    glob_t g;
-    int grc = glob(pattern, GLOB_ERR | GLOB_NOSORT, glob_error, &g);
-    if (grc == GLOB_NOMATCH)
-        return 0;
-    if (grc != 0) {
-        errno = grc == GLOB_NOSPACE ? ENOMEM : EIO;
-        return wn_errprintf(err, "%s: %s", pattern,
-                            grc == GLOB_NOSPACE ? "out of memory" : "cannot read a directory");
-    }
-    int rc = 0;
-    for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
-        struct stat sb;
-        if (stat(g.gl_pathv[i], &sb) < 0)
-            rc = wn_errprintf(err, "%s: %s", g.gl_pathv[i], strerror(errno));
-        else if (S_ISREG(sb.st_mode))
-            rc = list_add(l, g.gl_pathv[i], &sb, err);
-    }
-    globfree(&g);
-    return rc;
-}
-
-static int cmp_path(const void *a, const void *b)
-{
-    return strcmp(((const struct wn_jl_file *)a)->path, ((const struct wn_jl_file *)b)->path);
-}
-
 void wn_jl_list_free(struct wn_jl_list *l)
 {
-    for (size_t i = 0; i < l->n; i++)
-        free(l->files[i].path);
     free(l->files);
+    memset(l, 0, sizeof(*l));
 }
 
-int wn_jl_list_files(const char *input, const char *exclude, struct wn_jl_list *l,
-                     wn_error_t *err)
+int wn_jl_list_inputs(struct wn_stage *st, const char *input, struct wn_jl_list *l,
+                      wn_error_t *err)
 {
+    static const char *const suffixes[] = {".jsonl", ".jsonl.gz", ".jsonl.zst", NULL};
+    size_t n = 0;
     memset(l, 0, sizeof(*l));
-    struct stat sb;
-    if (*exclude && stat(exclude, &sb) == 0) {
-        l->has_rej = 1;
-        l->rej_dev = sb.st_dev;
-        l->rej_ino = sb.st_ino;
-    }
-    int rc;
-    if (strpbrk(input, "*?["))
-        rc = list_glob(l, input, err);
-    else if (stat(input, &sb) < 0)
-        rc = wn_errprintf(err, "%s: %s", input, strerror(errno));
-    else if (S_ISDIR(sb.st_mode)) {
-        /* Without trailing slashes, so paths read dir/name, not dir//name. */
-        size_t n = strlen(input);
-        while (n > 1 && input[n - 1] == '/')
-            n--;
-        char *dir = strndup(input, n);
-        rc = dir ? list_dir(l, dir, err) : wn_errprintf(err, "out of memory");
-        free(dir);
-    } else
-        rc = list_add(l, input, &sb, err);
-    if (rc == 0 && l->n == 0) {
-        errno = ENOENT;
-        rc = wn_errprintf(err, "input '%s': no *.jsonl, *.jsonl.gz or *.jsonl.zst file", input);
-    }
-    if (rc < 0) {
-        wn_jl_list_free(l);
+    if (wn_stage_list_inputs(st, input, suffixes, &n, err) < 0)
         return -1;
+    if ((uint64_t)n > WN_JL_MAX_FILES) {
+        errno = EFBIG;
+        return wn_errprintf(err, "input '%s': %zu files, more than the %" PRIu64 " a document "
+                            "id can number", input, n, WN_JL_MAX_FILES);
     }
-    qsort(l->files, l->n, sizeof(*l->files), cmp_path);
+    if (!(l->files = calloc(n, sizeof(*l->files))))
+        return wn_errprintf(err, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const struct wn_input_file *f = wn_stage_input_file(st, i);
+        l->files[i].path = f->path;
+        l->files[i].size = f->size;
+        l->files[i].comp = wn_jl_comp_of(f->path);
+        l->files[i].index = i;
+        l->files[i].stage = st;
+    }
+    l->n = n;
     return 0;
+}
+
+/* ------------------------------------------------------- member scan -- */
+
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    return i;
+}
+
+/* Past the string opening at s[i], or 0 when it does not close. */
+static size_t string_end(const char *s, size_t i, size_t n)
+{
+    for (i++; i < n; i++)
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    return 0;
+}
+
+/* Past the value starting at s[i], or 0.  Containers are skipped by
+ * counting brackets, not by recursion: a line nested a million deep costs
+ * no stack. */
+static size_t value_end(const char *s, size_t i, size_t n)
+{
+    if (i >= n)
+        return 0;
+    if (s[i] == '"')
+        return string_end(s, i, n);
+    if (s[i] == '{' || s[i] == '[') {
+        size_t depth = 0;
+        for (; i < n; i++) {
+            if (s[i] == '"') {
+                size_t e = string_end(s, i, n);
+                if (!e)
+                    return 0;
+                i = e - 1;
+            } else if (s[i] == '{' || s[i] == '[') {
+                depth++;
+            } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+                return i + 1;
+            }
+        }
+        return 0;
+    }
+    size_t j = i;
+    while (j < n && !strchr(",}] \t\r\n", s[j]))
+        j++;
+    return j > i ? j : 0;
+}
+
+/* Whether the key written at s[a, b) (quotes included) is key. */
+static int key_is(const char *s, size_t a, size_t b, const char *key, size_t klen)
+{
+    if (!memchr(s + a, '\\', b - a))
+        return b - a - 2 == klen && !memcmp(s + a + 1, key, klen);
+    json_t *k = json_loadb(s + a, b - a, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    int same = json_is_string(k) && json_string_length(k) == klen &&
+               !memcmp(json_string_value(k), key, klen);
+    json_decref(k);
+    return same;
+}
+
+int wn_jl_member(const char *s, size_t n, const char *key, const char **val, size_t *len)
+{
+    size_t i = skip_ws(s, 0, n), klen = strlen(key);
+    int found = 0;
+    if (i >= n || s[i] != '{')
+        return 0;
+    i = skip_ws(s, i + 1, n);
+    if (i < n && s[i] == '}')
+        return 0;
+    for (;;) {
+        if (i >= n || s[i] != '"')
+            return 0;
+        size_t kend = string_end(s, i, n);
+        if (!kend)
+            return 0;
+        size_t v = skip_ws(s, kend, n);
+        if (v >= n || s[v] != ':')
+            return 0;
+        v = skip_ws(s, v + 1, n);
+        size_t vend = value_end(s, v, n);
+        if (!vend)
+            return 0;
+        if (key_is(s, i, kend, key, klen)) {
+            *val = s + v;
+            *len = vend - v;
+            found = 1;
+        }
+        i = skip_ws(s, vend, n);
+        if (i < n && s[i] == '}')
+            return found;
+        if (i >= n || s[i] != ',')
+            return 0;
+        i = skip_ws(s, i + 1, n);
+    }
 }
 
 /* ------------------------------------------------------------ reading -- */
@@ -199,6 +183,10 @@ int wn_jl_reader_open(struct wn_jl_reader *r, const struct wn_jl_file *f, wn_err
     r->zret = 1;   /* an empty zstd file holds no frame: truncated */
     if ((r->fd = open(f->path, O_RDONLY | O_CLOEXEC)) < 0)
         return wn_errprintf(err, "%s: %s", f->path, strerror(errno));
+    /* Ids hold line numbers: a file changed since the run listed it would
+     * number its lines otherwise than the batches read before. */
+    if (f->stage && wn_stage_check_input(f->stage, f->index, r->fd, err) < 0)
+        return -1;
     if (!(r->buf = malloc(JL_CHUNK)))
         return wn_errprintf(err, "out of memory");
     r->cap = JL_CHUNK;
@@ -304,6 +292,9 @@ int wn_jl_reader_line(struct wn_jl_reader *r, const char **line, size_t *n, wn_e
             return -1;
         r->len += (size_t)got;
         r->eof = got == 0;
+        if (r->eof && r->file->stage &&
+            wn_stage_check_input(r->file->stage, r->file->index, r->fd, err) < 0)
+            return -1;   /* changed while it was read */
     }
 }
 

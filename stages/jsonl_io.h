@@ -1,7 +1,8 @@
-/* jsonl_io.h - JSON Lines files for the document stages: the sorted input
- * list (read_jsonl, remove_duplicates, write_jsonl must agree on it, as a
- * document id holds its file's index in it), a line reader and an atomic
- * writer for plain, gzip and zstd files.  Internal to stages/. */
+/* jsonl_io.h - JSON Lines files for the document stages: the run's input
+ * listing (read_jsonl, remove_duplicates, write_jsonl share it, as a
+ * document id holds its file's index in it), a line reader that checks
+ * its file is still the one listed, and an atomic writer for plain, gzip
+ * and zstd files.  Internal to stages/. */
 #ifndef WN_JSONL_IO_H
 #define WN_JSONL_IO_H
 
@@ -11,6 +12,7 @@
 #include <zstd.h>
 
 #include "winnow/error.h"
+#include "winnow/stage.h"
 
 /* A document id (_curator_dedup_id) is file index << 40 | line number. */
 #define WN_JL_LINE_BITS 40
@@ -21,27 +23,34 @@
 enum wn_jl_comp { WN_JL_PLAIN, WN_JL_GZIP, WN_JL_ZSTD };
 enum wn_jl_comp wn_jl_comp_of(const char *path);
 
+struct wn_stage;
+
 struct wn_jl_file {
-    char *path;
-    uint64_t size;                           /* on disk */
+    const char *path;                        /* the run's listing's */
+    uint64_t size;                           /* on disk, when listed */
     enum wn_jl_comp comp;
+    size_t index;                            /* in the listing */
+    const struct wn_stage *stage;            /* that listed it */
 };
 
 struct wn_jl_list {
     struct wn_jl_file *files;
-    size_t n, cap;
-    dev_t rej_dev;                           /* the excluded file, if it exists */
-    ino_t rej_ino;
-    int has_rej;
+    size_t n;
 };
 
-/* The files of `input` (a directory searched recursively for *.jsonl,
- * *.jsonl.gz, *.jsonl.zst; a glob pattern; or one file), without the file
- * `exclude` (the rejects file; "" for none), sorted bytewise by path; at
- * least one, else an error naming input. */
-int wn_jl_list_files(const char *input, const char *exclude, struct wn_jl_list *l,
-                     wn_error_t *err);
+/* The run's input listing (wn_stage_list_inputs) of `input`: a directory
+ * searched recursively for *.jsonl, *.jsonl.gz, *.jsonl.zst; a glob
+ * pattern; or one file, sorted bytewise by path; at least one file. */
+int wn_jl_list_inputs(struct wn_stage *st, const char *input, struct wn_jl_list *l,
+                      wn_error_t *err);
 void wn_jl_list_free(struct wn_jl_list *l);
+
+/* The value of the top-level member `key` of the JSON object in line[0,n)
+ * as written there (its JSON text: a string with its quotes and escapes,
+ * a number digit for digit): 1 with *val, *len, or 0 when the line is no
+ * object, has no such member or is malformed.  Of repeated keys the last
+ * counts, as in jansson's parse. */
+int wn_jl_member(const char *line, size_t n, const char *key, const char **val, size_t *len);
 
 /* path relative to input, for output layouts: below the directory when
  * input is one, below the directory part before the first wildcard when

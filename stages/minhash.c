@@ -451,7 +451,7 @@ static const struct wn_param_spec minhash_params[] = {
     {"algorithm", WN_PARAM_STRING, "permutations",
      "permutations (num_bands * minhashes_per_band of them, NeMo Curator's) or "
      "one_permutation (one permutation and as many bins, optimal densification; faster)"},
-    {"text_field", WN_PARAM_STRING, "text", "str column holding the text"},
+    {"text_field", WN_PARAM_STRING, "${text_field}", "str column holding the text"},
     {"minhash_field", WN_PARAM_STRING, "_minhash_signature", "signature column to add"},
     WN_PARAM_END
 };

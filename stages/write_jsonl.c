@@ -19,15 +19,18 @@
  *                      first member writes `groups` (duplicate_groups.jsonl):
  *                      one line per document in a group, in id order,
  *                      {"id": ID, "group": G, "kept": true|false}, ID being
- *                      the document's id_field value (a string as it is, a
- *                      number as its text) or "PATH:LINE" (PATH below
- *                      input), G the group's smallest _curator_dedup_id.
+ *                      the document's id_field value exactly as written in
+ *                      its line (a JSON string or number) or "PATH:LINE"
+ *                      (PATH below input), G the group's smallest
+ *                      _curator_dedup_id.
  *                      Lines read_jsonl rejected are copied too: they are
  *                      no duplicate of anything (and are in its rejects
  *                      file).  Outputs, per file: path, documents, removed.
  *
- * Both must list the input exactly as read_jsonl did (a document id holds
- * its file's index in that list): give them the same `input` and `rejects`.
+ * Both read the run's input listing, which read_jsonl made (a document id
+ * holds its file's index in it; the runner refuses a stage whose input
+ * lists other files), and declare their outputs, which the runner keeps
+ * out of the input's folders.
  * Every file is written under a temporary name and renamed into place
  * after an fsync, so an interrupted run leaves whole files only, and a
  * resumed one rewrites the same bytes.  Every line ends with '\n' (a last
@@ -50,9 +53,8 @@
 #define ID_COL "_curator_dedup_id"
 
 struct writer_cfg {
-    char *input, *output, *rejects, *groups, *id_field;   /* groups, id_field: "" none */
-    struct wn_jl_list list;   /* write_jsonl: listed at its first batch, kept */
-    int listed;
+    char *input, *output, *groups, *id_field;   /* groups, id_field: "" none */
+    struct wn_jl_list list;                     /* the run's listing, at init */
 };
 
 static void cfg_free(struct writer_cfg *c)
@@ -60,11 +62,9 @@ static void cfg_free(struct writer_cfg *c)
     if (c) {
         free(c->input);
         free(c->output);
-        free(c->rejects);
         free(c->groups);
         free(c->id_field);
-        if (c->listed)
-            wn_jl_list_free(&c->list);
+        wn_jl_list_free(&c->list);
         free(c);
     }
 }
@@ -72,31 +72,6 @@ static void cfg_free(struct writer_cfg *c)
 static void wj_fini(struct wn_stage *st)
 {
     cfg_free(wn_stage_data(st));
-}
-
-/* 1 when dir (a directory) holds path, by their real paths. */
-static int inside(const char *dir, const char *path)
-{
-    char *d = realpath(dir, NULL), *p = NULL;
-    int in = 0;
-    if (d) {
-        /* The output need not exist yet: take its nearest existing parent. */
-        char *q = strdup(path);
-        while (q && *q && !(p = realpath(q, NULL))) {
-            char *s = strrchr(q, '/');
-            if (!s)
-                break;
-            *s = 0;
-        }
-        if (q && !p && !strchr(path, '/'))
-            p = realpath(".", NULL);
-        free(q);
-        size_t n = strlen(d);
-        in = p && !strncmp(p, d, n) && (p[n] == '/' || p[n] == 0);
-    }
-    free(d);
-    free(p);
-    return in;
 }
 
 static int cfg_init(struct wn_stage *st, const struct wn_params *params, int dedup,
@@ -108,7 +83,6 @@ static int cfg_init(struct wn_stage *st, const struct wn_params *params, int ded
     wn_stage_set_data(st, c);
     if (!(c->input = strdup(wn_params_str(params, "input"))) ||
         !(c->output = strdup(wn_params_str(params, "output"))) ||
-        !(c->rejects = strdup(wn_params_str(params, "rejects"))) ||
         !(c->groups = strdup(dedup ? wn_params_str(params, "groups") : "")) ||
         !(c->id_field = strdup(dedup ? wn_params_str(params, "id_field") : "")))
         return wn_errprintf(err, "out of memory");
@@ -117,13 +91,15 @@ static int cfg_init(struct wn_stage *st, const struct wn_params *params, int ded
         return wn_errprintf(err, "parameter 'input': empty (give read_jsonl's input)");
     if (!*c->output)
         return wn_errprintf(err, "parameter 'output': empty (the directory to write)");
-    /* A directory input that held the output would take our own files as
-     * input on the next run (and shift every document id). */
-    struct stat sb;
-    if (!strpbrk(c->input, "*?[") && stat(c->input, &sb) == 0 && S_ISDIR(sb.st_mode) &&
-        inside(c->input, c->output))
-        return wn_errprintf(err, "parameter 'output': '%s' is inside the input directory "
-                            "'%s'", c->output, c->input);
+    /* The run's listing, which read_jsonl made (a document id holds its
+     * file's index in it); the runner keeps the outputs out of the input
+     * (a directory input holding them would take them for input on the
+     * next run, and shift every document id). */
+    if (wn_jl_list_inputs(st, c->input, &c->list, err) < 0)
+        return wn_errprefix(err, "parameter 'input'");
+    if (wn_stage_add_output(st, c->output, WN_OUTPUT_DIR, err) < 0 ||
+        (*c->groups && wn_stage_add_output(st, c->groups, WN_OUTPUT_FILE, err) < 0))
+        return -1;
     return 0;
 }
 
@@ -215,12 +191,6 @@ static int wj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
     struct writer_cfg *c = wn_stage_data(st);
     if (n == 0)
         return 0;
-    /* The list once per actor (one batch runs at a time on an actor). */
-    if (!c->listed) {
-        if (wn_jl_list_files(c->input, c->rejects, &c->list, err) < 0)
-            return -1;
-        c->listed = 1;
-    }
     const struct wn_jl_list *lp = &c->list;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -248,7 +218,7 @@ static int wj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         if (first + count > lp->n || (nrows && (wn_col_u32(file)[0] < first ||
                                              wn_col_u32(file)[nrows - 1] >= first + count))) {
             rc = wn_errprintf(err, "input %zu: rows of file %llu..%llu but '%s' lists %zu "
-                              "files (not read_jsonl's input and rejects?)", i, first,
+                              "files (not read_jsonl's input?)", i, first,
                               first + count - 1, c->input, lp->n);
             break;
         }
@@ -278,7 +248,6 @@ static int wj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
 static const struct wn_param_spec wj_params[] = {
     {"input", WN_PARAM_STRING, "${input}", "read_jsonl's input (names and lays out the files)"},
     {"output", WN_PARAM_STRING, NULL, "directory the files are written to"},
-    {"rejects", WN_PARAM_STRING, "rejects.jsonl", "read_jsonl's rejects (left out of the list)"},
     WN_PARAM_END
 };
 
@@ -363,40 +332,53 @@ static int sb_put(struct sbuf *b, const void *data, size_t n)
     return 0;
 }
 
-/* s (n bytes) as a JSON string. */
+/* s (n bytes) as a JSON string, each byte that starts no valid UTF-8
+ * sequence written as U+FFFD: a file name need not be UTF-8, a JSON
+ * string must be. */
 static int sb_jstr(struct sbuf *b, const char *s, size_t n)
 {
-    json_t *j = json_stringn_nocheck(s, n);
-    char *txt = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    json_decref(j);
-    int rc = txt ? sb_put(b, txt, strlen(txt)) : -1;
-    free(txt);
-    return rc;
+    const unsigned char *u = (const unsigned char *)s;
+    int rc = sb_put(b, "\"", 1);
+    for (size_t i = 0; i < n && rc == 0;) {
+        char esc[8];
+        unsigned c = u[i];
+        size_t k;
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            rc = sb_put(b, esc, 2);
+            i++;
+        } else if (c < 0x20) {
+            static const char short_esc[] = "btn\0fr";
+            if (c >= 8 && c <= 13 && c != 11)
+                k = (size_t)snprintf(esc, sizeof(esc), "\\%c", short_esc[c - 8]);
+            else
+                k = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
+            rc = sb_put(b, esc, k);
+            i++;
+        } else if ((k = wn_utf8_len(u + i, n - i)) > 0) {
+            rc = sb_put(b, s + i, k);
+            i += k;
+        } else {
+            rc = sb_put(b, "\xef\xbf\xbd", 3);
+            i++;
+        }
+    }
+    return rc < 0 ? -1 : sb_put(b, "\"", 1);
 }
 
-/* The document's id for the groups file, as a JSON string: its id_field
- * value (a string as it is, a number as its text), else PATH:LINE. */
+/* The document's id for the groups file: its id_field value as written
+ * in the line (a string or a number, its JSON text unchanged: ids are
+ * kept exactly, however large or precise), else "PATH:LINE". */
 static int sb_doc_id(struct sbuf *b, const struct writer_cfg *c, const char *rel, uint64_t lno,
                      const char *line, size_t n)
 {
-    if (*c->id_field) {
-        json_t *doc = json_loadb(line, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-        json_t *v = doc && json_is_object(doc) ? json_object_get(doc, c->id_field) : NULL;
-        char num[40];
-        int rc = 1;
-        if (v && json_is_string(v))
-            rc = sb_jstr(b, json_string_value(v), json_string_length(v));
-        else if (v && json_is_integer(v))
-            rc = sb_jstr(b, num, (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-                                                  json_integer_value(v)));
-        else if (v && json_is_real(v))
-            rc = sb_jstr(b, num, (size_t)snprintf(num, sizeof(num), "%.17g",
-                                                  json_real_value(v)));
-        json_decref(doc);
-        if (rc <= 0)
-            return rc;
-        /* No such field (a line read_jsonl rejected): PATH:LINE. */
-    }
+    const char *v;
+    size_t len;
+    if (*c->id_field && wn_jl_member(line, n, c->id_field, &v, &len) &&
+        (v[0] == '"' || v[0] == '-' || (v[0] >= '0' && v[0] <= '9')))
+        return sb_put(b, v, len);
+    /* No such field (a line read_jsonl rejected): PATH:LINE. */
     char *s;
     int k = asprintf(&s, "%s:%" PRIu64, rel, lno);
     if (k < 0)
@@ -560,7 +542,7 @@ static int dedup_file(const struct writer_cfg *c, const struct wn_jl_list *l, ui
     if (rc == 0 && a < nall && all[a].id >> WN_JL_LINE_BITS == f) {
         errno = EINVAL;
         rc = wn_errprintf(err, "%s: document id of line %" PRIu64 " but the file has %" PRIu64
-                          " lines: not the input read_jsonl read (same input and rejects?)",
+                          " lines: not the input read_jsonl read",
                           file->path, all[a].id & WN_JL_MAX_LINE, r.line);
     }
     if (rc == 0)
@@ -633,24 +615,21 @@ static int rd_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
     uint64_t nall = 0;
     if (gather_dups(q, in, n, &all, &nall, err) < 0)
         return -1;
-    struct wn_jl_list l;
+    const struct wn_jl_list *lp = &c->list;
     struct sbuf g = {0};
     struct summary s = {0};
     struct rd_counts cnt = {0, 0, 0};
-    int rc = wn_jl_list_files(c->input, c->rejects, &l, err);
-    int listed = rc == 0;
-    if (rc == 0)
-        rc = summary_new(&s, 1, err);
+    int rc = summary_new(&s, 1, err);
     if (rc == 0) {
         /* A contiguous block of the files per member. */
         uint64_t size = (uint64_t)wn_clique_size(q), me = (uint64_t)wn_clique_rank(q);
-        uint64_t first = l.n * me / size, end = l.n * (me + 1) / size;
+        uint64_t first = lp->n * me / size, end = lp->n * (me + 1) / size;
         for (uint64_t f = first; f < end && rc == 0; f++)
-            rc = dedup_file(c, &l, (uint32_t)f, all, nall, &cnt, &g, &s, err);
+            rc = dedup_file(c, lp, (uint32_t)f, all, nall, &cnt, &g, &s, err);
     }
     if (write_groups(q, c, &g, rc < 0, err) < 0)
         rc = -1;
-    uint64_t local[4] = {cnt.docs, cnt.removed, cnt.members, listed ? l.n : 0}, total[4];
+    uint64_t local[4] = {cnt.docs, cnt.removed, cnt.members, lp->n}, total[4];
     if (rc == 0 && wn_clique_allreduce(q, local, total, 3, WN_TYPE_U64, WN_OP_SUM, err) < 0)
         rc = -1;
     if (rc == 0 && wn_clique_rank(q) == 0) {
@@ -666,8 +645,6 @@ static int rd_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         rc = wn_task_list_push_batch(out, s.b, err);
     else
         wn_batch_destroy(s.b);
-    if (listed)
-        wn_jl_list_free(&l);
     free(g.p);
     free(all);
     return rc;
@@ -676,11 +653,11 @@ static int rd_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
 static const struct wn_param_spec rd_params[] = {
     {"input", WN_PARAM_STRING, "${input}", "read_jsonl's input: the files to copy"},
     {"output", WN_PARAM_STRING, NULL, "directory the deduplicated files are written to"},
-    {"rejects", WN_PARAM_STRING, "rejects.jsonl", "read_jsonl's rejects (left out of the list)"},
     {"groups", WN_PARAM_STRING, "",
      "file of the duplicate groups, one JSON line per document in one; empty: none"},
-    {"id_field", WN_PARAM_STRING, "",
-     "field giving a document's id in the groups file; empty: PATH:LINE"},
+    {"id_field", WN_PARAM_STRING, "${id_field}",
+     "field giving a document's id in the groups file (default: the pipeline's); empty: "
+     "PATH:LINE"},
     WN_PARAM_END
 };
 

@@ -55,7 +55,12 @@ static inline int test_stage_make(struct test_stage *t, const char *type, const 
     free(yaml);
     if (rc < 0)
         return -1;
-    if (!(t->st = wn_stage_create(&t->cfg->stages[0], 0, err)) || wn_stage_init(t->st, err) < 0) {
+    if (!(t->st = wn_stage_create(&t->cfg->stages[0], 0, err))) {
+        test_stage_free(t);
+        return -1;
+    }
+    t->st->pipeline = t->cfg;
+    if (wn_config_expand(t->cfg, err) < 0 || wn_stage_init(t->st, err) < 0) {
         test_stage_free(t);
         return -1;
     }

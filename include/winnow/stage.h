@@ -160,6 +160,67 @@ uint32_t wn_stage_round(const struct wn_stage *st);
  * Returns 0 or -1.  Seed 0's id is the one a single seed has. */
 int wn_stage_set_seeds(struct wn_stage *st, uint64_t n, wn_error_t *err);
 
+/* --------------------------------------------------------- input files -- */
+
+/* One of the pipeline's input files, as the run listed it. */
+struct wn_input_file {
+    const char *path;         /* the input as written, then the name found */
+    uint64_t size;            /* bytes on disk */
+    int64_t mtime_ns;         /* last modification, ns since the epoch */
+    uint64_t fingerprint;     /* XXH3-64 of its first and last 64 KiB */
+};
+
+/* From init: lists the files of `input` - a directory (searched
+ * recursively for names ending in one of `suffixes`, a NULL-terminated
+ * list, or NULL for any name; links to files are followed, links to
+ * directories are not), a glob pattern (every regular file it matches) or
+ * one file - sorted bytewise by path, and puts their number in *nfiles.
+ * At least one file, else an error naming input.
+ *
+ * A run lists its input once: rank 0 lists, every rank gets that list,
+ * and every stage asking gets the same one.  A stage whose input lists
+ * other files than an earlier stage's is an error: a document's id holds
+ * its file's position in the list, so the stages that map ids to files
+ * must agree.  The list is recorded in the checkpoint, and a resumed run
+ * whose files differ from it is refused.  Returns 0 or -1. */
+int wn_stage_list_inputs(struct wn_stage *st, const char *input, const char *const *suffixes,
+                         size_t *nfiles, wn_error_t *err);
+/* File i of the list (i < *nfiles), NULL out of range. */
+const struct wn_input_file *wn_stage_input_file(const struct wn_stage *st, size_t i);
+/* fd, open on file i, is still the file the run listed (the same size
+ * and modification time): 0, else -1 with err naming the file and what
+ * changed.  Readers call it after opening a file and after reading it, so
+ * a file changed during a run fails that batch instead of shifting ids. */
+int wn_stage_check_input(const struct wn_stage *st, size_t i, int fd, wn_error_t *err);
+
+/* ------------------------------------------------------------- outputs -- */
+
+enum wn_output_kind { WN_OUTPUT_FILE, WN_OUTPUT_DIR };
+
+/* From init: a path the stage writes (a file, or a folder it writes files
+ * in).  Before any work the runner refuses a run whose outputs are input
+ * files, hold input files or lie in an input file's folder, or cannot be
+ * written (a folder that is a file, a read-only place).  Returns 0 or -1. */
+int wn_stage_add_output(struct wn_stage *st, const char *path, enum wn_output_kind kind,
+                        wn_error_t *err);
+
+/* ------------------------------------------------------------- rejects -- */
+
+/* From process_batch: record `line` of `file` (1-based; 0 for none) is
+ * unusable and left out (a malformed line).  The runner counts it under
+ * `reason` (a short phrase that is the same for every record rejected
+ * for the same cause, e.g. "invalid JSON" or "no field 'text'": the
+ * summary, stderr and --stats count rejects per reason), and writes it
+ * to the pipeline's rejects file as one JSON line {"file", "line",
+ * "reason", "error"} ("error" is reason, then ": " and detail when detail
+ * is not NULL: what exactly is wrong, e.g. the fields the line has) once
+ * the batch has succeeded, and once only, also when a batch runs again.
+ * A stage whose rejects exceed the pipeline's max_reject_fraction of the
+ * records it read (rejected plus the rows it emitted) fails the run.
+ * Returns 0 or -1. */
+int wn_stage_reject(struct wn_stage *st, const char *file, uint64_t line, const char *reason,
+                    const char *detail, wn_error_t *err);
+
 /* ------------------------------------------------------------- plugins -- */
 
 struct wn_registry;

@@ -56,6 +56,13 @@ enum wn_type {
     WN_TYPE_LIST_U64 = 9,  /* list_len u64 values per row, stored flat */
 };
 
+/* Length of the valid UTF-8 sequence at s[0] (n > 0 bytes left), 0 when
+ * none starts there (Unicode table 3-7: no overlong forms, surrogates or
+ * values past U+10FFFF).  The text stages count an invalid byte as one
+ * code point, as Python's 'surrogateescape' decoding does; the runner's
+ * JSON writers replace or escape it. */
+size_t wn_utf8_len(const unsigned char *s, size_t n);
+
 /* "u8", "str", "list<u32>", ...; "?" for a value outside the enum. */
 const char *wn_type_name(enum wn_type type);
 

@@ -50,6 +50,8 @@ def check_dedup(out, exact):
                 continue
             docs[str(d["id"])] = ((fi << 40) | ln, d["text"])
     rows = [json.loads(l) for l in open(out + '/duplicate_groups.jsonl')]
+    for r in rows:
+        r["id"] = str(r["id"])   # a numeric id is written as the number it was
     groups = {}
     for r in rows:
         groups.setdefault(r["group"], []).append(r)

@@ -24,8 +24,7 @@ PY
 cat >d.yaml <<'YAML'
 name: dedup-stages
 stages:
-  - {name: read, type: read_jsonl, params: {input: "${input}", id_field: path, blocksize: 100000,
-                                           rejects: "${output}/rejects.jsonl"}}
+  - {name: read, type: read_jsonl, params: {input: "${input}", id_field: path, blocksize: 100000}}
   - {name: minhash, type: minhash, batch_size: 1}
   - {name: lsh, type: lsh, batch_size: 2}
   - {name: edges, type: buckets_to_edges, batch_size: 2}
@@ -72,8 +71,7 @@ PY
 cat >r.yaml <<'YAML'
 name: rejects-order
 stages:
-  - {name: read, type: read_jsonl, params: {input: "${input}", blocksize: 1,
-                                           rejects: "${output}/rejects.jsonl"}}
+  - {name: read, type: read_jsonl, params: {input: "${input}", blocksize: 1}}
   - {name: count, type: noop}
 YAML
 out=$(mpirun_np 4 "$WINNOW" run r.yaml --set input=bad --set output=r4 \
@@ -96,7 +94,7 @@ PY
 cat >b.yaml <<'YAML'
 name: band-layout
 stages:
-  - {name: read, type: read_jsonl, params: {input: "${input}", id_field: path, rejects: ""}}
+  - {name: read, type: read_jsonl, params: {input: "${input}", id_field: path}}
   - {name: mh, type: minhash, params: {num_bands: 8, minhashes_per_band: 4}}
   - {name: lsh, type: lsh}
 YAML

@@ -19,6 +19,7 @@
 #include <zstd.h>
 
 #include "config.h"
+#include "rejects.h"
 #include "stage_impl.h"
 #include "builtin.h"
 #include "tap.h"
@@ -208,6 +209,11 @@ static void fb_line(struct fbuf *b, const char *line, const char *term, int fidx
 
 /* Makes the stage from params and runs it on one seed: 0 with the outputs
  * in out, or -1 with err filled. */
+/* Where rj_read puts the rejects, as the runner does after a batch
+ * (rejects.h); "" for nowhere. */
+static char rej_path[4096];
+static char *rej_summary;   /* the last read's summary, NULL: none */
+
 static int rj_read(const char *params, struct wn_task_list *out, wn_error_t *err)
 {
     struct test_stage r;
@@ -215,7 +221,14 @@ static int rj_read(const char *params, struct wn_task_list *out, wn_error_t *err
     if (test_stage_make(&r, "read_jsonl", params, err) < 0)
         return -1;
     struct wn_task *seed = wn_task_create(0, 0, NULL);
+    free(rej_summary);
+    rej_summary = NULL;
+    wn_rejects_begin(r.st);
     int rc = r.st->ops->process_batch(r.st, &seed, 1, out, err);
+    if (rc == 0)
+        rc = wn_rejects_commit(r.st, rej_path[0] ? rej_path : NULL, &rej_summary, err);
+    else
+        wn_rejects_discard(r.st);
     wn_task_destroy(seed);
     test_stage_free(&r);
     return rc;
@@ -311,7 +324,8 @@ static void test_corpus(void)
     wn_error_t err = {{0}};
     char params[8192], rej[4096];
     FMT(rej, "%s/c1-rejects.jsonl", tmp);
-    FMT(params, "input: \"%s\", id_field: id, rejects: \"%s\"", c1, rej);
+    FMT(rej_path, "%s", rej);
+    FMT(params, "input: \"%s\", id_field: id", c1);
     struct wn_task_list out;
     if (!ok(rj_read(params, &out, &err) == 0, "corpus: read") || !ok(out.n == 1, "one task"))
         BAIL_OUT("%s", err.text);
@@ -345,11 +359,11 @@ static void test_corpus(void)
     wn_task_list_free(&out);
 
     /* A glob takes what it matches; a file named directly is read alone. */
-    FMT(params, "input: \"%s/*.jsonl\", rejects: \"%s\"", c1, rej);
+    FMT(params, "input: \"%s/*.jsonl\"", c1);
     ok(rj_read(params, &out, &err) == 0 && total_rows(&out) == top_rows,
        "glob dir/*.jsonl: the two top-level plain files only (%s)", err.text);
     wn_task_list_free(&out);
-    FMT(params, "input: \"%s/b.jsonl\", rejects: \"%s\"", c1, rej);
+    FMT(params, "input: \"%s/b.jsonl\"", c1);
     ok(rj_read(params, &out, &err) == 0 && total_rows(&out) == b_rows &&
        wn_col_u32(col(out.tasks[0], "_file"))[0] == 0, "a single file: its rows, file index 0");
     wn_task_list_free(&out);
@@ -409,7 +423,7 @@ static void test_blocksize(void)
         {(long long)(sz[0] + sz[1]), "0,1|2|3"}, {(long long)(sz[0] + sz[1] - 1), "0|1|2|3"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        FMT(params, "input: \"%s/g\", blocksize: %lld, rejects: ''", tmp,
+        FMT(params, "input: \"%s/g\", blocksize: %lld", tmp,
                  cases[i].bs);
         if (rj_read(params, &out, &err) < 0)
             diag("%s", err.text);
@@ -420,7 +434,7 @@ static void test_blocksize(void)
     }
     size_t ten[3] = {10000, 10000, 10000};
     sized_files("g3", ten, 3, sz);
-    FMT(params, "input: \"%s/g3\", blocksize: 15000, rejects: ''", tmp);
+    FMT(params, "input: \"%s/g3\", blocksize: 15000", tmp);
     ok(rj_read(params, &out, &err) == 0, "three ~10 KB files");
     task_files(&out, got, sizeof(got));
     is(got, "0|1|2", "blocksize 15000: one task each");
@@ -444,7 +458,7 @@ static void test_compression(void)
         mkdirs("%s/%s", c == 0 ? "cp" : c == 1 ? "cg" : "cz");
         FMT(path, "%s/%s", tmp, names[c]);
         write_file(path, b.p, b.len, (enum comp)c);
-        FMT(params, "input: \"%s\", id_field: id, rejects: ''", path);
+        FMT(params, "input: \"%s\", id_field: id", path);
         ok(rj_read(params, &out[c], &err) == 0 && out[c].n == 1, "%s read (%s)", names[c],
            err.text);
     }
@@ -476,9 +490,9 @@ static void test_rejects(void)
     FMT(p2, "%s/r/2.jsonl", tmp);
     const char *next = "{\"text\": \"next file\"}\n";
     write_file(p2, next, strlen(next), PLAIN);
-    /* The rejects file inside the input directory is never read back. */
-    FMT(rej, "%s/r/rejects.jsonl", tmp);
-    FMT(params, "input: \"%s/r\", rejects: \"%s\"", tmp, rej);
+    FMT(rej, "%s/r-rejects.jsonl", tmp);
+    FMT(rej_path, "%s", rej);
+    FMT(params, "input: \"%s/r\"", tmp);
     struct wn_task_list out;
     ok(rj_read(params, &out, &err) == 0 && out.n == 1, "bad lines: the run goes on (%s)",
        err.text);
@@ -490,9 +504,12 @@ static void test_rejects(void)
     is(wn_task_meta_get(t, "rejected"), "5", "metadata rejected 5");
     wn_task_list_free(&out);
 
-    static const struct { int line; const char *why; } want[] = {
-        {2, "invalid JSON"}, {3, "invalid UTF-8"}, {4, "no field 'text'"},
-        {5, "is a number, not a string"}, {6, "not a JSON object"},
+    static const struct { int line; const char *reason, *error; } want[] = {
+        {2, "invalid JSON", "invalid JSON: "},
+        {3, "invalid UTF-8", "invalid UTF-8: "},
+        {4, "no field 'text'", "no field 'text': the line has fields 'title'"},
+        {5, "field 'text' is not a string", "field 'text' is not a string: but a number"},
+        {6, "not a JSON object", "not a JSON object: but an array"},
     };
     size_t len;
     char *s = slurp(rej, &len), *save = NULL;
@@ -502,29 +519,37 @@ static void test_rejects(void)
         json_t *o = json_loads(l, 0, &je);
         const char *file = json_string_value(json_object_get(o, "file"));
         const char *why = json_string_value(json_object_get(o, "error"));
+        const char *reason = json_string_value(json_object_get(o, "reason"));
         json_int_t n = json_integer_value(json_object_get(o, "line"));
-        if (i >= 5 || !file || strcmp(file, p1) || n != want[i].line || !why ||
-            !strstr(why, want[i].why)) {
+        if (i >= 5 || !file || strcmp(file, p1) || n != want[i].line || !why || !reason ||
+            strcmp(reason, want[i].reason) || strncmp(why, want[i].error, strlen(want[i].error))) {
             diag("reject %d: %s", i, l);
             good = 0;
         }
         json_decref(o);
     }
     free(s);
-    ok(good && i == 5, "rejects file: one JSON line per bad line with file, line, reason");
+    ok(good && i == 5, "rejects file: one JSON line per bad line with file, line, reason, "
+       "error (with the fields a line without the text field has)");
+    json_t *sum = rej_summary ? json_loads(rej_summary, 0, NULL) : NULL;
+    json_t *counts = json_object_get(sum, "counts");
+    const char *first = json_string_value(json_object_get(sum, "first"));
+    char want_first[4200];
+    FMT(want_first, "%s:2: invalid JSON: ", p1);
+    ok(json_object_size(counts) == 5 &&
+       json_integer_value(json_object_get(counts, "no field 'text'")) == 1 && first &&
+       !strncmp(first, want_first, strlen(want_first)),
+       "the batch's summary: counts per reason, the first record (%s)",
+       rej_summary ? rej_summary : "none");
+    json_decref(sum);
 
     ok(rj_read(params, &out, &err) == 0 && total_rows(&out) == 3 &&
-       !strcmp(wn_task_meta_get(out.tasks[0], "rejected"), "5"),
-       "again: the rejects file in the input directory is not read");
+       !strcmp(wn_task_meta_get(out.tasks[0], "rejected"), "5"), "read again");
     wn_task_list_free(&out);
     cmp_ok(count_lines(rej), ==, 5, "the same records are not appended twice (a batch run "
            "again on resume)");
     unlink(rej);
-    FMT(params, "input: \"%s/r\", rejects: ''", tmp);
-    ok(rj_read(params, &out, &err) == 0 &&
-       !strcmp(wn_task_meta_get(out.tasks[0], "rejected"), "5") && access(rej, F_OK) < 0,
-       "rejects '': counted, no file written");
-    wn_task_list_free(&out);
+    rej_path[0] = 0;
 }
 
 static void test_ids(void)
@@ -542,19 +567,25 @@ static void test_ids(void)
         "{\"text\": \"f\", \"id\": true}\n"
         "{\"text\": \"g\"}\n"
         "{\"text\": \"h\", \"id\": \"x\", \"big\": 18446744073709551616}\n"
-        "{\"text\": \"nul\\u0000byte\", \"id\": \"n\"}\n";
+        "{\"text\": \"nul\\u0000byte\", \"id\": \"n\"}\n"
+        "{\"id\": 12345678901234567890123, \"text\": \"i\"}\n"
+        "{\"text\": \"j\", \"id\" : 1.50e+0 , \"id2\": 1}\n"
+        "{\"text\": \"k\", \"id\": 1, \"id\": 2}\n";
     write_file(path, lines, strlen(lines), PLAIN);
-    FMT(params, "input: \"%s\", id_field: id, rejects: ''", path);
+    FMT(params, "input: \"%s\", id_field: id", path);
     struct wn_task_list out;
     ok(rj_read(params, &out, &err) == 0 && out.n == 1, "ids: read (%s)", err.text);
     const struct wn_column *id = col(out.tasks[0], "id"), *text = col(out.tasks[0], "text");
-    static const char *want[] = {"doc-1", "42", "-7", "1.5", "0.1", "x", "n"};
-    int good = id->nrows == 7;
-    for (uint64_t r = 0; good && r < 7; r++)
-        good = str_is(id, r, want[r], strlen(want[r]));
-    ok(good, "id_field: strings as they are, numbers as their text");
-    ok(id->nrows == 7 && str_is(text, 5, "h", 1), "a line with an integer past 64 bits is read");
-    ok(id->nrows == 7 && str_is(text, 6, "nul\0byte", 8), "\\u0000 kept in the text");
+    static const char *want[] = {"doc-1", "42", "-7", "1.5", "0.1", "x", "n",
+                                 "12345678901234567890123", "1.50e+0", "2"};
+    int good = id->nrows == 10;
+    for (uint64_t r = 0; good && r < 10; r++)
+        if (!(good = str_is(id, r, want[r], strlen(want[r]))))
+            diag("row %llu: want %s", (unsigned long long)r, want[r]);
+    ok(good, "id_field: strings as they are, numbers exactly as written (past 64 bits, "
+       "trailing zeros, exponents), the last of repeated keys");
+    ok(id->nrows == 10 && str_is(text, 5, "h", 1), "a line with an integer past 64 bits is read");
+    ok(id->nrows == 10 && str_is(text, 6, "nul\0byte", 8), "\\u0000 kept in the text");
     is(wn_task_meta_get(out.tasks[0], "rejected"), "2", "a boolean id and a missing id: rejected");
     wn_task_list_free(&out);
 }
@@ -586,7 +617,7 @@ static void test_long_line(void)
     FMT(path, "%s/big/x.jsonl.zst", tmp);
     write_file(path, b.p, b.len, ZST);
     free(b.p);
-    FMT(params, "input: \"%s\", id_field: id, rejects: ''", path);
+    FMT(params, "input: \"%s\", id_field: id", path);
     struct wn_task_list out;
     if (!ok(rj_read(params, &out, &err) == 0 && out.n == 1, "100 MB line: read (%s)", err.text))
         return;
@@ -626,14 +657,14 @@ static void test_errors(void)
     FMT(path, "%s/e1/gone.jsonl", tmp);
     if (symlink("/nonexistent/gone.jsonl", path) < 0)
         BAIL_OUT("symlink: %s", strerror(errno));
-    FMT(params, "input: \"%s/e1\", rejects: ''", tmp);
+    FMT(params, "input: \"%s/e1\"", tmp);
     expect_fail(params, path, "a file that cannot be opened: error naming it");
 
     const char *good = "{\"text\": \"a\"}\n{\"text\": \"b\"}\n";
     mkdirs("%s/%s", "e2");
     FMT(path, "%s/e2/plain.jsonl.gz", tmp);
     write_file(path, good, strlen(good), PLAIN);
-    FMT(params, "input: \"%s\", rejects: ''", path);
+    FMT(params, "input: \"%s\"", path);
     expect_fail(params, "plain.jsonl.gz: not gzip", "a .gz that is not gzip: error naming it");
 
     /* Truncated compressed files: the first half of each. */
@@ -652,7 +683,7 @@ static void test_errors(void)
         struct stat sb;
         if (stat(path, &sb) < 0 || truncate(path, sb.st_size / 4) < 0)
             BAIL_OUT("truncate %s", path);
-        FMT(params, "input: \"%s\", rejects: ''", path);
+        FMT(params, "input: \"%s\"", path);
         FMT(want, "%s: %s", tr[i].name, tr[i].c == GZ ? "gzip" : "zstd");
         expect_fail(params, want, "a truncated file: error naming it");
     }

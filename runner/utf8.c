@@ -1,5 +1,5 @@
-/* utf8.c - the UTF-8 rule the text stages share (see builtin.h). */
-#include "builtin.h"
+/* utf8.c - the UTF-8 rule (see winnow/task.h: wn_utf8_len). */
+#include "winnow/task.h"
 
 size_t wn_utf8_len(const unsigned char *s, size_t n)
 {
