@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -120,7 +121,7 @@ int wn_guard_inputs(const struct wn_inputs *in, const struct wn_guard_path *outs
         /* A file's folder: the only place a glob or a named file's
          * neighbours are listed from. */
         const char *slash = strrchr(r, '/');
-        size_t rdir = slash == r ? 1 : (size_t)(slash - r);
+        size_t rdir = slash == r ? 1 : (size_t)(slash - r), beside = SIZE_MAX;
         errno = EEXIST;
         for (size_t i = 0; i < nfiles && rc == 0; i++) {
             const char *f = wn_inputs_realpath(in, i);
@@ -134,13 +135,15 @@ int wn_guard_inputs(const struct wn_inputs *in, const struct wn_guard_path *outs
                 rc = wn_errprintf(err, "%s '%s' holds the input file '%s': winnow never "
                                   "writes over its input; write outputs elsewhere",
                                   outs[k].what, outs[k].path, wn_inputs_file(in, i)->path);
-            else if (outs[k].kind == WN_OUTPUT_FILE && !strncmp(f, r, rdir) &&
-                     f[rdir] == '/' && !strchr(f + rdir + 1, '/'))
-                rc = wn_errprintf(err, "%s '%s' is beside the input file '%s': a later run "
-                                  "listing that folder would take it for input; write "
-                                  "outputs elsewhere", outs[k].what, outs[k].path,
-                                  wn_inputs_file(in, i)->path);
+            else if (outs[k].kind == WN_OUTPUT_FILE && beside == SIZE_MAX &&
+                     !strncmp(f, r, rdir) && f[rdir] == '/' && !strchr(f + rdir + 1, '/'))
+                beside = i;
         }
+        if (rc == 0 && beside != SIZE_MAX)
+            rc = wn_errprintf(err, "%s '%s' is beside the input file '%s': a later run "
+                              "listing that folder would take it for input; write "
+                              "outputs elsewhere", outs[k].what, outs[k].path,
+                              wn_inputs_file(in, beside)->path);
         for (size_t i = 0; i < nfolders && rc == 0; i++) {
             const char *d = wn_inputs_folder(in, i);
             if (within(r, d))

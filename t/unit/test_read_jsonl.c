@@ -3,9 +3,11 @@
  * texts in /usr/share/common-licenses (encoded with jansson, compressed with
  * zlib and zstd): every good line read once with its text, ids and raw
  * bytes, file order, blocksize grouping, gzip and zstd equal to plain,
- * rejects, id_field values, a 100 MB line, and the errors. */
+ * rejects, id_field values, a 100 MB line, the errors, and a file changed
+ * after it was listed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -697,6 +699,46 @@ static void test_errors(void)
     expect_fail("text_field: t", "input", "no input: error");
 }
 
+/* A file changed after the run listed it fails its batch, naming it:
+ * document ids hold line numbers, which a changed file would shift. */
+static void test_changed(void)
+{
+    wn_error_t err = {{0}};
+    char params[8192], path[4096];
+    mkdirs("%s/%s", "ch");
+    FMT(path, "%s/ch/x.jsonl", tmp);
+    const char *lines = "{\"text\": \"one\"}\n{\"text\": \"two\"}\n";
+    for (int grow = 0; grow < 2; grow++) {
+        write_file(path, lines, strlen(lines), PLAIN);
+        FMT(params, "input: \"%s\"", path);
+        struct test_stage r;
+        if (test_stage_make(&r, "read_jsonl", params, &err) < 0)
+            BAIL_OUT("%s", err.text);
+        /* Inserted at the top (longer), or the same size rewritten later. */
+        const char *now = grow ? "{\"text\": \"new\"}\n{\"text\": \"one\"}\n{\"text\": \"two\"}\n"
+                               : "{\"text\": \"uno\"}\n{\"text\": \"two\"}\n";
+        struct timespec later[2] = {{0, UTIME_OMIT}, {0, 0}};
+        write_file(path, now, strlen(now), PLAIN);
+        if (!grow) {
+            struct stat sb;
+            stat(path, &sb);
+            later[1].tv_sec = sb.st_mtim.tv_sec + 5;   /* coarse clocks: surely later */
+            utimensat(AT_FDCWD, path, later, 0);
+        }
+        struct wn_task *seed = wn_task_create(0, 0, NULL);
+        struct wn_task_list out;
+        wn_task_list_init(&out);
+        err.text[0] = 0;
+        int rc = r.st->ops->process_batch(r.st, &seed, 1, &out, &err);
+        ok(rc < 0 && strstr(err.text, "x.jsonl changed since the run listed it"),
+           "a file %s after it was listed: the batch fails, naming it (%s)",
+           grow ? "grown by a line at the top" : "rewritten at the same size", err.text);
+        wn_task_destroy(seed);
+        wn_task_list_free(&out);
+        test_stage_free(&r);
+    }
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
@@ -719,6 +761,7 @@ int main(void)
     test_ids();
     test_long_line();
     test_errors();
+    test_changed();
     nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     for (size_t i = 0; i < nexp; i++) {
         free(exp_rows[i].text);
