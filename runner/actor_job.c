@@ -112,13 +112,13 @@ static int store_output(struct wn_rt *rt, const struct wn_stage *st, struct wn_t
         }
     }
     *d = (struct wn_desc){t->id, rt->rank, ref, len, wn_batch_nrows(t->batch)};
-    if (sum)   /* the part file's checksum, from the packed buffers */
+    if (sum)   /* the tasks' checksum, from the packed buffers */
         XXH3_64bits_update(sum, buf, len);
     return 0;
 }
 
 /* A LOAD: the outputs a batch made in an earlier run, from its part file
- * (checksum checked against the journal's), stored as if just made. */
+ * (its checksum checked against the journal's), stored as if just made. */
 static void run_load(struct wn_rt *rt, struct job *j, double idle_s)
 {
     struct wn_stage *st = j->stage;
@@ -135,15 +135,14 @@ static void run_load(struct wn_rt *rt, struct job *j, double idle_s)
         wn_errprintf(&err, "checkpoint path too long");
         goto done;
     }
-    if (wn_part_read(path, &tasks, &info, &err) < 0)
+    /* The file's checksum is checked against the journal's before HDF5
+     * parses it. */
+    if (wn_part_read(path, &j->load_sum, &tasks, &info, &err) < 0)
         goto done;
-    if (info.checksum != j->load_sum || info.stage_index != st->index ||
-        info.batch != j->batch) {
-        wn_errprintf(&err, "%s: checksum %016llx (stage %u, batch %llu), the journal says "
-                     "%016llx (stage %u, batch %llu)", path,
-                     (unsigned long long)info.checksum, info.stage_index,
-                     (unsigned long long)info.batch, (unsigned long long)j->load_sum,
-                     st->index, (unsigned long long)j->batch);
+    if (info.stage_index != st->index || info.batch != j->batch) {
+        wn_errprintf(&err, "%s: holds stage %u batch %llu, not stage %u batch %llu", path,
+                     info.stage_index, (unsigned long long)info.batch, st->index,
+                     (unsigned long long)j->batch);
         goto done;
     }
     outs = calloc(tasks.n ? tasks.n : 1, sizeof(*outs));
@@ -377,7 +376,7 @@ void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
     double t_start = wn_rt_now(rt);
     int status = -1;
     uint32_t nout = 0;
-    XXH3_state_t *sum = NULL;       /* checkpoint: the part file's checksum */
+    XXH3_state_t *sum = NULL;       /* checkpoint: the tasks' checksum */
 
     for (uint32_t i = 0; i < j->n; i++) {
         if (j->descs[i].owner < 0) {
@@ -475,7 +474,7 @@ void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
      * before the planner hears of them. */
     if (rt->opts->checkpoint) {
         char path[4096];
-        struct wn_part_info info = {{0}, st->index, j->batch, out.n, 0};
+        struct wn_part_info info = {{0}, st->index, j->batch, out.n, 0, 0};
         snprintf(info.stage, sizeof(info.stage), "%s", st->cfg->name);
         if (wn_ckpt_part_path(path, sizeof(path), rt->opts->checkpoint, st->index,
                               st->cfg->name, j->batch) < 0) {

@@ -42,10 +42,14 @@ struct wn_ckpt_stage {
 
 /* Rank 0: makes DIR and its stage folders, reads an existing journal
  * (torn tail cut), refuses a journal of another pipeline (hash) unless
- * force, writes the manifest and appends the run record.  *resumed says
- * whether an earlier run had recorded anything. */
+ * force, records the run's input listing (DIR/inputs) or, resuming,
+ * refuses one that differs from the recorded one (force or not), writes
+ * the manifest and appends the run record.  *resumed says whether an
+ * earlier run had recorded anything. */
+struct wn_inputs;
 struct wn_ckpt *wn_ckpt_open(const char *dir, const struct wn_pipeline_config *cfg,
-                             int nranks, int force, int *resumed, wn_error_t *err);
+                             const struct wn_inputs *inputs, int nranks, int force,
+                             int *resumed, wn_error_t *err);
 void wn_ckpt_close(struct wn_ckpt *ck);
 
 /* mkdir -p (mode 0755 before the umask): 0, or -1 naming the directory

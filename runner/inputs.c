@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "fsio.h"
 #include "inputs.h"
 #include "stage_impl.h"
 #include "task_impl.h"   /* wn_ld32_, wn_st32_, ... */
@@ -521,11 +522,104 @@ int wn_inputs_unpack(struct wn_inputs *in, const void *buf, size_t len, wn_error
     return 0;
 }
 
+/* ------------------------------------------------------------ file -- */
+
+/* "WNINPUTS", u32 version 1, u32 0, the packed listing, XXH3-64 of all
+ * bytes before it. */
+static const char FILE_MAGIC[8] = {'W', 'N', 'I', 'N', 'P', 'U', 'T', 'S'};
+
+int wn_inputs_save(const struct wn_inputs *in, const char *path, wn_error_t *err)
+{
+    void *packed = NULL;
+    size_t len = 0;
+    if (wn_inputs_pack(in, &packed, &len, err) < 0)
+        return -1;
+    unsigned char *buf = malloc(16 + len + 8);
+    char *tmp = NULL;
+    if (!buf || asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+        free(packed);
+        free(buf);
+        return wn_errprintf(err, "out of memory");
+    }
+    memcpy(buf, FILE_MAGIC, 8);
+    wn_st32_(buf + 8, 1);
+    wn_st32_(buf + 12, 0);
+    memcpy(buf + 16, packed, len);
+    wn_st64_(buf + 16 + len, XXH3_64bits(buf, 16 + len));
+    free(packed);
+    int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || wn_write_all(fd, buf, 16 + len + 8) < 0 || fsync(fd) < 0) {
+        char room[96];
+        int e = errno;
+        wn_free_space(tmp, room, sizeof(room));
+        errno = e;
+        rc = wn_errprintf(err, "%s: %s (%s)", tmp, strerror(errno), room);
+    }
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = wn_errprintf(err, "%s: %s", tmp, strerror(errno));
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = wn_errprintf(err, "%s: %s", path, strerror(errno));
+    if (rc < 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+    }
+    free(tmp);
+    free(buf);
+    return rc;
+}
+
+struct wn_inputs *wn_inputs_load(const char *path, wn_error_t *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0) {
+        wn_errprintf(err, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    size_t len = (size_t)sb.st_size;
+    unsigned char *buf = len >= 24 ? malloc(len) : NULL;
+    ssize_t got = buf ? wn_read_all(fd, buf, len) : -1;
+    int e = errno;
+    close(fd);
+    struct wn_inputs *in = NULL;
+    errno = EBADMSG;
+    if (len < 24)
+        wn_errprintf(err, "%s: %zu bytes, too short for a winnow input listing", path, len);
+    else if (!buf)
+        wn_errprintf(err, "out of memory");
+    else if (got != (ssize_t)len) {
+        errno = got < 0 ? e : EIO;
+        wn_errprintf(err, "%s: %s", path, strerror(errno));
+    }
+    else if (memcmp(buf, FILE_MAGIC, 8) || wn_ld32_(buf + 8) != 1)
+        wn_errprintf(err, "%s: not a winnow input listing (version 1)", path);
+    else if (XXH3_64bits(buf, len - 8) != wn_ld64_(buf + len - 8))
+        wn_errprintf(err, "%s: damaged (its checksum does not match)", path);
+    else if ((in = wn_inputs_create()) && wn_inputs_unpack(in, buf + 16, len - 24, err) < 0) {
+        wn_inputs_destroy(in);
+        in = NULL;
+        wn_errprefix(err, "%s", path);
+    } else if (!in) {
+        wn_errprintf(err, "out of memory");
+    }
+    free(buf);
+    return in;
+}
+
 /* ------------------------------------------------------------ diff -- */
 
-size_t wn_inputs_diff(const struct wn_inputs *in, const struct wn_input_file *old, size_t n,
+size_t wn_inputs_diff(const struct wn_inputs *in, const struct wn_inputs *was,
                       void (*say)(const char *line, void *arg), void *arg, size_t max)
 {
+    size_t n = wn_inputs_count(was);
+    struct wn_input_file *old = calloc(n ? n : 1, sizeof(*old));
+    if (!old)
+        return SIZE_MAX;
+    for (size_t k = 0; k < n; k++)
+        old[k] = was->v[k].f;
     size_t i = 0, j = 0, diffs = 0, m = wn_inputs_count(in);
     char line[PATH_MAX + 160];
     while (i < n || j < m) {
@@ -555,6 +649,7 @@ size_t wn_inputs_diff(const struct wn_inputs *in, const struct wn_input_file *ol
         snprintf(line, sizeof(line), "... and %zu more", diffs - max);
         say(line, arg);
     }
+    free(old);
     return diffs;
 }
 

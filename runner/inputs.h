@@ -56,11 +56,17 @@ int wn_inputs_check(const struct wn_inputs *in, size_t i, int fd, wn_error_t *er
 int wn_inputs_pack(const struct wn_inputs *in, void **buf, size_t *len, wn_error_t *err);
 int wn_inputs_unpack(struct wn_inputs *in, const void *buf, size_t len, wn_error_t *err);
 
-/* Compares a recorded listing (n files) with this one.  Returns the
- * number of files added, removed or changed (size, mtime or fingerprint),
- * calling say() with a line for each (at most `max` lines, then one
- * saying how many more). */
-size_t wn_inputs_diff(const struct wn_inputs *in, const struct wn_input_file *old, size_t n,
+/* The listing to path, durably (a temporary file fsynced and renamed
+ * over it; checksummed), and back: NULL with err when the file is
+ * missing (errno ENOENT), damaged or unreadable. */
+int wn_inputs_save(const struct wn_inputs *in, const char *path, wn_error_t *err);
+struct wn_inputs *wn_inputs_load(const char *path, wn_error_t *err);
+
+/* Compares a recorded listing (old) with this one.  Returns the number of
+ * files added, removed or changed (size, mtime or fingerprint), calling
+ * say() with a line for each (at most `max` lines, then one saying how
+ * many more). */
+size_t wn_inputs_diff(const struct wn_inputs *in, const struct wn_inputs *old,
                       void (*say)(const char *line, void *arg), void *arg, size_t max);
 
 #endif /* WN_INPUTS_H */

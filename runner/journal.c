@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "fsio.h"
 #include "journal.h"
 #include "task_impl.h"   /* wn_ld32_, wn_st32_, ... */
 
@@ -21,27 +22,58 @@ struct wn_journal {
     char *path;
 };
 
-static int read_all(int fd, void *buf, size_t n)
+/* The record in the frame at buf[0..len), or NULL: a short frame, a bad
+ * magic, length, checksum or JSON.  *flen receives the frame's length. */
+static json_t *frame_record(const unsigned char *buf, size_t len, size_t *flen)
 {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, (char *)buf + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return (int)got == 0 && r == 0 ? 0 : -1;
-        got += (size_t)r;
+    if (len < FRAME || memcmp(buf, MAGIC, 4) != 0)
+        return NULL;
+    uint32_t n = wn_ld32_(buf + 4);
+    if (n > MAX_RECORD || n > len - FRAME || XXH3_64bits(buf + FRAME, n) != wn_ld64_(buf + 8))
+        return NULL;
+    json_error_t je;
+    json_t *rec = json_loadb((const char *)buf + FRAME, n, 0, &je);
+    if (!rec || !json_is_object(rec)) {
+        json_decref(rec);
+        return NULL;
     }
-    return 1;
+    *flen = FRAME + n;
+    return rec;
+}
+
+/* After the first bad frame: the whole records further on (the next
+ * "WNJ1" whose frame checks out, and so on), each passed to fn. */
+static uint64_t count_ignored(const unsigned char *buf, size_t len,
+                              int (*fn)(const json_t *rec, void *arg), void *arg)
+{
+    uint64_t n = 0;
+    size_t pos = 1;
+    while (pos + FRAME <= len) {
+        const unsigned char *m = memmem(buf + pos, len - pos, MAGIC, 4);
+        if (!m)
+            break;
+        size_t at = (size_t)(m - buf), flen = 0;
+        json_t *rec = frame_record(m, len - at, &flen);
+        if (!rec) {
+            pos = at + 1;
+            continue;
+        }
+        n++;
+        if (fn)
+            fn(rec, arg);
+        json_decref(rec);
+        pos = at + flen;
+    }
+    return n;
 }
 
 int wn_journal_read(const char *path, int (*fn)(const json_t *rec, void *arg), void *arg,
-                    uint64_t *good_bytes, int *torn, wn_error_t *err)
+                    int (*ignored_fn)(const json_t *rec, void *arg),
+                    struct wn_journal_tail *tail, wn_error_t *err)
 {
-    if (good_bytes)
-        *good_bytes = 0;
-    if (torn)
-        *torn = 0;
+    struct wn_journal_tail t = {0, 0, 0, 0};
+    if (tail)
+        *tail = t;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
@@ -49,37 +81,30 @@ int wn_journal_read(const char *path, int (*fn)(const json_t *rec, void *arg), v
         return wn_errprintf(err, "%s: %s", path, strerror(errno));
     }
     struct stat st;
-    uint64_t size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-    uint64_t good = 0;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return wn_errprintf(err, "%s: %s", path, strerror(e));
+    }
+    /* Read whole: a journal is a few hundred bytes per batch. */
+    size_t size = (size_t)st.st_size;
+    unsigned char *buf = malloc(size ? size : 1);
+    ssize_t got = buf ? wn_read_all(fd, buf, size) : -1;
+    int e = errno;
+    close(fd);
+    if (!buf || got < 0) {
+        free(buf);
+        errno = buf ? e : ENOMEM;
+        return wn_errprintf(err, "%s: %s", path, buf ? strerror(e) : "out of memory");
+    }
+    t.size = (uint64_t)got;
     int rc = 0;
-    char *buf = NULL;
-    for (;;) {
-        unsigned char h[FRAME];
-        int r = read_all(fd, h, FRAME);
-        if (r == 0)
-            break;                       /* a clean end */
-        if (r < 0 || memcmp(h, MAGIC, 4) != 0)
-            break;                       /* torn or damaged from here */
-        uint32_t len = wn_ld32_(h + 4);
-        uint64_t sum = wn_ld64_(h + 8);
-        if (len > MAX_RECORD)
-            break;
-        char *nb = realloc(buf, (size_t)len + 1);
-        if (!nb) {
-            rc = wn_errprintf(err, "%s: out of memory", path);
-            break;
-        }
-        buf = nb;
-        if (read_all(fd, buf, len) != 1 || XXH3_64bits(buf, len) != sum)
-            break;
-        buf[len] = '\0';
-        json_error_t je;
-        json_t *rec = json_loadb(buf, len, 0, &je);
-        if (!rec || !json_is_object(rec)) {
-            json_decref(rec);
-            break;
-        }
-        good += FRAME + len;
+    size_t pos = 0, flen = 0;
+    json_t *rec;
+    while ((rec = frame_record(buf + pos, (size_t)got - pos, &flen))) {
+        pos += flen;
+        t.good_records++;
         int stop = fn ? fn(rec, arg) : 0;
         json_decref(rec);
         if (stop) {
@@ -87,12 +112,12 @@ int wn_journal_read(const char *path, int (*fn)(const json_t *rec, void *arg), v
             break;
         }
     }
+    t.good_bytes = pos;
+    if (rc == 0 && pos < (size_t)got)
+        t.ignored = count_ignored(buf + pos, (size_t)got - pos, ignored_fn, arg);
     free(buf);
-    close(fd);
-    if (good_bytes)
-        *good_bytes = good;
-    if (torn && rc == 0)
-        *torn = good < size;
+    if (tail)
+        *tail = t;
     return rc;
 }
 
@@ -106,10 +131,12 @@ static int counter(const json_t *rec, void *arg)
 struct wn_journal *wn_journal_open(const char *path, uint64_t *kept_records,
                                    wn_error_t *err)
 {
-    uint64_t good = 0, n = 0;
-    int torn = 0;
-    if (wn_journal_read(path, counter, &n, &good, &torn, err) < 0)
+    uint64_t n = 0;
+    struct wn_journal_tail t;
+    if (wn_journal_read(path, counter, &n, NULL, &t, err) < 0)
         return NULL;
+    uint64_t good = t.good_bytes;
+    int torn = good < t.size;
     struct wn_journal *j = calloc(1, sizeof(*j));
     if (!j || !(j->path = strdup(path))) {
         free(j);
@@ -147,19 +174,25 @@ int wn_journal_append(struct wn_journal *j, const json_t *record, wn_error_t *er
     wn_st64_(frame + 8, XXH3_64bits(text, len));
     memcpy(frame + FRAME, text, len);
     free(text);
-    /* One write: a crash tears at most this record. */
-    size_t done = 0;
-    while (done < FRAME + len) {
-        ssize_t w = write(j->fd, frame + done, FRAME + len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            int e = errno;
-            free(frame);
-            errno = e;
-            return wn_errprintf(err, "%s: %s", j->path, strerror(e));
+    /* One write: a crash tears at most this record.  A write that fails
+     * (a full disk) is cut off again, so that records appended later do
+     * not follow a torn one. */
+    off_t start = lseek(j->fd, 0, SEEK_CUR);
+    if (wn_write_all(j->fd, frame, FRAME + len) < 0) {
+        int e = errno;
+        free(frame);
+        if (start >= 0 && ftruncate(j->fd, start) == 0)
+            lseek(j->fd, start, SEEK_SET);
+        char room[96] = "";
+        if (e == ENOSPC || e == EDQUOT) {
+            room[0] = ' ';
+            room[1] = '(';
+            wn_free_space(j->path, room + 2, sizeof(room) - 3);
+            strcat(room, ")");
         }
-        done += (size_t)w;
+        errno = e;
+        return wn_errprintf(err, "%s: cannot append a record: %s%s", j->path, strerror(e),
+                            room);
     }
     free(frame);
     return 0;

@@ -1,14 +1,13 @@
 /* part.c - checkpoint part files (see part.h). */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <xxhash.h>
 
+#include "h5img.h"
 #include "part.h"
 #include "task_impl.h"
 
@@ -48,13 +47,18 @@ static enum wn_type type_from_name(const char *s)
 
 /* ------------------------------------------------------- attributes -- */
 
+/* Every helper closes what it opened, on every path. */
 static int attr_write(hid_t obj, const char *name, hid_t type, const void *v)
 {
+    if (type < 0)
+        return -1;
     hid_t sp = H5Screate(H5S_SCALAR);
+    if (sp < 0)
+        return -1;
     hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
     int rc = a >= 0 && H5Awrite(a, type, v) >= 0 ? 0 : -1;
-    if (a >= 0)
-        H5Aclose(a);
+    if (a >= 0 && H5Aclose(a) < 0)
+        rc = -1;
     H5Sclose(sp);
     return rc;
 }
@@ -67,9 +71,10 @@ static int attr_u64(hid_t obj, const char *name, uint64_t v)
 static int attr_str(hid_t obj, const char *name, const char *s)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(s) ? strlen(s) : 1);
-    H5Tset_strpad(t, H5T_STR_NULLPAD);
-    int rc = attr_write(obj, name, t, s);
+    if (t < 0)
+        return -1;
+    int rc = H5Tset_size(t, strlen(s) ? strlen(s) : 1) >= 0 &&
+             H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 ? attr_write(obj, name, t, s) : -1;
     H5Tclose(t);
     return rc;
 }
@@ -121,25 +126,30 @@ static int write_dataset(hid_t loc, const char *name, hid_t type, const void *bu
 {
     int rank = cols ? 2 : 1;
     hsize_t dims[2] = {rows, cols};
+    if (type < 0)
+        return -1;
     hid_t sp = H5Screate_simple(rank, dims, NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t dcpl = sp >= 0 ? H5Pcreate(H5P_DATASET_CREATE) : -1;
+    int rc = dcpl >= 0 ? 0 : -1;
     /* Chunked when it spans more than one chunk or is compressed; a small
      * column is one contiguous block (less metadata to write). */
-    if (rows > 0 && (rows * (cols ? cols : 1) > CHUNK_ELEMS || deflate > 0)) {
+    if (rc == 0 && rows > 0 && (rows * (cols ? cols : 1) > CHUNK_ELEMS || deflate > 0)) {
         hsize_t per_row = cols ? cols : 1;
         hsize_t crow = CHUNK_ELEMS / per_row ? CHUNK_ELEMS / per_row : 1;
         hsize_t chunk[2] = {rows < crow ? rows : crow, cols};
-        H5Pset_chunk(dcpl, rank, chunk);
-        if (deflate > 0)
-            H5Pset_deflate(dcpl, (unsigned)deflate);
+        if (H5Pset_chunk(dcpl, rank, chunk) < 0 ||
+            (deflate > 0 && H5Pset_deflate(dcpl, (unsigned)deflate) < 0))
+            rc = -1;
     }
-    hid_t d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    int rc = d >= 0 && (rows == 0 || H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                               buf) >= 0) ? 0 : -1;
-    if (d >= 0)
-        H5Dclose(d);
-    H5Pclose(dcpl);
-    H5Sclose(sp);
+    hid_t d = rc == 0 ? H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT) : -1;
+    if (d < 0 || (rows > 0 && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
+        rc = -1;
+    if (d >= 0 && H5Dclose(d) < 0)
+        rc = -1;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (sp >= 0)
+        H5Sclose(sp);
     return rc;
 }
 
@@ -148,11 +158,13 @@ static int write_dataset(hid_t loc, const char *name, hid_t type, const void *bu
 static void *read_dataset(hid_t loc, const char *name, hid_t type, hsize_t elems,
                           size_t width)
 {
+    if (type < 0)
+        return NULL;
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
     if (d < 0)
         return NULL;
     hid_t sp = H5Dget_space(d);
-    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
     void *buf = NULL;
     if (n >= 0 && (hsize_t)n == elems &&
         (buf = malloc(elems ? (size_t)elems * width : 64)) && elems &&
@@ -160,27 +172,39 @@ static void *read_dataset(hid_t loc, const char *name, hid_t type, hsize_t elems
         free(buf);
         buf = NULL;
     }
-    H5Sclose(sp);
+    if (sp >= 0)
+        H5Sclose(sp);
     H5Dclose(d);
     return buf;
 }
 
 /* ------------------------------------------------------------ write -- */
 
+/* The perf records' compound type, or -1 (then nothing is left open). */
 static hid_t perf_type(void)
 {
     hid_t name = H5Tcopy(H5T_C_S1);
-    H5Tset_size(name, 64);
-    H5Tset_strpad(name, H5T_STR_NULLTERM);
+    if (name < 0)
+        return -1;
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct wn_stage_perf));
-    H5Tinsert(t, "stage", HOFFSET(struct wn_stage_perf, stage), name);
-    H5Tinsert(t, "process_s", HOFFSET(struct wn_stage_perf, process_s), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "idle_s", HOFFSET(struct wn_stage_perf, idle_s), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "items_in", HOFFSET(struct wn_stage_perf, items_in), H5T_NATIVE_UINT64);
-    H5Tinsert(t, "items_out", HOFFSET(struct wn_stage_perf, items_out), H5T_NATIVE_UINT64);
-    H5Tinsert(t, "bytes_in", HOFFSET(struct wn_stage_perf, bytes_in), H5T_NATIVE_UINT64);
-    H5Tinsert(t, "bytes_out", HOFFSET(struct wn_stage_perf, bytes_out), H5T_NATIVE_UINT64);
+    int ok = t >= 0 && H5Tset_size(name, 64) >= 0 && H5Tset_strpad(name, H5T_STR_NULLTERM) >= 0 &&
+        H5Tinsert(t, "stage", HOFFSET(struct wn_stage_perf, stage), name) >= 0 &&
+        H5Tinsert(t, "process_s", HOFFSET(struct wn_stage_perf, process_s),
+                  H5T_NATIVE_DOUBLE) >= 0 &&
+        H5Tinsert(t, "idle_s", HOFFSET(struct wn_stage_perf, idle_s), H5T_NATIVE_DOUBLE) >= 0 &&
+        H5Tinsert(t, "items_in", HOFFSET(struct wn_stage_perf, items_in),
+                  H5T_NATIVE_UINT64) >= 0 &&
+        H5Tinsert(t, "items_out", HOFFSET(struct wn_stage_perf, items_out),
+                  H5T_NATIVE_UINT64) >= 0 &&
+        H5Tinsert(t, "bytes_in", HOFFSET(struct wn_stage_perf, bytes_in),
+                  H5T_NATIVE_UINT64) >= 0 &&
+        H5Tinsert(t, "bytes_out", HOFFSET(struct wn_stage_perf, bytes_out),
+                  H5T_NATIVE_UINT64) >= 0;
     H5Tclose(name);
+    if (!ok && t >= 0) {
+        H5Tclose(t);
+        t = -1;
+    }
     return t;
 }
 
@@ -231,9 +255,12 @@ static int write_task(hid_t file, size_t i, const struct wn_task *t, int deflate
 
     /* Metadata in its order: attribute creation order is tracked. */
     hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-    H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-    hid_t meta = rc ? -1 : H5Gcreate2(g, "meta", H5P_DEFAULT, gcpl, H5P_DEFAULT);
-    H5Pclose(gcpl);
+    hid_t meta = rc || gcpl < 0 ||
+                 H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED |
+                                                  H5P_CRT_ORDER_INDEXED) < 0
+                 ? -1 : H5Gcreate2(g, "meta", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    if (gcpl >= 0)
+        H5Pclose(gcpl);
     if (meta < 0)
         rc = -1;
     for (uint32_t k = 0; rc == 0 && k < t->nmeta; k++)
@@ -244,7 +271,8 @@ static int write_task(hid_t file, size_t i, const struct wn_task *t, int deflate
     if (rc == 0) {
         hid_t pt = perf_type();
         rc = write_dataset(g, "perf", pt, t->perf, t->nperf, 0, 0);
-        H5Tclose(pt);
+        if (pt >= 0)
+            H5Tclose(pt);
     }
     hid_t cols = rc ? -1 : H5Gcreate2(g, "columns", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (cols < 0)
@@ -255,37 +283,6 @@ static int write_task(hid_t file, size_t i, const struct wn_task *t, int deflate
         H5Gclose(cols);
     H5Gclose(g);
     return rc;
-}
-
-/* A new HDF5 file under path's temporary name (path.tmp.PID). */
-static hid_t create_tmp(const char *path, char *tmp, size_t len, wn_error_t *err)
-{
-    if (snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid()) >= (int)len) {
-        errno = ENAMETOOLONG;
-        wn_errprintf(err, "%s: path too long", path);
-        return -1;
-    }
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0)
-        wn_errprintf(err, "%s: cannot create (HDF5): %s", tmp, strerror(errno));
-    return f;
-}
-
-/* Durable before it is visible under its name. */
-static int sync_rename(const char *tmp, const char *path, wn_error_t *err)
-{
-    int fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        errno = e;
-        return wn_errprintf(err, "%s: cannot sync and rename into place: %s", path,
-                            strerror(e));
-    }
-    close(fd);
-    return 0;
 }
 
 /* XXH3-64 over the tasks' wire-format buffers. */
@@ -311,9 +308,21 @@ static int tasks_checksum(struct wn_task *const *tasks, size_t n, uint64_t *sum,
     return 0;
 }
 
-static int part_write(const char *path, const struct wn_part_info *info,
+/* What the tasks hold, plus room for HDF5's metadata: the in-memory
+ * file's growth step, so that most files are one allocation. */
+static size_t size_hint(struct wn_task *const *tasks, size_t n)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += wn_task_nbytes(tasks[i]) + 4096 + 1024 * (uint64_t)wn_batch_ncols(tasks[i]->batch);
+    return (size_t)bytes;
+}
+
+/* The part file in memory (under the HDF5 lock); wn_part_write writes it
+ * out. */
+static int part_build(const char *path, const struct wn_part_info *info,
                       struct wn_task *const *tasks, size_t n, int deflate,
-                      const uint64_t *known, uint64_t *checksum, wn_error_t *err)
+                      const uint64_t *known, struct wn_h5img *img, wn_error_t *err)
 {
     quiet();
     uint64_t sum;
@@ -321,8 +330,7 @@ static int part_write(const char *path, const struct wn_part_info *info,
         sum = *known;
     else if (tasks_checksum(tasks, n, &sum, err) < 0)
         return wn_errprefix(err, "%s", path);
-    char tmp[4096];
-    hid_t f = create_tmp(path, tmp, sizeof(tmp), err);
+    hid_t f = wn_h5img_create(path, size_hint(tasks, n), err);
     if (f < 0)
         return -1;
     int rc = attr_str(f, "format", FORMAT);
@@ -334,27 +342,21 @@ static int part_write(const char *path, const struct wn_part_info *info,
     rc = rc ? rc : attr_u64(f, "checksum", sum);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = write_task(f, i, tasks[i], deflate);
-    if (H5Fclose(f) < 0)
-        rc = -1;
     if (rc < 0) {
-        unlink(tmp);
-        return wn_errprintf(err, "%s: writing the HDF5 file failed (disk full?)", tmp);
+        H5Fclose(f);   /* in memory: nothing reached the disk */
+        errno = ENOMEM;
+        return wn_errprintf(err, "%s: building the HDF5 file in memory failed (out of "
+                            "memory?)", path);
     }
-    /* Durable before it is visible under its name. */
-    if (sync_rename(tmp, path, err) < 0)
-        return -1;
-    if (checksum)
-        *checksum = sum;
-    return 0;
+    return wn_h5img_take(f, path, WN_H5IMG_PART, WN_PART_VERSION, img, err);
 }
 
-static int manifest_write(const char *path, const char *pipeline, const char *text,
+static int manifest_build(const char *path, const char *pipeline, const char *text,
                           uint64_t hash, const char *const *stages, size_t nstages,
-                          wn_error_t *err)
+                          struct wn_h5img *img, wn_error_t *err)
 {
     quiet();
-    char tmp[4096];
-    hid_t f = create_tmp(path, tmp, sizeof(tmp), err);
+    hid_t f = wn_h5img_create(path, strlen(text) + 4096, err);
     if (f < 0)
         return -1;
     char hex[17];
@@ -370,13 +372,13 @@ static int manifest_write(const char *path, const char *pipeline, const char *te
         snprintf(name, sizeof(name), "stage_%02zu", i);
         rc = attr_str(f, name, stages[i]);
     }
-    if (H5Fclose(f) < 0)
-        rc = -1;
     if (rc < 0) {
-        unlink(tmp);
-        return wn_errprintf(err, "%s: writing the HDF5 file failed (disk full?)", tmp);
+        H5Fclose(f);
+        errno = ENOMEM;
+        return wn_errprintf(err, "%s: building the HDF5 file in memory failed (out of "
+                            "memory?)", path);
     }
-    return sync_rename(tmp, path, err);
+    return wn_h5img_take(f, path, WN_H5IMG_MANIFEST, WN_PART_VERSION, img, err);
 }
 
 /* ------------------------------------------------------------- read -- */
@@ -624,7 +626,7 @@ static int read_header(hid_t f, struct wn_part_info *info, wn_error_t *err)
     free(stage);
     if (attr_get_u64(f, "stage_index", &si) || attr_get_u64(f, "batch", &info->batch) ||
         attr_get_u64(f, "ntasks", &info->ntasks) ||
-        attr_get_u64(f, "checksum", &info->checksum) || si > UINT32_MAX) {
+        attr_get_u64(f, "checksum", &info->tasks_sum) || si > UINT32_MAX) {
         errno = EBADMSG;
         return wn_errprintf(err, "header attributes missing");
     }
@@ -632,17 +634,14 @@ static int read_header(hid_t f, struct wn_part_info *info, wn_error_t *err)
     return 0;
 }
 
-static int part_read(const char *path, struct wn_task_list *out, struct wn_part_info *info,
-                     wn_error_t *err)
+/* Parses a loaded, checked part file (under the HDF5 lock). */
+static int part_parse(const char *path, struct wn_h5img *img, struct wn_task_list *out,
+                      struct wn_part_info *info, wn_error_t *err)
 {
     quiet();
-    if (access(path, R_OK) != 0)
-        return wn_errprintf(err, "%s: %s", path, strerror(errno));
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-        errno = EBADMSG;
-        return wn_errprintf(err, "%s: not an HDF5 file, or truncated", path);
-    }
+    hid_t f = wn_h5img_open(img, err);
+    if (f < 0)
+        return wn_errprefix(err, "%s", path);
     struct wn_part_info hdr;
     struct wn_task_list got = WN_TASK_LIST_INIT;
     int rc = read_header(f, &hdr, err);
@@ -656,21 +655,23 @@ static int part_read(const char *path, struct wn_task_list *out, struct wn_part_
             rc = -1;
         }
     }
-    H5Fclose(f);
+    H5Fclose(f);   /* H5F_CLOSE_STRONG: with anything a failed read left open */
+    /* The tasks' checksum: a second check, of what was parsed. */
     uint64_t sum = 0;
     if (rc == 0 && tasks_checksum(got.tasks, got.n, &sum, err) < 0)
         rc = -1;
-    if (rc == 0 && sum != hdr.checksum) {
+    if (rc == 0 && sum != hdr.tasks_sum) {
         errno = EBADMSG;
-        wn_errprintf(err, "checksum mismatch: the content hashes to %016llx, the file "
+        wn_errprintf(err, "tasks' checksum mismatch: the tasks hash to %016llx, the file "
                      "says %016llx", (unsigned long long)sum,
-                     (unsigned long long)hdr.checksum);
+                     (unsigned long long)hdr.tasks_sum);
         rc = -1;
     }
     if (rc < 0) {
         wn_task_list_free(&got);
         return wn_errprefix(err, "%s", path);
     }
+    hdr.sum = img->sum;
     if (info)
         *info = hdr;
     for (size_t i = 0; out && i < got.n; i++) {
@@ -690,25 +691,46 @@ static int part_read(const char *path, struct wn_task_list *out, struct wn_part_
 }
 
 /* HDF5 as Debian builds it is not thread-safe: one call at a time (an
- * actor's I/O thread writes while its compute thread may load). */
+ * actor's I/O thread writes while its compute thread may load).  Disk
+ * reads and writes happen outside the lock. */
 static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int wn_part_write(const char *path, const struct wn_part_info *info,
                   struct wn_task *const *tasks, size_t n, int deflate, const uint64_t *known,
-                  uint64_t *checksum, wn_error_t *err)
+                  uint64_t *sum, wn_error_t *err)
 {
+    struct wn_h5img img;
     pthread_mutex_lock(&h5_lock);
-    int rc = part_write(path, info, tasks, n, deflate, known, checksum, err);
+    int rc = part_build(path, info, tasks, n, deflate, known, &img, err);
     pthread_mutex_unlock(&h5_lock);
+    if (rc < 0)
+        return -1;
+    rc = wn_h5img_write(&img, path, err);
+    if (rc == 0 && sum)
+        *sum = img.sum;
+    wn_h5img_free(&img);
     return rc;
 }
 
-int wn_part_read(const char *path, struct wn_task_list *out, struct wn_part_info *info,
-                 wn_error_t *err)
+int wn_part_verify(const char *path, const uint64_t *expect, wn_error_t *err)
 {
+    struct wn_h5img img;
+    if (wn_h5img_load(path, WN_H5IMG_PART, WN_PART_VERSION, expect, &img, err) < 0)
+        return -1;
+    wn_h5img_free(&img);
+    return 0;
+}
+
+int wn_part_read(const char *path, const uint64_t *expect, struct wn_task_list *out,
+                 struct wn_part_info *info, wn_error_t *err)
+{
+    struct wn_h5img img;
+    if (wn_h5img_load(path, WN_H5IMG_PART, WN_PART_VERSION, expect, &img, err) < 0)
+        return -1;
     pthread_mutex_lock(&h5_lock);
-    int rc = part_read(path, out, info, err);
+    int rc = part_parse(path, &img, out, info, err);
     pthread_mutex_unlock(&h5_lock);
+    wn_h5img_free(&img);
     return rc;
 }
 
@@ -716,9 +738,14 @@ int wn_manifest_write(const char *path, const char *pipeline, const char *text,
                       uint64_t hash, const char *const *stages, size_t nstages,
                       wn_error_t *err)
 {
+    struct wn_h5img img;
     pthread_mutex_lock(&h5_lock);
-    int rc = manifest_write(path, pipeline, text, hash, stages, nstages, err);
+    int rc = manifest_build(path, pipeline, text, hash, stages, nstages, &img, err);
     pthread_mutex_unlock(&h5_lock);
+    if (rc < 0)
+        return -1;
+    rc = wn_h5img_write(&img, path, err);
+    wn_h5img_free(&img);
     return rc;
 }
 
@@ -726,7 +753,7 @@ int wn_part_describe(FILE *out, const char *path, wn_error_t *err)
 {
     struct wn_task_list tasks = WN_TASK_LIST_INIT;
     struct wn_part_info info;
-    if (wn_part_read(path, &tasks, &info, err) < 0)
+    if (wn_part_read(path, NULL, &tasks, &info, err) < 0)
         return -1;
     uint64_t rows = 0;
     for (size_t i = 0; i < tasks.n; i++)
@@ -734,7 +761,7 @@ int wn_part_describe(FILE *out, const char *path, wn_error_t *err)
     fprintf(out, "%s: stage %u '%s', batch %llu, %llu tasks, %llu rows, checksum %016llx "
             "(verified)\n", path, info.stage_index, info.stage,
             (unsigned long long)info.batch, (unsigned long long)info.ntasks,
-            (unsigned long long)rows, (unsigned long long)info.checksum);
+            (unsigned long long)rows, (unsigned long long)info.sum);
     for (size_t i = 0; i < tasks.n; i++) {
         const struct wn_task *t = tasks.tasks[i];
         fprintf(out, "task %zu: id %016llx, %llu rows, %u metadata, %u perf records\n", i,

@@ -23,8 +23,9 @@
 
 /* Resume: the first stage an earlier run did not finish runs (its done
  * batches loaded), after the outputs of the stage before it are loaded.
- * Those files are checked here first (checksums); a bad one makes its
- * stage unfinished, and the search steps back a stage. */
+ * Those files are checked here first (each file's checksum against the
+ * journal's, without parsing it); a bad one makes its stage unfinished,
+ * and the search steps back a stage. */
 void planner_resume(struct wn_planner *p)
 {
     struct wn_rt *rt = p->rt;
@@ -37,14 +38,13 @@ void planner_resume(struct wn_planner *p)
         int bad = 0;
         for (size_t i = 0; i < cs->ndone;) {
             char path[4096];
-            struct wn_part_info info;
             wn_error_t err = {{0}};
             uint64_t b = cs->done[i].batch;
             if (wn_ckpt_part_path(path, sizeof(path), rt->opts->checkpoint, r - 1, name,
                                   b) < 0 ||
-                wn_part_read(path, NULL, &info, &err) < 0 || info.checksum != cs->done[i].sum) {
+                wn_part_verify(path, &cs->done[i].sum, &err) < 0) {
                 wn_warn("checkpoint: stage '%s' batch %llu: %s; recomputing it", name,
-                        (unsigned long long)b, err.text[0] ? err.text : "checksum differs");
+                        (unsigned long long)b, err.text[0] ? err.text : "path too long");
                 wn_ckpt_forget(p->ck, r - 1, b);   /* swaps the last into i */
                 bad = 1;
                 continue;

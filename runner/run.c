@@ -20,6 +20,7 @@
 #include "ckpt.h"
 #include "guard.h"
 #include "inputs.h"
+#include "lock.h"
 #include "rejects.h"
 #include "runtime.h"
 #include "stage_impl.h"
@@ -365,6 +366,23 @@ static int check_outputs(const struct run_args *a, const struct prepared *p, int
     return all ? 0 : WN_EXIT_USAGE;
 }
 
+/* Collective, once the output folder is made: rank 0 locks it
+ * (OUTPUT/.winnow-lock, held until the run ends): two runs writing one
+ * output folder would mix their files. */
+static int lock_output(const struct prepared *p, int rank, struct wn_lock **lock)
+{
+    wn_error_t err = {{0}};
+    const char *out = p->cfg->output;
+    int ok = 1;
+    if (rank == 0 && out && *out &&
+        !(*lock = wn_lock_take(out, ".winnow-lock", "output folder", &err))) {
+        wn_error("%s", err.text);
+        ok = 0;
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return ok ? 0 : WN_EXIT_USAGE;
+}
+
 /* Stage i's request for actors, as the planner will make it.  Tasks
  * before a stage are known only for the first (its seeds); for the others
  * the formula's resource bound is what can be said beforehand. */
@@ -456,29 +474,51 @@ static void print_plan(const struct prepared *p, FILE *out)
     }
 }
 
-/* Collective: the checkpoint directory, opened by rank 0 before any work
- * (a journal of another pipeline stops the run here). */
+/* Whether the output folder is the checkpoint folder or inside it. */
+static int inside_output(const char *ckpt, const char *output)
+{
+    if (!output || !*output)
+        return 0;
+    char *c = realpath(ckpt, NULL), *o = realpath(output, NULL);
+    size_t n = c ? strlen(c) : 0;
+    int in = c && o && !strncmp(o, c, n) && (o[n] == '\0' || o[n] == '/');
+    free(c);
+    free(o);
+    return in;
+}
+
+/* Collective: the checkpoint directory, opened (and locked) by rank 0
+ * before any work.  Refusals (another run holds it, a folder of something
+ * else, a journal of another pipeline) exit 2; a disk that cannot take
+ * the manifest or the journal's first record exits 1. */
 static int open_checkpoint(struct run_args *a, struct prepared *p, int rank)
 {
     if (!a->opts.checkpoint)
         return 0;
-    int ok = 1, size;
+    int status = 0, size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (rank == 0) {
+    if (rank == 0 && inside_output(a->opts.checkpoint, p->cfg->output)) {
+        wn_error("the checkpoint %s cannot be the output folder %s or hold it: each is locked "
+                 "for one run, and a checkpoint holds only what winnow makes there (use a "
+                 "folder of its own, e.g. %s/checkpoint)", a->opts.checkpoint,
+                 p->cfg->output, p->cfg->output);
+        status = WN_EXIT_USAGE;
+    } else if (rank == 0) {
         wn_error_t err = {{0}};
         int resumed = 0;
-        a->opts.ckpt = wn_ckpt_open(a->opts.checkpoint, p->cfg, size, a->opts.force,
-                                    &resumed, &err);
+        a->opts.ckpt = wn_ckpt_open(a->opts.checkpoint, p->cfg, p->inputs, size,
+                                    a->opts.force, &resumed, &err);
         if (!a->opts.ckpt) {
+            int e = errno;
             wn_error("%s", err.text);
-            ok = 0;
+            status = e == ENOSPC || e == EDQUOT || e == EIO ? WN_EXIT_FAILURE : WN_EXIT_USAGE;
         } else if (resumed) {
             a->resumed = 1;
             wn_info("resuming from checkpoint %s", a->opts.checkpoint);
         }
     }
-    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    return ok ? 0 : WN_EXIT_USAGE;
+    MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return status;
 }
 
 /* Collective: a run that does not resume starts a new rejects file (one
@@ -515,6 +555,7 @@ static int run_or_plan(int argc, char **argv, int plan_only)
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     struct prepared p;
+    struct wn_lock *out_lock = NULL;
     int status = prepare(&a, &p);
     if (status == 0) {
         if (plan_only) {
@@ -525,6 +566,8 @@ static int run_or_plan(int argc, char **argv, int plan_only)
             status = check_actors(&p, rank);
             if (status == 0)
                 status = check_outputs(&a, &p, rank);
+            if (status == 0)
+                status = lock_output(&p, rank, &out_lock);
             if (status == 0)
                 status = open_checkpoint(&a, &p, rank);
             if (status == 0)
@@ -537,6 +580,7 @@ static int run_or_plan(int argc, char **argv, int plan_only)
                 errno != ENOENT)
                 wn_warn("%s: could not sort: %s", a.opts.rejects_path, strerror(errno));
             wn_ckpt_close(a.opts.ckpt);
+            wn_lock_release(out_lock);
         }
     }
     prepared_free(&p);

@@ -80,14 +80,14 @@ static int scan(const json_t *rec, void *arg)
     return 0;
 }
 
-/* The journal at path replayed (torn: a torn last record was ignored),
- * or NULL with an error printed after `what`. */
-static struct state *read_state(const char *path, int *torn, const char *what)
+/* The journal at path replayed (*tail: what followed the good records,
+ * ignored), or NULL with an error printed after `what`. */
+static struct state *read_state(const char *path, struct wn_journal_tail *tail,
+                                const char *what)
 {
     struct state *s = calloc(1, sizeof(*s));
-    uint64_t good = 0;
     wn_error_t err = {{0}};
-    if (!s || wn_journal_read(path, scan, s, &good, torn, &err) < 0) {
+    if (!s || wn_journal_read(path, scan, s, NULL, tail, &err) < 0) {
         wn_error("%s%s", what, s ? err.text : "out of memory");
         free(s);
         return NULL;
@@ -138,8 +138,8 @@ int wn_cmd_status(int argc, char **argv)
         wn_error("%s: no journal here (%s): not a winnow checkpoint", dir, strerror(errno));
         return WN_EXIT_FAILURE;
     }
-    int torn = 0;
-    struct state *s = read_state(path, &torn, "");
+    struct wn_journal_tail tail;
+    struct state *s = read_state(path, &tail, "");
     if (!s)
         return WN_EXIT_FAILURE;
     printf("checkpoint %s: pipeline '%s' (hash %s), %d run%s\n", dir, s->pipeline, s->hash,
@@ -158,7 +158,13 @@ int wn_cmd_status(int argc, char **argv)
         printf("%-3d %-20s %-9s %15s %12lld %10lld %12lld\n", i, r->name,
                r->ended ? "done" : r->begun ? "partial" : "not run", done, r->ntasks, nf, nb);
     }
-    printf("last event: %s%s\n", s->last, torn ? " (a torn record after it is ignored)" : "");
+    if (tail.ignored)
+        printf("last event: %s (record #%llu is damaged: it and the %llu whole records after "
+               "it are ignored, and the batches they record run again)\n", s->last,
+               (unsigned long long)tail.good_records + 1, (unsigned long long)tail.ignored);
+    else
+        printf("last event: %s%s\n", s->last,
+               tail.good_bytes < tail.size ? " (a torn record after it is ignored)" : "");
     int complete = s->finished == 1;
     printf("%s\n", complete ? "finished: the same command loads the final outputs"
                             : "resumable: the same command goes on from here");
@@ -196,8 +202,7 @@ int wn_cmd_halt(int argc, char **argv)
     char path[4096], tmp[4200];
     snprintf(path, sizeof(path), "%s/journal", dir);
     if (access(path, R_OK) == 0) {
-        int torn = 0;
-        struct state *s = read_state(path, &torn, "halt: ");
+        struct state *s = read_state(path, NULL, "halt: ");
         if (!s)
             return WN_EXIT_FAILURE;
         int ended = s->finished;

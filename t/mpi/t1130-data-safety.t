@@ -138,4 +138,42 @@ ok $? "... its PATH:LINE ids carry U+FFFD for the bad byte"
 python3 -c 'import json,sys; [json.loads(l) for l in open("n1/duplicate_groups.jsonl")]'
 ok $? "... and the groups file is valid JSON"
 
+# 5. Input changed before a resume: refused (exit 2) naming the files,
+# --force or not; put back as it was, the resume goes on.
+mkdir -p rin
+cp -p data/part-0.jsonl data/part-1.jsonl data/part-2.jsonl rin/
+run_ck() { mpirun_np 2 "$WINNOW" run "$EX" --progress off --set input=rin --set output=ro \
+           --checkpoint ck --set id_field=id "$@" 2>&1; }
+# A reference run, then one halted after its first stage (each batch
+# slowed down so that the halt comes while it runs).
+out=$(mpirun_np 2 "$WINNOW" run "$EX" --progress off --set input=rin --set output=ro.first \
+      --set id_field=id 2>&1); ok $? "a reference run" || diag "$out"
+out=$( { WN_TEST_BATCH_DELAY_MS=1500 run_ck & mp=$!
+         for i in $(seq 50); do sleep 0.2; "$WINNOW" halt ck --after-stage read_jsonl \
+             >/dev/null 2>&1 && break; done; wait $mp; echo "exit=$?"; } )
+like "$out" "exit=3" "a run with a checkpoint, halted after its first stage: exit 3" || diag "$out"
+cp data/part-3.jsonl rin/
+out=$(run_ck); st=$?
+is "$st" 2 "a file added to the input before the resume: exit 2"
+like "$out" "checkpoint ck was made from other input files: resuming would keep and drop the wrong documents.*1 differ: added: rin/part-3.jsonl" "... naming the file added"
+out=$(run_ck --force); is $? 2 "... --force does not override it"
+rm rin/part-3.jsonl rin/part-1.jsonl
+out=$(run_ck); is $? 2 "a file removed: exit 2"
+like "$out" "1 differ: removed: rin/part-1.jsonl" "... naming it"
+cp -p data/part-1.jsonl rin/
+cp -p rin/part-0.jsonl saved.jsonl
+{ head -1 data/part-3.jsonl; cat saved.jsonl; } >rin/part-0.jsonl
+out=$(run_ck); is $? 2 "a line inserted at the top of a file: exit 2"
+like "$out" "changed: rin/part-0.jsonl \([0-9]+ bytes, now [0-9]+\)" "... naming the file changed"
+cp -p saved.jsonl rin/part-0.jsonl
+touch -d '2001-01-01' rin/part-2.jsonl
+out=$(run_ck); is $? 2 "a file only touched (its time changed): exit 2"
+like "$out" "changed: rin/part-2.jsonl \(modified since\)" "... saying so"
+touch -r data/part-2.jsonl rin/part-2.jsonl
+out=$(run_ck); st=$?
+ok $st "the input put back as it was: the resume goes on" || diag "$out"
+diff -r ro ro.first >/dev/null; ok $? "... and its outputs are the first run's, byte for byte"
+touch ck/stray
+out=$(run_ck); is $? 2 "a file winnow did not make in the checkpoint folder: refused"
+
 done_testing

@@ -1,8 +1,9 @@
 #!/bin/bash
 # wn-timeout: 120
 # Checkpoint part files are readable without winnow: h5dump and h5py
-# (Debian's hdf5-tools and python3-h5py) show the columns, and winnow
-# inspect reports and verifies them.
+# (Debian's hdf5-tools and python3-h5py) show the columns (winnow's
+# 512-byte header is HDF5's user block to them), and winnow inspect
+# reports and verifies them.
 . "$(dirname "$0")/../lib/tap.sh"
 cd "$TEST_TMP"
 
@@ -26,7 +27,9 @@ ok $([ -n "$py" ]; echo $?) "a python3 with h5py (Debian python3-h5py) is instal
 "${py:-python3}" - part.h5 <<'PY'
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
+assert f.userblock_size == 512, f.userblock_size
 assert f.attrs["format"] == b"winnow-part", f.attrs["format"]
+assert int(f.attrs["version"]) == 2
 assert int(f.attrs["ntasks"]) == 4 and int(f.attrs["batch"]) == 17
 t = f["task_000000"]
 cols = t["columns"]
@@ -43,7 +46,7 @@ assert [p["stage"] for p in perf] == [b"read_jsonl", b"minhash"], perf
 assert list(t["meta"].attrs) == ["source", "empty", "utf8", "a-last-key"], list(t["meta"].attrs)
 assert f["task_000002"].attrs["has_batch"] == 0
 PY
-ok $? "h5py: attributes, column order, values, strings, lists, perf, metadata order"
+ok $? "h5py: a 512-byte user block, attributes, column order, values, strings, lists, perf, metadata order"
 
 out=$("$WINNOW" inspect part.h5 2>&1); st=$?
 ok $st "winnow inspect exits 0" || diag "$out"
@@ -53,7 +56,17 @@ like "$out" "text +str +1000 rows" "inspect: a string column"
 printf 'garbage' >bad.h5
 out=$("$WINNOW" inspect part.h5 bad.h5 2>&1); st=$?
 is $st 1 "inspect: a bad file among good ones exits 1"
-like "$out" "bad.h5: not an HDF5 file" "inspect: the bad file is named"
+like "$out" "bad.h5: not a winnow part file" "inspect: the bad file is named"
+# One byte changed in the HDF5 data: found by the file's checksum.
+"${py:-python3}" - part.h5 flipped.h5 <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[len(b) // 2] ^= 0x10
+open(sys.argv[2], "wb").write(bytes(b))
+PY
+out=$("$WINNOW" inspect flipped.h5 2>&1); st=$?
+is $st 1 "inspect: a byte changed in the middle: exit 1"
+like "$out" "flipped.h5: checksum mismatch" "inspect: ... a checksum mismatch, the file named"
 "$WINNOW" inspect >/dev/null 2>&1; is $? 2 "inspect without files is a usage error"
 
 done_testing

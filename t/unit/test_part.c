@@ -1,17 +1,22 @@
 /* test_part.c - checkpoint part files: every column type, metadata and
- * perf records round-trip through HDF5; a changed byte, a truncated file
- * and a file that is not a part file are errors naming the file.
+ * perf records round-trip through HDF5; the file's checksum (winnow's
+ * header, h5img.h) is the XXH3-64 of the file after it and is checked
+ * before HDF5 parses anything: a byte changed anywhere, a truncated file,
+ * a file of the old format and one that is not a part file are errors
+ * naming the file; no HDF5 object is left open after any of them.
  *
  *   test_part.t                run the tests
  *   test_part.t --write FILE   write the sample part file (for the h5dump
  *                              and h5py checks in t0010-part-tools.t)
  */
 #include <errno.h>
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "part.h"
 #include "tap.h"
@@ -79,7 +84,7 @@ static size_t sample_tasks(struct wn_task **t)
     return 4;
 }
 
-static const struct wn_part_info sample_info = {"minhash", 1, 17, 0, 0};
+static const struct wn_part_info sample_info = {"minhash", 1, 17, 0, 0, 0};
 
 static int write_sample(const char *path)
 {
@@ -129,6 +134,39 @@ static long find(const char *hay, size_t len, const void *needle, size_t nlen)
     return -1;
 }
 
+/* The header's checksum made right again after a change (as a forger, or
+ * a bug, would): only the tasks' checksum and HDF5 stand in the way. */
+static void fix_checksum(char *b, size_t len)
+{
+    uint64_t h = XXH3_64bits(b + 16, len - 16);
+    memcpy(b + 8, &h, 8);   /* little-endian host */
+}
+
+/* HDF5 objects (files, groups, datasets, attributes, named types) open
+ * in this process. */
+static long h5_open_objects(void)
+{
+    return (long)H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+}
+
+/* A copy of the good file with its byte at `at` changed, read back. */
+static int read_flipped(const char *bad, const char *good_bytes, size_t len, size_t at,
+                        wn_error_t *err, size_t *ntasks)
+{
+    char *b = malloc(len);
+    if (!b)
+        BAIL_OUT("out of memory");
+    memcpy(b, good_bytes, len);
+    b[at] ^= 0x5a;
+    spit(bad, b, len);
+    free(b);
+    struct wn_task_list back = WN_TASK_LIST_INIT;
+    int rc = wn_part_read(bad, NULL, &back, NULL, err);
+    *ntasks = back.n;
+    wn_task_list_free(&back);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write"))
@@ -154,23 +192,52 @@ int main(int argc, char **argv)
 
     struct wn_task_list back = WN_TASK_LIST_INIT;
     struct wn_part_info info;
-    rc = wn_part_read(path, &back, &info, &err);
+    rc = wn_part_read(path, NULL, &back, &info, &err);
     ok(rc == 0, "read it back%s%s", rc ? ": " : "", err.text);
     ok(rc == 0 && info.stage_index == 1 && info.batch == 17 && info.ntasks == n &&
-       info.checksum == sum && !strcmp(info.stage, "minhash"),
-       "the header: stage, batch, task count, checksum");
+       info.sum == sum && !strcmp(info.stage, "minhash"),
+       "the header: stage, batch, task count, the file's checksum");
     int same = rc == 0 && back.n == n;
     for (size_t i = 0; same && i < n; i++)
         same = wn_task_equal(t[i], back.tasks[i]);
     ok(same, "every task equal: all column types, 0 rows, no batch, metadata in order, perf");
     wn_task_list_free(&back);
 
-    /* Compressed, the same tasks. */
+    /* The file: winnow's header, then HDF5 at 512; the checksum covers
+     * everything after itself. */
+    size_t len;
+    char *bytes = slurp(path, &len);
+    if (!bytes)
+        BAIL_OUT("cannot read %s back", path);
+    uint64_t said, size;
+    memcpy(&said, bytes + 8, 8);
+    memcpy(&size, bytes + 24, 8);
+    ok(!memcmp(bytes, "\x89WINNOW\n", 8) && !memcmp(bytes + 512, "\x89HDF\r\n\x1a\n", 8) &&
+       size == len, "winnow's header (magic, size %llu), the HDF5 superblock at 512",
+       (unsigned long long)size);
+    ok(said == sum && XXH3_64bits(bytes + 16, len - 16) == sum,
+       "the checksum wn_part_write returns is the header's: XXH3-64 of bytes 16..end");
+
+    /* Read against the journal's checksum. */
+    rc = wn_part_read(path, &sum, &back, NULL, &err);
+    ok(rc == 0 && back.n == n, "read with the journal's checksum");
+    wn_task_list_free(&back);
+    uint64_t other = sum ^ 1;
+    rc = wn_part_read(path, &other, &back, NULL, &err);
+    ok(rc < 0 && back.n == 0 && strstr(err.text, path) && strstr(err.text, "journal says"),
+       "another checksum than the journal's: refused (%s)", err.text);
+    ok(wn_part_verify(path, &sum, &err) == 0 && wn_part_verify(path, &other, &err) < 0,
+       "wn_part_verify: the same check, without parsing");
+
+    /* Compressed, the same tasks: the same tasks' checksum, another file. */
     char zpath[300];
     snprintf(zpath, sizeof(zpath), "%s/part-z.h5", dir);
     uint64_t zsum = 0;
     rc = wn_part_write(zpath, &sample_info, t, n, 6, NULL, &zsum, &err);
-    ok(rc == 0 && zsum == sum, "deflate: the same checksum");
+    struct wn_part_info zinfo;
+    ok(rc == 0 && wn_part_read(zpath, &zsum, NULL, &zinfo, &err) == 0 &&
+       zinfo.tasks_sum == info.tasks_sum && zsum != sum,
+       "deflate: the same tasks' checksum, another file's checksum");
     /* On compressible columns deflate pays. */
     {
         struct wn_batch *cb = wn_batch_create();
@@ -192,7 +259,7 @@ int main(int argc, char **argv)
         unlink(p1);
         unlink(p2);
     }
-    rc = wn_part_read(zpath, &back, NULL, &err);
+    rc = wn_part_read(zpath, NULL, &back, NULL, &err);
     same = rc == 0 && back.n == n;
     for (size_t i = 0; same && i < n; i++)
         same = wn_task_equal(t[i], back.tasks[i]);
@@ -203,35 +270,113 @@ int main(int argc, char **argv)
     char epath[300];
     snprintf(epath, sizeof(epath), "%s/part-empty.h5", dir);
     ok(wn_part_write(epath, &sample_info, NULL, 0, 0, NULL, NULL, &err) == 0 &&
-       wn_part_read(epath, &back, &info, &err) == 0 && back.n == 0 && info.ntasks == 0,
+       wn_part_read(epath, NULL, &back, &info, &err) == 0 && back.n == 0 && info.ntasks == 0,
        "a batch without outputs: a file of 0 tasks");
 
-    /* Corruption: one byte of the column values changed. */
-    size_t len;
-    char *bytes = slurp(path, &len);
+    /* One byte changed, anywhere after the magic: the superblock, object
+     * headers, attributes, the column data, the header's own fields.
+     * Every one is found by the file's checksum, before HDF5 parses. */
     uint64_t want = (uint64_t)-(int64_t)500 * 1000003;   /* ts of row 500 */
-    long at = bytes ? find(bytes, len, &want, sizeof(want)) : -1;
-    ok(at >= 0, "found a column value in the file");
-    if (at >= 0) {
-        bytes[at] ^= 0x40;
-        spit(bad, bytes, len);
-        rc = wn_part_read(bad, &back, NULL, &err);
-        ok(rc < 0 && strstr(err.text, bad) && strstr(err.text, "checksum mismatch"),
-           "a changed value: checksum mismatch, file named (%s)", err.text);
-        ok(back.n == 0, "nothing is returned from a corrupt file");
+    long at_value = find(bytes, len, &want, sizeof(want));
+    long at_attr = find(bytes, len, "minhash", 7);        /* the stage attribute */
+    long at_name = find(bytes, len, "has_batch", 9);      /* an attribute's name */
+    ok(at_value > 512 && at_attr > 512 && at_name > 512,
+       "found a column value, an attribute value and an attribute name in the file");
+    size_t offs[64], noffs = 0;
+    size_t fixed[] = {8, 16, 20, 24, 31, 100, 511, 512, 520, 530, 560, 600, 700, 800, 1000,
+                      2000, (size_t)at_value, (size_t)at_attr, (size_t)at_name, len - 1};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (fixed[i] < len)
+            offs[noffs++] = fixed[i];
+    for (size_t k = 1; k <= 24 && noffs < 64; k++)   /* and spread over the file */
+        offs[noffs++] = 512 + k * (len - 513) / 25;
+    size_t caught = 0, tasks_back = 0;
+    char first_miss[700] = "";
+    for (size_t i = 0; i < noffs; i++) {
+        size_t nt = 0;
+        rc = read_flipped(bad, bytes, len, offs[i], &err, &nt);
+        if (rc < 0 && strstr(err.text, "checksum") && strstr(err.text, bad))
+            caught++;
+        else if (!first_miss[0])
+            snprintf(first_miss, sizeof(first_miss), "offset %zu: rc %d, %s", offs[i], rc,
+                     rc ? err.text : "read");
+        tasks_back += nt;
     }
-    /* Truncated. */
-    if (bytes) {
-        spit(bad, bytes, len / 2);
-        rc = wn_part_read(bad, &back, NULL, &err);
-        ok(rc < 0 && strstr(err.text, bad), "a truncated file is an error (%s)", err.text);
-        spit(bad, "not an hdf5 file\n", 17);
-        rc = wn_part_read(bad, NULL, NULL, &err);
-        ok(rc < 0 && strstr(err.text, "not an HDF5 file"), "not HDF5: %s", err.text);
+    ok(caught == noffs && tasks_back == 0,
+       "one byte changed at %zu offsets (superblock, object headers, attributes, data, "
+       "header fields): %zu refused with 'checksum' in the message, no tasks returned%s%s",
+       noffs, caught, first_miss[0] ? "; " : "", first_miss);
+    {
+        size_t nt = 0;
+        rc = read_flipped(bad, bytes, len, 3, &err, &nt);
+        ok(rc < 0 && strstr(err.text, "not a winnow part file"),
+           "the magic changed: not a winnow part file (%s)", err.text);
+    }
+
+    /* Truncated, and grown. */
+    spit(bad, bytes, len / 2);
+    rc = wn_part_read(bad, NULL, &back, NULL, &err);
+    ok(rc < 0 && strstr(err.text, bad) && strstr(err.text, "its header says") &&
+       back.n == 0, "a truncated file is an error (%s)", err.text);
+    spit(bad, bytes, 300);
+    rc = wn_part_read(bad, NULL, &back, NULL, &err);
+    ok(rc < 0 && strstr(err.text, "truncated"), "cut inside the header (%s)", err.text);
+    spit(bad, "not an hdf5 file\n", 17);
+    rc = wn_part_read(bad, NULL, NULL, NULL, &err);
+    ok(rc < 0 && strstr(err.text, "not a winnow part file"), "not a part file: %s", err.text);
+
+    /* The format before the header (version 1): a bare HDF5 file is never
+     * parsed, and the message says what to do. */
+    spit(bad, bytes + 512, len - 512);
+    rc = wn_part_read(bad, NULL, &back, NULL, &err);
+    ok(rc < 0 && back.n == 0 && strstr(err.text, "older winnow") &&
+       strstr(err.text, "remove the checkpoint"), "a part file of the old format: %s",
+       err.text);
+
+    /* Damage the checksum cannot see (its header recomputed, as by a
+     * forger or a bug): HDF5 parses it, the reader's own checks refuse it
+     * and every object it opened is closed. */
+    long before = h5_open_objects();
+    const char *edits[][2] = {{"winnow-part", "winnow-pXrt"}, {"has_batch", "has_bXtch"},
+                              {"columns", "columnX"}};
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char *b = malloc(len);
+        memcpy(b, bytes, len);
+        long at = find(b, len, edits[i][0], strlen(edits[i][0]));
+        if (at < 0) {
+            ok(0, "found '%s' in the file", edits[i][0]);
+            free(b);
+            continue;
+        }
+        memcpy(b + at, edits[i][1], strlen(edits[i][1]));
+        fix_checksum(b, len);
+        spit(bad, b, len);
+        free(b);
+        rc = wn_part_read(bad, NULL, &back, NULL, &err);
+        ok(rc < 0 && back.n == 0 && h5_open_objects() == before,
+           "'%s' renamed, checksum made right: refused after parsing, no HDF5 object left "
+           "open (%s)", edits[i][0], err.text);
+        wn_task_list_free(&back);
+    }
+    ok(before == 0, "no HDF5 object open between calls");
+    /* A value changed under a right file checksum: the tasks' checksum. */
+    {
+        char *b = malloc(len);
+        memcpy(b, bytes, len);
+        b[at_value] ^= 0x40;
+        fix_checksum(b, len);
+        spit(bad, b, len);
+        free(b);
+        rc = wn_part_read(bad, NULL, &back, NULL, &err);
+        ok(rc < 0 && strstr(err.text, "tasks' checksum mismatch") && back.n == 0,
+           "a value changed under a right file checksum: the tasks' checksum (%s)", err.text);
     }
     free(bytes);
-    rc = wn_part_read("/nonexistent/part.h5", NULL, NULL, &err);
+    rc = wn_part_read("/nonexistent/part.h5", NULL, NULL, NULL, &err);
     ok(rc < 0 && strstr(err.text, "/nonexistent/part.h5"), "a missing file: %s", err.text);
+    rc = wn_part_write("/nonexistent/dir/part.h5", &sample_info, t, n, 0, NULL, NULL, &err);
+    ok(rc < 0 && strstr(err.text, "/nonexistent/dir/part.h5.tmp.") && h5_open_objects() == 0,
+       "a file that cannot be created: named, nothing left open (%s)", err.text);
 
     /* inspect's view. */
     char *out = NULL;

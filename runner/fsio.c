@@ -1,0 +1,85 @@
+/* fsio.c - see fsio.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "fsio.h"
+
+int wn_write_all(int fd, const void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, (const char *)buf + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        if (w == 0) {   /* not expected from a regular file; never loop on it */
+            errno = EIO;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+ssize_t wn_read_all(int fd, void *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = read(fd, (char *)buf + got, len - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+void wn_human_bytes(unsigned long long n, char *buf, size_t len)
+{
+    static const char *unit[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (n < 1024) {
+        snprintf(buf, len, "%llu B", n);
+        return;
+    }
+    double v = (double)n / 1024;
+    int u = 0;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, len, "%.1f %s", v, unit[u]);
+}
+
+void wn_free_space(const char *path, char *buf, size_t len)
+{
+    struct statvfs sv;
+    int rc = statvfs(path, &sv);
+    if (rc != 0) {
+        /* Not there (yet): the folder it would be in. */
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash == dir)
+            dir[1] = '\0';
+        else if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof(dir), ".");
+        rc = statvfs(dir, &sv);
+    }
+    if (rc != 0) {
+        snprintf(buf, len, "free space unknown");
+        return;
+    }
+    char h[32];
+    wn_human_bytes((unsigned long long)sv.f_bavail * sv.f_frsize, h, sizeof(h));
+    snprintf(buf, len, "%s free on its file system", h);
+}

@@ -1,0 +1,25 @@
+/* fsio.h - file helpers shared by the checkpoint's writers (part files,
+ * the journal, the lock file): whole reads and writes, and what a user
+ * needs to read when a write fails for room (the free space left). */
+#ifndef WN_FSIO_H
+#define WN_FSIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Writes all len bytes at fd's offset (short writes and EINTR retried):
+ * 0, or -1 with errno (ENOSPC when the file system is full). */
+int wn_write_all(int fd, const void *buf, size_t len);
+
+/* Reads up to len bytes at fd's offset, stopping early only at the end of
+ * the file: the count read, or -1 with errno. */
+ssize_t wn_read_all(int fd, void *buf, size_t len);
+
+/* "12.3 KiB free on its file system" for the file system holding path
+ * (its folder when path does not exist yet), or "free space unknown". */
+void wn_free_space(const char *path, char *buf, size_t len);
+
+/* A byte count for people: "512 B", "12.0 KiB", "3.4 MiB", "1.2 GiB". */
+void wn_human_bytes(unsigned long long n, char *buf, size_t len);
+
+#endif /* WN_FSIO_H */
