@@ -587,6 +587,7 @@ static void send_durable(struct wn_rt *rt, struct io_job *io)
         }
         wn_rt_send(rt, 0, WN_TAG_DURABLE, io->msg, io->msg_len);
         free(io->path);
+        free(io->rejects);
         free(io);
     }
 }

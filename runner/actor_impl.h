@@ -70,6 +70,7 @@ struct io_job {
     struct wn_part_info info;
     struct wn_task_list tasks;    /* the outputs, owned here */
     uint64_t known;               /* their checksum, from the packed buffers */
+    char *rejects;                /* the batch's rejects summary, or NULL */
     void *msg;                    /* the DURABLE message, once written */
     size_t msg_len;
 };

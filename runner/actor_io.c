@@ -43,15 +43,18 @@ static void finish_io(struct io_job *io)
     int rc = wn_part_write(io->path, &io->info, io->tasks.tasks, io->tasks.n, 0, &io->known,
                            &sum, &err);
     size_t elen = rc < 0 ? strlen(err.text) + 1 : 0;
-    struct wn_msg_durable *m = calloc(1, sizeof(*m) + elen);
+    size_t rlen = rc == 0 && io->rejects ? strlen(io->rejects) + 1 : 0;
+    struct wn_msg_durable *m = calloc(1, sizeof(*m) + elen + rlen);
     if (m) {
         *m = (struct wn_msg_durable){io->info.stage_index, rc < 0 ? -1 : 0, io->info.batch,
-                                     sum, io->tasks.n, (uint32_t)elen, 0};
+                                     sum, io->tasks.n, (uint32_t)elen, (uint32_t)rlen};
         if (elen)
             memcpy(m + 1, err.text, elen);
+        if (rlen)
+            memcpy((char *)(m + 1) + elen, io->rejects, rlen);
     }
     io->msg = m;
-    io->msg_len = sizeof(*m) + elen;
+    io->msg_len = sizeof(*m) + elen + rlen;
     wn_task_list_free(&io->tasks);
 }
 

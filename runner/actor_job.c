@@ -33,6 +33,7 @@ void actor_job_free(struct wn_rt *rt, struct job *j)
     if (j->io) {   /* never queued */
         wn_task_list_free(&j->io->tasks);
         free(j->io->path);
+        free(j->io->rejects);
         free(j->io);
     }
     free(j->result);
@@ -483,9 +484,11 @@ void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
         }
         uint64_t known = XXH3_64bits_digest(sum);
         struct io_job *io = async_io ? calloc(1, sizeof(*io)) : NULL;
-        if (io && !(io->path = strdup(path))) {
+        if (io && (!(io->path = strdup(path)) ||
+                   (j->rejects && !(io->rejects = strdup(j->rejects))))) {
+            free(io->path);
             free(io);
-            io = NULL;
+            io = NULL;   /* written here instead */
         }
         if (io) {
             /* The I/O thread writes it; the tasks go with it, owning their
@@ -494,6 +497,7 @@ void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
             for (size_t k = 0; k < out.n; k++)
                 if (out.tasks[k]->batch && wn_batch_make_owned(out.tasks[k]->batch, &err) < 0) {
                     free(io->path);
+                    free(io->rejects);
                     free(io);
                     goto done;
                 }

@@ -297,15 +297,22 @@ static int scan_record(const json_t *rec, void *arg)
         for (size_t i = 0; i < st->ndone; i++)
             if (st->done[i].batch == b)
                 return 0;
+        json_t *rj = json_object_get(rec, "rejects");
+        char *rejects = json_is_object(rj) ? json_dumps(rj, JSON_COMPACT | JSON_SORT_KEYS)
+                                           : NULL;
+        if (json_is_object(rj) && !rejects)
+            return -1;
         if (st->ndone == st->cap) {
             size_t nc = st->cap ? st->cap * 2 : 64;
             struct wn_ckpt_batch *d = realloc(st->done, nc * sizeof(*d));
-            if (!d)
+            if (!d) {
+                free(rejects);
                 return -1;
+            }
             st->done = d;
             st->cap = nc;
         }
-        st->done[st->ndone++] = (struct wn_ckpt_batch){b, strtoull(sum, NULL, 16)};
+        st->done[st->ndone++] = (struct wn_ckpt_batch){b, strtoull(sum, NULL, 16), rejects};
     } else if (!strcmp(ev, "stage_end")) {
         st->ended = 1;
     } else if (!strcmp(ev, "bad")) {
@@ -527,8 +534,11 @@ void wn_ckpt_close(struct wn_ckpt *ck)
         return;
     wn_journal_close(ck->journal);
     wn_lock_release(ck->lock);
-    for (uint32_t s = 0; ck->stages && s < ck->nstages; s++)
+    for (uint32_t s = 0; ck->stages && s < ck->nstages; s++) {
+        for (size_t i = 0; i < ck->stages[s].ndone; i++)
+            free(ck->stages[s].done[i].rejects);
         free(ck->stages[s].done);
+    }
     free(ck->stages);
     free(ck->dir);
     free(ck);
@@ -546,6 +556,7 @@ void wn_ckpt_forget(struct wn_ckpt *ck, uint32_t s, uint64_t b)
     struct wn_ckpt_stage *st = &ck->stages[s];
     for (size_t i = 0; i < st->ndone; i++)
         if (st->done[i].batch == b) {
+            free(st->done[i].rejects);
             st->done[i] = st->done[--st->ndone];
             break;
         }
@@ -563,13 +574,20 @@ int wn_ckpt_stage_begin(struct wn_ckpt *ck, uint32_t s, uint64_t nbatches, uint6
 }
 
 int wn_ckpt_batch_done(struct wn_ckpt *ck, uint32_t s, uint64_t batch, uint64_t sum,
-                       uint64_t noutputs, wn_error_t *err)
+                       uint64_t noutputs, const char *rejects, wn_error_t *err)
 {
     char hex[17];
     snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)sum);
-    return append(ck, json_pack("{s:s, s:i, s:I, s:s, s:I}", "ev", "batch", "stage", (int)s,
-                                "batch", (json_int_t)batch, "sum", hex, "outputs",
-                                (json_int_t)noutputs), err);
+    json_t *rj = rejects ? json_loads(rejects, 0, NULL) : NULL;
+    if (rejects && !json_is_object(rj)) {
+        json_decref(rj);
+        errno = EINVAL;
+        return wn_errprintf(err, "stage %u batch %llu: a rejects summary that is not a JSON "
+                            "object", s, (unsigned long long)batch);
+    }
+    return append(ck, json_pack("{s:s, s:i, s:I, s:s, s:I, s:o*}", "ev", "batch", "stage",
+                                (int)s, "batch", (json_int_t)batch, "sum", hex, "outputs",
+                                (json_int_t)noutputs, "rejects", rj), err);
 }
 
 int wn_ckpt_stage_end(struct wn_ckpt *ck, uint32_t s, uint64_t noutputs, wn_error_t *err)

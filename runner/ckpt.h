@@ -31,6 +31,7 @@ struct wn_ckpt;
 struct wn_ckpt_batch {
     uint64_t batch;
     uint64_t sum;             /* the part file's checksum */
+    char *rejects;            /* its rejects' summary (rejects.h), or NULL */
 };
 
 struct wn_ckpt_stage {
@@ -69,8 +70,10 @@ int wn_ckpt_part_path(char *buf, size_t len, const char *dir, uint32_t stage,
 /* Journal records; wn_ckpt_sync makes them durable. */
 int wn_ckpt_stage_begin(struct wn_ckpt *ck, uint32_t s, uint64_t nbatches, uint64_t ntasks,
                         wn_error_t *err);
+/* rejects: the batch's rejects summary (rejects.h), or NULL: a resume
+ * that loads the batch counts them again. */
 int wn_ckpt_batch_done(struct wn_ckpt *ck, uint32_t s, uint64_t batch, uint64_t sum,
-                       uint64_t noutputs, wn_error_t *err);
+                       uint64_t noutputs, const char *rejects, wn_error_t *err);
 int wn_ckpt_stage_end(struct wn_ckpt *ck, uint32_t s, uint64_t noutputs, wn_error_t *err);
 int wn_ckpt_finish(struct wn_ckpt *ck, int status, wn_error_t *err);
 /* Records that batch b of stage s has a bad part file (synced): a later

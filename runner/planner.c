@@ -449,7 +449,9 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
             p->nundurable++;
         } else if (p->ck && !pb->load && r->batch < p->nextract) {
             wn_error_t err = {{0}};
-            if (wn_ckpt_batch_done(p->ck, p->stage, r->batch, r->part_sum, r->noutputs,
+            const char *rej = r->rejlen ? (const char *)(outs + r->noutputs) + r->errlen
+                                        : NULL;
+            if (wn_ckpt_batch_done(p->ck, p->stage, r->batch, r->part_sum, r->noutputs, rej,
                                    &err) < 0)
                 planner_fail_run(p, "checkpoint: %s", err.text);
             p->journal_dirty = 1;
@@ -563,8 +565,9 @@ static void on_durable(struct wn_planner *p, int src, const struct wn_msg_durabl
                        size_t len)
 {
     struct wn_rt *rt = p->rt;
-    if (len < sizeof(*m) || m->stage >= rt->nstages || len < sizeof(*m) + m->errlen ||
-        !p->ck || p->undurable[m->stage] == 0) {
+    if (len < sizeof(*m) || m->stage >= rt->nstages ||
+        len < sizeof(*m) + m->errlen + m->rejlen || !p->ck || p->undurable[m->stage] == 0 ||
+        (m->rejlen && ((const char *)(m + 1))[m->errlen + m->rejlen - 1] != '\0')) {
         wn_error("malformed part-file report from rank %d", src);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
@@ -578,7 +581,8 @@ static void on_durable(struct wn_planner *p, int src, const struct wn_msg_durabl
                          m->errlen ? (const char *)(m + 1) : "(no reason given)");
         return;
     }
-    if (wn_ckpt_batch_done(p->ck, m->stage, m->batch, m->sum, m->noutputs, &err) < 0)
+    const char *rej = m->rejlen ? (const char *)(m + 1) + m->errlen : NULL;
+    if (wn_ckpt_batch_done(p->ck, m->stage, m->batch, m->sum, m->noutputs, rej, &err) < 0)
         planner_fail_run(p, "checkpoint: %s", err.text);
     p->journal_dirty = 1;
     planner_journal_stage_ends(p);

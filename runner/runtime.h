@@ -123,7 +123,7 @@ struct wn_msg_durable {
     uint64_t sum;             /* the part file's checksum               */
     uint64_t noutputs;
     uint32_t errlen;
-    uint32_t pad;
+    uint32_t rejlen;          /* the batch's rejects summary, after the error */
 };
 
 enum wn_shuffle_op { WN_SHUFFLE_BEGIN = 1, WN_SHUFFLE_INSERTED, WN_SHUFFLE_END };

@@ -142,6 +142,8 @@ ok $? "... and the groups file is valid JSON"
 # --force or not; put back as it was, the resume goes on.
 mkdir -p rin
 cp -p data/part-0.jsonl data/part-1.jsonl data/part-2.jsonl rin/
+echo '{"id": 99, "body": "no text here"}' >>rin/part-2.jsonl
+touch -r rin/part-2.jsonl ref2
 run_ck() { mpirun_np 2 "$WINNOW" run "$EX" --progress off --set input=rin --set output=ro \
            --checkpoint ck --set id_field=id "$@" 2>&1; }
 # A reference run, then one halted after its first stage (each batch
@@ -169,9 +171,12 @@ cp -p saved.jsonl rin/part-0.jsonl
 touch -d '2001-01-01' rin/part-2.jsonl
 out=$(run_ck); is $? 2 "a file only touched (its time changed): exit 2"
 like "$out" "changed: rin/part-2.jsonl \(modified since\)" "... saying so"
-touch -r data/part-2.jsonl rin/part-2.jsonl
+touch -r ref2 rin/part-2.jsonl
 out=$(run_ck); st=$?
 ok $st "the input put back as it was: the resume goes on" || diag "$out"
+like "$out" "stage 'read_jsonl': 1 records rejected: 1 no field 'text'" \
+    "... its summary counts the rejects of the stage the first run did (from the journal)"
+is "$(wc -l <ro/rejects.jsonl)" 1 "... and the rejects file has them once"
 diff -r ro ro.first >/dev/null; ok $? "... and its outputs are the first run's, byte for byte"
 touch ck/stray
 out=$(run_ck); is $? 2 "a file winnow did not make in the checkpoint folder: refused"
