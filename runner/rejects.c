@@ -85,9 +85,20 @@ char *wn_json_quote(const char *s, size_t n)
 
 /* ------------------------------------------------------------ counts -- */
 
+/* Reasons counted apart per stage; the rest are counted together, so a
+ * stage that puts the specifics in its reason cannot grow the counts
+ * (and every summary) with its rejects. */
+#define MAX_REASONS 64
+#define OTHER_REASONS "other reasons"
+
 static int counts_bump(struct wn_reject_counts *c, const char *reason, uint64_t k,
                        wn_error_t *err)
 {
+    int known = 0;
+    for (size_t i = 0; i < c->n && !known; i++)
+        known = !strcmp(c->reason[i], reason);
+    if (!known && c->n >= MAX_REASONS - 1 && strcmp(reason, OTHER_REASONS))
+        reason = OTHER_REASONS;
     for (size_t i = 0; i < c->n; i++)
         if (!strcmp(c->reason[i], reason)) {
             c->count[i] += k;

@@ -210,7 +210,8 @@ int wn_stage_add_output(struct wn_stage *st, const char *path, enum wn_output_ki
  * unusable and left out (a malformed line).  The runner counts it under
  * `reason` (a short phrase that is the same for every record rejected
  * for the same cause, e.g. "invalid JSON" or "no field 'text'": the
- * summary, stderr and --stats count rejects per reason), and writes it
+ * summary, stderr and --stats count rejects per reason; past 63
+ * reasons, the rest count as "other reasons"), and writes it
  * to the pipeline's rejects file as one JSON line {"file", "line",
  * "reason", "error"} ("error" is reason, then ": " and detail when detail
  * is not NULL: what exactly is wrong, e.g. the fields the line has) once

@@ -31,7 +31,6 @@ stages:
     params:
       input: ${input}
       blocksize: 1
-      rejects: ${output}/rejects.jsonl
   - {name: word_count, type: word_count, batch_size: 1, params: {min_words: 50, max_words: 100000}}
   - {name: pause, type: sleep, batch_size: 1, params: {ms_per_item: 0, ms_per_task: 400}}
   - name: write_jsonl
@@ -39,7 +38,6 @@ stages:
     batch_size: 1
     params:
       input: ${input}
-      rejects: ${output}/rejects.jsonl
       output: ${output}/filtered
 YAML
 IN="--set input=$TEST_TMP/in"

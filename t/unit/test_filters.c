@@ -355,8 +355,8 @@ static void test_defaults(void)
                 good = v == f->hi;
             else if (!strcmp(p->name, "n"))   /* RepeatingTopNGramsFilter(n=2) */
                 good = !strcmp(ops->type, "repeating_top_ngrams") && v == 2;
-            else if (!strcmp(p->name, "text_field"))
-                good = seen_text = p->def && !strcmp(p->def, "text");
+            else if (!strcmp(p->name, "text_field"))   /* the pipeline's: "text" unless set */
+                good = seen_text = p->def && !strcmp(p->def, "${text_field}");
             else if (!strcmp(p->name, "score_field"))
                 good = seen_score = p->def && !*p->def;
             else
