@@ -112,18 +112,17 @@ static int cfg_init(struct wn_stage *st, const struct wn_params *params, int ded
         !(c->groups = strdup(dedup ? wn_params_str(params, "groups") : "")) ||
         !(c->id_field = strdup(dedup ? wn_params_str(params, "id_field") : "")))
         return wn_errprintf(err, "out of memory");
-    errno = EINVAL;
     if (!*c->input)
-        return wn_errprintf(err, "parameter 'input': empty (give read_jsonl's input)");
+        return wn_params_refuse(params, "input", err, "empty (give read_jsonl's input)");
     if (!*c->output)
-        return wn_errprintf(err, "parameter 'output': empty (the directory to write)");
+        return wn_params_refuse(params, "output", err, "empty (the directory to write)");
     /* A directory input that held the output would take our own files as
      * input on the next run (and shift every document id). */
     struct stat sb;
     if (!strpbrk(c->input, "*?[") && stat(c->input, &sb) == 0 && S_ISDIR(sb.st_mode) &&
         inside(c->input, c->output))
-        return wn_errprintf(err, "parameter 'output': '%s' is inside the input directory "
-                            "'%s'", c->output, c->input);
+        return wn_params_refuse(params, "output", err, "'%s' is inside the input directory "
+                                "'%s'", c->output, c->input);
     return 0;
 }
 
