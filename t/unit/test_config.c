@@ -274,7 +274,7 @@ static const struct {
     {"name: x\nexecutor:\n  prefech: 1\nstages: [{type: noop}]\n", "3:3",
      "executor: unknown key 'prefech' (did you mean 'prefetch'?)"},
     {"name: x\nexecutor:\n  prefetch: -1\nstages: [{type: noop}]\n", "3:13",
-     "executor: prefetch: expected an integer >= 0, got '-1'"},
+     "executor: prefetch: expected an integer from 0 to 1024, got '-1'"},
     {"name: x\nexecutor:\n  drain_timeout: 0\nstages: [{type: noop}]\n", "3:18",
      "expected a number > 0, got '0'"},
     {"name: x\nexecutor:\n  time_margin: -5\nstages: [{type: noop}]\n", "3:16",
@@ -400,7 +400,7 @@ static void test_overrides(void)
     expect_set_error(cfg, "bogus=1", "unknown key 'bogus'");
     expect_set_error(cfg, "nmae=x", "unknown key 'nmae' (did you mean 'name'?)");
     expect_set_error(cfg, "executor.prefetch=-1",
-                     "expected an integer >= 0, got '-1'");
+                     "expected an integer from 0 to 1024, got '-1'");
     expect_set_error(cfg, "executor.prefech=1",
                      "unknown executor key 'prefech' (did you mean 'prefetch'?)");
     expect_set_error(cfg, "executor.show_progress=1", "expected true or false (or yes/no, on/off), got '1'");
