@@ -264,8 +264,8 @@ static int check_actors(const struct prepared *p, int rank)
         wn_error_t err = {{0}};
         int n = 0;
         if (wn_plan_actors(p->places, size, &req, NULL, ranks, &n, &err) < 0) {
-            if (rank == 0)
-                wn_error("%s", err.text);
+            if (rank == 0)   /* the stage's entry holds its resources */
+                wn_error("%s: %s", wn_stage_config_where(p->stages[i]->cfg), err.text);
             rc = WN_EXIT_USAGE;
         }
     }
