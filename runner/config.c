@@ -148,7 +148,9 @@ int config_field_set(const struct field *f, void *base, const char *text, unsign
     case F_DOUBLE: {
         long long i = 0;
         double d = 0;
-        double max = f->max > 0 ? f->max : f->type == F_INT ? INT_MAX : INFINITY;
+        /* (double)INT_MAX: INFINITY is a float, and INT_MAX as a float
+         * is 2^31 */
+        double max = f->max > 0 ? f->max : f->type == F_INT ? (double)INT_MAX : (double)INFINITY;
         int bad = f->type == F_INT
                       ? wn_param_parse(WN_PARAM_INT, text, flags, &i, why, whylen) < 0 ||
                             i < (long long)f->min || i > (long long)max

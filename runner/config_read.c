@@ -132,6 +132,17 @@ char *wn_config_read_file(const char *path, size_t *len, wn_error_t *err)
     }
     close(fd);
     buf[n] = '\0';
+    /* YAML may be UTF-16 or UTF-32, but the text is passed on as a C
+     * string: say so before the NUL bytes of such a file are met. */
+    if (n >= 2 && (((unsigned char)buf[0] == 0xff && (unsigned char)buf[1] == 0xfe) ||
+                   ((unsigned char)buf[0] == 0xfe && (unsigned char)buf[1] == 0xff) ||
+                   (n >= 4 && !memcmp(buf, "\0\0\xfe\xff", 4)))) {
+        wn_errprintf(err, "%s: UTF-16 or UTF-32 text (it starts with a byte-order mark); a "
+                     "pipeline file is UTF-8", path);
+        free(buf);
+        errno = EINVAL;
+        return NULL;
+    }
     /* YAML never holds a NUL byte, and the text is passed on as a C
      * string: whatever followed a NUL would be dropped unseen. */
     const char *nul = memchr(buf, '\0', n);

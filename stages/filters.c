@@ -541,6 +541,15 @@ static void filter_fini(struct wn_stage *st)
     }
 }
 
+/* 1 when the pipeline (or --set) gave key a value, 0 for its default. */
+static int given(const struct wn_params *params, const char *key)
+{
+    for (size_t i = 0; i < wn_params_count(params); i++)
+        if (!strcmp(wn_params_key(params, i), key))
+            return !wn_params_is_default(params, i);
+    return 0;
+}
+
 /* Reads threshold key (NULL: none, the bound is def) into *v: from 0 to
  * most. */
 static int threshold(const struct wn_params *params, const char *key, double def,
@@ -561,9 +570,13 @@ static int read_params(struct filter *f, const struct wn_params *params, const c
     if (threshold(params, lo_key, -INFINITY, most, &f->lo, err) < 0 ||
         threshold(params, hi_key, INFINITY, most, &f->hi, err) < 0)
         return -1;
-    if (f->lo > f->hi)
+    /* Blame the bound the user gave (both given: the lower). */
+    if (f->lo > f->hi && given(params, lo_key))
         return wn_params_refuse(params, lo_key, err, "%g is above '%s' (%g)", f->lo, hi_key,
                                 f->hi);
+    if (f->lo > f->hi)
+        return wn_params_refuse(params, hi_key, err, "%g is below '%s' (%g)", f->hi, lo_key,
+                                f->lo);
     const char *sf = wn_params_str(params, "score_field");
     if (!(f->text_field = strdup(wn_params_str(params, "text_field"))) ||
         (*sf && !(f->score_field = strdup(sf))))

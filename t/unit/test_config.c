@@ -257,6 +257,8 @@ static const struct {
     {"name: x\nstages:\n  - type: noop\n    batch_size: [4]\n", "4:17",
      "batch_size: expected an integer >= 1 (0: unset), got a list"},
     {"name: x\nstages:\n  - type: noop\n    batch_size:\n", "4:16", "got an empty value"},
+    {"name: x\nstages:\n  - type: noop\n    batch_size: 2147483648\n", "4:17",
+     "batch_size: expected an integer >= 1 (0: unset), got '2147483648'"},
     {"name: x\nstages:\n  - type: noop\n    num_workers: 99999999999\n", "4:18",
      "num_workers: expected an integer >= 1 (0: no cap), got '99999999999'"},
     {"name: x\nstages:\n  - type: noop\n    resources: {cpu: 1}\n", "4:17",

@@ -204,8 +204,8 @@ static const struct {
     {"  - {name: w, type: word_count, params: {min_words: 10, max_words: 9}}\n", NULL,
      "t.yaml:3:42", "parameter 'min_words': 10 is above 'max_words' (9)"},
     {"  - {name: m, type: mean_word_length, params: {max_mean_word_length: 2}}\n", NULL,
-     "t.yaml:3:5", "stage 'm': parameter 'min_mean_word_length' (default): 3 is above "
-     "'max_mean_word_length' (2)"},
+     "t.yaml:3:48", "stage 'm': parameter 'max_mean_word_length': 2 is below "
+     "'min_mean_word_length' (3)"},
     {"  - {name: f, type: symbols_to_words, params: {max_symbol_to_word_ratio: 1.5}}\n", NULL,
      "t.yaml:3:48", "parameter 'max_symbol_to_word_ratio': must be from 0 to 1, got 1.5"},
     {"  - {name: f, type: non_alphanumeric, params: "
@@ -281,6 +281,13 @@ static void test_other_init_errors(void)
                            NULL, &err);
     ok(rc < 0 && !strncmp(err.text, "t.yaml:3:5: stage 'r' (read_jsonl): init: ", 42),
        "an input that lists no file: the stage's FILE:LINE:COL, its name and type");
+    if (rc == 0 || strncmp(err.text, "t.yaml:3:5:", 11))
+        diag("  got: %s", err.text);
+    rc = make_pipeline("  - {name: w, type: write_jsonl, params: {output: o}}\n", NULL, &err);
+    ok(rc < 0 && !strcmp(err.text, "t.yaml:3:5: stage 'w': parameter 'input' (default) uses "
+                         "${input}, which this pipeline does not set (set 'input' in the file or "
+                         "with --set input=...)"),
+       "a default naming an unset variable: placed at the stage's entry");
     if (rc == 0 || strncmp(err.text, "t.yaml:3:5:", 11))
         diag("  got: %s", err.text);
     setenv("WN_MINHASH_ISA", "sse9", 1);
