@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -29,58 +30,63 @@
 #define STAGE(f) offsetof(struct wn_stage_config, f)
 
 const struct field config_top_fields[] = {
-    {"name", F_NAME, PIPE(name), 0, 0, "a name ([A-Za-z0-9_.-]+)", NULL},
-    {"description", F_STR, PIPE(description), 0, 0, "a string", NULL},
-    {"input", F_STR, PIPE(input), 0, 0, "a path", NULL},
-    {"output", F_STR, PIPE(output), 0, 0, "a path", NULL},
-    {"checkpoint", F_STR, PIPE(checkpoint), 0, 0, "a path", NULL},
-    {"text_field", F_STR, PIPE(text_field), 0, 0, "a field name", "text"},
-    {"id_field", F_STR, PIPE(id_field), 0, 0, "a field name", NULL},
-    {"rejects", F_STR, PIPE(rejects), 0, 0, "a path", NULL},
+    {"name", F_NAME, PIPE(name), 0, 0, "a name ([A-Za-z0-9_.-]+)", NULL, 0, NULL},
+    {"description", F_STR, PIPE(description), 0, 0, "a string", NULL, 0, NULL},
+    {"input", F_STR, PIPE(input), 0, 0, "a path", NULL, 0, NULL},
+    {"output", F_STR, PIPE(output), 0, 0, "a path", NULL, 0, NULL},
+    {"checkpoint", F_STR, PIPE(checkpoint), 0, 0, "a path", NULL, 0, NULL},
+    {"text_field", F_STR, PIPE(text_field), 0, 0, "a field name", "text", 0, NULL},
+    {"id_field", F_STR, PIPE(id_field), 0, 0, "a field name", NULL, 0, NULL},
+    {"rejects", F_STR, PIPE(rejects), 0, 0, "a path", NULL, 0, NULL},
     {"max_reject_fraction", F_DOUBLE, PIPE(max_reject_fraction), 0, 0,
-     "a number >= 0 (1: never fail)", "0.1"},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
+     "a number >= 0 (1: never fail)", "0.1", 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL},
 };
 
 const struct field config_exec_fields[] = {
-    {"reserved_cpus", F_DOUBLE, EXEC(reserved_cpus), 0, 0, "a number >= 0", "0"},
-    {"reserved_gpus", F_DOUBLE, EXEC(reserved_gpus), 0, 0, "a number >= 0", "0"},
-    {"ignore_head_node", F_BOOL, EXEC(ignore_head_node), 0, 0, NULL, "false"},
-    {"show_progress", F_BOOL, EXEC(show_progress), 0, 0, NULL, "true"},
-    {"progress_interval", F_DOUBLE, EXEC(progress_interval), 0, 1, "a number > 0", "10"},
-    {"prefetch", F_INT, EXEC(prefetch), 0, 0, "an integer >= 0", "2"},
-    {"max_retries", F_INT, EXEC(max_retries), 0, 0, "an integer >= 0", "2"},
-    {"ignore_failures", F_BOOL, EXEC(ignore_failures), 0, 0, NULL, "false"},
-    {"drain_timeout", F_DOUBLE, EXEC(drain_timeout), 0, 1, "a number > 0", "60"},
-    {"time_margin", F_DOUBLE, EXEC(time_margin), 0, 0, "a number >= 0", "300"},
+    {"reserved_cpus", F_DOUBLE, EXEC(reserved_cpus), 0, 0, "a number >= 0", "0", 0, NULL},
+    {"reserved_gpus", F_DOUBLE, EXEC(reserved_gpus), 0, 0, "a number >= 0", "0", 0, NULL},
+    {"ignore_head_node", F_BOOL, EXEC(ignore_head_node), 0, 0, NULL, "false", 0, NULL},
+    {"show_progress", F_BOOL, EXEC(show_progress), 0, 0, NULL, "true", 0, NULL},
+    {"progress_interval", F_DOUBLE, EXEC(progress_interval), 0, 1, "a number > 0", "10", 0, NULL},
+    {"prefetch", F_INT, EXEC(prefetch), 0, 0, "an integer from 0 to 1024", "2", 1024,
+     "a queued batch's inputs are pulled into its actor's memory when it is queued"},
+    {"max_retries", F_INT, EXEC(max_retries), 0, 0, "an integer from 0 to 1000", "2", 1000,
+     "each retry runs the batch again; one that failed a thousand times will fail again"},
+    {"ignore_failures", F_BOOL, EXEC(ignore_failures), 0, 0, NULL, "false", 0, NULL},
+    {"drain_timeout", F_DOUBLE, EXEC(drain_timeout), 0, 1, "a number > 0", "60", 0, NULL},
+    {"time_margin", F_DOUBLE, EXEC(time_margin), 0, 0, "a number >= 0", "300", 0, NULL},
     {"shuffle_memory_limit", F_DOUBLE, EXEC(shuffle_memory_limit), 0, 0,
-     "a number of bytes >= 0 (0: 1 GiB)", "0"},
+     "a number of bytes from 0 to 2^50 (0: 1 GiB)", "0", 0x1p50, "1 PiB, more than any node has"},
     {"shuffle_inflight", F_DOUBLE, EXEC(shuffle_inflight), 0, 0,
-     "a number of bytes >= 0 (0: 8 MiB)", "0"},
-    {"shuffle_spill_dir", F_STR, EXEC(shuffle_spill_dir), 0, 0, "a path", NULL},
-    {"shuffle_timeout", F_DOUBLE, EXEC(shuffle_timeout), 0, 1, "a number > 0", "300"},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
+     "a number of bytes from 0 to 2^50 (0: 8 MiB)", "0", 0x1p50, "1 PiB, more than any node has"},
+    {"shuffle_spill_dir", F_STR, EXEC(shuffle_spill_dir), 0, 0, "a path", NULL, 0, NULL},
+    {"shuffle_timeout", F_DOUBLE, EXEC(shuffle_timeout), 0, 1, "a number > 0", "300", 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL},
 };
 
 /* 0 means unset for these three, so `--set stages.x.num_workers=0` lifts
  * a cap the file set. */
 const struct field config_stage_fields[] = {
-    {"name", F_NAME, STAGE(name), 0, 0, "a name ([A-Za-z0-9_.-]+)", NULL},
-    {"type", F_TYPE, STAGE(type), 0, 0, "a stage type or a plugin path", NULL},
-    {"batch_size", F_INT, STAGE(batch_size), 0, 0, "an integer >= 1 (0: unset)", NULL},
-    {"num_workers", F_INT, STAGE(num_workers), 0, 0, "an integer >= 1 (0: no cap)", NULL},
+    {"name", F_NAME, STAGE(name), 0, 0, "a name ([A-Za-z0-9_.-]+)", NULL, 0, NULL},
+    {"type", F_TYPE, STAGE(type), 0, 0, "a stage type or a plugin path", NULL, 0, NULL},
+    {"batch_size", F_INT, STAGE(batch_size), 0, 0, "an integer >= 1 (0: unset)", NULL, 0, NULL},
+    {"num_workers", F_INT, STAGE(num_workers), 0, 0, "an integer >= 1 (0: no cap)", NULL, 0, NULL},
     {"num_output_tasks", F_INT, STAGE(num_output_tasks), 0, 0,
-     "an integer >= 1 (0: unset)", NULL},
+     "an integer from 1 to 1048576 (0: unset)", NULL, WN_MAX_STAGE_BATCHES,
+     "each batch is a record rank 0 keeps, a message and a checkpoint file"},
     {"total_nparts", F_INT, STAGE(total_nparts), 0, 0,
-     "an integer >= 1 (0: one per input task)", NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
+     "an integer from 1 to 1048576 (0: one per input task)", NULL, WN_MAX_STAGE_BATCHES,
+     "each partition of each round is a batch rank 0 tracks, a message and a checkpoint "
+     "file, and takes 8 bytes in every insert batch"},
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL},
 };
 
 const struct field config_res_fields[] = {
-    {"cpus", F_DOUBLE, STAGE(cpus), 0, 0, "a number >= 0", "1"},
-    {"gpus", F_DOUBLE, STAGE(gpus), 0, 0, "a number >= 0", "0"},
-    {"gpu_memory_gb", F_DOUBLE, STAGE(gpu_memory_gb), 0, 0, "a number >= 0", "0"},
-    {NULL, 0, 0, 0, 0, NULL, NULL},
+    {"cpus", F_DOUBLE, STAGE(cpus), 0, 0, "a number >= 0", "1", 0, NULL},
+    {"gpus", F_DOUBLE, STAGE(gpus), 0, 0, "a number >= 0", "0", 0, NULL},
+    {"gpu_memory_gb", F_DOUBLE, STAGE(gpu_memory_gb), 0, 0, "a number >= 0", "0", 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL},
 };
 
 const struct field *config_field_find(const struct field *t, const char *key)
@@ -147,13 +153,21 @@ int config_field_set(const struct field *f, void *base, const char *text, unsign
     case F_DOUBLE: {
         long long i = 0;
         double d = 0;
+        /* (double)INT_MAX: INFINITY is a float, and INT_MAX as a float
+         * is 2^31 */
+        double max = f->max > 0 ? f->max : f->type == F_INT ? (double)INT_MAX : (double)INFINITY;
         int bad = f->type == F_INT
                       ? wn_param_parse(WN_PARAM_INT, text, flags, &i, why, whylen) < 0 ||
-                            i < (long long)f->min || i > INT_MAX
+                            i < (long long)f->min || i > (long long)max
                       : wn_param_parse(WN_PARAM_DOUBLE, text, flags, &d, why, whylen) < 0 ||
-                            d < f->min || (f->excl && d == f->min);
+                            d < f->min || (f->excl && d == f->min) || d > max;
         if (bad) {
             wn_param_why(why, whylen, f->expect, text, flags);
+            /* Over the bound: say what each unit costs, so the bound is
+             * not taken for an arbitrary one. */
+            size_t n = strlen(why);
+            if (f->why_max && (i > (long long)max || d > max) && n + 4 < whylen)
+                snprintf(why + n, whylen - n, " (%s)", f->why_max);
             errno = EINVAL;
             return -1;
         }
@@ -523,6 +537,8 @@ static int load_text(char *text, size_t len, const char *path,
         wn_errprintf(err, "out of memory");
         goto out;
     }
+    if (config_check_shape(text, len, path, err) < 0)
+        goto out_parser;
     yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
     if (!yaml_parser_load(&yp, &L.doc)) {
         yaml_failure(&L, &yp, text);
@@ -580,24 +596,9 @@ int wn_config_load_string(const char *text, const char *name_for_errors,
 
 int wn_config_load(const char *path, struct wn_pipeline_config **out, wn_error_t *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return wn_errprintf(err, "%s: %s", path, strerror(errno));
-    char *text = NULL, buf[8192];
-    size_t len = 0, got;
-    FILE *mem = open_memstream(&text, &len);   /* keeps text NUL-terminated */
-    while (mem && (got = fread(buf, 1, sizeof(buf), f)) > 0)
-        fwrite(buf, 1, got, mem);
-    int e = !mem ? ENOMEM : ferror(f) ? (errno ? errno : EIO) : 0;
-    if (mem && fclose(mem) != 0 && !e)
-        e = ENOMEM;
-    fclose(f);
-    if (e) {
-        free(text);
-        errno = e;
-        return wn_errprintf(err, "%s: %s", path, strerror(e));
-    }
-    return load_text(text, len, path, out, err);
+    size_t len = 0;
+    char *text = wn_config_read_file(path, &len, err);
+    return text ? load_text(text, len, path, out, err) : -1;
 }
 
 void wn_config_free(struct wn_pipeline_config *cfg)

@@ -21,6 +21,32 @@
 #include "winnow/error.h"
 #include "winnow/params.h"
 
+/* Limits on what a pipeline file may ask for, so that a typo or a
+ * hostile file is refused at once instead of growing without bound.
+ *
+ * WN_MAX_STAGE_BATCHES: the batches one stage may be cut into
+ * (num_output_tasks) and the partitions a shuffle stage may have in all
+ * its rounds together (total_nparts x rounds).  Rank 0 keeps a record of
+ * every batch of the running stage from its start (48 bytes each), sends
+ * each an assignment or extract message and gets a result back, and each
+ * becomes a checkpoint part file; an insert batch also keeps 8 bytes per
+ * partition on its actor.  2^20 of them cost rank 0 about 100 MB and
+ * each insert batch 8 MiB, and already make a million checkpoint files.
+ *
+ * The file itself: WN_CONFIG_MAX_BYTES (a pipeline is a few KiB), YAML
+ * collections nested at most WN_CONFIG_MAX_DEPTH deep (a pipeline needs
+ * 4: root, stages, a stage, its params), at most WN_CONFIG_MAX_ENTRIES
+ * entries in one mapping or list (the checks of duplicate keys and stage
+ * names compare every pair), and at most WN_CONFIG_MAX_NODES nodes with
+ * every alias counted as the nodes it repeats (a few aliases of aliases
+ * would otherwise stand for billions of nodes). */
+#define WN_MAX_STAGE_BATCHES (1u << 20)
+#define WN_CONFIG_MAX_BYTES ((size_t)16 << 20)
+#define WN_CONFIG_MAX_DEPTH 64
+#define WN_CONFIG_MAX_ENTRIES 1024
+#define WN_CONFIG_MAX_NODES 100000
+#define WN_CONFIG_MAX_ANCHORS 256
+
 struct wn_executor_config {
     double reserved_cpus;     /* >= 0, default 0: kept free on the job     */
     double reserved_gpus;     /* >= 0, default 0                           */
@@ -84,8 +110,14 @@ struct wn_pipeline_config {
     struct wn_stage_config *stages;
 };
 
-/* Loads and validates a pipeline file.  On failure *out is untouched and
- * err says "FILE:LINE:COL: ...". */
+/* A pipeline file's bytes, NUL-terminated, malloc'd, *len set; NULL with
+ * errno and err naming the file when it cannot be read, is not a regular
+ * file or a pipe (EINVAL), holds more than WN_CONFIG_MAX_BYTES (EFBIG) or
+ * a NUL byte (EINVAL, with its line and column). */
+char *wn_config_read_file(const char *path, size_t *len, wn_error_t *err);
+
+/* Loads and validates a pipeline file (read by wn_config_read_file).  On
+ * failure *out is untouched and err says "FILE:LINE:COL: ...". */
 int wn_config_load(const char *path, struct wn_pipeline_config **out, wn_error_t *err);
 /* The same from text in memory; name_for_errors stands for the path. */
 int wn_config_load_string(const char *text, const char *name_for_errors,

@@ -329,9 +329,13 @@ int wn_config_expand(struct wn_pipeline_config *cfg, wn_error_t *err)
                 continue;
             char what[512];
             const char *origin = wn_params_origin(p, i);
-            snprintf(what, sizeof(what), "%s%sstage '%s': parameter '%s'",
-                     origin && *origin ? origin : "", origin && *origin ? ": " : "",
-                     cfg->stages[s].name, wn_params_key(p, i));
+            /* A default has no line of its own: the stage's entry stands
+             * for it, as in wn_params_refuse. */
+            int def = wn_params_is_default(p, i);
+            const char *at = def ? wn_stage_config_where(&cfg->stages[s]) : origin;
+            snprintf(what, sizeof(what), "%s%sstage '%s': parameter '%s'%s",
+                     at && *at ? at : "", at && *at ? ": " : "", cfg->stages[s].name,
+                     wn_params_key(p, i), def ? " (default)" : "");
             char *v = expand_value(cfg, value, what, err);
             if (!v)
                 return -1;

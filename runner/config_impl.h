@@ -6,18 +6,24 @@
  *                   on them, loading (YAML with libyaml), free, lookups
  *   config_edit.c   what is done to a loaded file: --set overrides,
  *                   printing, the resume hash, ${...} expansion
+ *   config_read.c   reading the file within its limits, and a first pass
+ *                   over its YAML events that refuses a shape past them
+ *                   (depth, entries, anchors, nodes) before the loader
+ *                   builds a tree
  */
 #ifndef WN_CONFIG_IMPL_H
 #define WN_CONFIG_IMPL_H
 
 #include <stddef.h>
 
+#include "winnow/error.h"
+
 enum ftype {
     F_STR,      /* char *; empty or YAML null unsets */
     F_NAME,     /* char *; [A-Za-z0-9_.-]+ */
     F_TYPE,     /* char *; a built-in type name or a plugin path */
-    F_INT,      /* int, >= min */
-    F_DOUBLE,   /* double, >= min (> min when excl) */
+    F_INT,      /* int, >= min, <= max (INT_MAX when max is 0) */
+    F_DOUBLE,   /* double, >= min (> min when excl), <= max (none when 0) */
     F_BOOL,     /* int 0/1 */
 };
 
@@ -29,6 +35,8 @@ struct field {
     int excl;                 /* min is exclusive */
     const char *expect;       /* for messages: "an integer >= 0" */
     const char *def;          /* default as text; NULL: none (0 / unset) */
+    double max;               /* 0: none beyond the type's */
+    const char *why_max;      /* said when max is passed: what a unit costs */
 };
 
 /* config.c: the tables, each ended by a NULL key.  top: the file's own
@@ -48,5 +56,10 @@ int config_field_set(const struct field *f, void *base, const char *text, unsign
  * extra2 (either may be NULL); returns buf. */
 const char *config_did_you_mean(const char *key, const struct field *t, const char *extra1,
                                 const char *extra2, char *buf, size_t len);
+
+/* config_read.c: 0 when text's YAML keeps within the limits of config.h
+ * (syntax errors are left to the loader); else -1 with errno EINVAL and
+ * err "PATH:LINE:COL: ...". */
+int config_check_shape(const char *text, size_t len, const char *path, wn_error_t *err);
 
 #endif /* WN_CONFIG_IMPL_H */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct wn_param_entry {
 
 struct wn_params {
     char *where;              /* the owning stage's file:line, or NULL */
+    char *stage;              /* its name, once validated; or NULL */
     struct wn_param_entry *v;
     size_t n, cap;
 };
@@ -221,6 +223,7 @@ void wn_params_destroy(struct wn_params *p)
     }
     free(p->v);
     free(p->where);
+    free(p->stage);
     free(p);
 }
 
@@ -271,6 +274,10 @@ nomem:
 struct wn_params *wn_params_clone(const struct wn_params *p)
 {
     struct wn_params *c = wn_params_create(p ? p->where : NULL);
+    if (c && p && p->stage && !(c->stage = strdup(p->stage))) {
+        wn_params_destroy(c);
+        return NULL;
+    }
     for (size_t i = 0; c && p && i < p->n; i++) {
         const struct wn_param_entry *e = &p->v[i];
         if (set_entry(c, e->key, e->value, e->origin, e->flags, e->is_default) < 0) {
@@ -364,10 +371,58 @@ int wn_params_validate(struct wn_params *p, const struct wn_param_spec *table,
         if (!find(p, table[t].name) &&
             set_entry(p, table[t].name, table[t].def, "default", 0, 1) < 0)
             return wn_errprintf(err, "out of memory");
+    if (stage_name && (!p->stage || strcmp(p->stage, stage_name))) {
+        char *s = strdup(stage_name);
+        if (!s)
+            return wn_errprintf(err, "out of memory");
+        free(p->stage);
+        p->stage = s;
+    }
     return 0;
 }
 
 /* ------------------------------------------------------------- getters -- */
+
+/* Every message about one parameter's value starts the same way, so the
+ * user finds the line that set it: "ORIGIN: stage 'NAME': parameter
+ * 'KEY': WHY".  A default has no line of its own: it is placed at the
+ * stage's entry and said to be the default. */
+static int refuse_v(const struct wn_params *p, const char *key, int eno, wn_error_t *err,
+                    const char *fmt, va_list ap)
+{
+    const struct wn_param_entry *e = find(p, key);
+    const char *origin = e && !e->is_default ? e->origin : p ? p->where : NULL;
+    char why[WN_ERROR_TEXT], stage[160] = "";
+    vsnprintf(why, sizeof(why), fmt, ap);
+    if (p && p->stage)
+        snprintf(stage, sizeof(stage), "stage '%s': ", p->stage);
+    errno = eno;
+    return wn_errprintf(err, "%s%s%sparameter '%s'%s: %s", origin ? origin : "",
+                        origin_sep(origin), stage, key,
+                        e && e->is_default ? " (default)" : "", why);
+}
+
+int wn_params_refuse(const struct wn_params *p, const char *key, wn_error_t *err,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    refuse_v(p, key, EINVAL, err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int refuse_eno(const struct wn_params *p, const char *key, int eno, wn_error_t *err,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int refuse_eno(const struct wn_params *p, const char *key, int eno, wn_error_t *err,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    refuse_v(p, key, eno, err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
 
 static int get_typed(const struct wn_params *p, const char *key, enum wn_param_type type,
                      void *out, wn_error_t *err)
@@ -379,8 +434,7 @@ static int get_typed(const struct wn_params *p, const char *key, enum wn_param_t
     }
     char why[256];
     if (wn_param_parse(type, e->value, e->flags, out, why, sizeof(why)) < 0)
-        return wn_errprintf(err, "%s%sparameter '%s': %s", e->origin, origin_sep(e->origin),
-                            key, why);
+        return refuse_eno(p, key, EINVAL, err, "%s", why);
     return 0;
 }
 
@@ -399,6 +453,62 @@ int wn_params_double(const struct wn_params *p, const char *key, double *out,
 int wn_params_bool(const struct wn_params *p, const char *key, int *out, wn_error_t *err)
 {
     return get_typed(p, key, WN_PARAM_BOOL, out, err);
+}
+
+int wn_params_int_range(const struct wn_params *p, const char *key, long long min,
+                        long long max, long long *out, wn_error_t *err)
+{
+    long long v;
+    if (get_typed(p, key, WN_PARAM_INT, &v, err) < 0)
+        return -1;
+    if (v >= min && v <= max) {
+        *out = v;
+        return 0;
+    }
+    if (max == LLONG_MAX)
+        return refuse_eno(p, key, ERANGE, err, "must be >= %lld, got %lld", min, v);
+    if (min == LLONG_MIN)
+        return refuse_eno(p, key, ERANGE, err, "must be <= %lld, got %lld", max, v);
+    return refuse_eno(p, key, ERANGE, err, "must be from %lld to %lld, got %lld", min, max, v);
+}
+
+/* The shortest text that reads back as d (0.1, not 0.10000000000000001). */
+static const char *shortest(char *buf, size_t len, double d)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    return buf;
+}
+
+int wn_params_double_range(const struct wn_params *p, const char *key, double min,
+                           double max, unsigned flags, double *out, wn_error_t *err)
+{
+    double v;
+    if (get_typed(p, key, WN_PARAM_DOUBLE, &v, err) < 0)
+        return -1;
+    int lo_x = (flags & WN_RANGE_EXCL_MIN) != 0, hi_x = (flags & WN_RANGE_EXCL_MAX) != 0;
+    int lo_ok = lo_x ? v > min : v >= min, hi_ok = hi_x ? v < max : v <= max;
+    if (lo_ok && hi_ok) {
+        *out = v;
+        return 0;
+    }
+    /* The bounds as a reader writes them: "from 0 to 1", "> 0",
+     * "> 0 and <= 1". */
+    char lo[64] = "", hi[64] = "", a[32], b[32];
+    shortest(a, sizeof(a), min);
+    shortest(b, sizeof(b), max);
+    const char *got = wn_params_str(p, key);
+    if (isfinite(min) && isfinite(max) && !lo_x && !hi_x)
+        return refuse_eno(p, key, ERANGE, err, "must be from %s to %s, got %s", a, b, got);
+    if (isfinite(min))
+        snprintf(lo, sizeof(lo), "%s %s", lo_x ? ">" : ">=", a);
+    if (isfinite(max))
+        snprintf(hi, sizeof(hi), "%s %s", hi_x ? "<" : "<=", b);
+    return refuse_eno(p, key, ERANGE, err, "must be %s%s%s, got %s", lo,
+                      *lo && *hi ? " and " : "", hi, got);
 }
 
 const char *wn_params_str(const struct wn_params *p, const char *key)

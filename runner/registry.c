@@ -332,27 +332,80 @@ uint32_t wn_stage_round(const struct wn_stage *st)
 uint32_t wn_stage_nparts(const struct wn_stage *st, uint64_t ninputs)
 {
     uint64_t n = st->cfg->total_nparts > 0 ? (uint64_t)st->cfg->total_nparts : ninputs;
+    /* One per input task is a default, not a request: it is held to what
+     * all rounds together may have (a total_nparts given was checked at
+     * init, wn_stage_init). */
+    uint64_t most = WN_MAX_STAGE_BATCHES / (st->rounds ? st->rounds : 1);
+    if (n > most)
+        n = most;
     if (n < 1)
         n = 1;
-    if (n > (1u << 24))
-        n = 1u << 24;
     if (st->ops->flags & WN_STAGE_LSH)
         while (n & (n - 1))
             n &= n - 1;   /* down to a power of two */
     return (uint32_t)n;
 }
 
+/* 1 when text starts "ORIGIN: stage 'NAME': " with the origin of one of
+ * the stage's parameters or the stage's own place: a message of the
+ * wn_params_* functions, which already says where the value came from. */
+static int names_its_place(const struct wn_stage *st, const char *text)
+{
+    const struct wn_params *p = st->cfg->params;
+    char tail[200];
+    snprintf(tail, sizeof(tail), ": stage '%s': ", st->cfg->name);
+    for (size_t i = 0; i <= wn_params_count(p); i++) {
+        const char *o = i < wn_params_count(p) ? wn_params_origin(p, i)
+                                              : wn_stage_config_where(st->cfg);
+        size_t n = o ? strlen(o) : 0;
+        if (n && !strncmp(text, o, n) && !strncmp(text + n, tail, strlen(tail)))
+            return 1;
+    }
+    return 0;
+}
+
+/* A total_nparts given for a shuffle stage, checked once init has set
+ * the rounds: all rounds' partitions are what rank 0 will track. */
+static int check_nparts(const struct wn_stage *st, wn_error_t *err)
+{
+    uint64_t n = (uint64_t)st->cfg->total_nparts;
+    if (!(st->ops->flags & WN_STAGE_SHUFFLE) || n == 0)
+        return 0;
+    if (st->ops->flags & WN_STAGE_LSH)
+        while (n & (n - 1))
+            n &= n - 1;
+    if (n * st->rounds <= WN_MAX_STAGE_BATCHES)
+        return 0;
+    errno = EINVAL;
+    return wn_errprintf(err, "%s: stage '%s': total_nparts %llu x %u rounds = %llu partitions "
+                        "(at most %u in all rounds: each is a batch that rank 0 tracks and "
+                        "a checkpoint file); lower total_nparts, or leave it out to get one "
+                        "per input task", wn_stage_config_where(st->cfg), st->cfg->name,
+                        (unsigned long long)n, st->rounds,
+                        (unsigned long long)(n * st->rounds), WN_MAX_STAGE_BATCHES);
+}
+
 int wn_stage_init(struct wn_stage *st, wn_error_t *err)
 {
     if (st->initialized)
         return 0;
-    if (st->ops->init && st->ops->init(st, st->cfg->params, err) < 0) {
+    wn_error_t e = {{0}};
+    if ((st->ops->init && st->ops->init(st, st->cfg->params, &e) < 0) ||
+        check_nparts(st, &e) < 0) {
         /* What a failed init made is freed now (fini copes with a
          * partly made state). */
+        int saved = errno;
         if (st->ops->fini)
             st->ops->fini(st);
         st->data = NULL;
-        return wn_errprefix(err, "stage '%s' (%s): init", st->cfg->name, st->ops->type);
+        errno = saved;
+        /* A refused parameter names its own line; anything else is placed
+         * at the stage's entry. */
+        if (names_its_place(st, e.text))
+            return wn_errprintf(err, "%s", e.text);
+        wn_errprintf(err, "%s", e.text);
+        return wn_errprefix(err, "%s: stage '%s' (%s): init", wn_stage_config_where(st->cfg),
+                            st->cfg->name, st->ops->type);
     }
     st->initialized = 1;
     return 0;

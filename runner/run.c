@@ -123,42 +123,6 @@ static int parse_args(int argc, char **argv, const char *cmd, struct run_args *a
     return 0;
 }
 
-static char *read_file(const char *path, size_t *len, wn_error_t *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        wn_errprintf(err, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t cap = 0, n = 0, r;
-    do {
-        if (n + 4096 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                wn_errprintf(err, "%s: out of memory", path);
-                return NULL;
-            }
-            buf = nb;
-        }
-        r = fread(buf + n, 1, cap - n, f);
-        n += r;
-    } while (r > 0);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        wn_errprintf(err, "%s: read error", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* Everything a run needs that every rank agrees on. */
 struct prepared {
     struct wn_pipeline_config *cfg;
@@ -215,7 +179,7 @@ static int prepare(const struct run_args *a, struct prepared *p)
     /* Rank 0 reads the file; everyone parses the same bytes. */
     size_t len = 0;
     char *text = NULL;
-    if (rank == 0 && !(text = read_file(a->file, &len, &err))) {
+    if (rank == 0 && !(text = wn_config_read_file(a->file, &len, &err))) {
         wn_error("%s", err.text);
         ok = 0;
     }
@@ -419,8 +383,8 @@ static int check_actors(const struct prepared *p, int rank)
         wn_error_t err = {{0}};
         int n = 0;
         if (wn_plan_actors(p->places, size, &req, NULL, ranks, &n, &err) < 0) {
-            if (rank == 0)
-                wn_error("%s", err.text);
+            if (rank == 0)   /* the stage's entry holds its resources */
+                wn_error("%s: %s", wn_stage_config_where(p->stages[i]->cfg), err.text);
             rc = WN_EXIT_USAGE;
         }
     }

@@ -51,7 +51,8 @@ const char *wn_stage_earlier_param(const struct wn_stage *st, const char *type,
                                    const char *key, const char **name);
 
 /* Shuffle stages: the partition count of a stage with ninputs input tasks
- * (total_nparts, else ninputs, at least 1; a power of two for LSH). */
+ * (total_nparts, else ninputs held to WN_MAX_STAGE_BATCHES / rounds; at
+ * least 1; a power of two for LSH). */
 uint32_t wn_stage_nparts(const struct wn_stage *st, uint64_t ninputs);
 
 /* The registry: built-in stage types plus those loaded from plugins. */
@@ -69,6 +70,11 @@ void wn_registry_print(struct wn_registry *reg, FILE *out);
  * Does not call init. */
 struct wn_stage *wn_stage_create(const struct wn_stage_config *cfg, uint32_t index,
                                  wn_error_t *err);
+/* Runs the type's init once (again: 0 at once), then checks a shuffle
+ * stage's total_nparts against its rounds (WN_MAX_STAGE_BATCHES).  An
+ * error the wn_params_* functions made (it names where the value came
+ * from) is passed on as it is; any other is prefixed "FILE:LINE:COL:
+ * stage 'NAME' (TYPE): init: " with the stage's entry. */
 int wn_stage_init(struct wn_stage *st, wn_error_t *err);
 void wn_stage_destroy(struct wn_stage *st);   /* runs fini when init ran */
 

@@ -38,10 +38,9 @@ static int cc_init(struct wn_stage *st, const struct wn_params *params, wn_error
         return wn_errprintf(err, "out of memory");
     }
     wn_stage_set_data(st, c);
-    if (strlen(id) + 2 > WN_NAME_MAX) {
-        errno = EINVAL;
-        return wn_errprintf(err, "parameter 'id_field': '%s' is too long", id);
-    }
+    if (strlen(id) + 2 > WN_NAME_MAX)
+        return wn_params_refuse(params, "id_field", err, "'%s' is too long for a column name "
+                                "with _x / _y added", id);
     snprintf(c->x, sizeof(c->x), "%s_x", id);
     snprintf(c->y, sizeof(c->y), "%s_y", id);
     return 0;

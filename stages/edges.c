@@ -44,20 +44,14 @@ static int be_init(struct wn_stage *st, const struct wn_params *params, wn_error
         return wn_errprintf(err, "out of memory");
     }
     wn_stage_set_data(st, e);
-    if (wn_params_double(params, "jaccard_threshold", &e->threshold, err) < 0)
+    /* 0 turns the check off */
+    if (wn_params_double_range(params, "jaccard_threshold", 0, 1, 0, &e->threshold, err) < 0)
         return -1;
     if (!(e->sig = strdup(wn_params_str(params, "minhash_field"))))
         return wn_errprintf(err, "out of memory");
-    if (e->threshold < 0 || e->threshold > 1) {
-        errno = EINVAL;
-        return wn_errprintf(err, "parameter 'jaccard_threshold': %g (0 to 1; 0: off)",
-                            e->threshold);
-    }
-    if (strlen(id) + 2 > WN_NAME_MAX) {
-        errno = EINVAL;
-        return wn_errprintf(err, "parameter 'id_field': '%s' is too long for a column name "
-                            "with _x / _y added", id);
-    }
+    if (strlen(id) + 2 > WN_NAME_MAX)
+        return wn_params_refuse(params, "id_field", err, "'%s' is too long for a column name "
+                                "with _x / _y added", id);
     snprintf(e->x, sizeof(e->x), "%s_x", id);
     snprintf(e->y, sizeof(e->y), "%s_y", id);
     return wn_stage_set_shuffle_key(st, e->x, err);

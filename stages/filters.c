@@ -75,6 +75,7 @@
  */
 #define _GNU_SOURCE   /* memmem */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,34 +541,42 @@ static void filter_fini(struct wn_stage *st)
     }
 }
 
-/* Reads threshold key (NULL: none, the bound is def) into *v; negative
- * values are refused. */
-static int threshold(const struct wn_params *params, const char *key, double def, double *v,
-                     wn_error_t *err)
+/* 1 when the pipeline (or --set) gave key a value, 0 for its default. */
+static int given(const struct wn_params *params, const char *key)
+{
+    for (size_t i = 0; i < wn_params_count(params); i++)
+        if (!strcmp(wn_params_key(params, i), key))
+            return !wn_params_is_default(params, i);
+    return 0;
+}
+
+/* Reads threshold key (NULL: none, the bound is def) into *v: from 0 to
+ * most. */
+static int threshold(const struct wn_params *params, const char *key, double def,
+                     double most, double *v, wn_error_t *err)
 {
     *v = def;
     if (!key)
         return 0;
-    if (wn_params_double(params, key, v, err) < 0)
-        return -1;
-    if (*v < 0) {
-        errno = EINVAL;
-        return wn_errprintf(err, "parameter '%s': %g (must be >= 0)", key, *v);
-    }
-    return 0;
+    return wn_params_double_range(params, key, 0, most, 0, v, err);
 }
 
 static int read_params(struct filter *f, const struct wn_params *params, const char *lo_key,
                        const char *hi_key, wn_error_t *err)
 {
-    if (threshold(params, lo_key, -INFINITY, &f->lo, err) < 0 ||
-        threshold(params, hi_key, INFINITY, &f->hi, err) < 0)
+    /* Every score but a count of words and a mean length is a share of
+     * the text: a threshold over 1 is a percentage written as such. */
+    double most = f->kind == F_WORD_COUNT || f->kind == F_MEAN_WORD_LENGTH ? INFINITY : 1;
+    if (threshold(params, lo_key, -INFINITY, most, &f->lo, err) < 0 ||
+        threshold(params, hi_key, INFINITY, most, &f->hi, err) < 0)
         return -1;
-    if (f->lo > f->hi) {
-        errno = EINVAL;
-        return wn_errprintf(err, "parameter '%s': %g is above '%s' (%g)", lo_key, f->lo,
-                            hi_key, f->hi);
-    }
+    /* Blame the bound the user gave (both given: the lower). */
+    if (f->lo > f->hi && given(params, lo_key))
+        return wn_params_refuse(params, lo_key, err, "%g is above '%s' (%g)", f->lo, hi_key,
+                                f->hi);
+    if (f->lo > f->hi)
+        return wn_params_refuse(params, hi_key, err, "%g is below '%s' (%g)", f->hi, lo_key,
+                                f->lo);
     const char *sf = wn_params_str(params, "score_field");
     if (!(f->text_field = strdup(wn_params_str(params, "text_field"))) ||
         (*sf && !(f->score_field = strdup(sf))))
@@ -756,12 +765,8 @@ static int repeating_top_ngrams_init(struct wn_stage *st, const struct wn_params
                                      wn_error_t *err)
 {
     long long n;
-    if (wn_params_int(params, "n", &n, err) < 0)
+    if (wn_params_int_range(params, "n", 1, LLONG_MAX, &n, err) < 0)
         return -1;
-    if (n < 1) {
-        errno = EINVAL;
-        return wn_errprintf(err, "parameter 'n': %lld (must be >= 1)", n);
-    }
     if (filter_init(st, params, F_TOP_NGRAMS, NULL, "max_repeating_ngram_ratio", err) < 0)
         return -1;
     ((struct filter *)wn_stage_data(st))->n = (size_t)n;

@@ -133,29 +133,18 @@ static int mh_init(struct wn_stage *st, const struct wn_params *params, wn_error
         return wn_errprintf(err, "out of memory");
     wn_stage_set_data(st, m);
     long long bands, rows, seed;
-    if (wn_params_int(params, "char_ngrams", &m->ngram, err) < 0 ||
-        wn_params_int(params, "num_bands", &bands, err) < 0 ||
-        wn_params_int(params, "minhashes_per_band", &rows, err) < 0 ||
-        wn_params_int(params, "seed", &seed, err) < 0 ||
+    /* The lsh stage's limits; the signature is their product.
+     * MurmurHash3 takes a 32-bit seed. */
+    if (wn_params_int_range(params, "char_ngrams", 1, MH_MAX_NGRAM, &m->ngram, err) < 0 ||
+        wn_params_int_range(params, "num_bands", 1, MH_MAX_BANDS, &bands, err) < 0 ||
+        wn_params_int_range(params, "minhashes_per_band", 1, MH_MAX_ROWS, &rows, err) < 0 ||
+        wn_params_int_range(params, "seed", 0, UINT32_MAX, &seed, err) < 0 ||
         wn_params_bool(params, "use_64_bit_hash", &m->wide, err) < 0)
         return -1;
-    errno = EINVAL;
-    if (m->ngram < 1 || m->ngram > MH_MAX_NGRAM)
-        return wn_errprintf(err, "parameter 'char_ngrams': %lld (1 to %u)", m->ngram,
-                            MH_MAX_NGRAM);
-    /* The lsh stage's limits; the signature is their product. */
-    if (bands < 1 || bands > MH_MAX_BANDS)
-        return wn_errprintf(err, "parameter 'num_bands': %lld (1 to %u)", bands, MH_MAX_BANDS);
-    if (rows < 1 || rows > MH_MAX_ROWS)
-        return wn_errprintf(err, "parameter 'minhashes_per_band': %lld (1 to %u)", rows,
-                            MH_MAX_ROWS);
     if (bands * rows > MH_MAX_HASHES)
-        return wn_errprintf(err, "parameters 'num_bands' x 'minhashes_per_band': %lld x %lld "
-                            "= %lld signature values (at most %u)", bands, rows, bands * rows,
-                            MH_MAX_HASHES);
-    /* MurmurHash3 takes a 32-bit seed. */
-    if (seed < 0 || seed > UINT32_MAX)
-        return wn_errprintf(err, "parameter 'seed': %lld (0 to %u)", seed, UINT32_MAX);
+        return wn_params_refuse(params, "num_bands", err, "num_bands x minhashes_per_band = "
+                                "%lld x %lld = %lld signature values (at most %u)", bands, rows,
+                                bands * rows, MH_MAX_HASHES);
     m->seed = (uint32_t)seed;
     const char *alg = wn_params_str(params, "algorithm");
     if (!strcmp(alg, "permutations"))
@@ -163,8 +152,8 @@ static int mh_init(struct wn_stage *st, const struct wn_params *params, wn_error
     else if (!strcmp(alg, "one_permutation"))
         m->algorithm = MH_ONE_PERMUTATION;
     else
-        return wn_errprintf(err, "parameter 'algorithm': '%s' (permutations or one_permutation)",
-                            alg);
+        return wn_params_refuse(params, "algorithm", err, "'%s' (permutations or "
+                                "one_permutation)", alg);
     if (pick_kernel(m, err) < 0)
         return -1;
 

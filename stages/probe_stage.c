@@ -67,9 +67,10 @@ static int probe_init(struct wn_stage *st, const struct wn_params *params, wn_er
     struct probe *p = calloc(1, sizeof(*p));
     if (!p)
         return wn_errprintf(err, "out of memory");
-    p->dir = strdup(wn_params_str(params, "dir"));
     p->rank = -1;
     wn_stage_set_data(st, p);
+    if (!(p->dir = strdup(wn_params_str(params, "dir"))))
+        return wn_errprintf(err, "out of memory");
     return 0;
 }
 

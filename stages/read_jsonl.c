@@ -300,19 +300,15 @@ static int rj_init(struct wn_stage *st, const struct wn_params *params, wn_error
     if (!rj)
         return wn_errprintf(err, "out of memory");
     wn_stage_set_data(st, rj);
-    if (wn_params_int(params, "blocksize", &rj->blocksize, err) < 0)
+    if (wn_params_int_range(params, "blocksize", 1, LLONG_MAX, &rj->blocksize, err) < 0)
         return -1;
     const char *id = wn_params_str(params, "id_field");
     if (!(rj->input = strdup(wn_params_str(params, "input"))) ||
         !(rj->text_field = strdup(wn_params_str(params, "text_field"))) ||
         (*id && !(rj->id_field = strdup(id))))
         return wn_errprintf(err, "out of memory");
-    errno = EINVAL;
     if (!*rj->input)
-        return wn_errprintf(err, "parameter 'input': empty");
-    if (rj->blocksize < 1)
-        return wn_errprintf(err, "parameter 'blocksize': %lld (at least 1 byte)",
-                            rj->blocksize);
+        return wn_params_refuse(params, "input", err, "empty");
     /* Building the schema once now turns a bad or clashing column name
      * (text_field, id_field, the _ columns) into an error at start-up. */
     struct rj_cols c;

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -28,7 +29,10 @@ static void free_data(struct wn_stage *st)
 
 static int shuffle_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
 {
-    return wn_stage_set_shuffle_key(st, wn_params_str(params, "key"), err);
+    const char *key = wn_params_str(params, "key");
+    if (!*key)
+        return wn_params_refuse(params, "key", err, "empty (name the column to partition by)");
+    return wn_stage_set_shuffle_key(st, key, err);
 }
 
 /* Insert: the rows as they are (the runner partitions them by key). */
@@ -103,14 +107,14 @@ static int band_layout(struct wn_stage *st, const struct wn_params *params, stru
         l->bands = mb;
     if (!param_given(params, "minhashes_per_band"))
         l->rows_per_band = mr;
-    if (l->bands * l->rows_per_band != mb * mr) {
-        errno = EINVAL;
-        return wn_errprintf(err, "parameters 'num_bands' x 'minhashes_per_band': %lld x %lld "
-                            "= %lld signature values, but stage '%s' (minhash) makes %lld x "
-                            "%lld = %lld: give both stages the same values, or leave them "
-                            "out of this one to take minhash's", l->bands, l->rows_per_band,
-                            l->bands * l->rows_per_band, name, mb, mr, mb * mr);
-    }
+    if (l->bands * l->rows_per_band != mb * mr)
+        return wn_params_refuse(params, param_given(params, "num_bands") ? "num_bands"
+                                                                         : "minhashes_per_band",
+                                err, "'num_bands' x 'minhashes_per_band': %lld x %lld = %lld "
+                                "signature values, but stage '%s' (minhash) makes %lld x %lld "
+                                "= %lld: give both stages the same values, or leave them out "
+                                "of this one to take minhash's", l->bands, l->rows_per_band,
+                                l->bands * l->rows_per_band, name, mb, mr, mb * mr);
     return 0;
 }
 
@@ -127,15 +131,17 @@ static int lsh_init(struct wn_stage *st, const struct wn_params *params, wn_erro
         return -1;
     if (!param_given(params, "bands_per_iteration") && l->per_round > l->bands)
         l->per_round = l->bands;
-    errno = EINVAL;
+    /* A round per bands_per_iteration bands, at most 65536 of them
+     * (wn_stage_set_rounds). */
     if (l->bands < 1 || l->bands > 65536)
-        return wn_errprintf(err, "parameter 'num_bands': %lld (1 to 65536)", l->bands);
+        return wn_params_refuse(params, "num_bands", err, "must be from 1 to 65536, got %lld",
+                                l->bands);
     if (l->rows_per_band < 1 || l->rows_per_band > 4096)
-        return wn_errprintf(err, "parameter 'minhashes_per_band': %lld (1 to 4096)",
-                            l->rows_per_band);
+        return wn_params_refuse(params, "minhashes_per_band", err, "must be from 1 to 4096, "
+                                "got %lld", l->rows_per_band);
     if (l->per_round < 1 || l->per_round > l->bands)
-        return wn_errprintf(err, "parameter 'bands_per_iteration': %lld (1 to num_bands, "
-                            "%lld)", l->per_round, l->bands);
+        return wn_params_refuse(params, "bands_per_iteration", err, "must be from 1 to "
+                                "num_bands (%lld), got %lld", l->bands, l->per_round);
     if (!(l->sig = strdup(wn_params_str(params, "minhash_field"))) ||
         !(l->id = strdup(wn_params_str(params, "id_field"))))
         return wn_errprintf(err, "out of memory");
@@ -148,8 +154,8 @@ static int lsh_init(struct wn_stage *st, const struct wn_params *params, wn_erro
         const char *t = wn_stage_later_param(st, "buckets_to_edges", "jaccard_threshold");
         l->keep_sig = t && strtod(t, NULL) > 0;
     } else if (strcmp(keep, "false"))
-        return wn_errprintf(err, "parameter 'keep_signatures': '%s' (auto, true or false)",
-                            keep);
+        return wn_params_refuse(params, "keep_signatures", err, "'%s' (auto, true or false)",
+                                keep);
     uint32_t rounds = (uint32_t)((l->bands + l->per_round - 1) / l->per_round);
     if (wn_stage_set_rounds(st, rounds, err) < 0 ||
         wn_stage_set_shuffle_key(st, "_bucket_id", err) < 0)
@@ -336,19 +342,30 @@ static int testdata_init(struct wn_stage *st, const struct wn_params *params, wn
     if (!d)
         return wn_errprintf(err, "out of memory");
     wn_stage_set_data(st, d);
-    static const char *const keys[] = {"tasks", "rows", "length", "seed", "copy_every",
-                                       "near_every", "near_bands", "band_len"};
+    /* Each task holds rows x length 4-byte values: at most 2^28 (1 GiB),
+     * and a signature no longer than minhash's (2^20 values). */
+    static const struct {
+        const char *key;
+        long long min, max;
+    } r[] = {{"tasks", 1, 1 << 24}, {"rows", 0, 1 << 20}, {"length", 1, 1 << 20},
+             {"seed", LLONG_MIN, LLONG_MAX}, {"copy_every", 0, LLONG_MAX},
+             {"near_every", 0, LLONG_MAX}, {"near_bands", 0, LLONG_MAX},
+             {"band_len", 1, 4096}};
     long long *v[] = {&d->tasks, &d->rows, &d->length, &d->seed, &d->copy_every,
                       &d->near_every, &d->near_bands, &d->band_len};
     for (int i = 0; i < 8; i++)
-        if (wn_params_int(params, keys[i], v[i], err) < 0)
+        if (wn_params_int_range(params, r[i].key, r[i].min, r[i].max, v[i], err) < 0)
             return -1;
-    errno = EINVAL;
-    if (d->tasks < 1 || d->rows < 0 || d->length < 1 || d->band_len < 1 ||
-        d->length % d->band_len || d->copy_every < 0 || d->near_every < 0 ||
-        d->near_bands < 0 || d->near_bands > d->length / d->band_len)
-        return wn_errprintf(err, "lsh_testdata: tasks >= 1, rows >= 0, length a multiple "
-                            "of band_len, near_bands <= length / band_len");
+    if (d->rows * d->length > (1ll << 28))
+        return wn_params_refuse(params, "rows", err, "%lld x length %lld = %lld values per "
+                                "task (at most 2^28, 1 GiB)", d->rows, d->length,
+                                d->rows * d->length);
+    if (d->length % d->band_len)
+        return wn_params_refuse(params, "length", err, "%lld is not a multiple of band_len "
+                                "(%lld)", d->length, d->band_len);
+    if (d->near_bands > d->length / d->band_len)
+        return wn_params_refuse(params, "near_bands", err, "%lld is more than the %lld bands "
+                                "(length / band_len)", d->near_bands, d->length / d->band_len);
     return 0;
 }
 

@@ -10,8 +10,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,42 +80,6 @@ static int col_get_u64(const struct wn_column *col, uint64_t row, uint64_t *v)
     }
 }
 
-/* Fails init over a parameter's value: "ORIGIN: parameter 'KEY': WHY".
- * The runner prefixes "stage 'NAME' (TYPE): init: ", so the message names
- * the stage, the parameter and where its value came from. */
-__attribute__((format(printf, 4, 5)))
-static int param_error(const struct wn_params *params, const char *key, wn_error_t *err,
-                       const char *fmt, ...)
-{
-    const char *origin = "";
-    for (size_t i = 0; i < wn_params_count(params); i++)
-        if (!strcmp(wn_params_key(params, i), key))
-            origin = wn_params_origin(params, i);
-    char why[WN_ERROR_TEXT];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    errno = EINVAL;
-    return wn_errprintf(err, "%s%sparameter '%s': %s", origin ? origin : "",
-                        origin && *origin ? ": " : "", key, why);
-}
-
-/* Fetches an int parameter and checks lo <= value <= hi.  The runner has
- * validated the table (types, defaults), so only the range can be wrong. */
-static int param_int_range(const struct wn_params *params, const char *key,
-                           long long lo, long long hi, long long *out, wn_error_t *err)
-{
-    if (wn_params_int(params, key, out, err) < 0)
-        return -1;
-    if (*out < lo && hi == LLONG_MAX)
-        return param_error(params, key, err, "must be >= %lld, got %lld", lo, *out);
-    if (*out < lo || *out > hi)
-        return param_error(params, key, err, "must be between %lld and %lld, got %lld",
-                           lo, hi, *out);
-    return 0;
-}
-
 /* --------------------------------------------------------------- noop -- */
 
 /* Each input's batch moves to its output: nothing is copied. */
@@ -152,15 +116,9 @@ static int sleep_init(struct wn_stage *st, const struct wn_params *params,
                       wn_error_t *err)
 {
     struct sleep_cfg c;
-    if (wn_params_double(params, "ms_per_item", &c.ms_per_item, err) < 0 ||
-        wn_params_double(params, "ms_per_task", &c.ms_per_task, err) < 0)
+    if (wn_params_double_range(params, "ms_per_item", 0, INFINITY, 0, &c.ms_per_item, err) < 0 ||
+        wn_params_double_range(params, "ms_per_task", 0, INFINITY, 0, &c.ms_per_task, err) < 0)
         return -1;
-    if (c.ms_per_item < 0)
-        return param_error(params, "ms_per_item", err, "must be >= 0, got %g",
-                           c.ms_per_item);
-    if (c.ms_per_task < 0)
-        return param_error(params, "ms_per_task", err, "must be >= 0, got %g",
-                           c.ms_per_task);
     struct sleep_cfg *p = malloc(sizeof(*p));
     if (!p)
         return wn_errprintf(err, "out of memory");
@@ -228,16 +186,16 @@ static int fail_init(struct wn_stage *st, const struct wn_params *params,
                      wn_error_t *err)
 {
     struct fail_cfg c;
-    if (param_int_range(params, "failures", 0, 1000000, &c.failures, err) < 0 ||
-        param_int_range(params, "every", 1, LLONG_MAX, &c.every, err) < 0)
+    if (wn_params_int_range(params, "failures", 0, 1000000, &c.failures, err) < 0 ||
+        wn_params_int_range(params, "every", 1, LLONG_MAX, &c.every, err) < 0)
         return -1;
     const char *mode = wn_params_str(params, "mode");
     for (c.mode = FAIL_ERROR; c.mode <= FAIL_EXIT; c.mode++)
         if (mode && !strcmp(mode, fail_modes[c.mode]))
             break;
     if (c.mode > FAIL_EXIT)
-        return param_error(params, "mode", err, "must be error, crash or exit, got '%s'",
-                           mode ? mode : "");
+        return wn_params_refuse(params, "mode", err, "must be error, crash or exit, got '%s'",
+                                mode ? mode : "");
     struct fail_cfg *p = malloc(sizeof(*p));
     if (!p)
         return wn_errprintf(err, "out of memory");
@@ -304,8 +262,10 @@ static int fanout_init(struct wn_stage *st, const struct wn_params *params,
                        wn_error_t *err)
 {
     struct fanout_cfg c;
-    if (param_int_range(params, "tasks", 1, 100000000, &c.tasks, err) < 0 ||
-        param_int_range(params, "rows", 0, 1000000000, &c.rows, err) < 0)
+    /* A generated row takes about 33 bytes (value, text): 2^24 rows are
+     * 550 MB in one task; every task is a descriptor rank 0 holds. */
+    if (wn_params_int_range(params, "tasks", 1, 1 << 20, &c.tasks, err) < 0 ||
+        wn_params_int_range(params, "rows", 0, 1 << 24, &c.rows, err) < 0)
         return -1;
     struct fanout_cfg *p = malloc(sizeof(*p));
     if (!p)
@@ -442,7 +402,7 @@ static int sum_init(struct wn_stage *st, const struct wn_params *params,
 {
     const char *column = wn_params_str(params, "column");
     if (!column || !*column)
-        return param_error(params, "column", err, "must name a column");
+        return wn_params_refuse(params, "column", err, "must name a column");
     char *p = strdup(column);
     if (!p)
         return wn_errprintf(err, "out of memory");

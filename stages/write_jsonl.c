@@ -86,11 +86,10 @@ static int cfg_init(struct wn_stage *st, const struct wn_params *params, int ded
         !(c->groups = strdup(dedup ? wn_params_str(params, "groups") : "")) ||
         !(c->id_field = strdup(dedup ? wn_params_str(params, "id_field") : "")))
         return wn_errprintf(err, "out of memory");
-    errno = EINVAL;
     if (!*c->input)
-        return wn_errprintf(err, "parameter 'input': empty (give read_jsonl's input)");
+        return wn_params_refuse(params, "input", err, "empty (give read_jsonl's input)");
     if (!*c->output)
-        return wn_errprintf(err, "parameter 'output': empty (the directory to write)");
+        return wn_params_refuse(params, "output", err, "empty (the directory to write)");
     /* The run's listing, which read_jsonl made (a document id holds its
      * file's index in it); the runner keeps the outputs out of the input
      * (a directory input holding them would take them for input on the

@@ -30,16 +30,15 @@ static const struct wn_param_spec uppercase_params[] = {
 /* ----------------------------------------------------------------- init --
  * Runs on every rank that may host the stage.  Read the parameters once
  * and keep what process_batch needs in the stage's private data; fini
- * frees it.  Check values the table cannot (ranges, choices) here: the
- * runner prefixes the message with the stage's name. */
+ * frees it.  Check values the table cannot (ranges, choices) here, with
+ * wn_params_int_range / wn_params_double_range / wn_params_refuse: their
+ * messages name the file and line (or the --set) the value came from. */
 static int uppercase_init(struct wn_stage *st, const struct wn_params *params,
                           wn_error_t *err)
 {
     const char *column = wn_params_str(params, "column");
-    if (!column || !*column) {
-        errno = EINVAL;
-        return wn_errprintf(err, "parameter 'column' must name a string column");
-    }
+    if (!column || !*column)
+        return wn_params_refuse(params, "column", err, "must name a string column");
     char *copy = strdup(column);   /* the stage owns what it keeps */
     if (!copy)
         return wn_errprintf(err, "out of memory");

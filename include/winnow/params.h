@@ -24,6 +24,18 @@
  * getters convert.  Integers are decimal ("-3", "+7"), doubles are what
  * strtod reads except inf/nan, booleans are true/false, yes/no, on/off
  * (any case).  Return values follow winnow/error.h.
+ *
+ * A value the table accepts may still be one the stage cannot use (out
+ * of range, not one of its choices).  Refuse it in init with the range
+ * getters or wn_params_refuse, never with a bare wn_errprintf: their
+ * messages say where the value came from, so the user finds the line:
+ *
+ *   pipeline.yaml:14:7: stage 'minhash': parameter 'num_bands': must be
+ *       from 1 to 65536, got 0
+ *   --set stages.minhash.seed=-1: stage 'minhash': parameter 'seed': ...
+ *
+ *   if (wn_params_int_range(params, "num_bands", 1, 65536, &bands, err) < 0)
+ *       return -1;
  */
 #ifndef WINNOW_PARAMS_H
 #define WINNOW_PARAMS_H
@@ -78,7 +90,8 @@ int wn_params_set(struct wn_params *p, const char *key, const char *value,
  *   - a value that does not parse as its declared type is an error;
  *   - a declared key without a value gets its default, or is an error
  *     when it has none (required).
- * Errors read "ORIGIN: stage 'NAME': ...".  Safe to call again. */
+ * Errors read "ORIGIN: stage 'NAME': ...".  Safe to call again.  p
+ * remembers stage_name for the getters' messages. */
 int wn_params_validate(struct wn_params *p, const struct wn_param_spec *table,
                        const char *stage_name, wn_error_t *err);
 
@@ -90,6 +103,26 @@ int wn_params_double(const struct wn_params *p, const char *key, double *out,
                      wn_error_t *err);
 int wn_params_bool(const struct wn_params *p, const char *key, int *out,
                    wn_error_t *err);
+/* Range-checked getters: as wn_params_int / wn_params_double, and -1
+ * with errno ERANGE when the value lies outside [min, max]; the message
+ * reads "ORIGIN: stage 'NAME': parameter 'KEY': must be ..., got V".
+ * LLONG_MIN / LLONG_MAX (-INFINITY / INFINITY) leave a side open; flags
+ * make a bound exclusive. */
+int wn_params_int_range(const struct wn_params *p, const char *key, long long min,
+                        long long max, long long *out, wn_error_t *err);
+#define WN_RANGE_EXCL_MIN 0x1u   /* min itself is refused */
+#define WN_RANGE_EXCL_MAX 0x2u   /* max itself is refused */
+int wn_params_double_range(const struct wn_params *p, const char *key, double min,
+                           double max, unsigned flags, double *out, wn_error_t *err);
+
+/* Refuses key's value for any other reason (not one of the choices, too
+ * long, at odds with another parameter): formats "ORIGIN: stage 'NAME':
+ * parameter 'KEY': " and then fmt into err, and returns -1 with errno
+ * EINVAL.  A value filled in from the table's default is placed at the
+ * stage's entry and called "(default)". */
+int wn_params_refuse(const struct wn_params *p, const char *key, wn_error_t *err,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* The value text, or NULL (errno ENOENT) when absent.  Valid until the
  * key is set again or p is destroyed. */
 const char *wn_params_str(const struct wn_params *p, const char *key);

@@ -251,6 +251,8 @@ static const struct {
     {"name: x\nstages:\n  - type: noop\n    batch_size: [4]\n", "4:17",
      "batch_size: expected an integer >= 1 (0: unset), got a list"},
     {"name: x\nstages:\n  - type: noop\n    batch_size:\n", "4:16", "got an empty value"},
+    {"name: x\nstages:\n  - type: noop\n    batch_size: 2147483648\n", "4:17",
+     "batch_size: expected an integer >= 1 (0: unset), got '2147483648'"},
     {"name: x\nstages:\n  - type: noop\n    num_workers: 99999999999\n", "4:18",
      "num_workers: expected an integer >= 1 (0: no cap), got '99999999999'"},
     {"name: x\nstages:\n  - type: noop\n    resources: {cpu: 1}\n", "4:17",
@@ -274,7 +276,7 @@ static const struct {
     {"name: x\nexecutor:\n  prefech: 1\nstages: [{type: noop}]\n", "3:3",
      "executor: unknown key 'prefech' (did you mean 'prefetch'?)"},
     {"name: x\nexecutor:\n  prefetch: -1\nstages: [{type: noop}]\n", "3:13",
-     "executor: prefetch: expected an integer >= 0, got '-1'"},
+     "executor: prefetch: expected an integer from 0 to 1024, got '-1'"},
     {"name: x\nexecutor:\n  drain_timeout: 0\nstages: [{type: noop}]\n", "3:18",
      "expected a number > 0, got '0'"},
     {"name: x\nexecutor:\n  time_margin: -5\nstages: [{type: noop}]\n", "3:16",
@@ -296,6 +298,29 @@ static const struct {
     {"name: x\nstages: *nothing\n", "2:9", "YAML error: found undefined alias"},
     {"name: x\n? [a]\n: 1\nstages: []\n", "2:3", "keys must be plain words, got a list"},
     {"name: x\nstages: \xff\n", "2:9", "invalid"},
+    /* Counts that size what rank 0 or an actor allocates have a ceiling,
+     * and the message says what one unit costs. */
+    {"name: x\nstages:\n  - {type: shuffle, total_nparts: 1000000000}\n", "3:35",
+     "stage 'shuffle': total_nparts: expected an integer from 1 to 1048576 (0: one per input "
+     "task), got '1000000000' (each partition of each round is a batch rank 0 tracks"},
+    {"name: x\nstages:\n  - {type: shuffle, total_nparts: 1048577}\n", "3:35", "got '1048577'"},
+    {"name: x\nstages:\n  - {type: noop, num_output_tasks: 1048577}\n", "3:36",
+     "num_output_tasks: expected an integer from 1 to 1048576 (0: unset), got '1048577' "
+     "(each batch is a record rank 0 keeps"},
+    {"name: x\nexecutor: {prefetch: 1025}\nstages: [{type: noop}]\n", "2:22",
+     "executor: prefetch: expected an integer from 0 to 1024, got '1025' (a queued batch's "
+     "inputs are pulled"},
+    {"name: x\nexecutor: {max_retries: 2147483647}\nstages: [{type: noop}]\n", "2:25",
+     "max_retries: expected an integer from 0 to 1000, got '2147483647'"},
+    {"name: x\nexecutor: {shuffle_memory_limit: 1e300}\nstages: [{type: noop}]\n", "2:34",
+     "shuffle_memory_limit: expected a number of bytes from 0 to 2^50 (0: 1 GiB), got '1e300' "
+     "(1 PiB"},
+    {"name: x\nexecutor: {shuffle_inflight: 1e400}\nstages: [{type: noop}]\n", "2:30",
+     "shuffle_inflight: expected a number of bytes from 0 to 2^50 (0: 8 MiB), got '1e400'"},
+    /* The shape of the YAML, before a tree is built (config_read.c). */
+    {"name: x\nstages: &s [*s]\n", "2:13", "alias '*s' stands for a node that contains it"},
+    {"name: x\nstages: [{type: noop, params: &p {a: *p}}]\n", "2:38",
+     "alias '*p' stands for a node that contains it"},
     {"name: \"a\\0b\"\nstages: [{type: noop}]\n", "1:7", "'name': a NUL character is not allowed"},
 };
 
@@ -400,7 +425,7 @@ static void test_overrides(void)
     expect_set_error(cfg, "bogus=1", "unknown key 'bogus'");
     expect_set_error(cfg, "nmae=x", "unknown key 'nmae' (did you mean 'name'?)");
     expect_set_error(cfg, "executor.prefetch=-1",
-                     "expected an integer >= 0, got '-1'");
+                     "expected an integer from 0 to 1024, got '-1'");
     expect_set_error(cfg, "executor.prefech=1",
                      "unknown executor key 'prefech' (did you mean 'prefetch'?)");
     expect_set_error(cfg, "executor.show_progress=1", "expected true or false (or yes/no, on/off), got '1'");
