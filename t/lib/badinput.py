@@ -27,9 +27,11 @@ treatment.
       empty fields).  Every case must exit 2
       before any work (the pipelines name `output: out`, the test passes
       `--checkpoint ckpt`: neither may appear).
-  badinput.py ckpt DIR
-      Checkpoint corruptions: the place a later change fills (see
-      make_ckpt); it writes an empty list of cases today.
+  badinput.py ckpt SRC DIR [--seed N]
+      Checkpoint corruptions (t/lib/badckpt.py): DIR/NN-NAME/ck, copies of
+      the checkpoint folder SRC each with one thing damaged (part files,
+      journal records, the manifest, the input listing, the lock, stray
+      files), and DIR/cases.json saying what a resume of each must do.
 
 Verdicts of the jsonl mode follow read_jsonl's documented rules (the
 header of stages/read_jsonl.c): a line must be UTF-8, one JSON value (RFC
@@ -714,16 +716,13 @@ def make_yaml(outdir, rng):
 # --------------------------------------------------------- checkpoints --
 
 
-def make_ckpt(outdir, rng):
-    """Checkpoint corruptions (part files truncated or with flipped bytes,
-    a journal with a torn or forged record, a lock left behind...) are
-    generated here by a later change.  Until then the mode writes an empty
-    list, so a caller finds no case rather than a failure."""
-    del rng
+def make_ckpt(src, outdir, rng):
+    """Checkpoint corruptions: t/lib/badckpt.py (its own concern, and this
+    file's size)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import badckpt
     os.makedirs(outdir, exist_ok=True)
-    with open(os.path.join(outdir, "ckpt.json"), "w") as f:
-        json.dump({"cases": []}, f)
-    print("0 cases")
+    badckpt.make_ckpt(src, outdir, rng)
 
 
 # ----------------------------------------------------------------- main --
@@ -734,6 +733,8 @@ def main(argv):
     sub = ap.add_subparsers(dest="mode", required=True)
     for mode in ("jsonl", "yaml", "ckpt"):
         p = sub.add_parser(mode)
+        if mode == "ckpt":
+            p.add_argument("src", help="a checkpoint folder to damage copies of")
         p.add_argument("dir")
         p.add_argument("--seed", type=int, default=1)
     p = sub.add_parser("check-jsonl")
@@ -750,7 +751,10 @@ def main(argv):
             print("... and %d more" % (len(problems) - 40))
         return 1 if problems else 0
     rng = random.Random(a.seed)
-    {"jsonl": make_jsonl, "yaml": make_yaml, "ckpt": make_ckpt}[a.mode](a.dir, rng)
+    if a.mode == "ckpt":
+        make_ckpt(a.src, a.dir, rng)
+    else:
+        {"jsonl": make_jsonl, "yaml": make_yaml}[a.mode](a.dir, rng)
     return 0
 
 
