@@ -41,7 +41,6 @@ stages:
     params:
       input: ${input}
       blocksize: 1
-      rejects: ${output}/rejects.jsonl
   - {name: word_count, type: word_count, batch_size: 1, params: {min_words: 50, max_words: 100000}}
   - {name: symbols, type: symbols_to_words, batch_size: 1}
   - name: write_jsonl
@@ -49,7 +48,6 @@ stages:
     batch_size: 1
     params:
       input: ${input}
-      rejects: ${output}/rejects.jsonl
       output: ${output}/filtered
 YAML
 winnow() { # OUTPUT [ARGS...] -> the run's exit status; its messages in log

@@ -37,7 +37,6 @@ stages:
     params:
       input: ${input}
       blocksize: 1
-      rejects: ${output}/rejects.jsonl
   - {name: word_count, type: word_count, batch_size: 1, params: {min_words: 50, max_words: 100000}}
   - {name: symbols, type: symbols_to_words, batch_size: 1}
   - name: write_jsonl
@@ -45,7 +44,6 @@ stages:
     batch_size: 1
     params:
       input: ${input}
-      rejects: ${output}/rejects.jsonl
       output: ${output}/filtered
 YAML
 IN="--set input=$TEST_TMP/in"
