@@ -90,7 +90,9 @@ static void install_crash_handler(int rank)
 int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
                 uint32_t nstages, struct wn_place *places, const struct wn_run_options *opts)
 {
-    struct wn_rt rt;
+    /* Static, not on this frame: after a stop, the compute and I/O
+     * threads of batches given up on go on using it after this returns. */
+    static struct wn_rt rt;
     memset(&rt, 0, sizeof(rt));
     MPI_Comm_dup(MPI_COMM_WORLD, &rt.comm);
     MPI_Comm_dup(MPI_COMM_WORLD, &rt.data_comm);

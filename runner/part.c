@@ -693,6 +693,11 @@ static int part_read(const char *path, struct wn_task_list *out, struct wn_part_
  * actor's I/O thread writes while its compute thread may load). */
 static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void wn_part_quiesce(void)
+{
+    pthread_mutex_lock(&h5_lock);
+}
+
 int wn_part_write(const char *path, const struct wn_part_info *info,
                   struct wn_task *const *tasks, size_t n, int deflate, const uint64_t *known,
                   uint64_t *checksum, wn_error_t *err)

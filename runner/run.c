@@ -16,6 +16,7 @@
 #include "config.h"
 #include "layout.h"
 #include "log.h"
+#include "part.h"
 #include "plan.h"
 #include "ckpt.h"
 #include "runtime.h"
@@ -417,7 +418,13 @@ static int run_or_plan(int argc, char **argv, int plan_only)
             wn_ckpt_close(a.opts.ckpt);
         }
     }
-    prepared_free(&p);
+    /* Stopped: a batch given up on at the drain deadline may still run
+     * on its compute thread, using its stage, and its part file be on the
+     * I/O thread; the process ends soon. */
+    if (status != WN_EXIT_RESUMABLE)
+        prepared_free(&p);
+    else
+        wn_part_quiesce();
     free(a.sets);
     wn_mpi_stop();
     return status;
