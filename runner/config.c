@@ -54,6 +54,7 @@ const struct field config_exec_fields[] = {
      "a number of bytes >= 0 (0: 8 MiB)", "0"},
     {"shuffle_spill_dir", F_STR, EXEC(shuffle_spill_dir), 0, 0, "a path", NULL},
     {"shuffle_timeout", F_DOUBLE, EXEC(shuffle_timeout), 0, 1, "a number > 0", "300"},
+    {"heartbeat_timeout", F_DOUBLE, EXEC(heartbeat_timeout), 0, 1, "a number > 0", "300"},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 

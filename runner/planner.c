@@ -237,7 +237,7 @@ static void begin_stage(struct wn_planner *p)
             *m = (struct wn_msg_clique){p->stage, p->nactors, c->gpus > 0, 0};
             for (int a = 0; a < p->nactors; a++)
                 ((int32_t *)(m + 1))[a] = p->actors[a];
-            p->acks_pending++;
+            planner_expect_ack(p, p->actors[i]);
             wn_rt_send(rt, p->actors[i], WN_TAG_CLIQUE, m, len);
         }
         p->state = P_CLIQUE;
@@ -262,7 +262,7 @@ static void node_setup(struct wn_planner *p)
         if (!first)
             continue;
         struct wn_msg_stage m = {p->stage, i, p->nactors, 1, on_node, 0};
-        p->acks_pending++;
+        planner_expect_ack(p, r);
         planner_send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
     }
     p->state = P_NODE_SETUP;
@@ -280,7 +280,7 @@ static void setup_rest(struct wn_planner *p)
         if (first)
             continue;
         struct wn_msg_stage m = {p->stage, i, p->nactors, 0, 0, 0};
-        p->acks_pending++;
+        planner_expect_ack(p, r);
         planner_send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
     }
     p->state = P_SETUP;
@@ -437,6 +437,7 @@ static void on_result(struct wn_planner *p, int src, const struct wn_msg_result 
         /* (A shuffle's inserts have no outputs and are not journaled.) */
         if (p->ck && !pb->load && r->batch < p->nextract && r->part_pending) {
             p->undurable[p->stage]++;
+            p->undurable_on[src]++;
             p->nundurable++;
         } else if (p->ck && !pb->load && r->batch < p->nextract) {
             wn_error_t err = {{0}};
@@ -560,6 +561,8 @@ static void on_durable(struct wn_planner *p, int src, const struct wn_msg_durabl
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     p->undurable[m->stage]--;
+    if (p->undurable_on[src])
+        p->undurable_on[src]--;
     p->nundurable--;
     const char *name = rt->stages[m->stage]->cfg->name;
     wn_error_t err = {{0}};
@@ -588,7 +591,15 @@ struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
     p->outstanding = calloc((size_t)rt->size, sizeof(*p->outstanding));
     p->peak_rss_mib = calloc((size_t)rt->size, sizeof(*p->peak_rss_mib));
     p->queues = calloc((size_t)rt->size + 1, sizeof(*p->queues));
-    p->stats = calloc(rt->nstages, sizeof(*p->stats));
+    p->stats = calloc(rt->nstages ? rt->nstages : 1, sizeof(*p->stats));
+    p->undurable_on = calloc((size_t)rt->size, sizeof(*p->undurable_on));
+    p->acks_from = calloc((size_t)rt->size, sizeof(*p->acks_from));
+    if (!p->outstanding || !p->peak_rss_mib || !p->queues || !p->stats || !p->undurable_on ||
+        !p->acks_from) {
+        wn_errprintf(err, "out of memory");
+        wn_planner_destroy(p);
+        return NULL;
+    }
     for (uint32_t i = 0; i < rt->nstages; i++) {
         snprintf(p->stats[i].name, sizeof(p->stats[i].name), "%s", rt->stages[i]->cfg->name);
         snprintf(p->stats[i].type, sizeof(p->stats[i].type), "%s", rt->stages[i]->ops->type);
@@ -626,7 +637,7 @@ void wn_planner_destroy(struct wn_planner *p)
 {
     if (!p)
         return;
-    for (int r = 0; r <= p->rt->size; r++)
+    for (int r = 0; p->queues && r <= p->rt->size; r++)
         free(p->queues[r].v);
     free(p->queues);
     free(p->retry.v);
@@ -644,6 +655,8 @@ void wn_planner_destroy(struct wn_planner *p)
     free(p->stats);
     free(p->events);
     free(p->undurable);
+    free(p->undurable_on);
+    free(p->acks_from);
     free(p->stage_nout);
     free(p->stage_ran);
     free(p);
@@ -653,10 +666,19 @@ void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len
 {
     struct wn_planner *p = rt->planner;
     if (tag == WN_TAG_STOP) {
-        char why[64];
-        int sig = len >= sizeof(int32_t) ? *(const int32_t *)buf : 0;
-        snprintf(why, sizeof(why), "%s on rank %d", sig ? strsignal(sig) : "a signal", src);
-        planner_begin_stop(p, why);
+        char why[160];
+        struct wn_msg_stop m = {0, 0, 0};
+        if (len >= sizeof(m))
+            memcpy(&m, buf, sizeof(m));
+        if (m.kill_in > 0)
+            snprintf(why, sizeof(why), "%s from mpirun on rank %d: it kills the job %g s "
+                     "later (odls_base_sigkill_timeout)", strsignal(m.sig), src, m.kill_in);
+        else
+            snprintf(why, sizeof(why), "%s on rank %d", m.sig ? strsignal(m.sig) : "a signal",
+                     src);
+        /* Half of mpirun's window for the batches, the rest for the
+         * journal's finish and the ranks' exit. */
+        planner_begin_stop(p, why, m.kill_in / 2);
         return;
     }
     if (tag == WN_TAG_RESULT) {
@@ -681,6 +703,8 @@ void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len
     }
     /* WN_TAG_ACK */
     const struct wn_msg_ack *a = buf;
+    if (p->acks_from[src] > 0)
+        p->acks_from[src]--;
     if (a->status != 0) {
         const char *why = len > sizeof(*a) ? (const char *)(a + 1) : "(no reason given)";
         planner_fail_run(p, "stage '%s' on rank %d: %s", rt->stages[a->stage]->cfg->name, src,
@@ -693,6 +717,7 @@ int wn_planner_poll(struct wn_rt *rt)
 {
     struct wn_planner *p = rt->planner;
     struct wn_stage_stats *s;
+    planner_check_hang(p);
     planner_check_halt(p);
     planner_check_limit(p);
     if (p->journal_dirty) {
@@ -712,7 +737,7 @@ int wn_planner_poll(struct wn_rt *rt)
         return 1;
     case P_CLIQUE:
         if (p->acks_pending)
-            return 0;
+            return planner_give_up_acks(p);
         if (p->failed) {   /* a member could not join: nothing to run */
             p->state = P_FINISH;
             return 1;
@@ -721,12 +746,12 @@ int wn_planner_poll(struct wn_rt *rt)
         return 1;
     case P_NODE_SETUP:
         if (p->acks_pending)
-            return 0;
+            return planner_give_up_acks(p);
         setup_rest(p);
         return 1;
     case P_SETUP:
         if (p->acks_pending)
-            return 0;
+            return planner_give_up_acks(p);
         p->state = P_RUN;
         return 1;
     case P_RUN:
@@ -753,7 +778,7 @@ int wn_planner_poll(struct wn_rt *rt)
         return planner_dispatch(p) > 0;
     case P_END:
         if (p->acks_pending)
-            return 0;
+            return planner_give_up_acks(p);
         planner_next_stage(p);
         if (p->state == P_COLLECT)
             planner_collect(p);

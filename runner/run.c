@@ -419,13 +419,14 @@ static int run_or_plan(int argc, char **argv, int plan_only)
         }
     }
     /* Stopped: a batch given up on at the drain deadline may still run
-     * on its compute thread, using its stage, and its part file be on the
-     * I/O thread; the process ends soon. */
+     * on its compute thread, using its stage; the process ends soon. */
     if (status != WN_EXIT_RESUMABLE)
         prepared_free(&p);
-    else
-        wn_part_quiesce();
     free(a.sets);
+    if (!plan_only)
+        wn_exec_end(status);
+    if (status == WN_EXIT_RESUMABLE)
+        wn_part_quiesce();   /* ... and its part file be on the I/O thread */
     wn_mpi_stop();
     return status;
 }
