@@ -151,7 +151,10 @@ void planner_check_hang(struct wn_planner *p)
         return;
     p->hang_check_at = now + (limit / 20 < 1 ? limit / 20 : 1);
     /* The silent rank that is not waiting in a call on others, the one
-     * silent longest first; else the one silent longest. */
+     * silent longest first; else the one silent longest.  A rank frozen
+     * right after saying it enters such a call looks like the ranks that
+     * wait in it with it: then one of those may be named, and the frozen
+     * one is listed as silent too. */
     int culprit = -1, blocked = -1;
     for (int r = 1; r < rt->size; r++) {
         if (now - rt->heard[r] < limit)
