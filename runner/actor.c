@@ -355,6 +355,9 @@ static void on_shuffle(struct wn_rt *rt, const struct wn_msg_shuffle *m, size_t 
         MPI_Group world, group;
         MPI_Comm_group(rt->group_comm, &world);
         MPI_Group_incl(world, m->nactors, (const int *)ranks, &group);
+        /* This and the round's connections wait for every actor of the
+         * round: rank 0 hears nothing from here meanwhile. */
+        wn_rt_heartbeat(rt, WN_HB_BLOCKING);
         /* Non-collective over group_comm: only the round's actors call it. */
         int rc = MPI_Comm_create_group(rt->group_comm, group, (int)(m->round & 0x7fff),
                                        &a->sh_comm);
@@ -398,6 +401,7 @@ static void on_shuffle(struct wn_rt *rt, const struct wn_msg_shuffle *m, size_t 
         *st = (struct wn_msg_shuffle_stats){m->stage, m->round, ss.bytes_sent,
                                             ss.bytes_spilled, ss.peak_held_bytes};
         wn_rt_send(rt, 0, WN_TAG_SHUFFLE_STATS, st, sizeof(*st));
+        wn_rt_heartbeat(rt, WN_HB_BLOCKING);   /* a barrier of the round */
         wn_shuffle_destroy(a->sh);
         a->sh = NULL;
         MPI_Comm_free(&a->sh_comm);
@@ -507,6 +511,7 @@ static void on_clique(struct wn_rt *rt, const struct wn_msg_clique *m, size_t le
     } else {
         /* NCCL's set-up waits for every member: the same bound as a
          * shuffle's silent peer. */
+        wn_rt_heartbeat(rt, WN_HB_BLOCKING);
         a->clique = wn_clique_create(rt->group_comm, (const int *)(m + 1), m->nactors, gpu,
                                      rt->cfg->exec.shuffle_timeout, wake_main, a, &err);
         if (a->clique)

@@ -62,6 +62,8 @@ const struct field config_exec_fields[] = {
      "a number of bytes from 0 to 2^50 (0: 8 MiB)", "0", 0x1p50, "1 PiB, more than any node has"},
     {"shuffle_spill_dir", F_STR, EXEC(shuffle_spill_dir), 0, 0, "a path", NULL, 0, NULL},
     {"shuffle_timeout", F_DOUBLE, EXEC(shuffle_timeout), 0, 1, "a number > 0", "300", 0, NULL},
+    {"heartbeat_timeout", F_DOUBLE, EXEC(heartbeat_timeout), 0, 1, "a number > 0", "300", 0,
+     NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL},
 };
 

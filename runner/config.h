@@ -69,6 +69,9 @@ struct wn_executor_config {
     char *shuffle_spill_dir;  /* NULL: $TMPDIR or /tmp                     */
     double shuffle_timeout;   /* s, > 0, default 300: a peer silent this
                                  long while a round waits on it fails it  */
+    double heartbeat_timeout; /* s, > 0, default 300: a rank silent this
+                                 long (nothing reached rank 0) ends the
+                                 run (runner/planner_hang.c)              */
 };
 
 struct wn_stage_config {

@@ -695,6 +695,11 @@ static int part_parse(const char *path, struct wn_h5img *img, struct wn_task_lis
  * reads and writes happen outside the lock. */
 static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void wn_part_quiesce(void)
+{
+    pthread_mutex_lock(&h5_lock);
+}
+
 int wn_part_write(const char *path, const struct wn_part_info *info,
                   struct wn_task *const *tasks, size_t n, int deflate, const uint64_t *known,
                   uint64_t *sum, wn_error_t *err)

@@ -85,4 +85,11 @@ int wn_manifest_write(const char *path, const char *pipeline, const char *text,
                       uint64_t hash, const char *const *stages, size_t nstages,
                       wn_error_t *err);
 
+/* At the end of a stopped run, before MPI_Finalize (which closes
+ * parallel HDF5): waits for the HDF5 call in progress, then keeps every
+ * other thread out of the library for good.  Batches given up on at the
+ * drain deadline may still be running, and their part files are written
+ * by another thread. */
+void wn_part_quiesce(void);
+
 #endif /* WN_PART_H */

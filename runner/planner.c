@@ -7,10 +7,11 @@
  * an actor is preferably given batches whose inputs it (or its node)
  * already holds, and otherwise pulls them from their owners itself.
  *
- * This file: the entry points, queues, stage start, dispatch and results.
- * planner_end.c resumes, ends stages, collects and finishes, and handles
- * stop requests; planner_shuffle.c runs a shuffle stage's rounds (the
- * state they share: planner_impl.h).
+ * This file: the entry points, queues, stage start and dispatch.
+ * planner_result.c takes the batches' results; planner_end.c resumes,
+ * ends stages, collects and finishes, and handles stop requests;
+ * planner_shuffle.c runs a shuffle stage's rounds; planner_hang.c finds
+ * silent ranks (the state they share: planner_impl.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -73,16 +74,6 @@ void planner_fail_run(struct wn_planner *p, const char *fmt, ...)
     va_end(ap);
     p->failed = 1;
     wn_error("%s", p->fail_msg);
-}
-
-static const char *failed_path(struct wn_planner *p, char *buf, size_t len)
-{
-    const struct wn_rt *rt = p->rt;
-    if (rt->opts->failed_path)
-        return rt->opts->failed_path;
-    const char *dir = rt->cfg->output ? rt->cfg->output : ".";
-    snprintf(buf, len, "%s/%s.failed-tasks.jsonl", dir, rt->cfg->name);
-    return buf;
 }
 
 int planner_cmp_desc(const void *a, const void *b)
@@ -237,7 +228,7 @@ static void begin_stage(struct wn_planner *p)
             *m = (struct wn_msg_clique){p->stage, p->nactors, c->gpus > 0, 0};
             for (int a = 0; a < p->nactors; a++)
                 ((int32_t *)(m + 1))[a] = p->actors[a];
-            p->acks_pending++;
+            planner_expect_ack(p, p->actors[i]);
             wn_rt_send(rt, p->actors[i], WN_TAG_CLIQUE, m, len);
         }
         p->state = P_CLIQUE;
@@ -262,7 +253,7 @@ static void node_setup(struct wn_planner *p)
         if (!first)
             continue;
         struct wn_msg_stage m = {p->stage, i, p->nactors, 1, on_node, 0};
-        p->acks_pending++;
+        planner_expect_ack(p, r);
         planner_send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
     }
     p->state = P_NODE_SETUP;
@@ -280,7 +271,7 @@ static void setup_rest(struct wn_planner *p)
         if (first)
             continue;
         struct wn_msg_stage m = {p->stage, i, p->nactors, 0, 0, 0};
-        p->acks_pending++;
+        planner_expect_ack(p, r);
         planner_send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
     }
     p->state = P_SETUP;
@@ -379,215 +370,6 @@ int planner_dispatch(struct wn_planner *p)
     return sent;
 }
 
-/* ------------------------------------------------------------ results -- */
-
-static void record_event(struct wn_planner *p, int rank, const struct wn_msg_result *r,
-                         uint32_t ntasks)
-{
-    if (!p->rt->opts->trace_path)
-        return;
-    if (p->nevents == p->cap_events) {
-        size_t ncap = p->cap_events ? p->cap_events * 2 : 1024;
-        struct wn_trace_event *n = realloc(p->events, ncap * sizeof(*n));
-        if (!n)
-            return;
-        p->events = n;
-        p->cap_events = ncap;
-    }
-    p->events[p->nevents++] = (struct wn_trace_event){
-        rank, r->stage, r->batch, r->t_start, r->t_end, ntasks, r->status};
-}
-
-static void on_result(struct wn_planner *p, int src, const struct wn_msg_result *r,
-                      size_t len)
-{
-    struct wn_rt *rt = p->rt;
-    if (p->failed && r->stage != p->stage && len >= sizeof(*r))
-        return;   /* a batch of a stage the failed run has left behind */
-    if (r->stage != p->stage || r->batch >= p->nbatches ||
-        len < sizeof(*r) + r->noutputs * sizeof(struct wn_desc) + r->errlen + r->rejlen ||
-        (r->rejlen && ((const char *)(r + 1))[r->noutputs * sizeof(struct wn_desc) +
-                                                 r->errlen + r->rejlen - 1] != '\0')) {
-        wn_error("malformed result from rank %d", src);
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    }
-    struct pbatch *pb = &p->batches[r->batch];
-    struct wn_stage_stats *s = &p->stats[p->stage];
-    const struct wn_stage_config *c = rt->stages[p->stage]->cfg;
-    p->outstanding[src]--;
-    p->nrunning--;
-    if (r->peak_rss_mib > p->peak_rss_mib[src])
-        p->peak_rss_mib[src] = r->peak_rss_mib;
-    record_event(p, src, r, (uint32_t)pb->count);
-    s->busy_s += r->t_end - r->t_start;
-    s->idle_s += r->idle_s;
-    s->pull_s += r->pull_s;
-    s->pulled_bytes += r->pulled_bytes;
-    s->arena_bytes += r->arena_bytes;
-
-    if (r->status == 0) {
-        const struct wn_desc *outs = (const void *)(r + 1);
-        if (r->rejlen) {
-            const char *rej = (const char *)(outs + r->noutputs) + r->errlen;
-            wn_error_t err = {{0}};
-            if (wn_reject_counts_add(&s->rejects, rej, r->batch, &err) < 0)
-                planner_fail_run(p, "stage '%s' batch %llu: rejects from rank %d: %s", c->name,
-                                 (unsigned long long)r->batch, src, err.text);
-        }
-        if (p->noutputs + r->noutputs > p->cap_outputs) {
-            size_t ncap = p->cap_outputs ? p->cap_outputs : 256;
-            while (ncap < p->noutputs + r->noutputs)
-                ncap *= 2;
-            p->outputs = realloc(p->outputs, ncap * sizeof(*p->outputs));
-            p->cap_outputs = ncap;
-        }
-        memcpy(p->outputs + p->noutputs, outs, r->noutputs * sizeof(*outs));
-        p->noutputs += r->noutputs;
-        /* (A shuffle's inserts have no outputs and are not journaled.) */
-        if (p->ck && !pb->load && r->batch < p->nextract && r->part_pending) {
-            p->undurable[p->stage]++;
-            p->nundurable++;
-        } else if (p->ck && !pb->load && r->batch < p->nextract) {
-            wn_error_t err = {{0}};
-            const char *rej = r->rejlen ? (const char *)(outs + r->noutputs) + r->errlen
-                                        : NULL;
-            if (wn_ckpt_batch_done(p->ck, p->stage, r->batch, r->part_sum, r->noutputs, rej,
-                                   &err) < 0)
-                planner_fail_run(p, "checkpoint: %s", err.text);
-            p->journal_dirty = 1;
-        }
-        pb->state = B_DONE;
-        p->nfinished++;
-        p->tasks_finished += pb->count;
-        s->tasks_out += r->noutputs;
-        s->items_in += r->items_in;
-        s->items_out += r->items_out;
-        s->bytes_in += r->bytes_in;
-        s->bytes_out += r->bytes_out;
-        if (p->shuffle)
-            p->sh_pending--;
-        return;
-    }
-
-    const char *why = (const char *)(r + 1) + r->noutputs * sizeof(struct wn_desc);
-    if (p->shuffle && r->batch < p->nextract) {
-        /* An extract (or its load) runs where its partition's rows are:
-         * it cannot move to another actor. */
-        uint32_t round = (uint32_t)(r->batch / p->nparts), part = (uint32_t)(r->batch % p->nparts);
-        if (pb->load) {
-            wn_error_t err = {{0}};
-            if (wn_ckpt_bad(p->ck, p->stage, r->batch, &err) < 0)
-                wn_error("checkpoint: %s", err.text);
-            planner_fail_run(p, "checkpoint: stage '%s' partition %u of round %u cannot be "
-                             "loaded: %s; it is recorded as bad: run the same command again "
-                             "to shuffle that round again", c->name, part, round, why);
-        } else {
-            planner_fail_run(p, "stage '%s': partition %u of shuffle round %u failed on rank "
-                             "%d: %s", c->name, part, round, src, why);
-        }
-        pb->state = B_GIVEN_UP;
-        p->nfinished++;
-        p->sh_pending--;
-        return;
-    }
-    if (pb->load) {
-        wn_error_t err = {{0}};
-        if ((int)p->stage == p->replay) {
-            /* Its inputs are not here to recompute it from: record the
-             * file as bad, so that the next run goes back a stage. */
-            if (wn_ckpt_bad(p->ck, p->stage, r->batch, &err) < 0)
-                wn_error("checkpoint: %s", err.text);
-            planner_fail_run(p, "checkpoint: stage '%s' batch %llu cannot be loaded: %s; it is "
-                             "recorded as bad: run the same command again to recompute it",
-                             c->name, (unsigned long long)r->batch, why);
-            pb->state = B_GIVEN_UP;
-            p->nfinished++;
-            return;
-        }
-        /* Recompute it, as if it had never run. */
-        wn_warn("checkpoint: stage '%s' batch %llu cannot be loaded (%s); recomputing it",
-                c->name, (unsigned long long)r->batch, why);
-        wn_ckpt_forget(p->ck, p->stage, r->batch);
-        pb->load = 0;
-        pb->state = B_PENDING;
-        planner_q_push(&p->retry, r->batch);
-        return;
-    }
-    /* A RAFT batch is not retried alone: its clique runs together. */
-    int max_retries = (rt->stages[p->stage]->ops->flags & WN_STAGE_RAFT)
-                          ? 0 : rt->cfg->exec.max_retries;
-    pb->last_failed_on = src;
-    if ((int)pb->attempt < max_retries && !p->failed) {
-        wn_warn("stage '%s' batch %llu failed on rank %d (attempt %u of %d): %s; retrying",
-                c->name, (unsigned long long)r->batch, src, pb->attempt + 1,
-                max_retries + 1, why);
-        pb->attempt++;
-        pb->state = B_PENDING;
-        s->retries++;
-        planner_q_push(&p->retry, r->batch);
-        return;
-    }
-    pb->state = B_GIVEN_UP;
-    p->nfinished++;
-    p->tasks_finished += pb->count;
-    s->failed++;
-    if (p->shuffle)
-        p->sh_pending--;   /* an insert given up: its rows are not shuffled */
-    uint64_t *ids = malloc((pb->count ? pb->count : 1) * sizeof(*ids));
-    for (uint64_t i = 0; i < pb->count; i++)
-        ids[i] = p->inputs[pb->first + i].id;
-    char pathbuf[4096];
-    wn_error_t err = {{0}};
-    const char *path = failed_path(p, pathbuf, sizeof(pathbuf));
-    if (wn_report_failed(path, c->name, r->batch, pb->attempt + 1, ids, pb->count, why,
-                         &err) < 0)
-        wn_error("cannot record the failed batch: %s", err.text);
-    free(ids);
-    if (rt->cfg->exec.ignore_failures) {
-        wn_warn("stage '%s' batch %llu (first task %016llx) failed %u times, last on rank "
-                "%d: %s; skipped (ignore_failures), recorded in %s", c->name,
-                (unsigned long long)r->batch,
-                (unsigned long long)p->inputs[pb->first].id, pb->attempt + 1, src, why,
-                path);
-        return;
-    }
-    planner_fail_run(p, "stage '%s' failed: batch %llu (first task %016llx) failed %u times, "
-                     "last on rank %d: %s (recorded in %s)", c->name,
-                     (unsigned long long)r->batch,
-                     pb->count ? (unsigned long long)p->inputs[pb->first].id : 0ULL,
-                     pb->attempt + 1, src, why, path);
-}
-
-/* A part file written after its batch's result: now the journal may
- * record the batch.  One that could not be written fails the run: its
- * outputs may already be a later stage's inputs. */
-static void on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m,
-                       size_t len)
-{
-    struct wn_rt *rt = p->rt;
-    if (len < sizeof(*m) || m->stage >= rt->nstages ||
-        len < sizeof(*m) + m->errlen + m->rejlen || !p->ck || p->undurable[m->stage] == 0 ||
-        (m->rejlen && ((const char *)(m + 1))[m->errlen + m->rejlen - 1] != '\0')) {
-        wn_error("malformed part-file report from rank %d", src);
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    }
-    p->undurable[m->stage]--;
-    p->nundurable--;
-    const char *name = rt->stages[m->stage]->cfg->name;
-    wn_error_t err = {{0}};
-    if (m->status != 0) {
-        planner_fail_run(p, "checkpoint: rank %d could not write the part file of stage '%s' "
-                         "batch %llu: %s", src, name, (unsigned long long)m->batch,
-                         m->errlen ? (const char *)(m + 1) : "(no reason given)");
-        return;
-    }
-    const char *rej = m->rejlen ? (const char *)(m + 1) + m->errlen : NULL;
-    if (wn_ckpt_batch_done(p->ck, m->stage, m->batch, m->sum, m->noutputs, rej, &err) < 0)
-        planner_fail_run(p, "checkpoint: %s", err.text);
-    p->journal_dirty = 1;
-    planner_journal_stage_ends(p);
-}
-
 /* -------------------------------------------------------- entry points -- */
 
 struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
@@ -601,7 +383,15 @@ struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
     p->outstanding = calloc((size_t)rt->size, sizeof(*p->outstanding));
     p->peak_rss_mib = calloc((size_t)rt->size, sizeof(*p->peak_rss_mib));
     p->queues = calloc((size_t)rt->size + 1, sizeof(*p->queues));
-    p->stats = calloc(rt->nstages, sizeof(*p->stats));
+    p->stats = calloc(rt->nstages ? rt->nstages : 1, sizeof(*p->stats));
+    p->undurable_on = calloc((size_t)rt->size, sizeof(*p->undurable_on));
+    p->acks_from = calloc((size_t)rt->size, sizeof(*p->acks_from));
+    if (!p->outstanding || !p->peak_rss_mib || !p->queues || !p->stats || !p->undurable_on ||
+        !p->acks_from) {
+        wn_errprintf(err, "out of memory");
+        wn_planner_destroy(p);
+        return NULL;
+    }
     for (uint32_t i = 0; i < rt->nstages; i++) {
         snprintf(p->stats[i].name, sizeof(p->stats[i].name), "%s", rt->stages[i]->cfg->name);
         snprintf(p->stats[i].type, sizeof(p->stats[i].type), "%s", rt->stages[i]->ops->type);
@@ -639,7 +429,7 @@ void wn_planner_destroy(struct wn_planner *p)
 {
     if (!p)
         return;
-    for (int r = 0; r <= p->rt->size; r++)
+    for (int r = 0; p->queues && r <= p->rt->size; r++)
         free(p->queues[r].v);
     free(p->queues);
     free(p->retry.v);
@@ -659,6 +449,8 @@ void wn_planner_destroy(struct wn_planner *p)
     free(p->stats);
     free(p->events);
     free(p->undurable);
+    free(p->undurable_on);
+    free(p->acks_from);
     free(p->stage_nout);
     free(p->stage_ran);
     free(p);
@@ -668,14 +460,23 @@ void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len
 {
     struct wn_planner *p = rt->planner;
     if (tag == WN_TAG_STOP) {
-        char why[64];
-        int sig = len >= sizeof(int32_t) ? *(const int32_t *)buf : 0;
-        snprintf(why, sizeof(why), "%s on rank %d", sig ? strsignal(sig) : "a signal", src);
-        planner_begin_stop(p, why);
+        char why[160];
+        struct wn_msg_stop m = {0, 0, 0};
+        if (len >= sizeof(m))
+            memcpy(&m, buf, sizeof(m));
+        if (m.kill_in > 0)
+            snprintf(why, sizeof(why), "%s from mpirun on rank %d: it kills the job %g s "
+                     "later (odls_base_sigkill_timeout)", strsignal(m.sig), src, m.kill_in);
+        else
+            snprintf(why, sizeof(why), "%s on rank %d", m.sig ? strsignal(m.sig) : "a signal",
+                     src);
+        /* Half of mpirun's window for the batches, the rest for the
+         * journal's finish and the ranks' exit. */
+        planner_begin_stop(p, why, m.kill_in / 2);
         return;
     }
     if (tag == WN_TAG_RESULT) {
-        on_result(p, src, buf, len);
+        planner_on_result(p, src, buf, len);
         return;
     }
     if (tag == WN_TAG_SHUFFLE_STATS) {
@@ -691,11 +492,13 @@ void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len
     }
     if (tag == WN_TAG_DURABLE) {
         if (p->state != P_DONE)   /* after the finish record: left out */
-            on_durable(p, src, buf, len);
+            planner_on_durable(p, src, buf, len);
         return;
     }
     /* WN_TAG_ACK */
     const struct wn_msg_ack *a = buf;
+    if (p->acks_from[src] > 0)
+        p->acks_from[src]--;
     if (a->status != 0) {
         const char *why = len > sizeof(*a) ? (const char *)(a + 1) : "(no reason given)";
         planner_fail_run(p, "stage '%s' on rank %d: %s", rt->stages[a->stage]->cfg->name, src,
@@ -708,6 +511,7 @@ int wn_planner_poll(struct wn_rt *rt)
 {
     struct wn_planner *p = rt->planner;
     struct wn_stage_stats *s;
+    planner_check_hang(p);
     planner_check_halt(p);
     planner_check_limit(p);
     if (p->journal_dirty) {
@@ -727,7 +531,7 @@ int wn_planner_poll(struct wn_rt *rt)
         return 1;
     case P_CLIQUE:
         if (p->acks_pending)
-            return 0;
+            return planner_give_up_acks(p);
         if (p->failed) {   /* a member could not join: nothing to run */
             p->state = P_FINISH;
             return 1;
@@ -736,12 +540,12 @@ int wn_planner_poll(struct wn_rt *rt)
         return 1;
     case P_NODE_SETUP:
         if (p->acks_pending)
-            return 0;
+            return planner_give_up_acks(p);
         setup_rest(p);
         return 1;
     case P_SETUP:
         if (p->acks_pending)
-            return 0;
+            return planner_give_up_acks(p);
         p->state = P_RUN;
         return 1;
     case P_RUN:
@@ -768,7 +572,7 @@ int wn_planner_poll(struct wn_rt *rt)
         return planner_dispatch(p) > 0;
     case P_END:
         if (p->acks_pending)
-            return 0;
+            return planner_give_up_acks(p);
         planner_next_stage(p);
         if (p->state == P_COLLECT)
             planner_collect(p);

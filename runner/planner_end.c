@@ -225,9 +225,10 @@ void planner_end_stage(struct wn_planner *p)
         planner_journal_stage_ends(p);
     }
     /* Every rank: teardown if it hosted the stage, drop consumed inputs. */
-    p->acks_pending = rt->size;
-    for (int r = 0; r < rt->size; r++)
+    for (int r = 0; r < rt->size; r++) {
+        planner_expect_ack(p, r);
         planner_send_ctl(p, r, WN_TAG_STAGE_END, &p->stage, sizeof(p->stage));
+    }
     p->state = P_END;
 }
 
@@ -248,7 +249,7 @@ void planner_next_stage(struct wn_planner *p)
         return;
     }
     if (p->halt_after >= 0 && p->stage == (uint32_t)p->halt_after && p->stage + 1 < rt->nstages)
-        planner_begin_stop(p, "winnow halt --after-stage");
+        planner_begin_stop(p, "winnow halt --after-stage", 0);
     if (++p->stage < rt->nstages) {
         p->state = P_START;
         return;
@@ -351,18 +352,40 @@ void planner_finish(struct wn_planner *p)
 
 /* A stop (signal, halt file, time limit): no new batches; running ones
  * may finish within drain_timeout; then the checkpoint is synced and every
- * rank exits 3. */
-void planner_begin_stop(struct wn_planner *p, const char *why)
+ * rank exits 3.  The deadline holds whatever the ranks do: a frozen one
+ * is given up on too (planner_give_up_acks, and exec.c ends ranks that
+ * do not leave). */
+void planner_begin_stop(struct wn_planner *p, const char *why, double drain)
 {
     if (p->stopping || p->state == P_DONE)
         return;
     struct wn_rt *rt = p->rt;
+    if (!(drain > 0) || drain > rt->cfg->exec.drain_timeout)
+        drain = rt->cfg->exec.drain_timeout;
     p->stopping = 1;
-    p->stop_deadline = wn_rt_now(rt) + rt->cfg->exec.drain_timeout;
+    p->stop_deadline = wn_rt_now(rt) + drain;
     wn_warn("stopping (%s): no new batches; %llu in flight may finish within %g s%s", why,
-            (unsigned long long)p->nrunning, rt->cfg->exec.drain_timeout,
+            (unsigned long long)p->nrunning, drain,
             p->ck ? ", then the checkpoint is synced (exit 3: run again to resume)"
                   : "; there is no checkpoint to resume from (--checkpoint)");
+}
+
+int planner_give_up_acks(struct wn_planner *p)
+{
+    struct wn_rt *rt = p->rt;
+    if (!p->stopping || p->stage >= rt->nstages || wn_rt_now(rt) <= p->stop_deadline)
+        return 0;
+    char ranks[256] = "";
+    size_t n = 0;
+    for (int r = 0; r < rt->size; r++)
+        if (p->acks_from[r] > 0 && n + 16 < sizeof(ranks))
+            n += (size_t)snprintf(ranks + n, sizeof(ranks) - n, "%s%d", n ? ", " : "", r);
+    wn_warn("drain_timeout: rank%s %s did not answer; stopping without %s",
+            strchr(ranks, ',') ? "s" : "", ranks, strchr(ranks, ',') ? "them" : "it");
+    p->acks_pending = 0;
+    memset(p->acks_from, 0, (size_t)rt->size * sizeof(*p->acks_from));
+    p->state = P_FINISH;
+    return 1;
 }
 
 /* `winnow halt DIR [--after-stage NAME]` leaves DIR/HALT: looked for
@@ -385,7 +408,7 @@ void planner_check_halt(struct wn_planner *p)
     unlink(path);
     line[strcspn(line, "\r\n")] = '\0';
     if (!line[0]) {
-        planner_begin_stop(p, "winnow halt");
+        planner_begin_stop(p, "winnow halt", 0);
         return;
     }
     for (uint32_t s = 0; s < rt->nstages; s++)
@@ -393,7 +416,7 @@ void planner_check_halt(struct wn_planner *p)
             p->halt_after = (int)s;
             wn_warn("winnow halt: stopping after stage '%s'", line);
             if (s < p->stage)
-                planner_begin_stop(p, "winnow halt (that stage has finished)");
+                planner_begin_stop(p, "winnow halt (that stage has finished)", 0);
             return;
         }
     wn_warn("winnow halt: no stage '%s' in this pipeline; ignored", line);
@@ -414,6 +437,6 @@ void planner_check_limit(struct wn_planner *p)
         char why[96];
         snprintf(why, sizeof(why), "the Slurm job has %ld s left, time_margin %g s", left,
                  margin);
-        planner_begin_stop(p, why);
+        planner_begin_stop(p, why, 0);
     }
 }

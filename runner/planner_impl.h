@@ -8,6 +8,8 @@
  *                      stage, collect (--results), finish, stop requests
  *                      (signal, `winnow halt`, the Slurm time limit)
  *   planner_shuffle.c  a shuffle stage's rounds
+ *   planner_hang.c     what the planner waits for from each rank, and a
+ *                      rank gone silent (heartbeat_timeout)
  */
 #ifndef WN_PLANNER_IMPL_H
 #define WN_PLANNER_IMPL_H
@@ -60,6 +62,7 @@ struct wn_planner {
     struct queue *queues;     /* per owner rank, [size] = seeds/no owner */
     struct queue retry;
     int acks_pending;
+    int *acks_from;           /* per rank: the acknowledgements awaited */
     int rotate;               /* fair start for dispatch */
 
     struct wn_stage_stats *stats;
@@ -77,6 +80,7 @@ struct wn_planner {
      * part_pending): per stage, and in all.  A batch is journaled when its
      * DURABLE message comes; a stage's end once all of its are. */
     uint64_t *undurable, nundurable;
+    uint64_t *undurable_on;   /* ... per rank writing them */
     uint64_t *stage_nout;     /* outputs of a stage that has ended */
     unsigned char *stage_ran; /* ... and whether it has */
     uint32_t ended_upto;      /* the next stage whose end to journal */
@@ -96,6 +100,9 @@ struct wn_planner {
     double next_limit_check;
     double next_halt_check;
     double stop_deadline;     /* when running batches are given up on */
+    /* planner_hang.c (wn_rt_clock times) */
+    double hang_polled;       /* the last poll */
+    double hang_check_at;     /* the next look at the ranks */
 
     struct wn_task **results; /* collected final tasks (--results) */
     size_t nresults_pending;
@@ -115,6 +122,13 @@ void planner_assign(struct wn_planner *p, uint64_t b, int rank);
 /* Sends what the actors have room for; the number of batches sent. */
 int planner_dispatch(struct wn_planner *p);
 
+/* planner_result.c: a batch's RESULT, and the DURABLE message of a part
+ * file written after it. */
+void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r,
+                       size_t len);
+void planner_on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m,
+                        size_t len);
+
 /* planner_end.c */
 void planner_resume(struct wn_planner *p);
 void planner_mark_loads(struct wn_planner *p);
@@ -124,12 +138,25 @@ void planner_end_stage(struct wn_planner *p);
 void planner_next_stage(struct wn_planner *p);
 void planner_collect(struct wn_planner *p);
 void planner_finish(struct wn_planner *p);
-void planner_begin_stop(struct wn_planner *p, const char *why);
+/* drain > 0: running batches get that long instead of drain_timeout
+ * (at most drain_timeout). */
+void planner_begin_stop(struct wn_planner *p, const char *why, double drain);
+/* A stop whose drain deadline has passed does not wait for
+ * acknowledgements (one may never come from a frozen rank): the run
+ * finishes without them.  1 when it did so (poll again). */
+int planner_give_up_acks(struct wn_planner *p);
 void planner_check_halt(struct wn_planner *p);
 void planner_check_limit(struct wn_planner *p);
 
 /* planner_shuffle.c: the P_RUN step of a shuffle stage; 1 when it did
  * something (poll again), 0 when it waits on messages. */
 int planner_shuffle_run(struct wn_planner *p);
+
+/* planner_hang.c */
+/* Counts an acknowledgement awaited from rank (call before sending). */
+void planner_expect_ack(struct wn_planner *p, int rank);
+/* Called each poll: a rank silent for heartbeat_timeout ends the run
+ * (exit 1, every rank aborted; the checkpoint keeps what was journaled). */
+void planner_check_hang(struct wn_planner *p);
 
 #endif /* WN_PLANNER_IMPL_H */

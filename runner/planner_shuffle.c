@@ -23,10 +23,10 @@ static void shuffle_tell(struct wn_planner *p, uint32_t op)
         if (op == WN_SHUFFLE_BEGIN)
             for (int k = 0; k < p->nactors; k++)
                 ((int32_t *)(m + 1))[k] = p->actors[k];
+        if (op != WN_SHUFFLE_INSERTED)
+            planner_expect_ack(p, p->actors[i]);
         wn_rt_send(p->rt, p->actors[i], WN_TAG_SHUFFLE, m, len);
     }
-    if (op != WN_SHUFFLE_INSERTED)
-        p->acks_pending += p->nactors;
 }
 
 /* Round `round`'s extracts: each to its partition's owner (a load of one
@@ -63,11 +63,14 @@ int planner_shuffle_run(struct wn_planner *p)
     struct wn_rt *rt = p->rt;
     if (p->failed || p->stopping) {
         /* Extracts waiting for a round that cannot complete are not
-         * waited for: the actors drop them at shutdown. */
-        int waiting = p->nrunning && !(p->sh_phase == SH_EXTRACT && p->failed) &&
-                      !(p->stopping && wn_rt_now(rt) > p->stop_deadline);
-        if (waiting || p->acks_pending)
+         * waited for: the actors drop them at shutdown.  Past a stop's
+         * deadline, nothing is (a frozen rank may never answer). */
+        int past = p->stopping && wn_rt_now(rt) > p->stop_deadline;
+        int waiting = p->nrunning && !(p->sh_phase == SH_EXTRACT && p->failed) && !past;
+        if (waiting)
             return 0;
+        if (p->acks_pending)
+            return planner_give_up_acks(p);
         if (p->failed)
             planner_end_stage(p);
         else

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "layout.h"
 #include "log.h"
+#include "part.h"
 #include "plan.h"
 #include "ckpt.h"
 #include "guard.h"
@@ -547,8 +548,15 @@ static int run_or_plan(int argc, char **argv, int plan_only)
             wn_lock_release(out_lock);
         }
     }
-    prepared_free(&p);
+    /* Stopped: a batch given up on at the drain deadline may still run
+     * on its compute thread, using its stage; the process ends soon. */
+    if (status != WN_EXIT_RESUMABLE)
+        prepared_free(&p);
     free(a.sets);
+    if (!plan_only)
+        wn_exec_end(status);
+    if (status == WN_EXIT_RESUMABLE)
+        wn_part_quiesce();   /* ... and its part file be on the I/O thread */
     wn_mpi_stop();
     return status;
 }

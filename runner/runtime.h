@@ -53,6 +53,8 @@ enum wn_tag {
                              clique (acknowledged)                    */
     WN_TAG_BUNDLE,        /* several of the above, in order (see
                              transport.c, "Outboxes")                    */
+    WN_TAG_HEARTBEAT,     /* actor -> planner: alive (see transport.c,
+                             "Heartbeats")                             */
 };
 #define WN_TAG_BODY 7         /* on data_comm */
 #define WN_BODY_CHUNK ((size_t)1 << 30)
@@ -178,6 +180,27 @@ struct wn_msg_shutdown {
     int32_t pad;
 };
 
+struct wn_msg_stop {
+    int32_t sig;              /* the signal that asked for the stop       */
+    int32_t pad;
+    double kill_in;           /* > 0: the launcher sent it and kills the
+                                 job this many seconds later (exec.c)     */
+};
+
+enum wn_heartbeat {
+    WN_HB_ALIVE,              /* nothing else went to rank 0 for a while  */
+    WN_HB_BLOCKING,           /* about to enter a call that waits for
+                                 other ranks (a communicator, a shuffle
+                                 round's connections): silence from here
+                                 on may be theirs                         */
+    WN_HB_LEAVING,            /* out of the event loop, at the run's end  */
+};
+
+struct wn_msg_heartbeat {
+    int32_t state;            /* enum wn_heartbeat */
+    int32_t pad;
+};
+
 struct wn_run_options {
     const char *stats_path;   /* --stats FILE.json */
     const char *trace_path;   /* --trace FILE.json */
@@ -234,17 +257,37 @@ struct wn_rt {
     int shutdown;                 /* leave the loop                     */
     int stop_sent;                /* this rank told the planner to stop */
     int exit_status;
+
+    /* Heartbeats (transport.c): an actor rank sends rank 0 a HEARTBEAT
+     * when it has sent it nothing for hb_every seconds; rank 0 notes
+     * when it last heard from each rank (wn_rt_clock). */
+    double hb_every;              /* 0: none (rank 0, or alone)          */
+    double sent0;                 /* when this rank last sent to rank 0  */
+    unsigned hb_polls;            /* polls since the clock was read      */
+    double *heard;                /* rank 0 of several: [size]           */
+    unsigned char *blocking;      /* ... and which said WN_HB_BLOCKING
+                                     last (a call waiting on others)     */
 };
 
 /* exec.c: set by SIGTERM, SIGINT and SIGUSR1 (a second one exits at
  * once with status 3); the event loop tells the planner. */
 extern volatile sig_atomic_t wn_stop_signal;
 /* Installed by `winnow run` before MPI starts: a signal that comes during
- * start-up stops the run as soon as it can. */
+ * start-up stops the run as soon as it can.  Under mpirun or srun it also
+ * starts watching the launcher: a rank whose launcher is gone exits at
+ * once (status 3), writing nothing more. */
 void wn_install_stop_handler(void);
+/* > 0 when the stop signal was mpirun's SIGTERM: the seconds until
+ * mpirun's SIGKILL follows (odls_base_sigkill_timeout). */
+double wn_stop_kill_window(void);
+/* After wn_exec_run, last thing before MPI_Finalize: when ranks did not
+ * leave the run at its end (frozen, or waiting on one that is), rank 0
+ * ends the job here with MPI_Abort(status) instead of waiting forever. */
+void wn_exec_end(int status);
 
 /* transport.c */
 double wn_rt_wallclock(void);                        /* CLOCK_REALTIME, s */
+double wn_rt_clock(void);                            /* CLOCK_MONOTONIC, s */
 double wn_rt_now(const struct wn_rt *rt);            /* s since run start */
 uint32_t wn_peak_rss_mib(void);      /* this process's peak RSS, MiB rounded up */
 /* Queues a control message (takes ownership of buf, malloc'd); what one
@@ -255,6 +298,11 @@ void wn_rt_flush(struct wn_rt *rt);
 /* Frees the outboxes (after the loop). */
 void wn_rt_free(struct wn_rt *rt);
 int wn_rt_pull(struct wn_rt *rt, uint64_t id, int owner, wn_pull_cb cb, void *arg);
+/* Pulls from `owner` not yet complete. */
+int wn_rt_pulls_from(const struct wn_rt *rt, int owner);
+/* An actor rank tells rank 0 it is alive (enum wn_heartbeat); anything
+ * but WN_HB_ALIVE leaves at once, as the caller is about to block. */
+void wn_rt_heartbeat(struct wn_rt *rt, int state);
 int wn_rt_loop(struct wn_rt *rt);
 /* Polls once; returns 1 if anything happened. */
 int wn_rt_poll(struct wn_rt *rt);

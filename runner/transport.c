@@ -41,6 +41,13 @@ double wn_rt_wallclock(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double wn_rt_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 uint32_t wn_peak_rss_mib(void)
 {
     struct rusage ru;
@@ -147,7 +154,12 @@ static int flush_one(struct wn_rt *rt, int dest)
         len = h[1];
     }
     int rc = 0;
-    if (len <= WN_EAGER_SEND) {
+    if (dest == 0 && rt->hb_every > 0)
+        rt->sent0 = wn_rt_clock();
+    /* Not on rank 0 of several: an eager send blocks once the receiver's
+     * queue is full, and a frozen rank never empties it; rank 0 must keep
+     * polling to notice that rank's silence (planner_hang.c). */
+    if (len <= WN_EAGER_SEND && !rt->heard) {
         /* Copied out by the time MPI_Send returns: the buffer serves the
          * next messages. */
         if (MPI_Send(msg, (int)len, MPI_BYTE, dest, tag, rt->comm) != MPI_SUCCESS)
@@ -185,6 +197,10 @@ void wn_rt_free(struct wn_rt *rt)
     rt->rbuf = NULL;
     free(rt->mpi_reqs);
     free(rt->done_ix);
+    free(rt->heard);
+    free(rt->blocking);
+    rt->heard = NULL;
+    rt->blocking = NULL;
     rt->mpi_reqs = NULL;
     rt->done_ix = NULL;
     rt->outbox = NULL;
@@ -304,6 +320,16 @@ int wn_rt_pull(struct wn_rt *rt, uint64_t id, int owner, wn_pull_cb cb, void *ar
     return send_parts(rt, owner, WN_TAG_PULL, &id, sizeof(id), NULL, 0);
 }
 
+int wn_rt_pulls_from(const struct wn_rt *rt, int owner)
+{
+    int n = 0;
+    for (const struct wn_pull *pl = rt->pulls; pl; pl = pl->next)
+        n += pl->owner == owner;
+    for (size_t i = 0; i < rt->nreqs; i++)
+        n += rt->reqs[i].pull && rt->reqs[i].pull->owner == owner;
+    return n;
+}
+
 /* A payload header arrived: post the body receives (in arrival order, so
  * they match the owner's chunks in order). */
 static void on_payload_header(struct wn_rt *rt, int src, const struct wn_msg_payload *h,
@@ -358,9 +384,38 @@ static void on_payload_header(struct wn_rt *rt, int src, const struct wn_msg_pay
     } while (off < pl->len);
 }
 
+/* ---------------------------------------------------------- Heartbeats --
+ * Rank 0 cannot tell a rank that computes a long batch from one that is
+ * frozen (SIGSTOP, a hung driver, a node that stopped scheduling it):
+ * both send nothing.  So every actor rank's main thread, which keeps
+ * polling while the compute thread runs a batch, sends rank 0 a small
+ * HEARTBEAT whenever it has sent it nothing else for heartbeat_timeout / 5
+ * seconds (any message counts, so a busy actor sends few), and rank 0
+ * notes when it last heard from each rank; the planner ends a run in
+ * which one has been silent for heartbeat_timeout (planner_hang.c).
+ * Before a call that waits for other ranks (a communicator made, a
+ * shuffle round's connections), an actor says so, so that rank 0 can
+ * tell the ranks that wait from the one they wait for. */
+void wn_rt_heartbeat(struct wn_rt *rt, int state)
+{
+    if (rt->rank == 0 || rt->size < 2)
+        return;
+    struct wn_msg_heartbeat h = {state, 0};
+    if (send_parts(rt, 0, WN_TAG_HEARTBEAT, &h, sizeof(h), NULL, 0) < 0)
+        wn_error("rank %d cannot send a heartbeat: out of memory", rt->rank);
+    if (state != WN_HB_ALIVE)
+        wn_rt_flush(rt);
+    rt->sent0 = wn_rt_clock();
+}
+
 static void dispatch(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
 {
     switch (tag) {
+    case WN_TAG_HEARTBEAT:
+        if (rt->blocking && len >= sizeof(struct wn_msg_heartbeat))
+            rt->blocking[src] =
+                ((const struct wn_msg_heartbeat *)buf)->state == WN_HB_BLOCKING;
+        break;
     case WN_TAG_PULL:
         send_payload(rt, src, *(uint64_t *)buf);
         break;
@@ -441,11 +496,16 @@ int wn_rt_poll(struct wn_rt *rt)
     int progressed = 0;
     if (wn_stop_signal && !rt->stop_sent) {
         /* Tell the planner (itself on rank 0); it drains and stops all. */
-        int32_t sig = (int32_t)wn_stop_signal;
+        struct wn_msg_stop m = {(int32_t)wn_stop_signal, 0, wn_stop_kill_window()};
         rt->stop_sent = 1;
-        send_parts(rt, 0, WN_TAG_STOP, &sig, sizeof(sig), NULL, 0);
+        send_parts(rt, 0, WN_TAG_STOP, &m, sizeof(m), NULL, 0);
         progressed = 1;
     }
+    /* The clock every 64 polls: a busy rank polls far more often than it
+     * needs to look. */
+    if (rt->hb_every > 0 && (++rt->hb_polls & 63) == 0 &&
+        wn_rt_clock() - rt->sent0 >= rt->hb_every)
+        wn_rt_heartbeat(rt, WN_HB_ALIVE);
     for (int k = 0; k < 64; k++) {
         int flag = 0;
         MPI_Status st;
@@ -473,6 +533,10 @@ int wn_rt_poll(struct wn_rt *rt)
             rt->rcap = ncap;
         }
         MPI_Mrecv(rt->rbuf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+        if (rt->heard) {
+            rt->heard[st.MPI_SOURCE] = wn_rt_clock();
+            rt->blocking[st.MPI_SOURCE] = 0;
+        }
         dispatch(rt, st.MPI_TAG, st.MPI_SOURCE, rt->rbuf, (size_t)count);
         progressed = 1;
         if (rt->shutdown) {

@@ -21,16 +21,26 @@
 #     running batches, checkpoints and exits 3.  (winnow also stops by
 #     itself executor.time_margin seconds before the limit; the signal is
 #     the backstop for when slurmctld cannot be asked.)
+#   - srun --kill-on-bad-exit=1: a task that dies (a crash, kill -9, its
+#     node) ends the whole step, so no rank waits forever on a dead peer.
 #   - exit 3 (stopped, checkpoint complete) -> `scontrol requeue` of this
 #     job: it goes back to the queue with the same id (--requeue allows
 #     it), SLURM_RESTART_COUNT goes up by one, and when it starts again
 #     this same script resumes from the checkpoint.  --open-mode=append
 #     keeps the output of every attempt in one file.
-#   - any other exit status is the job's.
+#   - exit 2 (a bad pipeline, option or launch: refused before any work)
+#     is the job's; running it again would fail the same way.
+#   - any other failure (1: a failed run or a hang winnow detected; a
+#     signal or other status: a rank that crashed or was killed) with a
+#     journal in the checkpoint -> requeued the same way while the job has
+#     been restarted fewer than WINNOW_MAX_RESTARTS times (default 2, all
+#     restarts counted, for any reason): a crash or a frozen node costs
+#     the batches in flight, not the run.  Beyond that, or without a
+#     journal, the status is the job's.
 # Environment: WINNOW (the winnow binary; default: `winnow` on PATH, else
 # the build next to this script), WINNOW_CHECKPOINT, WINNOW_SRUN_ARGS
-# (extra srun options, e.g. a --distribution), WINNOW_NO_REQUEUE=1 (exit
-# 3 instead of requeueing).
+# (extra srun options, e.g. a --distribution), WINNOW_NO_REQUEUE=1 (never
+# requeue: exit 3, or the failure's status), WINNOW_MAX_RESTARTS.
 
 winnow_job() {
     local pipeline=$1
@@ -58,8 +68,11 @@ winnow_job() {
     echo "winnow-job: job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on" \
          "${SLURM_JOB_NUM_NODES:-?} node(s), ${SLURM_NTASKS:-?} tasks: $pipeline," \
          "checkpoint $ck"
+    local started
+    started=$(date +%s)
     # shellcheck disable=SC2086  # WINNOW_SRUN_ARGS is a list of options
-    srun --mpi=pmix ${WINNOW_SRUN_ARGS:-} "$winnow" run "$pipeline" --checkpoint "$ck" \
+    srun --mpi=pmix --kill-on-bad-exit=1 ${WINNOW_SRUN_ARGS:-} "$winnow" run "$pipeline" \
+        --checkpoint "$ck" \
         --progress lines "$@" &
     local srun_pid=$!
     trap 'echo "winnow-job: USR1 (time limit near): passing it on to the job step";
@@ -75,13 +88,23 @@ winnow_job() {
         break
     done
     trap - USR1
+    # srun --kill-on-bad-exit ends the step when the first rank exits 3,
+    # and may then report the others' SIGKILL: the journal says how the
+    # run ended, if this attempt wrote its end.
+    if [ "$st" != 0 ] && [ "$st" != 2 ] && [ "$st" != 3 ] &&
+       [ "$(stat -c %Y "$ck/journal" 2>/dev/null || echo 0)" -ge "$started" ] &&
+       "$winnow" status "$ck" 2>/dev/null | grep -q "^last event: run ended with status 3 "; then
+        echo "winnow-job: srun exited $st, but the run stopped with a complete checkpoint"
+        st=3
+    fi
+    local requeue=0
+    [ "${WINNOW_NO_REQUEUE:-0}" != 1 ] && [ -n "${SLURM_JOB_ID:-}" ] && requeue=1
     case $st in
     0)
         echo "winnow-job: finished"
         exit 0 ;;
     3)
-        if [ "${WINNOW_NO_REQUEUE:-0}" != 1 ] && [ -n "${SLURM_JOB_ID:-}" ] &&
-           scontrol requeue "$SLURM_JOB_ID"; then
+        if [ $requeue = 1 ] && scontrol requeue "$SLURM_JOB_ID"; then
             echo "winnow-job: stopped with a complete checkpoint (exit 3); job" \
                  "$SLURM_JOB_ID requeued, it resumes from $ck"
             exit 0
@@ -89,8 +112,29 @@ winnow_job() {
         echo "winnow-job: stopped with a complete checkpoint (exit 3); submit the same" \
              "command again to resume from $ck"
         exit 3 ;;
-    *)
-        echo "winnow-job: winnow exited $st"
-        exit "$st" ;;
+    2)
+        echo "winnow-job: winnow exited 2 (the pipeline, an option or the launch was" \
+             "refused before any work): not requeued"
+        exit 2 ;;
     esac
+    local why="winnow exited $st"
+    [ "$st" -gt 128 ] && why="$why (a rank ended by signal $((st - 128)), or srun by one)"
+    [ "$st" = 1 ] && why="$why (the run failed, or winnow ended a hung run)"
+    local restarts=${SLURM_RESTART_COUNT:-0} max=${WINNOW_MAX_RESTARTS:-2}
+    if [ ! -s "$ck/journal" ]; then
+        echo "winnow-job: $why; no checkpoint journal in $ck to resume from: not requeued"
+    elif [ $requeue = 0 ]; then
+        echo "winnow-job: $why; not requeued (WINNOW_NO_REQUEUE or not a Slurm job):" \
+             "the same command resumes from $ck"
+    elif [ "$restarts" -ge "$max" ]; then
+        echo "winnow-job: $why; the job was restarted $restarts times," \
+             "WINNOW_MAX_RESTARTS=$max: not requeued (the same command resumes from $ck)"
+    elif scontrol requeue "$SLURM_JOB_ID"; then
+        echo "winnow-job: $why; job $SLURM_JOB_ID requeued (restart $((restarts + 1))" \
+             "of at most $max), it resumes from $ck"
+        exit 0
+    else
+        echo "winnow-job: $why; scontrol requeue failed: the same command resumes from $ck"
+    fi
+    exit "$st"
 }

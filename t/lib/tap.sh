@@ -97,6 +97,28 @@ kill_run_after() {
     wait $_mp 2>/dev/null
 }
 
+# run_pids STRING: live processes (zombies left out: pid 1 here need not
+# reap them) whose command line holds STRING, e.g. a checkpoint path of
+# this test's, so that ranks of other tests never match.
+run_pids() {
+    for _rp in $(pgrep -f -- "$1"); do
+        case $(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$_rp/stat" 2>/dev/null) in
+        Z|X|"") ;;
+        *) echo "$_rp" ;;
+        esac
+    done
+}
+
+# rank_pid STRING RANK: the pid of MPI rank RANK among them (its
+# OMPI_COMM_WORLD_RANK under mpirun, SLURM_PROCID under srun).
+rank_pid() {
+    for _rp in $(run_pids "$1"); do
+        tr '\0' '\n' <"/proc/$_rp/environ" 2>/dev/null |
+            grep -Eqx "(OMPI_COMM_WORLD_RANK|SLURM_PROCID)=$2" && { echo "$_rp"; return 0; }
+    done
+    return 1
+}
+
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/winnow-test.XXXXXX")
 export TEST_TMP
 tap_cleanup_hooks=
