@@ -57,8 +57,10 @@
  *             the file.
  *
  * JSON is parsed with jansson: duplicate keys keep the last value, \u0000 is
- * allowed in strings, and a line with an integer beyond 64 bits (in any
- * field) is parsed again with integers read as doubles rather than rejected.
+ * allowed in strings, and a line with a number jansson cannot hold (an
+ * integer beyond 64 bits, a real beyond a double's range, in any field) is
+ * parsed again from a copy with its numbers written as 0 (tame_numbers),
+ * rather than rejected: JSON sets numbers no range.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -128,6 +130,65 @@ static struct wn_batch *new_batch(const struct read_jsonl *rj, struct rj_cols *c
     return b;
 }
 
+static size_t digits(const char *s, size_t i, size_t n)
+{
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    return i;
+}
+
+/* A copy of line (n bytes) with each number outside strings written as 0,
+ * or NULL when a number is not one by JSON's grammar (the line is then
+ * malformed whatever the copy says) or out of memory.  jansson refuses a
+ * number no double holds (1e400), which JSON allows: such a line is
+ * parsed from the copy, its text and an id's JSON text taken from the
+ * line itself. */
+static char *tame_numbers(const char *s, size_t n, size_t *len)
+{
+    char *out = malloc(n + 1);
+    size_t o = 0;
+    for (size_t i = 0; out && i < n;) {
+        if (s[i] == '"') {
+            size_t j = i + 1;
+            while (j < n && s[j] != '"')
+                j += s[j] == '\\' ? 2 : 1;
+            j = j < n ? j + 1 : n;
+            memcpy(out + o, s + i, j - i);
+            o += j - i;
+            i = j;
+        } else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+            size_t j = i + (s[i] == '-'), k;
+            if (j < n && s[j] == '0')
+                j++;
+            else if ((k = digits(s, j, n)) > j && s[j] != '0')
+                j = k;
+            else
+                goto bad;
+            if (j < n && s[j] == '.' && (k = digits(s, j + 1, n)) > j + 1)
+                j = k;
+            else if (j < n && s[j] == '.')
+                goto bad;
+            if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+                j += 1 + (j + 1 < n && (s[j + 1] == '+' || s[j + 1] == '-'));
+                if ((k = digits(s, j, n)) == j)
+                    goto bad;
+                j = k;
+            }
+            out[o++] = '0';
+            i = j;
+        } else {
+            out[o++] = s[i++];
+        }
+    }
+    if (out)
+        out[o] = '\0';
+    *len = o;
+    return out;
+bad:
+    free(out);
+    return NULL;
+}
+
 /* "the line has fields a, b, c" (the first few), for a reject naming a
  * field the line lacks: a text_field set wrong shows at once. */
 static void fields_seen(const json_t *doc, char *buf, size_t len)
@@ -159,8 +220,13 @@ static int take_line(struct wn_stage *st, const struct read_jsonl *rj,
     json_error_t jerr;
     const size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
     json_t *doc = json_loadb(line, n, flags, &jerr);
-    if (!doc && json_error_code(&jerr) == json_error_numeric_overflow)
-        doc = json_loadb(line, n, flags | JSON_DECODE_INT_AS_REAL, &jerr);
+    if (!doc && json_error_code(&jerr) == json_error_numeric_overflow) {
+        size_t tlen = 0;
+        char *tame = tame_numbers(line, n, &tlen);
+        json_error_t terr;
+        doc = tame ? json_loadb(tame, tlen, flags, &terr) : NULL;
+        free(tame);
+    }
     char reason[160], detail[JSON_ERROR_TEXT_LENGTH + 640];
     const json_t *text = NULL, *id = NULL;
     reason[0] = detail[0] = 0;
