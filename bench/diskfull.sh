@@ -3,8 +3,9 @@
 # RUNS times (20 by default): each run puts its checkpoint on a fresh
 # small tmpfs (64 KiB to 14 MiB, changing from run to run so that the
 # disk fills at another point each time: the first part file, the
-# journal, a later part file), 4 ranks, real text (Debian's copyright files).  A run should exit
-# 1 with a message naming the file and the free space, never crash; with
+# journal, a later part file), 4 ranks, real text (Debian's copyright
+# files, t/lib/copyright_jsonl.py).  A run should exit 1 with a message
+# naming the file and the free space, never crash; with
 # the tmpfs grown, the same command should resume to the output of a run
 # without a checkpoint.  Needs root (mount).  Ends with:
 #   diskfull: <C> crashes in <RUNS> runs, ratio <R> clean vs 1.00 wanted
@@ -12,6 +13,7 @@
 # resume gives the reference output.
 set -u
 build=$(cd "${1:-$(dirname "$0")/../build}" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
 runs=${2:-20}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tmp=$(mktemp -d)
@@ -24,15 +26,7 @@ if ! why=$(mount -t tmpfs -o size=4m tmpfs fs 2>&1); then
 fi
 umount fs
 
-python3 - <<'PY'
-import glob, json, os
-files = sorted(glob.glob('/usr/share/doc/*/copyright'))[:400]
-os.makedirs('in')
-for k in range(8):
-    with open('in/part%d.jsonl' % k, 'w') as f:
-        for p in files[k::8]:
-            f.write(json.dumps({"text": open(p, encoding='utf-8', errors='replace').read()}) + "\n")
-PY
+python3 "$src/t/lib/copyright_jsonl.py" in 400 >/dev/null
 cat >p.yaml <<'YAML'
 name: diskfull
 stages:

@@ -45,6 +45,17 @@ int wn_mkdir_p(const char *path, wn_error_t *err)
     return 0;
 }
 
+int wn_mkdir_parent(const char *path, wn_error_t *err)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    char *dir = strndup(path, (size_t)(slash - path));
+    int rc = dir ? wn_mkdir_p(dir, err) : wn_errprintf(err, "out of memory");
+    free(dir);
+    return rc;
+}
+
 static int stage_dir(char *buf, size_t len, const char *dir, uint32_t s, const char *name)
 {
     return snprintf(buf, len, "%s/stages/%02u-%s", dir, s, name) >= (int)len ? -1 : 0;

@@ -57,6 +57,8 @@ void wn_ckpt_close(struct wn_ckpt *ck);
  * that could not be made.  Also for the output directory (run.c) and the
  * writer stages' files (stages/jsonl_io.c). */
 int wn_mkdir_p(const char *path, wn_error_t *err);
+/* wn_mkdir_p of the folder of the file path (none for a bare name). */
+int wn_mkdir_parent(const char *path, wn_error_t *err);
 
 /* The earlier run's state of stage s (NULL when out of range). */
 const struct wn_ckpt_stage *wn_ckpt_stage(const struct wn_ckpt *ck, uint32_t s);

@@ -228,13 +228,20 @@ static int lerr_at(struct loader *L, yaml_mark_t m, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int lerr_at(struct loader *L, yaml_mark_t m, const char *fmt, ...)
 {
-    char msg[WN_ERROR_TEXT];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = config_verr_at(L->err, L->path, m.line, m.column, fmt, ap);
     va_end(ap);
+    return rc;
+}
+
+int config_verr_at(wn_error_t *err, const char *path, size_t line, size_t column,
+                   const char *fmt, va_list ap)
+{
+    char msg[WN_ERROR_TEXT];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     errno = EINVAL;
-    return wn_errprintf(L->err, "%s:%zu:%zu: %s", L->path, m.line + 1, m.column + 1, msg);
+    return wn_errprintf(err, "%s:%zu:%zu: %s", path, line + 1, column + 1, msg);
 }
 #define lerr(L, node, ...) lerr_at((L), (node)->start_mark, __VA_ARGS__)
 

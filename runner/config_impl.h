@@ -14,6 +14,8 @@
 #ifndef WN_CONFIG_IMPL_H
 #define WN_CONFIG_IMPL_H
 
+#include <stdarg.h>
+
 #include <stddef.h>
 
 #include "winnow/error.h"
@@ -61,5 +63,10 @@ const char *config_did_you_mean(const char *key, const struct field *t, const ch
  * (syntax errors are left to the loader); else -1 with errno EINVAL and
  * err "PATH:LINE:COL: ...". */
 int config_check_shape(const char *text, size_t len, const char *path, wn_error_t *err);
+
+/* "PATH:LINE:COL: message" into err for libyaml's 0-based line and
+ * column (errno EINVAL); returns -1. */
+int config_verr_at(wn_error_t *err, const char *path, size_t line, size_t column,
+                   const char *fmt, va_list ap);
 
 #endif /* WN_CONFIG_IMPL_H */

@@ -188,13 +188,11 @@ static int shape_err(struct shape *s, yaml_mark_t m, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int shape_err(struct shape *s, yaml_mark_t m, const char *fmt, ...)
 {
-    char msg[WN_ERROR_TEXT];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = config_verr_at(s->err, s->path, m.line, m.column, fmt, ap);
     va_end(ap);
-    errno = EINVAL;
-    return wn_errprintf(s->err, "%s:%zu:%zu: %s", s->path, m.line + 1, m.column + 1, msg);
+    return rc;
 }
 
 static int add_anchor(struct shape *s, const yaml_char_t *name, uint64_t nodes, yaml_mark_t m)

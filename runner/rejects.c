@@ -305,21 +305,9 @@ static int holds_line(int fd, const char *l, size_t n)
     return found;
 }
 
-/* mkdir -p of path's folder. */
-static int mkdirs_for(const char *path, wn_error_t *err)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash || slash == path)
-        return 0;
-    char *dir = strndup(path, (size_t)(slash - path));
-    int rc = dir ? wn_mkdir_p(dir, err) : wn_errprintf(err, "out of memory");
-    free(dir);
-    return rc;
-}
-
 static int append(const char *path, const char *buf, size_t len, wn_error_t *err)
 {
-    if (mkdirs_for(path, err) < 0)
+    if (wn_mkdir_parent(path, err) < 0)
         return wn_errprefix(err, "rejects file");
     int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)

@@ -326,17 +326,6 @@ const char *wn_jl_relpath(const char *input, const char *path)
 
 /* ------------------------------------------------------------ writing -- */
 
-int wn_jl_mkdirs_for(const char *path, wn_error_t *err)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash || slash == path)
-        return 0;
-    char *dir = strndup(path, (size_t)(slash - path));
-    int rc = dir ? wn_mkdir_p(dir, err) : wn_errprintf(err, "out of memory");
-    free(dir);
-    return rc;
-}
-
 int wn_jl_writer_open(struct wn_jl_writer *w, const char *path, wn_error_t *err)
 {
     memset(w, 0, sizeof(*w));
@@ -348,7 +337,7 @@ int wn_jl_writer_open(struct wn_jl_writer *w, const char *path, wn_error_t *err)
         w->tmp = NULL;
         return wn_errprintf(err, "out of memory");
     }
-    if (wn_jl_mkdirs_for(path, err) < 0)
+    if (wn_mkdir_parent(path, err) < 0)
         return -1;
     if ((w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
         int e = errno;

@@ -101,7 +101,4 @@ int wn_jl_writer_commit(struct wn_jl_writer *w, wn_error_t *err);
 /* Removes the temporary file; after commit (or a failed open) it only frees. */
 void wn_jl_writer_abort(struct wn_jl_writer *w);
 
-/* mkdir -p of path's parent directory. */
-int wn_jl_mkdirs_for(const char *path, wn_error_t *err);
-
 #endif /* WN_JSONL_IO_H */

@@ -109,6 +109,17 @@ run_pids() {
     done
 }
 
+# run_gone STRING SECONDS: 0 once no process run_pids finds is left,
+# within SECONDS; else 1, listing those left.
+run_gone() {
+    for _ in $(seq $(($2 * 10))); do
+        [ -z "$(run_pids "$1")" ] && return 0
+        sleep 0.1
+    done
+    diag "left: $(ps -o pid,stat,args -p "$(run_pids "$1" | tr '\n' ',' | sed 's/,$//')")"
+    return 1
+}
+
 # rank_pid STRING RANK: the pid of MPI rank RANK among them (its
 # OMPI_COMM_WORLD_RANK under mpirun, SLURM_PROCID under srun).
 rank_pid() {

@@ -17,17 +17,7 @@ why=$(mount -t tmpfs -o size=12m tmpfs fs 2>&1) ||
 tap_on_exit "umount '$TEST_TMP/fs' 2>/dev/null"
 umount fs
 
-n=$(python3 - <<'PY'
-import glob, json, os
-files = sorted(glob.glob('/usr/share/doc/*/copyright'))[:400]
-os.makedirs('in')
-for k in range(8):
-    with open('in/part%d.jsonl' % k, 'w') as f:
-        for p in files[k::8]:
-            f.write(json.dumps({"text": open(p, encoding='utf-8', errors='replace').read()}) + "\n")
-print(len(files))
-PY
-)
+n=$(python3 "$SRCDIR/t/lib/copyright_jsonl.py" in 400)
 [ "${n:-0}" -ge 40 ] || skip_all "only ${n:-0} copyright files in /usr/share/doc"
 cat >lic.yaml <<'YAML'
 name: lic

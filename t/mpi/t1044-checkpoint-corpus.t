@@ -9,17 +9,7 @@
 # copyright files.
 . "$(dirname "$0")/../lib/tap.sh"
 cd "$TEST_TMP"
-n=$(python3 - <<'PY'
-import glob, json, os
-files = sorted(glob.glob('/usr/share/doc/*/copyright'))[:160]
-os.makedirs('in')
-for k in range(8):
-    with open('in/part%d.jsonl' % k, 'w') as f:
-        for p in files[k::8]:
-            f.write(json.dumps({"text": open(p, encoding='utf-8', errors='replace').read()}) + "\n")
-print(len(files))
-PY
-)
+n=$(python3 "$SRCDIR/t/lib/copyright_jsonl.py" in 160)
 [ "${n:-0}" -ge 40 ] || skip_all "only ${n:-0} copyright files in /usr/share/doc"
 cat >lic.yaml <<'YAML'
 name: lic

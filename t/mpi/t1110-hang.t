@@ -71,16 +71,6 @@ frozen_run() {
     [ -n "$p" ] || diag "stage $stage never began or rank 2 was not found"
 }
 
-# gone CK: 0 when no process of that run is left within 10 s.
-gone() {
-    for _ in $(seq 100); do
-        [ -z "$(run_pids "$1")" ] && return 0
-        sleep 0.1
-    done
-    diag "left: $(ps -o pid,stat,args -p "$(run_pids "$1" | tr '\n' ',' | sed 's/,$//')")"
-    return 1
-}
-
 # resumes NAME: the same command (without the freeze) resumes and writes
 # the reference's outputs, byte for byte.
 resumes() {
@@ -111,7 +101,7 @@ for stage in minhash lsh; do
         like "$log" "error: rank 2 \(host|silent too: rank ([0-9]+ \([^)]*\), )*2 \(" \
             "... rank 2, or lists it as silent too"
     fi
-    gone "$PWD/$stage.ck"; ok $? "no process of the run is left (the frozen one neither)"
+    run_gone "$PWD/$stage.ck" 10; ok $? "no process of the run is left (the frozen one neither)"
     like "$("$WINNOW" status "$stage.ck")" "run ended with status 1.*
 resumable: the same command goes on from here" "winnow status: the run ended with 1, resumable"
     resumes "$stage"
@@ -128,7 +118,7 @@ log=$(cat drain.log)
 is "$st" 3 "rank 2 frozen, then SIGUSR1: exit 3" || diag "$log"
 ok $([ "$took" -le 45 ]; echo $?) "... $took s after the freeze (drain 5 s, 10 s for the ranks to leave)"
 like "$log" "rank 2 \([^)]+\) did not leave the run within 10 s of its end" "the rank that did not leave is named"
-gone "$PWD/drain.ck"; ok $? "no process of the run is left"
+run_gone "$PWD/drain.ck" 10; ok $? "no process of the run is left"
 like "$("$WINNOW" status drain.ck)" "run ended with status 3 \(stopped, resumable\)" \
     "winnow status: stopped, resumable"
 after() { :; }

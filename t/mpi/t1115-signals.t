@@ -55,16 +55,6 @@ signalled() {
     st=$?
 }
 
-# gone CK: 0 when no process of that run is left within 5 s.
-gone() {
-    for _ in $(seq 50); do
-        [ -z "$(run_pids "$1")" ] && return 0
-        sleep 0.1
-    done
-    diag "left: $(ps -o pid,stat,args -p "$(run_pids "$1" | tr '\n' ',' | sed 's/,$//')")"
-    return 1
-}
-
 # resumes NAME: the same command resumes and gives the reference results.
 resumes() {
     local out st
@@ -81,7 +71,7 @@ is "$st" 3 "SIGUSR1 to mpirun: it exits 3" || diag "$(cat usr1.log)"
 like "$(cat usr1.log)" "stopping \(User defined signal 1 on rank" "the ranks drained"
 like "$("$WINNOW" status usr1.ck)" "run ended with status 3 \(stopped, resumable\)" \
     "winnow status: stopped, resumable"
-gone "$PWD/usr1.ck"; ok $? "no process of the run is left"
+run_gone "$PWD/usr1.ck" 5; ok $? "no process of the run is left"
 resumes usr1
 
 # mpirun's kill window is 1 s by default; 3 s here, so that a loaded
@@ -95,7 +85,7 @@ like "$(cat term.log)" "stopping \(Terminated from mpirun on rank [0-9]+: it kil
     "the ranks knew mpirun's SIGKILL was 3 s away"
 like "$("$WINNOW" status term.ck)" "run ended with status 3 \(stopped, resumable\)" \
     "... and checkpointed within it: winnow status says stopped, resumable"
-gone "$PWD/term.ck"; ok $? "no process of the run is left"
+run_gone "$PWD/term.ck" 5; ok $? "no process of the run is left"
 resumes term
 
 # snapshot CK: every file of the checkpoint and the results, with size,
@@ -106,7 +96,7 @@ snapshot() {
 }
 signalled twice TERM TERM
 ok $([ "$st" -ne 0 ]; echo $?) "two SIGTERMs to mpirun: it exits at once ($st)"
-gone "$PWD/twice.ck"; ok $? "within 5 s no rank of the run is left (they noticed mpirun was gone)"
+run_gone "$PWD/twice.ck" 5; ok $? "within 5 s no rank of the run is left (they noticed mpirun was gone)"
 before=$(snapshot twice.ck)
 sleep 3
 is "$(snapshot twice.ck)" "$before" "nothing in the checkpoint or the results changes afterwards"
