@@ -240,6 +240,8 @@ static int take_line(struct wn_stage *st, const struct read_jsonl *rj,
     } else if (!(text = json_object_get(doc, rj->text_field))) {
         snprintf(reason, sizeof(reason), "no field '%.100s'", rj->text_field);
         fields_seen(doc, detail, sizeof(detail));
+        size_t k = strlen(detail);
+        snprintf(detail + k, sizeof(detail) - k, " (text_field names the field to read)");
     } else if (!json_is_string(text)) {
         snprintf(reason, sizeof(reason), "field '%.100s' is not a string", rj->text_field);
         snprintf(detail, sizeof(detail), "but %s", json_kind(text));
