@@ -88,7 +88,7 @@ like "$out" "stage 'read_jsonl': 5 records rejected: 3 invalid JSON, 2 no field 
 is "$(python3 -c 'import json,sys; s=json.load(open("m1.json"))["stages"][0]["rejects"]; print(s["total"], s["reasons"]["invalid JSON"], s["reasons"]["no field '"'"'text'"'"'"])')" \
     "5 3 2" "--stats: total and counts per reason"
 is "$(wc -l <m1/rejects.jsonl)" 5 "the rejects file: one line per bad line"
-like "$(sed -n 2p m1/rejects.jsonl)" '"file":"mixed/m.jsonl","line":[0-9]+,"reason":"no field .text.","error":"no field .text.: the line has fields .id., .body."' \
+like "$(sed -n 2p m1/rejects.jsonl)" '"file":"mixed/m.jsonl","line":[0-9]+,"reason":"no field .text.","error":"no field .text.: the line has fields .id., .body. \(text_field names the field to read\)"' \
     "... with file, line, reason, and the fields the line has"
 out=$(mpirun_np 3 "$WINNOW" run "$EX" --progress off --set input=mixed --set output=m1 2>&1)
 is "$(wc -l <m1/rejects.jsonl)" 5 "a second fresh run starts a new rejects file (not 10 lines)"
