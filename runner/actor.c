@@ -15,6 +15,7 @@
 #include "shuffle.h"
 #include "stage_impl.h"
 #include "actor_impl.h"
+#include "xalloc.h"
 
 /* A batch expected to take less than this runs inline on the main thread
  * when the compute thread is idle: handing it over would cost two thread
@@ -170,7 +171,7 @@ static void on_pulled(struct wn_rt *rt, uint64_t id, void *buf, size_t len, int 
 static void ack(struct wn_rt *rt, uint32_t stage, const char *errtext)
 {
     size_t elen = errtext ? strlen(errtext) + 1 : 0;
-    struct wn_msg_ack *m = calloc(1, sizeof(*m) + elen);
+    struct wn_msg_ack *m = wn_xcalloc(1, sizeof(*m) + elen);
     m->stage = stage;
     m->status = errtext ? -1 : 0;
     if (elen)
@@ -284,7 +285,7 @@ static void on_assign(struct wn_rt *rt, const struct wn_msg_assign *m, size_t le
         if (d->owner < 0 || d->owner == rt->rank || j->remote[i] == 2)
             continue;
         pulls--;
-        struct pull_ctx *c = malloc(sizeof(*c));
+        struct pull_ctx *c = wn_xmalloc(sizeof(*c));
         c->job = j;
         c->index = i;
         if (wn_rt_pull(rt, d->id, d->owner, on_pulled, c) < 0) {
@@ -397,7 +398,7 @@ static void on_shuffle(struct wn_rt *rt, const struct wn_msg_shuffle *m, size_t 
                  "spilled %llu, peak held %llu", m->round, (unsigned long long)ss.bytes_sent,
                  (unsigned long long)ss.messages_sent, (unsigned long long)ss.bytes_received,
                  (unsigned long long)ss.bytes_spilled, (unsigned long long)ss.peak_held_bytes);
-        struct wn_msg_shuffle_stats *st = malloc(sizeof(*st));
+        struct wn_msg_shuffle_stats *st = wn_xmalloc(sizeof(*st));
         *st = (struct wn_msg_shuffle_stats){m->stage, m->round, ss.bytes_sent,
                                             ss.bytes_spilled, ss.peak_held_bytes};
         wn_rt_send(rt, 0, WN_TAG_SHUFFLE_STATS, st, sizeof(*st));

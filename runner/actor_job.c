@@ -18,6 +18,7 @@
 #include "stage_impl.h"
 #include "actor_impl.h"
 #include "rejects.h"
+#include "xalloc.h"
 
 void actor_job_free(struct wn_rt *rt, struct job *j)
 {
@@ -45,7 +46,7 @@ static uint64_t batch_key(const struct wn_desc *d, uint32_t n)
 {
     if (n == 1)
         return d[0].id;
-    uint64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+    uint64_t *ids = wn_xmalloc((n ? n : 1) * sizeof(*ids));
     for (uint32_t i = 0; i < n; i++)
         ids[i] = d[i].id;
     uint64_t k = XXH3_64bits(ids, n * sizeof(*ids));
@@ -61,7 +62,7 @@ void actor_job_result(struct wn_rt *rt, struct job *j, int status, const char *e
     size_t elen = status ? strlen(errtext) + 1 : 0;
     size_t rlen = !status && j->rejects ? strlen(j->rejects) + 1 : 0;
     size_t len = sizeof(struct wn_msg_result) + nout * sizeof(struct wn_desc) + elen + rlen;
-    struct wn_msg_result *r = calloc(1, len);
+    struct wn_msg_result *r = wn_xcalloc(1, len);
     r->stage = j->stage->index;
     r->status = status;
     r->batch = j->batch;
@@ -435,7 +436,7 @@ void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
         goto done;
     }
 
-    outs = calloc(out.n ? out.n : 1, sizeof(*outs));
+    outs = wn_xcalloc(out.n ? out.n : 1, sizeof(*outs));
     /* An extract has no inputs: its outputs descend from (stage, batch). */
     uint64_t key = j->extract ? wn_task_id_derive(j->batch, st->index, UINT64_MAX)
                               : batch_key(j->descs, j->n);

@@ -1,6 +1,6 @@
 /* arena.h - node-shared memory for small task payloads.
  *
- * A task's payload stays on the rank that made it (DESIGN.md §5.4); an
+ * A task's payload stays on the rank that made it (store.h); an
  * actor on another node pulls it through its owner.  On the same node the
  * owner need not be involved at all: each rank keeps the packed outputs it
  * makes in an arena of memory its node's ranks all map, and a consumer

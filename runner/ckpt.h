@@ -1,4 +1,4 @@
-/* ckpt.h - a run's checkpoint directory (issue 4):
+/* ckpt.h - a run's checkpoint directory (doc/guide.md, section 4):
  *
  *   DIR/manifest.h5                     pipeline text, hash, stage table
  *   DIR/journal                         rank 0's run journal (journal.h)

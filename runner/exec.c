@@ -307,7 +307,7 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
         left_behind = 1;
         return status;
     }
-    if (status == 3) {
+    if (status == WN_EXIT_RESUMABLE) {
         /* Stopped: a batch given up on (drain_timeout) may still be
          * running on the compute thread; it ends with the process, and
          * what it uses stays allocated until then. */

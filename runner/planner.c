@@ -28,6 +28,7 @@
 #include "timelimit.h"
 #include "stage_impl.h"
 #include "planner_impl.h"
+#include "xalloc.h"
 
 /* ------------------------------------------------------------ queues -- */
 
@@ -84,7 +85,7 @@ int planner_cmp_desc(const void *a, const void *b)
 
 void planner_send_ctl(struct wn_planner *p, int dest, int tag, const void *msg, size_t len)
 {
-    void *copy = malloc(len);
+    void *copy = wn_xmalloc(len);
     memcpy(copy, msg, len);
     wn_rt_send(p->rt, dest, tag, copy, len);
 }
@@ -123,7 +124,7 @@ static void begin_stage(struct wn_planner *p)
     /* Inputs in id order: batches do not depend on arrival order. */
     qsort(p->inputs, p->ninputs, sizeof(*p->inputs), planner_cmp_desc);
 
-    uint64_t *bytes_on = calloc((size_t)rt->size, sizeof(*bytes_on));
+    uint64_t *bytes_on = wn_xcalloc((size_t)rt->size, sizeof(*bytes_on));
     for (size_t i = 0; i < p->ninputs; i++)
         if (p->inputs[i].owner >= 0)
             bytes_on[p->inputs[i].owner] += p->inputs[i].len;
@@ -138,7 +139,7 @@ static void begin_stage(struct wn_planner *p)
     };
     wn_error_t err = {{0}};
     free(p->actors);
-    p->actors = calloc((size_t)rt->size, sizeof(*p->actors));
+    p->actors = wn_xcalloc((size_t)rt->size, sizeof(*p->actors));
     if (wn_plan_actors(rt->places, rt->size, &req, bytes_on, p->actors, &p->nactors,
                        &err) < 0) {
         free(bytes_on);
@@ -172,7 +173,7 @@ static void begin_stage(struct wn_planner *p)
     if (!p->shuffle)
         p->nextract = p->nbatches;
     free(p->batches);
-    p->batches = calloc(p->nbatches ? p->nbatches : 1, sizeof(*p->batches));
+    p->batches = wn_xcalloc(p->nbatches ? p->nbatches : 1, sizeof(*p->batches));
     for (int r = 0; r <= rt->size; r++)
         p->queues[r].n = p->queues[r].head = 0;
     p->retry.n = p->retry.head = 0;
@@ -224,7 +225,7 @@ static void begin_stage(struct wn_planner *p)
         size_t len = sizeof(struct wn_msg_clique) + (size_t)p->nactors * sizeof(int32_t);
         p->acks_pending = 0;
         for (int i = 0; i < p->nactors; i++) {
-            struct wn_msg_clique *m = calloc(1, len);
+            struct wn_msg_clique *m = wn_xcalloc(1, len);
             *m = (struct wn_msg_clique){p->stage, p->nactors, c->gpus > 0, 0};
             for (int a = 0; a < p->nactors; a++)
                 ((int32_t *)(m + 1))[a] = p->actors[a];
@@ -283,7 +284,7 @@ void planner_assign(struct wn_planner *p, uint64_t b, int rank)
 {
     struct pbatch *pb = &p->batches[b];
     if (pb->load) {
-        struct wn_msg_load *l = malloc(sizeof(*l));
+        struct wn_msg_load *l = wn_xmalloc(sizeof(*l));
         *l = (struct wn_msg_load){p->stage, 0, b, pb->sum};
         pb->state = B_RUNNING;
         pb->actor = rank;
@@ -293,7 +294,7 @@ void planner_assign(struct wn_planner *p, uint64_t b, int rank)
         return;
     }
     size_t len = sizeof(struct wn_msg_assign) + pb->count * sizeof(struct wn_desc);
-    struct wn_msg_assign *m = malloc(len);
+    struct wn_msg_assign *m = wn_xmalloc(len);
     m->stage = p->stage;
     m->attempt = pb->attempt;
     m->batch = b;
@@ -399,7 +400,7 @@ struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
     /* Empty seed tasks the first stage (a source) starts from: one, or
      * what its init asked for; a seed's index travels as its nrows. */
     uint64_t nseeds = rt->nstages && rt->stages[0]->seeds ? rt->stages[0]->seeds : 1;
-    p->inputs = calloc(nseeds, sizeof(*p->inputs));
+    p->inputs = wn_xcalloc(nseeds, sizeof(*p->inputs));
     for (uint64_t i = 0; p->inputs && i < nseeds; i++)
         p->inputs[i] = (struct wn_desc){wn_task_id_derive(0, UINT32_MAX, i), -1, 0, 0, i};
     p->ninputs = p->cap_inputs = p->inputs ? nseeds : 0;
@@ -414,9 +415,9 @@ struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
     p->halt_after = -1;
     wn_timelimit_init(&p->limit);
     p->ck = rt->opts->ckpt;
-    p->undurable = calloc(rt->nstages ? rt->nstages : 1, sizeof(*p->undurable));
-    p->stage_nout = calloc(rt->nstages ? rt->nstages : 1, sizeof(*p->stage_nout));
-    p->stage_ran = calloc(rt->nstages ? rt->nstages : 1, 1);
+    p->undurable = wn_xcalloc(rt->nstages ? rt->nstages : 1, sizeof(*p->undurable));
+    p->stage_nout = wn_xcalloc(rt->nstages ? rt->nstages : 1, sizeof(*p->stage_nout));
+    p->stage_ran = wn_xcalloc(rt->nstages ? rt->nstages : 1, 1);
     if (p->ck)
         planner_resume(p);
     p->ended_upto = p->stage;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "log.h"
 #include "plan.h"
 #include "report.h"
@@ -18,6 +19,7 @@
 #include "timelimit.h"
 #include "stage_impl.h"
 #include "planner_impl.h"
+#include "xalloc.h"
 
 /* ------------------------------------------------------------ resume -- */
 
@@ -133,7 +135,7 @@ void planner_begin_replay(struct wn_planner *p)
     };
     wn_error_t err = {{0}};
     free(p->actors);
-    p->actors = calloc((size_t)rt->size, sizeof(*p->actors));
+    p->actors = wn_xcalloc((size_t)rt->size, sizeof(*p->actors));
     if (wn_plan_actors(rt->places, rt->size, &req, NULL, p->actors, &p->nactors, &err) < 0) {
         planner_fail_run(p, "%s", err.text);
         p->state = P_FINISH;
@@ -142,7 +144,7 @@ void planner_begin_replay(struct wn_planner *p)
     p->nbatches = p->nextract = cs->nbatches;
     p->shuffle = 0;   /* a finished shuffle stage: its outputs are loaded */
     free(p->batches);
-    p->batches = calloc(p->nbatches ? p->nbatches : 1, sizeof(*p->batches));
+    p->batches = wn_xcalloc(p->nbatches ? p->nbatches : 1, sizeof(*p->batches));
     for (int r = 0; r <= rt->size; r++)
         p->queues[r].n = p->queues[r].head = 0;
     p->retry.n = p->retry.head = 0;
@@ -285,10 +287,10 @@ void planner_collect(struct wn_planner *p)
     /* The final tasks come to rank 0: the one fan-in of a run, and only
      * when asked for (--results). */
     qsort(p->inputs, p->ninputs, sizeof(*p->inputs), planner_cmp_desc);
-    p->results = calloc(p->ninputs ? p->ninputs : 1, sizeof(*p->results));
+    p->results = wn_xcalloc(p->ninputs ? p->ninputs : 1, sizeof(*p->results));
     p->nresults_pending = p->ninputs;
     for (size_t i = 0; i < p->ninputs; i++) {
-        struct collect_ctx *c = malloc(sizeof(*c));
+        struct collect_ctx *c = wn_xmalloc(sizeof(*c));
         c->p = p;
         c->index = i;
         if (wn_rt_pull(p->rt, p->inputs[i].id, p->inputs[i].owner, on_collected, c) < 0) {
@@ -308,7 +310,8 @@ void planner_finish(struct wn_planner *p)
     wn_error_t err = {{0}};
     /* A stop before the end: 3 when a checkpoint holds what was done. */
     int stopped = p->stopping && !p->failed && p->stage < rt->nstages;
-    int status = p->failed ? 1 : stopped ? (p->ck ? 3 : 1) : 0;
+    int status = p->failed ? WN_EXIT_FAILURE
+                 : stopped ? (p->ck ? WN_EXIT_RESUMABLE : WN_EXIT_FAILURE) : WN_EXIT_OK;
     if (p->ck && wn_ckpt_finish(p->ck, status, &err) < 0) {
         wn_error("checkpoint: %s", err.text);
         status = 1;

@@ -13,6 +13,7 @@
 #include "runtime.h"
 #include "stage_impl.h"
 #include "planner_impl.h"
+#include "xalloc.h"
 
 static const char *failed_path(struct wn_planner *p, char *buf, size_t len)
 {
@@ -83,7 +84,7 @@ void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result
             size_t ncap = p->cap_outputs ? p->cap_outputs : 256;
             while (ncap < p->noutputs + r->noutputs)
                 ncap *= 2;
-            p->outputs = realloc(p->outputs, ncap * sizeof(*p->outputs));
+            p->outputs = wn_xrealloc(p->outputs, ncap * sizeof(*p->outputs));
             p->cap_outputs = ncap;
         }
         memcpy(p->outputs + p->noutputs, outs, r->noutputs * sizeof(*outs));
@@ -179,7 +180,7 @@ void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result
     s->failed++;
     if (p->shuffle)
         p->sh_pending--;   /* an insert given up: its rows are not shuffled */
-    uint64_t *ids = malloc((pb->count ? pb->count : 1) * sizeof(*ids));
+    uint64_t *ids = wn_xmalloc((pb->count ? pb->count : 1) * sizeof(*ids));
     for (uint64_t i = 0; i < pb->count; i++)
         ids[i] = p->inputs[pb->first + i].id;
     char pathbuf[4096];

@@ -10,6 +10,7 @@
 #include "runtime.h"
 #include "stage_impl.h"
 #include "planner_impl.h"
+#include "xalloc.h"
 
 /* Tells every actor of the stage about the round (BEGIN carries the actor
  * ranks: partition p belongs to actor p mod nactors). */
@@ -18,7 +19,7 @@ static void shuffle_tell(struct wn_planner *p, uint32_t op)
     size_t len = sizeof(struct wn_msg_shuffle) +
                  (op == WN_SHUFFLE_BEGIN ? (size_t)p->nactors * sizeof(int32_t) : 0);
     for (int i = 0; i < p->nactors; i++) {
-        struct wn_msg_shuffle *m = calloc(1, len);
+        struct wn_msg_shuffle *m = wn_xcalloc(1, len);
         *m = (struct wn_msg_shuffle){p->stage, op, p->round, p->nparts, p->nactors, 0};
         if (op == WN_SHUFFLE_BEGIN)
             for (int k = 0; k < p->nactors; k++)
@@ -43,7 +44,7 @@ static void shuffle_extract(struct wn_planner *p)
             planner_assign(p, b, rank);
             continue;
         }
-        struct wn_msg_extract *m = malloc(sizeof(*m));
+        struct wn_msg_extract *m = wn_xmalloc(sizeof(*m));
         *m = (struct wn_msg_extract){p->stage, p->round, part, 0, b};
         pb->state = B_RUNNING;
         pb->actor = rank;

@@ -75,7 +75,7 @@ static int scan(const json_t *rec, void *arg)
         int st = (int)json_integer_value(json_object_get(rec, "status"));
         s->finished = 1 + st;
         snprintf(s->last, sizeof(s->last), "run ended with status %d%s", st,
-                 st == 3 ? " (stopped, resumable)" : "");
+                 st == WN_EXIT_RESUMABLE ? " (stopped, resumable)" : "");
     }
     return 0;
 }

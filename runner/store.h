@@ -1,7 +1,7 @@
 /* store.h - the payloads a rank holds: packed tasks by id.
  *
- * A task's payload stays on the rank that produced it (DESIGN.md §5.4);
- * the planner only moves descriptors.  The store is shared by a rank's
+ * A task's payload stays on the rank that produced it (doc/design-notes.md,
+ * "Executor internals"); the planner only moves descriptors.  The store is shared by a rank's
  * main loop (serving pulls, freeing) and its compute thread (adding
  * outputs), hence the lock.  Entries are reference counted so a buffer
  * being sent to a peer outlives a concurrent free.

@@ -1,5 +1,8 @@
-/* task_impl.h - private glue between task_batch.c (columns, batches) and
- * task_pack.c (the wire format).  Not installed; stages never see it. */
+/* task_impl.h - the runner's private task helpers: what task_batch.c
+ * (columns, batches) and task_pack.c (the wire format) share, and the
+ * little-endian loads and stores (wn_ld32_, wn_st64_, ...) every runner
+ * file that writes a binary format uses.  Not installed; stages never see
+ * it. */
 #ifndef WINNOW_TASK_IMPL_H
 #define WINNOW_TASK_IMPL_H
 

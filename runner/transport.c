@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "runtime.h"
+#include "xalloc.h"
 
 /* A nonblocking operation and what to do when it completes. */
 struct wn_req {
@@ -465,7 +466,7 @@ static int complete_requests(struct wn_rt *rt)
     /* Run the completions in index order, then compact the arrays.  A
      * callback may post new requests (appended past the old end). */
     size_t n0 = rt->nreqs;
-    struct wn_req *done = malloc((size_t)outcount * sizeof(*done));
+    struct wn_req *done = wn_xmalloc((size_t)outcount * sizeof(*done));
     for (int k = 0; k < outcount; k++) {
         done[k] = rt->reqs[rt->done_ix[k]];
         rt->mpi_reqs[rt->done_ix[k]] = MPI_REQUEST_NULL;

@@ -20,7 +20,7 @@
 #     failure it prints the daemons' log tails with diag, stops what it
 #     started and returns non-zero.
 #     One node is named after the host.  --nodes N>1 starts slurmds n1..nN on
-#     this host (DESIGN.md, "Two Slurm nodes on one host"; `slurmd -N nI`),
+#     this host (`slurmd -N nI`),
 #     each with its own port, spool, log and TmpFS ($SLURM_TEST_DIR/tmp/nI,
 #     where PMIx puts spmix_appdir_<uid>_<job>.<step>, which two stepds of a
 #     step would otherwise both create), and a TaskProlog that points

@@ -98,7 +98,7 @@ if [ "${WN_KEEP_TMP:-0}" = 1 ]; then skip 1 "WN_KEEP_TMP=1 keeps $dir"
 else [ ! -e "$dir" ]; ok $? "slurm_cluster_stop removed $dir"; fi
 slurm_cluster_stop; ok $? "slurm_cluster_stop again is harmless"
 
-# Two nodes on this host (DESIGN.md, "Two Slurm nodes on one host").
+# Two nodes on this host (t/lib/slurm-cluster.sh says how).
 if slurm_cluster_start --nodes 2; then
     ok 0 "a two-node cluster started"
     is "$(sinfo -h -N -o '%N %T' | sort -u | tr '\n' ' ')" "n1 idle n2 idle " "sinfo shows n1 and n2 idle"
