@@ -3,7 +3,7 @@
  * /usr/share/common-licenses/ and /usr/share/doc/PKG/copyright read at run
  * time, concatenated and cut into 4 KiB documents.  MB/s is 10^6 bytes
  * of input text per second of this thread's CPU time.  One line per
- * kernel (WN_MINHASH_ISA), one for 64-bit hashes, one for algorithm
+ * kernel (WINNOW_MINHASH_ISA), one for 64-bit hashes, one for algorithm
  * one_permutation, and last
  *   minhash: <MB/s> MB/s/core, ratio <R> vs scalar
  * with the best kernel against the portable scalar one.
@@ -126,9 +126,9 @@ static double time_stage(const char *isa, const char *keys, int gpu, double min_
     struct test_stage m;
     wn_error_t err = {{0}};
     if (isa)
-        setenv("WN_MINHASH_ISA", isa, 1);
+        setenv("WINNOW_MINHASH_ISA", isa, 1);
     int rc = make_stage(&m, keys, gpu, &err);
-    unsetenv("WN_MINHASH_ISA");
+    unsetenv("WINNOW_MINHASH_ISA");
     if (rc < 0) {
         fprintf(stderr, "minhash (%s): %s\n", isa ? isa : "default", err.text);
         test_stage_free(&m);

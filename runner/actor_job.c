@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "env.h"
 #include "log.h"
 #include "ckpt.h"
 #include "part.h"
@@ -307,14 +308,14 @@ static int append_chunk(void *arg, uint64_t origin, const void *buf, size_t len,
     return rc;
 }
 
-/* Tests only: WN_TEST_BATCH_DELAY_MS=N sleeps N ms before every batch, so
+/* Tests only: WINNOW_TEST_BATCH_DELAY_MS=N sleeps N ms before every batch, so
  * that a test can kill a run inside a chosen stage however fast the stage
  * is (t/mpi/t1100).  Unset, it costs one getenv per process. */
 static void test_delay(void)
 {
     static int ms = -1;
     if (ms < 0) {
-        const char *v = getenv("WN_TEST_BATCH_DELAY_MS");
+        const char *v = wn_getenv("TEST_BATCH_DELAY_MS");
         ms = v ? atoi(v) : 0;
         if (ms < 0)
             ms = 0;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "env.h"
 #include "log.h"
 
 #define ALIGN 64u
@@ -26,11 +27,11 @@ struct wn_arena {
     size_t used[2];               /* this rank's bump offsets */
 };
 
-/* The size of a half asked for: WN_ARENA_MB, else 32 MiB; *explicit
+/* The size of a half asked for: WINNOW_ARENA_MB, else 32 MiB; *explicit
  * says whether the user chose it. */
 static size_t half_wanted(int *explicit)
 {
-    const char *v = getenv("WN_ARENA_MB");
+    const char *v = wn_getenv("ARENA_MB");
     long mb = 32;
     *explicit = 0;
     if (v && *v) {
@@ -74,7 +75,7 @@ struct wn_arena *wn_arena_open(MPI_Comm comm)
         fit &= ~((1ULL << 20) - 1);
         if (fit < hb) {
             if (explicit)
-                wn_warn("node arenas: WN_ARENA_MB=%llu does not fit in /dev/shm "
+                wn_warn("node arenas: WINNOW_ARENA_MB=%llu does not fit in /dev/shm "
                         "(%llu MiB free for %d ranks); %s", hb >> 20, room * 4 >> 20,
                         nsize, fit >= (1ULL << 20) ? "using less" : "none made");
             hb = fit >= (1ULL << 20) ? fit : 0;

@@ -16,9 +16,9 @@
  *
  * The segments are POSIX shared memory (/dev/shm), unlinked as soon as
  * every rank of the node has mapped them, so nothing is left behind even
- * when a job is killed.  WN_ARENA_MB (default 32) sets the size of a half;
+ * when a job is killed.  WINNOW_ARENA_MB (default 32) sets the size of a half;
  * 0 turns arenas off.  A node's arenas take at most a quarter of the free
- * space of /dev/shm: halves shrink to fit (a warning when WN_ARENA_MB asked
+ * space of /dev/shm: halves shrink to fit (a warning when WINNOW_ARENA_MB asked
  * for more), and below 1 MiB none are made; payloads then go to the heap
  * as before.  Pages are only used as payloads fill them.
  */

@@ -1,7 +1,7 @@
 /* minhash.c - the `minhash` stage: NeMo Curator's MinHash signatures of a
  * text column, deterministic, with a portable, an AVX2, an AVX-512 and an
  * AVX-512 IFMA kernel that give identical bits (minhash_kernels.c; picked
- * at init, WN_MINHASH_ISA forces one), and a CUDA kernel (minhash_cuda.cu)
+ * at init, WINNOW_MINHASH_ISA forces one), and a CUDA kernel (minhash_cuda.cu)
  * that gives them too on a GPU rank when the stage asks for a GPU.
  *
  * For each document (a row of the string column text_field):
@@ -93,7 +93,7 @@ static void mh_fini(struct wn_stage *st)
     }
 }
 
-/* The kernel the CPU runs best, or the one WN_MINHASH_ISA names. */
+/* The kernel the CPU runs best, or the one WINNOW_MINHASH_ISA names. */
 static int pick_kernel(struct minhash *m, wn_error_t *err)
 {
     __builtin_cpu_init();
@@ -103,7 +103,9 @@ static int pick_kernel(struct minhash *m, wn_error_t *err)
                  avx512 && __builtin_cpu_supports("avx512ifma")};
     static const char *const lacks[] = {"", "AVX2 (with FMA)", "AVX-512 (F, DQ and VL)",
                                         "AVX-512 IFMA (with F, DQ and VL)"};
-    const char *isa = getenv("WN_MINHASH_ISA");
+    const char *isa = getenv("WINNOW_MINHASH_ISA");
+    if (!isa)
+        isa = getenv("WN_MINHASH_ISA");   /* its old name */
     if (!isa || !*isa) {
         m->isa = has[3] ? MH_AVX512IFMA : has[2] ? MH_AVX512 : has[1] ? MH_AVX2 : MH_PORTABLE;
     } else {
@@ -112,12 +114,12 @@ static int pick_kernel(struct minhash *m, wn_error_t *err)
             i++;
         if (i == MH_NISA) {
             errno = EINVAL;
-            return wn_errprintf(err, "WN_MINHASH_ISA=%s: expected portable, avx2, avx512 or "
+            return wn_errprintf(err, "WINNOW_MINHASH_ISA=%s: expected portable, avx2, avx512 or "
                                 "avx512ifma", isa);
         }
         if (!has[i]) {
             errno = ENOTSUP;
-            return wn_errprintf(err, "WN_MINHASH_ISA=%s: this CPU lacks %s", isa, lacks[i]);
+            return wn_errprintf(err, "WINNOW_MINHASH_ISA=%s: this CPU lacks %s", isa, lacks[i]);
         }
         m->isa = (enum mh_isa)i;
     }

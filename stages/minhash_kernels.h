@@ -16,7 +16,7 @@
 /* The SIMD levels; each kernel below exists for one of them. */
 enum mh_isa { MH_PORTABLE, MH_AVX2, MH_AVX512, MH_AVX512IFMA, MH_NISA };
 
-extern const char *const mh_isa_names[MH_NISA];   /* as WN_MINHASH_ISA names them */
+extern const char *const mh_isa_names[MH_NISA];   /* as WINNOW_MINHASH_ISA names them */
 
 /* n uint64_t, 64-byte aligned (n: a multiple of MH_LANES); free() it. */
 static inline uint64_t *mh_alloc_lanes(size_t n)

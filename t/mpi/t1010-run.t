@@ -67,7 +67,7 @@ ok $? "48 KB tasks: payloads moved across ranks (pulled or read in node memory)"
 
 # Node arenas (runner/arena.h): off, the same results come through pulls;
 # too small for the outputs, the rest goes to the heap and is pulled.
-out=$(WN_ARENA_MB=0 mpirun_np 4 "$WINNOW" run count.yaml --results noarena.jsonl \
+out=$(WINNOW_ARENA_MB=0 mpirun_np 4 "$WINNOW" run count.yaml --results noarena.jsonl \
       --stats noarena.json --progress off 2>&1); st=$?
 ok $st "arenas off: run exits 0" || diag "$out"
 cmp -s noarena.jsonl r4.jsonl; ok $? "arenas off: results byte-identical"
@@ -80,7 +80,7 @@ if [ "${shm_free:-0}" -ge 32768 ]; then
     python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); t=s["transfer"]; sys.exit(not t["arena_bytes"] > 0)' s4.json
     ok $? "arenas on: inputs were read in place in node memory"
     sed 's/tasks: 6, rows: 6000/tasks: 40, rows: 6000/' big.yaml >big40.yaml
-    out=$(WN_ARENA_MB=1 mpirun_np 4 "$WINNOW" run big40.yaml --results big40.jsonl \
+    out=$(WINNOW_ARENA_MB=1 mpirun_np 4 "$WINNOW" run big40.yaml --results big40.jsonl \
           --stats big40.json --progress off 2>&1); st=$?
     ok $st "1 MiB arena halves, 1.9 MB of outputs: run exits 0" || diag "$out"
     n=240000
@@ -92,10 +92,10 @@ else
 fi
 
 # Arenas larger than /dev/shm can hold shrink to fit, with a warning.
-out=$(WN_ARENA_MB=16384 mpirun_np 4 "$WINNOW" run count.yaml --results huge.jsonl \
+out=$(WINNOW_ARENA_MB=16384 mpirun_np 4 "$WINNOW" run count.yaml --results huge.jsonl \
       --progress off 2>&1); st=$?
 ok $st "arenas too large for /dev/shm: run exits 0" || diag "$out"
-like "$out" "WN_ARENA_MB=16384 does not fit in /dev/shm" "the shrinking is reported"
+like "$out" "WINNOW_ARENA_MB=16384 does not fit in /dev/shm" "the shrinking is reported"
 cmp -s huge.jsonl r4.jsonl; ok $? "the same results"
 
 # Stats: the plan as run, and no payload went to rank 0 without --results.

@@ -22,7 +22,7 @@ YAML
 out=$(mpirun_np 2 "$WINNOW" run lic.yaml --set input=in --set output=ref --progress off 2>&1)
 ok $? "a reference run" || diag "$out"
 # A checkpoint of a run halted after its second stage.
-out=$( { WN_TEST_BATCH_DELAY_MS=300 mpirun_np 2 "$WINNOW" run "$TEST_TMP/lic.yaml" \
+out=$( { WINNOW_TEST_BATCH_DELAY_MS=300 mpirun_np 2 "$WINNOW" run "$TEST_TMP/lic.yaml" \
          --set input="$TEST_TMP/in" --set output=o --checkpoint ck --progress off >/dev/null 2>&1 & mp=$!
          for i in $(seq 100); do sleep 0.1; "$WINNOW" halt ck --after-stage word_count \
              >/dev/null 2>&1 && break; done; wait $mp; echo "exit=$?"; } )

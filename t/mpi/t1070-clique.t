@@ -71,7 +71,7 @@ ok $st "alone: $r"
 # Big inputs made on one rank, node arenas off: members pull them over
 # MPI from it while the others already wait in the clique's collectives
 # (the event loop serves the pulls while a collective is under way).
-out=$(WN_ARENA_MB=0 mpirun_np 4 -x WN_ARENA_MB "$WINNOW" run c.yaml --set stages.generate.tasks=9 \
+out=$(WINNOW_ARENA_MB=0 mpirun_np 4 -x WINNOW_ARENA_MB "$WINNOW" run c.yaml --set stages.generate.tasks=9 \
       --set stages.generate.rows=200000 --results cbig.jsonl --stats cbig.json --progress off 2>&1); st=$?
 ok $st "members pulling 9 inputs of 200000 rows while others wait in a collective" || diag "$out"
 pulled=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stages"][1]["pulled_bytes"])' cbig.json)

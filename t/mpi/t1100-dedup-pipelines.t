@@ -131,7 +131,7 @@ same=0 moments=""
 for k in 0 1 2 3 4 5 6; do
     rm -rf kout ck
     # absolute paths: the kill must find this test's ranks only
-    WN_TEST_BATCH_DELAY_MS=300 mpirun_np 4 -x WN_TEST_BATCH_DELAY_MS "$WINNOW" run "$PWD/k.yaml" \
+    WINNOW_TEST_BATCH_DELAY_MS=300 mpirun_np 4 -x WINNOW_TEST_BATCH_DELAY_MS "$WINNOW" run "$PWD/k.yaml" \
         --checkpoint "$PWD/ck" --progress off >/dev/null 2>&1 &
     mp=$!
     while kill -0 $mp 2>/dev/null && [ "$(finished ck)" -lt $k ]; do sleep 0.05; done

@@ -181,7 +181,7 @@ run_ck() { mpirun_np 2 "$WINNOW" run "$EX" --progress off --set input=rin --set 
 # slowed down so that the halt comes while it runs).
 out=$(mpirun_np 2 "$WINNOW" run "$EX" --progress off --set input=rin --set output=ro.first \
       --set id_field=id 2>&1); ok $? "a reference run" || diag "$out"
-out=$( { WN_TEST_BATCH_DELAY_MS=1500 run_ck & mp=$!
+out=$( { WINNOW_TEST_BATCH_DELAY_MS=1500 run_ck & mp=$!
          for i in $(seq 50); do sleep 0.2; "$WINNOW" halt ck --after-stage read_jsonl \
              >/dev/null 2>&1 && break; done; wait $mp; echo "exit=$?"; } )
 like "$out" "exit=3" "a run with a checkpoint, halted after its first stage: exit 3" || diag "$out"

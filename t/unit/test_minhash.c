@@ -268,9 +268,9 @@ static struct wn_batch *run_isa(const char *isa, const char *params, size_t firs
                                 wn_error_t *err)
 {
     struct test_stage m;
-    setenv("WN_MINHASH_ISA", isa, 1);
+    setenv("WINNOW_MINHASH_ISA", isa, 1);
     int rc = test_stage_make(&m, "minhash", params, err);
-    unsetenv("WN_MINHASH_ISA");
+    unsetenv("WINNOW_MINHASH_ISA");
     if (rc < 0)
         return NULL;
     struct wn_batch *b = mh_run(&m, first, n, err);
@@ -622,7 +622,7 @@ static void test_corpus_isas(void)
         wn_error_t err = {{0}};
         struct test_stage m;
         struct wn_batch *base = NULL;
-        setenv("WN_MINHASH_ISA", "portable", 1);
+        setenv("WINNOW_MINHASH_ISA", "portable", 1);
         if (test_stage_make(&m, "minhash", params, &err) == 0) {
             base = run_texts(&m, texts, lens, n, &err);
             test_stage_free(&m);
@@ -633,7 +633,7 @@ static void test_corpus_isas(void)
                 continue;
             }
             struct wn_batch *b = NULL;
-            setenv("WN_MINHASH_ISA", isas[i], 1);
+            setenv("WINNOW_MINHASH_ISA", isas[i], 1);
             if (test_stage_make(&m, "minhash", params, &err) == 0) {
                 b = run_texts(&m, texts, lens, n, &err);
                 test_stage_free(&m);
@@ -643,7 +643,7 @@ static void test_corpus_isas(void)
                (double)total / 1e6, wide ? 64 : 32);
             wn_batch_destroy(b);
         }
-        unsetenv("WN_MINHASH_ISA");
+        unsetenv("WINNOW_MINHASH_ISA");
         wn_batch_destroy(base);
     }
     free(all);
@@ -717,14 +717,14 @@ static void test_errors(void)
     ok(test_stage_make(&m, "minhash", "algorithm: two_permutations", &err) < 0,
        "algorithm two_permutations fails init");
     has_text(err, "algorithm", "... naming the parameter");
-    setenv("WN_MINHASH_ISA", "sse9", 1);
-    ok(test_stage_make(&m, "minhash", "", &err) < 0, "WN_MINHASH_ISA=sse9 fails init");
-    unsetenv("WN_MINHASH_ISA");
+    setenv("WINNOW_MINHASH_ISA", "sse9", 1);
+    ok(test_stage_make(&m, "minhash", "", &err) < 0, "WINNOW_MINHASH_ISA=sse9 fails init");
+    unsetenv("WINNOW_MINHASH_ISA");
     has_text(err, "sse9", "... naming it");
     if (!isa_supported("avx512")) {
-        setenv("WN_MINHASH_ISA", "avx512", 1);
-        ok(test_stage_make(&m, "minhash", "", &err) < 0, "WN_MINHASH_ISA=avx512 fails on a CPU without it");
-        unsetenv("WN_MINHASH_ISA");
+        setenv("WINNOW_MINHASH_ISA", "avx512", 1);
+        ok(test_stage_make(&m, "minhash", "", &err) < 0, "WINNOW_MINHASH_ISA=avx512 fails on a CPU without it");
+        unsetenv("WINNOW_MINHASH_ISA");
         has_text(err, "avx512", "... naming it");
     } else
         skip(2, "this CPU has AVX-512: an unsupported ISA cannot be forced");

@@ -287,10 +287,10 @@ static void test_other_init_errors(void)
        "a default naming an unset variable: placed at the stage's entry");
     if (rc == 0 || strncmp(err.text, "t.yaml:3:5:", 11))
         diag("  got: %s", err.text);
-    setenv("WN_MINHASH_ISA", "sse9", 1);
+    setenv("WINNOW_MINHASH_ISA", "sse9", 1);
     rc = make_pipeline("  - {name: a, type: noop}\n  - {name: mh, type: minhash}\n", NULL, &err);
-    unsetenv("WN_MINHASH_ISA");
-    ok(rc < 0 && !strcmp(err.text, "t.yaml:4:5: stage 'mh' (minhash): init: WN_MINHASH_ISA=sse9: "
+    unsetenv("WINNOW_MINHASH_ISA");
+    ok(rc < 0 && !strcmp(err.text, "t.yaml:4:5: stage 'mh' (minhash): init: WINNOW_MINHASH_ISA=sse9: "
                          "expected portable, avx2, avx512 or avx512ifma"),
        "an environment variable: placed at the stage (%s)", err.text);
 }
