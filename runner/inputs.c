@@ -259,16 +259,12 @@ static int cmp_entry(const void *a, const void *b)
 
 /* XXH3-64 of the file's first and last WN_INPUT_FP_SPAN bytes (the whole
  * file when it is shorter than both). */
-static int fingerprint(struct entry *e, wn_error_t *err)
+/* buf: 2 * WN_INPUT_FP_SPAN bytes, one buffer for the whole listing. */
+static int fingerprint(struct entry *e, char *buf, wn_error_t *err)
 {
     int fd = open(e->f.path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return wn_errprintf(err, "%s: %s", e->f.path, strerror(errno));
-    char *buf = malloc(2 * WN_INPUT_FP_SPAN);
-    if (!buf) {
-        close(fd);
-        return wn_errprintf(err, "out of memory");
-    }
     uint64_t size = e->f.size;
     size_t head = size < WN_INPUT_FP_SPAN ? (size_t)size : WN_INPUT_FP_SPAN;
     size_t tail = size - head < WN_INPUT_FP_SPAN ? (size_t)(size - head) : WN_INPUT_FP_SPAN;
@@ -290,7 +286,6 @@ static int fingerprint(struct entry *e, wn_error_t *err)
     }
     if (rc == 0)
         e->f.fingerprint = XXH3_64bits(buf, want);
-    free(buf);
     close(fd);
     return rc;
 }
@@ -340,14 +335,16 @@ static int list_spec(struct found *l, const char *spec, const char *const *suffi
     if (rc < 0)
         return -1;
     qsort(l->v, l->n, sizeof(*l->v), cmp_entry);
-    for (size_t i = 0; i < l->n; i++) {
+    char *buf = malloc(2 * WN_INPUT_FP_SPAN);
+    if (!buf)
+        return wn_errprintf(err, "out of memory");
+    for (size_t i = 0; i < l->n && rc == 0; i++) {
         struct entry *e = &l->v[i];
-        if (fingerprint(e, err) < 0)
-            return -1;
-        if (!(e->real = realpath(e->f.path, NULL)))
-            return wn_errprintf(err, "%s: %s", e->f.path, strerror(errno));
+        if ((rc = fingerprint(e, buf, err)) == 0 && !(e->real = realpath(e->f.path, NULL)))
+            rc = wn_errprintf(err, "%s: %s", e->f.path, strerror(errno));
     }
-    return 0;
+    free(buf);
+    return rc;
 }
 
 /* The same files, in the same order? */

@@ -25,14 +25,13 @@
 
 /* A batch loaded from the checkpoint counts the rejects it had when it
  * ran (its journal record), as if it had run now. */
-static void count_loaded_rejects(struct wn_planner *p, const struct wn_ckpt_batch *b)
+static void count_loaded_rejects(struct wn_planner *p, uint32_t s, const struct wn_ckpt_batch *b)
 {
     wn_error_t err = {{0}};
     if (b->rejects &&
-        wn_reject_counts_add(&p->stats[p->stage].rejects, b->rejects, b->batch, &err) < 0)
+        wn_reject_counts_add(&p->stats[s].rejects, b->rejects, b->batch, &err) < 0)
         planner_fail_run(p, "checkpoint: stage '%s' batch %llu: its rejects: %s",
-                         p->rt->stages[p->stage]->cfg->name, (unsigned long long)b->batch,
-                         err.text);
+                         p->rt->stages[s]->cfg->name, (unsigned long long)b->batch, err.text);
 }
 
 /* Resume: the first stage an earlier run did not finish runs (its done
@@ -77,12 +76,9 @@ void planner_resume(struct wn_planner *p)
      * journal has them, still count in the summary and --stats. */
     for (uint32_t s = 0; s + 1 < r; s++) {
         const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->ck, s);
-        uint32_t keep = p->stage;
-        p->stage = s;
         snprintf(p->stats[s].name, sizeof(p->stats[s].name), "%s", rt->stages[s]->cfg->name);
         for (size_t i = 0; i < cs->ndone; i++)
-            count_loaded_rejects(p, &cs->done[i]);
-        p->stage = keep;
+            count_loaded_rejects(p, s, &cs->done[i]);
     }
     if (r == rt->nstages)
         wn_info("checkpoint: every stage finished earlier; loading the final outputs (nothing "
@@ -109,7 +105,7 @@ void planner_mark_loads(struct wn_planner *p)
                 struct pbatch *pb = &p->batches[cs->done[i].batch];
                 pb->load = 1;
                 pb->sum = cs->done[i].sum;
-                count_loaded_rejects(p, &cs->done[i]);
+                count_loaded_rejects(p, p->stage, &cs->done[i]);
             }
             wn_info("checkpoint: stage '%s': %zu of %llu batches done earlier, loading them",
                     p->rt->stages[p->stage]->cfg->name, cs->ndone,
@@ -162,7 +158,7 @@ void planner_begin_replay(struct wn_planner *p)
         pb->load = 1;
         pb->sum = cs->done[i].sum;
         pb->state = B_PENDING;
-        count_loaded_rejects(p, &cs->done[i]);
+        count_loaded_rejects(p, p->stage, &cs->done[i]);
         p->nfinished--;
         planner_q_push(&p->queues[rt->size], cs->done[i].batch);
     }
