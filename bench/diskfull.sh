@@ -27,23 +27,7 @@ fi
 umount fs
 
 python3 "$src/t/lib/copyright_jsonl.py" in 400 >/dev/null
-cat >p.yaml <<'YAML'
-name: diskfull
-stages:
-  - name: read_jsonl
-    type: read_jsonl
-    params:
-      input: ${input}
-      blocksize: 1
-  - {name: word_count, type: word_count, batch_size: 1, params: {min_words: 50, max_words: 100000}}
-  - {name: symbols, type: symbols_to_words, batch_size: 1}
-  - name: write_jsonl
-    type: write_jsonl
-    batch_size: 1
-    params:
-      input: ${input}
-      output: ${output}/filtered
-YAML
+cp "$src/t/lib/filter-lic.yaml" p.yaml
 winnow() { # OUTPUT [ARGS...] -> the run's exit status; its messages in log
     local out=$1; shift
     mpirun -np 4 --oversubscribe --bind-to none "$build/runner/winnow" run p.yaml \

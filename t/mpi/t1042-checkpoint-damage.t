@@ -18,18 +18,9 @@ n=$(python3 "$SRCDIR/t/lib/copyright_jsonl.py" in 240)
 cat >lic.yaml <<'YAML'
 name: lic
 stages:
-  - name: read_jsonl
-    type: read_jsonl
-    params:
-      input: ${input}
-      blocksize: 1
+  - {name: read_jsonl, type: read_jsonl, params: {input: "${input}", blocksize: 1}}
   - {name: word_count, type: word_count, batch_size: 1, params: {min_words: 50, max_words: 100000}}
-  - name: write_jsonl
-    type: write_jsonl
-    batch_size: 1
-    params:
-      input: ${input}
-      output: ${output}/filtered
+  - {name: write_jsonl, type: write_jsonl, batch_size: 1, params: {output: "${output}/filtered"}}
 YAML
 IN="--set input=$TEST_TMP/in"
 

@@ -19,23 +19,7 @@ umount fs
 
 n=$(python3 "$SRCDIR/t/lib/copyright_jsonl.py" in 400)
 [ "${n:-0}" -ge 40 ] || skip_all "only ${n:-0} copyright files in /usr/share/doc"
-cat >lic.yaml <<'YAML'
-name: lic
-stages:
-  - name: read_jsonl
-    type: read_jsonl
-    params:
-      input: ${input}
-      blocksize: 1
-  - {name: word_count, type: word_count, batch_size: 1, params: {min_words: 50, max_words: 100000}}
-  - {name: symbols, type: symbols_to_words, batch_size: 1}
-  - name: write_jsonl
-    type: write_jsonl
-    batch_size: 1
-    params:
-      input: ${input}
-      output: ${output}/filtered
-YAML
+cp "$SRCDIR/t/lib/filter-lic.yaml" lic.yaml
 IN="--set input=$TEST_TMP/in"
 
 out=$(mpirun_np 4 "$WINNOW" run lic.yaml $IN --set output=ref --progress off 2>&1); st=$?
