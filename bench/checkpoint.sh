@@ -19,7 +19,7 @@ stages:
   - {name: total, type: sum, batch_size: 4}
 YAML
 run() { # [--checkpoint DIR] -> the run's wall seconds (MPI start-up excluded)
-    mpirun -np 4 --oversubscribe --bind-to none "$build/runner/winnow" run "$tmp/p.yaml" \
+    mpirun -np 4 --oversubscribe --bind-to none "$build/winnow" run "$tmp/p.yaml" \
         --progress off --stats "$tmp/s.json" "$@" >/dev/null
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_s"])' "$tmp/s.json"
 }

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clique.h"
-#include "gpu.h"
+#include "gpu/clique.h"
+#include "gpu/gpu.h"
 
 static int rank, size;
 

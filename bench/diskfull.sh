@@ -30,7 +30,7 @@ python3 "$src/t/lib/copyright_jsonl.py" in 400 >/dev/null
 cp "$src/t/lib/filter-lic.yaml" p.yaml
 winnow() { # OUTPUT [ARGS...] -> the run's exit status; its messages in log
     local out=$1; shift
-    mpirun -np 4 --oversubscribe --bind-to none "$build/runner/winnow" run p.yaml \
+    mpirun -np 4 --oversubscribe --bind-to none "$build/winnow" run p.yaml \
         --set input="$tmp/in" --set output="$out" --progress off "$@" >log 2>&1
 }
 winnow ref || { cat log; echo "diskfull: the reference run failed" >&2; exit 1; }

@@ -19,7 +19,7 @@ best_raw=0 best_wn=0
 for i in 1 2 3; do
     raw=$(mpirun -np 4 --oversubscribe --bind-to none "$build/bench/mpi_roundtrip" "$tasks" 3 |
           awk '{print $1}')
-    mpirun -np 4 --oversubscribe --bind-to none "$build/runner/winnow" run "$tmp/dispatch.yaml" \
+    mpirun -np 4 --oversubscribe --bind-to none "$build/winnow" run "$tmp/dispatch.yaml" \
         --stats "$tmp/s.json" --progress off >/dev/null
     wn=$(python3 -c 'import json,sys; s=[x for x in json.load(open(sys.argv[1]))["stages"] if x["name"]=="empty"][0]; print(s["tasks_in"]/(s["t_end"]-s["t_begin"]))' "$tmp/s.json")
     echo "run $i: raw MPI $raw round trips/s, winnow $wn tasks/s"

@@ -24,7 +24,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 docs=${2:-2000}
 ranks=${3:-4}
-W=$build/runner/winnow
+W=$build/winnow
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/winnow-fuzzy.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

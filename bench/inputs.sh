@@ -34,7 +34,7 @@ ms() { python3 -c 'import sys,time; print(int(time.time()*1000))'; }
 best_plan=1e9 best_find=1e9
 for i in 1 2 3; do
     t0=$(ms)
-    "$build/runner/winnow" plan "$tmp/p.yaml" --set input="$tmp/in" >/dev/null
+    "$build/winnow" plan "$tmp/p.yaml" --set input="$tmp/in" >/dev/null
     t1=$(ms)
     find "$tmp/in" -type f -name '*.jsonl' -printf '%s %T@ %p\n' | LC_ALL=C sort -k3 >/dev/null
     t2=$(ms)

@@ -23,9 +23,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "gpu.h"
-#include "stage_impl.h"
+#include "config/config.h"
+#include "gpu/gpu.h"
+#include "stage/stage_impl.h"
 #include "tap.h"
 #include "stage_test.h"
 #include "winnow/task.h"

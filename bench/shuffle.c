@@ -1,4 +1,4 @@
-/* bench/shuffle.c - the UCX shuffle (runner/shuffle.h) against
+/* bench/shuffle.c - the UCX shuffle (src/net/shuffle.h) against
  * MPI_Alltoallv on the same data, in one run (bench/shuffle.sh starts it
  * on 4 ranks).  Partition p is owned by rank p (nparts = ranks), so each
  * rank's data for rank d is one partition's worth.  Two sizes: 1 MiB per
@@ -19,7 +19,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 
-#include "shuffle.h"
+#include "net/shuffle.h"
 
 static int rank, size;
 

@@ -63,7 +63,7 @@ winnow_job() {
     local winnow=${WINNOW:-}
     if [ -z "$winnow" ]; then
         winnow=$(command -v winnow || true)
-        [ -n "$winnow" ] || winnow=$WINNOW_JOB_DIR/../build/runner/winnow
+        [ -n "$winnow" ] || winnow=$WINNOW_JOB_DIR/../build/winnow
     fi
     echo "winnow-job: job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on" \
          "${SLURM_JOB_NUM_NODES:-?} node(s), ${SLURM_NTASKS:-?} tasks: $pipeline," \

@@ -11,7 +11,7 @@ out=${1:-winnow-demo}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 rm -rf "$out"
 echo "== fuzzy dedup of examples/sample on 4 ranks (1 planner + 3 pool actors)"
-mpirun -np 4 --oversubscribe "$top/build/runner/winnow" run "$top/examples/fuzzy-dedup.yaml" \
+mpirun -np 4 --oversubscribe "$top/build/winnow" run "$top/examples/fuzzy-dedup.yaml" \
     --set input="$top/examples/sample" --set output="$out" \
     --set stages.read_jsonl.params.id_field=id --set stages.remove_duplicates.params.id_field=id \
     --progress lines

@@ -1,6 +1,7 @@
 /* builtin.h - the stage types compiled into winnow.
  *
- * runner/registry.c registers every entry of wn_builtin_stages at start-up,
+ * The winnow program hands wn_builtin_stages to the registry at start-up
+ * (src/stage/registry.c registers each entry),
  * in this order (which is also the order `winnow stages` lists them).  A new
  * built-in stage defines its ops table in its own file under stages/,
  * declares it here and adds it to the table in builtin.c.

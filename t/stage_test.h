@@ -19,8 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "stage_impl.h"
+#include "config/config.h"
+#include "builtin.h"
+#include "stage/stage_impl.h"
 
 /* ------------------------------------------------------------- stages -- */
 
@@ -55,6 +56,7 @@ static inline int test_stage_make(struct test_stage *t, const char *type, const 
     free(yaml);
     if (rc < 0)
         return -1;
+    wn_registry_set_builtins(wn_builtin_stages);
     if (!(t->st = wn_stage_create(&t->cfg->stages[0], 0, err))) {
         test_stage_free(t);
         return -1;

@@ -30,7 +30,7 @@ else
 fi
 n=$(cat "$lab"/corpus/*.jsonl | wc -l)
 t0=$(date +%s.%N)
-mpirun -np "$ranks" --oversubscribe --bind-to none "$build/runner/winnow" run \
+mpirun -np "$ranks" --oversubscribe --bind-to none "$build/winnow" run \
     "$top/examples/fuzzy-dedup.yaml" --set input="$lab/corpus" --set output="$tmp/winnow" \
     --set stages.read_jsonl.params.id_field=id --set stages.remove_duplicates.params.id_field=id \
     --set stages.read_jsonl.params.blocksize=4194304 --progress off >"$tmp/winnow.log" 2>&1

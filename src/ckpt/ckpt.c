@@ -9,12 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ckpt.h"
-#include "inputs.h"
-#include "journal.h"
-#include "lock.h"
-#include "log.h"
-#include "part.h"
+#include "ckpt/ckpt.h"
+#include "util/fsio.h"
+#include "stage/inputs.h"
+#include "ckpt/journal.h"
+#include "ckpt/lock.h"
+#include "util/log.h"
+#include "ckpt/part.h"
 
 struct wn_ckpt {
     char *dir;
@@ -24,37 +25,6 @@ struct wn_ckpt {
     uint32_t nstages;
     const struct wn_pipeline_config *cfg;
 };
-
-int wn_mkdir_p(const char *path, wn_error_t *err)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-        errno = ENAMETOOLONG;
-        return wn_errprintf(err, "%s: path too long", path);
-    }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return wn_errprintf(err, "%s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return wn_errprintf(err, "%s: %s", buf, strerror(errno));
-    return 0;
-}
-
-int wn_mkdir_parent(const char *path, wn_error_t *err)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash || slash == path)
-        return 0;
-    char *dir = strndup(path, (size_t)(slash - path));
-    int rc = dir ? wn_mkdir_p(dir, err) : wn_errprintf(err, "out of memory");
-    free(dir);
-    return rc;
-}
 
 static int stage_dir(char *buf, size_t len, const char *dir, uint32_t s, const char *name)
 {

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "winnow/error.h"
 
 struct wn_ckpt;
@@ -52,13 +52,6 @@ struct wn_ckpt *wn_ckpt_open(const char *dir, const struct wn_pipeline_config *c
                              const struct wn_inputs *inputs, int nranks, int force,
                              int *resumed, wn_error_t *err);
 void wn_ckpt_close(struct wn_ckpt *ck);
-
-/* mkdir -p (mode 0755 before the umask): 0, or -1 naming the directory
- * that could not be made.  Also for the output directory (run.c) and the
- * writer stages' files (stages/jsonl_io.c). */
-int wn_mkdir_p(const char *path, wn_error_t *err);
-/* wn_mkdir_p of the folder of the file path (none for a bare name). */
-int wn_mkdir_parent(const char *path, wn_error_t *err);
 
 /* The earlier run's state of stage s (NULL when out of range). */
 const struct wn_ckpt_stage *wn_ckpt_stage(const struct wn_ckpt *ck, uint32_t s);

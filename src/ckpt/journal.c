@@ -9,9 +9,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "fsio.h"
-#include "journal.h"
-#include "task_impl.h"   /* wn_ld32_, wn_st32_, ... */
+#include "util/fsio.h"
+#include "ckpt/journal.h"
+#include "task/task_impl.h"   /* wn_ld32_, wn_st32_, ... */
 
 #define MAGIC "WNJ1"
 #define FRAME 16u

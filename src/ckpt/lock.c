@@ -9,9 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fsio.h"
-#include "lock.h"
-#include "log.h"
+#include "util/fsio.h"
+#include "ckpt/lock.h"
+#include "util/log.h"
 
 struct wn_lock {
     int fd;

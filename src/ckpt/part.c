@@ -7,9 +7,9 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "h5img.h"
-#include "part.h"
-#include "task_impl.h"
+#include "ckpt/h5img.h"
+#include "ckpt/part.h"
+#include "task/task_impl.h"
 
 #define FORMAT "winnow-part"
 #define CHUNK_ELEMS ((hsize_t)1 << 16)

@@ -1,14 +1,8 @@
-/* cli.h - the winnow subcommands (one file each under runner/). */
+/* cli.h - the winnow subcommands (one file each under src/cmd/). */
 #ifndef WN_CLI_H
 #define WN_CLI_H
 
-/* Exit statuses, documented in winnow(1). */
-enum {
-    WN_EXIT_OK = 0,
-    WN_EXIT_FAILURE = 1,      /* the run failed                         */
-    WN_EXIT_USAGE = 2,        /* bad command line, config or launch     */
-    WN_EXIT_RESUMABLE = 3,    /* stopped early, checkpointed, resumable */
-};
+#include "util/exit.h"
 
 /* Starts MPI (or runs alone) and sets the log prefix; returns 0 or -1. */
 int wn_mpi_start(int *argc, char ***argv);

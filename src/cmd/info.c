@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "build-config.h"
-#include "cli.h"
-#include "gpu.h"
-#include "layout.h"
-#include "log.h"
+#include "cmd/cli.h"
+#include "gpu/gpu.h"
+#include "gpu/layout.h"
+#include "util/log.h"
 
 int wn_mpi_start(int *argc, char ***argv)
 {

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "log.h"
-#include "part.h"
+#include "cmd/cli.h"
+#include "util/log.h"
+#include "ckpt/part.h"
 
 int wn_cmd_inspect(int argc, char **argv)
 {

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "builtin.h"
+#include "cmd/cli.h"
+#include "stage/stage_impl.h"
 #include "build-config.h"
-#include "log.h"
+#include "util/log.h"
 
 static void usage(FILE *out)
 {
@@ -52,6 +54,7 @@ static void version(void)
 
 int main(int argc, char **argv)
 {
+    wn_registry_set_builtins(wn_builtin_stages);
     if (argc < 2) {
         usage(stderr);
         return WN_EXIT_USAGE;

@@ -12,19 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "config.h"
-#include "layout.h"
-#include "log.h"
-#include "part.h"
-#include "plan.h"
-#include "ckpt.h"
-#include "guard.h"
-#include "inputs.h"
-#include "lock.h"
-#include "rejects.h"
-#include "runtime.h"
-#include "stage_impl.h"
+#include "cmd/cli.h"
+#include "config/config.h"
+#include "gpu/layout.h"
+#include "util/log.h"
+#include "ckpt/part.h"
+#include "exec/plan.h"
+#include "ckpt/ckpt.h"
+#include "stage/guard.h"
+#include "stage/inputs.h"
+#include "ckpt/lock.h"
+#include "stage/rejects.h"
+#include "exec/runtime.h"
+#include "stage/stage_impl.h"
 
 struct run_args {
     const char *file;

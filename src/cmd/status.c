@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "journal.h"
-#include "log.h"
+#include "cmd/cli.h"
+#include "ckpt/journal.h"
+#include "util/log.h"
 
 #define MAX_STAGES 256
 

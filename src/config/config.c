@@ -20,8 +20,8 @@
 
 #include <yaml.h>
 
-#include "config.h"
-#include "config_impl.h"
+#include "config/config.h"
+#include "config/config_impl.h"
 
 /* ------------------------------------------------------- key tables -- */
 

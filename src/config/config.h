@@ -62,7 +62,7 @@ struct wn_executor_config {
                                  finish this long after a stop request     */
     double time_margin;       /* s, >= 0, default 300: checkpoint and stop
                                  when Slurm's remaining time drops under   */
-    /* Shuffle stages (runner/shuffle.h). */
+    /* Shuffle stages (src/net/shuffle.h). */
     double shuffle_memory_limit;   /* bytes of received rows an actor holds
                                       in memory before spilling; 0: 1 GiB */
     double shuffle_inflight;  /* bytes in flight to one peer; 0: 8 MiB    */
@@ -71,7 +71,7 @@ struct wn_executor_config {
                                  long while a round waits on it fails it  */
     double heartbeat_timeout; /* s, > 0, default 300: a rank silent this
                                  long (nothing reached rank 0) ends the
-                                 run (runner/planner_hang.c)              */
+                                 run (src/exec/planner/planner_hang.c)              */
 };
 
 struct wn_stage_config {

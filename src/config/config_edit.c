@@ -12,8 +12,8 @@
 #define XXH_STATIC_LINKING_ONLY   /* XXH64_state_t on the stack */
 #include <xxhash.h>
 
-#include "config.h"
-#include "config_impl.h"
+#include "config/config.h"
+#include "config/config_impl.h"
 
 /* ---------------------------------------------------------- overrides -- */
 

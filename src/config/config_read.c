@@ -22,8 +22,8 @@
 
 #include <yaml.h>
 
-#include "config.h"
-#include "config_impl.h"
+#include "config/config.h"
+#include "config/config_impl.h"
 
 /* ------------------------------------------------------------ reading -- */
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "winnow/params.h"
 
 struct wn_param_entry {

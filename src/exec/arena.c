@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "env.h"
-#include "log.h"
+#include "exec/arena.h"
+#include "util/env.h"
+#include "util/log.h"
 
 #define ALIGN 64u
 /* A ref is the offset in 64-byte units, plus one (0 means none); 32 bits

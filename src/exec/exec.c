@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "log.h"
-#include "runtime.h"
+#include "util/exit.h"
+#include "util/log.h"
+#include "exec/runtime.h"
 
 extern volatile const char *wn_current_stage_name;
 static int crash_rank = -1;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan.h"
+#include "exec/plan.h"
 
 uint64_t wn_plan_nbatches(uint64_t ntasks, int batch_size, int num_output_tasks)
 {

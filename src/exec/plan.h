@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "layout.h"
+#include "gpu/layout.h"
 #include "winnow/error.h"
 
 struct wn_actor_request {

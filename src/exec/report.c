@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "report.h"
+#include "exec/report.h"
 
 #define MIB (1024.0 * 1024.0)
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "rejects.h"
+#include "stage/rejects.h"
 #include "winnow/error.h"
 #include "winnow/task.h"
 

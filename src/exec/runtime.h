@@ -20,11 +20,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "arena.h"
-#include "config.h"
-#include "layout.h"
-#include "stage_impl.h"
-#include "store.h"
+#include "exec/arena.h"
+#include "config/config.h"
+#include "gpu/layout.h"
+#include "stage/stage_impl.h"
+#include "exec/store.h"
 #include "winnow/stage.h"
 
 /* Control messages travel on rt->comm; payload bodies on rt->data_comm,

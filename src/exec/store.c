@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "exec/store.h"
 
 /* A slot keeps the id beside the pointer: a probe compares ids without
  * touching the payload (one cache line per step, not two). */

@@ -6,8 +6,8 @@
 #include <time.h>
 
 #include "build-config.h"
-#include "log.h"
-#include "timelimit.h"
+#include "util/log.h"
+#include "exec/timelimit.h"
 
 #ifdef WN_HAVE_SLURM
 #include <slurm/slurm.h>

@@ -12,9 +12,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "log.h"
-#include "runtime.h"
-#include "xalloc.h"
+#include "util/log.h"
+#include "exec/runtime.h"
+#include "util/xalloc.h"
 
 /* A nonblocking operation and what to do when it completes. */
 struct wn_req {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clique.h"
-#include "gpu.h"
+#include "gpu/clique.h"
+#include "gpu/gpu.h"
 
 enum op_kind { OP_ALLREDUCE = 1, OP_ALLGATHER, OP_BCAST, OP_BARRIER };
 

@@ -40,7 +40,7 @@ void wn_gpu_free(int ordinal, void *ptr);
 int wn_gpu_copy(int ordinal, void *dst, const void *src, size_t bytes, int to_device,
                 wn_error_t *err);
 
-/* NCCL cliques (runner/clique.c).  Without CUDA or NCCL every call fails
+/* NCCL cliques (src/gpu/clique.c).  Without CUDA or NCCL every call fails
  * cleanly.  The unique id is WN_NCCL_ID_BYTES opaque bytes: the clique's
  * rank 0 makes it and every member passes it to wn_nccl_init, which binds
  * `device` and gives up (aborting the half-made communicator) after

@@ -7,7 +7,7 @@
 #include <cuda_runtime.h>
 
 #include "build-config.h"
-#include "gpu.h"
+#include "gpu/gpu.h"
 #include "winnow/task.h"
 
 static char unavailable[256];

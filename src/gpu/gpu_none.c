@@ -1,7 +1,7 @@
 /* gpu_none.c - gpu.h when winnow was configured without CUDA. */
 #include <errno.h>
 
-#include "gpu.h"
+#include "gpu/gpu.h"
 
 int wn_gpu_device_count(void)
 {

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gpu.h"
-#include "layout.h"
+#include "gpu/gpu.h"
+#include "gpu/layout.h"
 
 static const char *env_get(const struct wn_layout_input *in, const char *name)
 {

@@ -42,8 +42,8 @@
 
 #include <ucp/api/ucp.h>
 
-#include "shuffle.h"
-#include "shuffle_impl.h"
+#include "net/shuffle.h"
+#include "net/shuffle_impl.h"
 
 double shuffle_now_s(void)
 {

@@ -19,7 +19,7 @@
 
 #include <ucp/api/ucp.h>
 
-#include "shuffle.h"
+#include "net/shuffle.h"
 
 #define SHF_MAGIC 0x57534846u    /* "WSHF" */
 #define SHF_FIN 1u

@@ -13,8 +13,8 @@
 
 #include <ucp/api/ucp.h>
 
-#include "shuffle.h"
-#include "shuffle_impl.h"
+#include "net/shuffle.h"
+#include "net/shuffle_impl.h"
 
 static void send_cb(void *req, ucs_status_t status, void *user)
 {

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ckpt.h"          /* wn_mkdir_p */
-#include "guard.h"
-#include "stage_impl.h"
+#include "util/fsio.h"
+#include "stage/guard.h"
+#include "stage/stage_impl.h"
 
 int wn_stage_add_output(struct wn_stage *st, const char *path, enum wn_output_kind kind,
                         wn_error_t *err)

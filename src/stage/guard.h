@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "inputs.h"
+#include "stage/inputs.h"
 #include "winnow/error.h"
 #include "winnow/stage.h"
 

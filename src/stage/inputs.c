@@ -15,13 +15,13 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "fsio.h"
-#include "inputs.h"
-#include "stage_impl.h"
-#include "task_impl.h"   /* wn_ld32_, wn_st32_, ... */
+#include "util/fsio.h"
+#include "stage/inputs.h"
+#include "stage/stage_impl.h"
+#include "task/task_impl.h"   /* wn_ld32_, wn_st32_, ... */
 
 /* A listing holds at most this many files: a document id keeps 24 bits
- * for its file (stages/jsonl_io.h). */
+ * for its file (stages/io/jsonl_io.h). */
 #define MAX_FILES (UINT64_C(1) << 24)
 
 struct entry {

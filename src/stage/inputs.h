@@ -2,7 +2,7 @@
  * once per run and fingerprinted (runner-internal; stages reach it through
  * wn_stage_list_inputs and friends in winnow/stage.h).
  *
- * Document ids hold a file's position in the listing (stages/jsonl_io.h),
+ * Document ids hold a file's position in the listing (stages/io/jsonl_io.h),
  * so every stage that maps ids to files must see the same list in the same
  * order, on every rank, and a resumed run must see the list its checkpoint
  * was made from.  Hence:

@@ -7,10 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builtin.h"
-#include "inputs.h"
-#include "rejects.h"
-#include "stage_impl.h"
+#include "stage/inputs.h"
+#include "stage/rejects.h"
+#include "stage/stage_impl.h"
 
 struct wn_registry {
     const struct wn_stage_ops **ops;
@@ -25,6 +24,15 @@ struct wn_registry {
 
 static struct wn_registry registry;
 static int registry_ready;
+/* The stage types compiled in, given by the program that links them
+ * (stages/ sits above this layer, so the registry is told, never looks). */
+static const struct wn_stage_ops *const *builtins;
+static size_t nbuiltin;
+
+void wn_registry_set_builtins(const struct wn_stage_ops *const *table)
+{
+    builtins = table;
+}
 
 int wn_plugin_add_stage(struct wn_registry *reg, const struct wn_stage_ops *ops,
                         wn_error_t *err)
@@ -79,9 +87,10 @@ struct wn_registry *wn_registry_get(void)
 {
     if (!registry_ready) {
         registry_ready = 1;
-        for (const struct wn_stage_ops *const *o = wn_builtin_stages; *o; o++)
+        for (const struct wn_stage_ops *const *o = builtins; o && *o; o++)
             if (wn_plugin_add_stage(&registry, *o, NULL) < 0)
                 abort();   /* a broken built-in is a bug of ours */
+        nbuiltin = registry.n;
     }
     return &registry;
 }
@@ -151,9 +160,6 @@ const struct wn_stage_ops *wn_registry_find(struct wn_registry *reg, const char 
 {
     if (!is_plugin_path(type)) {
         /* Built-ins only: a plugin's types are reached through its path. */
-        size_t nbuiltin = 0;
-        while (wn_builtin_stages[nbuiltin])
-            nbuiltin++;
         const struct wn_stage_ops *o = find_in(reg, 0, nbuiltin, type);
         if (!o) {
             errno = ENOENT;

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ckpt.h"          /* wn_mkdir_p */
-#include "rejects.h"
-#include "stage_impl.h"
+#include "util/fsio.h"
+#include "stage/rejects.h"
+#include "stage/stage_impl.h"
 
 /* What a stage rejected in the batch being processed. */
 struct wn_rejects {

@@ -3,7 +3,7 @@
 #ifndef WN_STAGE_IMPL_H
 #define WN_STAGE_IMPL_H
 
-#include "config.h"
+#include "config/config.h"
 #include "winnow/stage.h"
 
 struct wn_stage {
@@ -55,7 +55,10 @@ const char *wn_stage_earlier_param(const struct wn_stage *st, const char *type,
  * least 1; a power of two for LSH). */
 uint32_t wn_stage_nparts(const struct wn_stage *st, uint64_t ninputs);
 
-/* The registry: built-in stage types plus those loaded from plugins. */
+/* The registry: built-in stage types plus those loaded from plugins.  The
+ * program names its built-ins (a NULL-terminated table) before the first
+ * wn_registry_get; without them only plugins are found. */
+void wn_registry_set_builtins(const struct wn_stage_ops *const *table);
 struct wn_registry *wn_registry_get(void);
 /* Finds the ops for a pipeline `type:` value: a built-in name, or a plugin
  * path ("dir/x.so" or "dir/x.so:TYPE"), loaded on first use. */

@@ -10,7 +10,7 @@
 
 #include "winnow/error.h"
 #include "winnow/task.h"
-#include "task_impl.h"
+#include "task/task_impl.h"
 
 struct wn_task *wn_task_create(uint64_t id, uint32_t stage_index,
                                struct wn_batch *batch)

@@ -7,7 +7,7 @@
 
 #include "winnow/error.h"
 #include "winnow/task.h"
-#include "task_impl.h"
+#include "task/task_impl.h"
 
 /* ------------------------------------------------------------------ */
 /* Batches                                                             */

@@ -17,7 +17,7 @@
 
 #include "winnow/error.h"
 #include "winnow/task.h"
-#include "task_impl.h"
+#include "task/task_impl.h"
 
 #define MAGIC "WNTK"
 #define HDR_LEN 64u

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "env.h"
-#include "log.h"
+#include "util/env.h"
+#include "util/log.h"
 
 const char *wn_getenv(const char *name)
 {

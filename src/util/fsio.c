@@ -2,11 +2,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "fsio.h"
+#include "util/fsio.h"
 
 int wn_write_all(int fd, const void *buf, size_t len)
 {
@@ -82,4 +84,35 @@ void wn_free_space(const char *path, char *buf, size_t len)
     char h[32];
     wn_human_bytes((unsigned long long)sv.f_bavail * sv.f_frsize, h, sizeof(h));
     snprintf(buf, len, "%s free on its file system", h);
+}
+
+int wn_mkdir_p(const char *path, wn_error_t *err)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return wn_errprintf(err, "%s: path too long", path);
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return wn_errprintf(err, "%s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return wn_errprintf(err, "%s: %s", buf, strerror(errno));
+    return 0;
+}
+
+int wn_mkdir_parent(const char *path, wn_error_t *err)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    char *dir = strndup(path, (size_t)(slash - path));
+    int rc = dir ? wn_mkdir_p(dir, err) : wn_errprintf(err, "out of memory");
+    free(dir);
+    return rc;
 }

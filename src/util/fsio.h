@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "winnow/error.h"
+
 /* Writes all len bytes at fd's offset (short writes and EINTR retried):
  * 0, or -1 with errno (ENOSPC when the file system is full). */
 int wn_write_all(int fd, const void *buf, size_t len);
@@ -21,5 +23,12 @@ void wn_free_space(const char *path, char *buf, size_t len);
 
 /* A byte count for people: "512 B", "12.0 KiB", "3.4 MiB", "1.2 GiB". */
 void wn_human_bytes(unsigned long long n, char *buf, size_t len);
+
+/* mkdir -p (mode 0755 before the umask): 0, or -1 naming the directory
+ * that could not be made.  For the checkpoint, the output directory and the
+ * writer stages' files. */
+int wn_mkdir_p(const char *path, wn_error_t *err);
+/* wn_mkdir_p of the folder of the file path (none for a bare name). */
+int wn_mkdir_parent(const char *path, wn_error_t *err);
 
 #endif /* WN_FSIO_H */

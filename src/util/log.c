@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "log.h"
+#include "util/log.h"
 
 static int log_rank = -1;
 static int log_level = -1;

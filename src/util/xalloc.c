@@ -2,9 +2,9 @@
 #include <mpi.h>
 #include <stdlib.h>
 
-#include "cli.h"
-#include "log.h"
-#include "xalloc.h"
+#include "util/exit.h"
+#include "util/log.h"
+#include "util/xalloc.h"
 
 static void *out_of_memory(size_t n, const char *file, int line)
 {

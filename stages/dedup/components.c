@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "builtin.h"
-#include "gpu.h"
+#include "gpu/gpu.h"
 
 struct cc {
     char *id;

@@ -45,10 +45,10 @@
 #include <string.h>
 
 #include "builtin.h"
-#include "gpu.h"
-#include "minhash_cuda.h"
-#include "minhash_kernels.h"
-#include "stage_impl.h"
+#include "gpu/gpu.h"
+#include "dedup/minhash_cuda.h"
+#include "dedup/minhash_kernels.h"
+#include "stage/stage_impl.h"
 
 #define MH_MAX_HASHES (1u << 20)   /* signature values */
 #define MH_MAX_BANDS 65536u

@@ -1,6 +1,6 @@
 /* minhash_cuda.cu - minhash_cuda.h on the CUDA runtime (compiled by nvcc):
  * the minhash stage's permutations and minima on a GPU, bit for bit those
- * of the CPU kernels (stages/minhash.c).
+ * of the CPU kernels (stages/dedup/minhash.c).
  *
  * One thread block per document and one thread per permutation (a block
  * of up to 512 threads walks the permutations in chunks of its size); the
@@ -11,7 +11,7 @@
 
 #include <cuda_runtime.h>
 
-#include "minhash_cuda.h"
+#include "dedup/minhash_cuda.h"
 
 #define P61 ((1ull << 61) - 1)
 #define TILE 2048                 /* hashes per shared-memory tile: 16 KiB */

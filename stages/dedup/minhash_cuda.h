@@ -2,7 +2,7 @@
  * GPU (minhash_cuda.cu; minhash_nocuda.c when winnow is built without
  * CUDA, where every call fails cleanly with ENODEV).
  *
- * The host hashes the n-grams (stages/minhash.c); the device computes, for
+ * The host hashes the n-grams (stages/dedup/minhash.c); the device computes, for
  * every document and permutation i, min over the document's n-gram hashes
  * h of ((a_i h + b_i) mod (2^61 - 1)), masked to 32 bits unless `wide`:
  * the same bits as the CPU kernels. */

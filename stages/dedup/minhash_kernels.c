@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "builtin.h"
-#include "minhash_kernels.h"
+#include "dedup/minhash_kernels.h"
 
 /* -------------------------------------------------------- MurmurHash3 -- */
 

@@ -2,7 +2,7 @@
  * minhash stage then signs on the CPU even on a GPU rank. */
 #include <errno.h>
 
-#include "minhash_cuda.h"
+#include "dedup/minhash_cuda.h"
 
 int wn_minhash_gpu_open(int device, const uint64_t *a, const uint64_t *b, size_t n,
                         struct wn_minhash_gpu **out, wn_error_t *err)

@@ -18,7 +18,7 @@
 #include <xxhash.h>
 
 #include "builtin.h"
-#include "stage_impl.h"
+#include "stage/stage_impl.h"
 
 static void free_data(struct wn_stage *st)
 {

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ckpt.h"
+#include "util/fsio.h"
 
-#include "jsonl_io.h"
+#include "io/jsonl_io.h"
 
 #define JL_CHUNK (1u << 20)                  /* first buffer size, bytes */
 

@@ -72,7 +72,7 @@
 #include <string.h>
 
 #include "builtin.h"
-#include "jsonl_io.h"
+#include "io/jsonl_io.h"
 
 struct read_jsonl {
     char *input, *text_field, *id_field;     /* id_field NULL: none */

@@ -47,8 +47,8 @@
 #include <sys/stat.h>
 
 #include "builtin.h"
-#include "jsonl_io.h"
-#include "log.h"
+#include "io/jsonl_io.h"
+#include "util/log.h"
 
 #define ID_COL "_curator_dedup_id"
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "builtin.h"
-#include "gpu.h"
+#include "gpu/gpu.h"
 
 struct cliquecheck {
     char *column;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # wn-timeout: 300
 # The minhash stage on a GPU rank: with resources {gpus: 1} its setup gets
-# the bound device and the CUDA kernel (stages/minhash_cuda.cu) computes
+# the bound device and the CUDA kernel (stages/dedup/minhash_cuda.cu) computes
 # the permutations and minima; the signatures of a real corpus (Debian's
 # /usr/share/doc/*/copyright files and /usr/share/common-licenses) are
 # byte for byte those of the CPU path, in 32- and 64-bit mode.  Skipped

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "gpu.h"
+#include "gpu/gpu.h"
 #include "tap.h"
 
 int main(void)

@@ -34,7 +34,7 @@ treatment.
       files), and DIR/cases.json saying what a resume of each must do.
 
 Verdicts of the jsonl mode follow read_jsonl's documented rules (the
-header of stages/read_jsonl.c): a line must be UTF-8, one JSON value (RFC
+header of stages/io/read_jsonl.c): a line must be UTF-8, one JSON value (RFC
 8259) that is an object with a string "text"; blank lines (JSON
 whitespace: space, tab, CR) are skipped.  Where RFC 8259 leaves the
 choice to the parser, the manifest takes a side and says so: a leading
@@ -430,7 +430,7 @@ BAD_PARAMS = [
     ("lsh_testdata", "near_bands", "99"), ("lsh_testdata", "rows", "2000000"),
 ]
 
-# Executor and stage keys out of range (the key tables of runner/config.c).
+# Executor and stage keys out of range (the key tables of src/config/config.c).
 BAD_EXECUTOR = [
     ("reserved_cpus", "-1"), ("reserved_gpus", "-0.5"), ("ignore_head_node", "2"),
     ("show_progress", "maybe"), ("progress_interval", "0"), ("progress_interval", "-1"),

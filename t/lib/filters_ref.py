@@ -3,7 +3,7 @@
 
 Written from the definitions of NeMo Curator's heuristic filters
 (nemo_curator/stages/text/filters/heuristic_filter.py with the English
-word splitter, str.split()), not from stages/filters.c, so the C test
+word splitter, str.split()), not from stages/filters/filters.c, so the C test
 (t/unit/test_filters.c) can compare the two:
 
     filters_ref.py [--n N]... FILE...

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """minhash_ref.py - a slow, plain reference for the `minhash` stage.
 
-Written from the algorithm descriptions, not from stages/minhash.c, so the
+Written from the algorithm descriptions, not from stages/dedup/minhash.c, so the
 C test (t/unit/test_minhash.c) can compare the two:
 
     minhash_ref.py [--num-hashes N] [--char-ngrams N] [--seed S] [--64] FILE...
@@ -13,7 +13,7 @@ the list of N signature values.
 
 prints one JSON line per STRING: {"x86_32": h, "x64_128": [h1, h2]}.
 
-The definition (see the comment at the top of stages/minhash.c):
+The definition (see the comment at the top of stages/dedup/minhash.c):
   * the text is decoded from UTF-8; a byte that does not begin a valid
     sequence is one code point by itself - exactly what Python's
     'surrogateescape' error handler does (each such byte becomes one lone

@@ -70,7 +70,7 @@ done_testing() {
 BUILDDIR=${BUILDDIR:-$(pwd)}
 SRCDIR=${srcdir:-$BUILDDIR}
 SRCDIR=$(cd "$SRCDIR" && pwd)
-WINNOW=${WINNOW:-$BUILDDIR/runner/winnow}
+WINNOW=${WINNOW:-$BUILDDIR/winnow}
 export BUILDDIR SRCDIR WINNOW
 
 # OpenMPI refuses root without these; tests oversubscribe 2 cores.

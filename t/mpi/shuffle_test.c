@@ -1,4 +1,4 @@
-/* shuffle_test.c - the UCX shuffle (runner/shuffle.h) among real MPI
+/* shuffle_test.c - the UCX shuffle (src/net/shuffle.h) among real MPI
  * ranks (t1050-shuffle.t starts it with 4): rows reach the owners of
  * their partitions exactly once and in origin order, empty partitions and
  * rounds, a hot partition that spills, a chunk over 16 MiB, rounds back
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shuffle.h"
+#include "net/shuffle.h"
 #include "tap.h"
 
 static int rank, size, local_failures;

@@ -65,7 +65,7 @@ like "$(summ big.jsonl)" "^count=$n sum=$((n * (n + 1) / 2)) sum_sq=$((n * (n + 
 python3 -c 'import json,sys; s={x["name"]:x for x in json.load(open(sys.argv[1]))["stages"]}; sys.exit(not sum(s[n]["pulled_bytes"] + s[n]["arena_bytes"] for n in ("pass", "total")) > 16384)' big.json
 ok $? "48 KB tasks: payloads moved across ranks (pulled or read in node memory)"
 
-# Node arenas (runner/arena.h): off, the same results come through pulls;
+# Node arenas (src/exec/arena.h): off, the same results come through pulls;
 # too small for the outputs, the rest goes to the heap and is pulled.
 out=$(WINNOW_ARENA_MB=0 mpirun_np 4 "$WINNOW" run count.yaml --results noarena.jsonl \
       --stats noarena.json --progress off 2>&1); st=$?

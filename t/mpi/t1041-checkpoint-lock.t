@@ -1,7 +1,7 @@
 #!/bin/bash
 # wn-timeout: 300
 # One run at a time on a checkpoint and on an output folder, and nothing
-# but a winnow checkpoint in a checkpoint folder (runner/lock.c, ckpt.c):
+# but a winnow checkpoint in a checkpoint folder (src/ckpt/lock.c, ckpt.c):
 # a second run on a checkpoint or output folder in use exits 2 naming the
 # holder's pid and host, and the first still completes with the same
 # output as a run without a checkpoint; a killed run's lock is taken over

@@ -1,5 +1,5 @@
-/* test_config.c - the pipeline file (runner/config.c) and stage
- * parameters (runner/params.c): values, defaults, every kind of error with
+/* test_config.c - the pipeline file (src/config/config.c) and stage
+ * parameters (src/config/params.c): values, defaults, every kind of error with
  * its FILE:LINE:COL, --set overrides, parameter tables, the resume hash
  * and printing.  Fixtures: $srcdir/t/fixtures/config/. */
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "tap.h"
 #include "winnow/params.h"
 

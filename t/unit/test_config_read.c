@@ -1,5 +1,5 @@
 /* test_config_read.c - what pipeline file is read at all
- * (runner/config_read.c): a device, a directory, more than 16 MiB, a NUL
+ * (src/config/config_read.c): a device, a directory, more than 16 MiB, a NUL
  * byte; a pipe read up to the limit; and the YAML shape limits of
  * config.h (depth, entries, anchors, nodes once aliases are expanded),
  * each refused quickly at its FILE:LINE:COL while what stays within them
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "tap.h"
 #include "winnow/params.h"
 

@@ -1,4 +1,4 @@
-/* test_filters.c - the heuristic filter stages (stages/filters.c) through
+/* test_filters.c - the heuristic filter stages (stages/filters/filters.c) through
  * their ops tables: scores equal to those of the independent Python
  * reference (t/lib/filters_ref.py) on license texts, man pages and crafted
  * edge cases; the kept rows exactly those the default thresholds imply;
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "stage_impl.h"
+#include "config/config.h"
+#include "stage/stage_impl.h"
 #include "builtin.h"
 #include "tap.h"
 #include "stage_test.h"

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "journal.h"
+#include "ckpt/journal.h"
 #include "tap.h"
 
 struct seen {

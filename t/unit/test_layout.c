@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layout.h"
+#include "gpu/layout.h"
 #include "tap.h"
 
 #define MAX_VARS 128

@@ -1,4 +1,4 @@
-/* test_lock.c - one run at a time in a folder (runner/lock.c): a second
+/* test_lock.c - one run at a time in a folder (src/ckpt/lock.c): a second
  * taker (another process) is refused naming the holder's pid and host; a
  * released lock leaves an empty file; a lock whose holder died is taken
  * over with a warning; on a file system without record locks the file's
@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lock.h"
+#include "ckpt/lock.h"
 #include "tap.h"
 
 static int no_record_locks;

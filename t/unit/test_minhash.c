@@ -1,4 +1,4 @@
-/* test_minhash.c - the minhash stage (stages/minhash.c) through its ops
+/* test_minhash.c - the minhash stage (stages/dedup/minhash.c) through its ops
  * table: MurmurHash3 known answers, signatures equal to those of the
  * independent Python reference (t/lib/minhash_ref.py) on license texts,
  * the portable, AVX2, AVX-512 and AVX-512 IFMA kernels bit-identical,
@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "stage_impl.h"
+#include "config/config.h"
+#include "stage/stage_impl.h"
 #include "builtin.h"
-#include "gpu.h"
+#include "gpu/gpu.h"
 #include "tap.h"
 #include "stage_test.h"
 #include "winnow/task.h"

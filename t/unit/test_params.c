@@ -1,7 +1,7 @@
 /* test_params.c - a parameter value a stage refuses is reported with
  * where it came from: the range getters and wn_params_refuse
- * (runner/params.c), every refusal in the built-in stages' init, the
- * runner's placing of other init errors (runner/registry.c), and the
+ * (src/config/params.c), every refusal in the built-in stages' init, the
+ * runner's placing of other init errors (src/stage/registry.c), and the
  * bound on a shuffle stage's partitions over all its rounds. */
 #include <errno.h>
 #include <limits.h>
@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "stage_impl.h"
+#include "config/config.h"
+#include "builtin.h"
+#include "stage/stage_impl.h"
 #include "tap.h"
 #include "winnow/params.h"
 
@@ -334,6 +335,7 @@ static void test_nparts(void)
 
 int main(void)
 {
+    wn_registry_set_builtins(wn_builtin_stages);
     plan(NO_PLAN);
     test_getters();
     test_refusals();

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "part.h"
+#include "ckpt/part.h"
 #include "tap.h"
 #include "winnow/task.h"
 

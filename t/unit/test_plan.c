@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "plan.h"
+#include "exec/plan.h"
 #include "tap.h"
 
 /* A job of `nranks` ranks, `per_node` per node, each with `cpus` CPUs;

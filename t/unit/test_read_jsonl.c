@@ -1,4 +1,4 @@
-/* test_read_jsonl.c - the read_jsonl stage (stages/read_jsonl.c) through
+/* test_read_jsonl.c - the read_jsonl stage (stages/io/read_jsonl.c) through
  * its ops table, on corpora made here from the paragraphs of the license
  * texts in /usr/share/common-licenses (encoded with jansson, compressed with
  * zlib and zstd): every good line read once with its text, ids and raw
@@ -20,9 +20,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "config.h"
-#include "rejects.h"
-#include "stage_impl.h"
+#include "config/config.h"
+#include "stage/rejects.h"
+#include "stage/stage_impl.h"
 #include "builtin.h"
 #include "tap.h"
 #include "stage_test.h"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "report.h"
+#include "exec/report.h"
 #include "tap.h"
 
 static char dir[4096];

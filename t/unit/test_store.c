@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "exec/store.h"
 #include "tap.h"
 
 static void *payload(uint64_t id, size_t len)

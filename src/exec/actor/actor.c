@@ -9,13 +9,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
-#include "runtime.h"
-#include "clique.h"
-#include "shuffle.h"
-#include "stage_impl.h"
-#include "actor_impl.h"
-#include "xalloc.h"
+#include "util/log.h"
+#include "exec/runtime.h"
+#include "gpu/clique.h"
+#include "net/shuffle.h"
+#include "stage/stage_impl.h"
+#include "exec/actor/actor_impl.h"
+#include "util/xalloc.h"
 
 /* A batch expected to take less than this runs inline on the main thread
  * when the compute thread is idle: handing it over would cost two thread

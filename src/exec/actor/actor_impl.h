@@ -17,10 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clique.h"
-#include "part.h"
-#include "runtime.h"
-#include "shuffle.h"
+#include "gpu/clique.h"
+#include "ckpt/part.h"
+#include "exec/runtime.h"
+#include "net/shuffle.h"
 
 /* An insert batch's rows for one partition, packed as a task: handed to
  * the shuffle by the main thread when the batch's result goes out. */

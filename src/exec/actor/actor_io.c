@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "part.h"
-#include "runtime.h"
-#include "actor_impl.h"
+#include "ckpt/part.h"
+#include "exec/runtime.h"
+#include "exec/actor/actor_impl.h"
 
 /* Under the actor lock. */
 void actor_note_job_time(struct wn_actor *a, const struct job *j, double dt)

@@ -10,16 +10,16 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "env.h"
-#include "log.h"
-#include "ckpt.h"
-#include "part.h"
-#include "runtime.h"
-#include "shuffle.h"
-#include "stage_impl.h"
-#include "actor_impl.h"
-#include "rejects.h"
-#include "xalloc.h"
+#include "util/env.h"
+#include "util/log.h"
+#include "ckpt/ckpt.h"
+#include "ckpt/part.h"
+#include "exec/runtime.h"
+#include "net/shuffle.h"
+#include "stage/stage_impl.h"
+#include "exec/actor/actor_impl.h"
+#include "stage/rejects.h"
+#include "util/xalloc.h"
 
 void actor_job_free(struct wn_rt *rt, struct job *j)
 {

@@ -20,15 +20,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "plan.h"
-#include "report.h"
-#include "ckpt.h"
-#include "runtime.h"
-#include "timelimit.h"
-#include "stage_impl.h"
-#include "planner_impl.h"
-#include "xalloc.h"
+#include "util/log.h"
+#include "exec/plan.h"
+#include "exec/report.h"
+#include "ckpt/ckpt.h"
+#include "exec/runtime.h"
+#include "exec/timelimit.h"
+#include "stage/stage_impl.h"
+#include "exec/planner/planner_impl.h"
+#include "util/xalloc.h"
 
 /* ------------------------------------------------------------ queues -- */
 

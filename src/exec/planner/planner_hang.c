@@ -20,11 +20,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "log.h"
-#include "runtime.h"
-#include "stage_impl.h"
-#include "planner_impl.h"
+#include "util/exit.h"
+#include "util/log.h"
+#include "exec/runtime.h"
+#include "stage/stage_impl.h"
+#include "exec/planner/planner_impl.h"
 
 void planner_expect_ack(struct wn_planner *p, int rank)
 {

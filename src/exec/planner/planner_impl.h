@@ -17,10 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ckpt.h"
-#include "report.h"
-#include "runtime.h"
-#include "timelimit.h"
+#include "ckpt/ckpt.h"
+#include "exec/report.h"
+#include "exec/runtime.h"
+#include "exec/timelimit.h"
 
 enum pstate { P_START, P_CLIQUE, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH,
               P_DONE };

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "report.h"
-#include "ckpt.h"
-#include "runtime.h"
-#include "stage_impl.h"
-#include "planner_impl.h"
-#include "xalloc.h"
+#include "util/log.h"
+#include "exec/report.h"
+#include "ckpt/ckpt.h"
+#include "exec/runtime.h"
+#include "stage/stage_impl.h"
+#include "exec/planner/planner_impl.h"
+#include "util/xalloc.h"
 
 static const char *failed_path(struct wn_planner *p, char *buf, size_t len)
 {

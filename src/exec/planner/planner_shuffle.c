@@ -6,11 +6,11 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 
-#include "log.h"
-#include "runtime.h"
-#include "stage_impl.h"
-#include "planner_impl.h"
-#include "xalloc.h"
+#include "util/log.h"
+#include "exec/runtime.h"
+#include "stage/stage_impl.h"
+#include "exec/planner/planner_impl.h"
+#include "util/xalloc.h"
 
 /* Tells every actor of the stage about the round (BEGIN carries the actor
  * ranks: partition p belongs to actor p mod nactors). */
