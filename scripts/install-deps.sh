@@ -13,6 +13,7 @@ libucx-dev ucx-utils
 slurm-wlm slurmd slurmctld slurm-client munge libslurm-dev libpmix-dev
 libjansson-dev libyaml-dev zlib1g-dev libzstd-dev libxxhash-dev
 procps iproute2 util-linux coreutils zstd
+clang-format-14
 "
 
 missing=""
