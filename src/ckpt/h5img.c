@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include "util/fsio.h"
+#include "winnow/file.h"
 #include "ckpt/h5img.h"
 #include "task/task_impl.h"   /* wn_ld32_, wn_st32_, ... */
 
@@ -52,48 +53,6 @@ hid_t wn_h5img_create(const char *path, size_t size_hint, wn_error_t *err)
     return f;
 }
 
-/* Writes the whole file to path.tmp.PID, syncs it and renames it into
- * place: a crash leaves a whole file or none. */
-static int write_file(const char *path, const void *buf, size_t len, wn_error_t *err)
-{
-    char tmp[4200];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return wn_errprintf(err, "%s: path too long", path);
-    }
-    const char *what = "cannot create";
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        what = "cannot write";
-        if (wn_write_all(fd, buf, len) == 0) {
-            what = "cannot sync";
-            if (fsync(fd) == 0) {
-                what = "cannot close";
-                int rc = close(fd);
-                fd = -1;
-                what = "cannot rename into place";
-                if (rc == 0 && rename(tmp, path) == 0)
-                    return 0;
-                if (rc != 0)
-                    what = "cannot close";
-            }
-        }
-    }
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    char size[32], room[96] = "";
-    wn_human_bytes(len, size, sizeof(size));
-    if (e == ENOSPC || e == EDQUOT) {
-        room[0] = ';';
-        room[1] = ' ';
-        wn_free_space(tmp, room + 2, sizeof(room) - 2);
-    }
-    errno = e;
-    return wn_errprintf(err, "%s: %s: %s (%s to write%s)", tmp, what, strerror(e), size, room);
-}
-
 int wn_h5img_take(hid_t f, const char *path, enum wn_h5img_kind kind, uint32_t version,
                   struct wn_h5img *img, wn_error_t *err)
 {
@@ -125,7 +84,14 @@ int wn_h5img_take(hid_t f, const char *path, enum wn_h5img_kind kind, uint32_t v
 
 int wn_h5img_write(const struct wn_h5img *img, const char *path, wn_error_t *err)
 {
-    return write_file(path, img->buf, img->len, err);
+    struct wn_afile *a = wn_afile_open(path, 0, 0644, err);
+    if (!a)
+        return -1;
+    if (wn_afile_write(a, img->buf, img->len, err) < 0) {
+        wn_afile_abort(a);
+        return -1;
+    }
+    return wn_afile_commit(a, err);
 }
 
 /* ------------------------------------------------------------- read -- */

@@ -19,6 +19,7 @@
 #include "stage/inputs.h"
 #include "stage/stage_impl.h"
 #include "task/task_impl.h"   /* wn_ld32_, wn_st32_, ... */
+#include "winnow/file.h"
 
 /* A listing holds at most this many files: a document id keeps 24 bits
  * for its file (stages/io/jsonl_io.h). */
@@ -532,10 +533,8 @@ int wn_inputs_save(const struct wn_inputs *in, const char *path, wn_error_t *err
     if (wn_inputs_pack(in, &packed, &len, err) < 0)
         return -1;
     unsigned char *buf = malloc(16 + len + 8);
-    char *tmp = NULL;
-    if (!buf || asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+    if (!buf) {
         free(packed);
-        free(buf);
         return wn_errprintf(err, "out of memory");
     }
     memcpy(buf, FILE_MAGIC, 8);
@@ -544,24 +543,12 @@ int wn_inputs_save(const struct wn_inputs *in, const char *path, wn_error_t *err
     memcpy(buf + 16, packed, len);
     wn_st64_(buf + 16 + len, XXH3_64bits(buf, 16 + len));
     free(packed);
-    int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || wn_write_all(fd, buf, 16 + len + 8) < 0 || fsync(fd) < 0) {
-        char room[96];
-        int e = errno;
-        wn_free_space(tmp, room, sizeof(room));
-        errno = e;
-        rc = wn_errprintf(err, "%s: %s (%s)", tmp, strerror(errno), room);
-    }
-    if (fd >= 0 && close(fd) < 0 && rc == 0)
-        rc = wn_errprintf(err, "%s: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = wn_errprintf(err, "%s: %s", path, strerror(errno));
-    if (rc < 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-    }
-    free(tmp);
+    struct wn_afile *a = wn_afile_open(path, 0, 0644, err);
+    int rc = a ? wn_afile_write(a, buf, 16 + len + 8, err) : -1;
+    if (rc == 0)
+        rc = wn_afile_commit(a, err);
+    else
+        wn_afile_abort(a);
     free(buf);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "util/fsio.h"
 #include "stage/rejects.h"
 #include "stage/stage_impl.h"
+#include "winnow/file.h"
 
 /* What a stage rejected in the batch being processed. */
 struct wn_rejects {
@@ -402,7 +403,7 @@ static int cmp_rj_line(const void *pa, const void *pb)
 
 int wn_rejects_sort(const char *path)
 {
-    char *buf = NULL, *tmp = NULL;
+    char *buf = NULL;
     struct rj_line *v = NULL;
     size_t n = 0, cap = 0, len = 0;
     int rc = -1, fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -441,31 +442,21 @@ int wn_rejects_sort(const char *path)
         goto out;
     }
     qsort(v, n, sizeof(*v), cmp_rj_line);
-    if (asprintf(&tmp, "%s.winnow-tmp.%ld", path, (long)getpid()) < 0) {
-        tmp = NULL;
+    /* The rejects file is the user's: a fixed temporary name leaves no
+     * stray file when the run is killed while sorting. */
+    struct wn_afile *a = wn_afile_open(path, WN_AFILE_FIXED_TMP, 0666, NULL);
+    FILE *f = a ? wn_afile_stream(a, NULL) : NULL;
+    if (!f) {
+        wn_afile_abort(a);
         goto out;
     }
-    FILE *f = fopen(tmp, "we");
-    if (!f)
-        goto out;
     for (size_t i = 0; i < n; i++)
         if (i == 0 || v[i].len != v[i - 1].len || memcmp(v[i].at, v[i - 1].at, v[i].len)) {
             fwrite(v[i].at, 1, v[i].len, f);
             fputc('\n', f);
         }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f)) {
-        int e = errno;
-        fclose(f);
-        unlink(tmp);
-        errno = e;
+    if (wn_afile_commit(a, NULL) < 0)
         goto out;
-    }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        goto out;
-    }
     rc = 0;
 out:
     if (fd >= 0)
@@ -474,6 +465,5 @@ out:
         free(v[i].file);
     free(v);
     free(buf);
-    free(tmp);
     return rc;
 }
