@@ -9,10 +9,10 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "util/byteorder.h"
 #include "util/fsio.h"
 #include "winnow/file.h"
 #include "ckpt/h5img.h"
-#include "task/task_impl.h"   /* wn_ld32_, wn_st32_, ... */
 
 #define MAGIC "\x89WINNOW\n"
 #define HDF5_SIGNATURE "\x89HDF\r\n\x1a\n"

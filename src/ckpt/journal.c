@@ -9,9 +9,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "util/byteorder.h"
 #include "util/fsio.h"
 #include "ckpt/journal.h"
-#include "task/task_impl.h"   /* wn_ld32_, wn_st32_, ... */
 
 #define MAGIC "WNJ1"
 #define FRAME 16u

@@ -15,10 +15,10 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "util/byteorder.h"
 #include "util/fsio.h"
 #include "stage/inputs.h"
 #include "stage/stage_impl.h"
-#include "task/task_impl.h"   /* wn_ld32_, wn_st32_, ... */
 #include "winnow/file.h"
 
 /* A listing holds at most this many files: a document id keeps 24 bits
