@@ -62,7 +62,9 @@ struct wn_afile;
 struct wn_afile *wn_afile_open(const char *path, unsigned flags, mode_t mode,
                                wn_error_t *err);
 
-/* Appends len bytes (short writes and EINTR retried). */
+/* Appends len bytes (short writes and EINTR retried).  After a failed
+ * write the file is never put in place: commit then only aborts, returns
+ * -1 and leaves err as the write set it. */
 int wn_afile_write(struct wn_afile *a, const void *buf, size_t len, wn_error_t *err);
 
 /* A stdio stream on the temporary file, for formatted output; commit

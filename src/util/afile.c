@@ -16,6 +16,7 @@ struct wn_afile {
     int fd;
     FILE *f;                  /* wn_afile_stream's, on fd */
     unsigned long long bytes; /* handed to wn_afile_write so far */
+    int failed;               /* errno of a failed write: never committed */
 };
 
 /* What the file would hold had every write gone through, for a message
@@ -28,12 +29,17 @@ static unsigned long long wanted(const struct wn_afile *a, size_t more)
 }
 
 /* "TMP: WHAT: strerror(e)", and when the file system is full the size
- * wanted and the room left, since that is what the user acts on. */
+ * wanted and the room left, since that is what the user acts on.  The
+ * room is measured without what the temporary file holds: it is given
+ * back (the file is cut here, or already removed), so the figure is what
+ * the user finds. */
 static int fail(struct wn_afile *a, const char *what, int e, unsigned long long size,
                 wn_error_t *err)
 {
     char room[160] = "";
     if (e == ENOSPC || e == EDQUOT) {
+        if (a->fd >= 0)
+            (void)!ftruncate(a->fd, 0);   /* if it fails, the figure counts the file */
         char h[32], space[96];
         wn_free_space(a->tmp, space, sizeof(space));
         wn_human_bytes(size, h, sizeof(h));
@@ -91,8 +97,8 @@ int wn_afile_write(struct wn_afile *a, const void *buf, size_t len, wn_error_t *
     } else
         rc = wn_write_all(a->fd, buf, len);
     if (rc < 0) {
-        int e = errno;
-        return fail(a, "cannot write", e, wanted(a, len), err);
+        a->failed = errno;
+        return fail(a, "cannot write", a->failed, wanted(a, len), err);
     }
     a->bytes += len;
     return 0;
@@ -142,26 +148,37 @@ static int sync_folder(const char *path, wn_error_t *err)
 
 int wn_afile_commit(struct wn_afile *a, wn_error_t *err)
 {
-    int rc = 0;
+    if (a->failed) {
+        /* err still says which write failed. */
+        int e = a->failed;
+        wn_afile_abort(a);
+        errno = e;
+        return -1;
+    }
+    const char *what = NULL;
+    int e = 0;
     unsigned long long size = wanted(a, 0);
     errno = 0;
     if (a->f && (fflush(a->f) != 0 || ferror(a->f)))
-        rc = fail(a, "cannot write", errno ? errno : EIO, size, err);
-    if (rc == 0 && fsync(a->fd) != 0)
-        rc = fail(a, "cannot sync", errno, size, err);
+        what = "cannot write", e = errno ? errno : EIO;
+    else if (fsync(a->fd) != 0)
+        what = "cannot sync", e = errno;
     /* The stream owns the descriptor once there is one. */
     int closed = a->f ? fclose(a->f) : close(a->fd);
     a->f = NULL;
     a->fd = -1;
-    if (closed != 0 && rc == 0)
-        rc = fail(a, "cannot close", errno, size, err);
-    if (rc == 0 && rename(a->tmp, a->path) != 0)
-        rc = fail(a, "cannot rename into place", errno, size, err);
-    if (rc < 0) {
-        wn_afile_abort(a);
+    if (closed != 0 && !what)
+        what = "cannot close", e = errno;
+    if (!what && rename(a->tmp, a->path) != 0)
+        what = "cannot rename into place", e = errno;
+    if (what) {
+        unlink(a->tmp);
+        fail(a, what, e, size, err);
+        afile_free(a);
+        errno = e;
         return -1;
     }
-    rc = sync_folder(a->path, err);
+    int rc = sync_folder(a->path, err);
     afile_free(a);
     return rc;
 }
