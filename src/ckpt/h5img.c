@@ -118,35 +118,10 @@ int wn_h5img_load(const char *path, enum wn_h5img_kind kind, uint32_t version,
                   const uint64_t *expect, struct wn_h5img *img, wn_error_t *err)
 {
     memset(img, 0, sizeof(*img));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        errno = e;
-        return wn_errprintf(err, "%s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        errno = EBADMSG;
-        return wn_errprintf(err, "%s: not a regular file", path);
-    }
-    size_t len = (size_t)st.st_size;
-    unsigned char *buf = malloc(len ? len : 1);
-    ssize_t got = buf ? wn_read_all(fd, buf, len) : -1;
-    int e = errno;
-    close(fd);
-    if (!buf) {
-        errno = ENOMEM;
-        return wn_errprintf(err, "%s: out of memory reading %zu bytes", path, len);
-    }
-    if (got < 0) {
-        free(buf);
-        errno = e;
-        return wn_errprintf(err, "%s: %s", path, strerror(e));
-    }
-    len = (size_t)got;   /* a file cut meanwhile: checked below like any */
+    size_t len;   /* fewer bytes than the header says, for a file cut meanwhile */
+    unsigned char *buf = wn_read_file(path, &len, err);
+    if (!buf)
+        return -1;
     if (check_header(path, buf, len, kind, version, err) < 0) {
         free(buf);
         return -1;

@@ -555,29 +555,14 @@ int wn_inputs_save(const struct wn_inputs *in, const char *path, wn_error_t *err
 
 struct wn_inputs *wn_inputs_load(const char *path, wn_error_t *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        wn_errprintf(err, "%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    size_t len;
+    unsigned char *buf = wn_read_file(path, &len, err);
+    if (!buf)
         return NULL;
-    }
-    size_t len = (size_t)sb.st_size;
-    unsigned char *buf = len >= 24 ? malloc(len) : NULL;
-    ssize_t got = buf ? wn_read_all(fd, buf, len) : -1;
-    int e = errno;
-    close(fd);
     struct wn_inputs *in = NULL;
     errno = EBADMSG;
     if (len < 24)
         wn_errprintf(err, "%s: %zu bytes, too short for a winnow input listing", path, len);
-    else if (!buf)
-        wn_errprintf(err, "out of memory");
-    else if (got != (ssize_t)len) {
-        errno = got < 0 ? e : EIO;
-        wn_errprintf(err, "%s: %s", path, strerror(errno));
-    }
     else if (memcmp(buf, FILE_MAGIC, 8) || wn_ld32_(buf + 8) != 1)
         wn_errprintf(err, "%s: not a winnow input listing (version 1)", path);
     else if (XXH3_64bits(buf, len - 8) != wn_ld64_(buf + len - 8))

@@ -267,31 +267,12 @@ void wn_rejects_free(struct wn_stage *st)
     st->rejects = NULL;
 }
 
-/* The whole file open on fd (its size at the call; *len the bytes read),
- * or NULL with errno set. */
-static char *read_whole(int fd, size_t *len)
-{
-    struct stat sb;
-    char *buf = fstat(fd, &sb) == 0 ? malloc((size_t)sb.st_size + 1) : NULL;
-    size_t got = 0;
-    while (buf && got < (size_t)sb.st_size) {
-        ssize_t k = pread(fd, buf + got, (size_t)sb.st_size - got, (off_t)got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    *len = got;
-    return buf;
-}
-
 /* 1 when the file open on fd already holds the line l (n bytes, with its
  * '\n') as a whole line, 0 when not, -1 on a read error. */
 static int holds_line(int fd, const char *l, size_t n)
 {
     size_t got;
-    char *buf = read_whole(fd, &got);
+    char *buf = wn_read_fd(fd, &got);
     if (!buf)
         return -1;
     int found = 0;
@@ -407,7 +388,7 @@ int wn_rejects_sort(const char *path)
     struct rj_line *v = NULL;
     size_t n = 0, cap = 0, len = 0;
     int rc = -1, fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || !(buf = read_whole(fd, &len)))
+    if (fd < 0 || !(buf = wn_read_fd(fd, &len)))
         goto out;
     int sorted = 1;
     for (size_t pos = 0; pos < len;) {

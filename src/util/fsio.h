@@ -21,6 +21,17 @@ int wn_write_all(int fd, const void *buf, size_t len);
  * the file: the count read, or -1 with errno. */
 ssize_t wn_read_all(int fd, void *buf, size_t len);
 
+/* The whole file open on fd, from its current offset (its size from
+ * fstat; a file cut meanwhile gives fewer bytes, in *len), in a buffer of
+ * *len + 1 bytes ending with a NUL for text: free() it.  NULL with errno
+ * (ENOMEM, or the read's). */
+void *wn_read_fd(int fd, size_t *len);
+
+/* The whole regular file at path, as wn_read_fd: NULL with errno and err
+ * "PATH: <strerror>", "PATH: not a regular file" (EBADMSG) or
+ * "PATH: out of memory reading N bytes". */
+void *wn_read_file(const char *path, size_t *len, wn_error_t *err);
+
 /* "12.3 KiB free on its file system" for the file system holding path
  * (its folder when path does not exist yet), or "free space unknown". */
 void wn_free_space(const char *path, char *buf, size_t len);
