@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/fsio.h"
+#include "util/utf8.h"
 #include "stage/rejects.h"
 #include "stage/stage_impl.h"
 #include "winnow/file.h"
@@ -21,68 +22,6 @@ struct wn_rejects {
     size_t len, cap;
     struct wn_reject_counts counts;
 };
-
-/* ------------------------------------------------------------- JSON -- */
-
-/* A copy of s with each byte that starts no valid UTF-8 sequence
- * replaced by U+FFFD, or NULL when out of memory. */
-static char *utf8_clean(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = malloc(3 * n + 1), *o = out;
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; out && i < n;) {
-        size_t k = wn_utf8_len(u + i, n - i);
-        memcpy(o, k ? s + i : "\xef\xbf\xbd", k ? k : 3);
-        o += k ? k : 3;
-        i += k ? k : 1;
-    }
-    if (out)
-        *o = '\0';
-    return out;
-}
-
-char *wn_json_quote(const char *s, size_t n)
-{
-    /* At worst 6 bytes ("\u00XX") per input byte, or 3 (U+FFFD). */
-    if (n > (SIZE_MAX - 3) / 6)
-        return NULL;
-    char *out = malloc(6 * n + 3), *o = out;
-    if (!out)
-        return NULL;
-    const unsigned char *u = (const unsigned char *)s;
-    *o++ = '"';
-    for (size_t i = 0; i < n;) {
-        unsigned c = u[i];
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-            i++;
-        } else if (c < 0x20) {
-            static const char esc[] = "btn\0fr";
-            if (c >= 8 && c <= 13 && c != 11) {
-                *o++ = '\\';
-                *o++ = esc[c - 8];
-            } else
-                o += sprintf(o, "\\u%04x", c);
-            i++;
-        } else {
-            size_t k = wn_utf8_len(u + i, n - i);
-            if (k) {
-                memcpy(o, u + i, k);
-                o += k;
-                i += k;
-            } else {
-                memcpy(o, "\xef\xbf\xbd", 3);
-                o += 3;
-                i++;
-            }
-        }
-    }
-    *o++ = '"';
-    *o = '\0';
-    return out;
-}
 
 /* ------------------------------------------------------------ counts -- */
 
@@ -197,7 +136,7 @@ int wn_stage_reject(struct wn_stage *st, const char *file, uint64_t line, const 
     if (!st->rejects && !(st->rejects = calloc(1, sizeof(*st->rejects))))
         return wn_errprintf(err, "out of memory");
     struct wn_rejects *r = st->rejects;
-    char *msg = NULL, *why = utf8_clean(reason);   /* it becomes a JSON key */
+    char *msg = NULL, *why = wn_utf8_clean(reason);   /* it becomes a JSON key */
     if (!why || (detail && asprintf(&msg, "%s: %s", why, detail) < 0)) {
         free(why);
         return wn_errprintf(err, "out of memory");
