@@ -9,9 +9,10 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "util/byteorder.h"
 #include "util/fsio.h"
+#include "winnow/file.h"
 #include "ckpt/h5img.h"
-#include "task/task_impl.h"   /* wn_ld32_, wn_st32_, ... */
 
 #define MAGIC "\x89WINNOW\n"
 #define HDF5_SIGNATURE "\x89HDF\r\n\x1a\n"
@@ -52,48 +53,6 @@ hid_t wn_h5img_create(const char *path, size_t size_hint, wn_error_t *err)
     return f;
 }
 
-/* Writes the whole file to path.tmp.PID, syncs it and renames it into
- * place: a crash leaves a whole file or none. */
-static int write_file(const char *path, const void *buf, size_t len, wn_error_t *err)
-{
-    char tmp[4200];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return wn_errprintf(err, "%s: path too long", path);
-    }
-    const char *what = "cannot create";
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        what = "cannot write";
-        if (wn_write_all(fd, buf, len) == 0) {
-            what = "cannot sync";
-            if (fsync(fd) == 0) {
-                what = "cannot close";
-                int rc = close(fd);
-                fd = -1;
-                what = "cannot rename into place";
-                if (rc == 0 && rename(tmp, path) == 0)
-                    return 0;
-                if (rc != 0)
-                    what = "cannot close";
-            }
-        }
-    }
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    char size[32], room[96] = "";
-    wn_human_bytes(len, size, sizeof(size));
-    if (e == ENOSPC || e == EDQUOT) {
-        room[0] = ';';
-        room[1] = ' ';
-        wn_free_space(tmp, room + 2, sizeof(room) - 2);
-    }
-    errno = e;
-    return wn_errprintf(err, "%s: %s: %s (%s to write%s)", tmp, what, strerror(e), size, room);
-}
-
 int wn_h5img_take(hid_t f, const char *path, enum wn_h5img_kind kind, uint32_t version,
                   struct wn_h5img *img, wn_error_t *err)
 {
@@ -125,7 +84,14 @@ int wn_h5img_take(hid_t f, const char *path, enum wn_h5img_kind kind, uint32_t v
 
 int wn_h5img_write(const struct wn_h5img *img, const char *path, wn_error_t *err)
 {
-    return write_file(path, img->buf, img->len, err);
+    struct wn_afile *a = wn_afile_open(path, 0, 0644, err);
+    if (!a)
+        return -1;
+    if (wn_afile_write(a, img->buf, img->len, err) < 0) {
+        wn_afile_abort(a);
+        return -1;
+    }
+    return wn_afile_commit(a, err);
 }
 
 /* ------------------------------------------------------------- read -- */
@@ -152,35 +118,10 @@ int wn_h5img_load(const char *path, enum wn_h5img_kind kind, uint32_t version,
                   const uint64_t *expect, struct wn_h5img *img, wn_error_t *err)
 {
     memset(img, 0, sizeof(*img));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        errno = e;
-        return wn_errprintf(err, "%s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        errno = EBADMSG;
-        return wn_errprintf(err, "%s: not a regular file", path);
-    }
-    size_t len = (size_t)st.st_size;
-    unsigned char *buf = malloc(len ? len : 1);
-    ssize_t got = buf ? wn_read_all(fd, buf, len) : -1;
-    int e = errno;
-    close(fd);
-    if (!buf) {
-        errno = ENOMEM;
-        return wn_errprintf(err, "%s: out of memory reading %zu bytes", path, len);
-    }
-    if (got < 0) {
-        free(buf);
-        errno = e;
-        return wn_errprintf(err, "%s: %s", path, strerror(e));
-    }
-    len = (size_t)got;   /* a file cut meanwhile: checked below like any */
+    size_t len;   /* fewer bytes than the header says, for a file cut meanwhile */
+    unsigned char *buf = wn_read_file(path, &len, err);
+    if (!buf)
+        return -1;
     if (check_header(path, buf, len, kind, version, err) < 0) {
         free(buf);
         return -1;

@@ -9,9 +9,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "util/byteorder.h"
 #include "util/fsio.h"
 #include "ckpt/journal.h"
-#include "task/task_impl.h"   /* wn_ld32_, wn_st32_, ... */
 
 #define MAGIC "WNJ1"
 #define FRAME 16u
@@ -74,35 +74,16 @@ int wn_journal_read(const char *path, int (*fn)(const json_t *rec, void *arg), v
     struct wn_journal_tail t = {0, 0, 0, 0};
     if (tail)
         *tail = t;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        return wn_errprintf(err, "%s: %s", path, strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return wn_errprintf(err, "%s: %s", path, strerror(e));
-    }
     /* Read whole: a journal is a few hundred bytes per batch. */
-    size_t size = (size_t)st.st_size;
-    unsigned char *buf = malloc(size ? size : 1);
-    ssize_t got = buf ? wn_read_all(fd, buf, size) : -1;
-    int e = errno;
-    close(fd);
-    if (!buf || got < 0) {
-        free(buf);
-        errno = buf ? e : ENOMEM;
-        return wn_errprintf(err, "%s: %s", path, buf ? strerror(e) : "out of memory");
-    }
-    t.size = (uint64_t)got;
+    size_t size;
+    unsigned char *buf = wn_read_file(path, &size, err);
+    if (!buf)
+        return errno == ENOENT ? 0 : -1;   /* none yet: no records */
+    t.size = (uint64_t)size;
     int rc = 0;
     size_t pos = 0, flen = 0;
     json_t *rec;
-    while ((rec = frame_record(buf + pos, (size_t)got - pos, &flen))) {
+    while ((rec = frame_record(buf + pos, size - pos, &flen))) {
         pos += flen;
         t.good_records++;
         int stop = fn ? fn(rec, arg) : 0;
@@ -113,8 +94,8 @@ int wn_journal_read(const char *path, int (*fn)(const json_t *rec, void *arg), v
         }
     }
     t.good_bytes = pos;
-    if (rc == 0 && pos < (size_t)got)
-        t.ignored = count_ignored(buf + pos, (size_t)got - pos, ignored_fn, arg);
+    if (rc == 0 && pos < size)
+        t.ignored = count_ignored(buf + pos, size - pos, ignored_fn, arg);
     free(buf);
     if (tail)
         *tail = t;

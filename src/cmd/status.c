@@ -13,6 +13,7 @@
 #include "cmd/cli.h"
 #include "ckpt/journal.h"
 #include "util/log.h"
+#include "winnow/file.h"
 
 #define MAX_STAGES 256
 
@@ -199,7 +200,7 @@ int wn_cmd_halt(int argc, char **argv)
     /* A HALT file left where no run is going would stop the next run at
      * once: refused when the journal's last event is a run's end.  (With
      * no journal yet, a first run may be starting: the file is left.) */
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof(path), "%s/journal", dir);
     if (access(path, R_OK) == 0) {
         struct state *s = read_state(path, NULL, "halt: ");
@@ -214,12 +215,19 @@ int wn_cmd_halt(int argc, char **argv)
             return WN_EXIT_FAILURE;
     }
     snprintf(path, sizeof(path), "%s/HALT", dir);
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f || fprintf(f, "%s\n", after ? after : "") < 0 || fclose(f) != 0 ||
-        rename(tmp, path) != 0) {
-        wn_error("halt: %s: %s", path, strerror(errno));
-        unlink(tmp);
+    /* Whole or absent: a run that polls for the file never reads part
+     * of a stage name. */
+    wn_error_t err = {{0}};
+    const char *line = after ? after : "";
+    struct wn_afile *a = wn_afile_open(path, 0, 0666, &err);
+    if (!a || wn_afile_write(a, line, strlen(line), &err) < 0 ||
+        wn_afile_write(a, "\n", 1, &err) < 0) {
+        wn_afile_abort(a);
+        wn_error("halt: %s", err.text);
+        return WN_EXIT_FAILURE;
+    }
+    if (wn_afile_commit(a, &err) < 0) {
+        wn_error("halt: %s", err.text);
         return WN_EXIT_FAILURE;
     }
     printf("asked the run in %s to stop %s%s%s\n", dir,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "exec/report.h"
+#include "winnow/file.h"
 
 #define MIB (1024.0 * 1024.0)
 
@@ -112,56 +113,17 @@ static void put_f64(FILE *f, double x)
         fputs(".0", f);
 }
 
-/* Atomic replacement: write PATH.tmp.PID, then fsync and rename, so a
- * reader (or a crash) sees the old file or the whole new one. */
-struct atomic_file {
-    FILE *f;
-    char *tmp;
-    const char *path;
-};
-
-static int atomic_open(struct atomic_file *a, const char *path, wn_error_t *err)
+/* Each file is replaced whole (winnow/file.h), so a reader (or a crash)
+ * sees the old file or the whole new one.  A stream on its temporary
+ * file, or NULL with err set. */
+static FILE *report_open(struct wn_afile **a, const char *path, wn_error_t *err)
 {
-    a->f = NULL;
-    a->path = path;
-    if (asprintf(&a->tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-        a->tmp = NULL;
-        errno = ENOMEM;
-        return wn_errprintf(err, "%s: out of memory", path);
+    FILE *f = NULL;
+    if ((*a = wn_afile_open(path, 0, 0666, err)) && !(f = wn_afile_stream(*a, err))) {
+        wn_afile_abort(*a);
+        *a = NULL;
     }
-    int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0 || !(a->f = fdopen(fd, "w"))) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd), unlink(a->tmp);
-        errno = e;
-        wn_errprintf(err, "%s: %s", a->tmp, strerror(e));
-        free(a->tmp);
-        return -1;
-    }
-    return 0;
-}
-
-/* Commits when ok, else discards the temporary file (the caller has set
- * err then).  -1 on any failure, err set, errno kept. */
-static int atomic_close(struct atomic_file *a, int ok, wn_error_t *err)
-{
-    int e = 0, saved = errno;
-    errno = 0;
-    if (ok && (fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0))
-        e = errno ? errno : EIO;
-    if (fclose(a->f) != 0 && ok && !e)
-        e = errno ? errno : EIO;
-    if (ok && !e && rename(a->tmp, a->path) != 0)
-        e = errno;
-    if (!ok || e) {
-        unlink(a->tmp);
-        errno = ok ? e : saved;
-        if (ok)
-            wn_errprintf(err, "%s: %s", a->path, strerror(e));
-    }
-    free(a->tmp);
-    return ok && !e ? 0 : -1;
+    return f;
 }
 
 /* Seconds a stage took: to its end, or to the end of the run when it was
@@ -494,21 +456,22 @@ int wn_report_stats_json(const char *path, const struct wn_run_report *r, wn_err
         errno = ENOMEM;
         return wn_errprintf(err, "%s: cannot build the stats JSON (out of memory)", path);
     }
-    struct atomic_file a;
-    if (atomic_open(&a, path, err) < 0) {
+    struct wn_afile *a;
+    FILE *f = report_open(&a, path, err);
+    if (!f) {
         json_decref(root);
         return -1;
     }
-    int ok = json_dumpf(root, a.f, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) == 0;
+    int ok = json_dumpf(root, f, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) == 0;
     json_decref(root);
     if (!ok) {
-        errno = ferror(a.f) && errno ? errno : EIO;
+        errno = ferror(f) && errno ? errno : EIO;
         wn_errprintf(err, "%s: cannot write the stats JSON: %s", path, strerror(errno));
-        atomic_close(&a, 0, err);
+        wn_afile_abort(a);
         return -1;
     }
-    fputc('\n', a.f);
-    return atomic_close(&a, 1, err);
+    fputc('\n', f);
+    return wn_afile_commit(a, err);
 }
 
 /* -------------------------------------------------------------- trace -- */
@@ -536,13 +499,13 @@ int wn_report_trace_json(const char *path, const struct wn_run_report *r, wn_err
         if (!nranks || ranks[nranks - 1] != ranks[i])
             ranks[nranks++] = ranks[i];
 
-    struct atomic_file a;
-    if (atomic_open(&a, path, err) < 0) {
+    struct wn_afile *a;
+    FILE *f = report_open(&a, path, err);
+    if (!f) {
         free(ranks);
         free(pname);
         return -1;
     }
-    FILE *f = a.f;
     fputs("{\"traceEvents\":[\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":1,\"tid\":0,"
           "\"args\":{\"name\":", f);
     put_jstr(f, pname, strlen(pname));
@@ -573,7 +536,7 @@ int wn_report_trace_json(const char *path, const struct wn_run_report *r, wn_err
     fputs("\n],\"displayTimeUnit\":\"ms\"}\n", f);
     free(ranks);
     free(pname);
-    return atomic_close(&a, 1, err);
+    return wn_afile_commit(a, err);
 }
 
 /* ------------------------------------------------------------ results -- */
@@ -627,22 +590,23 @@ int wn_report_results(const char *path, struct wn_task *const *tasks, size_t n,
         if (b && wn_batch_validate(b, err) < 0)
             return wn_errprefix(err, "%s: task %016" PRIx64, path, tasks[i]->id);
     }
-    struct atomic_file a;
-    if (atomic_open(&a, path, err) < 0)
+    struct wn_afile *a;
+    FILE *f = report_open(&a, path, err);
+    if (!f)
         return -1;
     for (size_t i = 0; i < n; i++) {
         const struct wn_task *t = tasks[i];
         uint64_t nrows = wn_batch_nrows(t->batch);
         for (uint64_t row = 0; row < nrows; row++)
-            if (put_row(a.f, t, row) < 0) {
+            if (put_row(f, t, row) < 0) {
                 errno = EINVAL;
                 wn_errprintf(err, "%s: task %016" PRIx64 ": a column of unknown type",
                              path, t->id);
-                atomic_close(&a, 0, err);
+                wn_afile_abort(a);
                 return -1;
             }
     }
-    return atomic_close(&a, 1, err);
+    return wn_afile_commit(a, err);
 }
 
 /* ------------------------------------------------------------- failed -- */

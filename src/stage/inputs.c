@@ -15,10 +15,11 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "util/byteorder.h"
 #include "util/fsio.h"
 #include "stage/inputs.h"
 #include "stage/stage_impl.h"
-#include "task/task_impl.h"   /* wn_ld32_, wn_st32_, ... */
+#include "winnow/file.h"
 
 /* A listing holds at most this many files: a document id keeps 24 bits
  * for its file (stages/io/jsonl_io.h). */
@@ -532,10 +533,8 @@ int wn_inputs_save(const struct wn_inputs *in, const char *path, wn_error_t *err
     if (wn_inputs_pack(in, &packed, &len, err) < 0)
         return -1;
     unsigned char *buf = malloc(16 + len + 8);
-    char *tmp = NULL;
-    if (!buf || asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+    if (!buf) {
         free(packed);
-        free(buf);
         return wn_errprintf(err, "out of memory");
     }
     memcpy(buf, FILE_MAGIC, 8);
@@ -544,53 +543,26 @@ int wn_inputs_save(const struct wn_inputs *in, const char *path, wn_error_t *err
     memcpy(buf + 16, packed, len);
     wn_st64_(buf + 16 + len, XXH3_64bits(buf, 16 + len));
     free(packed);
-    int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || wn_write_all(fd, buf, 16 + len + 8) < 0 || fsync(fd) < 0) {
-        char room[96];
-        int e = errno;
-        wn_free_space(tmp, room, sizeof(room));
-        errno = e;
-        rc = wn_errprintf(err, "%s: %s (%s)", tmp, strerror(errno), room);
-    }
-    if (fd >= 0 && close(fd) < 0 && rc == 0)
-        rc = wn_errprintf(err, "%s: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = wn_errprintf(err, "%s: %s", path, strerror(errno));
-    if (rc < 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-    }
-    free(tmp);
+    struct wn_afile *a = wn_afile_open(path, 0, 0644, err);
+    int rc = a ? wn_afile_write(a, buf, 16 + len + 8, err) : -1;
+    if (rc == 0)
+        rc = wn_afile_commit(a, err);
+    else
+        wn_afile_abort(a);
     free(buf);
     return rc;
 }
 
 struct wn_inputs *wn_inputs_load(const char *path, wn_error_t *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        wn_errprintf(err, "%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    size_t len;
+    unsigned char *buf = wn_read_file(path, &len, err);
+    if (!buf)
         return NULL;
-    }
-    size_t len = (size_t)sb.st_size;
-    unsigned char *buf = len >= 24 ? malloc(len) : NULL;
-    ssize_t got = buf ? wn_read_all(fd, buf, len) : -1;
-    int e = errno;
-    close(fd);
     struct wn_inputs *in = NULL;
     errno = EBADMSG;
     if (len < 24)
         wn_errprintf(err, "%s: %zu bytes, too short for a winnow input listing", path, len);
-    else if (!buf)
-        wn_errprintf(err, "out of memory");
-    else if (got != (ssize_t)len) {
-        errno = got < 0 ? e : EIO;
-        wn_errprintf(err, "%s: %s", path, strerror(errno));
-    }
     else if (memcmp(buf, FILE_MAGIC, 8) || wn_ld32_(buf + 8) != 1)
         wn_errprintf(err, "%s: not a winnow input listing (version 1)", path);
     else if (XXH3_64bits(buf, len - 8) != wn_ld64_(buf + len - 8))

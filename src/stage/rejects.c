@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "util/fsio.h"
+#include "util/utf8.h"
 #include "stage/rejects.h"
 #include "stage/stage_impl.h"
+#include "winnow/file.h"
 
 /* What a stage rejected in the batch being processed. */
 struct wn_rejects {
@@ -20,68 +22,6 @@ struct wn_rejects {
     size_t len, cap;
     struct wn_reject_counts counts;
 };
-
-/* ------------------------------------------------------------- JSON -- */
-
-/* A copy of s with each byte that starts no valid UTF-8 sequence
- * replaced by U+FFFD, or NULL when out of memory. */
-static char *utf8_clean(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = malloc(3 * n + 1), *o = out;
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; out && i < n;) {
-        size_t k = wn_utf8_len(u + i, n - i);
-        memcpy(o, k ? s + i : "\xef\xbf\xbd", k ? k : 3);
-        o += k ? k : 3;
-        i += k ? k : 1;
-    }
-    if (out)
-        *o = '\0';
-    return out;
-}
-
-char *wn_json_quote(const char *s, size_t n)
-{
-    /* At worst 6 bytes ("\u00XX") per input byte, or 3 (U+FFFD). */
-    if (n > (SIZE_MAX - 3) / 6)
-        return NULL;
-    char *out = malloc(6 * n + 3), *o = out;
-    if (!out)
-        return NULL;
-    const unsigned char *u = (const unsigned char *)s;
-    *o++ = '"';
-    for (size_t i = 0; i < n;) {
-        unsigned c = u[i];
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-            i++;
-        } else if (c < 0x20) {
-            static const char esc[] = "btn\0fr";
-            if (c >= 8 && c <= 13 && c != 11) {
-                *o++ = '\\';
-                *o++ = esc[c - 8];
-            } else
-                o += sprintf(o, "\\u%04x", c);
-            i++;
-        } else {
-            size_t k = wn_utf8_len(u + i, n - i);
-            if (k) {
-                memcpy(o, u + i, k);
-                o += k;
-                i += k;
-            } else {
-                memcpy(o, "\xef\xbf\xbd", 3);
-                o += 3;
-                i++;
-            }
-        }
-    }
-    *o++ = '"';
-    *o = '\0';
-    return out;
-}
 
 /* ------------------------------------------------------------ counts -- */
 
@@ -196,7 +136,7 @@ int wn_stage_reject(struct wn_stage *st, const char *file, uint64_t line, const 
     if (!st->rejects && !(st->rejects = calloc(1, sizeof(*st->rejects))))
         return wn_errprintf(err, "out of memory");
     struct wn_rejects *r = st->rejects;
-    char *msg = NULL, *why = utf8_clean(reason);   /* it becomes a JSON key */
+    char *msg = NULL, *why = wn_utf8_clean(reason);   /* it becomes a JSON key */
     if (!why || (detail && asprintf(&msg, "%s: %s", why, detail) < 0)) {
         free(why);
         return wn_errprintf(err, "out of memory");
@@ -266,31 +206,12 @@ void wn_rejects_free(struct wn_stage *st)
     st->rejects = NULL;
 }
 
-/* The whole file open on fd (its size at the call; *len the bytes read),
- * or NULL with errno set. */
-static char *read_whole(int fd, size_t *len)
-{
-    struct stat sb;
-    char *buf = fstat(fd, &sb) == 0 ? malloc((size_t)sb.st_size + 1) : NULL;
-    size_t got = 0;
-    while (buf && got < (size_t)sb.st_size) {
-        ssize_t k = pread(fd, buf + got, (size_t)sb.st_size - got, (off_t)got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    *len = got;
-    return buf;
-}
-
 /* 1 when the file open on fd already holds the line l (n bytes, with its
  * '\n') as a whole line, 0 when not, -1 on a read error. */
 static int holds_line(int fd, const char *l, size_t n)
 {
     size_t got;
-    char *buf = read_whole(fd, &got);
+    char *buf = wn_read_fd(fd, &got);
     if (!buf)
         return -1;
     int found = 0;
@@ -402,11 +323,11 @@ static int cmp_rj_line(const void *pa, const void *pb)
 
 int wn_rejects_sort(const char *path)
 {
-    char *buf = NULL, *tmp = NULL;
+    char *buf = NULL;
     struct rj_line *v = NULL;
     size_t n = 0, cap = 0, len = 0;
     int rc = -1, fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || !(buf = read_whole(fd, &len)))
+    if (fd < 0 || !(buf = wn_read_fd(fd, &len)))
         goto out;
     int sorted = 1;
     for (size_t pos = 0; pos < len;) {
@@ -441,31 +362,21 @@ int wn_rejects_sort(const char *path)
         goto out;
     }
     qsort(v, n, sizeof(*v), cmp_rj_line);
-    if (asprintf(&tmp, "%s.winnow-tmp.%ld", path, (long)getpid()) < 0) {
-        tmp = NULL;
+    /* The rejects file is the user's: a fixed temporary name leaves no
+     * stray file when the run is killed while sorting. */
+    struct wn_afile *a = wn_afile_open(path, WN_AFILE_FIXED_TMP, 0666, NULL);
+    FILE *f = a ? wn_afile_stream(a, NULL) : NULL;
+    if (!f) {
+        wn_afile_abort(a);
         goto out;
     }
-    FILE *f = fopen(tmp, "we");
-    if (!f)
-        goto out;
     for (size_t i = 0; i < n; i++)
         if (i == 0 || v[i].len != v[i - 1].len || memcmp(v[i].at, v[i - 1].at, v[i].len)) {
             fwrite(v[i].at, 1, v[i].len, f);
             fputc('\n', f);
         }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f)) {
-        int e = errno;
-        fclose(f);
-        unlink(tmp);
-        errno = e;
+    if (wn_afile_commit(a, NULL) < 0)
         goto out;
-    }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        goto out;
-    }
     rc = 0;
 out:
     if (fd >= 0)
@@ -474,6 +385,5 @@ out:
         free(v[i].file);
     free(v);
     free(buf);
-    free(tmp);
     return rc;
 }

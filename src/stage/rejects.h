@@ -63,9 +63,4 @@ void wn_reject_counts_free(struct wn_reject_counts *c);
 /* "2 invalid JSON, 1 no field 'text'" into buf (the largest first). */
 void wn_reject_counts_text(const struct wn_reject_counts *c, char *buf, size_t len);
 
-/* JSON string s (n bytes) into out (malloc'd), quoted and escaped, with
- * each byte that starts no valid UTF-8 sequence as U+FFFD: file names
- * need not be UTF-8, a JSON string must be.  NULL when out of memory. */
-char *wn_json_quote(const char *s, size_t n);
-
 #endif /* WN_REJECTS_H */

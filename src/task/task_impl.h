@@ -1,19 +1,14 @@
 /* task_impl.h - the runner's private task helpers: what task_batch.c
- * (columns, batches) and task_pack.c (the wire format) share, and the
- * little-endian loads and stores (wn_ld32_, wn_st64_, ...) every runner
- * file that writes a binary format uses.  Not installed; stages never see
- * it. */
+ * (columns, batches) and task_pack.c (the wire format) share.  Not
+ * installed; stages never see it. */
 #ifndef WINNOW_TASK_IMPL_H
 #define WINNOW_TASK_IMPL_H
 
 #include <stdint.h>
 #include <string.h>
 
+#include "util/byteorder.h"   /* the wire format's loads and stores */
 #include "winnow/task.h"
-
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "winnow's task wire format is little-endian; this target is not"
-#endif
 
 /* A new empty column (name and type already checked by the caller), with
  * small aligned first buffers; NULL with ENOMEM. */
@@ -42,31 +37,5 @@ void wn_col_attach_view_(struct wn_column *col, const void *data,
  * source memory. */
 int wn_col_fill_copy_(struct wn_column *col, const void *data, uint64_t nbytes,
                       const void *offsets, uint64_t nrows, wn_error_t *err);
-
-/* Loads and stores that are fine at any alignment (the wire is packed
- * little-endian and a received buffer may sit anywhere). */
-static inline uint64_t wn_ld64_(const void *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-static inline uint32_t wn_ld32_(const void *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-static inline void wn_st64_(void *p, uint64_t v)
-{
-    memcpy(p, &v, sizeof(v));
-}
-
-static inline void wn_st32_(void *p, uint32_t v)
-{
-    memcpy(p, &v, sizeof(v));
-}
 
 #endif /* WINNOW_TASK_IMPL_H */

@@ -1,6 +1,8 @@
 /* fsio.c - see fsio.h. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,60 @@ ssize_t wn_read_all(int fd, void *buf, size_t len)
         got += (size_t)r;
     }
     return (ssize_t)got;
+}
+
+void *wn_read_fd(int fd, size_t *len)
+{
+    struct stat st;
+    *len = 0;
+    if (fstat(fd, &st) != 0)
+        return NULL;
+    size_t size = st.st_size > 0 ? (size_t)st.st_size : 0;
+    char *buf = size < SIZE_MAX ? malloc(size + 1) : NULL;
+    if (!buf) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ssize_t got = wn_read_all(fd, buf, size);
+    if (got < 0) {
+        int e = errno;
+        free(buf);
+        errno = e;
+        return NULL;
+    }
+    buf[got] = '\0';
+    *len = (size_t)got;
+    return buf;
+}
+
+void *wn_read_file(const char *path, size_t *len, wn_error_t *err)
+{
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = e;
+        wn_errprintf(err, "%s: %s", path, strerror(e));
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EBADMSG;
+        wn_errprintf(err, "%s: not a regular file", path);
+        return NULL;
+    }
+    void *buf = wn_read_fd(fd, len);
+    int e = errno;
+    close(fd);
+    errno = e;
+    if (!buf && e == ENOMEM)
+        wn_errprintf(err, "%s: out of memory reading %lld bytes", path, (long long)st.st_size);
+    else if (!buf)
+        wn_errprintf(err, "%s: %s", path, strerror(e));
+    return buf;
 }
 
 void wn_human_bytes(unsigned long long n, char *buf, size_t len)

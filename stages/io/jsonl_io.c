@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/fsio.h"
+#include "winnow/file.h"
 
 #include "io/jsonl_io.h"
 
@@ -329,25 +329,16 @@ const char *wn_jl_relpath(const char *input, const char *path)
 int wn_jl_writer_open(struct wn_jl_writer *w, const char *path, wn_error_t *err)
 {
     memset(w, 0, sizeof(*w));
-    w->fd = -1;
     w->comp = wn_jl_comp_of(path);
+    if (!(w->path = strdup(path)))
+        return wn_errprintf(err, "out of memory");
     /* A fixed temporary name: a run killed while writing leaves one that
      * the same command's next run truncates and renames in place. */
-    if (!(w->path = strdup(path)) || asprintf(&w->tmp, "%s.winnow-tmp", path) < 0) {
-        w->tmp = NULL;
-        return wn_errprintf(err, "out of memory");
-    }
-    if (wn_mkdir_parent(path, err) < 0)
+    if (wn_mkdir_parent(path, err) < 0 ||
+        !(w->file = wn_afile_open(path, WN_AFILE_FIXED_TMP, 0666, err)))
         return -1;
-    if ((w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
-        int e = errno;
-        free(w->tmp);
-        w->tmp = NULL;
-        errno = e;
-        return wn_errprintf(err, "%s: %s", path, strerror(errno));
-    }
     if (w->comp == WN_JL_GZIP) {
-        int fd2 = dup(w->fd);
+        int fd2 = dup(wn_afile_fd(w->file));
         if (fd2 < 0 || !(w->gz = gzdopen(fd2, "wb6"))) {
             if (fd2 >= 0)
                 close(fd2);
@@ -364,24 +355,6 @@ int wn_jl_writer_open(struct wn_jl_writer *w, const char *path, wn_error_t *err)
     return 0;
 }
 
-static int write_all(struct wn_jl_writer *w, const void *data, size_t n, wn_error_t *err)
-{
-    const char *p = data;
-    while (n > 0) {
-        ssize_t k = write(w->fd, p, n > (1u << 30) ? (1u << 30) : n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            if (k == 0)
-                errno = EIO;
-            return wn_errprintf(err, "%s: %s", w->path, strerror(errno));
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int zstd_push(struct wn_jl_writer *w, const void *data, size_t n, ZSTD_EndDirective end,
                      wn_error_t *err)
 {
@@ -393,7 +366,7 @@ static int zstd_push(struct wn_jl_writer *w, const void *data, size_t n, ZSTD_En
             errno = EIO;
             return wn_errprintf(err, "%s: zstd: %s", w->path, ZSTD_getErrorName(left));
         }
-        if (out.pos && write_all(w, w->zbuf, out.pos, err) < 0)
+        if (out.pos && wn_afile_write(w->file, w->zbuf, out.pos, err) < 0)
             return -1;
         if (end == ZSTD_e_end ? left == 0 : in.pos == in.size)
             return 0;
@@ -419,7 +392,7 @@ int wn_jl_writer_write(struct wn_jl_writer *w, const void *data, size_t n, wn_er
     }
     if (w->comp == WN_JL_ZSTD)
         return zstd_push(w, data, n, ZSTD_e_continue, err);
-    return write_all(w, data, n, err);
+    return wn_afile_write(w->file, data, n, err);
 }
 
 int wn_jl_writer_commit(struct wn_jl_writer *w, wn_error_t *err)
@@ -434,16 +407,9 @@ int wn_jl_writer_commit(struct wn_jl_writer *w, wn_error_t *err)
         }
     } else if (w->zc)
         rc = zstd_push(w, "", 0, ZSTD_e_end, err);
-    if (rc == 0 && fsync(w->fd) < 0)
-        rc = wn_errprintf(err, "%s: fsync: %s", w->path, strerror(errno));
-    if (close(w->fd) < 0 && rc == 0)
-        rc = wn_errprintf(err, "%s: %s", w->path, strerror(errno));
-    w->fd = -1;
-    if (rc == 0 && rename(w->tmp, w->path) < 0)
-        rc = wn_errprintf(err, "%s: %s", w->path, strerror(errno));
     if (rc == 0) {
-        free(w->tmp);
-        w->tmp = NULL;   /* in place: nothing for abort to remove */
+        rc = wn_afile_commit(w->file, err);
+        w->file = NULL;   /* in place, or removed: nothing for abort to do */
     }
     wn_jl_writer_abort(w);
     return rc;
@@ -453,14 +419,9 @@ void wn_jl_writer_abort(struct wn_jl_writer *w)
 {
     if (w->gz)
         gzclose(w->gz);
-    if (w->fd >= 0)
-        close(w->fd);
-    if (w->tmp)
-        unlink(w->tmp);
+    wn_afile_abort(w->file);
     ZSTD_freeCCtx(w->zc);
     free(w->zbuf);
-    free(w->tmp);
     free(w->path);
     memset(w, 0, sizeof(*w));
-    w->fd = -1;
 }

@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include "winnow/error.h"
+#include "winnow/file.h"
 #include "winnow/stage.h"
 
 /* A document id (_curator_dedup_id) is file index << 40 | line number. */
@@ -82,11 +83,12 @@ int wn_jl_reader_line(struct wn_jl_reader *r, const char **line, size_t *n, wn_e
 void wn_jl_reader_close(struct wn_jl_reader *r);   /* also after a failed open */
 
 /* An output file written under a temporary name in its directory (made
- * when missing) and renamed over `path` by commit after an fsync, so a
- * reader (or a resumed run) sees the old file or the whole new one. */
+ * when missing) and renamed over `path` by commit after an fsync
+ * (winnow/file.h), so a reader (or a resumed run) sees the old file or
+ * the whole new one. */
 struct wn_jl_writer {
-    char *path, *tmp;
-    int fd;
+    char *path;
+    struct wn_afile *file;
     enum wn_jl_comp comp;
     gzFile gz;
     ZSTD_CCtx *zc;
