@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "builtin.h"
-#include "gpu/gpu.h"
 
 struct cc {
     char *id;

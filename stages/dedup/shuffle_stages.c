@@ -18,7 +18,6 @@
 #include <xxhash.h>
 
 #include "builtin.h"
-#include "stage/stage_impl.h"
 
 static void free_data(struct wn_stage *st)
 {

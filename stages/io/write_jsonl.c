@@ -48,7 +48,6 @@
 
 #include "builtin.h"
 #include "io/jsonl_io.h"
-#include "util/log.h"
 
 #define ID_COL "_curator_dedup_id"
 
@@ -635,10 +634,11 @@ static int rd_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         uint64_t groups = 0;
         for (uint64_t i = 0; i < nall; i++)
             groups += all[i].kept != 0;
-        wn_info("%s: %" PRIu64 " documents in %" PRIu64 " files, %" PRIu64 " of them in %"
-                PRIu64 " duplicate groups, %" PRIu64 " removed; kept %" PRIu64 " in %s%s%s",
-                wn_stage_name(st), total[0], local[3], total[2], groups, total[1],
-                total[0] - total[1], c->output, *c->groups ? ", groups in " : "", c->groups);
+        wn_stage_log(st, WN_LOG_INFO, "%" PRIu64 " documents in %" PRIu64 " files, %" PRIu64
+                     " of them in %" PRIu64 " duplicate groups, %" PRIu64 " removed; kept %"
+                     PRIu64 " in %s%s%s", total[0], local[3], total[2], groups, total[1],
+                     total[0] - total[1], c->output, *c->groups ? ", groups in " : "",
+                     c->groups);
     }
     if (rc == 0)
         rc = wn_task_list_push_batch(out, s.b, err);
