@@ -20,20 +20,20 @@ extern const struct wn_stage_ops wn_stage_sleep_ops;
 extern const struct wn_stage_ops wn_stage_fail_ops;
 extern const struct wn_stage_ops wn_stage_fanout_ops;
 extern const struct wn_stage_ops wn_stage_sum_ops;
-/* Shuffle stages (shuffle_stages.c). */
-extern const struct wn_stage_ops wn_stage_shuffle_ops;
-extern const struct wn_stage_ops wn_stage_lsh_ops;
+/* Shuffle stages. */
+extern const struct wn_stage_ops wn_stage_shuffle_ops;          /* shuffle.c */
+extern const struct wn_stage_ops wn_stage_lsh_ops;              /* dedup/lsh.c */
 extern const struct wn_stage_ops wn_stage_lsh_testdata_ops;
 
-/* Document stages. */
-extern const struct wn_stage_ops wn_stage_read_jsonl_ops;       /* read_jsonl.c */
-extern const struct wn_stage_ops wn_stage_minhash_ops;          /* minhash.c */
-extern const struct wn_stage_ops wn_stage_buckets_to_edges_ops; /* edges.c */
-extern const struct wn_stage_ops wn_stage_connected_components_ops;   /* components.c */
-extern const struct wn_stage_ops wn_stage_identify_duplicates_ops;    /* components.c */
-extern const struct wn_stage_ops wn_stage_exact_duplicates_ops;       /* exact.c */
-extern const struct wn_stage_ops wn_stage_remove_duplicates_ops;      /* write_jsonl.c */
-extern const struct wn_stage_ops wn_stage_write_jsonl_ops;            /* write_jsonl.c */
+/* Document stages, each in stages/<folder>/<its type>.c. */
+extern const struct wn_stage_ops wn_stage_read_jsonl_ops;
+extern const struct wn_stage_ops wn_stage_minhash_ops;
+extern const struct wn_stage_ops wn_stage_buckets_to_edges_ops;
+extern const struct wn_stage_ops wn_stage_connected_components_ops;
+extern const struct wn_stage_ops wn_stage_identify_duplicates_ops;
+extern const struct wn_stage_ops wn_stage_exact_duplicates_ops;
+extern const struct wn_stage_ops wn_stage_remove_duplicates_ops;
+extern const struct wn_stage_ops wn_stage_write_jsonl_ops;
 /* Heuristic filters (filters.c), NeMo Curator's parameter names. */
 extern const struct wn_stage_ops wn_stage_word_count_ops;
 extern const struct wn_stage_ops wn_stage_mean_word_length_ops;
