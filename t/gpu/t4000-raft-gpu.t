@@ -14,8 +14,8 @@ esac
 cat >g.yaml <<'YAML'
 name: raftgpu
 stages:
-  - {name: generate, type: fanout, params: {tasks: 6, rows: 100000}}
-  - {name: raft, type: clique_check, resources: {gpus: 1}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 6, rows: 100000}}
+  - {name: raft, type: teststages.so:clique_check, resources: {gpus: 1}}
 YAML
 out=$("$WINNOW" run g.yaml --results gpu.jsonl --stats gpu.json --progress off 2>&1); st=$?
 ok $st "a RAFT stage with gpus: 1 runs (NCCL clique on the bound GPU)" || diag "$out"

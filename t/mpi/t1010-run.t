@@ -10,17 +10,17 @@ cat >"$TEST_TMP/count.yaml" <<'YAML'
 name: count
 stages:
   - name: generate
-    type: fanout
+    type: teststages.so:fanout
     params: {tasks: 50, rows: 4}
   - name: split
-    type: fanout
+    type: teststages.so:fanout
     batch_size: 3
     params: {tasks: 2}
   - name: pass
-    type: noop
+    type: teststages.so:noop
     batch_size: 2
   - name: total
-    type: sum
+    type: teststages.so:sum
     batch_size: 5
 YAML
 # 200 items: sum 1..200 = 20100, sum of squares = 200*201*401/6 = 2686700
@@ -53,9 +53,9 @@ like "$(summ r4b.jsonl)" "^$want " "other batch sizes: the same items"
 cat >big.yaml <<'YAML'
 name: big
 stages:
-  - {name: generate, type: fanout, params: {tasks: 6, rows: 6000}}
-  - {name: pass, type: noop, batch_size: 1}
-  - {name: total, type: sum, batch_size: 3}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 6, rows: 6000}}
+  - {name: pass, type: teststages.so:noop, batch_size: 1}
+  - {name: total, type: teststages.so:sum, batch_size: 3}
 YAML
 out=$(mpirun_np 4 "$WINNOW" run big.yaml --results big.jsonl --stats big.json --progress off 2>&1); st=$?
 ok $st "48 KB tasks: run exits 0" || diag "$out"

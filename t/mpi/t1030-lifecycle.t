@@ -9,9 +9,9 @@ mkdir probe
 cat >life.yaml <<YAML
 name: life
 stages:
-  - {name: generate, type: fanout, params: {tasks: 12}}
-  - {name: first, type: probe, params: {dir: $TEST_TMP/probe}}
-  - {name: second, type: probe, num_workers: 2, params: {dir: $TEST_TMP/probe}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 12}}
+  - {name: first, type: teststages.so:probe, params: {dir: $TEST_TMP/probe}}
+  - {name: second, type: teststages.so:probe, num_workers: 2, params: {dir: $TEST_TMP/probe}}
 YAML
 out=$(mpirun_np 4 "$WINNOW" run life.yaml --progress off 2>&1); st=$?
 ok $st "4 ranks: run exits 0" || diag "$out"
@@ -43,7 +43,7 @@ plugin="$BUILDDIR/examples/plugin/uppercase.so"
 cat >plug.yaml <<YAML
 name: plug
 stages:
-  - {name: generate, type: fanout, params: {tasks: 3, rows: 2}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 3, rows: 2}}
   - {name: upper, type: $plugin, params: {column: text}}
 YAML
 out=$(mpirun_np 4 "$WINNOW" run plug.yaml --results plug.jsonl --progress off 2>&1); st=$?
@@ -61,8 +61,8 @@ like "$out" "cannot load stage plugin .*none.so" "error names the plugin path"
 cat >exp.yaml <<'YAML'
 name: exp
 stages:
-  - {name: generate, type: fanout, params: {tasks: 2, rows: 1}}
-  - {name: probe, type: probe, params: {dir: "${output}/${name}"}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 2, rows: 1}}
+  - {name: probe, type: teststages.so:probe, params: {dir: "${output}/${name}"}}
 YAML
 mkdir -p expout/exp
 out=$("$WINNOW" run exp.yaml --progress off --set output=expout 2>&1); st=$?

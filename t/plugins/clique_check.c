@@ -1,4 +1,4 @@
-/* clique_stage.c - the `clique_check` RAFT test stage: every member sums a
+/* clique_check.c - the `clique_check` RAFT test stage: every member sums a
  * column of its one batch, then exercises each clique collective (on
  * device buffers of its GPU when the clique is NCCL's) and
  * writes one row of what it saw, so tests can check the collectives'
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builtin.h"
+#include "teststages.h"
 
 struct cliquecheck {
     char *column;
@@ -195,7 +195,7 @@ static const struct wn_param_spec cc_params[] = {
     WN_PARAM_END
 };
 
-const struct wn_stage_ops wn_stage_clique_check_ops = {
+const struct wn_stage_ops clique_check_ops = {
     .abi_version = WN_STAGE_ABI,
     .type = "clique_check",
     .flags = WN_STAGE_ACTOR | WN_STAGE_RAFT,

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "builtin.h"
+#include "teststages.h"
 
 struct testdata {
     long long tasks, rows, length, seed, copy_every, near_every, near_bands, band_len;
@@ -124,7 +124,7 @@ static const struct wn_param_spec testdata_params[] = {
     WN_PARAM_END
 };
 
-const struct wn_stage_ops wn_stage_lsh_testdata_ops = {
+const struct wn_stage_ops lsh_testdata_ops = {
     .abi_version = WN_STAGE_ABI,
     .type = "lsh_testdata",
     .flags = WN_STAGE_FANOUT,
