@@ -146,4 +146,13 @@ like "$(mpirun_np 4 "$WINNOW" run count.yaml --progress lines 2>&1)" \
 like "$(mpirun_np 4 "$WINNOW" run count.yaml --progress off 2>/dev/null)" \
     "total +3 +100 +20" "the summary table lists each stage"
 
+# examples/hello.yaml, a new user's first run, uses product stages only:
+# from the top of the source tree it reads the sample and writes the
+# documents of 50 words or more (189 of its 191) in the input's layout.
+out=$(cd "$SRCDIR" && mpirun_np 4 "$WINNOW" run examples/hello.yaml --progress off \
+      --set output="$TEST_TMP/hello" 2>&1); st=$?
+ok $st "examples/hello.yaml runs from the source tree" || diag "$out"
+n=$( (zcat hello/licenses-1.jsonl.gz; zstdcat hello/licenses-2.jsonl.zst) 2>/dev/null | wc -l)
+is "$n" 189 "it wrote the 189 documents of 50 words or more"
+
 done_testing
