@@ -8,15 +8,19 @@
 set -eu
 build=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# The test stages are a plugin built with the tests (make check); build
+# just it when it is not there yet.
+plugin=$build/t/plugins/teststages.so
+[ -f "$plugin" ] || make -C "$build" t/plugins/teststages.so >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/p.yaml" <<YAML
 name: ckbench
 stages:
-  - {name: generate, type: fanout, params: {tasks: 48, rows: 20000}}
-  - {name: work, type: sleep, batch_size: 1, params: {ms_per_item: 0, ms_per_task: 40}}
-  - {name: pass, type: noop, batch_size: 1}
-  - {name: total, type: sum, batch_size: 4}
+  - {name: generate, type: $plugin:fanout, params: {tasks: 48, rows: 20000}}
+  - {name: work, type: $plugin:sleep, batch_size: 1, params: {ms_per_item: 0, ms_per_task: 40}}
+  - {name: pass, type: $plugin:noop, batch_size: 1}
+  - {name: total, type: $plugin:sum, batch_size: 4}
 YAML
 run() { # [--checkpoint DIR] -> the run's wall seconds (MPI start-up excluded)
     mpirun -np 4 --oversubscribe --bind-to none "$build/winnow" run "$tmp/p.yaml" \

@@ -7,13 +7,17 @@ set -eu
 build=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
 tasks=${DISPATCH_TASKS:-20000}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# The test stages are a plugin built with the tests (make check); build
+# just it when it is not there yet.
+plugin=$build/t/plugins/teststages.so
+[ -f "$plugin" ] || make -C "$build" t/plugins/teststages.so >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/dispatch.yaml" <<YAML
 name: dispatch
 stages:
-  - {name: generate, type: fanout, params: {tasks: $tasks, rows: 0}}
-  - {name: empty, type: noop, batch_size: 1}
+  - {name: generate, type: $plugin:fanout, params: {tasks: $tasks, rows: 0}}
+  - {name: empty, type: $plugin:noop, batch_size: 1}
 YAML
 best_raw=0 best_wn=0
 for i in 1 2 3; do

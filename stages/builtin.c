@@ -4,13 +4,6 @@
 #include "builtin.h"
 
 const struct wn_stage_ops *const wn_builtin_stages[] = {
-    /* test_stages.c: synthetic sources, work, failures and checks */
-    &wn_stage_noop_ops,
-    &wn_stage_sleep_ops,
-    &wn_stage_fail_ops,
-    &wn_stage_fanout_ops,
-    &wn_stage_sum_ops,
-    /* document stages */
     &wn_stage_read_jsonl_ops,
     &wn_stage_minhash_ops,
     &wn_stage_shuffle_ops,
@@ -30,8 +23,5 @@ const struct wn_stage_ops *const wn_builtin_stages[] = {
     &wn_stage_repeated_paragraphs_ops,
     &wn_stage_repeating_top_ngrams_ops,
     &wn_stage_bullets_ops,
-    &wn_stage_lsh_testdata_ops,
-    &wn_stage_clique_check_ops,
-    &wn_stage_probe_ops,   /* probe_stage.c: where lifecycle calls ran */
     NULL,
 };

@@ -3,8 +3,10 @@
  * The winnow program hands wn_builtin_stages to the registry at start-up
  * (src/stage/registry.c registers each entry),
  * in this order (which is also the order `winnow stages` lists them).  A new
- * built-in stage defines its ops table in its own file under stages/,
- * declares it here and adds it to the table in builtin.c.
+ * built-in stage defines its ops table in a file under stages/ named after
+ * its type, declares it here and adds it to the table in builtin.c.  Stages
+ * only the tests use are no part of the product: they are a plugin
+ * (t/plugins/).
  */
 #ifndef WN_BUILTIN_H
 #define WN_BUILTIN_H
@@ -14,26 +16,19 @@
 /* NULL-terminated. */
 extern const struct wn_stage_ops *const wn_builtin_stages[];
 
-/* Test and example stages (test_stages.c). */
-extern const struct wn_stage_ops wn_stage_noop_ops;
-extern const struct wn_stage_ops wn_stage_sleep_ops;
-extern const struct wn_stage_ops wn_stage_fail_ops;
-extern const struct wn_stage_ops wn_stage_fanout_ops;
-extern const struct wn_stage_ops wn_stage_sum_ops;
-/* Shuffle stages (shuffle_stages.c). */
-extern const struct wn_stage_ops wn_stage_shuffle_ops;
-extern const struct wn_stage_ops wn_stage_lsh_ops;
-extern const struct wn_stage_ops wn_stage_lsh_testdata_ops;
+/* Shuffle stages. */
+extern const struct wn_stage_ops wn_stage_shuffle_ops;          /* shuffle.c */
+extern const struct wn_stage_ops wn_stage_lsh_ops;              /* dedup/lsh.c */
 
-/* Document stages. */
-extern const struct wn_stage_ops wn_stage_read_jsonl_ops;       /* read_jsonl.c */
-extern const struct wn_stage_ops wn_stage_minhash_ops;          /* minhash.c */
-extern const struct wn_stage_ops wn_stage_buckets_to_edges_ops; /* edges.c */
-extern const struct wn_stage_ops wn_stage_connected_components_ops;   /* components.c */
-extern const struct wn_stage_ops wn_stage_identify_duplicates_ops;    /* components.c */
-extern const struct wn_stage_ops wn_stage_exact_duplicates_ops;       /* exact.c */
-extern const struct wn_stage_ops wn_stage_remove_duplicates_ops;      /* write_jsonl.c */
-extern const struct wn_stage_ops wn_stage_write_jsonl_ops;            /* write_jsonl.c */
+/* Document stages, each in stages/<folder>/<its type>.c. */
+extern const struct wn_stage_ops wn_stage_read_jsonl_ops;
+extern const struct wn_stage_ops wn_stage_minhash_ops;
+extern const struct wn_stage_ops wn_stage_buckets_to_edges_ops;
+extern const struct wn_stage_ops wn_stage_connected_components_ops;
+extern const struct wn_stage_ops wn_stage_identify_duplicates_ops;
+extern const struct wn_stage_ops wn_stage_exact_duplicates_ops;
+extern const struct wn_stage_ops wn_stage_remove_duplicates_ops;
+extern const struct wn_stage_ops wn_stage_write_jsonl_ops;
 /* Heuristic filters (filters.c), NeMo Curator's parameter names. */
 extern const struct wn_stage_ops wn_stage_word_count_ops;
 extern const struct wn_stage_ops wn_stage_mean_word_length_ops;
@@ -48,9 +43,5 @@ extern const struct wn_stage_ops wn_stage_bullets_ops;
  * out[1] = h2), for other stages and the known-answer tests. */
 uint32_t wn_murmur3_x86_32(const void *key, size_t len, uint32_t seed);
 void wn_murmur3_x64_128(const void *key, size_t len, uint32_t seed, uint64_t out[2]);
-/* RAFT clique test stage (clique_stage.c). */
-extern const struct wn_stage_ops wn_stage_clique_check_ops;
-/* Lifecycle probe for setup_on_node/setup tests (probe_stage.c). */
-extern const struct wn_stage_ops wn_stage_probe_ops;
 
 #endif /* WN_BUILTIN_H */

@@ -141,6 +141,13 @@ static const struct wn_stage_ops uppercase_ops = {
     .fini = uppercase_fini,
 };
 
+/* ------------------------------------------------------------- task ABI --
+ * The layout of the task structs this file was compiled against
+ * (WN_TASK_ABI in winnow/task.h).  winnow reads it before it calls the
+ * entry point and refuses the plugin, naming both numbers, when its own
+ * layout differs: the plugin must then be rebuilt. */
+WN_PLUGIN_DECLARE_ABI;
+
 /* ----------------------------------------------------------- entry point --
  * winnow looks this symbol up after dlopen() and calls it once with its own
  * stage ABI.  Refuse an ABI this file was not built for (the structs may

@@ -39,11 +39,13 @@
  * max_retries), so it must not leave the stage unusable.
  *
  * Plugins: a shared object exports `wn_plugin_init_v1` (WN_PLUGIN_ENTRY)
- * which calls wn_plugin_add_stage() for each stage type it offers; the
+ * which calls wn_plugin_add_stage() for each stage type it offers, and
+ * states the task ABI it was built for (WN_PLUGIN_DECLARE_ABI); the
  * pipeline file names it as `type: path/to/plugin.so` (its first stage) or
  * `type: path/to/plugin.so:TYPE`.  Build with
  *   cc -shared -fPIC $(pkg-config --cflags winnow) -o myplugin.so myplugin.c
- * The wn_* functions resolve against the winnow executable at load time.
+ * The wn_* functions resolve against the winnow executable at load time;
+ * it exports those declared in include/winnow/ and no others.
  */
 #ifndef WINNOW_STAGE_H
 #define WINNOW_STAGE_H
@@ -53,6 +55,8 @@
 
 #include "winnow/clique.h"
 #include "winnow/error.h"
+#include "winnow/gpu.h"
+#include "winnow/log.h"
 #include "winnow/params.h"
 #include "winnow/task.h"
 
@@ -145,6 +149,30 @@ void *wn_stage_data(const struct wn_stage *st);
 void wn_stage_set_data(struct wn_stage *st, void *data);
 /* 0 on the first try of the current batch, 1 on the first retry, ... */
 unsigned wn_stage_attempt(const struct wn_stage *st);
+/* The resources each of the stage's actors asked for (the pipeline
+ * file's resources:, defaults filled in).  A stage that can use a GPU
+ * uses it when gpus > 0 and setup's worker has one (struct wn_worker's
+ * gpu >= 0). */
+struct wn_resources wn_stage_resources(const struct wn_stage *st);
+
+/* One line to stderr at that level (winnow/log.h): "winnow[RANK]:
+ * LEVEL: NAME: " (NAME the stage's) and then fmt.  For what a user
+ * should see beside the stage's outputs (a summary, a fallback taken);
+ * errors go in err instead, where the runner reports them. */
+void wn_stage_log(const struct wn_stage *st, enum wn_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* From init: the value of parameter key of the first stage after st in
+ * the pipeline whose type is `type` (as validated: defaults filled in),
+ * NULL when there is none or st is not in a pipeline.  For a stage that
+ * adapts to another: lsh carries signatures along only when a later
+ * buckets_to_edges checks them (jaccard_threshold). */
+const char *wn_stage_later_param(const struct wn_stage *st, const char *type, const char *key);
+/* The same for the nearest stage before st of that type, and its name in
+ * *name (name may be NULL): lsh takes its band layout from the minhash
+ * stage before it. */
+const char *wn_stage_earlier_param(const struct wn_stage *st, const char *type,
+                                   const char *key, const char **name);
 
 /* Shuffle stages, from init: the column whose values' hash picks a row's
  * partition (when the stage has no partition function), and the number
@@ -234,6 +262,17 @@ int wn_plugin_add_stage(struct wn_registry *reg, const struct wn_stage_ops *ops,
  * the runner's ABI version; returns 0 or -1 (refusing, e.g., a newer ABI). */
 typedef int (*wn_plugin_init_fn)(struct wn_registry *reg, unsigned abi, wn_error_t *err);
 #define WN_PLUGIN_ENTRY "wn_plugin_init_v1"
+
+/* The task ABI (WN_TASK_ABI, winnow/task.h) a plugin was built for: the
+ * layout of the task structs it reads and writes directly.  Every plugin
+ * writes WN_PLUGIN_DECLARE_ABI; at file scope in one of its sources; the
+ * runner reads it before it calls the entry point and refuses a plugin
+ * built for another task ABI, naming the file and both numbers.  A
+ * plugin without it was built before the number existed: task ABI 1. */
+#define WN_PLUGIN_TASK_ABI_SYMBOL "wn_plugin_task_abi"
+#define WN_PLUGIN_DECLARE_ABI                                                         \
+    extern __attribute__((visibility("default"))) const unsigned wn_plugin_task_abi; \
+    const unsigned wn_plugin_task_abi = WN_TASK_ABI
 
 #ifdef __cplusplus
 }

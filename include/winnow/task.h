@@ -39,6 +39,13 @@
 extern "C" {
 #endif
 
+/* The task ABI: bumped whenever a struct of this header changes layout
+ * (wn_column, wn_batch, wn_stage_perf, wn_task_meta, wn_task,
+ * wn_task_list) or an inline function here reads it differently, so that
+ * a plugin built against the old layout is refused when it is loaded
+ * (winnow/stage.h, WN_PLUGIN_DECLARE_ABI) instead of misreading tasks. */
+#define WN_TASK_ABI 1
+
 /* ------------------------------------------------------------------ */
 /* Column types                                                        */
 

@@ -11,14 +11,14 @@
 #include <stdint.h>
 
 #include "winnow/error.h"
+#include "winnow/gpu.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Devices the driver reports: >= 0, or -1 when there is no usable CUDA
- * runtime/driver (built without CUDA, no driver, driver too old). */
-int wn_gpu_device_count(void);
+/* wn_gpu_device_count, wn_gpu_alloc, wn_gpu_free and wn_gpu_copy are
+ * public (winnow/gpu.h): stages use them too. */
 
 /* Name and memory of device `ordinal` (in the visible set). */
 int wn_gpu_describe(int ordinal, char *name, size_t len, size_t *mem_bytes,
@@ -32,13 +32,6 @@ int wn_gpu_sum_u64(int ordinal, const uint64_t *values, size_t n, uint64_t *sum,
 
 /* Why CUDA is not usable here, for `winnow info` ("" when it is). */
 const char *wn_gpu_unavailable_reason(void);
-
-/* Device memory, for stages that hand clique collectives device buffers. */
-int wn_gpu_alloc(int ordinal, size_t bytes, void **ptr, wn_error_t *err);
-void wn_gpu_free(int ordinal, void *ptr);
-/* to_device 1: host src -> device dst; 0: device src -> host dst. */
-int wn_gpu_copy(int ordinal, void *dst, const void *src, size_t bytes, int to_device,
-                wn_error_t *err);
 
 /* NCCL cliques (src/gpu/clique.c).  Without CUDA or NCCL every call fails
  * cleanly.  The unique id is WN_NCCL_ID_BYTES opaque bytes: the clique's

@@ -2,6 +2,7 @@
  * and configured stage instances (see stage_impl.h). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "stage/inputs.h"
 #include "stage/rejects.h"
 #include "stage/stage_impl.h"
+#include "util/log.h"
 
 struct wn_registry {
     const struct wn_stage_ops **ops;
@@ -137,6 +139,17 @@ static struct plugin *load_plugin(struct wn_registry *reg, const char *path,
         return NULL;
     }
     reg->plugins = np;
+    /* The task structs are read and written in place on both sides:
+     * another layout is refused before any of the plugin's code runs. */
+    const unsigned *task_abi = dlsym(h, WN_PLUGIN_TASK_ABI_SYMBOL);
+    unsigned built_for = task_abi ? *task_abi : 1;
+    if (built_for != WN_TASK_ABI) {
+        dlclose(h);
+        errno = EINVAL;
+        wn_errprintf(err, "plugin %s was built for task ABI %u, this winnow has task ABI "
+                     "%u: rebuild it against these headers", path, built_for, WN_TASK_ABI);
+        return NULL;
+    }
     size_t first = reg->n;
     wn_error_t e = {{0}};
     if (init(reg, WN_STAGE_ABI, &e) < 0 || reg->n == first) {
@@ -455,4 +468,25 @@ void wn_stage_set_data(struct wn_stage *st, void *data)
 unsigned wn_stage_attempt(const struct wn_stage *st)
 {
     return st->attempt;
+}
+
+struct wn_resources wn_stage_resources(const struct wn_stage *st)
+{
+    struct wn_resources r = {0, 0, 0};
+    if (st->cfg) {
+        r.cpus = st->cfg->cpus;
+        r.gpus = st->cfg->gpus;
+        r.gpu_memory_gb = st->cfg->gpu_memory_gb;
+    }
+    return r;
+}
+
+void wn_stage_log(const struct wn_stage *st, enum wn_log_level level, const char *fmt, ...)
+{
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    wn_log(level, "%s: %s", wn_stage_name(st), text);
 }

@@ -38,18 +38,6 @@ struct wn_stage_output {
     enum wn_output_kind kind;
 };
 
-/* Built-in stages, from init: the value of parameter key of the first
- * stage after st whose type is `type`, NULL when there is none (or st is
- * not in a pipeline).  The lsh stage carries signatures along only when
- * a later buckets_to_edges checks them (jaccard_threshold). */
-const char *wn_stage_later_param(const struct wn_stage *st, const char *type, const char *key);
-
-/* The same for the nearest stage before st of that type, its parameters
- * as validated (defaults filled in), its name in *name (name may be NULL).
- * The lsh stage takes its band layout from the minhash stage before it. */
-const char *wn_stage_earlier_param(const struct wn_stage *st, const char *type,
-                                   const char *key, const char **name);
-
 /* Shuffle stages: the partition count of a stage with ninputs input tasks
  * (total_nparts, else ninputs held to WN_MAX_STAGE_BATCHES / rounds; at
  * least 1; a power of two for LSH). */

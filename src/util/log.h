@@ -4,7 +4,7 @@
 #ifndef WN_LOG_H
 #define WN_LOG_H
 
-enum wn_log_level { WN_LOG_ERROR, WN_LOG_WARN, WN_LOG_INFO, WN_LOG_DEBUG };
+#include "winnow/log.h"   /* enum wn_log_level: stages log too */
 
 /* Sets the rank shown in the prefix (-1: none, before MPI is up). */
 void wn_log_set_rank(int rank);

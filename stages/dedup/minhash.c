@@ -45,10 +45,8 @@
 #include <string.h>
 
 #include "builtin.h"
-#include "gpu/gpu.h"
 #include "dedup/minhash_cuda.h"
 #include "dedup/minhash_kernels.h"
-#include "stage/stage_impl.h"
 
 #define MH_MAX_HASHES (1u << 20)   /* signature values */
 #define MH_MAX_BANDS 65536u
@@ -173,7 +171,7 @@ static int mh_init(struct wn_stage *st, const struct wn_params *params, wn_error
 static int mh_setup(struct wn_stage *st, const struct wn_worker *w, wn_error_t *err)
 {
     struct minhash *m = wn_stage_data(st);
-    if (w->gpu < 0 || !(st->cfg && st->cfg->gpus > 0) || m->algorithm != MH_PERMUTATIONS ||
+    if (w->gpu < 0 || !(wn_stage_resources(st).gpus > 0) || m->algorithm != MH_PERMUTATIONS ||
         wn_gpu_device_count() < 0)
         return 0;
     mh_teardown(st);

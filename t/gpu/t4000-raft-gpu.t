@@ -1,9 +1,11 @@
 #!/bin/bash
 # wn-timeout: 300
-# The GPU tier end to end: a RAFT stage asking for a GPU gets an NCCL
-# clique on the bound device, sums its column with a device-side kernel,
-# and runs every clique collective on device buffers; its results equal
-# the CPU clique's.  Skipped (with the reason) where no GPU is usable.
+# The GPU tier end to end: a RAFT stage of a plugin (the test stages'
+# clique_check) asking for a GPU gets an NCCL clique on the bound device
+# and runs every clique collective on device buffers it allocates through
+# winnow/gpu.h; its results equal the CPU clique's.  (The device-side
+# reduction kernel has its own test, t/gpu/test_gpu.c.)  Skipped (with
+# the reason) where no GPU is usable.
 . "$(dirname "$0")/../lib/tap.sh"
 cd "$TEST_TMP"
 info=$("$WINNOW" info 2>&1)
@@ -14,8 +16,8 @@ esac
 cat >g.yaml <<'YAML'
 name: raftgpu
 stages:
-  - {name: generate, type: fanout, params: {tasks: 6, rows: 100000}}
-  - {name: raft, type: clique_check, resources: {gpus: 1}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 6, rows: 100000}}
+  - {name: raft, type: teststages.so:clique_check, resources: {gpus: 1}}
 YAML
 out=$("$WINNOW" run g.yaml --results gpu.jsonl --stats gpu.json --progress off 2>&1); st=$?
 ok $st "a RAFT stage with gpus: 1 runs (NCCL clique on the bound GPU)" || diag "$out"

@@ -396,7 +396,9 @@ def check_jsonl(manifest_path, inp, results, rejects):
 # ------------------------------------------------------ pipeline files --
 
 # What `winnow stages` accepts is checked at init: one refused value per
-# built-in stage parameter that has a range or a choice.
+# built-in stage parameter that has a range or a choice, and per test stage
+# parameter (the test plugin's, found on LD_LIBRARY_PATH: t/lib/tap.sh).
+TS = "teststages.so:"
 BAD_PARAMS = [
     ("minhash", "char_ngrams", "0"), ("minhash", "char_ngrams", "1048577"),
     ("minhash", "num_bands", "0"), ("minhash", "num_bands", "65537"),
@@ -422,12 +424,13 @@ BAD_PARAMS = [
     ("bullets", "max_bullet_lines_ratio", "90"),
     ("read_jsonl", "blocksize", "0"), ("read_jsonl", "blocksize", "-1"), ("read_jsonl", "input", '""'),
     ("write_jsonl", "output", '""'), ("remove_duplicates", "output", '""'),
-    ("sleep", "ms_per_item", "-1"), ("sleep", "ms_per_task", "-0.5"),
-    ("fail", "failures", "-1"), ("fail", "every", "0"), ("fail", "mode", "explode"),
-    ("fanout", "tasks", "0"), ("fanout", "tasks", "1048577"), ("fanout", "rows", "16777217"),
-    ("sum", "column", '""'),
-    ("lsh_testdata", "tasks", "0"), ("lsh_testdata", "band_len", "0"), ("lsh_testdata", "length", "250"),
-    ("lsh_testdata", "near_bands", "99"), ("lsh_testdata", "rows", "2000000"),
+    (TS + "sleep", "ms_per_item", "-1"), (TS + "sleep", "ms_per_task", "-0.5"),
+    (TS + "fail", "failures", "-1"), (TS + "fail", "every", "0"),
+    (TS + "fail", "mode", "explode"), (TS + "fanout", "tasks", "0"),
+    (TS + "fanout", "tasks", "1048577"), (TS + "fanout", "rows", "16777217"),
+    (TS + "sum", "column", '""'), (TS + "lsh_testdata", "tasks", "0"),
+    (TS + "lsh_testdata", "band_len", "0"), (TS + "lsh_testdata", "length", "250"),
+    (TS + "lsh_testdata", "near_bands", "99"), (TS + "lsh_testdata", "rows", "2000000"),
 ]
 
 # Executor and stage keys out of range (the key tables of src/config/config.c).
@@ -455,10 +458,10 @@ output: out
 executor: {progress_interval: 2}
 stages:
   - name: gen
-    type: fanout
+    type: teststages.so:fanout
     params: {tasks: 2, rows: 3}
   - name: work
-    type: sleep
+    type: teststages.so:sleep
     batch_size: 2
     params: {ms_per_item: 0}
 """
@@ -528,18 +531,18 @@ def make_yaml(outdir, rng):
     # Syntax.
     for name, text, says in [
         ("unclosed-flow-list", "name: x\nstages: [\n", "YAML syntax error"),
-        ("unclosed-flow-map", "name: x\nstages: [{type: noop\n", "YAML syntax error"),
-        ("unclosed-quote", 'name: "x\nstages: [{type: noop}]\n', "YAML syntax error"),
-        ("bad-indent", "name: x\nstages:\n  - type: noop\n   name: y\n", "YAML syntax error"),
-        ("colon-in-plain", "name: x: y\nstages: [{type: noop}]\n", "YAML syntax error"),
-        ("stray-bracket", "name: x\nstages: [{type: noop}]]\n", "YAML syntax error"),
+        ("unclosed-flow-map", "name: x\nstages: [{type: teststages.so:noop\n", "YAML syntax error"),
+        ("unclosed-quote", 'name: "x\nstages: [{type: teststages.so:noop}]\n', "YAML syntax error"),
+        ("bad-indent", "name: x\nstages:\n  - type: teststages.so:noop\n   name: y\n", "YAML syntax error"),
+        ("colon-in-plain", "name: x: y\nstages: [{type: teststages.so:noop}]\n", "YAML syntax error"),
+        ("stray-bracket", "name: x\nstages: [{type: teststages.so:noop}]]\n", "YAML syntax error"),
         ("list-and-map", "name: x\n- a\nstages: []\n", "YAML syntax error"),
-        ("tab-indent", "name: x\nstages:\n\t- type: noop\n", "tab"),
-        ("tab-in-block", "name: x\nstages:\n  - type: noop\n\tbatch_size: 2\n", "tab"),
+        ("tab-indent", "name: x\nstages:\n\t- type: teststages.so:noop\n", "tab"),
+        ("tab-in-block", "name: x\nstages:\n  - type: teststages.so:noop\n\tbatch_size: 2\n", "tab"),
         ("bad-directive", "%YAML 9.9\n---\nname: x\n", "YAML"),
-        ("two-documents", "name: a\nstages: [{type: noop}]\n---\nname: b\n", "only one YAML document"),
+        ("two-documents", "name: a\nstages: [{type: teststages.so:noop}]\n---\nname: b\n", "only one YAML document"),
         ("undefined-alias", "name: x\nstages: *nothing\n", "undefined alias"),
-        ("block-scalar-bad", "name: x\ndescription: |\nbad\nstages: [{type: noop}]\n", "YAML"),
+        ("block-scalar-bad", "name: x\ndescription: |\nbad\nstages: [{type: teststages.so:noop}]\n", "YAML"),
     ]:
         case(name, text, "FILE" + L, says)
 
@@ -548,53 +551,53 @@ def make_yaml(outdir, rng):
         ("root-list", "- name: x\n", "a pipeline file is a mapping"),
         ("root-scalar", "just words\n", "a pipeline file is a mapping"),
         ("root-null", "~\n", "a pipeline file is a mapping"),
-        ("name-list", "name: [x]\nstages: [{type: noop}]\n", "name: expected a name"),
-        ("name-spaces", "name: a b\nstages: [{type: noop}]\n", "name: expected a name"),
-        ("name-missing", "stages: [{type: noop}]\n", "missing required key 'name'"),
+        ("name-list", "name: [x]\nstages: [{type: teststages.so:noop}]\n", "name: expected a name"),
+        ("name-spaces", "name: a b\nstages: [{type: teststages.so:noop}]\n", "name: expected a name"),
+        ("name-missing", "stages: [{type: teststages.so:noop}]\n", "missing required key 'name'"),
         ("stages-missing", "name: x\n", "missing required key 'stages'"),
         ("stages-empty", "name: x\nstages: []\n", "needs at least one stage"),
         ("stages-scalar", "name: x\nstages: 5\n", "expected a list of stages"),
-        ("stages-map", "name: x\nstages: {type: noop}\n", "expected a list of stages"),
+        ("stages-map", "name: x\nstages: {type: teststages.so:noop}\n", "expected a list of stages"),
         ("stage-scalar", "name: x\nstages: [noop]\n", "expected a mapping"),
         ("stage-no-type", "name: x\nstages: [{name: a}]\n", "missing required key 'type'"),
         ("stage-type-list", "name: x\nstages: [{type: [a]}]\n", "type: expected"),
-        ("executor-list", "name: x\nexecutor: [1]\nstages: [{type: noop}]\n", "expected a mapping"),
-        ("params-list", "name: x\nstages: [{type: sleep, params: [1]}]\n", "expected a mapping"),
-        ("param-list-value", "name: x\nstages: [{type: sleep, params: {ms_per_item: [1]}}]\n",
+        ("executor-list", "name: x\nexecutor: [1]\nstages: [{type: teststages.so:noop}]\n", "expected a mapping"),
+        ("params-list", "name: x\nstages: [{type: teststages.so:sleep, params: [1]}]\n", "expected a mapping"),
+        ("param-list-value", "name: x\nstages: [{type: teststages.so:sleep, params: {ms_per_item: [1]}}]\n",
          "expected a single value"),
-        ("resources-scalar", "name: x\nstages: [{type: noop, resources: 2}]\n", "expected a mapping"),
-        ("key-list", "name: x\n? [a]\n: 1\nstages: [{type: noop}]\n", "keys must be plain words"),
+        ("resources-scalar", "name: x\nstages: [{type: teststages.so:noop, resources: 2}]\n", "expected a mapping"),
+        ("key-list", "name: x\n? [a]\n: 1\nstages: [{type: teststages.so:noop}]\n", "keys must be plain words"),
         ("unknown-top", "name: x\nstagse: []\n", "did you mean 'stages'"),
-        ("unknown-executor", "name: x\nexecutor: {prefech: 2}\nstages: [{type: noop}]\n",
+        ("unknown-executor", "name: x\nexecutor: {prefech: 2}\nstages: [{type: teststages.so:noop}]\n",
          "did you mean 'prefetch'"),
-        ("unknown-stage-key", "name: x\nstages: [{type: noop, batchsize: 2}]\n",
+        ("unknown-stage-key", "name: x\nstages: [{type: teststages.so:noop, batchsize: 2}]\n",
          "did you mean 'batch_size'"),
-        ("unknown-resource", "name: x\nstages: [{type: noop, resources: {cpu: 1}}]\n",
+        ("unknown-resource", "name: x\nstages: [{type: teststages.so:noop, resources: {cpu: 1}}]\n",
          "did you mean 'cpus'"),
-        ("unknown-param", "name: x\nstages: [{type: sleep, params: {ms_per_itme: 1}}]\n",
+        ("unknown-param", "name: x\nstages: [{type: teststages.so:sleep, params: {ms_per_itme: 1}}]\n",
          "did you mean 'ms_per_item'"),
-        ("param-for-none", "name: x\nstages: [{type: noop, params: {x: 1}}]\n",
+        ("param-for-none", "name: x\nstages: [{type: teststages.so:noop, params: {x: 1}}]\n",
          "takes no parameters"),
         ("unknown-type", "name: x\nstages: [{type: nosuch}]\n", "unknown stage type 'nosuch'"),
         ("missing-plugin", "name: x\nstages: [{type: ./missing.so}]\n", "cannot load stage plugin"),
         ("required-param", "name: x\nstages: [{type: read_jsonl}]\n",
          "missing required parameter 'input'"),
-        ("dup-top", "name: x\nname: y\nstages: [{type: noop}]\n", "duplicate key 'name'"),
-        ("dup-executor", "name: x\nexecutor:\n  prefetch: 1\n  prefetch: 2\nstages: [{type: noop}]\n",
+        ("dup-top", "name: x\nname: y\nstages: [{type: teststages.so:noop}]\n", "duplicate key 'name'"),
+        ("dup-executor", "name: x\nexecutor:\n  prefetch: 1\n  prefetch: 2\nstages: [{type: teststages.so:noop}]\n",
          "duplicate key 'prefetch'"),
-        ("dup-stage-key", "name: x\nstages:\n  - type: noop\n    type: sleep\n", "duplicate key 'type'"),
-        ("dup-param", "name: x\nstages:\n  - type: sleep\n    params:\n      ms_per_item: 1\n"
+        ("dup-stage-key", "name: x\nstages:\n  - type: teststages.so:noop\n    type: teststages.so:sleep\n", "duplicate key 'type'"),
+        ("dup-param", "name: x\nstages:\n  - type: teststages.so:sleep\n    params:\n      ms_per_item: 1\n"
          "      ms_per_item: 2\n", "duplicate key 'ms_per_item'"),
-        ("dup-stage-name", "name: x\nstages:\n  - {name: a, type: noop}\n  - {name: a, type: sleep}\n",
+        ("dup-stage-name", "name: x\nstages:\n  - {name: a, type: teststages.so:noop}\n  - {name: a, type: teststages.so:sleep}\n",
          "stage name 'a' is used twice"),
-        ("dup-stage-type", "name: x\nstages:\n  - {type: noop}\n  - {type: noop}\n",
+        ("dup-stage-type", "name: x\nstages:\n  - {type: teststages.so:noop}\n  - {type: teststages.so:noop}\n",
          "stage name 'noop' is used twice"),
-        ("nul-escape", 'name: "a\\0b"\nstages: [{type: noop}]\n', "a NUL character is not allowed"),
-        ("unknown-variable", "name: x\nstages: [{type: probe, params: {dir: \"${outptu}\"}}]\n",
+        ("nul-escape", 'name: "a\\0b"\nstages: [{type: teststages.so:noop}]\n', "a NUL character is not allowed"),
+        ("unknown-variable", "name: x\nstages: [{type: teststages.so:probe, params: {dir: \"${outptu}\"}}]\n",
          "unknown variable"),
-        ("unset-variable", "name: x\nstages: [{type: probe, params: {dir: \"${input}\"}}]\n",
+        ("unset-variable", "name: x\nstages: [{type: teststages.so:probe, params: {dir: \"${input}\"}}]\n",
          "which this pipeline does not set"),
-        ("nparts-not-shuffle", "name: x\nstages: [{type: noop, total_nparts: 4}]\n",
+        ("nparts-not-shuffle", "name: x\nstages: [{type: teststages.so:noop, total_nparts: 4}]\n",
          "total_nparts is for shuffle stages"),
         ("output-tasks-shuffle", "name: x\nstages: [{type: shuffle, num_output_tasks: 4}]\n",
          "set total_nparts, not num_output_tasks"),
@@ -605,7 +608,7 @@ def make_yaml(outdir, rng):
         ("band-layout", "name: x\nstages:\n  - {type: minhash, params: {num_bands: 8, "
          "minhashes_per_band: 4}}\n  - {type: lsh, params: {num_bands: 20}}\n",
          "'num_bands' x 'minhashes_per_band': 20 x 4"),
-        ("cpus-too-many", "name: x\nstages: [{type: noop, resources: {cpus: 100000}}]\n",
+        ("cpus-too-many", "name: x\nstages: [{type: teststages.so:noop, resources: {cpus: 100000}}]\n",
          "needs 100000 CPUs per actor"),
     ]:
         case(name, "output: out\n" + text if text.startswith("name") else text, "FILE" + L, says)
@@ -613,7 +616,7 @@ def make_yaml(outdir, rng):
     # Every executor, stage and resources key out of range or mistyped.
     for key, val in BAD_EXECUTOR:
         case("executor-%s-%s" % (key, val[:12].replace("/", "_")),
-             "name: x\noutput: out\nexecutor:\n  %s: %s\nstages: [{type: noop}]\n" % (key, val),
+             "name: x\noutput: out\nexecutor:\n  %s: %s\nstages: [{type: teststages.so:noop}]\n" % (key, val),
              "FILE:4:[0-9]+: ", "executor: %s: expected" % key)
     for key, val in BAD_STAGE:
         case("stage-%s-%s" % (key, val[:12]),
@@ -621,7 +624,7 @@ def make_yaml(outdir, rng):
              "FILE:5:[0-9]+: ", "stage 'shuffle': %s: expected" % key)
     for key, val in BAD_RESOURCES:
         case("resources-%s-%s" % (key, val[:12]),
-             "name: x\noutput: out\nstages:\n  - type: noop\n    resources:\n      %s: %s\n" % (key, val),
+             "name: x\noutput: out\nstages:\n  - type: teststages.so:noop\n    resources:\n      %s: %s\n" % (key, val),
              "FILE:6:[0-9]+: ", "resources: %s: expected" % key)
     # Every refused stage parameter value, in the file (its key's line).
     needs = {"read_jsonl": {"input": "in"}, "write_jsonl": {"input": "in", "output": "o"},
@@ -630,47 +633,48 @@ def make_yaml(outdir, rng):
         other = "".join("      %s: %s\n" % kv for kv in needs.get(typ, {}).items() if kv[0] != key)
         text = ("name: x\noutput: out\nstages:\n  - name: s\n    type: %s\n    params:\n"
                 "      %s: %s\n%s" % (typ, key, val, other))
-        case("param-%s-%s-%s" % (typ, key, val[:10].replace('"', "q")), text, "FILE:7:7: ",
+        case("param-%s-%s-%s" % (typ.split(":")[-1], key, val[:10].replace('"', "q")), text,
+             "FILE:7:7: ",
              "stage 's': parameter '%s'" % key)
 
     # Huge, deep, wide, aliases.
-    case("deep-flow", "name: x\noutput: out\nstages: [{type: noop}]\nx: " + "[" * 100000 + "\n",
+    case("deep-flow", "name: x\noutput: out\nstages: [{type: teststages.so:noop}]\nx: " + "[" * 100000 + "\n",
          "FILE:4:[0-9]+: ", "nested more than 64 levels deep")
     case("deep-block", "name: x\noutput: out\n" + "".join("  " * i + "k%d:\n" % i for i in range(2000)),
          "FILE:67:[0-9]+: ", "nested more than 64 levels deep")
-    case("deep-params", "name: x\noutput: out\nstages: [{type: noop, params: " + "{a: " * 200 + "1" +
+    case("deep-params", "name: x\noutput: out\nstages: [{type: teststages.so:noop, params: " + "{a: " * 200 + "1" +
          "}" * 200 + "}]\n", "FILE:3:[0-9]+: ", "nested more than 64 levels deep")
     case("wide-map", "name: x\noutput: out\nexecutor:\n" + "".join("  k%d: 1\n" % i for i in range(5000)) +
-         "stages: [{type: noop}]\n", "FILE:4:3: ", "has more than 1024 keys")
+         "stages: [{type: teststages.so:noop}]\n", "FILE:4:3: ", "has more than 1024 keys")
     case("wide-stages", "name: x\noutput: out\nstages:\n" +
-         "".join("  - {type: noop, name: s%d}\n" % i for i in range(3000)), "FILE:4:3: ",
+         "".join("  - {type: teststages.so:noop, name: s%d}\n" % i for i in range(3000)), "FILE:4:3: ",
          "has more than 1024 items")
     laughs = "name: x\noutput: out\na0: &a0 [" + ", ".join(["lol"] * 10) + "]\n"
     for i in range(1, 12):
         laughs += "a%d: &a%d [%s]\n" % (i, i, ", ".join(["*a%d" % (i - 1)] * 10))
-    case("billion-laughs", laughs + "stages: [{type: noop}]\n", "FILE" + L, "once its aliases")
-    shared = "name: x\noutput: out\nstages:\n  - {name: s0, type: sleep, params: &p {ms_per_item: 0"
+    case("billion-laughs", laughs + "stages: [{type: teststages.so:noop}]\n", "FILE" + L, "once its aliases")
+    shared = "name: x\noutput: out\nstages:\n  - {name: s0, type: teststages.so:sleep, params: &p {ms_per_item: 0"
     shared += "".join(", k%d: %d" % (i, i) for i in range(900)) + "}}\n"
-    shared += "".join("  - {name: s%d, type: sleep, params: *p}\n" % i for i in range(1, 200))
+    shared += "".join("  - {name: s%d, type: teststages.so:sleep, params: *p}\n" % i for i in range(1, 200))
     case("alias-params-many", shared, "FILE" + L, "once its aliases")
     case("alias-recursive", "name: x\noutput: out\nstages: &s [*s]\n", "FILE:3:13: ",
          "stands for a node that contains it")
     case("anchors-many", "name: x\noutput: out\n" + "".join("a%d: &a%d 1\n" % (i, i) for i in range(400)) +
-         "stages: [{type: noop}]\n", "FILE" + L, "more than 256 anchors")
-    case("huge-int", "name: x\noutput: out\nstages: [{type: noop, batch_size: " + "9" * 5000 + "}]\n",
+         "stages: [{type: teststages.so:noop}]\n", "FILE" + L, "more than 256 anchors")
+    case("huge-int", "name: x\noutput: out\nstages: [{type: teststages.so:noop, batch_size: " + "9" * 5000 + "}]\n",
          "FILE:3:[0-9]+: ", "batch_size: expected")
-    case("huge-param", "name: x\noutput: out\nstages: [{type: sleep, params: {ms_per_item: 1" +
+    case("huge-param", "name: x\noutput: out\nstages: [{type: teststages.so:sleep, params: {ms_per_item: 1" +
          "0" * 400 + "}}]\n", "FILE:3:[0-9]+: ", "parameter 'ms_per_item'")
 
     # Encodings and bytes.
-    case("latin1", b"name: caf\xe9\nstages: [{type: noop}]\n", "FILE" + L, "UTF-8")
-    case("overlong", b"name: x\ndescription: \xc0\x80\nstages: [{type: noop}]\n", "FILE" + L,
+    case("latin1", b"name: caf\xe9\nstages: [{type: teststages.so:noop}]\n", "FILE" + L, "UTF-8")
+    case("overlong", b"name: x\ndescription: \xc0\x80\nstages: [{type: teststages.so:noop}]\n", "FILE" + L,
          "UTF-8")
-    case("surrogate-utf8", b"name: x\ndescription: \xed\xa0\x80\nstages: [{type: noop}]\n",
+    case("surrogate-utf8", b"name: x\ndescription: \xed\xa0\x80\nstages: [{type: teststages.so:noop}]\n",
          "FILE" + L, "invalid Unicode character")
-    case("truncated-utf8", b"name: x\nstages: [{type: noop}]\ndescription: \xe2\x82", "FILE" + L,
+    case("truncated-utf8", b"name: x\nstages: [{type: teststages.so:noop}]\ndescription: \xe2\x82", "FILE" + L,
          "UTF-8")
-    case("nul-byte", b"name: x\nstages: [{type: noop}]\n\x00trailing", "FILE:3:1: ", "a NUL byte")
+    case("nul-byte", b"name: x\nstages: [{type: teststages.so:noop}]\n\x00trailing", "FILE:3:1: ", "a NUL byte")
     rnd = bytes(rng.randrange(256) for _ in range(4096))
     case("random-bytes", rnd, "FILE" + r"(:[0-9]+:[0-9]+)?: ", "")
     case("random-bytes-no-nul", bytes(b or 1 for b in rnd), "FILE" + L, "")

@@ -30,7 +30,7 @@ def main():
         p[k] = int(v)
     ndocs = p["tasks"] * p["rows"]
 
-    def value(i, k):   # stages/dedup/shuffle_stages.c: testdata_value
+    def value(i, k):   # t/plugins/lsh_testdata.c: testdata_value
         j = i
         while j > 0:
             if p["copy_every"] and j % p["copy_every"] == 0:

@@ -72,6 +72,12 @@ SRCDIR=${srcdir:-$BUILDDIR}
 SRCDIR=$(cd "$SRCDIR" && pwd)
 WINNOW=${WINNOW:-$BUILDDIR/winnow}
 export BUILDDIR SRCDIR WINNOW
+# The test stages (noop, sleep, fanout, ...) are a plugin, no part of the
+# product: pipelines name them teststages.so:TYPE, which dlopen() finds on
+# LD_LIBRARY_PATH (inherited by mpirun's and srun's ranks).
+TESTSTAGES=$BUILDDIR/t/plugins/teststages.so
+LD_LIBRARY_PATH=$BUILDDIR/t/plugins${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export TESTSTAGES LD_LIBRARY_PATH
 
 # OpenMPI refuses root without these; tests oversubscribe 2 cores.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

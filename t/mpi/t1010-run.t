@@ -10,17 +10,17 @@ cat >"$TEST_TMP/count.yaml" <<'YAML'
 name: count
 stages:
   - name: generate
-    type: fanout
+    type: teststages.so:fanout
     params: {tasks: 50, rows: 4}
   - name: split
-    type: fanout
+    type: teststages.so:fanout
     batch_size: 3
     params: {tasks: 2}
   - name: pass
-    type: noop
+    type: teststages.so:noop
     batch_size: 2
   - name: total
-    type: sum
+    type: teststages.so:sum
     batch_size: 5
 YAML
 # 200 items: sum 1..200 = 20100, sum of squares = 200*201*401/6 = 2686700
@@ -53,9 +53,9 @@ like "$(summ r4b.jsonl)" "^$want " "other batch sizes: the same items"
 cat >big.yaml <<'YAML'
 name: big
 stages:
-  - {name: generate, type: fanout, params: {tasks: 6, rows: 6000}}
-  - {name: pass, type: noop, batch_size: 1}
-  - {name: total, type: sum, batch_size: 3}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 6, rows: 6000}}
+  - {name: pass, type: teststages.so:noop, batch_size: 1}
+  - {name: total, type: teststages.so:sum, batch_size: 3}
 YAML
 out=$(mpirun_np 4 "$WINNOW" run big.yaml --results big.jsonl --stats big.json --progress off 2>&1); st=$?
 ok $st "48 KB tasks: run exits 0" || diag "$out"
@@ -145,5 +145,14 @@ like "$(mpirun_np 4 "$WINNOW" run count.yaml --progress lines 2>&1)" \
     "stage 4/4 'total' done: 100 tasks" "progress lines name stage and tasks"
 like "$(mpirun_np 4 "$WINNOW" run count.yaml --progress off 2>/dev/null)" \
     "total +3 +100 +20" "the summary table lists each stage"
+
+# examples/hello.yaml, a new user's first run, uses product stages only:
+# from the top of the source tree it reads the sample and writes the
+# documents of 50 words or more (189 of its 191) in the input's layout.
+out=$(cd "$SRCDIR" && mpirun_np 4 "$WINNOW" run examples/hello.yaml --progress off \
+      --set output="$TEST_TMP/hello" 2>&1); st=$?
+ok $st "examples/hello.yaml runs from the source tree" || diag "$out"
+n=$( (zcat hello/licenses-1.jsonl.gz; zstdcat hello/licenses-2.jsonl.zst) 2>/dev/null | wc -l)
+is "$n" 189 "it wrote the 189 documents of 50 words or more"
 
 done_testing

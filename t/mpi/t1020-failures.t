@@ -15,13 +15,13 @@ executor:
   ignore_failures: $4
 stages:
   - name: generate
-    type: fanout
+    type: teststages.so:fanout
     params: {tasks: 20, rows: 1}
   - name: flaky
-    type: fail
+    type: teststages.so:fail
     params: {failures: $1, every: $2}
   - name: total
-    type: sum
+    type: teststages.so:sum
     batch_size: 20
 YAML
 }
@@ -70,8 +70,8 @@ is "$(wc -l <flaky.failed-tasks.jsonl)" 4 "4 batches recorded as failed"
 cat >crash.yaml <<'YAML'
 name: crash
 stages:
-  - {name: generate, type: fanout, params: {tasks: 6}}
-  - {name: boom, type: fail, params: {mode: crash, every: 3}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 6}}
+  - {name: boom, type: teststages.so:fail, params: {mode: crash, every: 3}}
 YAML
 out=$(mpirun_np 4 "$WINNOW" run crash.yaml --progress off 2>&1); st=$?
 ok $((st == 0)) "a crashed rank fails the job (exit $st)"
@@ -82,7 +82,7 @@ cat >bad.yaml <<'YAML'
 name: bad
 stages:
   - name: generate
-    type: fanout
+    type: teststages.so:fanout
     batchsize: 4
 YAML
 out=$(mpirun_np 4 "$WINNOW" run bad.yaml 2>&1); st=$?
@@ -94,7 +94,7 @@ cat >badparam.yaml <<'YAML'
 name: bad
 stages:
   - name: generate
-    type: fanout
+    type: teststages.so:fanout
     params: {taskz: 4}
 YAML
 out=$("$WINNOW" run badparam.yaml 2>&1); st=$?

@@ -9,9 +9,9 @@ mkdir probe
 cat >life.yaml <<YAML
 name: life
 stages:
-  - {name: generate, type: fanout, params: {tasks: 12}}
-  - {name: first, type: probe, params: {dir: $TEST_TMP/probe}}
-  - {name: second, type: probe, num_workers: 2, params: {dir: $TEST_TMP/probe}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 12}}
+  - {name: first, type: teststages.so:probe, params: {dir: $TEST_TMP/probe}}
+  - {name: second, type: teststages.so:probe, num_workers: 2, params: {dir: $TEST_TMP/probe}}
 YAML
 out=$(mpirun_np 4 "$WINNOW" run life.yaml --progress off 2>&1); st=$?
 ok $st "4 ranks: run exits 0" || diag "$out"
@@ -43,7 +43,7 @@ plugin="$BUILDDIR/examples/plugin/uppercase.so"
 cat >plug.yaml <<YAML
 name: plug
 stages:
-  - {name: generate, type: fanout, params: {tasks: 3, rows: 2}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 3, rows: 2}}
   - {name: upper, type: $plugin, params: {column: text}}
 YAML
 out=$(mpirun_np 4 "$WINNOW" run plug.yaml --results plug.jsonl --progress off 2>&1); st=$?
@@ -61,8 +61,8 @@ like "$out" "cannot load stage plugin .*none.so" "error names the plugin path"
 cat >exp.yaml <<'YAML'
 name: exp
 stages:
-  - {name: generate, type: fanout, params: {tasks: 2, rows: 1}}
-  - {name: probe, type: probe, params: {dir: "${output}/${name}"}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 2, rows: 1}}
+  - {name: probe, type: teststages.so:probe, params: {dir: "${output}/${name}"}}
 YAML
 mkdir -p expout/exp
 out=$("$WINNOW" run exp.yaml --progress off --set output=expout 2>&1); st=$?
@@ -89,5 +89,28 @@ is "$(grep -c '"text":"ITEM [0-9]"' abi1.jsonl)" 6 "and upper-cased all 6 rows"
 out=$("$WINNOW" run plug.yaml --set "stages.upper.type=$PWD/abi99.so" 2>&1); st=$?
 is $st 2 "a plugin built for stage ABI 99: exit 2"
 like "$out" "built for stage ABI 99, this winnow has ABI 2" "the message names both ABIs"
+
+# Task ABI: the layout of the task structs, stated by WN_PLUGIN_DECLARE_ABI.
+# A plugin built for another one is refused before any of its code runs;
+# one that states none predates the number and is taken as task ABI 1.
+sed 's/^WN_PLUGIN_DECLARE_ABI;$/const unsigned wn_plugin_task_abi = WN_TASK_ABI + 1;/' \
+    "$SRCDIR/examples/plugin/uppercase.c" >taskabi.c
+grep -q 'WN_TASK_ABI + 1' taskabi.c; ok $? "made a plugin stating another task ABI"
+cc -shared -fPIC -I"$SRCDIR/include" -o taskabi.so taskabi.c
+task_abi=$(printf '#include "winnow/task.h"\nWN_TASK_ABI\n' | cc -E -P -I"$SRCDIR/include" - | tail -n 1)
+out=$("$WINNOW" run plug.yaml --set "stages.upper.type=$PWD/taskabi.so" 2>&1); st=$?
+is $st 2 "a plugin built for another task ABI: exit 2"
+like "$out" "plugin $PWD/taskabi.so was built for task ABI $((task_abi + 1)), this winnow has task ABI $task_abi: rebuild it" \
+    "the message names the plugin file and both task ABIs"
+grep -v '^WN_PLUGIN_DECLARE_ABI;$' "$SRCDIR/examples/plugin/uppercase.c" >notaskabi.c
+cc -shared -fPIC -I"$SRCDIR/include" -o notaskabi.so notaskabi.c
+nm -D --defined-only notaskabi.so | grep -q wn_plugin_task_abi; is $? 1 "a plugin stating no task ABI"
+out=$("$WINNOW" run plug.yaml --set "stages.upper.type=$PWD/notaskabi.so" \
+      --results notaskabi.jsonl --progress off 2>&1); st=$?
+if [ "$task_abi" -eq 1 ]; then
+    ok $st "loads as task ABI 1 and runs" || diag "$out"
+else
+    is $st 2 "is refused: it was built for task ABI 1"
+fi
 
 done_testing

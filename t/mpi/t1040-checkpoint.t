@@ -12,11 +12,11 @@ cd "$TEST_TMP"
 cat >p.yaml <<'YAML'
 name: ckpt
 stages:
-  - {name: generate, type: fanout, params: {tasks: 60, rows: 4}}
-  - {name: work, type: sleep, batch_size: 2, params: {ms_per_item: 12}}
-  - {name: split, type: fanout, batch_size: 3, params: {tasks: 2}}
-  - {name: more, type: sleep, batch_size: 4, params: {ms_per_item: 6}}
-  - {name: total, type: sum, batch_size: 5}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 60, rows: 4}}
+  - {name: work, type: teststages.so:sleep, batch_size: 2, params: {ms_per_item: 12}}
+  - {name: split, type: teststages.so:fanout, batch_size: 3, params: {tasks: 2}}
+  - {name: more, type: teststages.so:sleep, batch_size: 4, params: {ms_per_item: 6}}
+  - {name: total, type: teststages.so:sum, batch_size: 5}
 YAML
 # 240 items: sum 28920, sum of squares 240*241*481/6
 want="count=240 sum=28920 sum_sq=4636840"

@@ -16,7 +16,7 @@ name: lic
 stages:
   - {name: read_jsonl, type: read_jsonl, params: {input: "${input}", blocksize: 1}}
   - {name: word_count, type: word_count, batch_size: 1, params: {min_words: 50, max_words: 100000}}
-  - {name: pause, type: sleep, batch_size: 1, params: {ms_per_item: 0, ms_per_task: 10}}
+  - {name: pause, type: teststages.so:sleep, batch_size: 1, params: {ms_per_item: 0, ms_per_task: 10}}
   - {name: write_jsonl, type: write_jsonl, batch_size: 1, params: {output: "${output}/filtered"}}
 YAML
 out=$(mpirun_np 2 "$WINNOW" run lic.yaml --set input=in --set output=ref --progress off 2>&1)

@@ -15,9 +15,9 @@ cd "$TEST_TMP"
 cat >s.yaml <<'YAML'
 name: shuf
 stages:
-  - {name: generate, type: fanout, params: {tasks: 12, rows: 20}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 12, rows: 20}}
   - {name: part, type: shuffle, batch_size: 2, total_nparts: 5, params: {key: value}}
-  - {name: total, type: sum, batch_size: 1}
+  - {name: total, type: teststages.so:sum, batch_size: 1}
 YAML
 want="count=240 sum=28920 sum_sq=4636840"
 out=$(mpirun_np 4 "$WINNOW" run s.yaml --results s4.jsonl --stats s4.json --progress off 2>&1); st=$?
@@ -49,7 +49,7 @@ ok $([ "$(stat s64.json 1 tasks_out)" -lt 64 ]; echo $?) "empty partitions make 
 cat >l.yaml <<'YAML'
 name: lsh
 stages:
-  - {name: docs, type: lsh_testdata, params: {tasks: 6, rows: 60}}
+  - {name: docs, type: teststages.so:lsh_testdata, params: {tasks: 6, rows: 60}}
   - {name: lsh, type: lsh, batch_size: 2}
 YAML
 out=$(mpirun_np 4 "$WINNOW" run l.yaml --results l5.jsonl --stats l5.json --progress off 2>&1); st=$?
@@ -72,7 +72,7 @@ done
 cat >e.yaml <<'YAML'
 name: edges
 stages:
-  - {name: docs, type: lsh_testdata, params: {tasks: 6, rows: 60}}
+  - {name: docs, type: teststages.so:lsh_testdata, params: {tasks: 6, rows: 60}}
   - {name: lsh, type: lsh, batch_size: 2}
   - {name: edges, type: buckets_to_edges, batch_size: 2}
 YAML
@@ -137,8 +137,8 @@ like "$out" "bands_per_iteration" "naming the parameter"
 cat >k.yaml <<'YAML'
 name: lshkill
 stages:
-  - {name: docs, type: lsh_testdata, params: {tasks: 24, rows: 400}}
-  - {name: slow, type: sleep, batch_size: 1, params: {ms_per_item: 0, ms_per_task: 10}}
+  - {name: docs, type: teststages.so:lsh_testdata, params: {tasks: 24, rows: 400}}
+  - {name: slow, type: teststages.so:sleep, batch_size: 1, params: {ms_per_item: 0, ms_per_task: 10}}
   - {name: lsh, type: lsh, batch_size: 1, params: {bands_per_iteration: 1}}
 YAML
 t0=$(date +%s%N)

@@ -40,8 +40,8 @@ PY
 cat >c.yaml <<'YAML'
 name: clique
 stages:
-  - {name: generate, type: fanout, params: {tasks: 7, rows: 10}}
-  - {name: raft, type: clique_check}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 7, rows: 10}}
+  - {name: raft, type: teststages.so:clique_check}
 YAML
 
 out=$(mpirun_np 4 "$WINNOW" run c.yaml --results c4.jsonl --stats c4.json --progress off 2>&1); st=$?
@@ -88,7 +88,7 @@ like "$out" "num_output_tasks is set by the clique size" "and why"
 cat >bad.yaml <<'YAML'
 name: badclique
 stages:
-  - {name: generate, type: fanout, params: {tasks: 6, rows: 3}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 6, rows: 3}}
   - {name: cc, type: connected_components}
 YAML
 t0=$SECONDS

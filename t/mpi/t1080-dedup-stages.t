@@ -72,7 +72,7 @@ cat >r.yaml <<'YAML'
 name: rejects-order
 stages:
   - {name: read, type: read_jsonl, params: {input: "${input}", blocksize: 1}}
-  - {name: count, type: noop}
+  - {name: count, type: teststages.so:noop}
 YAML
 out=$(mpirun_np 4 "$WINNOW" run r.yaml --set input=bad --set output=r4 \
       --progress off 2>&1); st=$?

@@ -128,8 +128,8 @@ resumes drain
 cat >slow.yaml <<'YAML'
 name: slow
 stages:
-  - {name: generate, type: fanout, params: {tasks: 3, rows: 2}}
-  - {name: work, type: sleep, batch_size: 1, params: {ms_per_task: 8000, ms_per_item: 0}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 3, rows: 2}}
+  - {name: work, type: teststages.so:sleep, batch_size: 1, params: {ms_per_task: 8000, ms_per_item: 0}}
 YAML
 out=$(mpirun_np 4 "$WINNOW" run slow.yaml --set executor.heartbeat_timeout=2 --results slow.jsonl \
       --progress off 2>&1); st=$?

@@ -15,9 +15,9 @@ cd "$TEST_TMP"
 cat >slow.yaml <<'YAML'
 name: slowsig
 stages:
-  - {name: generate, type: fanout, params: {tasks: 90, rows: 4}}
-  - {name: work, type: sleep, batch_size: 1, params: {ms_per_item: 100}}
-  - {name: total, type: sum, batch_size: 10}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 90, rows: 4}}
+  - {name: work, type: teststages.so:sleep, batch_size: 1, params: {ms_per_item: 100}}
+  - {name: total, type: teststages.so:sum, batch_size: 10}
 YAML
 out=$("$WINNOW" run slow.yaml --results ref.jsonl --progress off \
       --set stages.work.params.ms_per_item=0 2>&1)

@@ -11,9 +11,9 @@ cd "$TEST_TMP"
 cat >count.yaml <<'YAML'
 name: count
 stages:
-  - {name: generate, type: fanout, params: {tasks: 30, rows: 3}}
-  - {name: work, type: sleep, batch_size: 2, params: {ms_per_item: 1}}
-  - {name: total, type: sum, batch_size: 4}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 30, rows: 3}}
+  - {name: work, type: teststages.so:sleep, batch_size: 2, params: {ms_per_item: 1}}
+  - {name: total, type: teststages.so:sum, batch_size: 4}
 YAML
 # 90 items: sum 4095, sum of squares 90*91*181/6 = 247065
 want="count=90 sum=4095 sum_sq=247065"
@@ -43,7 +43,7 @@ like "$(cat job.out)" "work +2 +30 +30" "the job's output file has the summary (
 cmp -s alone.jsonl batch.jsonl; ok $? "the batch job's results equal the run alone"
 
 # A bad pipeline fails the step with exit 2 before any work.
-printf 'name: bad\nstages:\n  - {type: fanout, tasks: 3}\n' >bad.yaml
+printf 'name: bad\nstages:\n  - {type: teststages.so:fanout, tasks: 3}\n' >bad.yaml
 out=$(srun -n 2 --mpi=pmix "$WINNOW" run bad.yaml 2>&1); st=$?
 ok $((st == 0)) "a bad pipeline fails under srun (exit $st)"
 like "$out" "bad.yaml:3:.*unknown key 'tasks'" "error names file, line and key"

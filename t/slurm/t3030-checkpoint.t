@@ -13,9 +13,9 @@ cd "$TEST_TMP"
 cat >p.yaml <<'YAML'
 name: slurmckpt
 stages:
-  - {name: generate, type: fanout, params: {tasks: 300, rows: 4}}
-  - {name: work, type: sleep, batch_size: 1, params: {ms_per_item: 100}}
-  - {name: total, type: sum, batch_size: 10}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 300, rows: 4}}
+  - {name: work, type: teststages.so:sleep, batch_size: 1, params: {ms_per_item: 100}}
+  - {name: total, type: teststages.so:sum, batch_size: 10}
 YAML
 # 300 batches of 0.4 s on 3 actors: about 40 s, so that a stop lands
 # mid-run (slurmctld sends --signal at its periodic check, here within

@@ -41,10 +41,10 @@ mkdir probe
 cat >two.yaml <<YAML
 name: two
 stages:
-  - {name: generate, type: fanout, params: {tasks: 12, rows: 3}}
-  - {name: first, type: probe, batch_size: 1, params: {dir: $TEST_TMP/probe}}
-  - {name: work, type: sleep, batch_size: 2, params: {ms_per_item: 1}}
-  - {name: total, type: sum, batch_size: 4}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 12, rows: 3}}
+  - {name: first, type: teststages.so:probe, batch_size: 1, params: {dir: $TEST_TMP/probe}}
+  - {name: work, type: teststages.so:sleep, batch_size: 2, params: {ms_per_item: 1}}
+  - {name: total, type: teststages.so:sum, batch_size: 4}
 YAML
 # 36 items: sum 666, sum of squares 36*37*73/6 = 16206
 want="count=36 sum=666 sum_sq=16206"

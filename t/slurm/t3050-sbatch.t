@@ -62,9 +62,9 @@ like "$(cat usage.out)" "usage: sbatch .* INPUT_DIR OUTPUT_DIR" "fuzzy-dedup-cpu
 cat >slow.yaml <<'YAML'
 name: slowjob
 stages:
-  - {name: generate, type: fanout, params: {tasks: 300, rows: 4}}
-  - {name: work, type: sleep, batch_size: 1, params: {ms_per_item: 100}}
-  - {name: total, type: sum, batch_size: 10}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 300, rows: 4}}
+  - {name: work, type: teststages.so:sleep, batch_size: 1, params: {ms_per_item: 100}}
+  - {name: total, type: teststages.so:sum, batch_size: 10}
 YAML
 "$WINNOW" run slow.yaml --results ref-slow.jsonl --progress off --set stages.work.ms_per_item=0 \
     >/dev/null 2>&1

@@ -19,9 +19,9 @@ SBATCH="sbatch --parsable -n 4 --ntasks-per-node=4 --mem-per-cpu=0 --time=10"
 cat >slow.yaml <<'YAML'
 name: slowcrash
 stages:
-  - {name: generate, type: fanout, params: {tasks: 120, rows: 4}}
-  - {name: work, type: sleep, batch_size: 1, params: {ms_per_item: 100}}
-  - {name: total, type: sum, batch_size: 10}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 120, rows: 4}}
+  - {name: work, type: teststages.so:sleep, batch_size: 1, params: {ms_per_item: 100}}
+  - {name: total, type: teststages.so:sum, batch_size: 10}
 YAML
 out=$("$WINNOW" run slow.yaml --results ref.jsonl --progress off \
       --set stages.work.params.ms_per_item=0 2>&1)
@@ -70,8 +70,8 @@ is "$(slurm_job_field "$id" Restarts)" 0 "... nor was it (Restarts 0)"
 cat >crash.yaml <<'YAML'
 name: alwayscrash
 stages:
-  - {name: generate, type: fanout, params: {tasks: 6, rows: 2}}
-  - {name: boom, type: fail, batch_size: 1, params: {failures: 1000, mode: crash}}
+  - {name: generate, type: teststages.so:fanout, params: {tasks: 6, rows: 2}}
+  - {name: boom, type: teststages.so:fail, batch_size: 1, params: {failures: 1000, mode: crash}}
 YAML
 id=$($SBATCH -o "$TEST_TMP/always.out" "$SB/pipeline.sbatch" crash.yaml)
 state=$(slurm_wait_job "$id" 300)

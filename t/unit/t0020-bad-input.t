@@ -62,7 +62,7 @@ ok $([ $slowest -lt 10000 ]; echo $?) "every case refused within 10 s (slowest $
 
 # The same limits through a pipe: a pipeline may come from one, an
 # endless one is cut at 16 MiB.
-out=$(printf 'name: piped\nstages: [{type: noop}]\n' | "$WINNOW" plan /dev/stdin 2>&1); st=$?
+out=$(printf 'name: piped\nstages: [{type: teststages.so:noop}]\n' | "$WINNOW" plan /dev/stdin 2>&1); st=$?
 ok $st "a pipeline read from a pipe" || diag "$out"
 out=$(yes '# a comment that never ends' | timeout 60 "$WINNOW" run /dev/stdin 2>&1); st=$?
 is $st 2 "an endless pipe: exit 2"

@@ -135,6 +135,10 @@ static int make_pipeline(const char *stages, const char *set, wn_error_t *err)
     return rc;
 }
 
+/* The test stages are a plugin (t/plugins/), named as a user names a
+ * plugin's types; t/lib/tap.sh puts it on LD_LIBRARY_PATH. */
+#define TS "teststages.so:"
+
 /* Each refusal of a built-in stage's init: the pipeline (stage lines
  * from line 3), an optional --set, where the message must start, and
  * what it must say after it. */
@@ -174,17 +178,17 @@ static const struct {
     {"  - {name: l, type: lsh, total_nparts: 1048576}\n", NULL, "t.yaml:3:5",
      "stage 'l': total_nparts 1048576 x 4 rounds = 4194304 partitions (at most 1048576"},
     /* lsh_testdata */
-    {"  - {name: d, type: lsh_testdata, params: {tasks: 0}}\n", NULL, "t.yaml:3:44",
+    {"  - {name: d, type: " TS "lsh_testdata, params: {tasks: 0}}\n", NULL, "t.yaml:3:58",
      "parameter 'tasks': must be from 1 to 16777216, got 0"},
-    {"  - {name: d, type: lsh_testdata, params: {rows: -1}}\n", NULL, "t.yaml:3:44",
+    {"  - {name: d, type: " TS "lsh_testdata, params: {rows: -1}}\n", NULL, "t.yaml:3:58",
      "parameter 'rows': must be from 0 to 1048576, got -1"},
-    {"  - {name: d, type: lsh_testdata, params: {band_len: 5000}}\n", NULL, "t.yaml:3:44",
+    {"  - {name: d, type: " TS "lsh_testdata, params: {band_len: 5000}}\n", NULL, "t.yaml:3:58",
      "parameter 'band_len': must be from 1 to 4096, got 5000"},
-    {"  - {name: d, type: lsh_testdata, params: {rows: 1048576, length: 1024}}\n", NULL,
-     "t.yaml:3:44", "parameter 'rows': 1048576 x length 1024 = 1073741824 values per task"},
-    {"  - {name: d, type: lsh_testdata, params: {length: 250}}\n", NULL, "t.yaml:3:44",
+    {"  - {name: d, type: " TS "lsh_testdata, params: {rows: 1048576, length: 1024}}\n", NULL,
+     "t.yaml:3:58", "parameter 'rows': 1048576 x length 1024 = 1073741824 values per task"},
+    {"  - {name: d, type: " TS "lsh_testdata, params: {length: 250}}\n", NULL, "t.yaml:3:58",
      "parameter 'length': 250 is not a multiple of band_len (13)"},
-    {"  - {name: d, type: lsh_testdata, params: {near_bands: 21}}\n", NULL, "t.yaml:3:44",
+    {"  - {name: d, type: " TS "lsh_testdata, params: {near_bands: 21}}\n", NULL, "t.yaml:3:58",
      "parameter 'near_bands': 21 is more than the 20 bands"},
     /* shuffle, buckets_to_edges, connected_components */
     {"  - {name: s, type: shuffle, params: {key: \"\"}}\n", NULL, "t.yaml:3:39",
@@ -237,22 +241,24 @@ static const struct {
     {"  - {name: rd, type: remove_duplicates, params: {input: x, output: \"\"}}\n", NULL,
      "t.yaml:3:60", "stage 'rd': parameter 'output': empty"},
     /* the test stages */
-    {"  - {name: s, type: sleep, params: {ms_per_item: -1}}\n", NULL, "t.yaml:3:37",
+    {"  - {name: s, type: " TS "sleep, params: {ms_per_item: -1}}\n", NULL, "t.yaml:3:51",
      "parameter 'ms_per_item': must be >= 0, got -1"},
-    {"  - {name: s, type: sleep}\n", "stages.s.ms_per_task=-0.5", "--set stages.s.ms_per_task=-0.5",
+    {"  - {name: s, type: " TS "sleep}\n", "stages.s.ms_per_task=-0.5",
+     "--set stages.s.ms_per_task=-0.5",
      "parameter 'ms_per_task': must be >= 0, got -0.5"},
-    {"  - {name: f, type: fail, params: {failures: -1}}\n", NULL, "t.yaml:3:36",
+    {"  - {name: f, type: " TS "fail, params: {failures: -1}}\n", NULL, "t.yaml:3:50",
      "parameter 'failures': must be from 0 to 1000000, got -1"},
-    {"  - {name: f, type: fail, params: {every: 0}}\n", NULL, "t.yaml:3:36",
+    {"  - {name: f, type: " TS "fail, params: {every: 0}}\n", NULL, "t.yaml:3:50",
      "parameter 'every': must be >= 1, got 0"},
-    {"  - {name: f, type: fail, params: {mode: boom}}\n", NULL, "t.yaml:3:36",
+    {"  - {name: f, type: " TS "fail, params: {mode: boom}}\n", NULL, "t.yaml:3:50",
      "parameter 'mode': must be error, crash or exit, got 'boom'"},
-    {"  - {name: g, type: fanout, params: {tasks: 0}}\n", NULL, "t.yaml:3:38",
+    {"  - {name: g, type: " TS "fanout, params: {tasks: 0}}\n", NULL, "t.yaml:3:52",
      "parameter 'tasks': must be from 1 to 1048576, got 0"},
-    {"  - {name: g, type: fanout, params: {rows: 16777217}}\n", NULL, "t.yaml:3:38",
+    {"  - {name: g, type: " TS "fanout, params: {rows: 16777217}}\n", NULL, "t.yaml:3:52",
      "parameter 'rows': must be from 0 to 16777216, got 16777217"},
-    {"  - {name: g, type: fanout}\n  - {name: s, type: sum, params: {column: \"\"}}\n", NULL,
-     "t.yaml:4:35", "stage 's': parameter 'column': must name a column"},
+    {"  - {name: g, type: " TS "fanout}\n"
+     "  - {name: s, type: " TS "sum, params: {column: \"\"}}\n", NULL,
+     "t.yaml:4:49", "stage 's': parameter 'column': must name a column"},
 };
 
 static void test_refusals(void)
@@ -289,7 +295,8 @@ static void test_other_init_errors(void)
     if (rc == 0 || strncmp(err.text, "t.yaml:3:5:", 11))
         diag("  got: %s", err.text);
     setenv("WINNOW_MINHASH_ISA", "sse9", 1);
-    rc = make_pipeline("  - {name: a, type: noop}\n  - {name: mh, type: minhash}\n", NULL, &err);
+    rc = make_pipeline("  - {name: a, type: " TS "noop}\n  - {name: mh, type: minhash}\n",
+                       NULL, &err);
     unsetenv("WINNOW_MINHASH_ISA");
     ok(rc < 0 && !strcmp(err.text, "t.yaml:4:5: stage 'mh' (minhash): init: WINNOW_MINHASH_ISA=sse9: "
                          "expected portable, avx2, avx512 or avx512ifma"),

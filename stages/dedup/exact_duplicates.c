@@ -1,4 +1,4 @@
-/* exact.c - the `exact_duplicates` stage (NeMo Curator's exact duplicate
+/* exact_duplicates.c - the `exact_duplicates` stage (NeMo Curator's exact duplicate
  * identification, made deterministic): documents with the same text.
  *
  * Insert: each document's text is hashed with the 128-bit XXH3; rows

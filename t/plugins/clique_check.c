@@ -1,6 +1,6 @@
-/* clique_stage.c - the `clique_check` RAFT test stage: every member sums a
- * column of its one batch (on its GPU with a device-side reduction when
- * the clique is NCCL's), then exercises each clique collective and
+/* clique_check.c - the `clique_check` RAFT test stage: every member sums a
+ * column of its one batch, then exercises each clique collective (on
+ * device buffers of its GPU when the clique is NCCL's) and
  * writes one row of what it saw, so tests can check the collectives'
  * results against the inputs:
  *   member, size            its place in the clique
@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builtin.h"
-#include "gpu/gpu.h"
+#include "teststages.h"
 
 struct cliquecheck {
     char *column;
@@ -112,7 +111,7 @@ static int bcast(struct dev *d, uint64_t *v, wn_error_t *err)
     return wn_gpu_copy(d->c->gpu, v, d->buf, sizeof(uint64_t), 0, err);
 }
 
-/* The member's own count and sum of the column (on its GPU if NCCL's). */
+/* The member's own count and sum of the column. */
 static int local_sum(struct cliquecheck *c, struct wn_task *const *in, size_t n,
                      uint64_t *count, uint64_t *sum, wn_error_t *err)
 {
@@ -129,13 +128,8 @@ static int local_sum(struct cliquecheck *c, struct wn_task *const *in, size_t n,
                                 wn_type_name(col->type));
         }
         uint64_t s = 0;
-        if (wn_clique_on_gpu(c->clique)) {
-            if (wn_gpu_sum_u64(c->gpu, v, col->nrows, &s, err) < 0)
-                return -1;
-        } else {
-            for (uint64_t r = 0; r < col->nrows; r++)
-                s += v[r];
-        }
+        for (uint64_t r = 0; r < col->nrows; r++)
+            s += v[r];
         *count += col->nrows;
         *sum += s;
     }
@@ -201,7 +195,7 @@ static const struct wn_param_spec cc_params[] = {
     WN_PARAM_END
 };
 
-const struct wn_stage_ops wn_stage_clique_check_ops = {
+const struct wn_stage_ops clique_check_ops = {
     .abi_version = WN_STAGE_ABI,
     .type = "clique_check",
     .flags = WN_STAGE_ACTOR | WN_STAGE_RAFT,

@@ -1,7 +1,7 @@
-/* test_stages.c - built-in stages that make synthetic pipelines: a source
+/* test_stages.c - test stages that make synthetic pipelines: a source
  * (fanout), simulated work (sleep), pass-through (noop), injected failures
- * (fail) and an exactly-once check (sum).  The test suite and
- * examples/hello.yaml are built from them, so they need no input files.
+ * (fail) and an exactly-once check (sum).  The test suite and the
+ * benchmarks build pipelines from them that need no input files.
  *
  * Pass-through outputs are copies: input batches are read-only (their
  * columns may point into receive buffers).  Each output inherits the
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builtin.h"
+#include "teststages.h"
 #include "winnow/stage.h"
 
 /* ------------------------------------------------------------ helpers -- */
@@ -95,7 +95,7 @@ static int noop_process(struct wn_stage *st, struct wn_task *const *in, size_t n
 
 static const struct wn_param_spec noop_params[] = {WN_PARAM_END};
 
-const struct wn_stage_ops wn_stage_noop_ops = {
+const struct wn_stage_ops noop_ops = {
     .abi_version = WN_STAGE_ABI,
     .type = "noop",
     .help = "passes every task through unchanged (its batch moves, no copy)",
@@ -161,7 +161,7 @@ static const struct wn_param_spec sleep_params[] = {
     WN_PARAM_END
 };
 
-const struct wn_stage_ops wn_stage_sleep_ops = {
+const struct wn_stage_ops sleep_ops = {
     .abi_version = WN_STAGE_ABI,
     .type = "sleep",
     .flags = WN_STAGE_ACTOR,
@@ -242,7 +242,7 @@ static const struct wn_param_spec fail_params[] = {
     WN_PARAM_END
 };
 
-const struct wn_stage_ops wn_stage_fail_ops = {
+const struct wn_stage_ops fail_ops = {
     .abi_version = WN_STAGE_ABI,
     .type = "fail",
     .help = "injected failures for retry tests, else passes through",
@@ -373,7 +373,7 @@ static const struct wn_param_spec fanout_params[] = {
     WN_PARAM_END
 };
 
-const struct wn_stage_ops wn_stage_fanout_ops = {
+const struct wn_stage_ops fanout_ops = {
     .abi_version = WN_STAGE_ABI,
     .type = "fanout",
     .flags = WN_STAGE_FANOUT,
@@ -453,7 +453,7 @@ static const struct wn_param_spec sum_params[] = {
     WN_PARAM_END
 };
 
-const struct wn_stage_ops wn_stage_sum_ops = {
+const struct wn_stage_ops sum_ops = {
     .abi_version = WN_STAGE_ABI,
     .type = "sum",
     .help = "one row per batch: count, sum, sum_sq and xor-of-hashes of a column",

@@ -1,4 +1,4 @@
-/* edges.c - the `buckets_to_edges` stage (NeMo Curator's BucketsToEdges):
+/* buckets_to_edges.c - the `buckets_to_edges` stage (NeMo Curator's BucketsToEdges):
  * the lsh stage's buckets become the edges of the duplicate graph.
  *
  * Insert: each input task holds whole buckets (rows of _band, _bucket_id

@@ -1,4 +1,4 @@
-/* probe_stage.c - the `probe` test stage: records where its lifecycle
+/* probe.c - the `probe` test stage: records where its lifecycle
  * calls ran, so tests can check that setup_on_node runs once per node and
  * setup once per actor.  Passes tasks through unchanged. */
 #define _GNU_SOURCE
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builtin.h"
+#include "teststages.h"
 
 static const struct wn_param_spec probe_params[] = {
     {"dir", WN_PARAM_STRING, NULL, "directory that receives one line per lifecycle call"},
@@ -121,7 +121,7 @@ static void probe_fini(struct wn_stage *st)
     }
 }
 
-const struct wn_stage_ops wn_stage_probe_ops = {
+const struct wn_stage_ops probe_ops = {
     .abi_version = WN_STAGE_ABI,
     .type = "probe",
     .flags = WN_STAGE_ACTOR,
