@@ -70,6 +70,13 @@ enum wn_type {
  * JSON writers replace or escape it. */
 size_t wn_utf8_len(const unsigned char *s, size_t n);
 
+/* s (n bytes) as a JSON string in a new malloc'd, NUL-terminated buffer:
+ * quoted, '"' and '\\' escaped, control bytes as \b \t \n \f \r or
+ * \u00XX, each byte that starts no valid UTF-8 sequence as U+FFFD (a file
+ * name need not be UTF-8, a JSON string must be).  NULL when out of
+ * memory. */
+char *wn_json_quote(const char *s, size_t n);
+
 /* "u8", "str", "list<u32>", ...; "?" for a value outside the enum. */
 const char *wn_type_name(enum wn_type type);
 

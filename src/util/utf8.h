@@ -10,8 +10,7 @@
 /* A copy of s, made valid: malloc'd, NULL when out of memory. */
 char *wn_utf8_clean(const char *s);
 
-/* s (n bytes) as a JSON string, quoted and escaped ('"', '\\' and control
- * bytes), made valid: malloc'd, NULL when out of memory. */
-char *wn_json_quote(const char *s, size_t n);
+/* wn_json_quote is public (winnow/task.h): the writer stages need it. */
+#include "winnow/task.h"
 
 #endif /* WN_UTF8_H */

@@ -98,39 +98,15 @@ static int sb_put(struct sbuf *b, const void *data, size_t n)
     return 0;
 }
 
-/* s (n bytes) as a JSON string, each byte that starts no valid UTF-8
- * sequence written as U+FFFD: a file name need not be UTF-8, a JSON
- * string must be. */
+/* s (n bytes) as a JSON string (wn_json_quote's rule). */
 static int sb_jstr(struct sbuf *b, const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    int rc = sb_put(b, "\"", 1);
-    for (size_t i = 0; i < n && rc == 0;) {
-        char esc[8];
-        unsigned c = u[i];
-        size_t k;
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            rc = sb_put(b, esc, 2);
-            i++;
-        } else if (c < 0x20) {
-            static const char short_esc[] = "btn\0fr";
-            if (c >= 8 && c <= 13 && c != 11)
-                k = (size_t)snprintf(esc, sizeof(esc), "\\%c", short_esc[c - 8]);
-            else
-                k = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
-            rc = sb_put(b, esc, k);
-            i++;
-        } else if ((k = wn_utf8_len(u + i, n - i)) > 0) {
-            rc = sb_put(b, s + i, k);
-            i += k;
-        } else {
-            rc = sb_put(b, "\xef\xbf\xbd", 3);
-            i++;
-        }
-    }
-    return rc < 0 ? -1 : sb_put(b, "\"", 1);
+    char *q = wn_json_quote(s, n);
+    if (!q)
+        return -1;
+    int rc = sb_put(b, q, strlen(q));
+    free(q);
+    return rc;
 }
 
 /* The document's id for the groups file: its id_field value as written
