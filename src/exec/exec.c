@@ -276,7 +276,7 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
     rt.epoch = wn_rt_wallclock();
     MPI_Bcast(&rt.epoch, 1, MPI_DOUBLE, 0, rt.comm);
 
-    /* Heartbeats (transport.c): actors send, rank 0 listens. */
+    /* Heartbeats (loop.c): actors send, rank 0 listens. */
     rt.sent0 = wn_rt_clock();
     if (rt.size > 1 && rt.rank != 0)
         rt.hb_every = cfg->exec.heartbeat_timeout / 5;

@@ -1,6 +1,6 @@
 /* runtime.h - the executor's insides, shared by its modules:
  *
- *   transport.c   the per-rank event loop, control messages, payload pulls
+ *   loop.c   the per-rank event loop, control messages, payload pulls
  *   actor*.c      an actor rank: stage setup/teardown, running batches,
  *                 the compute and checkpoint I/O threads (actor_impl.h)
  *   planner*.c    rank 0: stages one after another, batches, dispatch,
@@ -52,8 +52,8 @@ enum wn_tag {
     WN_TAG_CLIQUE,        /* planner -> actor: form the RAFT stage's
                              clique (acknowledged)                    */
     WN_TAG_BUNDLE,        /* several of the above, in order (see
-                             transport.c, "Outboxes")                    */
-    WN_TAG_HEARTBEAT,     /* actor -> planner: alive (see transport.c,
+                             loop.c, "Outboxes")                    */
+    WN_TAG_HEARTBEAT,     /* actor -> planner: alive (see loop.c,
                              "Heartbeats")                             */
 };
 #define WN_TAG_BODY 7         /* on data_comm */
@@ -258,7 +258,7 @@ struct wn_rt {
     int stop_sent;                /* this rank told the planner to stop */
     int exit_status;
 
-    /* Heartbeats (transport.c): an actor rank sends rank 0 a HEARTBEAT
+    /* Heartbeats (loop.c): an actor rank sends rank 0 a HEARTBEAT
      * when it has sent it nothing for hb_every seconds; rank 0 notes
      * when it last heard from each rank (wn_rt_clock). */
     double hb_every;              /* 0: none (rank 0, or alone)          */
@@ -285,7 +285,7 @@ double wn_stop_kill_window(void);
  * ends the job here with MPI_Abort(status) instead of waiting forever. */
 void wn_exec_end(int status);
 
-/* transport.c */
+/* loop.c */
 double wn_rt_wallclock(void);                        /* CLOCK_REALTIME, s */
 double wn_rt_clock(void);                            /* CLOCK_MONOTONIC, s */
 double wn_rt_now(const struct wn_rt *rt);            /* s since run start */

@@ -1,7 +1,7 @@
 /* planner_hang.c - rank 0: a rank that has gone silent.
  *
  * Every other rank sends rank 0 something at least every
- * heartbeat_timeout / 5 seconds while it runs (transport.c,
+ * heartbeat_timeout / 5 seconds while it runs (loop.c,
  * "Heartbeats"), busy or idle.  One silent for heartbeat_timeout is
  * frozen (stopped, a hung driver, a node that stopped scheduling it) or
  * waits in a call on one that is; the run cannot finish without it (every

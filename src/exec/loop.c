@@ -1,4 +1,4 @@
-/* transport.c - the per-rank event loop: control messages, payload pulls,
+/* loop.c - the per-rank event loop: control messages, payload pulls,
  * and the bookkeeping of nonblocking sends (see runtime.h).
  *
  * Only the main thread of a rank calls MPI.  It polls with a short back-off
