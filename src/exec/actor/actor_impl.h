@@ -19,7 +19,9 @@
 
 #include "gpu/clique.h"
 #include "ckpt/part.h"
-#include "exec/runtime.h"
+#include "exec/actor/actor.h"
+#include "exec/run.h"
+#include "exec/wire.h"
 #include "net/shuffle.h"
 
 /* An insert batch's rows for one partition, packed as a task: handed to
@@ -80,6 +82,7 @@ struct io_job {
 #define WN_IO_QUEUE_MAX 4
 
 struct wn_actor {
+    struct wn_run *run;
     pthread_t thread;
     int thread_started;
     pthread_mutex_t lock;
@@ -124,15 +127,13 @@ struct wn_actor {
  * thread waits with the next insert batch. */
 #define WN_SHUFFLE_BACKLOG ((size_t)64 << 20)
 
-/* For the crash handler (actor.c): what this rank was doing. */
-extern volatile const char *wn_current_stage_name;
 
 /* actor_job.c */
-void actor_job_free(struct wn_rt *rt, struct job *j);
-void actor_job_result(struct wn_rt *rt, struct job *j, int status, const char *errtext,
+void actor_job_free(struct wn_actor *a, struct job *j);
+void actor_job_result(struct wn_actor *a, struct job *j, int status, const char *errtext,
                       struct wn_desc *outs, uint32_t nout, double t_start, double t_end,
                       double idle_s, const uint64_t counts[4]);
-void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io);
+void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_io);
 
 /* actor_io.c */
 void actor_note_job_time(struct wn_actor *a, const struct job *j, double dt);

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "ckpt/part.h"
-#include "exec/runtime.h"
+#include "exec/run.h"
+#include "exec/wire.h"
 #include "exec/actor/actor_impl.h"
 
 /* Under the actor lock. */
@@ -60,8 +61,7 @@ static void finish_io(struct io_job *io)
 
 void *actor_io_main(void *arg)
 {
-    struct wn_rt *rt = arg;
-    struct wn_actor *a = rt->actor;
+    struct wn_actor *a = arg;
     pthread_mutex_lock(&a->lock);
     for (;;) {
         while (!a->io_head && !a->stop)
@@ -102,8 +102,7 @@ void actor_queue_io(struct wn_actor *a, struct job *j)
 
 void *actor_compute_main(void *arg)
 {
-    struct wn_rt *rt = arg;
-    struct wn_actor *a = rt->actor;
+    struct wn_actor *a = arg;
     pthread_mutex_lock(&a->lock);
     for (;;) {
         while (!a->ready && !a->stop)
@@ -114,7 +113,7 @@ void *actor_compute_main(void *arg)
         a->ready = j->next;
         if (!a->ready)
             a->ready_tail = &a->ready;
-        double now = wn_rt_now(rt), idle = now - a->idle_since;
+        double now = wn_run_now(a->run), idle = now - a->idle_since;
         a->running = 1;
         /* The disk behind: wait for room before making more to write;
          * the network behind: before making more to send. */
@@ -123,10 +122,10 @@ void *actor_compute_main(void *arg)
             pthread_cond_wait(&a->io_space, &a->lock);
         pthread_mutex_unlock(&a->lock);
 
-        actor_run_job(rt, j, idle > 0 ? idle : 0, a->io_started);
+        actor_run_job(a, j, idle > 0 ? idle : 0, a->io_started);
 
         pthread_mutex_lock(&a->lock);
-        a->idle_since = wn_rt_now(rt);
+        a->idle_since = wn_run_now(a->run);
         actor_note_job_time(a, j, a->idle_since - now);
         a->running = 0;
         if (j->io)

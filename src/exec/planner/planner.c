@@ -24,7 +24,6 @@
 #include "exec/plan.h"
 #include "exec/report.h"
 #include "ckpt/ckpt.h"
-#include "exec/runtime.h"
 #include "exec/timelimit.h"
 #include "stage/stage_impl.h"
 #include "exec/planner/planner_impl.h"
@@ -83,19 +82,12 @@ int planner_cmp_desc(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-void planner_send_ctl(struct wn_planner *p, int dest, int tag, const void *msg, size_t len)
-{
-    void *copy = wn_xmalloc(len);
-    memcpy(copy, msg, len);
-    wn_rt_send(p->rt, dest, tag, copy, len);
-}
-
 /* -------------------------------------------------------- stage start -- */
 
 /* The stage's statistics as it starts. */
 void planner_stage_stats_begin(struct wn_planner *p, uint64_t tasks_in)
 {
-    struct wn_stage *st = p->rt->stages[p->stage];
+    struct wn_stage *st = p->run->stages[p->stage];
     struct wn_stage_stats *s = &p->stats[p->stage];
     snprintf(s->name, sizeof(s->name), "%s", st->cfg->name);
     snprintf(s->type, sizeof(s->type), "%s", st->ops->type);
@@ -104,7 +96,7 @@ void planner_stage_stats_begin(struct wn_planner *p, uint64_t tasks_in)
         s->ranks[i] = p->actors[i];
     s->batches = p->nbatches;
     s->tasks_in = tasks_in;
-    s->t_begin = wn_rt_now(p->rt);
+    s->t_begin = wn_run_now(p->run);
     s->ran = 1;
 }
 
@@ -112,10 +104,10 @@ static void node_setup(struct wn_planner *p);
 
 static void begin_stage(struct wn_planner *p)
 {
-    struct wn_rt *rt = p->rt;
-    struct wn_stage *st = rt->stages[p->stage];
+    struct wn_run *run = p->run;
+    struct wn_stage *st = run->stages[p->stage];
     const struct wn_stage_config *c = st->cfg;
-    const struct wn_executor_config *ex = &rt->cfg->exec;
+    const struct wn_executor_config *ex = &run->cfg->exec;
 
     if ((int)p->stage == p->replay) {
         planner_begin_replay(p);
@@ -124,7 +116,7 @@ static void begin_stage(struct wn_planner *p)
     /* Inputs in id order: batches do not depend on arrival order. */
     qsort(p->inputs, p->ninputs, sizeof(*p->inputs), planner_cmp_desc);
 
-    uint64_t *bytes_on = wn_xcalloc((size_t)rt->size, sizeof(*bytes_on));
+    uint64_t *bytes_on = wn_xcalloc((size_t)run->size, sizeof(*bytes_on));
     for (size_t i = 0; i < p->ninputs; i++)
         if (p->inputs[i].owner >= 0)
             bytes_on[p->inputs[i].owner] += p->inputs[i].len;
@@ -139,8 +131,8 @@ static void begin_stage(struct wn_planner *p)
     };
     wn_error_t err = {{0}};
     free(p->actors);
-    p->actors = wn_xcalloc((size_t)rt->size, sizeof(*p->actors));
-    if (wn_plan_actors(rt->places, rt->size, &req, bytes_on, p->actors, &p->nactors,
+    p->actors = wn_xcalloc((size_t)run->size, sizeof(*p->actors));
+    if (wn_plan_actors(run->places, run->size, &req, bytes_on, p->actors, &p->nactors,
                        &err) < 0) {
         free(bytes_on);
         planner_fail_run(p, "%s", err.text);
@@ -174,7 +166,7 @@ static void begin_stage(struct wn_planner *p)
         p->nextract = p->nbatches;
     free(p->batches);
     p->batches = wn_xcalloc(p->nbatches ? p->nbatches : 1, sizeof(*p->batches));
-    for (int r = 0; r <= rt->size; r++)
+    for (int r = 0; r <= run->size; r++)
         p->queues[r].n = p->queues[r].head = 0;
     p->retry.n = p->retry.head = 0;
     for (uint64_t b = 0; b < p->nbatches; b++) {
@@ -206,10 +198,10 @@ static void begin_stage(struct wn_planner *p)
                 break;   /* large batches: the first owner is good enough */
         }
         if (!raft && !p->shuffle)   /* a shuffle's inserts are queued per round */
-            planner_q_push(&p->queues[pb->primary >= 0 ? pb->primary : rt->size], b);
+            planner_q_push(&p->queues[pb->primary >= 0 ? pb->primary : run->size], b);
     }
     p->nfinished = p->nrunning = p->tasks_finished = 0;
-    memset(p->outstanding, 0, (size_t)rt->size * sizeof(*p->outstanding));
+    memset(p->outstanding, 0, (size_t)run->size * sizeof(*p->outstanding));
     p->noutputs = 0;
     if (p->ck)
         planner_mark_loads(p);
@@ -222,15 +214,11 @@ static void begin_stage(struct wn_planner *p)
 
     if (raft) {
         /* The clique first: setup receives it. */
-        size_t len = sizeof(struct wn_msg_clique) + (size_t)p->nactors * sizeof(int32_t);
+        struct wn_msg_clique m = {p->stage, p->nactors, c->gpus > 0, 0};
         p->acks_pending = 0;
         for (int i = 0; i < p->nactors; i++) {
-            struct wn_msg_clique *m = wn_xcalloc(1, len);
-            *m = (struct wn_msg_clique){p->stage, p->nactors, c->gpus > 0, 0};
-            for (int a = 0; a < p->nactors; a++)
-                ((int32_t *)(m + 1))[a] = p->actors[a];
             planner_expect_ack(p, p->actors[i]);
-            wn_rt_send(rt, p->actors[i], WN_TAG_CLIQUE, m, len);
+            wn_wire_send_clique(run->loop, p->actors[i], &m, p->actors);
         }
         p->state = P_CLIQUE;
         return;
@@ -241,12 +229,12 @@ static void begin_stage(struct wn_planner *p)
 /* setup_on_node by the first actor of each node, before any setup. */
 static void node_setup(struct wn_planner *p)
 {
-    struct wn_rt *rt = p->rt;
+    struct wn_run *run = p->run;
     p->acks_pending = 0;
     for (int i = 0; i < p->nactors; i++) {
-        int r = p->actors[i], node = rt->places[r].node_id, first = 1, on_node = 0;
+        int r = p->actors[i], node = run->places[r].node_id, first = 1, on_node = 0;
         for (int j = 0; j < p->nactors; j++)
-            if (rt->places[p->actors[j]].node_id == node) {
+            if (run->places[p->actors[j]].node_id == node) {
                 on_node++;
                 if (j < i)
                     first = 0;
@@ -255,25 +243,25 @@ static void node_setup(struct wn_planner *p)
             continue;
         struct wn_msg_stage m = {p->stage, i, p->nactors, 1, on_node, 0};
         planner_expect_ack(p, r);
-        planner_send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
+        wn_wire_send_stage(run->loop, r, &m);
     }
     p->state = P_NODE_SETUP;
 }
 
 static void setup_rest(struct wn_planner *p)
 {
-    struct wn_rt *rt = p->rt;
+    struct wn_run *run = p->run;
     p->acks_pending = 0;
     for (int i = 0; i < p->nactors; i++) {
-        int r = p->actors[i], node = rt->places[r].node_id, first = 1;
+        int r = p->actors[i], node = run->places[r].node_id, first = 1;
         for (int j = 0; j < i; j++)
-            if (rt->places[p->actors[j]].node_id == node)
+            if (run->places[p->actors[j]].node_id == node)
                 first = 0;
         if (first)
             continue;
         struct wn_msg_stage m = {p->stage, i, p->nactors, 0, 0, 0};
         planner_expect_ack(p, r);
-        planner_send_ctl(p, r, WN_TAG_STAGE, &m, sizeof(m));
+        wn_wire_send_stage(run->loop, r, &m);
     }
     p->state = P_SETUP;
 }
@@ -284,35 +272,26 @@ void planner_assign(struct wn_planner *p, uint64_t b, int rank)
 {
     struct pbatch *pb = &p->batches[b];
     if (pb->load) {
-        struct wn_msg_load *l = wn_xmalloc(sizeof(*l));
-        *l = (struct wn_msg_load){p->stage, 0, b, pb->sum};
         pb->state = B_RUNNING;
         pb->actor = rank;
         p->outstanding[rank]++;
         p->nrunning++;
-        wn_rt_send(p->rt, rank, WN_TAG_LOAD, l, sizeof(*l));
+        wn_wire_send_load(p->run->loop, rank, p->stage, b, pb->sum);
         return;
     }
-    size_t len = sizeof(struct wn_msg_assign) + pb->count * sizeof(struct wn_desc);
-    struct wn_msg_assign *m = wn_xmalloc(len);
-    m->stage = p->stage;
-    m->attempt = pb->attempt;
-    m->batch = b;
-    m->ntasks = (uint32_t)pb->count;
-    m->pad = 0;
-    memcpy(m + 1, p->inputs + pb->first, pb->count * sizeof(struct wn_desc));
+    struct wn_msg_assign m = {p->stage, pb->attempt, b, (uint32_t)pb->count, 0};
     pb->state = B_RUNNING;
     pb->actor = rank;
     p->outstanding[rank]++;
     p->nrunning++;
-    wn_rt_send(p->rt, rank, WN_TAG_ASSIGN, m, len);
+    wn_wire_send_assign(p->run->loop, rank, &m, p->inputs + pb->first);
 }
 
 /* The next batch for actor `rank`: a retry that failed elsewhere, then its
  * own inputs, then its node's, then seeds, then the longest queue. */
 static int pick(struct wn_planner *p, int rank, uint64_t *b)
 {
-    struct wn_rt *rt = p->rt;
+    struct wn_run *run = p->run;
     for (size_t i = 0; i < p->retry.n; i++) {
         uint64_t c = p->retry.v[p->retry.head + i];
         if (p->batches[c].last_failed_on != rank || p->nactors == 1) {
@@ -324,18 +303,18 @@ static int pick(struct wn_planner *p, int rank, uint64_t *b)
     }
     if (q_pop(&p->queues[rank], b))
         return 1;
-    int node = rt->places[rank].node_id, best = -1;
+    int node = run->places[rank].node_id, best = -1;
     size_t most = 0;
-    for (int r = 0; r < rt->size; r++)
-        if (rt->places[r].node_id == node && p->queues[r].n > most) {
+    for (int r = 0; r < run->size; r++)
+        if (run->places[r].node_id == node && p->queues[r].n > most) {
             most = p->queues[r].n;
             best = r;
         }
     if (best >= 0)
         return q_pop(&p->queues[best], b);
-    if (q_pop(&p->queues[rt->size], b))
+    if (q_pop(&p->queues[run->size], b))
         return 1;
-    for (int r = 0; r < rt->size; r++)
+    for (int r = 0; r < run->size; r++)
         if (p->queues[r].n > most) {
             most = p->queues[r].n;
             best = r;
@@ -345,11 +324,11 @@ static int pick(struct wn_planner *p, int rank, uint64_t *b)
 
 int planner_dispatch(struct wn_planner *p)
 {
-    struct wn_rt *rt = p->rt;
+    struct wn_run *run = p->run;
     int sent = 0;
     if (p->failed || p->stopping)
         return 0;
-    if (rt->stages[p->stage]->ops->flags & WN_STAGE_RAFT) {
+    if (run->stages[p->stage]->ops->flags & WN_STAGE_RAFT) {
         /* A clique: every member gets its one batch, all at once. */
         for (uint64_t b = 0; b < p->nbatches; b++)
             if (p->batches[b].state == B_PENDING && p->batches[b].attempt == 0) {
@@ -358,7 +337,7 @@ int planner_dispatch(struct wn_planner *p)
             }
         return sent;
     }
-    int depth = 1 + rt->cfg->exec.prefetch;
+    int depth = 1 + run->cfg->exec.prefetch;
     for (int k = 0; k < p->nactors; k++) {
         int rank = p->actors[(k + p->rotate) % p->nactors];
         uint64_t b = 0;
@@ -373,56 +352,55 @@ int planner_dispatch(struct wn_planner *p)
 
 /* -------------------------------------------------------- entry points -- */
 
-struct wn_planner *wn_planner_create(struct wn_rt *rt, wn_error_t *err)
+struct wn_planner *wn_planner_create(struct wn_run *run, wn_error_t *err)
 {
     struct wn_planner *p = calloc(1, sizeof(*p));
     if (!p) {
         wn_errprintf(err, "out of memory");
         return NULL;
     }
-    p->rt = rt;
-    p->outstanding = calloc((size_t)rt->size, sizeof(*p->outstanding));
-    p->peak_rss_mib = calloc((size_t)rt->size, sizeof(*p->peak_rss_mib));
-    p->queues = calloc((size_t)rt->size + 1, sizeof(*p->queues));
-    p->stats = calloc(rt->nstages ? rt->nstages : 1, sizeof(*p->stats));
-    p->undurable_on = calloc((size_t)rt->size, sizeof(*p->undurable_on));
-    p->acks_from = calloc((size_t)rt->size, sizeof(*p->acks_from));
+    p->run = run;
+    p->outstanding = calloc((size_t)run->size, sizeof(*p->outstanding));
+    p->peak_rss_mib = calloc((size_t)run->size, sizeof(*p->peak_rss_mib));
+    p->queues = calloc((size_t)run->size + 1, sizeof(*p->queues));
+    p->stats = calloc(run->nstages ? run->nstages : 1, sizeof(*p->stats));
+    p->undurable_on = calloc((size_t)run->size, sizeof(*p->undurable_on));
+    p->acks_from = calloc((size_t)run->size, sizeof(*p->acks_from));
     if (!p->outstanding || !p->peak_rss_mib || !p->queues || !p->stats || !p->undurable_on ||
         !p->acks_from) {
         wn_errprintf(err, "out of memory");
         wn_planner_destroy(p);
         return NULL;
     }
-    for (uint32_t i = 0; i < rt->nstages; i++) {
-        snprintf(p->stats[i].name, sizeof(p->stats[i].name), "%s", rt->stages[i]->cfg->name);
-        snprintf(p->stats[i].type, sizeof(p->stats[i].type), "%s", rt->stages[i]->ops->type);
+    for (uint32_t i = 0; i < run->nstages; i++) {
+        snprintf(p->stats[i].name, sizeof(p->stats[i].name), "%s", run->stages[i]->cfg->name);
+        snprintf(p->stats[i].type, sizeof(p->stats[i].type), "%s", run->stages[i]->ops->type);
     }
     /* Empty seed tasks the first stage (a source) starts from: one, or
      * what its init asked for; a seed's index travels as its nrows. */
-    uint64_t nseeds = rt->nstages && rt->stages[0]->seeds ? rt->stages[0]->seeds : 1;
+    uint64_t nseeds = run->nstages && run->stages[0]->seeds ? run->stages[0]->seeds : 1;
     p->inputs = wn_xcalloc(nseeds, sizeof(*p->inputs));
     for (uint64_t i = 0; p->inputs && i < nseeds; i++)
         p->inputs[i] = (struct wn_desc){wn_task_id_derive(0, UINT32_MAX, i), -1, 0, 0, i};
     p->ninputs = p->cap_inputs = p->inputs ? nseeds : 0;
-    int mode = rt->opts->progress;
-    if (!rt->cfg->exec.show_progress)
+    int mode = run->opts->progress;
+    if (!run->cfg->exec.show_progress)
         mode = 0;
     else if (mode < 0)
         mode = isatty(STDERR_FILENO) ? 1 : 2;
-    wn_progress_init(&p->progress, stderr, mode, rt->cfg->exec.progress_interval);
-    p->t_start = wn_rt_now(rt);
+    wn_progress_init(&p->progress, stderr, mode, run->cfg->exec.progress_interval);
+    p->t_start = wn_run_now(run);
     p->replay = -1;
     p->halt_after = -1;
     wn_timelimit_init(&p->limit);
-    p->ck = rt->opts->ckpt;
-    p->undurable = wn_xcalloc(rt->nstages ? rt->nstages : 1, sizeof(*p->undurable));
-    p->stage_nout = wn_xcalloc(rt->nstages ? rt->nstages : 1, sizeof(*p->stage_nout));
-    p->stage_ran = wn_xcalloc(rt->nstages ? rt->nstages : 1, 1);
+    p->ck = run->opts->ckpt;
+    p->undurable = wn_xcalloc(run->nstages ? run->nstages : 1, sizeof(*p->undurable));
+    p->stage_nout = wn_xcalloc(run->nstages ? run->nstages : 1, sizeof(*p->stage_nout));
+    p->stage_ran = wn_xcalloc(run->nstages ? run->nstages : 1, 1);
     if (p->ck)
         planner_resume(p);
     p->ended_upto = p->stage;
     p->state = P_START;
-    rt->planner = p;
     return p;
 }
 
@@ -430,7 +408,7 @@ void wn_planner_destroy(struct wn_planner *p)
 {
     if (!p)
         return;
-    for (int r = 0; p->queues && r <= p->rt->size; r++)
+    for (int r = 0; p->queues && r <= p->run->size; r++)
         free(p->queues[r].v);
     free(p->queues);
     free(p->retry.v);
@@ -445,7 +423,7 @@ void wn_planner_destroy(struct wn_planner *p)
     free(p->outputs);
     free(p->batches);
     free(p->actors);
-    for (uint32_t i = 0; p->stats && i < p->rt->nstages; i++)
+    for (uint32_t i = 0; p->stats && i < p->run->nstages; i++)
         wn_reject_counts_free(&p->stats[i].rejects);
     free(p->stats);
     free(p->events);
@@ -457,60 +435,97 @@ void wn_planner_destroy(struct wn_planner *p)
     free(p);
 }
 
-void wn_planner_handle(struct wn_rt *rt, int tag, int src, void *buf, size_t len)
+/* ----------------------------------------------------------- messages -- */
+
+static void on_stop(struct wn_loop *loop, int src, void *buf, size_t len, void *arg)
 {
-    struct wn_planner *p = rt->planner;
-    if (tag == WN_TAG_STOP) {
-        char why[160];
-        struct wn_msg_stop m = {0, 0, 0};
-        if (len >= sizeof(m))
-            memcpy(&m, buf, sizeof(m));
-        if (m.kill_in > 0)
-            snprintf(why, sizeof(why), "%s from mpirun on rank %d: it kills the job %g s "
-                     "later (odls_base_sigkill_timeout)", strsignal(m.sig), src, m.kill_in);
-        else
-            snprintf(why, sizeof(why), "%s on rank %d", m.sig ? strsignal(m.sig) : "a signal",
-                     src);
-        /* Half of mpirun's window for the batches, the rest for the
-         * journal's finish and the ranks' exit. */
-        planner_begin_stop(p, why, m.kill_in / 2);
-        return;
+    struct wn_planner *p = arg;
+    (void)loop;
+    char why[160];
+    struct wn_msg_stop m = {0, 0, 0};
+    if (len >= sizeof(m))
+        memcpy(&m, buf, sizeof(m));
+    if (m.kill_in > 0)
+        snprintf(why, sizeof(why), "%s from mpirun on rank %d: it kills the job %g s "
+                 "later (odls_base_sigkill_timeout)", strsignal(m.sig), src, m.kill_in);
+    else
+        snprintf(why, sizeof(why), "%s on rank %d", m.sig ? strsignal(m.sig) : "a signal",
+                 src);
+    /* Half of mpirun's window for the batches, the rest for the
+     * journal's finish and the ranks' exit. */
+    planner_begin_stop(p, why, m.kill_in / 2);
+}
+
+static void on_result(struct wn_loop *loop, int src, void *buf, size_t len, void *arg)
+{
+    (void)loop;
+    planner_on_result(arg, src, buf, len);
+}
+
+static void on_shuffle_stats(struct wn_loop *loop, int src, void *buf, size_t len, void *arg)
+{
+    struct wn_planner *p = arg;
+    const struct wn_msg_shuffle_stats *m = buf;
+    (void)loop;
+    (void)src;
+    if (len >= sizeof(*m) && m->stage < p->run->nstages) {
+        struct wn_stage_stats *s = &p->stats[m->stage];
+        s->shuffle_bytes += m->bytes_sent;
+        s->spilled_bytes += m->bytes_spilled;
+        if (m->peak_held_bytes > s->peak_held_bytes)
+            s->peak_held_bytes = m->peak_held_bytes;
     }
-    if (tag == WN_TAG_RESULT) {
-        planner_on_result(p, src, buf, len);
-        return;
-    }
-    if (tag == WN_TAG_SHUFFLE_STATS) {
-        const struct wn_msg_shuffle_stats *m = buf;
-        if (len >= sizeof(*m) && m->stage < rt->nstages) {
-            struct wn_stage_stats *s = &p->stats[m->stage];
-            s->shuffle_bytes += m->bytes_sent;
-            s->spilled_bytes += m->bytes_spilled;
-            if (m->peak_held_bytes > s->peak_held_bytes)
-                s->peak_held_bytes = m->peak_held_bytes;
-        }
-        return;
-    }
-    if (tag == WN_TAG_DURABLE) {
-        if (p->state != P_DONE)   /* after the finish record: left out */
-            planner_on_durable(p, src, buf, len);
-        return;
-    }
-    /* WN_TAG_ACK */
+}
+
+static void on_durable(struct wn_loop *loop, int src, void *buf, size_t len, void *arg)
+{
+    struct wn_planner *p = arg;
+    (void)loop;
+    if (p->state != P_DONE)   /* after the finish record: left out */
+        planner_on_durable(p, src, buf, len);
+}
+
+static void on_ack(struct wn_loop *loop, int src, void *buf, size_t len, void *arg)
+{
+    struct wn_planner *p = arg;
     const struct wn_msg_ack *a = buf;
+    (void)loop;
     if (p->acks_from[src] > 0)
         p->acks_from[src]--;
     if (a->status != 0) {
         const char *why = len > sizeof(*a) ? (const char *)(a + 1) : "(no reason given)";
-        planner_fail_run(p, "stage '%s' on rank %d: %s", rt->stages[a->stage]->cfg->name, src,
-                         why);
+        planner_fail_run(p, "stage '%s' on rank %d: %s", p->run->stages[a->stage]->cfg->name,
+                         src, why);
     }
     p->acks_pending--;
 }
 
-int wn_planner_poll(struct wn_rt *rt)
+static const struct wn_loop_handler handlers[] = {
+    {WN_TAG_STOP, on_stop},
+    {WN_TAG_RESULT, on_result},
+    {WN_TAG_SHUFFLE_STATS, on_shuffle_stats},
+    {WN_TAG_DURABLE, on_durable},
+    {WN_TAG_ACK, on_ack},
+    WN_LOOP_HANDLER_END,
+};
+
+static int poll_hook(struct wn_loop *loop, void *arg);
+
+int wn_planner_register(struct wn_planner *p, wn_error_t *err)
 {
-    struct wn_planner *p = rt->planner;
+    if (wn_loop_handlers_add(p->run->loop, handlers, p) < 0 ||
+        wn_loop_poll_add(p->run->loop, poll_hook, p) < 0)
+        return wn_errprintf(err, "the planner cannot register with the event loop: %s",
+                            strerror(errno));
+    return 0;
+}
+
+/* Dispatch, progress, stage changes. */
+static int poll_hook(struct wn_loop *loop, void *arg)
+{
+    struct wn_planner *p = arg;
+    struct wn_run *run = p->run;
+    (void)loop;
     struct wn_stage_stats *s;
     planner_check_hang(p);
     planner_check_halt(p);
@@ -552,12 +567,12 @@ int wn_planner_poll(struct wn_rt *rt)
     case P_RUN:
         s = &p->stats[p->stage];
         if (p->shuffle) {
-            wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
-                               p->ninputs * p->rounds, wn_rt_now(rt), 0);
+            wn_progress_update(&p->progress, s, p->stage, run->nstages, p->tasks_finished,
+                               p->ninputs * p->rounds, wn_run_now(run), 0);
             return planner_shuffle_run(p);
         }
         if (p->stopping && !p->failed && p->nfinished < p->nbatches &&
-            (p->nrunning == 0 || wn_rt_now(rt) > p->stop_deadline)) {
+            (p->nrunning == 0 || wn_run_now(run) > p->stop_deadline)) {
             if (p->nrunning)
                 wn_warn("drain_timeout: %llu batches still running are given up (they "
                         "run again on resume)", (unsigned long long)p->nrunning);
@@ -568,8 +583,8 @@ int wn_planner_poll(struct wn_rt *rt)
             planner_end_stage(p);
             return 1;
         }
-        wn_progress_update(&p->progress, s, p->stage, rt->nstages, p->tasks_finished,
-                           p->ninputs, wn_rt_now(rt), 0);
+        wn_progress_update(&p->progress, s, p->stage, run->nstages, p->tasks_finished,
+                           p->ninputs, wn_run_now(run), 0);
         return planner_dispatch(p) > 0;
     case P_END:
         if (p->acks_pending)
@@ -587,7 +602,7 @@ int wn_planner_poll(struct wn_rt *rt)
         /* Part files still being written are waited for (when stopping,
          * until the drain deadline: those left are not journaled, and
          * their batches run again on resume). */
-        if (p->nundurable && !(p->stopping && wn_rt_now(rt) > p->stop_deadline))
+        if (p->nundurable && !(p->stopping && wn_run_now(run) > p->stop_deadline))
             return 0;
         planner_finish(p);
         return 1;

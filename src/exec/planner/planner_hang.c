@@ -22,7 +22,6 @@
 
 #include "util/exit.h"
 #include "util/log.h"
-#include "exec/runtime.h"
 #include "stage/stage_impl.h"
 #include "exec/planner/planner_impl.h"
 
@@ -35,7 +34,7 @@ void planner_expect_ack(struct wn_planner *p, int rank)
 /* Appends to buf what the planner waits for from rank r. */
 static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t len)
 {
-    const struct wn_rt *rt = p->rt;
+    const struct wn_run *run = p->run;
     size_t n = 0;
 #define PUT(...)                                                                   \
     do {                                                                           \
@@ -83,7 +82,7 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
     if (p->undurable_on[r] > 0)
         PUT("%s%llu part file%s being written", n ? "; " : "",
             (unsigned long long)p->undurable_on[r], p->undurable_on[r] == 1 ? "" : "s");
-    int pulls = wn_rt_pulls_from(rt, r);
+    int pulls = wn_loop_pulls_from(run->loop, r);
     if (pulls > 0)
         PUT("%s%d final task%s (--results)", n ? "; " : "", pulls, pulls == 1 ? "" : "s");
     if (n == 0)
@@ -93,22 +92,23 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
 
 static void hang_abort(struct wn_planner *p, int culprit, double now)
 {
-    struct wn_rt *rt = p->rt;
-    double limit = rt->cfg->exec.heartbeat_timeout;
+    struct wn_run *run = p->run;
+    double limit = run->cfg->exec.heartbeat_timeout;
     char waits[512], others[512] = "";
     describe_wait(p, culprit, waits, sizeof(waits));
     /* Ranks that have missed heartbeats too: blocked in a call with the
      * silent one, most likely. */
     size_t n = 0;
-    for (int r = 1; r < rt->size; r++) {
-        double silent = now - rt->heard[r];
+    for (int r = 1; r < run->size; r++) {
+        int blocking = 0;
+        double silent = now - wn_loop_heard(run->loop, r, &blocking);
         if (r == culprit || silent < 2 * limit / 5 || n + 64 >= sizeof(others))
             continue;
         n += (size_t)snprintf(others + n, sizeof(others) - n, "%s%d (%.0f s%s)",
                               n ? ", " : "; silent too: rank ", r, silent,
-                              rt->blocking[r] ? ", in a call that waits for other ranks" : "");
+                              blocking ? ", in a call that waits for other ranks" : "");
     }
-    const char *stage = p->stage < rt->nstages ? rt->stages[p->stage]->cfg->name : NULL;
+    const char *stage = p->stage < run->nstages ? run->stages[p->stage]->cfg->name : NULL;
     char where[160];
     if (stage && p->shuffle && p->state == P_RUN)
         snprintf(where, sizeof(where), "stage '%s' (shuffle round %u of %u)", stage,
@@ -125,7 +125,7 @@ static void hang_abort(struct wn_planner *p, int culprit, double now)
              "%s, which waits on it for: %s%s; it is frozen or stopped (a signal, a hung "
              "device or file system, its node), or waits for one that is.  Ending every "
              "rank (exit 1)%s",
-             culprit, rt->places[culprit].node_name, now - rt->heard[culprit], limit, where,
+             culprit, run->places[culprit].node_name, now - wn_loop_heard(run->loop, culprit, NULL), limit, where,
              waits, others,
              synced ? "; the checkpoint keeps every batch finished before: run the same "
                       "command again to resume"
@@ -137,17 +137,17 @@ static void hang_abort(struct wn_planner *p, int culprit, double now)
 
 void planner_check_hang(struct wn_planner *p)
 {
-    struct wn_rt *rt = p->rt;
-    if (!rt->heard || p->state == P_DONE)
+    struct wn_run *run = p->run;
+    if (wn_loop_heard(run->loop, 0, NULL) < 0 || p->state == P_DONE)
         return;
-    double now = wn_rt_clock(), limit = rt->cfg->exec.heartbeat_timeout;
+    double now = wn_clock_mono(), limit = run->cfg->exec.heartbeat_timeout;
     /* Rank 0 itself away (a slow fsync, the machine stalled): messages
      * that came meanwhile are still to be read, so the ranks get a
      * heartbeat interval from now before any is judged. */
     if (p->hang_polled > 0 && now - p->hang_polled > 1 && p->hang_check_at < now + limit / 5)
         p->hang_check_at = now + limit / 5;
     p->hang_polled = now;
-    if (now < p->hang_check_at || (p->stopping && p->stage < rt->nstages))
+    if (now < p->hang_check_at || (p->stopping && p->stage < run->nstages))
         return;
     p->hang_check_at = now + (limit / 20 < 1 ? limit / 20 : 1);
     /* The silent rank that is not waiting in a call on others, the one
@@ -156,11 +156,13 @@ void planner_check_hang(struct wn_planner *p)
      * wait in it with it: then one of those may be named, and the frozen
      * one is listed as silent too. */
     int culprit = -1, blocked = -1;
-    for (int r = 1; r < rt->size; r++) {
-        if (now - rt->heard[r] < limit)
+    for (int r = 1; r < run->size; r++) {
+        int blocking = 0;
+        double heard = wn_loop_heard(run->loop, r, &blocking);
+        if (now - heard < limit)
             continue;
-        int *best = rt->blocking[r] ? &blocked : &culprit;
-        if (*best < 0 || rt->heard[r] < rt->heard[*best])
+        int *best = blocking ? &blocked : &culprit;
+        if (*best < 0 || heard < wn_loop_heard(run->loop, *best, NULL))
             *best = r;
     }
     if (culprit < 0)

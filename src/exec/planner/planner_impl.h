@@ -18,8 +18,10 @@
 #include <stdint.h>
 
 #include "ckpt/ckpt.h"
+#include "exec/planner/planner.h"
 #include "exec/report.h"
-#include "exec/runtime.h"
+#include "exec/run.h"
+#include "exec/wire.h"
 #include "exec/timelimit.h"
 
 enum pstate { P_START, P_CLIQUE, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH,
@@ -45,7 +47,7 @@ struct queue {
 };
 
 struct wn_planner {
-    struct wn_rt *rt;
+    struct wn_run *run;
     enum pstate state;
     uint32_t stage;
     int failed;               /* stop dispatching; the run fails */
@@ -100,7 +102,7 @@ struct wn_planner {
     double next_limit_check;
     double next_halt_check;
     double stop_deadline;     /* when running batches are given up on */
-    /* planner_hang.c (wn_rt_clock times) */
+    /* planner_hang.c (wn_clock_mono times) */
     double hang_polled;       /* the last poll */
     double hang_check_at;     /* the next look at the ranks */
 
@@ -115,8 +117,6 @@ int planner_q_push(struct queue *q, uint64_t b);
 void planner_fail_run(struct wn_planner *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int planner_cmp_desc(const void *a, const void *b);   /* by id, for qsort */
-/* Sends a copy of msg (the caller keeps its own). */
-void planner_send_ctl(struct wn_planner *p, int dest, int tag, const void *msg, size_t len);
 void planner_stage_stats_begin(struct wn_planner *p, uint64_t tasks_in);
 void planner_assign(struct wn_planner *p, uint64_t b, int rank);
 /* Sends what the actors have room for; the number of batches sent. */

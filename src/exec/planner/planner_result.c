@@ -7,21 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/exit.h"
 #include "util/log.h"
 #include "exec/report.h"
 #include "ckpt/ckpt.h"
-#include "exec/runtime.h"
 #include "stage/stage_impl.h"
 #include "exec/planner/planner_impl.h"
 #include "util/xalloc.h"
 
 static const char *failed_path(struct wn_planner *p, char *buf, size_t len)
 {
-    const struct wn_rt *rt = p->rt;
-    if (rt->opts->failed_path)
-        return rt->opts->failed_path;
-    const char *dir = rt->cfg->output ? rt->cfg->output : ".";
-    snprintf(buf, len, "%s/%s.failed-tasks.jsonl", dir, rt->cfg->name);
+    const struct wn_run *run = p->run;
+    if (run->opts->failed_path)
+        return run->opts->failed_path;
+    const char *dir = run->cfg->output ? run->cfg->output : ".";
+    snprintf(buf, len, "%s/%s.failed-tasks.jsonl", dir, run->cfg->name);
     return buf;
 }
 
@@ -30,7 +30,7 @@ static const char *failed_path(struct wn_planner *p, char *buf, size_t len)
 static void record_event(struct wn_planner *p, int rank, const struct wn_msg_result *r,
                          uint32_t ntasks)
 {
-    if (!p->rt->opts->trace_path)
+    if (!p->run->opts->trace_path)
         return;
     if (p->nevents == p->cap_events) {
         size_t ncap = p->cap_events ? p->cap_events * 2 : 1024;
@@ -47,7 +47,7 @@ static void record_event(struct wn_planner *p, int rank, const struct wn_msg_res
 void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r,
                        size_t len)
 {
-    struct wn_rt *rt = p->rt;
+    struct wn_run *run = p->run;
     if (p->failed && r->stage != p->stage && len >= sizeof(*r))
         return;   /* a batch of a stage the failed run has left behind */
     if (r->stage != p->stage || r->batch >= p->nbatches ||
@@ -55,11 +55,11 @@ void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result
         (r->rejlen && ((const char *)(r + 1))[r->noutputs * sizeof(struct wn_desc) +
                                                  r->errlen + r->rejlen - 1] != '\0')) {
         wn_error("malformed result from rank %d", src);
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
     }
     struct pbatch *pb = &p->batches[r->batch];
     struct wn_stage_stats *s = &p->stats[p->stage];
-    const struct wn_stage_config *c = rt->stages[p->stage]->cfg;
+    const struct wn_stage_config *c = run->stages[p->stage]->cfg;
     p->outstanding[src]--;
     p->nrunning--;
     if (r->peak_rss_mib > p->peak_rss_mib[src])
@@ -161,8 +161,8 @@ void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result
         return;
     }
     /* A RAFT batch is not retried alone: its clique runs together. */
-    int max_retries = (rt->stages[p->stage]->ops->flags & WN_STAGE_RAFT)
-                          ? 0 : rt->cfg->exec.max_retries;
+    int max_retries = (run->stages[p->stage]->ops->flags & WN_STAGE_RAFT)
+                          ? 0 : run->cfg->exec.max_retries;
     pb->last_failed_on = src;
     if ((int)pb->attempt < max_retries && !p->failed) {
         wn_warn("stage '%s' batch %llu failed on rank %d (attempt %u of %d): %s; retrying",
@@ -190,7 +190,7 @@ void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result
                          &err) < 0)
         wn_error("cannot record the failed batch: %s", err.text);
     free(ids);
-    if (rt->cfg->exec.ignore_failures) {
+    if (run->cfg->exec.ignore_failures) {
         wn_warn("stage '%s' batch %llu (first task %016llx) failed %u times, last on rank "
                 "%d: %s; skipped (ignore_failures), recorded in %s", c->name,
                 (unsigned long long)r->batch,
@@ -211,18 +211,18 @@ void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result
 void planner_on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m,
                         size_t len)
 {
-    struct wn_rt *rt = p->rt;
-    if (len < sizeof(*m) || m->stage >= rt->nstages ||
+    struct wn_run *run = p->run;
+    if (len < sizeof(*m) || m->stage >= run->nstages ||
         len < sizeof(*m) + m->errlen + m->rejlen || !p->ck || p->undurable[m->stage] == 0 ||
         (m->rejlen && ((const char *)(m + 1))[m->errlen + m->rejlen - 1] != '\0')) {
         wn_error("malformed part-file report from rank %d", src);
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
     }
     p->undurable[m->stage]--;
     if (p->undurable_on[src])
         p->undurable_on[src]--;
     p->nundurable--;
-    const char *name = rt->stages[m->stage]->cfg->name;
+    const char *name = run->stages[m->stage]->cfg->name;
     wn_error_t err = {{0}};
     if (m->status != 0) {
         planner_fail_run(p, "checkpoint: rank %d could not write the part file of stage '%s' "

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 
 #include "util/log.h"
-#include "exec/runtime.h"
 #include "stage/stage_impl.h"
 #include "exec/planner/planner_impl.h"
 #include "util/xalloc.h"
@@ -16,17 +15,11 @@
  * ranks: partition p belongs to actor p mod nactors). */
 static void shuffle_tell(struct wn_planner *p, uint32_t op)
 {
-    size_t len = sizeof(struct wn_msg_shuffle) +
-                 (op == WN_SHUFFLE_BEGIN ? (size_t)p->nactors * sizeof(int32_t) : 0);
+    struct wn_msg_shuffle m = {p->stage, op, p->round, p->nparts, p->nactors, 0};
     for (int i = 0; i < p->nactors; i++) {
-        struct wn_msg_shuffle *m = wn_xcalloc(1, len);
-        *m = (struct wn_msg_shuffle){p->stage, op, p->round, p->nparts, p->nactors, 0};
-        if (op == WN_SHUFFLE_BEGIN)
-            for (int k = 0; k < p->nactors; k++)
-                ((int32_t *)(m + 1))[k] = p->actors[k];
         if (op != WN_SHUFFLE_INSERTED)
             planner_expect_ack(p, p->actors[i]);
-        wn_rt_send(p->rt, p->actors[i], WN_TAG_SHUFFLE, m, len);
+        wn_wire_send_shuffle(p->run->loop, p->actors[i], &m, p->actors);
     }
 }
 
@@ -44,13 +37,12 @@ static void shuffle_extract(struct wn_planner *p)
             planner_assign(p, b, rank);
             continue;
         }
-        struct wn_msg_extract *m = wn_xmalloc(sizeof(*m));
-        *m = (struct wn_msg_extract){p->stage, p->round, part, 0, b};
+        struct wn_msg_extract m = {p->stage, p->round, part, 0, b};
         pb->state = B_RUNNING;
         pb->actor = rank;
         p->outstanding[rank]++;
         p->nrunning++;
-        wn_rt_send(p->rt, rank, WN_TAG_EXTRACT, m, sizeof(*m));
+        wn_wire_send_extract(p->run->loop, rank, &m);
     }
 }
 
@@ -61,12 +53,12 @@ static void shuffle_extract(struct wn_planner *p)
  * loaded instead of extracted. */
 int planner_shuffle_run(struct wn_planner *p)
 {
-    struct wn_rt *rt = p->rt;
+    struct wn_run *run = p->run;
     if (p->failed || p->stopping) {
         /* Extracts waiting for a round that cannot complete are not
          * waited for: the actors drop them at shutdown.  Past a stop's
          * deadline, nothing is (a frozen rank may never answer). */
-        int past = p->stopping && wn_rt_now(rt) > p->stop_deadline;
+        int past = p->stopping && wn_run_now(run) > p->stop_deadline;
         int waiting = p->nrunning && !(p->sh_phase == SH_EXTRACT && p->failed) && !past;
         if (waiting)
             return 0;
@@ -90,13 +82,13 @@ int planner_shuffle_run(struct wn_planner *p)
         if (to_run == 0) {
             /* Finished earlier: only loaded, anywhere. */
             for (uint32_t part = 0; part < p->nparts; part++)
-                planner_q_push(&p->queues[rt->size], first + part);
+                planner_q_push(&p->queues[run->size], first + part);
             p->sh_pending = p->nparts;
             p->sh_phase = SH_LOAD;
             return 1;
         }
         wn_debug("stage '%s': shuffle round %u of %u, %u partitions on %d actors",
-                 rt->stages[p->stage]->cfg->name, p->round + 1, p->rounds, p->nparts,
+                 run->stages[p->stage]->cfg->name, p->round + 1, p->rounds, p->nparts,
                  p->nactors);
         shuffle_tell(p, WN_SHUFFLE_BEGIN);
         p->sh_phase = SH_BEGIN;
@@ -111,7 +103,7 @@ int planner_shuffle_run(struct wn_planner *p)
             pb->state = B_PENDING;
             pb->attempt = 0;
             pb->last_failed_on = -1;
-            planner_q_push(&p->queues[pb->primary >= 0 ? pb->primary : rt->size], b);
+            planner_q_push(&p->queues[pb->primary >= 0 ? pb->primary : run->size], b);
         }
         p->sh_phase = SH_INSERT;
         return 1;
