@@ -222,7 +222,7 @@ static int flush_one(struct wn_loop *loop, int dest)
         loop->sent0 = wn_clock_mono();
     /* Not on rank 0 of several: an eager send blocks once the receiver's
      * queue is full, and a frozen rank never empties it; rank 0 must keep
-     * polling to notice that rank's silence (planner_hang.c). */
+     * polling to notice that rank's silence (hang.c). */
     if (len <= WN_EAGER_SEND && !loop->heard) {
         /* Copied out by the time MPI_Send returns: the buffer serves the
          * next messages. */
@@ -553,7 +553,7 @@ static void on_payload_header(struct wn_loop *loop, int src, const struct wn_msg
  * HEARTBEAT whenever it has sent it nothing else for heartbeat_timeout / 5
  * seconds (any message counts, so a busy actor sends few), and rank 0
  * notes when it last heard from each rank; the planner ends a run in
- * which one has been silent for heartbeat_timeout (planner_hang.c).
+ * which one has been silent for heartbeat_timeout (hang.c).
  * Before a call that waits for other ranks (a communicator made, a
  * shuffle round's connections), an actor says so, so that rank 0 can
  * tell the ranks that wait from the one they wait for. */

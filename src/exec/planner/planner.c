@@ -8,9 +8,9 @@
  * already holds, and otherwise pulls them from their owners itself.
  *
  * This file: the entry points, queues, stage start and dispatch.
- * planner_result.c takes the batches' results; planner_end.c resumes,
+ * results.c takes the batches' results; planner_end.c resumes,
  * ends stages, collects and finishes, and handles stop requests;
- * planner_shuffle.c runs a shuffle stage's rounds; planner_hang.c finds
+ * shuffle_round.c runs a shuffle stage's rounds; hang.c finds
  * silent ranks (the state they share: planner_impl.h).
  */
 #define _GNU_SOURCE

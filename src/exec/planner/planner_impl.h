@@ -7,8 +7,8 @@
  *   planner_end.c      resume from a checkpoint, stage end and the next
  *                      stage, collect (--results), finish, stop requests
  *                      (signal, `winnow halt`, the Slurm time limit)
- *   planner_shuffle.c  a shuffle stage's rounds
- *   planner_hang.c     what the planner waits for from each rank, and a
+ *   shuffle_round.c  a shuffle stage's rounds
+ *   hang.c     what the planner waits for from each rank, and a
  *                      rank gone silent (heartbeat_timeout)
  */
 #ifndef WN_PLANNER_IMPL_H
@@ -102,7 +102,7 @@ struct wn_planner {
     double next_limit_check;
     double next_halt_check;
     double stop_deadline;     /* when running batches are given up on */
-    /* planner_hang.c (wn_clock_mono times) */
+    /* hang.c (wn_clock_mono times) */
     double hang_polled;       /* the last poll */
     double hang_check_at;     /* the next look at the ranks */
 
@@ -122,7 +122,7 @@ void planner_assign(struct wn_planner *p, uint64_t b, int rank);
 /* Sends what the actors have room for; the number of batches sent. */
 int planner_dispatch(struct wn_planner *p);
 
-/* planner_result.c: a batch's RESULT, and the DURABLE message of a part
+/* results.c: a batch's RESULT, and the DURABLE message of a part
  * file written after it. */
 void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r,
                        size_t len);
@@ -148,11 +148,11 @@ int planner_give_up_acks(struct wn_planner *p);
 void planner_check_halt(struct wn_planner *p);
 void planner_check_limit(struct wn_planner *p);
 
-/* planner_shuffle.c: the P_RUN step of a shuffle stage; 1 when it did
+/* shuffle_round.c: the P_RUN step of a shuffle stage; 1 when it did
  * something (poll again), 0 when it waits on messages. */
 int planner_shuffle_run(struct wn_planner *p);
 
-/* planner_hang.c */
+/* hang.c */
 /* Counts an acknowledgement awaited from rank (call before sending). */
 void planner_expect_ack(struct wn_planner *p, int rank);
 /* Called each poll: a rank silent for heartbeat_timeout ends the run

@@ -1,4 +1,4 @@
-/* planner_hang.c - rank 0: a rank that has gone silent.
+/* hang.c - rank 0: a rank that has gone silent.
  *
  * Every other rank sends rank 0 something at least every
  * heartbeat_timeout / 5 seconds while it runs (loop.c,

@@ -1,4 +1,4 @@
-/* planner_result.c - rank 0: the results of batches (planner.c
+/* results.c - rank 0: the results of batches (planner.c
  * dispatches them): outputs recorded and journaled, rejects counted,
  * failures retried, given up (recorded in the failed-tasks file) or
  * failing the run, and part files written after their results. */

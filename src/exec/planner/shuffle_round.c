@@ -1,4 +1,4 @@
-/* planner_shuffle.c - rank 0: a shuffle stage's rounds.  Each round
+/* shuffle_round.c - rank 0: a shuffle stage's rounds.  Each round
  * connects the stage's actors, dispatches the inserts first-free, has each
  * partition extracted on the actor that owns it, and closes the
  * connections; the rows move between the actors, never through here.
