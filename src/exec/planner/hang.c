@@ -14,7 +14,7 @@
  * Any silent rank counts, not only one that holds batches: a frozen rank
  * may hold the payloads another actor's batch is pulling, and that actor
  * keeps sending heartbeats while it waits.  During a stop the drain
- * deadline bounds the wait instead (planner_give_up_acks, exec.c).
+ * deadline bounds the wait instead (planner.c's give_up_acks, exec.c).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -24,12 +24,6 @@
 #include "util/log.h"
 #include "stage/stage_impl.h"
 #include "exec/planner/planner_impl.h"
-
-void planner_expect_ack(struct wn_planner *p, int rank)
-{
-    p->acks_pending++;
-    p->acks_from[rank]++;
-}
 
 /* Appends to buf what the planner waits for from rank r. */
 static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t len)
@@ -45,12 +39,12 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
      * (partitions of the round). */
     static const char *const one[] = {"batch", "insert batch", "partition"};
     static const char *const many[] = {"batches", "insert batches", "partitions"};
-    for (int kind = 0; kind < 3 && p->batches && p->state == P_RUN; kind++) {
+    for (int kind = 0; kind < 3 && p->dispatch->batches && p->state == P_RUN; kind++) {
         int count = 0, listed = 0;
         for (int pass = 0; pass < 2; pass++)
-            for (uint64_t b = 0; b < p->nbatches; b++) {
-                const struct pbatch *pb = &p->batches[b];
-                int k = !p->shuffle ? 0 : b < p->nextract ? 2 : 1;
+            for (uint64_t b = 0; b < p->dispatch->nbatches; b++) {
+                const struct pbatch *pb = &p->dispatch->batches[b];
+                int k = !p->shuffle->active ? 0 : b < p->dispatch->njournaled ? 2 : 1;
                 if (k != kind || pb->state != B_RUNNING || pb->actor != r)
                     continue;
                 if (pass == 0) {
@@ -61,7 +55,7 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
                     PUT(", ...");
                     break;
                 }
-                uint64_t num = k == 0 ? b : k == 1 ? b - p->nextract : b % p->nparts;
+                uint64_t num = k == 0 ? b : k == 1 ? b - p->dispatch->njournaled : b % p->shuffle->nparts;
                 if (listed++)
                     PUT(", ");
                 else
@@ -74,14 +68,14 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
                            : p->state == P_NODE_SETUP ? "setup_on_node"
                            : p->state == P_SETUP      ? "setup"
                            : p->state == P_END        ? "the stage's end (teardown)"
-                           : p->sh_phase == SH_BEGIN  ? "connecting the shuffle round"
-                           : p->sh_phase == SH_END    ? "closing the shuffle round"
+                           : p->shuffle->phase == SH_BEGIN  ? "connecting the shuffle round"
+                           : p->shuffle->phase == SH_END    ? "closing the shuffle round"
                                                       : "an acknowledgement";
         PUT("%s%s", n ? "; " : "", what);
     }
-    if (p->undurable_on[r] > 0)
+    if (p->checkpoint->undurable_on[r] > 0)
         PUT("%s%llu part file%s being written", n ? "; " : "",
-            (unsigned long long)p->undurable_on[r], p->undurable_on[r] == 1 ? "" : "s");
+            (unsigned long long)p->checkpoint->undurable_on[r], p->checkpoint->undurable_on[r] == 1 ? "" : "s");
     int pulls = wn_loop_pulls_from(run->loop, r);
     if (pulls > 0)
         PUT("%s%d final task%s (--results)", n ? "; " : "", pulls, pulls == 1 ? "" : "s");
@@ -110,16 +104,16 @@ static void hang_abort(struct wn_planner *p, int culprit, double now)
     }
     const char *stage = p->stage < run->nstages ? run->stages[p->stage]->cfg->name : NULL;
     char where[160];
-    if (stage && p->shuffle && p->state == P_RUN)
+    if (stage && p->shuffle->active && p->state == P_RUN)
         snprintf(where, sizeof(where), "stage '%s' (shuffle round %u of %u)", stage,
-                 p->round + 1, p->rounds);
+                 p->shuffle->round + 1, p->shuffle->rounds);
     else if (stage)
         snprintf(where, sizeof(where), "stage '%s'", stage);
     else
         snprintf(where, sizeof(where), "collecting the final tasks");
     wn_error_t err = {{0}};
-    int synced = p->ck && wn_ckpt_finish(p->ck, WN_EXIT_FAILURE, &err) == 0;
-    if (p->ck && !synced)
+    int synced = p->checkpoint->ck && wn_ckpt_finish(p->checkpoint->ck, WN_EXIT_FAILURE, &err) == 0;
+    if (p->checkpoint->ck && !synced)
         wn_error("checkpoint: %s", err.text);
     wn_error("rank %d (host %s) has sent nothing for %.0f s (heartbeat_timeout %g s) during "
              "%s, which waits on it for: %s%s; it is frozen or stopped (a signal, a hung "
@@ -147,7 +141,7 @@ void planner_check_hang(struct wn_planner *p)
     if (p->hang_polled > 0 && now - p->hang_polled > 1 && p->hang_check_at < now + limit / 5)
         p->hang_check_at = now + limit / 5;
     p->hang_polled = now;
-    if (now < p->hang_check_at || (p->stopping && p->stage < run->nstages))
+    if (now < p->hang_check_at || (p->stop->stopping && p->stage < run->nstages))
         return;
     p->hang_check_at = now + (limit / 20 < 1 ? limit / 20 : 1);
     /* The silent rank that is not waiting in a call on others, the one
