@@ -256,12 +256,13 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
     run.cfg = cfg;
     run.opts = opts;
     run.store = wn_store_create();
-    /* Collective whatever happened above: every rank makes it. */
+    /* Collective, whatever happened above: every rank makes it. */
     run.loop = wn_loop_create(MPI_COMM_WORLD, run.store, cfg->exec.heartbeat_timeout, &err);
     MPI_Comm_dup(MPI_COMM_WORLD, &run.group_comm);
     MPI_Comm_rank(MPI_COMM_WORLD, &run.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &run.size);
-    run.arena = run.loop ? wn_arena_open(wn_loop_comm(run.loop)) : NULL;
+    /* Start-up collectives only: on a communicator every rank has. */
+    run.arena = wn_arena_open(run.group_comm);
     install_crash_handler(run.rank);
 
     /* One epoch for all ranks' timestamps. */

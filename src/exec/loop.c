@@ -253,13 +253,20 @@ void wn_loop_flush(struct wn_loop *loop)
 struct wn_loop *wn_loop_create(MPI_Comm comm, struct wn_store *store,
                                double heartbeat_timeout, wn_error_t *err)
 {
+    /* The collectives first, so that a rank short of memory still
+     * takes part in them. */
+    MPI_Comm c, data;
+    MPI_Comm_dup(comm, &c);
+    MPI_Comm_dup(comm, &data);
     struct wn_loop *loop = calloc(1, sizeof(*loop));
     if (!loop) {
+        MPI_Comm_free(&data);
+        MPI_Comm_free(&c);
         wn_errprintf(err, "out of memory");
         return NULL;
     }
-    MPI_Comm_dup(comm, &loop->comm);
-    MPI_Comm_dup(comm, &loop->data_comm);
+    loop->comm = c;
+    loop->data_comm = data;
     MPI_Comm_rank(loop->comm, &loop->rank);
     MPI_Comm_size(loop->comm, &loop->size);
     loop->store = store;
