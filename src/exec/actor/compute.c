@@ -1,4 +1,4 @@
-/* actor_io.c - an actor's two threads: the compute thread, which runs
+/* compute.c - an actor's two threads: the compute thread, which runs
  * the jobs the main thread makes ready, and the I/O thread, which writes
  * the part files of finished batches when checkpointing, so that the
  * compute thread goes on meanwhile.  Both hand their work back to the
