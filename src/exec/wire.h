@@ -135,9 +135,9 @@ struct wn_msg_clique {
 struct wn_msg_extract {
     uint32_t stage;
     uint32_t round;
-    uint32_t part;
+    uint32_t partition;
     uint32_t pad;
-    uint64_t batch;           /* its checkpoint batch: round * nparts + part */
+    uint64_t batch;           /* its checkpoint batch: round * nparts + partition */
 };
 
 struct wn_msg_load {

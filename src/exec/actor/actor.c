@@ -2,7 +2,8 @@
  * assigned batch's inputs (local payloads by reference, remote ones pulled
  * from their owners), and runs process_batch on a compute thread so the
  * main thread keeps serving pulls and messages meanwhile.  Running a job
- * is in actor_job.c, the compute and I/O threads in actor_io.c. */
+ * is in actor_job.c, the compute thread in compute.c, the I/O thread in
+ * io.c. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdatomic.h>
@@ -37,27 +38,28 @@ struct wn_actor *wn_actor_create(struct wn_run *run, wn_error_t *err)
     }
     a->run = run;
     pthread_mutex_init(&a->lock, NULL);
-    pthread_cond_init(&a->cond, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&a->main_cond, &ca);
     pthread_condattr_destroy(&ca);
-    a->ready_tail = &a->ready;
-    a->io_tail = &a->io_head;
-    pthread_cond_init(&a->io_cond, NULL);
-    pthread_cond_init(&a->io_space, NULL);
     a->cur_stage = -1;
-    a->avg_stage = -1;
     a->clique_stage = -1;
-    if (pthread_create(&a->thread, NULL, actor_compute_main, a) != 0) {
-        wn_errprintf(err, "cannot start the compute thread");
-        free(a);
+    if (!(a->shuffle = shuffle_member_create())) {
+        wn_errprintf(err, "out of memory");
+        wn_actor_destroy(a);
         return NULL;
     }
-    a->thread_started = 1;
-    if (a->run->opts->checkpoint && pthread_create(&a->io_thread, NULL, actor_io_main, a) == 0)
-        a->io_started = 1;
+    if (!compute_create(a)) {
+        wn_errprintf(err, "cannot start the compute thread");
+        wn_actor_destroy(a);
+        return NULL;
+    }
+    if (!io_create(a, run->opts->checkpoint != NULL)) {
+        wn_errprintf(err, "out of memory");
+        wn_actor_destroy(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -67,52 +69,33 @@ void wn_actor_destroy(struct wn_actor *a)
         return;
     pthread_mutex_lock(&a->lock);
     a->stop = 1;
-    pthread_cond_signal(&a->cond);
-    pthread_cond_signal(&a->io_cond);
+    if (a->compute)
+        pthread_cond_signal(&a->compute->cond);
+    if (a->io)
+        pthread_cond_signal(&a->io->cond);
     pthread_mutex_unlock(&a->lock);
-    if (a->thread_started)
-        pthread_join(a->thread, NULL);
-    if (a->io_started)
-        pthread_join(a->io_thread, NULL);
-    pthread_cond_destroy(&a->io_cond);
-    pthread_cond_destroy(&a->io_space);
+    compute_destroy(a->compute);
+    io_destroy(a->io);
+    shuffle_member_destroy(a->shuffle);
     pthread_mutex_destroy(&a->lock);
-    pthread_cond_destroy(&a->cond);
     pthread_cond_destroy(&a->main_cond);
     wn_clique_destroy(a->clique);
     free(a);
 }
 
-/* Hands an insert batch's chunks to the shuffle, before its result goes
- * to the planner (which finishes the round's inserts only after every
- * result, so no chunk comes after insert_finished). */
-static void sh_fail(struct wn_actor *a, const char *why);
-
-static void hand_chunks(struct wn_actor *a, struct job *j)
-{
-    for (size_t i = 0; i < j->nchunks; i++) {
-        struct chunk *c = &j->chunks[i];
-        wn_error_t err = {{0}};
-        if (!a->sh_failed &&
-            wn_shuffle_insert(a->sh, c->part, c->origin, c->buf, c->len, &err) < 0)
-            sh_fail(a, err.text);
-        else if (a->sh_failed)
-            free(c->buf);
-        c->buf = NULL;   /* the shuffle's now (or freed) */
-    }
-    free(j->chunks);
-    j->chunks = NULL;
-    j->nchunks = 0;
-}
-
 /* Sends a finished job's result and frees it (main thread). */
+static void fail_jobs(struct wn_actor *a, struct job *list, const char *why);
+
 static void send_result(struct wn_actor *a, struct job *j)
 {
+    /* An insert batch's chunks go to the shuffle before its result goes
+     * to the planner (which finishes the round's inserts only after
+     * every result, so no chunk comes after insert_finished). */
     if (j->nchunks)
-        hand_chunks(a, j);
+        fail_jobs(a, shuffle_member_hand_chunks(a->shuffle, j), a->shuffle->error);
     /* An extracted partition's received rows are no longer needed. */
-    if (j->extract && a->sh && a->sh_stage == j->stage->index && a->sh_round == j->round)
-        wn_shuffle_release(a->sh, j->part);
+    if (j->kind == JOB_EXTRACT)
+        shuffle_member_release(a->shuffle, j);
     wn_wire_send_result(a->run->loop, 0, j->result, j->result_len);
     actor_job_free(a, j);
 }
@@ -125,28 +108,28 @@ static void make_ready(struct wn_actor *a, struct job *j)
     /* A stage whose batches take microseconds, with the compute thread
      * idle: run it here.  GPU stages stay on the compute thread, which
      * holds their device (CUDA binds a device per thread). */
-    int io_room = !a->run->opts->checkpoint || (a->io_started && a->io_queued < WN_IO_QUEUE_MAX);
+    int io_room = !a->run->opts->checkpoint || (a->io->started && a->io->queued < WN_IO_QUEUE_MAX);
     /* RAFT stages neither: their collectives need the main thread free. */
-    if (!a->ready && !a->running && a->avg_stage == (int)j->stage->index &&
-        a->avg_job_s < WN_INLINE_JOB_S && !(j->stage->cfg->gpus > 0) && io_room &&
+    if (!a->compute->ready && !a->compute->running && a->compute->avg_stage == (int)j->stage->index &&
+        a->compute->avg_job_s < WN_INLINE_JOB_S && !(j->stage->cfg->gpus > 0) && io_room &&
         !(j->stage->ops->flags & WN_STAGE_RAFT)) {
-        double now = wn_run_now(a->run), idle = now - a->idle_since;
+        double now = wn_run_now(a->run), idle = now - a->compute->idle_since;
         pthread_mutex_unlock(&a->lock);
-        actor_run_job(a, j, idle > 0 ? idle : 0, a->io_started);
+        actor_run_job(a, j, idle > 0 ? idle : 0, a->io->started);
         double end = wn_run_now(a->run);
         pthread_mutex_lock(&a->lock);
-        a->idle_since = end;
+        a->compute->idle_since = end;
         actor_note_job_time(a, j, end - now);
         if (j->io)
-            actor_queue_io(a, j);
+            io_queue(a->io, j);
         pthread_mutex_unlock(&a->lock);
         send_result(a, j);
         return;
     }
     j->next = NULL;
-    *a->ready_tail = j;
-    a->ready_tail = &j->next;
-    pthread_cond_signal(&a->cond);
+    *a->compute->ready_tail = j;
+    a->compute->ready_tail = &j->next;
+    pthread_cond_signal(&a->compute->cond);
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -167,7 +150,7 @@ static void on_pulled(struct wn_loop *loop, uint64_t id, void *buf, size_t len, 
     struct job *j = c->job;
     j->bufs[c->index] = buf;
     j->lens[c->index] = len;
-    j->remote[c->index] = 1;
+    j->source[c->index] = INPUT_PULLED;
     j->pulled_bytes += len;
     free(c);
     if (--j->missing == 0)
@@ -204,7 +187,7 @@ static void on_stage(struct wn_actor *a, const struct wn_msg_stage *m)
         }
     }
     a->cur_stage = (int)m->stage;
-    a->idle_since = wn_run_now(a->run);
+    a->compute->idle_since = wn_run_now(a->run);
     wn_current_stage_name = NULL;
     ack(a, m->stage, NULL);
     return;
@@ -238,15 +221,15 @@ static void on_assign(struct wn_actor *a, const struct wn_msg_assign *m, size_t 
     at += cnt * sizeof(size_t);
     j->held = (struct wn_payload **)at;
     at += cnt * sizeof(struct wn_payload *);
-    j->remote = (unsigned char *)at;
+    j->source = (unsigned char *)at;
     j->stage = a->run->stages[m->stage];
     j->attempt = m->attempt;
     j->batch = m->batch;
     j->n = n;
     /* A shuffle stage's batches are its inserts (extracts come apart). */
     if (j->stage->ops->flags & WN_STAGE_SHUFFLE) {
-        j->insert = 1;
-        j->round = a->sh_round;
+        j->kind = JOB_INSERT;
+        j->round = a->shuffle->round;
     }
     memcpy(j->descs, m + 1, n * sizeof(struct wn_desc));
     for (uint32_t i = 0; i < n; i++) {
@@ -265,7 +248,7 @@ static void on_assign(struct wn_actor *a, const struct wn_msg_assign *m, size_t 
         } else if ((j->bufs[i] = (void *)wn_arena_ptr(a->run->arena, d->owner, d->arena))) {
             /* In the owner's node arena: read in place, checksum verified. */
             j->lens[i] = d->len;
-            j->remote[i] = 2;
+            j->source[i] = INPUT_ARENA;
             j->arena_bytes += d->len;
         } else {
             j->missing++;
@@ -281,7 +264,7 @@ static void on_assign(struct wn_actor *a, const struct wn_msg_assign *m, size_t 
     for (uint32_t i = 0; i < n && pulls; i++) {
         const struct wn_desc *d = &j->descs[i];
         /* Seeds, local inputs and those read in a node arena are there. */
-        if (d->owner < 0 || d->owner == a->run->rank || j->remote[i] == 2)
+        if (d->owner < 0 || d->owner == a->run->rank || j->source[i] == INPUT_ARENA)
             continue;
         pulls--;
         struct pull_ctx *c = wn_xmalloc(sizeof(*c));
@@ -308,7 +291,7 @@ static void on_load(struct wn_actor *a, const struct wn_msg_load *m, size_t len)
     j->bufs = NULL;
     j->stage = a->run->stages[m->stage];
     j->batch = m->batch;
-    j->load = 1;
+    j->kind = JOB_LOAD;
     j->load_sum = m->sum;
     make_ready(a, j);
 }
@@ -316,32 +299,26 @@ static void on_load(struct wn_actor *a, const struct wn_msg_load *m, size_t len)
 /* An extract that cannot run: its result says why. */
 static void fail_job(struct wn_actor *a, struct job *j, const char *why)
 {
-    uint64_t counts[4] = {0, 0, 0, 0};
+    struct job_counts counts = {0, 0, 0, 0};
     double now = wn_run_now(a->run);
-    actor_job_result(a, j, -1, why, NULL, 0, now, now, 0, counts);
+    actor_job_result(a, j, -1, why, NULL, 0, now, now, 0, &counts);
     send_result(a, j);
 }
 
 /* The round failed on this rank (a peer unreachable, a transfer stuck):
  * the extracts waiting for it fail with the reason, and so do later ones;
  * the planner fails the run. */
-static void sh_fail(struct wn_actor *a, const char *why)
+static void fail_jobs(struct wn_actor *a, struct job *list, const char *why)
 {
-    if (!a->sh_failed) {
-        a->sh_failed = 1;
-        snprintf(a->sh_error, sizeof(a->sh_error), "%s", why);
-        wn_error("%s", why);
-    }
-    while (a->sh_waiting) {
-        struct job *j = a->sh_waiting;
-        a->sh_waiting = j->next;
-        fail_job(a, j, a->sh_error);
+    while (list) {
+        struct job *j = list;
+        list = j->next;
+        fail_job(a, j, why);
     }
 }
 
 static void on_shuffle(struct wn_actor *a, const struct wn_msg_shuffle *m, size_t len)
 {
-    const struct wn_executor_config *ex = &a->run->cfg->exec;
     wn_error_t err = {{0}};
     if (len < sizeof(*m) || m->stage >= a->run->nstages ||
         (m->op == WN_SHUFFLE_BEGIN &&
@@ -350,61 +327,16 @@ static void on_shuffle(struct wn_actor *a, const struct wn_msg_shuffle *m, size_
         MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
     }
     if (m->op == WN_SHUFFLE_BEGIN) {
-        const int32_t *ranks = (const int32_t *)(m + 1);
-        MPI_Group world, group;
-        MPI_Comm_group(a->run->group_comm, &world);
-        MPI_Group_incl(world, m->nactors, (const int *)ranks, &group);
-        /* This and the round's connections wait for every actor of the
-         * round: rank 0 hears nothing from here meanwhile. */
-        wn_loop_heartbeat(a->run->loop, WN_HB_BLOCKING);
-        /* Non-collective over group_comm: only the round's actors call it. */
-        int rc = MPI_Comm_create_group(a->run->group_comm, group, (int)(m->round & 0x7fff),
-                                       &a->sh_comm);
-        MPI_Group_free(&group);
-        MPI_Group_free(&world);
-        struct wn_shuffle_opts o = {
-            .inflight_per_peer = (size_t)ex->shuffle_inflight,
-            .memory_limit = (size_t)ex->shuffle_memory_limit,
-            .spill_dir = ex->shuffle_spill_dir,
-            .timeout_s = ex->shuffle_timeout,
-            .world_rank = a->run->rank,
-        };
-        a->sh_failed = 0;
-        a->sh_error[0] = '\0';
-        a->sh_stage = m->stage;
-        a->sh_round = m->round;
-        if (rc != MPI_SUCCESS) {
-            wn_errprintf(&err, "rank %d: cannot make the communicator of shuffle round %u",
-                         a->run->rank, m->round);
-        } else if (!(a->sh = wn_shuffle_create(a->sh_comm, m->round, m->nparts, &o, &err))) {
-            wn_errprefix(&err, "rank %d: shuffle round %u", a->run->rank, m->round);
-            MPI_Comm_free(&a->sh_comm);
-        }
+        shuffle_member_begin(a->shuffle, a->run, m, &err);
         ack(a, m->stage, err.text[0] ? err.text : NULL);
         return;
     }
     if (m->op == WN_SHUFFLE_INSERTED) {
-        if (a->sh && !a->sh_failed && wn_shuffle_insert_finished(a->sh, &err) < 0)
-            sh_fail(a, err.text);
+        fail_jobs(a, shuffle_member_inserted(a->shuffle), a->shuffle->error);
         return;
     }
     /* WN_SHUFFLE_END: every extract of the round is done everywhere. */
-    if (a->sh) {
-        struct wn_shuffle_stats ss;
-        wn_shuffle_stats(a->sh, &ss);
-        wn_debug("shuffle round %u: sent %llu bytes in %llu messages, received %llu, "
-                 "spilled %llu, peak held %llu", m->round, (unsigned long long)ss.bytes_sent,
-                 (unsigned long long)ss.messages_sent, (unsigned long long)ss.bytes_received,
-                 (unsigned long long)ss.bytes_spilled, (unsigned long long)ss.peak_held_bytes);
-        struct wn_msg_shuffle_stats st = {m->stage, m->round, ss.bytes_sent, ss.bytes_spilled,
-                                          ss.peak_held_bytes};
-        wn_wire_send_shuffle_stats(a->run->loop, 0, &st);
-        wn_loop_heartbeat(a->run->loop, WN_HB_BLOCKING);   /* a barrier of the round */
-        wn_shuffle_destroy(a->sh);
-        a->sh = NULL;
-        MPI_Comm_free(&a->sh_comm);
-    }
-    atomic_store(&a->sh_backlog, 0);
+    shuffle_member_end(a->shuffle, a->run, m);
     ack(a, m->stage, NULL);
 }
 
@@ -418,61 +350,33 @@ static void on_extract(struct wn_actor *a, const struct wn_msg_extract *m, size_
     j->descs = (struct wn_desc *)(j + 1);
     j->stage = a->run->stages[m->stage];
     j->batch = m->batch;
-    j->extract = 1;
+    j->kind = JOB_EXTRACT;
     j->round = m->round;
-    j->part = m->part;
-    if (a->sh_failed) {
-        fail_job(a, j, a->sh_error);
-        return;
-    }
-    if (!a->sh || a->sh_stage != m->stage || a->sh_round != m->round) {
-        char why[160];
-        snprintf(why, sizeof(why), "rank %d has no open shuffle round %u of this stage",
-                 a->run->rank, m->round);
+    j->partition = m->partition;
+    char why[1024];
+    int state = shuffle_member_extract(a->shuffle, j, a->run->rank, why, sizeof(why));
+    if (state == EXTRACT_FAIL)
         fail_job(a, j, why);
-        return;
-    }
-    if (wn_shuffle_complete(a->sh)) {
+    else if (state == EXTRACT_READY)
         make_ready(a, j);
-        return;
-    }
-    j->next = a->sh_waiting;
-    a->sh_waiting = j;
 }
 
 /* Moves the open round on: progress, failures, extracts that may start,
  * and the backlog the compute thread watches. */
 static int shuffle_poll(struct wn_actor *a)
 {
-    wn_error_t err = {{0}};
-    if (!a->sh || a->sh_failed)
-        return 0;
-    int rc = wn_shuffle_progress(a->sh, &err);
-    if (rc < 0) {
-        sh_fail(a, err.text);
-        return 1;
+    struct job *ready, *failed;
+    int room = 0;
+    int rc = shuffle_member_progress(a->shuffle, &ready, &failed, &room);
+    fail_jobs(a, failed, a->shuffle->error);
+    while (ready) {
+        struct job *j = ready;
+        ready = j->next;
+        make_ready(a, j);
     }
-    if (a->sh_waiting && wn_shuffle_complete(a->sh)) {
-        /* Oldest first: partitions in the order the planner sent them. */
-        struct job *rev = NULL;
-        while (a->sh_waiting) {
-            struct job *j = a->sh_waiting;
-            a->sh_waiting = j->next;
-            j->next = rev;
-            rev = j;
-        }
-        while (rev) {
-            struct job *j = rev;
-            rev = j->next;
-            make_ready(a, j);
-        }
-        rc = 1;
-    }
-    size_t q = wn_shuffle_queued_bytes(a->sh);
-    size_t old = atomic_exchange(&a->sh_backlog, q);
-    if (old > WN_SHUFFLE_BACKLOG && q <= WN_SHUFFLE_BACKLOG) {
+    if (room) {
         pthread_mutex_lock(&a->lock);
-        pthread_cond_broadcast(&a->io_space);
+        pthread_cond_broadcast(&a->compute->room);
         pthread_mutex_unlock(&a->lock);
     }
     return rc;
@@ -634,7 +538,7 @@ static void idle_wait(void *arg, double seconds)
     struct wn_actor *a = arg;
     /* An open shuffle round is driven by polling its UCX worker, and a
      * clique collective by testing it. */
-    if ((a->sh || wn_clique_busy(a->clique)) && seconds > 100e-6)
+    if ((a->shuffle->sh || wn_clique_busy(a->clique)) && seconds > 100e-6)
         seconds = 100e-6;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

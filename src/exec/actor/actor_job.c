@@ -28,7 +28,7 @@ void actor_job_free(struct wn_actor *a, struct job *j)
     for (uint32_t i = 0; i < j->n; i++) {
         if (j->held && j->held[i])
             wn_store_release(a->run->store, j->held[i]);
-        else if (j->remote && j->remote[i] == 1)   /* 2: read in the node arena */
+        else if (j->source && j->source[i] == INPUT_PULLED)   /* 2: read in the node arena */
             free(j->bufs[i]);
     }
     for (size_t i = 0; i < j->nchunks; i++)
@@ -60,7 +60,7 @@ static uint64_t batch_key(const struct wn_desc *d, uint32_t n)
 /* Builds the RESULT message of a finished (or failed) job. */
 void actor_job_result(struct wn_actor *a, struct job *j, int status, const char *errtext,
                       struct wn_desc *outs, uint32_t nout, double t_start, double t_end,
-                      double idle_s, const uint64_t counts[4])
+                      double idle_s, const struct job_counts *counts)
 {
     size_t elen = status ? strlen(errtext) + 1 : 0;
     size_t rlen = !status && j->rejects ? strlen(j->rejects) + 1 : 0;
@@ -81,10 +81,10 @@ void actor_job_result(struct wn_actor *a, struct job *j, int status, const char 
     r->part_sum = j->part_sum;
     r->part_pending = j->io != NULL;
     r->peak_rss_mib = wn_peak_rss_mib();
-    r->items_in = counts[0];
-    r->items_out = counts[1];
-    r->bytes_in = counts[2];
-    r->bytes_out = counts[3];
+    r->items_in = counts->items_in;
+    r->items_out = counts->items_out;
+    r->bytes_in = counts->bytes_in;
+    r->bytes_out = counts->bytes_out;
     if (nout)
         memcpy(r + 1, outs, nout * sizeof(*outs));
     if (elen)
@@ -130,7 +130,7 @@ static void run_load(struct wn_actor *a, struct job *j, double idle_s)
     struct wn_task_list tasks = WN_TASK_LIST_INIT;
     struct wn_part_info info;
     struct wn_desc *outs = NULL;
-    uint64_t counts[4] = {0, 0, 0, 0};
+    struct job_counts counts = {0, 0, 0, 0};
     wn_error_t err = {{0}};
     double t_start = wn_run_now(a->run);
     char path[4096];
@@ -155,8 +155,8 @@ static void run_load(struct wn_actor *a, struct job *j, double idle_s)
     for (; outs && k < tasks.n; k++) {
         if (store_output(a, st, tasks.tasks[k], &outs[k], NULL, &err) < 0)
             break;
-        counts[1] += outs[k].nrows;
-        counts[3] += wn_task_nbytes(tasks.tasks[k]);
+        counts.items_out += outs[k].nrows;
+        counts.bytes_out += wn_task_nbytes(tasks.tasks[k]);
     }
     if (!outs || k < tasks.n) {
         if (!outs)
@@ -168,7 +168,7 @@ static void run_load(struct wn_actor *a, struct job *j, double idle_s)
     status = 0;
 done:
     actor_job_result(a, j, status, err.text, outs, status ? 0 : (uint32_t)tasks.n, t_start,
-                     wn_run_now(a->run), idle_s, counts);
+                     wn_run_now(a->run), idle_s, &counts);
     free(outs);
     wn_task_list_free(&tasks);
 }
@@ -177,7 +177,7 @@ done:
 
 /* The default partition function: a hash of the key column's value. */
 static int partition_by_key(const struct wn_stage *st, const struct wn_task *t,
-                            uint32_t nparts, uint32_t *part, wn_error_t *err)
+                            uint32_t nparts, uint32_t *partition_of, wn_error_t *err)
 {
     if (!st->shuffle_key)
         return wn_errprintf(err, "shuffle stage type '%s' sets no key column and has no "
@@ -196,7 +196,7 @@ static int partition_by_key(const struct wn_stage *st, const struct wn_task *t,
         } else {
             h = XXH3_64bits((const char *)col->data + r * w, w);
         }
-        part[r] = (uint32_t)(h % nparts);
+        partition_of[r] = (uint32_t)(h % nparts);
     }
     return 0;
 }
@@ -209,14 +209,14 @@ static int make_chunks(struct wn_actor *a, struct job *j, struct wn_task_list *o
                        uint64_t *rows_out, wn_error_t *err)
 {
     struct wn_stage *st = j->stage;
-    uint32_t nparts = a->sh ? wn_shuffle_nparts(a->sh) : 0;
+    uint32_t nparts = a->shuffle->sh ? wn_shuffle_nparts(a->shuffle->sh) : 0;
     if (!nparts)
         return wn_errprintf(err, "rank %d has no shuffle round open for stage '%s'",
                             a->run->rank, st->cfg->name);
     if (out->n >= (1u << 20))
         return wn_errprintf(err, "an insert batch made %zu outputs (at most %u)", out->n,
                             (1u << 20) - 1);
-    uint32_t *part = NULL, *order = NULL;
+    uint32_t *partition_of = NULL, *order = NULL;
     uint64_t *start = calloc((size_t)nparts + 1, sizeof(*start));
     int rc = start ? 0 : wn_errprintf(err, "out of memory");
     for (size_t k = 0; rc == 0 && k < out->n; k++) {
@@ -229,33 +229,33 @@ static int make_chunks(struct wn_actor *a, struct job *j, struct wn_task_list *o
                               (unsigned long long)n, UINT32_MAX);
             break;
         }
-        free(part);
+        free(partition_of);
         free(order);
-        part = malloc(n * sizeof(*part));
+        partition_of = malloc(n * sizeof(*partition_of));
         order = malloc(n * sizeof(*order));
-        if (!part || !order) {
+        if (!partition_of || !order) {
             rc = wn_errprintf(err, "out of memory");
             break;
         }
-        rc = st->ops->partition ? st->ops->partition(st, t, nparts, part, err)
-                                : partition_by_key(st, t, nparts, part, err);
+        rc = st->ops->partition ? st->ops->partition(st, t, nparts, partition_of, err)
+                                : partition_by_key(st, t, nparts, partition_of, err);
         if (rc < 0)
             break;
         /* Rows grouped by partition, in row order within each (counting sort). */
         memset(start, 0, ((size_t)nparts + 1) * sizeof(*start));
         for (uint64_t r = 0; r < n && rc == 0; r++) {
-            if (part[r] >= nparts)
+            if (partition_of[r] >= nparts)
                 rc = wn_errprintf(err, "partition function put row %llu in partition %u "
-                                  "of %u", (unsigned long long)r, part[r], nparts);
+                                  "of %u", (unsigned long long)r, partition_of[r], nparts);
             else
-                start[part[r] + 1]++;
+                start[partition_of[r] + 1]++;
         }
         if (rc < 0)
             break;
         for (uint32_t p = 0; p < nparts; p++)
             start[p + 1] += start[p];
         for (uint64_t r = 0; r < n; r++)
-            order[start[part[r]]++] = (uint32_t)r;
+            order[start[partition_of[r]]++] = (uint32_t)r;
         /* start[p] is now the end of partition p's rows. */
         for (uint32_t p = 0, first = 0; p < nparts && rc == 0; first = (uint32_t)start[p++]) {
             uint32_t cnt = (uint32_t)start[p] - first;
@@ -284,7 +284,7 @@ static int make_chunks(struct wn_actor *a, struct job *j, struct wn_task_list *o
         }
         *rows_out += n;
     }
-    free(part);
+    free(partition_of);
     free(order);
     free(start);
     if (rc < 0) {
@@ -334,14 +334,14 @@ static int run_extract(struct wn_actor *a, struct job *j, struct wn_task_list *o
     struct wn_batch *rows = wn_batch_create();
     if (!rows)
         return wn_errprintf(err, "out of memory");
-    if (wn_shuffle_extract(a->sh, j->part, append_chunk, rows, err) < 0) {
+    if (wn_shuffle_extract(a->shuffle->sh, j->partition, append_chunk, rows, err) < 0) {
         wn_batch_destroy(rows);
-        return wn_errprefix(err, "partition %u of round %u", j->part, j->round);
+        return wn_errprefix(err, "partition %u of round %u", j->partition, j->round);
     }
     *rows_in = wn_batch_nrows(rows);
     int rc = 0;
     if (st->ops->extract) {
-        rc = st->ops->extract(st, j->part, &rows, out, err);
+        rc = st->ops->extract(st, j->partition, &rows, out, err);
         if (rc < 0 && !err->text[0])
             wn_errprintf(err, "extract failed without saying why");
     } else if (wn_batch_nrows(rows) > 0) {
@@ -361,7 +361,7 @@ static int run_extract(struct wn_actor *a, struct job *j, struct wn_task_list *o
 
 void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_io)
 {
-    if (j->load) {
+    if (j->kind == JOB_LOAD) {
         run_load(a, j, idle_s);
         return;
     }
@@ -376,7 +376,7 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
     struct wn_task_list out = WN_TASK_LIST_INIT;
     struct wn_desc *outs = NULL;
     wn_error_t err = {{0}};
-    uint64_t counts[4] = {0, 0, 0, 0};
+    struct job_counts counts = {0, 0, 0, 0};
     double t_start = wn_run_now(a->run);
     int status = -1;
     uint32_t nout = 0;
@@ -398,14 +398,14 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
             }
             continue;
         }
-        int flags = WN_UNPACK_VIEW | (j->remote[i] ? 0 : WN_UNPACK_NOVERIFY);
+        int flags = WN_UNPACK_VIEW | (j->source[i] != INPUT_HERE ? 0 : WN_UNPACK_NOVERIFY);
         if (wn_task_unpack(j->bufs[i], j->lens[i], flags, &in[i], &err) < 0) {
             wn_errprefix(&err, "input task %016llx from rank %d",
                          (unsigned long long)j->descs[i].id, j->descs[i].owner);
             goto done;
         }
-        counts[0] += wn_batch_nrows(in[i]->batch);
-        counts[2] += wn_task_nbytes(in[i]);
+        counts.items_in += wn_batch_nrows(in[i]->batch);
+        counts.bytes_in += wn_task_nbytes(in[i]);
     }
 
     st->attempt = j->attempt;
@@ -415,7 +415,7 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
     double t0 = wn_run_now(a->run);
     uint64_t shuffled = 0;   /* rows inserted or extracted: not the stage's items */
     wn_rejects_begin(st);
-    int rc = j->extract ? run_extract(a, j, &out, &shuffled, &err)
+    int rc = j->kind == JOB_EXTRACT ? run_extract(a, j, &out, &shuffled, &err)
                         : st->ops->process_batch(st, in, j->n, &out, &err);
     double busy = wn_run_now(a->run) - t0;
     if (rc < 0) {
@@ -430,7 +430,7 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
     j->rejects = NULL;
     if (wn_rejects_commit(st, a->run->opts->rejects_path, &j->rejects, &err) < 0)
         goto done;
-    if (j->insert) {
+    if (j->kind == JOB_INSERT) {
         /* The outputs are rows to shuffle, not the stage's outputs. */
         if (make_chunks(a, j, &out, &shuffled, &err) < 0)
             goto done;
@@ -440,7 +440,7 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
 
     outs = wn_xcalloc(out.n ? out.n : 1, sizeof(*outs));
     /* An extract has no inputs: its outputs descend from (stage, batch). */
-    uint64_t key = j->extract ? wn_task_id_derive(j->batch, st->index, UINT64_MAX)
+    uint64_t key = j->kind == JOB_EXTRACT ? wn_task_id_derive(j->batch, st->index, UINT64_MAX)
                               : batch_key(j->descs, j->n);
     sum = a->run->opts->checkpoint ? XXH3_createState() : NULL;
     if (sum)
@@ -461,9 +461,9 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
         memcpy(perf.stage, st->cfg->name, nl);   /* the rest is zeroed */
         perf.process_s = busy / (double)out.n;
         perf.idle_s = idle_s / (double)out.n;
-        perf.items_in = counts[0];
+        perf.items_in = counts.items_in;
         perf.items_out = wn_batch_nrows(t->batch);
-        perf.bytes_in = counts[2];
+        perf.bytes_in = counts.bytes_in;
         perf.bytes_out = wn_task_nbytes(t);
         if (wn_task_perf_add(t, &perf, &err) < 0)
             goto done;
@@ -471,8 +471,8 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
             wn_errprefix(&err, "output %zu", k);
             goto done;
         }
-        counts[1] += perf.items_out;
-        counts[3] += perf.bytes_out;
+        counts.items_out += perf.items_out;
+        counts.bytes_out += perf.bytes_out;
     }
     /* Checkpointing: the batch's outputs to their part file, durable
      * before the planner hears of them. */
@@ -525,7 +525,7 @@ done:
     if (sum)
         XXH3_freeState(sum);
     actor_job_result(a, j, status, err.text, outs, status ? 0 : nout, t_start,
-                     wn_run_now(a->run), idle_s, counts);
+                     wn_run_now(a->run), idle_s, &counts);
     free(outs);
     wn_task_list_free(&out);
     for (uint32_t i = 0; i < j->n; i++)
