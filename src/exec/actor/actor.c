@@ -110,8 +110,9 @@ static void make_ready(struct wn_actor *a, struct job *j)
      * holds their device (CUDA binds a device per thread). */
     int io_room = !a->run->opts->checkpoint || (a->io->started && a->io->queued < WN_IO_QUEUE_MAX);
     /* RAFT stages neither: their collectives need the main thread free. */
-    if (!a->compute->ready && !a->compute->running && a->compute->avg_stage == (int)j->stage->index &&
-        a->compute->avg_job_s < WN_INLINE_JOB_S && !(j->stage->cfg->gpus > 0) && io_room &&
+    const struct compute *c = a->compute;
+    if (!c->ready && !c->running && c->avg_stage == (int)j->stage->index &&
+        c->avg_job_s < WN_INLINE_JOB_S && !(j->stage->cfg->gpus > 0) && io_room &&
         !(j->stage->ops->flags & WN_STAGE_RAFT)) {
         double now = wn_run_now(a->run), idle = now - a->compute->idle_since;
         pthread_mutex_unlock(&a->lock);

@@ -145,7 +145,8 @@ void checkpoint_mark_loads(struct wn_planner *p)
                     (unsigned long long)p->dispatch->njournaled);
         }
     }
-    if (wn_ckpt_stage_begin(p->checkpoint->ck, p->stage, p->dispatch->njournaled, p->ninputs, &err) < 0)
+    if (wn_ckpt_stage_begin(p->checkpoint->ck, p->stage, p->dispatch->njournaled, p->ninputs,
+                            &err) < 0)
         stop_fail(p->stop, "checkpoint: %s", err.text);
     p->checkpoint->journal_dirty = 1;
 }
@@ -156,8 +157,9 @@ void checkpoint_mark_loads(struct wn_planner *p)
  * all written, in stage order. */
 void checkpoint_journal_stage_ends(struct wn_planner *p)
 {
-    while (p->checkpoint->ck && !p->stop->failed && p->checkpoint->ended_upto < p->run->nstages &&
-           p->checkpoint->stage_ran[p->checkpoint->ended_upto] && p->checkpoint->undurable[p->checkpoint->ended_upto] == 0) {
+    struct checkpoint *c = p->checkpoint;
+    while (c->ck && !p->stop->failed && c->ended_upto < p->run->nstages &&
+           c->stage_ran[c->ended_upto] && c->undurable[c->ended_upto] == 0) {
         wn_error_t err = {{0}};
         uint32_t e = p->checkpoint->ended_upto++;
         if (wn_ckpt_stage_end(p->checkpoint->ck, e, p->checkpoint->stage_nout[e], &err) < 0)

@@ -55,7 +55,9 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
                     PUT(", ...");
                     break;
                 }
-                uint64_t num = k == 0 ? b : k == 1 ? b - p->dispatch->njournaled : b % p->shuffle->nparts;
+                uint64_t num = k == 0   ? b
+                               : k == 1 ? b - p->dispatch->njournaled
+                                        : b % p->shuffle->nparts;
                 if (listed++)
                     PUT(", ");
                 else
@@ -75,7 +77,8 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
     }
     if (p->checkpoint->undurable_on[r] > 0)
         PUT("%s%llu part file%s being written", n ? "; " : "",
-            (unsigned long long)p->checkpoint->undurable_on[r], p->checkpoint->undurable_on[r] == 1 ? "" : "s");
+            (unsigned long long)p->checkpoint->undurable_on[r],
+            p->checkpoint->undurable_on[r] == 1 ? "" : "s");
     int pulls = wn_loop_pulls_from(run->loop, r);
     if (pulls > 0)
         PUT("%s%d final task%s (--results)", n ? "; " : "", pulls, pulls == 1 ? "" : "s");
@@ -119,8 +122,8 @@ static void hang_abort(struct wn_planner *p, int culprit, double now)
              "%s, which waits on it for: %s%s; it is frozen or stopped (a signal, a hung "
              "device or file system, its node), or waits for one that is.  Ending every "
              "rank (exit 1)%s",
-             culprit, run->places[culprit].node_name, now - wn_loop_heard(run->loop, culprit, NULL), limit, where,
-             waits, others,
+             culprit, run->places[culprit].node_name,
+             now - wn_loop_heard(run->loop, culprit, NULL), limit, where, waits, others,
              synced ? "; the checkpoint keeps every batch finished before: run the same "
                       "command again to resume"
                     : "");

@@ -242,6 +242,8 @@ static void finish(struct wn_planner *p)
     p->state = P_DONE;
 }
 
+/* ----------------------------------------------------------- the poll -- */
+
 /* The P_RUN step of a shuffle stage. */
 static int shuffle_run(struct wn_planner *p)
 {
@@ -275,6 +277,7 @@ static int poll_hook(struct wn_loop *loop, void *arg)
 {
     struct wn_planner *p = arg;
     struct wn_run *run = p->run;
+    struct dispatch *d = p->dispatch;
     (void)loop;
     struct wn_stage_stats *s;
     planner_check_hang(p);
@@ -317,15 +320,15 @@ static int poll_hook(struct wn_loop *loop, void *arg)
                                p->ninputs * p->shuffle->rounds, wn_run_now(run), 0);
             return shuffle_run(p);
         }
-        if (p->stop->stopping && !p->stop->failed && p->dispatch->nfinished < p->dispatch->nbatches &&
-            (p->dispatch->nrunning == 0 || wn_run_now(run) > p->stop->stop_deadline)) {
+        if (p->stop->stopping && !p->stop->failed && d->nfinished < d->nbatches &&
+            (d->nrunning == 0 || stop_past_deadline(p->stop))) {
             if (p->dispatch->nrunning)
                 wn_warn("drain_timeout: %llu batches still running are given up (they "
                         "run again on resume)", (unsigned long long)p->dispatch->nrunning);
             p->state = P_FINISH;
             return 1;
         }
-        if (p->dispatch->nfinished == p->dispatch->nbatches || (p->stop->failed && p->dispatch->nrunning == 0)) {
+        if (d->nfinished == d->nbatches || (p->stop->failed && d->nrunning == 0)) {
             stage_end(p);
             return 1;
         }
@@ -350,7 +353,7 @@ static int poll_hook(struct wn_loop *loop, void *arg)
         /* Part files still being written are waited for (when stopping,
          * until the drain deadline: those left are not journaled, and
          * their batches run again on resume). */
-        if (p->checkpoint->nundurable && !(p->stop->stopping && wn_run_now(run) > p->stop->stop_deadline))
+        if (p->checkpoint->nundurable && !stop_past_deadline(p->stop))
             return 0;
         finish(p);
         return 1;

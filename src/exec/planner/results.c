@@ -112,16 +112,17 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
         memcpy(p->outputs + p->noutputs, outs, r->noutputs * sizeof(*outs));
         p->noutputs += r->noutputs;
         /* (A shuffle's inserts have no outputs and are not journaled.) */
-        if (p->checkpoint->ck && !pb->load && r->batch < p->dispatch->njournaled && r->part_pending) {
+        int journaled = p->checkpoint->ck && !pb->load && r->batch < p->dispatch->njournaled;
+        if (journaled && r->part_pending) {
             p->checkpoint->undurable[p->stage]++;
             p->checkpoint->undurable_on[src]++;
             p->checkpoint->nundurable++;
-        } else if (p->checkpoint->ck && !pb->load && r->batch < p->dispatch->njournaled) {
+        } else if (journaled) {
             wn_error_t err = {{0}};
             const char *rej = r->rejlen ? (const char *)(outs + r->noutputs) + r->errlen
                                         : NULL;
-            if (wn_ckpt_batch_done(p->checkpoint->ck, p->stage, r->batch, r->part_sum, r->noutputs, rej,
-                                   &err) < 0)
+            if (wn_ckpt_batch_done(p->checkpoint->ck, p->stage, r->batch, r->part_sum,
+                                   r->noutputs, rej, &err) < 0)
                 stop_fail(p->stop, "checkpoint: %s", err.text);
             p->checkpoint->journal_dirty = 1;
         }
@@ -236,7 +237,8 @@ void results_on_durable(struct wn_planner *p, int src, const struct wn_msg_durab
 {
     struct wn_run *run = p->run;
     if (len < sizeof(*m) || m->stage >= run->nstages ||
-        len < sizeof(*m) + m->errlen + m->rejlen || !p->checkpoint->ck || p->checkpoint->undurable[m->stage] == 0 ||
+        len < sizeof(*m) + m->errlen + m->rejlen || !p->checkpoint->ck ||
+        p->checkpoint->undurable[m->stage] == 0 ||
         (m->rejlen && ((const char *)(m + 1))[m->errlen + m->rejlen - 1] != '\0')) {
         wn_error("malformed part-file report from rank %d", src);
         MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
@@ -254,7 +256,8 @@ void results_on_durable(struct wn_planner *p, int src, const struct wn_msg_durab
         return;
     }
     const char *rej = m->rejlen ? (const char *)(m + 1) + m->errlen : NULL;
-    if (wn_ckpt_batch_done(p->checkpoint->ck, m->stage, m->batch, m->sum, m->noutputs, rej, &err) < 0)
+    if (wn_ckpt_batch_done(p->checkpoint->ck, m->stage, m->batch, m->sum, m->noutputs, rej,
+                           &err) < 0)
         stop_fail(p->stop, "checkpoint: %s", err.text);
     p->checkpoint->journal_dirty = 1;
     checkpoint_journal_stage_ends(p);

@@ -77,8 +77,8 @@ int shuffle_round_step(struct wn_planner *p)
             return 1;
         }
         wn_debug("stage '%s': shuffle round %u of %u, %u partitions on %d actors",
-                 run->stages[p->stage]->cfg->name, p->shuffle->round + 1, p->shuffle->rounds, p->shuffle->nparts,
-                 p->nactors);
+                 run->stages[p->stage]->cfg->name, p->shuffle->round + 1, p->shuffle->rounds,
+                 p->shuffle->nparts, p->nactors);
         shuffle_tell(p, WN_SHUFFLE_BEGIN);
         p->shuffle->phase = SH_BEGIN;
         return 1;

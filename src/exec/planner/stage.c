@@ -297,7 +297,8 @@ void stage_next(struct wn_planner *p)
         p->state = P_FINISH;
         return;
     }
-    if (p->stop->halt_after >= 0 && p->stage == (uint32_t)p->stop->halt_after && p->stage + 1 < run->nstages)
+    int halt = p->stop->halt_after;
+    if (halt >= 0 && p->stage == (uint32_t)halt && p->stage + 1 < run->nstages)
         stop_begin(p->stop, "winnow halt --after-stage", 0, p->dispatch->nrunning, 0);
     if (++p->stage < run->nstages) {
         p->state = P_START;
