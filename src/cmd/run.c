@@ -23,7 +23,7 @@
 #include "stage/inputs.h"
 #include "ckpt/lock.h"
 #include "stage/rejects.h"
-#include "exec/runtime.h"
+#include "exec/exec.h"
 #include "stage/stage_impl.h"
 
 struct run_args {

@@ -71,7 +71,7 @@ struct wn_executor_config {
                                  long while a round waits on it fails it  */
     double heartbeat_timeout; /* s, > 0, default 300: a rank silent this
                                  long (nothing reached rank 0) ends the
-                                 run (src/exec/planner/planner_hang.c)              */
+                                 run (src/exec/planner/hang.c)              */
 };
 
 struct wn_stage_config {

@@ -14,9 +14,11 @@
 
 #include "util/exit.h"
 #include "util/log.h"
-#include "exec/runtime.h"
-
-extern volatile const char *wn_current_stage_name;
+#include "exec/actor/actor.h"
+#include "exec/exec.h"
+#include "exec/planner/planner.h"
+#include "exec/run.h"
+#include "exec/wire.h"
 static int crash_rank = -1;
 
 static void write_str(const char *s)
@@ -158,76 +160,34 @@ static void install_crash_handler(int rank)
 
 static int left_behind;   /* rank 0: wn_exec_end aborts the job */
 
-/* Takes control messages that are still coming and drops them (the run
- * is over), so a rank whose last send waits for its receiver can leave;
- * notes the ranks that said they are leaving. */
-static void drop_late_messages(struct wn_rt *rt, unsigned char *left)
-{
-    for (;;) {
-        int flag = 0, count = 0;
-        MPI_Message msg;
-        MPI_Status st;
-        MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, rt->comm, &flag, &msg, &st);
-        if (!flag)
-            return;
-        MPI_Get_count(&st, MPI_BYTE, &count);
-        char *buf = malloc(count > 0 ? (size_t)count : 1);
-        if (!buf) {
-            wn_error("out of memory taking a %d-byte message at the run's end", count);
-            MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
-        }
-        MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-        /* A LEAVING heartbeat is its rank's last message, alone or at
-         * the end of a bundle. */
-        size_t total = (size_t)count, len = total, off = 0;
-        uint32_t tag = (uint32_t)st.MPI_TAG;
-        const char *body = buf;
-        while (st.MPI_TAG == WN_TAG_BUNDLE && off + 8 <= total) {
-            uint32_t h[2];
-            memcpy(h, buf + off, 8);
-            tag = h[0];
-            body = buf + off + 8;
-            len = h[1] <= total - off - 8 ? h[1] : 0;
-            off += 8 + (((size_t)h[1] + 7) & ~(size_t)7);
-        }
-        struct wn_msg_heartbeat hb;
-        if (left && tag == WN_TAG_HEARTBEAT && len >= sizeof(hb)) {
-            memcpy(&hb, body, sizeof(hb));
-            if (hb.state == WN_HB_LEAVING && st.MPI_SOURCE < rt->size)
-                left[st.MPI_SOURCE] = 1;
-        }
-        free(buf);
-    }
-}
-
 /* Every rank out of the event loop before anything is freed: a late pull
  * must not meet a destroyed store.  Rank 0 waits WN_LEAVE_GRACE_S at
  * most, then names the ranks that did not leave and returns -1; the
  * others wait until everyone has left, or until the job is ended. */
-static int leave_together(struct wn_rt *rt, int status)
+static int leave_together(struct wn_run *run, int status)
 {
-    wn_rt_heartbeat(rt, WN_HB_LEAVING);
-    unsigned char *left = rt->rank == 0 ? calloc((size_t)rt->size, 1) : NULL;
+    wn_loop_heartbeat(run->loop, WN_HB_LEAVING);
+    unsigned char *left = run->rank == 0 ? calloc((size_t)run->size, 1) : NULL;
     MPI_Request req;
-    MPI_Ibarrier(rt->comm, &req);
-    double deadline = wn_rt_clock() + WN_LEAVE_GRACE_S;
+    MPI_Ibarrier(wn_loop_comm(run->loop), &req);
+    double deadline = wn_clock_mono() + WN_LEAVE_GRACE_S;
     struct timespec nap = {0, 1000 * 1000};
     for (;;) {
         int done = 0;
         MPI_Test(&req, &done, MPI_STATUS_IGNORE);
         if (done)
             break;
-        drop_late_messages(rt, left);
-        if (rt->rank == 0 && wn_rt_clock() > deadline) {
+        wn_loop_drop_late(run->loop, left);
+        if (run->rank == 0 && wn_clock_mono() > deadline) {
             char ranks[256] = "";
             size_t n = 0;
             int count = 0;
-            for (int r = 1; r < rt->size; r++)
+            for (int r = 1; r < run->size; r++)
                 if (left && !left[r]) {
                     count++;
                     if (n + 32 < sizeof(ranks))
                         n += (size_t)snprintf(ranks + n, sizeof(ranks) - n, "%s%d (%s)",
-                                              n ? ", " : "", r, rt->places[r].node_name);
+                                              n ? ", " : "", r, run->places[r].node_name);
                 }
             wn_error("rank%s %s did not leave the run within %g s of its end (stopped or "
                      "frozen, or waiting on a rank that is); ending every rank with exit "
@@ -252,55 +212,83 @@ void wn_exec_end(int status)
     MPI_Abort(MPI_COMM_WORLD, status);
 }
 
+/* Every rank: a stop signal is told to the planner (itself on rank 0),
+ * which drains and stops all. */
+static int stop_hook(struct wn_loop *loop, void *arg)
+{
+    int *sent = arg;
+    if (!wn_stop_signal || *sent)
+        return 0;
+    *sent = 1;
+    wn_wire_send_stop(loop, 0, (int)wn_stop_signal, wn_stop_kill_window());
+    return 1;
+}
+
+/* Every rank: the planner says the run is over. */
+static void on_shutdown(struct wn_loop *loop, int src, void *buf, size_t len, void *arg)
+{
+    (void)src;
+    (void)arg;
+    struct wn_msg_shutdown m = {WN_EXIT_FAILURE, 0};
+    if (len >= sizeof(m))
+        memcpy(&m, buf, sizeof(m));
+    wn_loop_leave(loop, m.status);
+}
+
+static const struct wn_loop_handler run_handlers[] = {
+    {WN_TAG_SHUTDOWN, on_shutdown},
+    WN_LOOP_HANDLER_END,
+};
+
 int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
                 uint32_t nstages, struct wn_place *places, const struct wn_run_options *opts)
 {
     /* Static, not on this frame: after a stop, the compute and I/O
      * threads of batches given up on go on using it after this returns. */
-    static struct wn_rt rt;
-    memset(&rt, 0, sizeof(rt));
-    MPI_Comm_dup(MPI_COMM_WORLD, &rt.comm);
-    MPI_Comm_dup(MPI_COMM_WORLD, &rt.data_comm);
-    MPI_Comm_dup(MPI_COMM_WORLD, &rt.group_comm);
-    MPI_Comm_rank(rt.comm, &rt.rank);
-    MPI_Comm_size(rt.comm, &rt.size);
-    rt.arena = wn_arena_open(rt.comm);
-    rt.places = places;
-    rt.stages = stages;
-    rt.nstages = nstages;
-    rt.cfg = cfg;
-    rt.opts = opts;
-    install_crash_handler(rt.rank);
+    static struct wn_run run;
+    static int stop_sent;
+    memset(&run, 0, sizeof(run));
+    stop_sent = 0;
+    wn_error_t err = {{0}};
+    run.places = places;
+    run.stages = stages;
+    run.nstages = nstages;
+    run.cfg = cfg;
+    run.opts = opts;
+    run.store = wn_store_create();
+    /* Collective, whatever happened above: every rank makes it. */
+    run.loop = wn_loop_create(MPI_COMM_WORLD, run.store, cfg->exec.heartbeat_timeout, &err);
+    MPI_Comm_dup(MPI_COMM_WORLD, &run.group_comm);
+    MPI_Comm_rank(MPI_COMM_WORLD, &run.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &run.size);
+    /* Start-up collectives only: on a communicator every rank has. */
+    run.arena = wn_arena_open(run.group_comm);
+    install_crash_handler(run.rank);
 
     /* One epoch for all ranks' timestamps. */
-    rt.epoch = wn_rt_wallclock();
-    MPI_Bcast(&rt.epoch, 1, MPI_DOUBLE, 0, rt.comm);
+    run.epoch = wn_clock_wall();
+    MPI_Bcast(&run.epoch, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
 
-    /* Heartbeats (transport.c): actors send, rank 0 listens. */
-    rt.sent0 = wn_rt_clock();
-    if (rt.size > 1 && rt.rank != 0)
-        rt.hb_every = cfg->exec.heartbeat_timeout / 5;
-    int ok = 1;
-    if (rt.size > 1 && rt.rank == 0) {
-        rt.heard = calloc((size_t)rt.size, sizeof(*rt.heard));
-        rt.blocking = calloc((size_t)rt.size, 1);
-        ok = rt.heard && rt.blocking;
-        for (int r = 0; ok && r < rt.size; r++)
-            rt.heard[r] = rt.sent0;
-    }
-    ok = ok && (rt.store = wn_store_create()) && wn_actor_create(&rt);
-    wn_error_t err = {{0}};
-    if (ok && rt.rank == 0 && !wn_planner_create(&rt, &err))
-        ok = 0;
+    struct wn_actor *actor = NULL;
+    struct wn_planner *planner = NULL;
+    int ok = run.store && run.loop &&
+             wn_loop_handlers_add(run.loop, run_handlers, NULL) == 0 &&
+             wn_loop_poll_add(run.loop, stop_hook, &stop_sent) == 0;
+    if (!ok && !err.text[0])
+        wn_errprintf(&err, "out of memory");
+    ok = ok && (actor = wn_actor_create(&run, &err)) && wn_actor_register(actor, &err) == 0;
+    if (ok && run.rank == 0)
+        ok = (planner = wn_planner_create(&run, &err)) &&
+             wn_planner_register(planner, &err) == 0;
     int all_ok = 0;
-    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, rt.comm);
-    int status = 1;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    int status = WN_EXIT_FAILURE;
     if (all_ok)
-        status = wn_rt_loop(&rt);
+        status = wn_loop_run(run.loop);
     else
-        wn_error("cannot start the run: %s", err.text[0] ? err.text : "out of memory");
+        wn_error("cannot start the run: %s", err.text[0] ? err.text : "another rank failed");
 
-    if (leave_together(&rt, status) < 0) {
+    if (run.loop && leave_together(&run, status) < 0) {
         /* Rank 0 alone goes on (its checkpoint and files are complete);
          * wn_exec_end ends the rest.  Nothing is freed: they may still
          * send to it. */
@@ -313,13 +301,11 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
          * what it uses stays allocated until then. */
         return status;
     }
-    wn_actor_destroy(rt.actor);
-    wn_planner_destroy(rt.planner);
-    wn_store_destroy(rt.store);
-    wn_rt_free(&rt);
-    wn_arena_close(rt.arena);
-    MPI_Comm_free(&rt.group_comm);
-    MPI_Comm_free(&rt.data_comm);
-    MPI_Comm_free(&rt.comm);
+    wn_actor_destroy(actor);
+    wn_planner_destroy(planner);
+    wn_arena_close(run.arena);
+    wn_loop_destroy(run.loop);
+    wn_store_destroy(run.store);
+    MPI_Comm_free(&run.group_comm);
     return status;
 }

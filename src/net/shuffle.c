@@ -45,13 +45,6 @@
 #include "net/shuffle.h"
 #include "net/shuffle_impl.h"
 
-double shuffle_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* The process's one UCP context, made on first use and kept. */
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static ucp_context_h ctx;
@@ -76,18 +69,6 @@ static ucp_context_h context(wn_error_t *err)
     ucp_context_h c = ctx;
     pthread_mutex_unlock(&ctx_lock);
     return c;
-}
-
-int shuffle_fail(struct wn_shuffle *sh, wn_error_t *err, const char *fmt, ...)
-{
-    if (!sh->failed) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(sh->error.text, sizeof(sh->error.text), fmt, ap);
-        va_end(ap);
-        sh->failed = 1;
-    }
-    return wn_errprintf(err, "%s", sh->error.text);
 }
 
 static void ep_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)

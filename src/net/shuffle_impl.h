@@ -136,13 +136,11 @@ struct wn_shuffle {
     struct wn_shuffle_stats st;
 };
 
-/* shuffle.c */
+/* shuffle_xfer.c (shuffle.c calls it; it calls nothing in shuffle.c) */
 double shuffle_now_s(void);
 /* Records the round's first error; later calls report the same one. */
 int shuffle_fail(struct wn_shuffle *sh, wn_error_t *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* shuffle_xfer.c */
 int shuffle_store(struct wn_shuffle *sh, uint32_t part, uint64_t origin, void *owned,
                   const void *data, size_t len, wn_error_t *err);
 int shuffle_flush_peer(struct wn_shuffle *sh, struct peer *p, int force, wn_error_t *err);

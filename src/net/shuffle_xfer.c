@@ -3,18 +3,40 @@
  * owned partition, kept in memory or appended to the spill file; sending
  * a peer's queue as SMALL messages with the BIG chunks after them, and
  * the FIN; posting the SMALL and BIG receives and taking what arrives.
- * Called from the round's progress, insert and create in shuffle.c. */
+ * Called from the round's progress, insert and create in shuffle.c; it
+ * calls nothing there (the round's failure and clock are here). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ucp/api/ucp.h>
 
 #include "net/shuffle.h"
 #include "net/shuffle_impl.h"
+
+double shuffle_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int shuffle_fail(struct wn_shuffle *sh, wn_error_t *err, const char *fmt, ...)
+{
+    if (!sh->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(sh->error.text, sizeof(sh->error.text), fmt, ap);
+        va_end(ap);
+        sh->failed = 1;
+    }
+    return wn_errprintf(err, "%s", sh->error.text);
+}
 
 static void send_cb(void *req, ucs_status_t status, void *user)
 {

@@ -11,22 +11,24 @@
 #include <xxhash.h>
 
 #include "util/env.h"
+#include "util/exit.h"
 #include "util/log.h"
 #include "ckpt/ckpt.h"
 #include "ckpt/part.h"
-#include "exec/runtime.h"
+#include "exec/run.h"
+#include "exec/wire.h"
 #include "net/shuffle.h"
 #include "stage/stage_impl.h"
 #include "exec/actor/actor_impl.h"
 #include "stage/rejects.h"
 #include "util/xalloc.h"
 
-void actor_job_free(struct wn_rt *rt, struct job *j)
+void actor_job_free(struct wn_actor *a, struct job *j)
 {
     for (uint32_t i = 0; i < j->n; i++) {
         if (j->held && j->held[i])
-            wn_store_release(rt->store, j->held[i]);
-        else if (j->remote && j->remote[i] == 1)   /* 2: read in the node arena */
+            wn_store_release(a->run->store, j->held[i]);
+        else if (j->source && j->source[i] == INPUT_PULLED)   /* 2: read in the node arena */
             free(j->bufs[i]);
     }
     for (size_t i = 0; i < j->nchunks; i++)
@@ -56,9 +58,9 @@ static uint64_t batch_key(const struct wn_desc *d, uint32_t n)
 }
 
 /* Builds the RESULT message of a finished (or failed) job. */
-void actor_job_result(struct wn_rt *rt, struct job *j, int status, const char *errtext,
+void actor_job_result(struct wn_actor *a, struct job *j, int status, const char *errtext,
                       struct wn_desc *outs, uint32_t nout, double t_start, double t_end,
-                      double idle_s, const uint64_t counts[4])
+                      double idle_s, const struct job_counts *counts)
 {
     size_t elen = status ? strlen(errtext) + 1 : 0;
     size_t rlen = !status && j->rejects ? strlen(j->rejects) + 1 : 0;
@@ -79,10 +81,10 @@ void actor_job_result(struct wn_rt *rt, struct job *j, int status, const char *e
     r->part_sum = j->part_sum;
     r->part_pending = j->io != NULL;
     r->peak_rss_mib = wn_peak_rss_mib();
-    r->items_in = counts[0];
-    r->items_out = counts[1];
-    r->bytes_in = counts[2];
-    r->bytes_out = counts[3];
+    r->items_in = counts->items_in;
+    r->items_out = counts->items_out;
+    r->bytes_in = counts->bytes_in;
+    r->bytes_out = counts->bytes_out;
     if (nout)
         memcpy(r + 1, outs, nout * sizeof(*outs));
     if (elen)
@@ -95,26 +97,26 @@ void actor_job_result(struct wn_rt *rt, struct job *j, int status, const char *e
 
 /* Packs an output into the node arena when it has room (consumers on
  * this node read it there), else onto the heap, and stores it. */
-static int store_output(struct wn_rt *rt, const struct wn_stage *st, struct wn_task *t,
+static int store_output(struct wn_actor *a, const struct wn_stage *st, struct wn_task *t,
                         struct wn_desc *d, XXH3_state_t *sum, wn_error_t *err)
 {
     size_t len = wn_task_packed_size(t);
     uint32_t ref = 0;
-    void *buf = wn_arena_alloc(rt->arena, st->index, len, &ref);
+    void *buf = wn_arena_alloc(a->run->arena, st->index, len, &ref);
     if (buf) {
         if (wn_task_pack(t, buf, len, err) < 0)
             return -1;
-        if (wn_store_put_arena(rt->store, t->id, st->index, buf, len) < 0)
+        if (wn_store_put_arena(a->run->store, t->id, st->index, buf, len) < 0)
             return wn_errprintf(err, "out of memory storing a task");
     } else {
         if (wn_task_pack_alloc(t, &buf, &len, err) < 0)
             return -1;
-        if (wn_store_put(rt->store, t->id, st->index, buf, len) < 0) {
+        if (wn_store_put(a->run->store, t->id, st->index, buf, len) < 0) {
             free(buf);
             return wn_errprintf(err, "out of memory storing a task");
         }
     }
-    *d = (struct wn_desc){t->id, rt->rank, ref, len, wn_batch_nrows(t->batch)};
+    *d = (struct wn_desc){t->id, a->run->rank, ref, len, wn_batch_nrows(t->batch)};
     if (sum)   /* the tasks' checksum, from the packed buffers */
         XXH3_64bits_update(sum, buf, len);
     return 0;
@@ -122,18 +124,18 @@ static int store_output(struct wn_rt *rt, const struct wn_stage *st, struct wn_t
 
 /* A LOAD: the outputs a batch made in an earlier run, from its part file
  * (its checksum checked against the journal's), stored as if just made. */
-static void run_load(struct wn_rt *rt, struct job *j, double idle_s)
+static void run_load(struct wn_actor *a, struct job *j, double idle_s)
 {
     struct wn_stage *st = j->stage;
     struct wn_task_list tasks = WN_TASK_LIST_INIT;
     struct wn_part_info info;
     struct wn_desc *outs = NULL;
-    uint64_t counts[4] = {0, 0, 0, 0};
+    struct job_counts counts = {0, 0, 0, 0};
     wn_error_t err = {{0}};
-    double t_start = wn_rt_now(rt);
+    double t_start = wn_run_now(a->run);
     char path[4096];
     int status = -1;
-    if (wn_ckpt_part_path(path, sizeof(path), rt->opts->checkpoint, st->index, st->cfg->name,
+    if (wn_ckpt_part_path(path, sizeof(path), a->run->opts->checkpoint, st->index, st->cfg->name,
                           j->batch) < 0) {
         wn_errprintf(&err, "checkpoint path too long");
         goto done;
@@ -151,22 +153,22 @@ static void run_load(struct wn_rt *rt, struct job *j, double idle_s)
     outs = calloc(tasks.n ? tasks.n : 1, sizeof(*outs));
     size_t k = 0;
     for (; outs && k < tasks.n; k++) {
-        if (store_output(rt, st, tasks.tasks[k], &outs[k], NULL, &err) < 0)
+        if (store_output(a, st, tasks.tasks[k], &outs[k], NULL, &err) < 0)
             break;
-        counts[1] += outs[k].nrows;
-        counts[3] += wn_task_nbytes(tasks.tasks[k]);
+        counts.items_out += outs[k].nrows;
+        counts.bytes_out += wn_task_nbytes(tasks.tasks[k]);
     }
     if (!outs || k < tasks.n) {
         if (!outs)
             wn_errprintf(&err, "out of memory");
         for (size_t i = 0; outs && i < k; i++)
-            wn_store_drop(rt->store, outs[i].id);
+            wn_store_drop(a->run->store, outs[i].id);
         goto done;
     }
     status = 0;
 done:
-    actor_job_result(rt, j, status, err.text, outs, status ? 0 : (uint32_t)tasks.n, t_start,
-                     wn_rt_now(rt), idle_s, counts);
+    actor_job_result(a, j, status, err.text, outs, status ? 0 : (uint32_t)tasks.n, t_start,
+                     wn_run_now(a->run), idle_s, &counts);
     free(outs);
     wn_task_list_free(&tasks);
 }
@@ -175,7 +177,7 @@ done:
 
 /* The default partition function: a hash of the key column's value. */
 static int partition_by_key(const struct wn_stage *st, const struct wn_task *t,
-                            uint32_t nparts, uint32_t *part, wn_error_t *err)
+                            uint32_t nparts, uint32_t *partition_of, wn_error_t *err)
 {
     if (!st->shuffle_key)
         return wn_errprintf(err, "shuffle stage type '%s' sets no key column and has no "
@@ -194,7 +196,7 @@ static int partition_by_key(const struct wn_stage *st, const struct wn_task *t,
         } else {
             h = XXH3_64bits((const char *)col->data + r * w, w);
         }
-        part[r] = (uint32_t)(h % nparts);
+        partition_of[r] = (uint32_t)(h % nparts);
     }
     return 0;
 }
@@ -203,19 +205,18 @@ static int partition_by_key(const struct wn_stage *st, const struct wn_task *t,
  * has rows for (a packed task), kept on the job until the main thread
  * hands them to the shuffle.  All or nothing: a batch that fails sends
  * nothing, so running it again cannot send a row twice. */
-static int make_chunks(struct wn_rt *rt, struct job *j, struct wn_task_list *out,
+static int make_chunks(struct wn_actor *a, struct job *j, struct wn_task_list *out,
                        uint64_t *rows_out, wn_error_t *err)
 {
     struct wn_stage *st = j->stage;
-    struct wn_actor *a = rt->actor;
-    uint32_t nparts = a->sh ? wn_shuffle_nparts(a->sh) : 0;
+    uint32_t nparts = a->shuffle->sh ? wn_shuffle_nparts(a->shuffle->sh) : 0;
     if (!nparts)
         return wn_errprintf(err, "rank %d has no shuffle round open for stage '%s'",
-                            rt->rank, st->cfg->name);
+                            a->run->rank, st->cfg->name);
     if (out->n >= (1u << 20))
         return wn_errprintf(err, "an insert batch made %zu outputs (at most %u)", out->n,
                             (1u << 20) - 1);
-    uint32_t *part = NULL, *order = NULL;
+    uint32_t *partition_of = NULL, *order = NULL;
     uint64_t *start = calloc((size_t)nparts + 1, sizeof(*start));
     int rc = start ? 0 : wn_errprintf(err, "out of memory");
     for (size_t k = 0; rc == 0 && k < out->n; k++) {
@@ -228,33 +229,33 @@ static int make_chunks(struct wn_rt *rt, struct job *j, struct wn_task_list *out
                               (unsigned long long)n, UINT32_MAX);
             break;
         }
-        free(part);
+        free(partition_of);
         free(order);
-        part = malloc(n * sizeof(*part));
+        partition_of = malloc(n * sizeof(*partition_of));
         order = malloc(n * sizeof(*order));
-        if (!part || !order) {
+        if (!partition_of || !order) {
             rc = wn_errprintf(err, "out of memory");
             break;
         }
-        rc = st->ops->partition ? st->ops->partition(st, t, nparts, part, err)
-                                : partition_by_key(st, t, nparts, part, err);
+        rc = st->ops->partition ? st->ops->partition(st, t, nparts, partition_of, err)
+                                : partition_by_key(st, t, nparts, partition_of, err);
         if (rc < 0)
             break;
         /* Rows grouped by partition, in row order within each (counting sort). */
         memset(start, 0, ((size_t)nparts + 1) * sizeof(*start));
         for (uint64_t r = 0; r < n && rc == 0; r++) {
-            if (part[r] >= nparts)
+            if (partition_of[r] >= nparts)
                 rc = wn_errprintf(err, "partition function put row %llu in partition %u "
-                                  "of %u", (unsigned long long)r, part[r], nparts);
+                                  "of %u", (unsigned long long)r, partition_of[r], nparts);
             else
-                start[part[r] + 1]++;
+                start[partition_of[r] + 1]++;
         }
         if (rc < 0)
             break;
         for (uint32_t p = 0; p < nparts; p++)
             start[p + 1] += start[p];
         for (uint64_t r = 0; r < n; r++)
-            order[start[part[r]]++] = (uint32_t)r;
+            order[start[partition_of[r]]++] = (uint32_t)r;
         /* start[p] is now the end of partition p's rows. */
         for (uint32_t p = 0, first = 0; p < nparts && rc == 0; first = (uint32_t)start[p++]) {
             uint32_t cnt = (uint32_t)start[p] - first;
@@ -283,7 +284,7 @@ static int make_chunks(struct wn_rt *rt, struct job *j, struct wn_task_list *out
         }
         *rows_out += n;
     }
-    free(part);
+    free(partition_of);
     free(order);
     free(start);
     if (rc < 0) {
@@ -326,21 +327,21 @@ static void test_delay(void)
 
 /* Extract: the partition's rows, in origin order, into the stage's
  * outputs (by default one task holding them all). */
-static int run_extract(struct wn_rt *rt, struct job *j, struct wn_task_list *out,
+static int run_extract(struct wn_actor *a, struct job *j, struct wn_task_list *out,
                        uint64_t *rows_in, wn_error_t *err)
 {
     struct wn_stage *st = j->stage;
     struct wn_batch *rows = wn_batch_create();
     if (!rows)
         return wn_errprintf(err, "out of memory");
-    if (wn_shuffle_extract(rt->actor->sh, j->part, append_chunk, rows, err) < 0) {
+    if (wn_shuffle_extract(a->shuffle->sh, j->partition, append_chunk, rows, err) < 0) {
         wn_batch_destroy(rows);
-        return wn_errprefix(err, "partition %u of round %u", j->part, j->round);
+        return wn_errprefix(err, "partition %u of round %u", j->partition, j->round);
     }
     *rows_in = wn_batch_nrows(rows);
     int rc = 0;
     if (st->ops->extract) {
-        rc = st->ops->extract(st, j->part, &rows, out, err);
+        rc = st->ops->extract(st, j->partition, &rows, out, err);
         if (rc < 0 && !err->text[0])
             wn_errprintf(err, "extract failed without saying why");
     } else if (wn_batch_nrows(rows) > 0) {
@@ -358,10 +359,10 @@ static int run_extract(struct wn_rt *rt, struct job *j, struct wn_task_list *out
     return rc;
 }
 
-void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
+void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_io)
 {
-    if (j->load) {
-        run_load(rt, j, idle_s);
+    if (j->kind == JOB_LOAD) {
+        run_load(a, j, idle_s);
         return;
     }
     struct wn_stage *st = j->stage;
@@ -370,13 +371,13 @@ void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
     struct wn_task **in = j->n <= 16 ? in_small : calloc(j->n, sizeof(*in));
     if (!in) {
         wn_error("out of memory for a batch of %u tasks", j->n);
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
     }
     struct wn_task_list out = WN_TASK_LIST_INIT;
     struct wn_desc *outs = NULL;
     wn_error_t err = {{0}};
-    uint64_t counts[4] = {0, 0, 0, 0};
-    double t_start = wn_rt_now(rt);
+    struct job_counts counts = {0, 0, 0, 0};
+    double t_start = wn_run_now(a->run);
     int status = -1;
     uint32_t nout = 0;
     XXH3_state_t *sum = NULL;       /* checkpoint: the tasks' checksum */
@@ -397,26 +398,26 @@ void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
             }
             continue;
         }
-        int flags = WN_UNPACK_VIEW | (j->remote[i] ? 0 : WN_UNPACK_NOVERIFY);
+        int flags = WN_UNPACK_VIEW | (j->source[i] != INPUT_HERE ? 0 : WN_UNPACK_NOVERIFY);
         if (wn_task_unpack(j->bufs[i], j->lens[i], flags, &in[i], &err) < 0) {
             wn_errprefix(&err, "input task %016llx from rank %d",
                          (unsigned long long)j->descs[i].id, j->descs[i].owner);
             goto done;
         }
-        counts[0] += wn_batch_nrows(in[i]->batch);
-        counts[2] += wn_task_nbytes(in[i]);
+        counts.items_in += wn_batch_nrows(in[i]->batch);
+        counts.bytes_in += wn_task_nbytes(in[i]);
     }
 
     st->attempt = j->attempt;
     st->round = j->round;
     wn_current_stage_name = st->cfg->name;
     test_delay();
-    double t0 = wn_rt_now(rt);
+    double t0 = wn_run_now(a->run);
     uint64_t shuffled = 0;   /* rows inserted or extracted: not the stage's items */
     wn_rejects_begin(st);
-    int rc = j->extract ? run_extract(rt, j, &out, &shuffled, &err)
+    int rc = j->kind == JOB_EXTRACT ? run_extract(a, j, &out, &shuffled, &err)
                         : st->ops->process_batch(st, in, j->n, &out, &err);
-    double busy = wn_rt_now(rt) - t0;
+    double busy = wn_run_now(a->run) - t0;
     if (rc < 0) {
         wn_rejects_discard(st);   /* the batch runs again, and finds them again */
         if (!err.text[0])
@@ -427,11 +428,11 @@ void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
      * already there from an earlier attempt is not written twice). */
     free(j->rejects);
     j->rejects = NULL;
-    if (wn_rejects_commit(st, rt->opts->rejects_path, &j->rejects, &err) < 0)
+    if (wn_rejects_commit(st, a->run->opts->rejects_path, &j->rejects, &err) < 0)
         goto done;
-    if (j->insert) {
+    if (j->kind == JOB_INSERT) {
         /* The outputs are rows to shuffle, not the stage's outputs. */
-        if (make_chunks(rt, j, &out, &shuffled, &err) < 0)
+        if (make_chunks(a, j, &out, &shuffled, &err) < 0)
             goto done;
         status = 0;
         goto done;
@@ -439,9 +440,9 @@ void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
 
     outs = wn_xcalloc(out.n ? out.n : 1, sizeof(*outs));
     /* An extract has no inputs: its outputs descend from (stage, batch). */
-    uint64_t key = j->extract ? wn_task_id_derive(j->batch, st->index, UINT64_MAX)
+    uint64_t key = j->kind == JOB_EXTRACT ? wn_task_id_derive(j->batch, st->index, UINT64_MAX)
                               : batch_key(j->descs, j->n);
-    sum = rt->opts->checkpoint ? XXH3_createState() : NULL;
+    sum = a->run->opts->checkpoint ? XXH3_createState() : NULL;
     if (sum)
         XXH3_64bits_reset(sum);
     for (size_t k = 0; k < out.n; k++) {
@@ -460,26 +461,26 @@ void actor_run_job(struct wn_rt *rt, struct job *j, double idle_s, int async_io)
         memcpy(perf.stage, st->cfg->name, nl);   /* the rest is zeroed */
         perf.process_s = busy / (double)out.n;
         perf.idle_s = idle_s / (double)out.n;
-        perf.items_in = counts[0];
+        perf.items_in = counts.items_in;
         perf.items_out = wn_batch_nrows(t->batch);
-        perf.bytes_in = counts[2];
+        perf.bytes_in = counts.bytes_in;
         perf.bytes_out = wn_task_nbytes(t);
         if (wn_task_perf_add(t, &perf, &err) < 0)
             goto done;
-        if (store_output(rt, st, t, &outs[k], sum, &err) < 0) {
+        if (store_output(a, st, t, &outs[k], sum, &err) < 0) {
             wn_errprefix(&err, "output %zu", k);
             goto done;
         }
-        counts[1] += perf.items_out;
-        counts[3] += perf.bytes_out;
+        counts.items_out += perf.items_out;
+        counts.bytes_out += perf.bytes_out;
     }
     /* Checkpointing: the batch's outputs to their part file, durable
      * before the planner hears of them. */
-    if (rt->opts->checkpoint) {
+    if (a->run->opts->checkpoint) {
         char path[4096];
         struct wn_part_info info = {{0}, st->index, j->batch, out.n, 0, 0};
         snprintf(info.stage, sizeof(info.stage), "%s", st->cfg->name);
-        if (wn_ckpt_part_path(path, sizeof(path), rt->opts->checkpoint, st->index,
+        if (wn_ckpt_part_path(path, sizeof(path), a->run->opts->checkpoint, st->index,
                               st->cfg->name, j->batch) < 0) {
             wn_errprintf(&err, "checkpoint path too long");
             goto done;
@@ -519,12 +520,12 @@ done:
     if (status != 0)
         for (uint32_t k = 0; outs && k < out.n; k++)
             if (outs[k].len)
-                wn_store_drop(rt->store, outs[k].id);
+                wn_store_drop(a->run->store, outs[k].id);
     wn_current_stage_name = NULL;
     if (sum)
         XXH3_freeState(sum);
-    actor_job_result(rt, j, status, err.text, outs, status ? 0 : nout, t_start,
-                     wn_rt_now(rt), idle_s, counts);
+    actor_job_result(a, j, status, err.text, outs, status ? 0 : nout, t_start,
+                     wn_run_now(a->run), idle_s, &counts);
     free(outs);
     wn_task_list_free(&out);
     for (uint32_t i = 0; i < j->n; i++)

@@ -1,15 +1,29 @@
-/* planner_impl.h - private glue between the planner's files (rank 0):
- * its state and the functions one file calls in another.  Not installed;
- * nothing outside the planner includes it.
+/* planner_impl.h - the planner's insides (rank 0), shared by its files.
+ * Not installed; nothing outside src/exec/planner/ includes it.
  *
- *   planner.c          the entry points (create, destroy, handle, poll),
- *                      queues, stage start, dispatch, results
- *   planner_end.c      resume from a checkpoint, stage end and the next
- *                      stage, collect (--results), finish, stop requests
- *                      (signal, `winnow halt`, the Slurm time limit)
- *   planner_shuffle.c  a shuffle stage's rounds
- *   planner_hang.c     what the planner waits for from each rank, and a
- *                      rank gone silent (heartbeat_timeout)
+ * struct wn_planner holds the run's position (stage, its inputs and
+ * outputs, its actors, statistics) and one owned sub-context per
+ * concern, each with create/destroy in the file named for it.  Calls go
+ * one way, from the top of this list down (a file calls only those
+ * below it):
+ *
+ *   planner.c        entry points (create, register, destroy), the
+ *                    message handlers, the poll's state machine, the
+ *                    run's finish (reports, shutdown)
+ *   stage.c          a stage's start (actors, batches, clique, setup),
+ *                    a finished stage replayed, a stage's end
+ *   results.c        struct results: batches' results and the part
+ *                    files written after them; the trace's events and
+ *                    each rank's peak RSS
+ *   shuffle_round.c  struct shuffle_round: a shuffle stage's rounds
+ *   collect.c        struct collect: the final tasks (--results)
+ *   hang.c           a rank gone silent (heartbeat_timeout)
+ *   checkpoint.c     struct checkpoint: resume, batches loaded instead
+ *                    of run, journaling, part files still being written
+ *   dispatch.c       struct dispatch: batches, queues, first-free
+ *                    dispatch
+ *   stop.c           struct stop: the run's failure and stop requests
+ *                    (a signal, `winnow halt`, the Slurm time limit)
  */
 #ifndef WN_PLANNER_IMPL_H
 #define WN_PLANNER_IMPL_H
@@ -18,19 +32,22 @@
 #include <stdint.h>
 
 #include "ckpt/ckpt.h"
+#include "exec/planner/planner.h"
 #include "exec/report.h"
-#include "exec/runtime.h"
+#include "exec/run.h"
 #include "exec/timelimit.h"
+#include "exec/wire.h"
 
 enum pstate { P_START, P_CLIQUE, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH,
               P_DONE };
+
+/* ------------------------------------------------------- dispatch.c -- */
+
 enum bstate { B_PENDING, B_RUNNING, B_DONE, B_GIVEN_UP };
-/* A shuffle stage's round: connect, insert, extract, close. */
-enum shphase { SH_NEXT, SH_BEGIN, SH_INSERT, SH_LOAD, SH_EXTRACT, SH_END };
 
 struct pbatch {
     uint64_t first, count;    /* slice of the stage's sorted inputs */
-    int state;
+    int state;                /* enum bstate */
     unsigned attempt;
     int actor;                /* rank running it */
     int last_failed_on;       /* rank of the last failure, -1 */
@@ -44,34 +61,71 @@ struct queue {
     size_t head, n, cap;
 };
 
-struct wn_planner {
-    struct wn_rt *rt;
-    enum pstate state;
-    uint32_t stage;
-    int failed;               /* stop dispatching; the run fails */
-    char fail_msg[1024];
-
-    struct wn_desc *inputs, *outputs;
-    size_t ninputs, noutputs, cap_inputs, cap_outputs;
-
+/* The current stage's batches.  A shuffle stage's batches [0, njournaled)
+ * are its extracts (round * nparts + partition: the checkpoint's batch
+ * numbers), [njournaled, nbatches) its inserts, run again each round;
+ * another stage's batches are all journaled (njournaled == nbatches). */
+struct dispatch {
+    struct wn_run *run;
     struct pbatch *batches;
-    uint64_t nbatches, nfinished, nrunning;
+    uint64_t nbatches, njournaled, nfinished, nrunning;
     uint64_t tasks_finished;  /* inputs of finished batches (progress) */
-    int *actors, nactors;
-    int *outstanding;         /* per rank */
+    int *outstanding;         /* per rank: batches sent, not answered */
     struct queue *queues;     /* per owner rank, [size] = seeds/no owner */
     struct queue retry;
-    int acks_pending;
-    int *acks_from;           /* per rank: the acknowledgements awaited */
     int rotate;               /* fair start for dispatch */
+};
 
-    struct wn_stage_stats *stats;
-    struct wn_trace_event *events;
-    size_t nevents, cap_events;
-    uint64_t planner_payload_bytes;
-    uint32_t *peak_rss_mib;   /* per rank: the largest its results reported */
-    struct wn_progress progress;
+struct dispatch *dispatch_create(struct wn_run *run);
+void dispatch_destroy(struct dispatch *d);
+/* A new stage's nbatches batches, all pending, queues empty. */
+void dispatch_reset(struct dispatch *d, uint64_t nbatches);
+int dispatch_q_push(struct queue *q, uint64_t b);
+/* Queues batch b with the rank holding most of its input (or as a seed). */
+void dispatch_queue(struct dispatch *d, uint64_t b);
+/* Sends batch b (its inputs, or a LOAD of its part file) to rank. */
+void dispatch_assign(struct dispatch *d, uint32_t stage, const struct wn_desc *inputs,
+                     uint64_t b, int rank);
+/* Batch b runs on rank (sent by the caller). */
+void dispatch_running(struct dispatch *d, uint64_t b, int rank);
+/* Sends what the actors have room for; the number of batches sent. */
+int dispatch_send(struct dispatch *d, uint32_t stage, const struct wn_desc *inputs,
+                  const int *actors, int nactors);
+int dispatch_cmp_desc(const void *a, const void *b);   /* by id, for qsort */
 
+/* ----------------------------------------------------------- stop.c -- */
+
+struct stop {
+    struct wn_run *run;
+    int failed;               /* stop dispatching; the run fails */
+    char fail_msg[1024];
+    int stopping;             /* drain, then stop (exit 3) */
+    int halt_after;           /* stop once this stage has ended, -1 none */
+    struct wn_timelimit limit;
+    double next_limit_check;
+    double next_halt_check;
+    double stop_deadline;     /* when running batches are given up on */
+};
+
+struct stop *stop_create(struct wn_run *run);
+void stop_destroy(struct stop *st);
+/* The run fails (the first reason is kept): no more batches are dispatched. */
+void stop_fail(struct stop *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A stop: no new batches, the nrunning running may finish within drain
+ * (> 0, at most drain_timeout; else drain_timeout).  Nothing once the
+ * run has finished. */
+void stop_begin(struct stop *st, const char *why, double drain, uint64_t nrunning,
+                int finished);
+/* `winnow halt`'s file, at the current stage. */
+void stop_check_halt(struct stop *st, uint32_t stage, uint64_t nrunning);
+/* The Slurm job's time left against time_margin. */
+void stop_check_limit(struct stop *st, uint64_t nrunning);
+/* A stop whose drain deadline has passed. */
+int stop_past_deadline(const struct stop *st);
+
+/* ----------------------------------------------------- checkpoint.c -- */
+
+struct checkpoint {
     struct wn_ckpt *ck;       /* the checkpoint, or NULL */
     int replay;               /* a finished stage whose outputs are only
                                  loaded (resume), -1 none */
@@ -84,79 +138,120 @@ struct wn_planner {
     uint64_t *stage_nout;     /* outputs of a stage that has ended */
     unsigned char *stage_ran; /* ... and whether it has */
     uint32_t ended_upto;      /* the next stage whose end to journal */
-
-    /* A shuffle stage: batches [0, nextract) are its extracts (round *
-     * nparts + partition: the checkpoint's batch numbers), [nextract,
-     * nbatches) its inserts, run again each round.  Other stages:
-     * nextract == nbatches. */
-    int shuffle;
-    uint32_t rounds, round, nparts;
-    uint64_t nextract;
-    enum shphase sh_phase;
-    uint64_t sh_pending;      /* this phase's batches not yet done */
-    int stopping;             /* drain, then stop (exit 3) */
-    int halt_after;           /* stop once this stage has ended, -1 none */
-    struct wn_timelimit limit;
-    double next_limit_check;
-    double next_halt_check;
-    double stop_deadline;     /* when running batches are given up on */
-    /* planner_hang.c (wn_rt_clock times) */
-    double hang_polled;       /* the last poll */
-    double hang_check_at;     /* the next look at the ranks */
-
-    struct wn_task **results; /* collected final tasks (--results) */
-    size_t nresults_pending;
-    double t_start;
 };
 
-/* planner.c */
-int planner_q_push(struct queue *q, uint64_t b);
-/* The run fails (the first reason is kept): no more batches are dispatched. */
-void planner_fail_run(struct wn_planner *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-int planner_cmp_desc(const void *a, const void *b);   /* by id, for qsort */
-/* Sends a copy of msg (the caller keeps its own). */
-void planner_send_ctl(struct wn_planner *p, int dest, int tag, const void *msg, size_t len);
-void planner_stage_stats_begin(struct wn_planner *p, uint64_t tasks_in);
-void planner_assign(struct wn_planner *p, uint64_t b, int rank);
-/* Sends what the actors have room for; the number of batches sent. */
-int planner_dispatch(struct wn_planner *p);
+struct checkpoint *checkpoint_create(struct wn_run *run);
+void checkpoint_destroy(struct checkpoint *c);
+struct wn_planner;
+/* Where an earlier run left off: sets the planner's first stage. */
+void checkpoint_resume(struct wn_planner *p);
+/* Batches an earlier run finished load instead of running. */
+void checkpoint_mark_loads(struct wn_planner *p);
+/* A loaded batch's rejects, as its journal record has them. */
+void checkpoint_count_rejects(struct wn_planner *p, uint32_t s, const struct wn_ckpt_batch *b);
+/* Journals the ends of stages whose part files are all written. */
+void checkpoint_journal_stage_ends(struct wn_planner *p);
+/* Group commit: one fsync for the records of this poll. */
+void checkpoint_sync(struct wn_planner *p);
 
-/* planner_result.c: a batch's RESULT, and the DURABLE message of a part
- * file written after it. */
-void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r,
-                       size_t len);
-void planner_on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m,
-                        size_t len);
+/* ----------------------------------------------------- hang.c, acks -- */
 
-/* planner_end.c */
-void planner_resume(struct wn_planner *p);
-void planner_mark_loads(struct wn_planner *p);
-void planner_begin_replay(struct wn_planner *p);
-void planner_journal_stage_ends(struct wn_planner *p);
-void planner_end_stage(struct wn_planner *p);
-void planner_next_stage(struct wn_planner *p);
-void planner_collect(struct wn_planner *p);
-void planner_finish(struct wn_planner *p);
-/* drain > 0: running batches get that long instead of drain_timeout
- * (at most drain_timeout). */
-void planner_begin_stop(struct wn_planner *p, const char *why, double drain);
-/* A stop whose drain deadline has passed does not wait for
- * acknowledgements (one may never come from a frozen rank): the run
- * finishes without them.  1 when it did so (poll again). */
-int planner_give_up_acks(struct wn_planner *p);
-void planner_check_halt(struct wn_planner *p);
-void planner_check_limit(struct wn_planner *p);
-
-/* planner_shuffle.c: the P_RUN step of a shuffle stage; 1 when it did
- * something (poll again), 0 when it waits on messages. */
-int planner_shuffle_run(struct wn_planner *p);
-
-/* planner_hang.c */
 /* Counts an acknowledgement awaited from rank (call before sending). */
-void planner_expect_ack(struct wn_planner *p, int rank);
+static inline void planner_expect_ack(struct wn_planner *p, int rank);
 /* Called each poll: a rank silent for heartbeat_timeout ends the run
  * (exit 1, every rank aborted; the checkpoint keeps what was journaled). */
 void planner_check_hang(struct wn_planner *p);
+
+/* -------------------------------------------------------- collect.c -- */
+
+struct collect {
+    struct wn_task **tasks;   /* collected final tasks (--results) */
+    size_t ntasks, pending;
+    uint64_t payload_bytes;   /* pulled to rank 0 */
+};
+
+struct collect *collect_create(void);
+void collect_destroy(struct collect *c);
+/* Pulls the final tasks (the planner's inputs after the last stage). */
+void collect_begin(struct wn_planner *p);
+
+/* -------------------------------------------------- shuffle_round.c -- */
+
+/* A shuffle stage's round: connect, insert, extract, close. */
+enum shphase { SH_NEXT, SH_BEGIN, SH_INSERT, SH_LOAD, SH_EXTRACT, SH_END };
+
+struct shuffle_round {
+    int active;               /* the current stage is a shuffle stage */
+    uint32_t rounds, round, nparts;
+    enum shphase phase;
+    uint64_t pending;         /* this phase's batches not yet done */
+};
+
+struct shuffle_round *shuffle_round_create(void);
+void shuffle_round_destroy(struct shuffle_round *s);
+/* The P_RUN step of a shuffle stage that is neither failed nor stopping:
+ * 1 when it did something (poll again), 0 when it waits on messages,
+ * SHUFFLE_ROUNDS_DONE when the last round has ended. */
+#define SHUFFLE_ROUNDS_DONE 2
+int shuffle_round_step(struct wn_planner *p);
+
+/* -------------------------------------------------------- results.c -- */
+
+struct results {
+    struct wn_trace_event *events;
+    size_t nevents, cap_events;
+    uint32_t *peak_rss_mib;   /* per rank: the largest its results reported */
+};
+
+struct results *results_create(struct wn_run *run);
+void results_destroy(struct results *r);
+/* A batch's RESULT, and the DURABLE message of a part file written after
+ * it. */
+void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r,
+                       size_t len);
+void results_on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m,
+                        size_t len);
+
+/* ---------------------------------------------------------- stage.c -- */
+
+void stage_begin(struct wn_planner *p);
+void stage_node_setup(struct wn_planner *p);
+void stage_setup_rest(struct wn_planner *p);
+void stage_end(struct wn_planner *p);
+void stage_next(struct wn_planner *p);
+
+/* -------------------------------------------------------- planner.c -- */
+
+struct wn_planner {
+    struct wn_run *run;
+    enum pstate state;
+    uint32_t stage;
+
+    struct wn_desc *inputs, *outputs;
+    size_t ninputs, noutputs, cap_inputs, cap_outputs;
+    int *actors, nactors;
+    int acks_pending;
+    int *acks_from;           /* per rank: the acknowledgements awaited */
+
+    struct wn_stage_stats *stats;
+    struct wn_progress progress;
+    double t_start;
+    /* hang.c (wn_clock_mono times) */
+    double hang_polled;       /* the last poll */
+    double hang_check_at;     /* the next look at the ranks */
+
+    struct dispatch *dispatch;
+    struct stop *stop;
+    struct checkpoint *checkpoint;
+    struct collect *collect;
+    struct shuffle_round *shuffle;
+    struct results *results;
+};
+
+static inline void planner_expect_ack(struct wn_planner *p, int rank)
+{
+    p->acks_pending++;
+    p->acks_from[rank]++;
+}
 
 #endif /* WN_PLANNER_IMPL_H */

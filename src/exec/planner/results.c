@@ -1,27 +1,49 @@
-/* planner_result.c - rank 0: the results of batches (planner.c
- * dispatches them): outputs recorded and journaled, rejects counted,
- * failures retried, given up (recorded in the failed-tasks file) or
- * failing the run, and part files written after their results. */
+/* results.c - rank 0: the results of batches (dispatch.c sends them):
+ * outputs recorded and journaled, rejects counted, failures retried,
+ * given up (recorded in the failed-tasks file) or failing the run, and
+ * part files written after their results. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/exit.h"
 #include "util/log.h"
 #include "exec/report.h"
 #include "ckpt/ckpt.h"
-#include "exec/runtime.h"
 #include "stage/stage_impl.h"
 #include "exec/planner/planner_impl.h"
 #include "util/xalloc.h"
 
+struct results *results_create(struct wn_run *run)
+{
+    struct results *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->peak_rss_mib = calloc((size_t)run->size, sizeof(*r->peak_rss_mib));
+    if (!r->peak_rss_mib) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void results_destroy(struct results *r)
+{
+    if (!r)
+        return;
+    free(r->events);
+    free(r->peak_rss_mib);
+    free(r);
+}
+
 static const char *failed_path(struct wn_planner *p, char *buf, size_t len)
 {
-    const struct wn_rt *rt = p->rt;
-    if (rt->opts->failed_path)
-        return rt->opts->failed_path;
-    const char *dir = rt->cfg->output ? rt->cfg->output : ".";
-    snprintf(buf, len, "%s/%s.failed-tasks.jsonl", dir, rt->cfg->name);
+    const struct wn_run *run = p->run;
+    if (run->opts->failed_path)
+        return run->opts->failed_path;
+    const char *dir = run->cfg->output ? run->cfg->output : ".";
+    snprintf(buf, len, "%s/%s.failed-tasks.jsonl", dir, run->cfg->name);
     return buf;
 }
 
@@ -30,40 +52,40 @@ static const char *failed_path(struct wn_planner *p, char *buf, size_t len)
 static void record_event(struct wn_planner *p, int rank, const struct wn_msg_result *r,
                          uint32_t ntasks)
 {
-    if (!p->rt->opts->trace_path)
+    if (!p->run->opts->trace_path)
         return;
-    if (p->nevents == p->cap_events) {
-        size_t ncap = p->cap_events ? p->cap_events * 2 : 1024;
-        struct wn_trace_event *n = realloc(p->events, ncap * sizeof(*n));
+    if (p->results->nevents == p->results->cap_events) {
+        size_t ncap = p->results->cap_events ? p->results->cap_events * 2 : 1024;
+        struct wn_trace_event *n = realloc(p->results->events, ncap * sizeof(*n));
         if (!n)
             return;
-        p->events = n;
-        p->cap_events = ncap;
+        p->results->events = n;
+        p->results->cap_events = ncap;
     }
-    p->events[p->nevents++] = (struct wn_trace_event){
+    p->results->events[p->results->nevents++] = (struct wn_trace_event){
         rank, r->stage, r->batch, r->t_start, r->t_end, ntasks, r->status};
 }
 
-void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r,
+void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r,
                        size_t len)
 {
-    struct wn_rt *rt = p->rt;
-    if (p->failed && r->stage != p->stage && len >= sizeof(*r))
+    struct wn_run *run = p->run;
+    if (p->stop->failed && r->stage != p->stage && len >= sizeof(*r))
         return;   /* a batch of a stage the failed run has left behind */
-    if (r->stage != p->stage || r->batch >= p->nbatches ||
+    if (r->stage != p->stage || r->batch >= p->dispatch->nbatches ||
         len < sizeof(*r) + r->noutputs * sizeof(struct wn_desc) + r->errlen + r->rejlen ||
         (r->rejlen && ((const char *)(r + 1))[r->noutputs * sizeof(struct wn_desc) +
                                                  r->errlen + r->rejlen - 1] != '\0')) {
         wn_error("malformed result from rank %d", src);
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
     }
-    struct pbatch *pb = &p->batches[r->batch];
+    struct pbatch *pb = &p->dispatch->batches[r->batch];
     struct wn_stage_stats *s = &p->stats[p->stage];
-    const struct wn_stage_config *c = rt->stages[p->stage]->cfg;
-    p->outstanding[src]--;
-    p->nrunning--;
-    if (r->peak_rss_mib > p->peak_rss_mib[src])
-        p->peak_rss_mib[src] = r->peak_rss_mib;
+    const struct wn_stage_config *c = run->stages[p->stage]->cfg;
+    p->dispatch->outstanding[src]--;
+    p->dispatch->nrunning--;
+    if (r->peak_rss_mib > p->results->peak_rss_mib[src])
+        p->results->peak_rss_mib[src] = r->peak_rss_mib;
     record_event(p, src, r, (uint32_t)pb->count);
     s->busy_s += r->t_end - r->t_start;
     s->idle_s += r->idle_s;
@@ -77,7 +99,7 @@ void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result
             const char *rej = (const char *)(outs + r->noutputs) + r->errlen;
             wn_error_t err = {{0}};
             if (wn_reject_counts_add(&s->rejects, rej, r->batch, &err) < 0)
-                planner_fail_run(p, "stage '%s' batch %llu: rejects from rank %d: %s", c->name,
+                stop_fail(p->stop, "stage '%s' batch %llu: rejects from rank %d: %s", c->name,
                                  (unsigned long long)r->batch, src, err.text);
         }
         if (p->noutputs + r->noutputs > p->cap_outputs) {
@@ -90,96 +112,98 @@ void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result
         memcpy(p->outputs + p->noutputs, outs, r->noutputs * sizeof(*outs));
         p->noutputs += r->noutputs;
         /* (A shuffle's inserts have no outputs and are not journaled.) */
-        if (p->ck && !pb->load && r->batch < p->nextract && r->part_pending) {
-            p->undurable[p->stage]++;
-            p->undurable_on[src]++;
-            p->nundurable++;
-        } else if (p->ck && !pb->load && r->batch < p->nextract) {
+        int journaled = p->checkpoint->ck && !pb->load && r->batch < p->dispatch->njournaled;
+        if (journaled && r->part_pending) {
+            p->checkpoint->undurable[p->stage]++;
+            p->checkpoint->undurable_on[src]++;
+            p->checkpoint->nundurable++;
+        } else if (journaled) {
             wn_error_t err = {{0}};
             const char *rej = r->rejlen ? (const char *)(outs + r->noutputs) + r->errlen
                                         : NULL;
-            if (wn_ckpt_batch_done(p->ck, p->stage, r->batch, r->part_sum, r->noutputs, rej,
-                                   &err) < 0)
-                planner_fail_run(p, "checkpoint: %s", err.text);
-            p->journal_dirty = 1;
+            if (wn_ckpt_batch_done(p->checkpoint->ck, p->stage, r->batch, r->part_sum,
+                                   r->noutputs, rej, &err) < 0)
+                stop_fail(p->stop, "checkpoint: %s", err.text);
+            p->checkpoint->journal_dirty = 1;
         }
         pb->state = B_DONE;
-        p->nfinished++;
-        p->tasks_finished += pb->count;
+        p->dispatch->nfinished++;
+        p->dispatch->tasks_finished += pb->count;
         s->tasks_out += r->noutputs;
         s->items_in += r->items_in;
         s->items_out += r->items_out;
         s->bytes_in += r->bytes_in;
         s->bytes_out += r->bytes_out;
-        if (p->shuffle)
-            p->sh_pending--;
+        if (p->shuffle->active)
+            p->shuffle->pending--;
         return;
     }
 
     const char *why = (const char *)(r + 1) + r->noutputs * sizeof(struct wn_desc);
-    if (p->shuffle && r->batch < p->nextract) {
+    if (p->shuffle->active && r->batch < p->dispatch->njournaled) {
         /* An extract (or its load) runs where its partition's rows are:
          * it cannot move to another actor. */
-        uint32_t round = (uint32_t)(r->batch / p->nparts), part = (uint32_t)(r->batch % p->nparts);
+        uint32_t round = (uint32_t)(r->batch / p->shuffle->nparts);
+        uint32_t partition = (uint32_t)(r->batch % p->shuffle->nparts);
         if (pb->load) {
             wn_error_t err = {{0}};
-            if (wn_ckpt_bad(p->ck, p->stage, r->batch, &err) < 0)
+            if (wn_ckpt_bad(p->checkpoint->ck, p->stage, r->batch, &err) < 0)
                 wn_error("checkpoint: %s", err.text);
-            planner_fail_run(p, "checkpoint: stage '%s' partition %u of round %u cannot be "
+            stop_fail(p->stop, "checkpoint: stage '%s' partition %u of round %u cannot be "
                              "loaded: %s; it is recorded as bad: run the same command again "
-                             "to shuffle that round again", c->name, part, round, why);
+                             "to shuffle that round again", c->name, partition, round, why);
         } else {
-            planner_fail_run(p, "stage '%s': partition %u of shuffle round %u failed on rank "
-                             "%d: %s", c->name, part, round, src, why);
+            stop_fail(p->stop, "stage '%s': partition %u of shuffle round %u failed on rank "
+                             "%d: %s", c->name, partition, round, src, why);
         }
         pb->state = B_GIVEN_UP;
-        p->nfinished++;
-        p->sh_pending--;
+        p->dispatch->nfinished++;
+        p->shuffle->pending--;
         return;
     }
     if (pb->load) {
         wn_error_t err = {{0}};
-        if ((int)p->stage == p->replay) {
+        if ((int)p->stage == p->checkpoint->replay) {
             /* Its inputs are not here to recompute it from: record the
              * file as bad, so that the next run goes back a stage. */
-            if (wn_ckpt_bad(p->ck, p->stage, r->batch, &err) < 0)
+            if (wn_ckpt_bad(p->checkpoint->ck, p->stage, r->batch, &err) < 0)
                 wn_error("checkpoint: %s", err.text);
-            planner_fail_run(p, "checkpoint: stage '%s' batch %llu cannot be loaded: %s; it is "
+            stop_fail(p->stop, "checkpoint: stage '%s' batch %llu cannot be loaded: %s; it is "
                              "recorded as bad: run the same command again to recompute it",
                              c->name, (unsigned long long)r->batch, why);
             pb->state = B_GIVEN_UP;
-            p->nfinished++;
+            p->dispatch->nfinished++;
             return;
         }
         /* Recompute it, as if it had never run. */
         wn_warn("checkpoint: stage '%s' batch %llu cannot be loaded (%s); recomputing it",
                 c->name, (unsigned long long)r->batch, why);
-        wn_ckpt_forget(p->ck, p->stage, r->batch);
+        wn_ckpt_forget(p->checkpoint->ck, p->stage, r->batch);
         pb->load = 0;
         pb->state = B_PENDING;
-        planner_q_push(&p->retry, r->batch);
+        dispatch_q_push(&p->dispatch->retry, r->batch);
         return;
     }
     /* A RAFT batch is not retried alone: its clique runs together. */
-    int max_retries = (rt->stages[p->stage]->ops->flags & WN_STAGE_RAFT)
-                          ? 0 : rt->cfg->exec.max_retries;
+    int max_retries = (run->stages[p->stage]->ops->flags & WN_STAGE_RAFT)
+                          ? 0 : run->cfg->exec.max_retries;
     pb->last_failed_on = src;
-    if ((int)pb->attempt < max_retries && !p->failed) {
+    if ((int)pb->attempt < max_retries && !p->stop->failed) {
         wn_warn("stage '%s' batch %llu failed on rank %d (attempt %u of %d): %s; retrying",
                 c->name, (unsigned long long)r->batch, src, pb->attempt + 1,
                 max_retries + 1, why);
         pb->attempt++;
         pb->state = B_PENDING;
         s->retries++;
-        planner_q_push(&p->retry, r->batch);
+        dispatch_q_push(&p->dispatch->retry, r->batch);
         return;
     }
     pb->state = B_GIVEN_UP;
-    p->nfinished++;
-    p->tasks_finished += pb->count;
+    p->dispatch->nfinished++;
+    p->dispatch->tasks_finished += pb->count;
     s->failed++;
-    if (p->shuffle)
-        p->sh_pending--;   /* an insert given up: its rows are not shuffled */
+    if (p->shuffle->active)
+        p->shuffle->pending--;   /* an insert given up: its rows are not shuffled */
     uint64_t *ids = wn_xmalloc((pb->count ? pb->count : 1) * sizeof(*ids));
     for (uint64_t i = 0; i < pb->count; i++)
         ids[i] = p->inputs[pb->first + i].id;
@@ -190,7 +214,7 @@ void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result
                          &err) < 0)
         wn_error("cannot record the failed batch: %s", err.text);
     free(ids);
-    if (rt->cfg->exec.ignore_failures) {
+    if (run->cfg->exec.ignore_failures) {
         wn_warn("stage '%s' batch %llu (first task %016llx) failed %u times, last on rank "
                 "%d: %s; skipped (ignore_failures), recorded in %s", c->name,
                 (unsigned long long)r->batch,
@@ -198,7 +222,7 @@ void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result
                 path);
         return;
     }
-    planner_fail_run(p, "stage '%s' failed: batch %llu (first task %016llx) failed %u times, "
+    stop_fail(p->stop, "stage '%s' failed: batch %llu (first task %016llx) failed %u times, "
                      "last on rank %d: %s (recorded in %s)", c->name,
                      (unsigned long long)r->batch,
                      pb->count ? (unsigned long long)p->inputs[pb->first].id : 0ULL,
@@ -208,32 +232,34 @@ void planner_on_result(struct wn_planner *p, int src, const struct wn_msg_result
 /* A part file written after its batch's result: now the journal may
  * record the batch.  One that could not be written fails the run: its
  * outputs may already be a later stage's inputs. */
-void planner_on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m,
+void results_on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m,
                         size_t len)
 {
-    struct wn_rt *rt = p->rt;
-    if (len < sizeof(*m) || m->stage >= rt->nstages ||
-        len < sizeof(*m) + m->errlen + m->rejlen || !p->ck || p->undurable[m->stage] == 0 ||
+    struct wn_run *run = p->run;
+    if (len < sizeof(*m) || m->stage >= run->nstages ||
+        len < sizeof(*m) + m->errlen + m->rejlen || !p->checkpoint->ck ||
+        p->checkpoint->undurable[m->stage] == 0 ||
         (m->rejlen && ((const char *)(m + 1))[m->errlen + m->rejlen - 1] != '\0')) {
         wn_error("malformed part-file report from rank %d", src);
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
     }
-    p->undurable[m->stage]--;
-    if (p->undurable_on[src])
-        p->undurable_on[src]--;
-    p->nundurable--;
-    const char *name = rt->stages[m->stage]->cfg->name;
+    p->checkpoint->undurable[m->stage]--;
+    if (p->checkpoint->undurable_on[src])
+        p->checkpoint->undurable_on[src]--;
+    p->checkpoint->nundurable--;
+    const char *name = run->stages[m->stage]->cfg->name;
     wn_error_t err = {{0}};
     if (m->status != 0) {
-        planner_fail_run(p, "checkpoint: rank %d could not write the part file of stage '%s' "
+        stop_fail(p->stop, "checkpoint: rank %d could not write the part file of stage '%s' "
                          "batch %llu: %s", src, name, (unsigned long long)m->batch,
                          m->errlen ? (const char *)(m + 1) : "(no reason given)");
         return;
     }
     const char *rej = m->rejlen ? (const char *)(m + 1) + m->errlen : NULL;
-    if (wn_ckpt_batch_done(p->ck, m->stage, m->batch, m->sum, m->noutputs, rej, &err) < 0)
-        planner_fail_run(p, "checkpoint: %s", err.text);
-    p->journal_dirty = 1;
-    planner_journal_stage_ends(p);
+    if (wn_ckpt_batch_done(p->checkpoint->ck, m->stage, m->batch, m->sum, m->noutputs, rej,
+                           &err) < 0)
+        stop_fail(p->stop, "checkpoint: %s", err.text);
+    p->checkpoint->journal_dirty = 1;
+    checkpoint_journal_stage_ends(p);
 }
 

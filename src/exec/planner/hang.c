@@ -1,7 +1,7 @@
-/* planner_hang.c - rank 0: a rank that has gone silent.
+/* hang.c - rank 0: a rank that has gone silent.
  *
  * Every other rank sends rank 0 something at least every
- * heartbeat_timeout / 5 seconds while it runs (transport.c,
+ * heartbeat_timeout / 5 seconds while it runs (loop.c,
  * "Heartbeats"), busy or idle.  One silent for heartbeat_timeout is
  * frozen (stopped, a hung driver, a node that stopped scheduling it) or
  * waits in a call on one that is; the run cannot finish without it (every
@@ -14,7 +14,7 @@
  * Any silent rank counts, not only one that holds batches: a frozen rank
  * may hold the payloads another actor's batch is pulling, and that actor
  * keeps sending heartbeats while it waits.  During a stop the drain
- * deadline bounds the wait instead (planner_give_up_acks, exec.c).
+ * deadline bounds the wait instead (planner.c's give_up_acks, exec.c).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -22,20 +22,13 @@
 
 #include "util/exit.h"
 #include "util/log.h"
-#include "exec/runtime.h"
 #include "stage/stage_impl.h"
 #include "exec/planner/planner_impl.h"
-
-void planner_expect_ack(struct wn_planner *p, int rank)
-{
-    p->acks_pending++;
-    p->acks_from[rank]++;
-}
 
 /* Appends to buf what the planner waits for from rank r. */
 static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t len)
 {
-    const struct wn_rt *rt = p->rt;
+    const struct wn_run *run = p->run;
     size_t n = 0;
 #define PUT(...)                                                                   \
     do {                                                                           \
@@ -46,12 +39,12 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
      * (partitions of the round). */
     static const char *const one[] = {"batch", "insert batch", "partition"};
     static const char *const many[] = {"batches", "insert batches", "partitions"};
-    for (int kind = 0; kind < 3 && p->batches && p->state == P_RUN; kind++) {
+    for (int kind = 0; kind < 3 && p->dispatch->batches && p->state == P_RUN; kind++) {
         int count = 0, listed = 0;
         for (int pass = 0; pass < 2; pass++)
-            for (uint64_t b = 0; b < p->nbatches; b++) {
-                const struct pbatch *pb = &p->batches[b];
-                int k = !p->shuffle ? 0 : b < p->nextract ? 2 : 1;
+            for (uint64_t b = 0; b < p->dispatch->nbatches; b++) {
+                const struct pbatch *pb = &p->dispatch->batches[b];
+                int k = !p->shuffle->active ? 0 : b < p->dispatch->njournaled ? 2 : 1;
                 if (k != kind || pb->state != B_RUNNING || pb->actor != r)
                     continue;
                 if (pass == 0) {
@@ -62,7 +55,9 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
                     PUT(", ...");
                     break;
                 }
-                uint64_t num = k == 0 ? b : k == 1 ? b - p->nextract : b % p->nparts;
+                uint64_t num = k == 0   ? b
+                               : k == 1 ? b - p->dispatch->njournaled
+                                        : b % p->shuffle->nparts;
                 if (listed++)
                     PUT(", ");
                 else
@@ -75,15 +70,16 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
                            : p->state == P_NODE_SETUP ? "setup_on_node"
                            : p->state == P_SETUP      ? "setup"
                            : p->state == P_END        ? "the stage's end (teardown)"
-                           : p->sh_phase == SH_BEGIN  ? "connecting the shuffle round"
-                           : p->sh_phase == SH_END    ? "closing the shuffle round"
+                           : p->shuffle->phase == SH_BEGIN  ? "connecting the shuffle round"
+                           : p->shuffle->phase == SH_END    ? "closing the shuffle round"
                                                       : "an acknowledgement";
         PUT("%s%s", n ? "; " : "", what);
     }
-    if (p->undurable_on[r] > 0)
+    if (p->checkpoint->undurable_on[r] > 0)
         PUT("%s%llu part file%s being written", n ? "; " : "",
-            (unsigned long long)p->undurable_on[r], p->undurable_on[r] == 1 ? "" : "s");
-    int pulls = wn_rt_pulls_from(rt, r);
+            (unsigned long long)p->checkpoint->undurable_on[r],
+            p->checkpoint->undurable_on[r] == 1 ? "" : "s");
+    int pulls = wn_loop_pulls_from(run->loop, r);
     if (pulls > 0)
         PUT("%s%d final task%s (--results)", n ? "; " : "", pulls, pulls == 1 ? "" : "s");
     if (n == 0)
@@ -93,40 +89,41 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
 
 static void hang_abort(struct wn_planner *p, int culprit, double now)
 {
-    struct wn_rt *rt = p->rt;
-    double limit = rt->cfg->exec.heartbeat_timeout;
+    struct wn_run *run = p->run;
+    double limit = run->cfg->exec.heartbeat_timeout;
     char waits[512], others[512] = "";
     describe_wait(p, culprit, waits, sizeof(waits));
     /* Ranks that have missed heartbeats too: blocked in a call with the
      * silent one, most likely. */
     size_t n = 0;
-    for (int r = 1; r < rt->size; r++) {
-        double silent = now - rt->heard[r];
+    for (int r = 1; r < run->size; r++) {
+        int blocking = 0;
+        double silent = now - wn_loop_heard(run->loop, r, &blocking);
         if (r == culprit || silent < 2 * limit / 5 || n + 64 >= sizeof(others))
             continue;
         n += (size_t)snprintf(others + n, sizeof(others) - n, "%s%d (%.0f s%s)",
                               n ? ", " : "; silent too: rank ", r, silent,
-                              rt->blocking[r] ? ", in a call that waits for other ranks" : "");
+                              blocking ? ", in a call that waits for other ranks" : "");
     }
-    const char *stage = p->stage < rt->nstages ? rt->stages[p->stage]->cfg->name : NULL;
+    const char *stage = p->stage < run->nstages ? run->stages[p->stage]->cfg->name : NULL;
     char where[160];
-    if (stage && p->shuffle && p->state == P_RUN)
+    if (stage && p->shuffle->active && p->state == P_RUN)
         snprintf(where, sizeof(where), "stage '%s' (shuffle round %u of %u)", stage,
-                 p->round + 1, p->rounds);
+                 p->shuffle->round + 1, p->shuffle->rounds);
     else if (stage)
         snprintf(where, sizeof(where), "stage '%s'", stage);
     else
         snprintf(where, sizeof(where), "collecting the final tasks");
     wn_error_t err = {{0}};
-    int synced = p->ck && wn_ckpt_finish(p->ck, WN_EXIT_FAILURE, &err) == 0;
-    if (p->ck && !synced)
+    int synced = p->checkpoint->ck && wn_ckpt_finish(p->checkpoint->ck, WN_EXIT_FAILURE, &err) == 0;
+    if (p->checkpoint->ck && !synced)
         wn_error("checkpoint: %s", err.text);
     wn_error("rank %d (host %s) has sent nothing for %.0f s (heartbeat_timeout %g s) during "
              "%s, which waits on it for: %s%s; it is frozen or stopped (a signal, a hung "
              "device or file system, its node), or waits for one that is.  Ending every "
              "rank (exit 1)%s",
-             culprit, rt->places[culprit].node_name, now - rt->heard[culprit], limit, where,
-             waits, others,
+             culprit, run->places[culprit].node_name,
+             now - wn_loop_heard(run->loop, culprit, NULL), limit, where, waits, others,
              synced ? "; the checkpoint keeps every batch finished before: run the same "
                       "command again to resume"
                     : "");
@@ -137,17 +134,17 @@ static void hang_abort(struct wn_planner *p, int culprit, double now)
 
 void planner_check_hang(struct wn_planner *p)
 {
-    struct wn_rt *rt = p->rt;
-    if (!rt->heard || p->state == P_DONE)
+    struct wn_run *run = p->run;
+    if (wn_loop_heard(run->loop, 0, NULL) < 0 || p->state == P_DONE)
         return;
-    double now = wn_rt_clock(), limit = rt->cfg->exec.heartbeat_timeout;
+    double now = wn_clock_mono(), limit = run->cfg->exec.heartbeat_timeout;
     /* Rank 0 itself away (a slow fsync, the machine stalled): messages
      * that came meanwhile are still to be read, so the ranks get a
      * heartbeat interval from now before any is judged. */
     if (p->hang_polled > 0 && now - p->hang_polled > 1 && p->hang_check_at < now + limit / 5)
         p->hang_check_at = now + limit / 5;
     p->hang_polled = now;
-    if (now < p->hang_check_at || (p->stopping && p->stage < rt->nstages))
+    if (now < p->hang_check_at || (p->stop->stopping && p->stage < run->nstages))
         return;
     p->hang_check_at = now + (limit / 20 < 1 ? limit / 20 : 1);
     /* The silent rank that is not waiting in a call on others, the one
@@ -156,11 +153,13 @@ void planner_check_hang(struct wn_planner *p)
      * wait in it with it: then one of those may be named, and the frozen
      * one is listed as silent too. */
     int culprit = -1, blocked = -1;
-    for (int r = 1; r < rt->size; r++) {
-        if (now - rt->heard[r] < limit)
+    for (int r = 1; r < run->size; r++) {
+        int blocking = 0;
+        double heard = wn_loop_heard(run->loop, r, &blocking);
+        if (now - heard < limit)
             continue;
-        int *best = rt->blocking[r] ? &blocked : &culprit;
-        if (*best < 0 || rt->heard[r] < rt->heard[*best])
+        int *best = blocking ? &blocked : &culprit;
+        if (*best < 0 || heard < wn_loop_heard(run->loop, *best, NULL))
             *best = r;
     }
     if (culprit < 0)

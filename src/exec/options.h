@@ -1,0 +1,20 @@
+/* options.h - what the command line tells a run (`winnow run`'s options
+ * and the checkpoint it opened), as the executor reads them. */
+#ifndef WN_OPTIONS_H
+#define WN_OPTIONS_H
+
+struct wn_ckpt;
+
+struct wn_run_options {
+    const char *stats_path;   /* --stats FILE.json */
+    const char *trace_path;   /* --trace FILE.json */
+    const char *results_path; /* --results FILE.jsonl: final tasks' rows */
+    const char *failed_path;  /* failed tasks (default from the config) */
+    const char *rejects_path; /* records stages rejected (wn_stage_reject) */
+    int progress;             /* -1 auto (TTY bar / lines), 0 off, 1 lines */
+    const char *checkpoint;   /* --checkpoint DIR or the pipeline's; NULL off */
+    int force;                /* --force: resume a checkpoint of another hash */
+    struct wn_ckpt *ckpt;     /* rank 0: the open checkpoint (ckpt.h)  */
+};
+
+#endif /* WN_OPTIONS_H */

@@ -1,0 +1,180 @@
+/* dispatch.c - rank 0: the current stage's batches and their queues, and
+ * first-free dispatch with `prefetch` batches queued per actor.  An actor
+ * is preferably given batches whose inputs it (or its node) already
+ * holds, and otherwise pulls them from their owners itself. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/planner/planner_impl.h"
+#include "stage/stage_impl.h"
+#include "util/xalloc.h"
+
+struct dispatch *dispatch_create(struct wn_run *run)
+{
+    struct dispatch *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    d->run = run;
+    d->outstanding = calloc((size_t)run->size, sizeof(*d->outstanding));
+    d->queues = calloc((size_t)run->size + 1, sizeof(*d->queues));
+    if (!d->outstanding || !d->queues) {
+        dispatch_destroy(d);
+        return NULL;
+    }
+    return d;
+}
+
+void dispatch_destroy(struct dispatch *d)
+{
+    if (!d)
+        return;
+    for (int r = 0; d->queues && r <= d->run->size; r++)
+        free(d->queues[r].v);
+    free(d->queues);
+    free(d->retry.v);
+    free(d->outstanding);
+    free(d->batches);
+    free(d);
+}
+
+void dispatch_reset(struct dispatch *d, uint64_t nbatches)
+{
+    d->nbatches = nbatches;
+    free(d->batches);
+    d->batches = wn_xcalloc(nbatches ? nbatches : 1, sizeof(*d->batches));
+    for (uint64_t b = 0; b < nbatches; b++)
+        d->batches[b].actor = d->batches[b].last_failed_on = d->batches[b].primary = -1;
+    for (int r = 0; r <= d->run->size; r++)
+        d->queues[r].n = d->queues[r].head = 0;
+    d->retry.n = d->retry.head = 0;
+    d->nfinished = d->nrunning = d->tasks_finished = 0;
+    memset(d->outstanding, 0, (size_t)d->run->size * sizeof(*d->outstanding));
+}
+
+int dispatch_q_push(struct queue *q, uint64_t b)
+{
+    if (q->head + q->n == q->cap) {
+        if (q->head > 0) {
+            memmove(q->v, q->v + q->head, q->n * sizeof(*q->v));
+            q->head = 0;
+        }
+        if (q->n == q->cap) {
+            size_t ncap = q->cap ? q->cap * 2 : 16;
+            uint64_t *nv = realloc(q->v, ncap * sizeof(*nv));
+            if (!nv)
+                return -1;
+            q->v = nv;
+            q->cap = ncap;
+        }
+    }
+    q->v[q->head + q->n++] = b;
+    return 0;
+}
+
+static int q_pop(struct queue *q, uint64_t *b)
+{
+    if (!q->n)
+        return 0;
+    *b = q->v[q->head++];
+    q->n--;
+    if (!q->n)
+        q->head = 0;
+    return 1;
+}
+
+void dispatch_queue(struct dispatch *d, uint64_t b)
+{
+    int primary = d->batches[b].primary;
+    dispatch_q_push(&d->queues[primary >= 0 ? primary : d->run->size], b);
+}
+
+int dispatch_cmp_desc(const void *a, const void *b)
+{
+    const struct wn_desc *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void dispatch_running(struct dispatch *d, uint64_t b, int rank)
+{
+    struct pbatch *pb = &d->batches[b];
+    pb->state = B_RUNNING;
+    pb->actor = rank;
+    d->outstanding[rank]++;
+    d->nrunning++;
+}
+
+void dispatch_assign(struct dispatch *d, uint32_t stage, const struct wn_desc *inputs,
+                     uint64_t b, int rank)
+{
+    struct pbatch *pb = &d->batches[b];
+    dispatch_running(d, b, rank);
+    if (pb->load) {
+        wn_wire_send_load(d->run->loop, rank, stage, b, pb->sum);
+        return;
+    }
+    struct wn_msg_assign m = {stage, pb->attempt, b, (uint32_t)pb->count, 0};
+    wn_wire_send_assign(d->run->loop, rank, &m, inputs + pb->first);
+}
+
+/* The next batch for actor `rank`: a retry that failed elsewhere, then its
+ * own inputs, then its node's, then seeds, then the longest queue. */
+static int pick(struct dispatch *d, int nactors, int rank, uint64_t *b)
+{
+    struct wn_run *run = d->run;
+    for (size_t i = 0; i < d->retry.n; i++) {
+        uint64_t c = d->retry.v[d->retry.head + i];
+        if (d->batches[c].last_failed_on != rank || nactors == 1) {
+            /* take entry i: swap it to the head, then pop the head */
+            d->retry.v[d->retry.head + i] = d->retry.v[d->retry.head];
+            d->retry.v[d->retry.head] = c;
+            return q_pop(&d->retry, b);
+        }
+    }
+    if (q_pop(&d->queues[rank], b))
+        return 1;
+    int node = run->places[rank].node_id, best = -1;
+    size_t most = 0;
+    for (int r = 0; r < run->size; r++)
+        if (run->places[r].node_id == node && d->queues[r].n > most) {
+            most = d->queues[r].n;
+            best = r;
+        }
+    if (best >= 0)
+        return q_pop(&d->queues[best], b);
+    if (q_pop(&d->queues[run->size], b))
+        return 1;
+    for (int r = 0; r < run->size; r++)
+        if (d->queues[r].n > most) {
+            most = d->queues[r].n;
+            best = r;
+        }
+    return best >= 0 ? q_pop(&d->queues[best], b) : 0;
+}
+
+int dispatch_send(struct dispatch *d, uint32_t stage, const struct wn_desc *inputs,
+                  const int *actors, int nactors)
+{
+    struct wn_run *run = d->run;
+    int sent = 0;
+    if (run->stages[stage]->ops->flags & WN_STAGE_RAFT) {
+        /* A clique: every member gets its one batch, all at once. */
+        for (uint64_t b = 0; b < d->nbatches; b++)
+            if (d->batches[b].state == B_PENDING && d->batches[b].attempt == 0) {
+                dispatch_assign(d, stage, inputs, b, actors[b % (uint64_t)nactors]);
+                sent++;
+            }
+        return sent;
+    }
+    int depth = 1 + run->cfg->exec.prefetch;
+    for (int k = 0; k < nactors; k++) {
+        int rank = actors[(k + d->rotate) % nactors];
+        uint64_t b = 0;
+        while (d->outstanding[rank] < depth && pick(d, nactors, rank, &b)) {
+            dispatch_assign(d, stage, inputs, b, rank);
+            sent++;
+        }
+    }
+    d->rotate++;
+    return sent;
+}

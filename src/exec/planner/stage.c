@@ -1,0 +1,309 @@
+/* stage.c - rank 0: a stage's start (its actors, batches, RAFT clique,
+ * setup_on_node and setup), a stage an earlier run finished replayed
+ * (its outputs loaded), and a stage's end (rejects judged, the journal
+ * told, every rank's teardown) and the next one.  Stages run one after
+ * another, bulk-synchronous, as NeMo Curator's actor-pool executor does;
+ * a stage's batches are cut from its input tasks in id order, so they do
+ * not depend on arrival order. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "exec/plan.h"
+#include "exec/planner/planner_impl.h"
+#include "stage/stage_impl.h"
+#include "util/xalloc.h"
+
+/* The stage's statistics as it starts. */
+static void stats_begin(struct wn_planner *p, uint64_t tasks_in)
+{
+    struct wn_stage *st = p->run->stages[p->stage];
+    struct wn_stage_stats *s = &p->stats[p->stage];
+    snprintf(s->name, sizeof(s->name), "%s", st->cfg->name);
+    snprintf(s->type, sizeof(s->type), "%s", st->ops->type);
+    s->nactors = p->nactors;
+    for (int i = 0; i < p->nactors && i < 64; i++)
+        s->ranks[i] = p->actors[i];
+    s->batches = p->dispatch->nbatches;
+    s->tasks_in = tasks_in;
+    s->t_begin = wn_run_now(p->run);
+    s->ran = 1;
+}
+
+static void begin_replay(struct wn_planner *p);
+
+void stage_begin(struct wn_planner *p)
+{
+    struct wn_run *run = p->run;
+    struct wn_stage *st = run->stages[p->stage];
+    const struct wn_stage_config *c = st->cfg;
+    const struct wn_executor_config *ex = &run->cfg->exec;
+
+    if ((int)p->stage == p->checkpoint->replay) {
+        begin_replay(p);
+        return;
+    }
+    /* Inputs in id order: batches do not depend on arrival order. */
+    qsort(p->inputs, p->ninputs, sizeof(*p->inputs), dispatch_cmp_desc);
+
+    uint64_t *bytes_on = wn_xcalloc((size_t)run->size, sizeof(*bytes_on));
+    for (size_t i = 0; i < p->ninputs; i++)
+        if (p->inputs[i].owner >= 0)
+            bytes_on[p->inputs[i].owner] += p->inputs[i].len;
+    int raft = (st->ops->flags & WN_STAGE_RAFT) != 0;
+    int batch_size = c->batch_size > 0 ? c->batch_size : 1;
+    struct wn_actor_request req = {
+        .stage = c->name, .cpus = c->cpus, .gpus = c->gpus,
+        .num_workers = c->num_workers, .ntasks = p->ninputs, .batch_size = batch_size,
+        .num_output_tasks = c->num_output_tasks, .raft = raft,
+        .reserved_cpus = ex->reserved_cpus, .reserved_gpus = ex->reserved_gpus,
+        .ignore_head_node = ex->ignore_head_node, .planner_rank = 0,
+    };
+    wn_error_t err = {{0}};
+    free(p->actors);
+    p->actors = wn_xcalloc((size_t)run->size, sizeof(*p->actors));
+    if (wn_plan_actors(run->places, run->size, &req, bytes_on, p->actors, &p->nactors,
+                       &err) < 0) {
+        free(bytes_on);
+        stop_fail(p->stop, "%s", err.text);
+        p->state = P_FINISH;
+        return;
+    }
+    free(bytes_on);
+
+    /* Batches: batch_size slices, or one even chunk per clique member;
+     * a shuffle stage's extracts first (see struct dispatch). */
+    int k = raft ? p->nactors : c->num_output_tasks;
+    p->shuffle->active = (st->ops->flags & WN_STAGE_SHUFFLE) != 0;
+    p->dispatch->njournaled = 0;
+    if (p->shuffle->active) {
+        /* The round count and key come from the stage's init. */
+        if (wn_stage_init(st, &err) < 0) {
+            stop_fail(p->stop, "%s", err.text);
+            p->state = P_FINISH;
+            return;
+        }
+        p->shuffle->rounds = st->rounds;
+        p->stats[p->stage].rounds = p->shuffle->rounds;
+        p->shuffle->nparts = wn_stage_nparts(st, p->ninputs);
+        p->dispatch->njournaled = (uint64_t)p->shuffle->rounds * p->shuffle->nparts;
+        p->shuffle->round = 0;
+        p->shuffle->phase = SH_NEXT;
+    }
+    uint64_t ninsert = wn_plan_nbatches(p->ninputs, batch_size, k);
+    p->dispatch->nbatches = p->dispatch->njournaled + ninsert;
+    if (!p->shuffle->active)
+        p->dispatch->njournaled = p->dispatch->nbatches;
+    dispatch_reset(p->dispatch, p->dispatch->nbatches);
+    for (uint64_t b = 0; b < p->dispatch->nbatches; b++) {
+        struct pbatch *pb = &p->dispatch->batches[b];
+        if (p->shuffle->active && b < p->dispatch->njournaled)
+            continue;   /* an extract: no inputs */
+        uint64_t ib = p->shuffle->active ? b - p->dispatch->njournaled : b;
+        pb->first = wn_plan_batch_start(p->ninputs, batch_size, k, ib);
+        pb->count = wn_plan_batch_start(p->ninputs, batch_size, k, ib + 1) - pb->first;
+        /* Primary owner: the rank holding most of the batch's bytes. */
+        pb->primary = -1;
+        uint64_t best = 0;
+        for (uint64_t i = pb->first; i < pb->first + pb->count; i++) {
+            const struct wn_desc *d = &p->inputs[i];
+            if (d->owner < 0)
+                continue;
+            uint64_t sum = 0;
+            for (uint64_t j = pb->first; j < pb->first + pb->count; j++)
+                if (p->inputs[j].owner == d->owner)
+                    sum += p->inputs[j].len + 1;
+            if (sum > best) {
+                best = sum;
+                pb->primary = d->owner;
+            }
+            if (pb->count > 64)
+                break;   /* large batches: the first owner is good enough */
+        }
+        if (!raft && !p->shuffle->active)   /* a shuffle's inserts are queued per round */
+            dispatch_queue(p->dispatch, b);
+    }
+    p->noutputs = 0;
+    if (p->checkpoint->ck)
+        checkpoint_mark_loads(p);
+
+    stats_begin(p, p->ninputs);
+    if (c->batch_size <= 0 && !raft && p->stage > 0)
+        wn_warn("stage '%s': batch_size not set, using 1", c->name);
+    wn_debug("stage %u '%s': %zu tasks, %llu batches, %d actors", p->stage, c->name,
+             p->ninputs, (unsigned long long)p->dispatch->nbatches, p->nactors);
+
+    if (raft) {
+        /* The clique first: setup receives it. */
+        struct wn_msg_clique m = {p->stage, p->nactors, c->gpus > 0, 0};
+        p->acks_pending = 0;
+        for (int i = 0; i < p->nactors; i++) {
+            planner_expect_ack(p, p->actors[i]);
+            wn_wire_send_clique(run->loop, p->actors[i], &m, p->actors);
+        }
+        p->state = P_CLIQUE;
+        return;
+    }
+    stage_node_setup(p);
+}
+
+/* setup_on_node by the first actor of each node, before any setup. */
+void stage_node_setup(struct wn_planner *p)
+{
+    struct wn_run *run = p->run;
+    p->acks_pending = 0;
+    for (int i = 0; i < p->nactors; i++) {
+        int r = p->actors[i], node = run->places[r].node_id, first = 1, on_node = 0;
+        for (int j = 0; j < p->nactors; j++)
+            if (run->places[p->actors[j]].node_id == node) {
+                on_node++;
+                if (j < i)
+                    first = 0;
+            }
+        if (!first)
+            continue;
+        struct wn_msg_stage m = {p->stage, i, p->nactors, 1, on_node, 0};
+        planner_expect_ack(p, r);
+        wn_wire_send_stage(run->loop, r, &m);
+    }
+    p->state = P_NODE_SETUP;
+}
+
+void stage_setup_rest(struct wn_planner *p)
+{
+    struct wn_run *run = p->run;
+    p->acks_pending = 0;
+    for (int i = 0; i < p->nactors; i++) {
+        int r = p->actors[i], node = run->places[r].node_id, first = 1;
+        for (int j = 0; j < i; j++)
+            if (run->places[p->actors[j]].node_id == node)
+                first = 0;
+        if (first)
+            continue;
+        struct wn_msg_stage m = {p->stage, i, p->nactors, 0, 0, 0};
+        planner_expect_ack(p, r);
+        wn_wire_send_stage(run->loop, r, &m);
+    }
+    p->state = P_SETUP;
+}
+
+/* ------------------------------------------------------------- replay -- */
+
+/* Resume: a stage every batch of which an earlier run finished.  Its
+ * outputs (the next stage's inputs) are loaded from their part files on
+ * the actors; no setup, no inputs. */
+static void begin_replay(struct wn_planner *p)
+{
+    struct wn_run *run = p->run;
+    struct wn_stage *st = run->stages[p->stage];
+    const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->checkpoint->ck, p->stage);
+    struct wn_actor_request req = {
+        .stage = st->cfg->name, .cpus = 0, .ntasks = cs->nbatches, .batch_size = 1,
+        .planner_rank = 0,
+    };
+    wn_error_t err = {{0}};
+    free(p->actors);
+    p->actors = wn_xcalloc((size_t)run->size, sizeof(*p->actors));
+    if (wn_plan_actors(run->places, run->size, &req, NULL, p->actors, &p->nactors, &err) < 0) {
+        stop_fail(p->stop, "%s", err.text);
+        p->state = P_FINISH;
+        return;
+    }
+    p->dispatch->nbatches = p->dispatch->njournaled = cs->nbatches;
+    p->shuffle->active = 0;   /* a finished shuffle stage: its outputs are loaded */
+    dispatch_reset(p->dispatch, p->dispatch->nbatches);
+    p->noutputs = 0;
+    for (uint64_t b = 0; b < p->dispatch->nbatches; b++) {
+        /* A batch given up earlier (ignore_failures) has no outputs. */
+        p->dispatch->batches[b].state = B_DONE;
+    }
+    p->dispatch->nfinished = p->dispatch->nbatches;
+    for (size_t i = 0; i < cs->ndone; i++) {
+        struct pbatch *pb = &p->dispatch->batches[cs->done[i].batch];
+        pb->load = 1;
+        pb->sum = cs->done[i].sum;
+        pb->state = B_PENDING;
+        checkpoint_count_rejects(p, p->stage, &cs->done[i]);
+        p->dispatch->nfinished--;
+        dispatch_q_push(&p->dispatch->queues[run->size], cs->done[i].batch);
+    }
+    stats_begin(p, cs->ntasks);
+    wn_info("checkpoint: stage '%s' finished earlier: loading its %zu part files",
+            st->cfg->name, cs->ndone);
+    p->state = P_RUN;
+}
+
+/* The records a stage rejected: said on stderr, and too many of them (a
+ * text_field set wrong, input of another format) fail the run rather
+ * than leave a quietly thinned output. */
+static void check_rejects(struct wn_planner *p)
+{
+    const struct wn_run *run = p->run;
+    const struct wn_stage_stats *s = &p->stats[p->stage];
+    const struct wn_reject_counts *c = &s->rejects;
+    if (!c->total || p->stop->failed)
+        return;
+    char why[512];
+    wn_reject_counts_text(c, why, sizeof(why));
+    uint64_t read = c->total + s->items_out;
+    double share = (double)c->total / (double)read, max = run->cfg->max_reject_fraction;
+    if (share > max)
+        stop_fail(p->stop, "stage '%s' rejected %llu of the %llu records it read (%.1f%%, "
+                         "more than max_reject_fraction %g): %s; the first: %s; all are in %s",
+                         s->name, (unsigned long long)c->total, (unsigned long long)read,
+                         100.0 * share, max, why, c->first ? c->first : "?",
+                         run->opts->rejects_path);
+    else
+        wn_warn("stage '%s' rejected %llu of the %llu records it read (%.1f%%): %s; they are "
+                "in %s", s->name, (unsigned long long)c->total, (unsigned long long)read,
+                100.0 * share, why, run->opts->rejects_path);
+}
+
+void stage_end(struct wn_planner *p)
+{
+    struct wn_run *run = p->run;
+    struct wn_stage_stats *s = &p->stats[p->stage];
+    check_rejects(p);
+    s->t_end = wn_run_now(run);
+    wn_progress_update(&p->progress, s, p->stage, run->nstages, p->dispatch->tasks_finished,
+                       p->ninputs, s->t_end, 1);
+    if (p->checkpoint->ck && !p->stop->failed) {
+        p->checkpoint->stage_ran[p->stage] = 1;
+        p->checkpoint->stage_nout[p->stage] = p->noutputs;
+        checkpoint_journal_stage_ends(p);
+    }
+    /* Every rank: teardown if it hosted the stage, drop consumed inputs. */
+    for (int r = 0; r < run->size; r++) {
+        planner_expect_ack(p, r);
+        wn_wire_send_stage_end(run->loop, r, p->stage);
+    }
+    p->state = P_END;
+}
+
+void stage_next(struct wn_planner *p)
+{
+    struct wn_run *run = p->run;
+    /* This stage's outputs are the next one's inputs. */
+    struct wn_desc *t = p->inputs;
+    size_t cap = p->cap_inputs;
+    p->inputs = p->outputs;
+    p->ninputs = p->noutputs;
+    p->cap_inputs = p->cap_outputs;
+    p->outputs = t;
+    p->cap_outputs = cap;
+    p->noutputs = 0;
+    if (p->stop->failed) {
+        p->state = P_FINISH;
+        return;
+    }
+    int halt = p->stop->halt_after;
+    if (halt >= 0 && p->stage == (uint32_t)halt && p->stage + 1 < run->nstages)
+        stop_begin(p->stop, "winnow halt --after-stage", 0, p->dispatch->nrunning, 0);
+    if (++p->stage < run->nstages) {
+        p->state = P_START;
+        return;
+    }
+    p->state = run->opts->results_path ? P_COLLECT : P_FINISH;
+}
+
