@@ -94,6 +94,17 @@ out=$(mpirun_np 3 "$WINNOW" run "$EX/exact-dedup.yaml" --set input=in --set outp
       --set stages.read_jsonl.params.blocksize=1 --progress off 2>&1); st=$?
 ok $st "exact-dedup.yaml on 3 ranks" || diag "$out"
 r=$(check_dedup x3 exact); ok $? "exact groups are the sets of identical texts: $r"
+# More clique members than tasks: remove_duplicates' members given no task
+# still write files, and each output task has an id of its own (a key made
+# of no input ids gave them one id, and --results an order that varied).
+out=$(mpirun_np 4 "$WINNOW" run "$EX/exact-dedup.yaml" --set input=in --set output=x4 \
+      --results x4.results --progress off 2>&1); st=$?
+ok $st "exact-dedup.yaml on 4 ranks with --results" || diag "$out"
+is "$(python3 -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+keys={(r["task"], r["row"]) for r in rows}
+print(len(rows) >= 2, len(keys) == len(rows))' x4.results)" "True True" \
+    "every final row has its own (task, row)" || diag "$(cat x4.results)"
 
 # Filters, then write_jsonl: every input file written, kept lines as read.
 out=$(mpirun_np 4 "$WINNOW" run "$EX/filter.yaml" --set input=in --set output=fl \

@@ -439,9 +439,12 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
     }
 
     outs = wn_xcalloc(out.n ? out.n : 1, sizeof(*outs));
-    /* An extract has no inputs: its outputs descend from (stage, batch). */
-    uint64_t key = j->kind == JOB_EXTRACT ? wn_task_id_derive(j->batch, st->index, UINT64_MAX)
-                              : batch_key(j->descs, j->n);
+    /* A batch without inputs (an extract; a RAFT member given no task):
+     * its outputs descend from (stage, batch), since a key made of no ids
+     * would be the same for every such batch and give two tasks one id. */
+    uint64_t key = j->kind == JOB_EXTRACT || j->n == 0
+                       ? wn_task_id_derive(j->batch, st->index, UINT64_MAX)
+                       : batch_key(j->descs, j->n);
     sum = a->run->opts->checkpoint ? XXH3_createState() : NULL;
     if (sum)
         XXH3_64bits_reset(sum);
