@@ -81,8 +81,8 @@ static void nccl_bench(MPI_Comm group, const int *ranks)
     MPI_Allreduce(&enough, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
     if (!all) {
         if (rank == 0)
-            printf("nccl: skipped (%s)\n", ngpus < 0 ? wn_gpu_unavailable_reason()
-                                                     : "fewer GPUs than ranks on a node");
+            printf("nccl: skipped (%s)\n",
+                   ngpus < 0 ? wn_gpu_unavailable_reason() : "fewer GPUs than ranks on a node");
         return;
     }
     wn_error_t err = {""};
@@ -95,7 +95,7 @@ static void nccl_bench(MPI_Comm group, const int *ranks)
         return;
     }
     double best = 1e30;
-    for (int rep = 0; rep < 4; rep++) {   /* the first one warms up */
+    for (int rep = 0; rep < 4; rep++) { /* the first one warms up */
         MPI_Barrier(MPI_COMM_WORLD);
         double t0 = MPI_Wtime();
         if (wn_clique_allreduce(c, d, d, n, WN_TYPE_F64, WN_OP_SUM, &err) < 0)
@@ -153,8 +153,8 @@ int main(int argc, char **argv)
         total_mpi += bm;
         total_clique += bc;
         if (rank == 0)
-            printf("%4zu MiB: MPI_Allreduce %8.2f ms, clique %8.2f ms, ratio %.2f\n", mib,
-                   bm * 1e3, bc * 1e3, bm / bc);
+            printf("%4zu MiB: MPI_Allreduce %8.2f ms, clique %8.2f ms, ratio %.2f\n", mib, bm * 1e3,
+                   bc * 1e3, bm / bc);
     }
     MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
     nccl_bench(group, ranks);

@@ -211,8 +211,7 @@ int main(int argc, char **argv)
         printf("minhash cpu (best kernel, 1 core): %8.2f MB/s\n", cpu);
         if (dev <= 0)
             return 1;
-        printf("minhash_gpu: %.2f MB/s, ratio %.2f vs 1 CPU core\n", dev,
-               cpu > 0 ? dev / cpu : 0);
+        printf("minhash_gpu: %.2f MB/s, ratio %.2f vs 1 CPU core\n", dev, cpu > 0 ? dev / cpu : 0);
         free(corpus);
         return 0;
     }
@@ -241,7 +240,8 @@ int main(int argc, char **argv)
     double o = time_stage(NULL, "    params: {algorithm: one_permutation}\n", -1, 1.0);
     if (o > 0)
         printf("minhash one_permutation: %.2f MB/s/core (best ISA, 32-bit), ratio %.2f vs "
-               "permutations\n", o, best > 0 ? o / best : 0);
+               "permutations\n",
+               o, best > 0 ? o / best : 0);
     printf("minhash: %.2f MB/s/core, ratio %.2f vs scalar\n", best, scalar > 0 ? best / scalar : 0);
     free(corpus);
     return 0;

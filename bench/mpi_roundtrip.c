@@ -43,8 +43,8 @@ int main(int argc, char **argv)
         for (int r = 1; r < size; r++)
             MPI_Send(buf, 0, MPI_BYTE, r, 3, MPI_COMM_WORLD);
         double dt = MPI_Wtime() - t0;
-        printf("%.1f round trips/s (%ld in %.3f s, %d ranks, depth %d)\n", total / dt, total,
-               dt, size, depth);
+        printf("%.1f round trips/s (%ld in %.3f s, %d ranks, depth %d)\n", total / dt, total, dt,
+               size, depth);
     } else {
         for (;;) {
             MPI_Status st;

@@ -122,8 +122,9 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     int reps = argc > 1 ? atoi(argv[1]) : 5;
-    const struct { size_t per_pair, chunk; } sizes[] = {{1u << 20, 64u << 10},
-                                                          {16u << 20, 4u << 20}};
+    const struct {
+        size_t per_pair, chunk;
+    } sizes[] = {{1u << 20, 64u << 10}, {16u << 20, 4u << 20}};
     double tot_bytes = 0, tot_ucx = 0, tot_mpi = 0;
     uint32_t round = 1;
     for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {

@@ -17,8 +17,8 @@
 extern const struct wn_stage_ops *const wn_builtin_stages[];
 
 /* Shuffle stages. */
-extern const struct wn_stage_ops wn_stage_shuffle_ops;          /* shuffle.c */
-extern const struct wn_stage_ops wn_stage_lsh_ops;              /* dedup/lsh.c */
+extern const struct wn_stage_ops wn_stage_shuffle_ops; /* shuffle.c */
+extern const struct wn_stage_ops wn_stage_lsh_ops;     /* dedup/lsh.c */
 
 /* Document stages, each in stages/<folder>/<its type>.c. */
 extern const struct wn_stage_ops wn_stage_read_jsonl_ops;

@@ -29,8 +29,7 @@ static int shuffle_process(struct wn_stage *st, struct wn_task *const *in, size_
 
 static const struct wn_param_spec shuffle_params[] = {
     {"key", WN_PARAM_STRING, "value", "column whose values' hash picks the partition"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops wn_stage_shuffle_ops = {
     .abi_version = WN_STAGE_ABI,

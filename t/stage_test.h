@@ -195,8 +195,8 @@ static inline FILE *ref_popen(const char *script, const char *args)
 {
     const char *srcdir = getenv("srcdir");
     char cmd[8192];
-    int n = snprintf(cmd, sizeof(cmd), "python3 '%s/t/lib/%s' %s",
-                     srcdir && *srcdir ? srcdir : ".", script, args);
+    int n = snprintf(cmd, sizeof(cmd), "python3 '%s/t/lib/%s' %s", srcdir && *srcdir ? srcdir : ".",
+                     script, args);
     for (size_t i = 0; i < ndocs; i++)
         n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s/%zu", docs_dir, i);
     return popen(cmd, "r");

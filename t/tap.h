@@ -22,7 +22,7 @@
 
 #define NO_PLAN (-1)
 
-static int tap_planned = -2;   /* -2: no plan yet, -1: no_plan, else count */
+static int tap_planned = -2; /* -2: no plan yet, -1: no_plan, else count */
 static int tap_run;
 static int tap_failed;
 
@@ -52,8 +52,7 @@ static inline void diag(const char *fmt, ...)
     va_end(ap);
 }
 
-static inline int tap_ok(int cond, const char *file, int line,
-                         const char *fmt, ...)
+static inline int tap_ok(int cond, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
     tap_run++;
@@ -72,14 +71,13 @@ static inline int tap_ok(int cond, const char *file, int line,
 
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
-#define is(got, want, ...)                                              \
-    do {                                                                \
-        const char *tap_g_ = (got), *tap_w_ = (want);                   \
-        int tap_c_ = (tap_g_ && tap_w_) ? strcmp(tap_g_, tap_w_) == 0   \
-                                        : tap_g_ == tap_w_;             \
-        if (!tap_ok(tap_c_, __FILE__, __LINE__, __VA_ARGS__))           \
-            diag("  got: '%s'\n#  expected: '%s'",                      \
-                 tap_g_ ? tap_g_ : "(null)", tap_w_ ? tap_w_ : "(null)"); \
+#define is(got, want, ...)                                                                \
+    do {                                                                                  \
+        const char *tap_g_ = (got), *tap_w_ = (want);                                     \
+        int tap_c_ = (tap_g_ && tap_w_) ? strcmp(tap_g_, tap_w_) == 0 : tap_g_ == tap_w_; \
+        if (!tap_ok(tap_c_, __FILE__, __LINE__, __VA_ARGS__))                             \
+            diag("  got: '%s'\n#  expected: '%s'", tap_g_ ? tap_g_ : "(null)",            \
+                 tap_w_ ? tap_w_ : "(null)");                                             \
     } while (0)
 
 #define cmp_ok(a, op, b, ...)                                           \
@@ -105,13 +103,13 @@ static inline void skip_all(const char *why)
     exit(0);
 }
 
-#define BAIL_OUT(...)                                                   \
-    do {                                                                \
-        printf("Bail out! ");                                           \
-        printf(__VA_ARGS__);                                            \
-        putchar('\n');                                                  \
-        fflush(stdout);                                                 \
-        exit(255);                                                      \
+#define BAIL_OUT(...)         \
+    do {                      \
+        printf("Bail out! "); \
+        printf(__VA_ARGS__);  \
+        putchar('\n');        \
+        fflush(stdout);       \
+        exit(255);            \
     } while (0)
 
 /* Prints the trailing plan for NO_PLAN and returns the exit status. */

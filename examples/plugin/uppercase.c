@@ -23,9 +23,7 @@
  * before init runs (unknown keys and mistyped values are errors there),
  * fills in the defaults, and prints it in `winnow stages`-style help. */
 static const struct wn_param_spec uppercase_params[] = {
-    {"column", WN_PARAM_STRING, "text", "string column to upper-case"},
-    WN_PARAM_END
-};
+    {"column", WN_PARAM_STRING, "text", "string column to upper-case"}, WN_PARAM_END};
 
 /* ----------------------------------------------------------------- init --
  * Runs on every rank that may host the stage.  Read the parameters once
@@ -33,13 +31,12 @@ static const struct wn_param_spec uppercase_params[] = {
  * frees it.  Check values the table cannot (ranges, choices) here, with
  * wn_params_int_range / wn_params_double_range / wn_params_refuse: their
  * messages name the file and line (or the --set) the value came from. */
-static int uppercase_init(struct wn_stage *st, const struct wn_params *params,
-                          wn_error_t *err)
+static int uppercase_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
 {
     const char *column = wn_params_str(params, "column");
     if (!column || !*column)
         return wn_params_refuse(params, "column", err, "must name a string column");
-    char *copy = strdup(column);   /* the stage owns what it keeps */
+    char *copy = strdup(column); /* the stage owns what it keeps */
     if (!copy)
         return wn_errprintf(err, "out of memory");
     wn_stage_set_data(st, copy);
@@ -66,8 +63,7 @@ static struct wn_batch *uppercase_batch(const struct wn_batch *in, const char *n
     }
     if (src->type != WN_TYPE_STR) {
         errno = EINVAL;
-        wn_errprintf(err, "column '%s' is %s, not a string column", name,
-                     wn_type_name(src->type));
+        wn_errprintf(err, "column '%s' is %s, not a string column", name, wn_type_name(src->type));
         return NULL;
     }
     /* A full copy first (wn_batch_append into an empty batch copies the
@@ -118,7 +114,7 @@ static int uppercase_process(struct wn_stage *st, struct wn_task *const *in, siz
             wn_task_destroy(t);
             return -1;
         }
-        if (wn_task_list_push(out, t) < 0) {   /* on failure t is still ours */
+        if (wn_task_list_push(out, t) < 0) { /* on failure t is still ours */
             wn_task_destroy(t);
             return wn_errprintf(err, "out of memory");
         }
@@ -159,7 +155,8 @@ int wn_plugin_init_v1(struct wn_registry *reg, unsigned abi, wn_error_t *err)
 {
     if (abi != WN_STAGE_ABI) {
         errno = EINVAL;
-        return wn_errprintf(err, "built for winnow stage ABI %u, but this winnow has "
+        return wn_errprintf(err,
+                            "built for winnow stage ABI %u, but this winnow has "
                             "ABI %u: rebuild the plugin against its headers",
                             WN_STAGE_ABI, abi);
     }

@@ -23,12 +23,10 @@ typedef struct {
 /* Formats into err (if not NULL) and returns -1, so a failing path is
  * `return wn_errprintf(err, "stage %s: unknown key '%s'", ...);`.
  * errno is preserved across the call. */
-int wn_errprintf(wn_error_t *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int wn_errprintf(wn_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prefixes existing text: "context: <old text>". Returns -1. */
-int wn_errprefix(wn_error_t *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int wn_errprefix(wn_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #ifdef __cplusplus
 }

@@ -59,8 +59,7 @@ struct wn_afile;
 /* Starts writing path: creates its temporary file (mode as for open(2),
  * before the umask).  The folder must exist (wn_mkdir_parent).  NULL on
  * failure. */
-struct wn_afile *wn_afile_open(const char *path, unsigned flags, mode_t mode,
-                               wn_error_t *err);
+struct wn_afile *wn_afile_open(const char *path, unsigned flags, mode_t mode, wn_error_t *err);
 
 /* Appends len bytes (short writes and EINTR retried).  After a failed
  * write the file is never put in place: commit then only aborts, returns

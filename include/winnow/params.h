@@ -49,19 +49,22 @@ extern "C" {
 #endif
 
 enum wn_param_type {
-    WN_PARAM_INT,             /* long long */
-    WN_PARAM_DOUBLE,          /* finite double */
-    WN_PARAM_BOOL,            /* int 0/1 */
-    WN_PARAM_STRING,          /* any text */
+    WN_PARAM_INT,    /* long long */
+    WN_PARAM_DOUBLE, /* finite double */
+    WN_PARAM_BOOL,   /* int 0/1 */
+    WN_PARAM_STRING, /* any text */
 };
 
 struct wn_param_spec {
-    const char *name;         /* NULL ends the table */
+    const char *name; /* NULL ends the table */
     enum wn_param_type type;
-    const char *def;          /* default as the file would write it; NULL = required */
-    const char *help;         /* one line for `winnow stages` */
+    const char *def;  /* default as the file would write it; NULL = required */
+    const char *help; /* one line for `winnow stages` */
 };
-#define WN_PARAM_END {NULL, WN_PARAM_INT, NULL, NULL}
+#define WN_PARAM_END                   \
+    {                                  \
+        NULL, WN_PARAM_INT, NULL, NULL \
+    }
 
 /* "int", "double", "bool", "string". */
 const char *wn_param_type_name(enum wn_param_type type);
@@ -76,14 +79,15 @@ struct wn_params *wn_params_clone(const struct wn_params *p);
 void wn_params_destroy(struct wn_params *p);
 
 /* flags for wn_params_set */
-#define WN_PARAM_F_QUOTED 0x1u   /* a quoted YAML scalar: a string, never a
+#define WN_PARAM_F_QUOTED \
+    0x1u /* a quoted YAML scalar: a string, never a
                                     number or a boolean */
 
 /* Sets key to value, replacing an earlier value.  origin says where the
  * value came from ("pipeline.yaml:14:7", "--set stages.x.k=v") and
  * prefixes every later error about it. */
-int wn_params_set(struct wn_params *p, const char *key, const char *value,
-                  const char *origin, unsigned flags, wn_error_t *err);
+int wn_params_set(struct wn_params *p, const char *key, const char *value, const char *origin,
+                  unsigned flags, wn_error_t *err);
 
 /* Checks p against table (NULL = the stage takes no parameters):
  *   - a key not in the table is an error (with a did-you-mean);
@@ -97,31 +101,28 @@ int wn_params_validate(struct wn_params *p, const struct wn_param_spec *table,
 
 /* Getters: -1 with errno ENOENT when the key is absent, EINVAL when its
  * value is not of the asked type (the message names the origin). */
-int wn_params_int(const struct wn_params *p, const char *key, long long *out,
-                  wn_error_t *err);
-int wn_params_double(const struct wn_params *p, const char *key, double *out,
-                     wn_error_t *err);
-int wn_params_bool(const struct wn_params *p, const char *key, int *out,
-                   wn_error_t *err);
+int wn_params_int(const struct wn_params *p, const char *key, long long *out, wn_error_t *err);
+int wn_params_double(const struct wn_params *p, const char *key, double *out, wn_error_t *err);
+int wn_params_bool(const struct wn_params *p, const char *key, int *out, wn_error_t *err);
 /* Range-checked getters: as wn_params_int / wn_params_double, and -1
  * with errno ERANGE when the value lies outside [min, max]; the message
  * reads "ORIGIN: stage 'NAME': parameter 'KEY': must be ..., got V".
  * LLONG_MIN / LLONG_MAX (-INFINITY / INFINITY) leave a side open; flags
  * make a bound exclusive. */
-int wn_params_int_range(const struct wn_params *p, const char *key, long long min,
-                        long long max, long long *out, wn_error_t *err);
-#define WN_RANGE_EXCL_MIN 0x1u   /* min itself is refused */
-#define WN_RANGE_EXCL_MAX 0x2u   /* max itself is refused */
-int wn_params_double_range(const struct wn_params *p, const char *key, double min,
-                           double max, unsigned flags, double *out, wn_error_t *err);
+int wn_params_int_range(const struct wn_params *p, const char *key, long long min, long long max,
+                        long long *out, wn_error_t *err);
+#define WN_RANGE_EXCL_MIN 0x1u /* min itself is refused */
+#define WN_RANGE_EXCL_MAX 0x2u /* max itself is refused */
+int wn_params_double_range(const struct wn_params *p, const char *key, double min, double max,
+                           unsigned flags, double *out, wn_error_t *err);
 
 /* Refuses key's value for any other reason (not one of the choices, too
  * long, at odds with another parameter): formats "ORIGIN: stage 'NAME':
  * parameter 'KEY': " and then fmt into err, and returns -1 with errno
  * EINVAL.  A value filled in from the table's default is placed at the
  * stage's entry and called "(default)". */
-int wn_params_refuse(const struct wn_params *p, const char *key, wn_error_t *err,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int wn_params_refuse(const struct wn_params *p, const char *key, wn_error_t *err, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
 
 /* The value text, or NULL (errno ENOENT) when absent.  Valid until the
  * key is set again or p is destroyed. */
@@ -141,8 +142,8 @@ unsigned wn_params_flags(const struct wn_params *p, size_t i);
 /* Parses text as type into out (long long *, double *, int *, or
  * const char ** for strings).  On failure fills why (a phrase such as
  * "expected an integer, got 'abc'") and returns -1 with errno EINVAL. */
-int wn_param_parse(enum wn_param_type type, const char *text, unsigned flags,
-                   void *out, char *why, size_t whylen);
+int wn_param_parse(enum wn_param_type type, const char *text, unsigned flags, void *out, char *why,
+                   size_t whylen);
 
 /* The name in names[0..n) (NULL entries skipped) closest to key by edit
  * distance, if close enough to be a likely typo; else NULL. */

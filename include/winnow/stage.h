@@ -71,60 +71,60 @@ extern "C" {
 #define WN_STAGE_ABI_MIN 1
 
 struct wn_resources {
-    double cpus;              /* per actor (default 1) */
-    double gpus;              /* per actor: > 0 puts the stage on GPU ranks */
-    double gpu_memory_gb;     /* per actor, informational for now */
+    double cpus;          /* per actor (default 1) */
+    double gpus;          /* per actor: > 0 puts the stage on GPU ranks */
+    double gpu_memory_gb; /* per actor, informational for now */
 };
 
 enum wn_stage_flags {
-    WN_STAGE_ACTOR   = 1u << 0,  /* keeps state between batches (setup is costly)   */
-    WN_STAGE_FANOUT  = 1u << 1,  /* one input task becomes many output tasks         */
-    WN_STAGE_RAFT    = 1u << 2,  /* actors form a clique; one batch each, all at once */
-    WN_STAGE_SHUFFLE = 1u << 3,  /* insert / insert_finished / extract               */
-    WN_STAGE_LSH     = 1u << 4,  /* shuffle repeated per band range                  */
+    WN_STAGE_ACTOR = 1u << 0,   /* keeps state between batches (setup is costly)   */
+    WN_STAGE_FANOUT = 1u << 1,  /* one input task becomes many output tasks         */
+    WN_STAGE_RAFT = 1u << 2,    /* actors form a clique; one batch each, all at once */
+    WN_STAGE_SHUFFLE = 1u << 3, /* insert / insert_finished / extract               */
+    WN_STAGE_LSH = 1u << 4,     /* shuffle repeated per band range                  */
 };
 #define WN_STAGE_FLAGS_ALL 0x1fu
 
 /* The node a setup_on_node call prepares. */
 struct wn_node {
-    int node_id;              /* 0.. in the job */
-    const char *name;         /* host (or Slurm node) name */
-    int nactors;              /* actors of this stage on the node */
+    int node_id;      /* 0.. in the job */
+    const char *name; /* host (or Slurm node) name */
+    int nactors;      /* actors of this stage on the node */
 };
 
 /* The actor a setup call prepares. */
 struct wn_worker {
-    int rank;                 /* MPI rank */
+    int rank; /* MPI rank */
     int node_id;
-    int local_rank;           /* on its node */
-    int gpu;                  /* bound CUDA device ordinal, -1 for none */
-    int actor_index;          /* 0..nactors-1 in this stage */
+    int local_rank;  /* on its node */
+    int gpu;         /* bound CUDA device ordinal, -1 for none */
+    int actor_index; /* 0..nactors-1 in this stage */
     int nactors;
     struct wn_clique *clique; /* RAFT stages: the actors' clique (ABI 2),
                                  else NULL */
 };
 
-struct wn_stage;              /* a configured stage; opaque */
+struct wn_stage; /* a configured stage; opaque */
 
 struct wn_stage_ops {
-    unsigned abi_version;     /* WN_STAGE_ABI */
-    const char *type;         /* "noop", "minhash", ... */
-    unsigned flags;           /* enum wn_stage_flags */
-    const char *help;         /* one line for `winnow stages` */
+    unsigned abi_version; /* WN_STAGE_ABI */
+    const char *type;     /* "noop", "minhash", ... */
+    unsigned flags;       /* enum wn_stage_flags */
+    const char *help;     /* one line for `winnow stages` */
     /* Parameters the stage accepts: a NULL-terminated table that drives
      * validation (unknown keys are errors), defaults and help text. */
     const struct wn_param_spec *params;
 
-    int  (*init)(struct wn_stage *st, const struct wn_params *params, wn_error_t *err);
-    int  (*setup_on_node)(struct wn_stage *st, const struct wn_node *node, wn_error_t *err);
-    int  (*setup)(struct wn_stage *st, const struct wn_worker *worker, wn_error_t *err);
+    int (*init)(struct wn_stage *st, const struct wn_params *params, wn_error_t *err);
+    int (*setup_on_node)(struct wn_stage *st, const struct wn_node *node, wn_error_t *err);
+    int (*setup)(struct wn_stage *st, const struct wn_worker *worker, wn_error_t *err);
     /* in[0..n) are read-only (their columns may point into receive
      * buffers), except that wn_task_take_batch() may move an input's
      * batch into an output; append outputs to out.  The runner gives each output its
      * lineage id (derived from the input ids and the output's position),
      * so a stage need not set task ids: re-runs make the same ids. */
-    int  (*process_batch)(struct wn_stage *st, struct wn_task *const *in, size_t n,
-                          struct wn_task_list *out, wn_error_t *err);
+    int (*process_batch)(struct wn_stage *st, struct wn_task *const *in, size_t n,
+                         struct wn_task_list *out, wn_error_t *err);
     void (*teardown)(struct wn_stage *st);
     /* Frees what init allocated: on every rank that ran init, and right
      * after an init that failed (so it must cope with a partly made
@@ -136,10 +136,10 @@ struct wn_stage_ops {
      * extract appends the outputs of partition part, whose rows are in
      * *rows (never NULL, maybe 0 rows): it may take *rows over (into an
      * output, setting *rows to NULL), else the runner frees it. */
-    int  (*partition)(struct wn_stage *st, const struct wn_task *task, uint32_t nparts,
-                      uint32_t *part_of_row, wn_error_t *err);
-    int  (*extract)(struct wn_stage *st, uint32_t part, struct wn_batch **rows,
-                    struct wn_task_list *out, wn_error_t *err);
+    int (*partition)(struct wn_stage *st, const struct wn_task *task, uint32_t nparts,
+                     uint32_t *part_of_row, wn_error_t *err);
+    int (*extract)(struct wn_stage *st, uint32_t part, struct wn_batch **rows,
+                   struct wn_task_list *out, wn_error_t *err);
 };
 
 /* Accessors for stage code. */
@@ -171,8 +171,8 @@ const char *wn_stage_later_param(const struct wn_stage *st, const char *type, co
 /* The same for the nearest stage before st of that type, and its name in
  * *name (name may be NULL): lsh takes its band layout from the minhash
  * stage before it. */
-const char *wn_stage_earlier_param(const struct wn_stage *st, const char *type,
-                                   const char *key, const char **name);
+const char *wn_stage_earlier_param(const struct wn_stage *st, const char *type, const char *key,
+                                   const char **name);
 
 /* Shuffle stages, from init: the column whose values' hash picks a row's
  * partition (when the stage has no partition function), and the number
@@ -192,10 +192,10 @@ int wn_stage_set_seeds(struct wn_stage *st, uint64_t n, wn_error_t *err);
 
 /* One of the pipeline's input files, as the run listed it. */
 struct wn_input_file {
-    const char *path;         /* the input as written, then the name found */
-    uint64_t size;            /* bytes on disk */
-    int64_t mtime_ns;         /* last modification, ns since the epoch */
-    uint64_t fingerprint;     /* XXH3-64 of its first and last 64 KiB */
+    const char *path;     /* the input as written, then the name found */
+    uint64_t size;        /* bytes on disk */
+    int64_t mtime_ns;     /* last modification, ns since the epoch */
+    uint64_t fingerprint; /* XXH3-64 of its first and last 64 KiB */
 };
 
 /* From init: lists the files of `input` - a directory (searched
@@ -255,8 +255,7 @@ int wn_stage_reject(struct wn_stage *st, const char *file, uint64_t line, const 
 struct wn_registry;
 
 /* Registers a stage type; ops must outlive the process (a static table). */
-int wn_plugin_add_stage(struct wn_registry *reg, const struct wn_stage_ops *ops,
-                        wn_error_t *err);
+int wn_plugin_add_stage(struct wn_registry *reg, const struct wn_stage_ops *ops, wn_error_t *err);
 
 /* The entry point a plugin exports: called once when it is loaded with
  * the runner's ABI version; returns 0 or -1 (refusing, e.g., a newer ABI). */
@@ -270,7 +269,7 @@ typedef int (*wn_plugin_init_fn)(struct wn_registry *reg, unsigned abi, wn_error
  * built for another task ABI, naming the file and both numbers.  A
  * plugin without it was built before the number existed: task ABI 1. */
 #define WN_PLUGIN_TASK_ABI_SYMBOL "wn_plugin_task_abi"
-#define WN_PLUGIN_DECLARE_ABI                                                         \
+#define WN_PLUGIN_DECLARE_ABI                                                        \
     extern __attribute__((visibility("default"))) const unsigned wn_plugin_task_abi; \
     const unsigned wn_plugin_task_abi = WN_TASK_ABI
 

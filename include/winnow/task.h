@@ -52,15 +52,15 @@ extern "C" {
 /* The numbers are part of the wire format and the checkpoint: never
  * renumber, only add. */
 enum wn_type {
-    WN_TYPE_U8       = 1,
-    WN_TYPE_I32      = 2,
-    WN_TYPE_U32      = 3,
-    WN_TYPE_I64      = 4,
-    WN_TYPE_U64      = 5,
-    WN_TYPE_F64      = 6,
-    WN_TYPE_STR      = 7,  /* offsets u64[nrows + 1] + bytes, not NUL-terminated */
-    WN_TYPE_LIST_U32 = 8,  /* list_len u32 values per row, stored flat */
-    WN_TYPE_LIST_U64 = 9,  /* list_len u64 values per row, stored flat */
+    WN_TYPE_U8 = 1,
+    WN_TYPE_I32 = 2,
+    WN_TYPE_U32 = 3,
+    WN_TYPE_I64 = 4,
+    WN_TYPE_U64 = 5,
+    WN_TYPE_F64 = 6,
+    WN_TYPE_STR = 7,      /* offsets u64[nrows + 1] + bytes, not NUL-terminated */
+    WN_TYPE_LIST_U32 = 8, /* list_len u32 values per row, stored flat */
+    WN_TYPE_LIST_U64 = 9, /* list_len u64 values per row, stored flat */
 };
 
 /* Length of the valid UTF-8 sequence at s[0] (n > 0 bytes left), 0 when
@@ -100,11 +100,11 @@ size_t wn_type_width(enum wn_type type);
 struct wn_column {
     char name[WN_NAME_MAX + 1];
     enum wn_type type;
-    uint32_t list_len;        /* values per row: 1 scalars, N lists, 0 strings */
+    uint32_t list_len; /* values per row: 1 scalars, N lists, 0 strings */
     uint64_t nrows;
-    void *data;               /* values; for strings the concatenated bytes */
-    uint64_t *offsets;        /* strings only, else NULL */
-    uint64_t nbytes;          /* bytes of data in use */
+    void *data;        /* values; for strings the concatenated bytes */
+    uint64_t *offsets; /* strings only, else NULL */
+    uint64_t nbytes;   /* bytes of data in use */
     /* private: capacities in bytes / entries; both 0 for a view column,
      * whose data and offsets point into a packed buffer it does not own */
     uint64_t cap_bytes;
@@ -117,11 +117,11 @@ struct wn_column {
  * *_mut pointer); between appends the columns may briefly differ in
  * length, and wn_batch_validate / wn_task_pack check they agree again. */
 struct wn_batch {
-    struct wn_column **cols;  /* stable pointers: adding columns never moves one */
+    struct wn_column **cols; /* stable pointers: adding columns never moves one */
     uint32_t ncols;
     /* private */
     uint32_t cap_cols;
-    void *backing;            /* packed buffer owned through WN_UNPACK_TAKE_BUF,
+    void *backing; /* packed buffer owned through WN_UNPACK_TAKE_BUF,
                                  freed with the batch or by make_owned */
 };
 
@@ -132,7 +132,7 @@ struct wn_batch {
 /* Batches                                                             */
 
 struct wn_batch *wn_batch_create(void);
-void wn_batch_destroy(struct wn_batch *batch);   /* NULL is fine */
+void wn_batch_destroy(struct wn_batch *batch); /* NULL is fine */
 
 /* Appends an empty column.  list_len is the row length for WN_TYPE_LIST_*
  * (>= 1) and must be 0 or 1 for the other types (so a forgotten LIST type
@@ -140,24 +140,21 @@ void wn_batch_destroy(struct wn_batch *batch);   /* NULL is fine */
  * name (EINVAL, EEXIST), too many columns (ENOSPC), or ENOMEM.  When the
  * batch already has rows, the new column must be filled to the same count
  * (wn_col_resize) before the batch is packed. */
-struct wn_column *wn_batch_add_column(struct wn_batch *batch, const char *name,
-                                      enum wn_type type, uint32_t list_len,
-                                      wn_error_t *err);
+struct wn_column *wn_batch_add_column(struct wn_batch *batch, const char *name, enum wn_type type,
+                                      uint32_t list_len, wn_error_t *err);
 
 /* The column of that name, or NULL with errno ENOENT. */
 struct wn_column *wn_batch_find(const struct wn_batch *batch, const char *name);
 
 /* Removes and frees a column; the remaining ones keep their order. */
-int wn_batch_drop_column(struct wn_batch *batch, const char *name,
-                         wn_error_t *err);
+int wn_batch_drop_column(struct wn_batch *batch, const char *name, wn_error_t *err);
 
 static inline uint32_t wn_batch_ncols(const struct wn_batch *batch)
 {
     return batch ? batch->ncols : 0;
 }
 
-static inline struct wn_column *wn_batch_col(const struct wn_batch *batch,
-                                             uint32_t i)
+static inline struct wn_column *wn_batch_col(const struct wn_batch *batch, uint32_t i)
 {
     return batch && i < batch->ncols ? batch->cols[i] : NULL;
 }
@@ -186,16 +183,14 @@ uint64_t wn_batch_nbytes(const struct wn_batch *batch);
  * outputs with it.  (rows NULL, n 0) gives an empty batch with the same
  * schema.  An index >= nrows fails with EINVAL.  The source may hold view
  * columns; the result always owns its memory. */
-struct wn_batch *wn_batch_take(const struct wn_batch *batch,
-                               const uint32_t *rows, size_t n,
+struct wn_batch *wn_batch_take(const struct wn_batch *batch, const uint32_t *rows, size_t n,
                                wn_error_t *err);
 
 /* Appends all rows of src to dst.  The schemas (names, types, list
  * lengths, order) must be equal - except that a dst without columns first
  * takes src's schema, so concatenation can start from wn_batch_create().
  * All or nothing: on failure dst is unchanged.  dst == src doubles it. */
-int wn_batch_append(struct wn_batch *dst, const struct wn_batch *src,
-                    wn_error_t *err);
+int wn_batch_append(struct wn_batch *dst, const struct wn_batch *src, wn_error_t *err);
 
 /* Makes every view column own its data, then releases the packed buffer
  * if the batch held it (WN_UNPACK_TAKE_BUF).  After this the batch no
@@ -219,25 +214,21 @@ int wn_col_append_u64(struct wn_column *col, uint64_t v, wn_error_t *err);
 int wn_col_append_i64(struct wn_column *col, int64_t v, wn_error_t *err);
 int wn_col_append_f64(struct wn_column *col, double v, wn_error_t *err);
 /* len bytes from s (NUL bytes allowed; s may be NULL when len is 0). */
-int wn_col_append_str(struct wn_column *col, const char *s, size_t len,
-                      wn_error_t *err);
+int wn_col_append_str(struct wn_column *col, const char *s, size_t len, wn_error_t *err);
 /* One list row: list_len values of the column's element type. */
-int wn_col_append_list(struct wn_column *col, const void *values,
-                       wn_error_t *err);
+int wn_col_append_list(struct wn_column *col, const void *values, wn_error_t *err);
 
 /* Bulk appends for column-wise building and for readers of the checkpoint.
  * append_n: nrows rows of fixed-width or list values (nrows * list_len
  * elements).  append_strs: nrows strings given as nrows + 1 offsets into
  * bytes (offsets[0] need not be 0; offsets must not decrease). */
-int wn_col_append_n(struct wn_column *col, const void *values, uint64_t nrows,
-                    wn_error_t *err);
-int wn_col_append_strs(struct wn_column *col, const uint64_t *offsets,
-                       const char *bytes, uint64_t nrows, wn_error_t *err);
+int wn_col_append_n(struct wn_column *col, const void *values, uint64_t nrows, wn_error_t *err);
+int wn_col_append_strs(struct wn_column *col, const uint64_t *offsets, const char *bytes,
+                       uint64_t nrows, wn_error_t *err);
 
 /* Room for nrows rows in total, and for strings nbytes bytes in total, so
  * that appends up to there never allocate. */
-int wn_col_reserve(struct wn_column *col, uint64_t nrows, uint64_t nbytes,
-                   wn_error_t *err);
+int wn_col_reserve(struct wn_column *col, uint64_t nrows, uint64_t nbytes, wn_error_t *err);
 
 /* Sets the row count: new fixed-width/list rows are zero, new string rows
  * empty; shrinking drops rows.  Column-wise builders resize, then write
@@ -253,31 +244,30 @@ static inline int wn_col_is_view(const struct wn_column *col)
 /* Typed read access to the flat values (list columns too: wn_col_u32 of a
  * list<u32> column).  NULL with errno EINVAL when the element type does not
  * match.  Never NULL otherwise, even for an empty column. */
-#define WN_COL_ACCESSOR_(NAME, CTYPE, T1, T2)                              \
-    static inline const CTYPE *wn_col_##NAME(const struct wn_column *col) \
-    {                                                                     \
-        return col->type == (T1) || col->type == (T2)                     \
-                   ? (const CTYPE *)col->data                             \
-                   : (const CTYPE *)wn_col_type_error_();                 \
+#define WN_COL_ACCESSOR_(NAME, CTYPE, T1, T2)                                                \
+    static inline const CTYPE *wn_col_##NAME(const struct wn_column *col)                    \
+    {                                                                                        \
+        return col->type == (T1) || col->type == (T2) ? (const CTYPE *)col->data             \
+                                                      : (const CTYPE *)wn_col_type_error_(); \
     }
-const void *wn_col_type_error_(void);   /* sets errno, returns NULL */
-WN_COL_ACCESSOR_(u8,  uint8_t,  WN_TYPE_U8,  WN_TYPE_U8)
-WN_COL_ACCESSOR_(i32, int32_t,  WN_TYPE_I32, WN_TYPE_I32)
+const void *wn_col_type_error_(void); /* sets errno, returns NULL */
+WN_COL_ACCESSOR_(u8, uint8_t, WN_TYPE_U8, WN_TYPE_U8)
+WN_COL_ACCESSOR_(i32, int32_t, WN_TYPE_I32, WN_TYPE_I32)
 WN_COL_ACCESSOR_(u32, uint32_t, WN_TYPE_U32, WN_TYPE_LIST_U32)
-WN_COL_ACCESSOR_(i64, int64_t,  WN_TYPE_I64, WN_TYPE_I64)
+WN_COL_ACCESSOR_(i64, int64_t, WN_TYPE_I64, WN_TYPE_I64)
 WN_COL_ACCESSOR_(u64, uint64_t, WN_TYPE_U64, WN_TYPE_LIST_U64)
-WN_COL_ACCESSOR_(f64, double,   WN_TYPE_F64, WN_TYPE_F64)
+WN_COL_ACCESSOR_(f64, double, WN_TYPE_F64, WN_TYPE_F64)
 #undef WN_COL_ACCESSOR_
 
 /* Writable access: makes a view column own its data first (copy-on-write),
  * so it may fail with ENOMEM as well as EINVAL.  The pointer is valid until
  * the next change to the column's length or capacity. */
-uint8_t  *wn_col_u8_mut(struct wn_column *col);
-int32_t  *wn_col_i32_mut(struct wn_column *col);
+uint8_t *wn_col_u8_mut(struct wn_column *col);
+int32_t *wn_col_i32_mut(struct wn_column *col);
 uint32_t *wn_col_u32_mut(struct wn_column *col);
-int64_t  *wn_col_i64_mut(struct wn_column *col);
+int64_t *wn_col_i64_mut(struct wn_column *col);
 uint64_t *wn_col_u64_mut(struct wn_column *col);
-double   *wn_col_f64_mut(struct wn_column *col);
+double *wn_col_f64_mut(struct wn_column *col);
 
 /* Row `row` of a string column: its bytes (not NUL-terminated) and, in
  * *len when len is not NULL, its length.  NULL (EINVAL) for a row out of
@@ -290,16 +280,16 @@ const char *wn_col_str(const struct wn_column *col, uint64_t row, size_t *len);
 /* One stage's cost for one task, appended by the runner as the task passes
  * through (NeMo Curator's _stage_perf). */
 struct wn_stage_perf {
-    char stage[64];           /* stage name, NUL-terminated */
-    double process_s;         /* wall time in process_batch, this task's share */
-    double idle_s;            /* actor time waiting for this task */
+    char stage[64];   /* stage name, NUL-terminated */
+    double process_s; /* wall time in process_batch, this task's share */
+    double idle_s;    /* actor time waiting for this task */
     uint64_t items_in, items_out;
     uint64_t bytes_in, bytes_out;
 };
 
 struct wn_task_meta {
-    char *key;                /* NUL-terminated, 1..WN_META_KEY_MAX bytes */
-    char *value;              /* NUL-terminated */
+    char *key;   /* NUL-terminated, 1..WN_META_KEY_MAX bytes */
+    char *value; /* NUL-terminated */
 };
 
 #define WN_META_KEY_MAX 255
@@ -309,9 +299,9 @@ struct wn_task_meta {
  * batch may be replaced (destroy the old one) or set to NULL (an empty
  * task, e.g. a source stage's seed). */
 struct wn_task {
-    uint64_t id;              /* lineage id, see wn_task_id_derive */
-    uint32_t stage_index;     /* index of the stage that produced it */
-    struct wn_batch *batch;   /* owned; may be NULL */
+    uint64_t id;            /* lineage id, see wn_task_id_derive */
+    uint32_t stage_index;   /* index of the stage that produced it */
+    struct wn_batch *batch; /* owned; may be NULL */
     struct wn_task_meta *meta;
     uint32_t nmeta;
     struct wn_stage_perf *perf;
@@ -322,9 +312,8 @@ struct wn_task {
 
 /* Takes ownership of batch (may be NULL) on success only: on failure
  * (ENOMEM) the caller still owns it. */
-struct wn_task *wn_task_create(uint64_t id, uint32_t stage_index,
-                               struct wn_batch *batch);
-void wn_task_destroy(struct wn_task *task);   /* NULL is fine */
+struct wn_task *wn_task_create(uint64_t id, uint32_t stage_index, struct wn_batch *batch);
+void wn_task_destroy(struct wn_task *task); /* NULL is fine */
 
 /* Moves the batch out of a task (which keeps none) and returns it (NULL if
  * it had none).  A stage that passes rows through unchanged gives an
@@ -339,25 +328,21 @@ struct wn_batch *wn_task_take_batch(struct wn_task *task);
  * 20 little-endian bytes.  It depends on lineage only, never on which rank
  * ran what or when, so a resumed run makes the same ids.  Source stages
  * use parent_id 0.  Changing this breaks resuming old checkpoints. */
-uint64_t wn_task_id_derive(uint64_t parent_id, uint32_t stage_index,
-                           uint64_t output_index);
+uint64_t wn_task_id_derive(uint64_t parent_id, uint32_t stage_index, uint64_t output_index);
 
 /* Sets key to value (replacing an existing value in place, so the order of
  * keys is the order they were first set).  Keys: 1..WN_META_KEY_MAX bytes;
  * at most WN_TASK_MAX_META keys (ENOSPC). */
-int wn_task_meta_set(struct wn_task *task, const char *key, const char *value,
-                     wn_error_t *err);
+int wn_task_meta_set(struct wn_task *task, const char *key, const char *value, wn_error_t *err);
 /* The value, or NULL with errno ENOENT. */
 const char *wn_task_meta_get(const struct wn_task *task, const char *key);
 
 /* Appends a copy of *perf (the stage name is truncated to 63 bytes). */
-int wn_task_perf_add(struct wn_task *task, const struct wn_stage_perf *perf,
-                     wn_error_t *err);
+int wn_task_perf_add(struct wn_task *task, const struct wn_stage_perf *perf, wn_error_t *err);
 
 /* Copies parent's metadata (keys child lacks) and perf history in front of
  * child's own records, as an output task inherits them from its input. */
-int wn_task_inherit(struct wn_task *child, const struct wn_task *parent,
-                    wn_error_t *err);
+int wn_task_inherit(struct wn_task *child, const struct wn_task *parent, wn_error_t *err);
 
 /* Payload bytes: wn_batch_nbytes of the task's batch. */
 uint64_t wn_task_nbytes(const struct wn_task *task);
@@ -374,15 +359,17 @@ struct wn_task_list {
     size_t n, cap;
 };
 
-#define WN_TASK_LIST_INIT { NULL, 0, 0 }
+#define WN_TASK_LIST_INIT \
+    {                     \
+        NULL, 0, 0        \
+    }
 
 void wn_task_list_init(struct wn_task_list *list);
 /* Appends task; the list owns it on success only (ENOMEM otherwise). */
 int wn_task_list_push(struct wn_task_list *list, struct wn_task *task);
 /* Appends a new task holding batch (the runner gives it its id); batch is
  * the list's in any case (freed on failure). */
-int wn_task_list_push_batch(struct wn_task_list *list, struct wn_batch *batch,
-                            wn_error_t *err);
+int wn_task_list_push_batch(struct wn_task_list *list, struct wn_batch *batch, wn_error_t *err);
 /* Destroys the tasks, keeps the array for reuse (n becomes 0).  To move
  * the tasks elsewhere instead, copy the pointers and set n to 0. */
 void wn_task_list_clear(struct wn_task_list *list);
@@ -433,19 +420,17 @@ size_t wn_task_packed_size(const struct wn_task *task);
  * (posix_memalign) so a receiver's view columns are SIMD-aligned.  Fails
  * when the batch's columns disagree on nrows (EINVAL) or len is too
  * small (ENOBUFS). */
-int wn_task_pack(const struct wn_task *task, void *buf, size_t len,
-                 wn_error_t *err);
+int wn_task_pack(const struct wn_task *task, void *buf, size_t len, wn_error_t *err);
 
 /* Allocates a 64-byte-aligned buffer (free() it) and packs into it. */
-int wn_task_pack_alloc(const struct wn_task *task, void **buf, size_t *len,
-                       wn_error_t *err);
+int wn_task_pack_alloc(const struct wn_task *task, void **buf, size_t *len, wn_error_t *err);
 
 enum wn_unpack_flags {
     /* Column buffers point into buf instead of being copied: buf must stay
      * valid and unchanged while the task (or its batch) lives.  Needs buf
      * 64-byte aligned; otherwise the columns are silently copied (check with
      * wn_col_is_view).  Metadata and perf records are always copied. */
-    WN_UNPACK_VIEW     = 1u << 0,
+    WN_UNPACK_VIEW = 1u << 0,
     /* Skip the body checksum (trusted local buffers).  Structure is still
      * checked, so a bad buffer fails or yields a valid task, never a crash. */
     WN_UNPACK_NOVERIFY = 1u << 1,
@@ -460,8 +445,7 @@ enum wn_unpack_flags {
 /* Reads a packed task.  len must be the exact packed length (the total in
  * the header).  Fails with EBADMSG (corrupt or truncated buffer; err says
  * what and where), EINVAL (unknown flags) or ENOMEM. */
-int wn_task_unpack(const void *buf, size_t len, int flags,
-                   struct wn_task **out, wn_error_t *err);
+int wn_task_unpack(const void *buf, size_t len, int flags, struct wn_task **out, wn_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -35,7 +35,9 @@ int wn_ckpt_part_path(char *buf, size_t len, const char *dir, uint32_t stage,
                       const char *stage_name, uint64_t batch)
 {
     return snprintf(buf, len, "%s/stages/%02u-%s/part-%08llu.h5", dir, stage, stage_name,
-                    (unsigned long long)batch) >= (int)len ? -1 : 0;
+                    (unsigned long long)batch) >= (int)len
+               ? -1
+               : 0;
 }
 
 /* A part file being written when a run was killed stays under its
@@ -92,8 +94,8 @@ static int skip_dots(const struct dirent *e)
 
 /* Calls ok(dir, name) for each entry of dir in name order; the first one
  * it refuses is copied to bad.  -1 when dir cannot be listed. */
-static int first_foreign(const char *dir, int (*ok)(const char *dir, const char *name),
-                         char *bad, size_t len)
+static int first_foreign(const char *dir, int (*ok)(const char *dir, const char *name), char *bad,
+                         size_t len)
 {
     struct dirent **v = NULL;
     int n = scandir(dir, &v, skip_dots, alphasort);
@@ -127,8 +129,7 @@ static int part_name_ok(const char *dir, const char *name)
 static int stage_name_ok(const char *dir, const char *name)
 {
     size_t d = strspn(name, "0123456789");
-    return (d >= 2 && name[d] == '-' && name[d + 1] && is_dir(dir, name)) ||
-           is_nfs_silly(name);
+    return (d >= 2 && name[d] == '-' && name[d + 1] && is_dir(dir, name)) || is_nfs_silly(name);
 }
 
 static int top_name_ok(const char *dir, const char *name)
@@ -139,8 +140,8 @@ static int top_name_ok(const char *dir, const char *name)
     for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
         if (!strcmp(name, mine[i]))
             return !is_dir(dir, name);
-    return is_tmp_of(name, "manifest.h5") || is_tmp_of(name, "HALT") ||
-           is_tmp_of(name, "inputs") || is_nfs_silly(name);
+    return is_tmp_of(name, "manifest.h5") || is_tmp_of(name, "HALT") || is_tmp_of(name, "inputs") ||
+           is_nfs_silly(name);
 }
 
 /* The first bytes of path into buf: how many, or -1 (errno ENOENT: none). */
@@ -161,8 +162,7 @@ static int check_stages(const char *dir, char *bad, size_t len, wn_error_t *err)
     snprintf(sub, sizeof(sub), "%s/stages", dir);
     bad[0] = '\0';
     if (first_foreign(sub, stage_name_ok, name, sizeof(name)) < 0)
-        return wn_errprintf(err, "checkpoint %s: cannot list %s: %s", dir, sub,
-                            strerror(errno));
+        return wn_errprintf(err, "checkpoint %s: cannot list %s: %s", dir, sub, strerror(errno));
     if (name[0]) {
         snprintf(bad, len, "stages/%s", name);
         return 0;
@@ -194,9 +194,11 @@ static int check_folder(const char *dir, wn_error_t *err)
         return -1;
     errno = EEXIST;
     if (bad[0])
-        return wn_errprintf(err, "checkpoint %s holds '%s', which winnow did not make: it is "
+        return wn_errprintf(err,
+                            "checkpoint %s holds '%s', which winnow did not make: it is "
                             "not a winnow checkpoint, and nothing in it is touched (use a new "
-                            "or empty folder for --checkpoint)", dir, bad);
+                            "or empty folder for --checkpoint)",
+                            dir, bad);
     /* Files winnow names alike must be winnow's. */
     unsigned char head[8];
     char path[4200];
@@ -204,21 +206,27 @@ static int check_folder(const char *dir, wn_error_t *err)
     ssize_t n = head_of(path, head, 4);
     errno = EEXIST;
     if (n > 0 && memcmp(head, "WNJ1", (size_t)n) != 0)
-        return wn_errprintf(err, "checkpoint %s: its file 'journal' is not a winnow journal "
+        return wn_errprintf(err,
+                            "checkpoint %s: its file 'journal' is not a winnow journal "
                             "(it does not start with a WNJ1 record): it is not a winnow "
                             "checkpoint, and nothing in it is touched (use a new or empty "
-                            "folder for --checkpoint)", dir);
+                            "folder for --checkpoint)",
+                            dir);
     snprintf(path, sizeof(path), "%s/manifest.h5", dir);
     n = head_of(path, head, 8);
     errno = EEXIST;
     if (n > 0 && (n < 8 || memcmp(head, "\x89WINNOW\n", 8) != 0)) {
         if (n == 8 && !memcmp(head, "\x89HDF\r\n\x1a\n", 8))
-            return wn_errprintf(err, "checkpoint %s was made by an older winnow (its "
+            return wn_errprintf(err,
+                                "checkpoint %s was made by an older winnow (its "
                                 "manifest.h5 has no winnow header; part format 1): remove the "
-                                "checkpoint to start again", dir);
-        return wn_errprintf(err, "checkpoint %s: its file 'manifest.h5' is not a winnow "
+                                "checkpoint to start again",
+                                dir);
+        return wn_errprintf(err,
+                            "checkpoint %s: its file 'manifest.h5' is not a winnow "
                             "manifest: it is not a winnow checkpoint, and nothing in it is "
-                            "touched (use a new or empty folder for --checkpoint)", dir);
+                            "touched (use a new or empty folder for --checkpoint)",
+                            dir);
     }
     errno = 0;
     return 0;
@@ -279,8 +287,7 @@ static int scan_record(const json_t *rec, void *arg)
             if (st->done[i].batch == b)
                 return 0;
         json_t *rj = json_object_get(rec, "rejects");
-        char *rejects = json_is_object(rj) ? json_dumps(rj, JSON_COMPACT | JSON_SORT_KEYS)
-                                           : NULL;
+        char *rejects = json_is_object(rj) ? json_dumps(rj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         if (json_is_object(rj) && !rejects)
             return -1;
         if (st->ndone == st->cap) {
@@ -316,7 +323,7 @@ static int scan_ignored(const json_t *rec, void *arg)
         size_t nc = sc->cap ? sc->cap * 2 : 64;
         uint64_t *v = realloc(sc->lost, nc * sizeof(*v));
         if (!v)
-            return 0;   /* the count in the message is then low; nothing else */
+            return 0; /* the count in the message is then low; nothing else */
         sc->lost = v;
         sc->cap = nc;
     }
@@ -387,10 +394,11 @@ static int check_inputs(const char *dir, const char *path, const struct wn_input
         int missing = errno == ENOENT;
         errno = EEXIST;
         if (missing)
-            return wn_errprintf(err, "checkpoint %s has no record of the input files it was "
+            return wn_errprintf(err,
+                                "checkpoint %s has no record of the input files it was "
                                 "made from (%s is missing), so a resume cannot be checked: "
-                                "start over (remove %s, or use another --checkpoint)", dir,
-                                path, dir);
+                                "start over (remove %s, or use another --checkpoint)",
+                                dir, path, dir);
         return wn_errprefix(err, "checkpoint %s: the record of its input files", dir);
     }
     struct diff_text d = {"", 0};
@@ -401,16 +409,18 @@ static int check_inputs(const char *dir, const char *path, const struct wn_input
     if (n == 0)
         return 0;
     errno = EEXIST;
-    return wn_errprintf(err, "checkpoint %s was made from other input files: resuming would "
+    return wn_errprintf(err,
+                        "checkpoint %s was made from other input files: resuming would "
                         "keep and drop the wrong documents (ids hold a file's place and a "
                         "line's number).  Put the input back, or start over (remove the "
                         "folder or use another --checkpoint); --force does not override "
-                        "this.  %zu differ: %s", dir, n, d.buf);
+                        "this.  %zu differ: %s",
+                        dir, n, d.buf);
 }
 
 struct wn_ckpt *wn_ckpt_open(const char *dir, const struct wn_pipeline_config *cfg,
-                             const struct wn_inputs *inputs, int nranks, int force,
-                             int *resumed, wn_error_t *err)
+                             const struct wn_inputs *inputs, int nranks, int force, int *resumed,
+                             wn_error_t *err)
 {
     struct wn_ckpt *ck = calloc(1, sizeof(*ck));
     if (!ck || !(ck->dir = strdup(dir)) ||
@@ -448,16 +458,19 @@ struct wn_ckpt *wn_ckpt_open(const char *dir, const struct wn_pipeline_config *c
     if (tail.ignored)
         wn_warn("checkpoint %s: record #%llu is damaged; the %llu records after #%llu are "
                 "ignored (what follows a damaged record is not trusted), recomputing %llu "
-                "batch%s", path, (unsigned long long)tail.good_records + 1,
+                "batch%s",
+                path, (unsigned long long)tail.good_records + 1,
                 (unsigned long long)tail.ignored + 1, (unsigned long long)tail.good_records,
                 (unsigned long long)relost, relost == 1 ? "" : "es");
     else if (tail.good_bytes < tail.size)
         wn_info("checkpoint %s: a torn last record (an interrupted write) is dropped", path);
     if (sc.mismatch && !force) {
         errno = EEXIST;
-        wn_errprintf(err, "checkpoint %s belongs to another pipeline (hash %s, this one "
+        wn_errprintf(err,
+                     "checkpoint %s belongs to another pipeline (hash %s, this one "
                      "%016llx): use another --checkpoint directory, or --force to resume "
-                     "from it anyway", dir, sc.other, (unsigned long long)sc.hash);
+                     "from it anyway",
+                     dir, sc.other, (unsigned long long)sc.hash);
         goto fail;
     }
     *resumed = sc.seen_run;
@@ -484,9 +497,9 @@ struct wn_ckpt *wn_ckpt_open(const char *dir, const struct wn_pipeline_config *c
     for (uint32_t s = 0; names && s < ck->nstages; s++)
         names[s] = cfg->stages[s].name;
     snprintf(path, sizeof(path), "%s/manifest.h5", dir);
-    int rc = names && text ? wn_manifest_write(path, cfg->name, text, sc.hash, names,
-                                               ck->nstages, err)
-                           : wn_errprintf(err, "out of memory");
+    int rc = names && text
+                 ? wn_manifest_write(path, cfg->name, text, sc.hash, names, ck->nstages, err)
+                 : wn_errprintf(err, "out of memory");
     free(names);
     free(text);
     if (rc < 0)
@@ -497,8 +510,10 @@ struct wn_ckpt *wn_ckpt_open(const char *dir, const struct wn_pipeline_config *c
     json_t *st = json_array();
     for (uint32_t s = 0; st && s < ck->nstages; s++)
         json_array_append_new(st, json_string(cfg->stages[s].name));
-    if (append(ck, json_pack("{s:s, s:s, s:s, s:i, s:o}", "ev", "run", "pipeline", cfg->name,
-                             "hash", hex, "ranks", nranks, "stages", st), err) < 0 ||
+    if (append(ck,
+               json_pack("{s:s, s:s, s:s, s:i, s:o}", "ev", "run", "pipeline", cfg->name, "hash",
+                         hex, "ranks", nranks, "stages", st),
+               err) < 0 ||
         wn_ckpt_sync(ck, err) < 0)
         goto fail;
     return ck;
@@ -549,9 +564,11 @@ void wn_ckpt_forget(struct wn_ckpt *ck, uint32_t s, uint64_t b)
 int wn_ckpt_stage_begin(struct wn_ckpt *ck, uint32_t s, uint64_t nbatches, uint64_t ntasks,
                         wn_error_t *err)
 {
-    return append(ck, json_pack("{s:s, s:i, s:s, s:I, s:I}", "ev", "stage", "stage", (int)s,
-                                "name", ck->cfg->stages[s].name, "batches",
-                                (json_int_t)nbatches, "tasks", (json_int_t)ntasks), err);
+    return append(ck,
+                  json_pack("{s:s, s:i, s:s, s:I, s:I}", "ev", "stage", "stage", (int)s, "name",
+                            ck->cfg->stages[s].name, "batches", (json_int_t)nbatches, "tasks",
+                            (json_int_t)ntasks),
+                  err);
 }
 
 int wn_ckpt_batch_done(struct wn_ckpt *ck, uint32_t s, uint64_t batch, uint64_t sum,
@@ -563,18 +580,24 @@ int wn_ckpt_batch_done(struct wn_ckpt *ck, uint32_t s, uint64_t batch, uint64_t 
     if (rejects && !json_is_object(rj)) {
         json_decref(rj);
         errno = EINVAL;
-        return wn_errprintf(err, "stage %u batch %llu: a rejects summary that is not a JSON "
-                            "object", s, (unsigned long long)batch);
+        return wn_errprintf(err,
+                            "stage %u batch %llu: a rejects summary that is not a JSON "
+                            "object",
+                            s, (unsigned long long)batch);
     }
-    return append(ck, json_pack("{s:s, s:i, s:I, s:s, s:I, s:o*}", "ev", "batch", "stage",
-                                (int)s, "batch", (json_int_t)batch, "sum", hex, "outputs",
-                                (json_int_t)noutputs, "rejects", rj), err);
+    return append(ck,
+                  json_pack("{s:s, s:i, s:I, s:s, s:I, s:o*}", "ev", "batch", "stage", (int)s,
+                            "batch", (json_int_t)batch, "sum", hex, "outputs", (json_int_t)noutputs,
+                            "rejects", rj),
+                  err);
 }
 
 int wn_ckpt_stage_end(struct wn_ckpt *ck, uint32_t s, uint64_t noutputs, wn_error_t *err)
 {
-    int rc = append(ck, json_pack("{s:s, s:i, s:I}", "ev", "stage_end", "stage", (int)s,
-                                  "outputs", (json_int_t)noutputs), err);
+    int rc = append(ck,
+                    json_pack("{s:s, s:i, s:I}", "ev", "stage_end", "stage", (int)s, "outputs",
+                              (json_int_t)noutputs),
+                    err);
     return rc < 0 ? rc : wn_ckpt_sync(ck, err);
 }
 
@@ -587,8 +610,9 @@ int wn_ckpt_finish(struct wn_ckpt *ck, int status, wn_error_t *err)
 int wn_ckpt_bad(struct wn_ckpt *ck, uint32_t s, uint64_t b, wn_error_t *err)
 {
     wn_ckpt_forget(ck, s, b);
-    int rc = append(ck, json_pack("{s:s, s:i, s:I}", "ev", "bad", "stage", (int)s, "batch",
-                                  (json_int_t)b), err);
+    int rc = append(
+        ck, json_pack("{s:s, s:i, s:I}", "ev", "bad", "stage", (int)s, "batch", (json_int_t)b),
+        err);
     return rc < 0 ? rc : wn_ckpt_sync(ck, err);
 }
 

@@ -30,14 +30,14 @@ struct wn_ckpt;
 /* What an earlier run of the same checkpoint finished, from its journal. */
 struct wn_ckpt_batch {
     uint64_t batch;
-    uint64_t sum;             /* the part file's checksum */
-    char *rejects;            /* its rejects' summary (rejects.h), or NULL */
+    uint64_t sum;  /* the part file's checksum */
+    char *rejects; /* its rejects' summary (rejects.h), or NULL */
 };
 
 struct wn_ckpt_stage {
     int begun, ended;
     uint64_t nbatches, ntasks;
-    struct wn_ckpt_batch *done;   /* finished batches, in journal order */
+    struct wn_ckpt_batch *done; /* finished batches, in journal order */
     size_t ndone, cap;
 };
 
@@ -49,8 +49,8 @@ struct wn_ckpt_stage {
  * earlier run had recorded anything. */
 struct wn_inputs;
 struct wn_ckpt *wn_ckpt_open(const char *dir, const struct wn_pipeline_config *cfg,
-                             const struct wn_inputs *inputs, int nranks, int force,
-                             int *resumed, wn_error_t *err);
+                             const struct wn_inputs *inputs, int nranks, int force, int *resumed,
+                             wn_error_t *err);
 void wn_ckpt_close(struct wn_ckpt *ck);
 
 /* The earlier run's state of stage s (NULL when out of range). */

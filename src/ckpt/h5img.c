@@ -16,12 +16,11 @@
 
 #define MAGIC "\x89WINNOW\n"
 #define HDF5_SIGNATURE "\x89HDF\r\n\x1a\n"
-#define SUM_FROM 16      /* the checksum covers everything after itself */
+#define SUM_FROM 16 /* the checksum covers everything after itself */
 
 static const char *kind_name(uint32_t kind)
 {
-    return kind == WN_H5IMG_PART ? "part file" : kind == WN_H5IMG_MANIFEST ? "manifest"
-                                                                          : "file";
+    return kind == WN_H5IMG_PART ? "part file" : kind == WN_H5IMG_MANIFEST ? "manifest" : "file";
 }
 
 /* A name no file has: HDF5's core driver probes the name it is given on
@@ -65,8 +64,7 @@ int wn_h5img_take(hid_t f, const char *path, enum wn_h5img_kind kind, uint32_t v
     if (!ok) {
         free(buf);
         errno = ENOMEM;
-        return wn_errprintf(err, "%s: cannot take the HDF5 file's image (out of memory?)",
-                            path);
+        return wn_errprintf(err, "%s: cannot take the HDF5 file's image (out of memory?)", path);
     }
     size_t len = WN_H5IMG_HEADER + (size_t)n;
     memcpy(buf, MAGIC, 8);
@@ -102,12 +100,13 @@ static int check_header(const char *path, const unsigned char *buf, size_t len,
 {
     errno = EBADMSG;
     if (len >= 8 && !memcmp(buf, HDF5_SIGNATURE, 8))
-        return wn_errprintf(err, "%s: an HDF5 file without winnow's header: made by an older "
+        return wn_errprintf(err,
+                            "%s: an HDF5 file without winnow's header: made by an older "
                             "winnow (part format 1), or not by winnow; if it is in a "
-                            "checkpoint, remove the checkpoint to start again", path);
+                            "checkpoint, remove the checkpoint to start again",
+                            path);
     if (memcmp(buf, MAGIC, len < 8 ? len : 8) != 0)
-        return wn_errprintf(err, "%s: not a winnow %s (no winnow header)", path,
-                            kind_name(kind));
+        return wn_errprintf(err, "%s: not a winnow %s (no winnow header)", path, kind_name(kind));
     if (len < WN_H5IMG_HEADER)
         return wn_errprintf(err, "%s: truncated: %zu bytes, less than its header", path, len);
     errno = 0;
@@ -118,7 +117,7 @@ int wn_h5img_load(const char *path, enum wn_h5img_kind kind, uint32_t version,
                   const uint64_t *expect, struct wn_h5img *img, wn_error_t *err)
 {
     memset(img, 0, sizeof(*img));
-    size_t len;   /* fewer bytes than the header says, for a file cut meanwhile */
+    size_t len; /* fewer bytes than the header says, for a file cut meanwhile */
     unsigned char *buf = wn_read_file(path, &len, err);
     if (!buf)
         return -1;
@@ -132,11 +131,14 @@ int wn_h5img_load(const char *path, enum wn_h5img_kind kind, uint32_t version,
         free(buf);
         errno = EBADMSG;
         if (want != len)
-            return wn_errprintf(err, "%s: checksum mismatch: %zu bytes, its header says "
-                                "%llu (truncated?)", path, len, (unsigned long long)want);
-        return wn_errprintf(err, "%s: checksum mismatch: the file hashes to %016llx, its "
-                            "header says %016llx (damaged)", path, (unsigned long long)h,
-                            (unsigned long long)said);
+            return wn_errprintf(err,
+                                "%s: checksum mismatch: %zu bytes, its header says "
+                                "%llu (truncated?)",
+                                path, len, (unsigned long long)want);
+        return wn_errprintf(err,
+                            "%s: checksum mismatch: the file hashes to %016llx, its "
+                            "header says %016llx (damaged)",
+                            path, (unsigned long long)h, (unsigned long long)said);
     }
     /* Covered by the checksum, so checked once it is known good. */
     uint32_t v = wn_ld32_(buf + 16), k = wn_ld32_(buf + 20);
@@ -146,16 +148,18 @@ int wn_h5img_load(const char *path, enum wn_h5img_kind kind, uint32_t version,
         if (k != (uint32_t)kind)
             return wn_errprintf(err, "%s: a winnow %s, not a %s", path, kind_name(k),
                                 kind_name(kind));
-        return wn_errprintf(err, "%s: format version %u, this build reads %u%s", path, v,
-                            version, v < version ? ": made by an older winnow; if it is in a "
-                            "checkpoint, remove the checkpoint to start again" : "");
+        return wn_errprintf(err, "%s: format version %u, this build reads %u%s", path, v, version,
+                            v < version ? ": made by an older winnow; if it is in a "
+                                          "checkpoint, remove the checkpoint to start again"
+                                        : "");
     }
     if (expect && *expect != h) {
         free(buf);
         errno = EBADMSG;
-        return wn_errprintf(err, "%s: checksum %016llx, the journal says %016llx: not the "
-                            "file the journal recorded", path, (unsigned long long)h,
-                            (unsigned long long)*expect);
+        return wn_errprintf(err,
+                            "%s: checksum %016llx, the journal says %016llx: not the "
+                            "file the journal recorded",
+                            path, (unsigned long long)h, (unsigned long long)*expect);
     }
     img->buf = buf;
     img->len = len;

@@ -41,11 +41,11 @@ enum wn_h5img_kind { WN_H5IMG_PART = 1, WN_H5IMG_MANIFEST = 2 };
 
 /* A file read whole and checked. */
 struct wn_h5img {
-    unsigned char *buf;        /* the file: header, then the HDF5 image */
+    unsigned char *buf; /* the file: header, then the HDF5 image */
     size_t len;
-    uint64_t sum;              /* its checksum (checked) */
+    uint64_t sum; /* its checksum (checked) */
     uint32_t version, kind;
-    struct {                   /* for HDF5's file image callbacks */
+    struct { /* for HDF5's file image callbacks */
         void *buf;
         size_t len;
     } udata;

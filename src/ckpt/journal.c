@@ -68,8 +68,8 @@ static uint64_t count_ignored(const unsigned char *buf, size_t len,
 }
 
 int wn_journal_read(const char *path, int (*fn)(const json_t *rec, void *arg), void *arg,
-                    int (*ignored_fn)(const json_t *rec, void *arg),
-                    struct wn_journal_tail *tail, wn_error_t *err)
+                    int (*ignored_fn)(const json_t *rec, void *arg), struct wn_journal_tail *tail,
+                    wn_error_t *err)
 {
     struct wn_journal_tail t = {0, 0, 0, 0};
     if (tail)
@@ -78,7 +78,7 @@ int wn_journal_read(const char *path, int (*fn)(const json_t *rec, void *arg), v
     size_t size;
     unsigned char *buf = wn_read_file(path, &size, err);
     if (!buf)
-        return errno == ENOENT ? 0 : -1;   /* none yet: no records */
+        return errno == ENOENT ? 0 : -1; /* none yet: no records */
     t.size = (uint64_t)size;
     int rc = 0;
     size_t pos = 0, flen = 0;
@@ -109,8 +109,7 @@ static int counter(const json_t *rec, void *arg)
     return 0;
 }
 
-struct wn_journal *wn_journal_open(const char *path, uint64_t *kept_records,
-                                   wn_error_t *err)
+struct wn_journal *wn_journal_open(const char *path, uint64_t *kept_records, wn_error_t *err)
 {
     uint64_t n = 0;
     struct wn_journal_tail t;
@@ -172,8 +171,7 @@ int wn_journal_append(struct wn_journal *j, const json_t *record, wn_error_t *er
             strcat(room, ")");
         }
         errno = e;
-        return wn_errprintf(err, "%s: cannot append a record: %s%s", j->path, strerror(e),
-                            room);
+        return wn_errprintf(err, "%s: cannot append a record: %s%s", j->path, strerror(e), room);
     }
     free(frame);
     return 0;

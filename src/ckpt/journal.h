@@ -31,8 +31,7 @@ struct wn_journal;
 
 /* Opens path for appending, creating it if needed; an existing file is
  * first cut after its last good record (*kept_records may be NULL). */
-struct wn_journal *wn_journal_open(const char *path, uint64_t *kept_records,
-                                   wn_error_t *err);
+struct wn_journal *wn_journal_open(const char *path, uint64_t *kept_records, wn_error_t *err);
 /* Appends one record (a JSON object).  One that cannot be written whole
  * (a full disk: the message says how much room is left) is cut off
  * again: the journal stays as it was. */
@@ -43,11 +42,11 @@ void wn_journal_close(struct wn_journal *j);
 
 /* Where the good records of a journal end, and what follows them. */
 struct wn_journal_tail {
-    uint64_t good_bytes;      /* the good records end here */
+    uint64_t good_bytes; /* the good records end here */
     uint64_t good_records;
-    uint64_t size;            /* the file's size: more than good_bytes when
+    uint64_t size;    /* the file's size: more than good_bytes when
                                  something follows (torn or damaged) */
-    uint64_t ignored;         /* whole records after the first bad frame
+    uint64_t ignored; /* whole records after the first bad frame
                                  (damage in the middle; 0 for a torn tail) */
 };
 
@@ -57,7 +56,7 @@ struct wn_journal_tail {
  * on, which are not trusted.  *tail (may be NULL) says where the good
  * records end and what followed them.  A missing file has no records. */
 int wn_journal_read(const char *path, int (*fn)(const json_t *rec, void *arg), void *arg,
-                    int (*ignored_fn)(const json_t *rec, void *arg),
-                    struct wn_journal_tail *tail, wn_error_t *err);
+                    int (*ignored_fn)(const json_t *rec, void *arg), struct wn_journal_tail *tail,
+                    wn_error_t *err);
 
 #endif /* WN_JOURNAL_H */

@@ -23,7 +23,7 @@ struct holder {
     char host[256];
     long pid;
     long long since;
-    int named;                /* the file names a holder */
+    int named; /* the file names a holder */
 };
 
 static void read_holder(int fd, struct holder *h)
@@ -58,8 +58,8 @@ static int write_holder(int fd, const char *path, wn_error_t *err)
 {
     char host[256], line[400];
     host_name(host, sizeof(host));
-    int n = snprintf(line, sizeof(line), "%s %ld %lld\n", host, (long)getpid(),
-                     (long long)time(NULL));
+    int n =
+        snprintf(line, sizeof(line), "%s %ld %lld\n", host, (long)getpid(), (long long)time(NULL));
     if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0 ||
         wn_write_all(fd, line, (size_t)n) != 0 || fdatasync(fd) != 0)
         return wn_errprintf(err, "%s: cannot write the lock file: %s", path, strerror(errno));
@@ -91,25 +91,27 @@ static int decide_by_content(int fd, const char *dir, const char *path, const ch
     since_text(h.since, since, sizeof(since));
     if (same_host(&h) && alive(h.pid)) {
         errno = EBUSY;
-        return wn_errprintf(err, "%s %s is in use by pid %ld on host %s (since %s; this file "
+        return wn_errprintf(err,
+                            "%s %s is in use by pid %ld on host %s (since %s; this file "
                             "system has no record locks, and its lock file %s names that "
-                            "process, which is running)", what, dir, h.pid, h.host, since,
-                            path);
+                            "process, which is running)",
+                            what, dir, h.pid, h.host, since, path);
     }
     if (!same_host(&h)) {
         errno = EBUSY;
-        return wn_errprintf(err, "%s %s is in use by pid %ld on host %s (since %s), as its "
+        return wn_errprintf(err,
+                            "%s %s is in use by pid %ld on host %s (since %s), as its "
                             "lock file says; this file system has no record locks, so "
                             "winnow cannot tell whether that run is still going: if it has "
-                            "ended, remove %s", what, dir, h.pid, h.host, since, path);
+                            "ended, remove %s",
+                            what, dir, h.pid, h.host, since, path);
     }
-    wn_warn("%s %s: taking over the lock of pid %ld on %s (since %s), which is gone", what,
-            dir, h.pid, h.host, since);
+    wn_warn("%s %s: taking over the lock of pid %ld on %s (since %s), which is gone", what, dir,
+            h.pid, h.host, since);
     return 0;
 }
 
-struct wn_lock *wn_lock_take(const char *dir, const char *name, const char *what,
-                             wn_error_t *err)
+struct wn_lock *wn_lock_take(const char *dir, const char *name, const char *what, wn_error_t *err)
 {
     struct wn_lock *l = calloc(1, sizeof(*l));
     if (!l || asprintf(&l->path, "%s/%s", dir, name) < 0) {
@@ -134,8 +136,8 @@ struct wn_lock *wn_lock_take(const char *dir, const char *name, const char *what
         if (h.named && !(same_host(&h) && h.pid == (long)getpid())) {
             char since[64];
             since_text(h.since, since, sizeof(since));
-            wn_warn("%s %s: taking over the lock of pid %ld on %s (since %s), which is gone",
-                    what, dir, h.pid, h.host, since);
+            wn_warn("%s %s: taking over the lock of pid %ld on %s (since %s), which is gone", what,
+                    dir, h.pid, h.host, since);
         }
     } else if (errno == EACCES || errno == EAGAIN) {
         /* The holder writes its line right after taking the lock: give
@@ -150,11 +152,13 @@ struct wn_lock *wn_lock_take(const char *dir, const char *name, const char *what
         if (h.named) {
             char since[64];
             since_text(h.since, since, sizeof(since));
-            wn_errprintf(err, "%s %s is in use by pid %ld on host %s (since %s)", what, dir,
-                         h.pid, h.host, since);
+            wn_errprintf(err, "%s %s is in use by pid %ld on host %s (since %s)", what, dir, h.pid,
+                         h.host, since);
         } else {
-            wn_errprintf(err, "%s %s is in use by another run (its lock file %s does not say "
-                         "which)", what, dir, l->path);
+            wn_errprintf(err,
+                         "%s %s is in use by another run (its lock file %s does not say "
+                         "which)",
+                         what, dir, l->path);
         }
         goto fail;
     } else if (errno == ENOLCK || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) {
@@ -170,7 +174,7 @@ struct wn_lock *wn_lock_take(const char *dir, const char *name, const char *what
 fail:;
     int e = errno;
     if (l->fd >= 0)
-        close(l->fd);   /* drops the lock, if this process took it */
+        close(l->fd); /* drops the lock, if this process took it */
     free(l->path);
     free(l);
     errno = e;

@@ -31,8 +31,7 @@ struct wn_lock;
  * another live run is refused (NULL, errno EBUSY), the message naming the
  * holder's pid and host and since when; a stale lock is taken over with a
  * warning naming the dead holder. */
-struct wn_lock *wn_lock_take(const char *dir, const char *name, const char *what,
-                             wn_error_t *err);
+struct wn_lock *wn_lock_take(const char *dir, const char *name, const char *what, wn_error_t *err);
 
 /* Empties the lock file and releases the lock (NULL: nothing). */
 void wn_lock_release(struct wn_lock *lock);

@@ -23,21 +23,30 @@ static void quiet(void)
 static hid_t h5_type(enum wn_type t)
 {
     switch (t) {
-    case WN_TYPE_U8: return H5T_NATIVE_UINT8;
-    case WN_TYPE_I32: return H5T_NATIVE_INT32;
-    case WN_TYPE_U32: case WN_TYPE_LIST_U32: return H5T_NATIVE_UINT32;
-    case WN_TYPE_I64: return H5T_NATIVE_INT64;
-    case WN_TYPE_U64: case WN_TYPE_LIST_U64: return H5T_NATIVE_UINT64;
-    case WN_TYPE_F64: return H5T_NATIVE_DOUBLE;
-    case WN_TYPE_STR: return H5T_NATIVE_UINT8;
+    case WN_TYPE_U8:
+        return H5T_NATIVE_UINT8;
+    case WN_TYPE_I32:
+        return H5T_NATIVE_INT32;
+    case WN_TYPE_U32:
+    case WN_TYPE_LIST_U32:
+        return H5T_NATIVE_UINT32;
+    case WN_TYPE_I64:
+        return H5T_NATIVE_INT64;
+    case WN_TYPE_U64:
+    case WN_TYPE_LIST_U64:
+        return H5T_NATIVE_UINT64;
+    case WN_TYPE_F64:
+        return H5T_NATIVE_DOUBLE;
+    case WN_TYPE_STR:
+        return H5T_NATIVE_UINT8;
     }
     return -1;
 }
 
 static enum wn_type type_from_name(const char *s)
 {
-    static const enum wn_type all[] = {WN_TYPE_U8, WN_TYPE_I32, WN_TYPE_U32,
-                                       WN_TYPE_I64, WN_TYPE_U64, WN_TYPE_F64,
+    static const enum wn_type all[] = {WN_TYPE_U8,  WN_TYPE_I32,      WN_TYPE_U32,
+                                       WN_TYPE_I64, WN_TYPE_U64,      WN_TYPE_F64,
                                        WN_TYPE_STR, WN_TYPE_LIST_U32, WN_TYPE_LIST_U64};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (!strcmp(s, wn_type_name(all[i])))
@@ -73,8 +82,10 @@ static int attr_str(hid_t obj, const char *name, const char *s)
     hid_t t = H5Tcopy(H5T_C_S1);
     if (t < 0)
         return -1;
-    int rc = H5Tset_size(t, strlen(s) ? strlen(s) : 1) >= 0 &&
-             H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 ? attr_write(obj, name, t, s) : -1;
+    int rc =
+        H5Tset_size(t, strlen(s) ? strlen(s) : 1) >= 0 && H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0
+            ? attr_write(obj, name, t, s)
+            : -1;
     H5Tclose(t);
     return rc;
 }
@@ -121,8 +132,8 @@ static char *attr_get_str(hid_t obj, const char *name)
 
 /* A 1-D (cols == 0) or 2-D [rows, cols] dataset of buf, chunked when not
  * empty. */
-static int write_dataset(hid_t loc, const char *name, hid_t type, const void *buf,
-                         hsize_t rows, hsize_t cols, int deflate)
+static int write_dataset(hid_t loc, const char *name, hid_t type, const void *buf, hsize_t rows,
+                         hsize_t cols, int deflate)
 {
     int rank = cols ? 2 : 1;
     hsize_t dims[2] = {rows, cols};
@@ -155,8 +166,7 @@ static int write_dataset(hid_t loc, const char *name, hid_t type, const void *bu
 
 /* Reads a whole dataset of `elems` elements into a malloc'd buffer (64
  * bytes for an empty one); checks its element count. */
-static void *read_dataset(hid_t loc, const char *name, hid_t type, hsize_t elems,
-                          size_t width)
+static void *read_dataset(hid_t loc, const char *name, hid_t type, hsize_t elems, size_t width)
 {
     if (type < 0)
         return NULL;
@@ -166,9 +176,8 @@ static void *read_dataset(hid_t loc, const char *name, hid_t type, hsize_t elems
     hid_t sp = H5Dget_space(d);
     hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
     void *buf = NULL;
-    if (n >= 0 && (hsize_t)n == elems &&
-        (buf = malloc(elems ? (size_t)elems * width : 64)) && elems &&
-        H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+    if (n >= 0 && (hsize_t)n == elems && (buf = malloc(elems ? (size_t)elems * width : 64)) &&
+        elems && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
         free(buf);
         buf = NULL;
     }
@@ -187,19 +196,17 @@ static hid_t perf_type(void)
     if (name < 0)
         return -1;
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct wn_stage_perf));
-    int ok = t >= 0 && H5Tset_size(name, 64) >= 0 && H5Tset_strpad(name, H5T_STR_NULLTERM) >= 0 &&
+    int ok =
+        t >= 0 && H5Tset_size(name, 64) >= 0 && H5Tset_strpad(name, H5T_STR_NULLTERM) >= 0 &&
         H5Tinsert(t, "stage", HOFFSET(struct wn_stage_perf, stage), name) >= 0 &&
-        H5Tinsert(t, "process_s", HOFFSET(struct wn_stage_perf, process_s),
-                  H5T_NATIVE_DOUBLE) >= 0 &&
+        H5Tinsert(t, "process_s", HOFFSET(struct wn_stage_perf, process_s), H5T_NATIVE_DOUBLE) >=
+            0 &&
         H5Tinsert(t, "idle_s", HOFFSET(struct wn_stage_perf, idle_s), H5T_NATIVE_DOUBLE) >= 0 &&
-        H5Tinsert(t, "items_in", HOFFSET(struct wn_stage_perf, items_in),
-                  H5T_NATIVE_UINT64) >= 0 &&
-        H5Tinsert(t, "items_out", HOFFSET(struct wn_stage_perf, items_out),
-                  H5T_NATIVE_UINT64) >= 0 &&
-        H5Tinsert(t, "bytes_in", HOFFSET(struct wn_stage_perf, bytes_in),
-                  H5T_NATIVE_UINT64) >= 0 &&
-        H5Tinsert(t, "bytes_out", HOFFSET(struct wn_stage_perf, bytes_out),
-                  H5T_NATIVE_UINT64) >= 0;
+        H5Tinsert(t, "items_in", HOFFSET(struct wn_stage_perf, items_in), H5T_NATIVE_UINT64) >= 0 &&
+        H5Tinsert(t, "items_out", HOFFSET(struct wn_stage_perf, items_out), H5T_NATIVE_UINT64) >=
+            0 &&
+        H5Tinsert(t, "bytes_in", HOFFSET(struct wn_stage_perf, bytes_in), H5T_NATIVE_UINT64) >= 0 &&
+        H5Tinsert(t, "bytes_out", HOFFSET(struct wn_stage_perf, bytes_out), H5T_NATIVE_UINT64) >= 0;
     H5Tclose(name);
     if (!ok && t >= 0) {
         H5Tclose(t);
@@ -216,11 +223,9 @@ static int write_column(hid_t cols, const struct wn_column *c, uint32_t index, i
         obj = H5Gcreate2(cols, c->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (obj < 0)
             return -1;
-        rc = write_dataset(obj, "offsets", H5T_NATIVE_UINT64, c->offsets, c->nrows + 1, 0,
-                           deflate);
+        rc = write_dataset(obj, "offsets", H5T_NATIVE_UINT64, c->offsets, c->nrows + 1, 0, deflate);
         if (rc == 0)
-            rc = write_dataset(obj, "bytes", H5T_NATIVE_UINT8, c->data, c->nbytes, 0,
-                               deflate);
+            rc = write_dataset(obj, "bytes", H5T_NATIVE_UINT8, c->data, c->nbytes, 0, deflate);
     } else {
         int list = c->type == WN_TYPE_LIST_U32 || c->type == WN_TYPE_LIST_U64;
         rc = write_dataset(cols, c->name, h5_type(c->type), c->data, c->nrows,
@@ -255,10 +260,11 @@ static int write_task(hid_t file, size_t i, const struct wn_task *t, int deflate
 
     /* Metadata in its order: attribute creation order is tracked. */
     hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-    hid_t meta = rc || gcpl < 0 ||
-                 H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED |
-                                                  H5P_CRT_ORDER_INDEXED) < 0
-                 ? -1 : H5Gcreate2(g, "meta", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    hid_t meta =
+        rc || gcpl < 0 ||
+                H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0
+            ? -1
+            : H5Gcreate2(g, "meta", H5P_DEFAULT, gcpl, H5P_DEFAULT);
     if (gcpl >= 0)
         H5Pclose(gcpl);
     if (meta < 0)
@@ -286,8 +292,7 @@ static int write_task(hid_t file, size_t i, const struct wn_task *t, int deflate
 }
 
 /* XXH3-64 over the tasks' wire-format buffers. */
-static int tasks_checksum(struct wn_task *const *tasks, size_t n, uint64_t *sum,
-                          wn_error_t *err)
+static int tasks_checksum(struct wn_task *const *tasks, size_t n, uint64_t *sum, wn_error_t *err)
 {
     XXH3_state_t *st = XXH3_createState();
     if (!st)
@@ -321,8 +326,8 @@ static size_t size_hint(struct wn_task *const *tasks, size_t n)
 /* The part file in memory (under the HDF5 lock); wn_part_write writes it
  * out. */
 static int part_build(const char *path, const struct wn_part_info *info,
-                      struct wn_task *const *tasks, size_t n, int deflate,
-                      const uint64_t *known, struct wn_h5img *img, wn_error_t *err)
+                      struct wn_task *const *tasks, size_t n, int deflate, const uint64_t *known,
+                      struct wn_h5img *img, wn_error_t *err)
 {
     quiet();
     uint64_t sum;
@@ -343,17 +348,19 @@ static int part_build(const char *path, const struct wn_part_info *info,
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = write_task(f, i, tasks[i], deflate);
     if (rc < 0) {
-        H5Fclose(f);   /* in memory: nothing reached the disk */
+        H5Fclose(f); /* in memory: nothing reached the disk */
         errno = ENOMEM;
-        return wn_errprintf(err, "%s: building the HDF5 file in memory failed (out of "
-                            "memory?)", path);
+        return wn_errprintf(err,
+                            "%s: building the HDF5 file in memory failed (out of "
+                            "memory?)",
+                            path);
     }
     return wn_h5img_take(f, path, WN_H5IMG_PART, WN_PART_VERSION, img, err);
 }
 
-static int manifest_build(const char *path, const char *pipeline, const char *text,
-                          uint64_t hash, const char *const *stages, size_t nstages,
-                          struct wn_h5img *img, wn_error_t *err)
+static int manifest_build(const char *path, const char *pipeline, const char *text, uint64_t hash,
+                          const char *const *stages, size_t nstages, struct wn_h5img *img,
+                          wn_error_t *err)
 {
     quiet();
     hid_t f = wn_h5img_create(path, strlen(text) + 4096, err);
@@ -375,8 +382,10 @@ static int manifest_build(const char *path, const char *pipeline, const char *te
     if (rc < 0) {
         H5Fclose(f);
         errno = ENOMEM;
-        return wn_errprintf(err, "%s: building the HDF5 file in memory failed (out of "
-                            "memory?)", path);
+        return wn_errprintf(err,
+                            "%s: building the HDF5 file in memory failed (out of "
+                            "memory?)",
+                            path);
     }
     return wn_h5img_take(f, path, WN_H5IMG_MANIFEST, WN_PART_VERSION, img, err);
 }
@@ -449,8 +458,7 @@ static int read_column(hid_t cols, const char *name, uint64_t nrows, struct wn_b
         if (offs)
             data = read_dataset(o, "bytes", H5T_NATIVE_UINT8, nbytes, 1);
         if (!offs || !data) {
-            wn_errprintf(err, "column '%s': offsets or bytes missing or of the wrong size",
-                         name);
+            wn_errprintf(err, "column '%s': offsets or bytes missing or of the wrong size", name);
             goto out;
         }
     } else {
@@ -478,8 +486,8 @@ static int read_column(hid_t cols, const char *name, uint64_t nrows, struct wn_b
     struct wn_column *c = wn_batch_add_column(b, name, type, list_len, err);
     if (!c)
         goto out;
-    uint64_t nbytes = type == WN_TYPE_STR ? ((uint64_t *)offs)[nrows]
-                                          : nrows * list_len * wn_type_width(type);
+    uint64_t nbytes =
+        type == WN_TYPE_STR ? ((uint64_t *)offs)[nrows] : nrows * list_len * wn_type_width(type);
     rc = wn_col_fill_copy_(c, data, nbytes, offs, nrows, err);
 out:
     free(data);
@@ -525,8 +533,7 @@ static struct wn_task *read_task(hid_t f, size_t i, wn_error_t *err)
     hid_t meta = -1, cols = -1;
     struct col_list cl = {0};
     if (attr_get_u64(g, "id", &id) || attr_get_u64(g, "stage_index", &si) ||
-        attr_get_u64(g, "nrows", &nrows) || attr_get_u64(g, "has_batch", &has) ||
-        si > UINT32_MAX) {
+        attr_get_u64(g, "nrows", &nrows) || attr_get_u64(g, "has_batch", &has) || si > UINT32_MAX) {
         wn_errprintf(err, "%s: id, stage_index, nrows or has_batch missing", gname);
         goto fail;
     }
@@ -538,8 +545,7 @@ static struct wn_task *read_task(hid_t f, size_t i, wn_error_t *err)
     struct meta_ctx mc = {t, err, 0};
     meta = H5Gopen2(g, "meta", H5P_DEFAULT);
     hsize_t idx = 0;
-    if (meta < 0 ||
-        H5Aiterate2(meta, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, read_meta, &mc) < 0) {
+    if (meta < 0 || H5Aiterate2(meta, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, read_meta, &mc) < 0) {
         if (!mc.failed)
             wn_errprintf(err, "%s: metadata cannot be read", gname);
         goto fail;
@@ -553,8 +559,8 @@ static struct wn_task *read_task(hid_t f, size_t i, wn_error_t *err)
         H5Dclose(pd);
     }
     hid_t pt = perf_type();
-    struct wn_stage_perf *perf = np >= 0 ? read_dataset(g, "perf", pt, (hsize_t)np,
-                                                        sizeof(*perf)) : NULL;
+    struct wn_stage_perf *perf =
+        np >= 0 ? read_dataset(g, "perf", pt, (hsize_t)np, sizeof(*perf)) : NULL;
     H5Tclose(pt);
     if (!perf) {
         wn_errprintf(err, "%s: perf records cannot be read", gname);
@@ -625,8 +631,8 @@ static int read_header(hid_t f, struct wn_part_info *info, wn_error_t *err)
     snprintf(info->stage, sizeof(info->stage), "%s", stage ? stage : "");
     free(stage);
     if (attr_get_u64(f, "stage_index", &si) || attr_get_u64(f, "batch", &info->batch) ||
-        attr_get_u64(f, "ntasks", &info->ntasks) ||
-        attr_get_u64(f, "checksum", &info->tasks_sum) || si > UINT32_MAX) {
+        attr_get_u64(f, "ntasks", &info->ntasks) || attr_get_u64(f, "checksum", &info->tasks_sum) ||
+        si > UINT32_MAX) {
         errno = EBADMSG;
         return wn_errprintf(err, "header attributes missing");
     }
@@ -655,16 +661,17 @@ static int part_parse(const char *path, struct wn_h5img *img, struct wn_task_lis
             rc = -1;
         }
     }
-    H5Fclose(f);   /* H5F_CLOSE_STRONG: with anything a failed read left open */
+    H5Fclose(f); /* H5F_CLOSE_STRONG: with anything a failed read left open */
     /* The tasks' checksum: a second check, of what was parsed. */
     uint64_t sum = 0;
     if (rc == 0 && tasks_checksum(got.tasks, got.n, &sum, err) < 0)
         rc = -1;
     if (rc == 0 && sum != hdr.tasks_sum) {
         errno = EBADMSG;
-        wn_errprintf(err, "tasks' checksum mismatch: the tasks hash to %016llx, the file "
-                     "says %016llx", (unsigned long long)sum,
-                     (unsigned long long)hdr.tasks_sum);
+        wn_errprintf(err,
+                     "tasks' checksum mismatch: the tasks hash to %016llx, the file "
+                     "says %016llx",
+                     (unsigned long long)sum, (unsigned long long)hdr.tasks_sum);
         rc = -1;
     }
     if (rc < 0) {
@@ -700,9 +707,8 @@ void wn_part_quiesce(void)
     pthread_mutex_lock(&h5_lock);
 }
 
-int wn_part_write(const char *path, const struct wn_part_info *info,
-                  struct wn_task *const *tasks, size_t n, int deflate, const uint64_t *known,
-                  uint64_t *sum, wn_error_t *err)
+int wn_part_write(const char *path, const struct wn_part_info *info, struct wn_task *const *tasks,
+                  size_t n, int deflate, const uint64_t *known, uint64_t *sum, wn_error_t *err)
 {
     struct wn_h5img img;
     pthread_mutex_lock(&h5_lock);
@@ -739,9 +745,8 @@ int wn_part_read(const char *path, const uint64_t *expect, struct wn_task_list *
     return rc;
 }
 
-int wn_manifest_write(const char *path, const char *pipeline, const char *text,
-                      uint64_t hash, const char *const *stages, size_t nstages,
-                      wn_error_t *err)
+int wn_manifest_write(const char *path, const char *pipeline, const char *text, uint64_t hash,
+                      const char *const *stages, size_t nstages, wn_error_t *err)
 {
     struct wn_h5img img;
     pthread_mutex_lock(&h5_lock);
@@ -763,15 +768,17 @@ int wn_part_describe(FILE *out, const char *path, wn_error_t *err)
     uint64_t rows = 0;
     for (size_t i = 0; i < tasks.n; i++)
         rows += wn_batch_nrows(tasks.tasks[i]->batch);
-    fprintf(out, "%s: stage %u '%s', batch %llu, %llu tasks, %llu rows, checksum %016llx "
-            "(verified)\n", path, info.stage_index, info.stage,
-            (unsigned long long)info.batch, (unsigned long long)info.ntasks,
-            (unsigned long long)rows, (unsigned long long)info.sum);
+    fprintf(out,
+            "%s: stage %u '%s', batch %llu, %llu tasks, %llu rows, checksum %016llx "
+            "(verified)\n",
+            path, info.stage_index, info.stage, (unsigned long long)info.batch,
+            (unsigned long long)info.ntasks, (unsigned long long)rows,
+            (unsigned long long)info.sum);
     for (size_t i = 0; i < tasks.n; i++) {
         const struct wn_task *t = tasks.tasks[i];
         fprintf(out, "task %zu: id %016llx, %llu rows, %u metadata, %u perf records\n", i,
-                (unsigned long long)t->id, (unsigned long long)wn_batch_nrows(t->batch),
-                t->nmeta, t->nperf);
+                (unsigned long long)t->id, (unsigned long long)wn_batch_nrows(t->batch), t->nmeta,
+                t->nperf);
         for (uint32_t c = 0; c < wn_batch_ncols(t->batch); c++) {
             const struct wn_column *col = t->batch->cols[c];
             fprintf(out, "  %-20s %-10s %10llu rows %12llu bytes\n", col->name,

@@ -46,8 +46,8 @@ struct wn_part_info {
     uint32_t stage_index;
     uint64_t batch;
     uint64_t ntasks;
-    uint64_t tasks_sum;       /* XXH3-64 of the tasks' packed buffers */
-    uint64_t sum;             /* the file's checksum (read only) */
+    uint64_t tasks_sum; /* XXH3-64 of the tasks' packed buffers */
+    uint64_t sum;       /* the file's checksum (read only) */
 };
 
 /* Writes tasks[0..n) to path (via path.tmp.PID, fsync, rename).  deflate
@@ -56,9 +56,8 @@ struct wn_part_info {
  * packed buffers already passes their XXH3-64 in *known instead of NULL,
  * and the tasks are not packed again.  A full disk is an error naming the
  * file and the free space left. */
-int wn_part_write(const char *path, const struct wn_part_info *info,
-                  struct wn_task *const *tasks, size_t n, int deflate, const uint64_t *known,
-                  uint64_t *sum, wn_error_t *err);
+int wn_part_write(const char *path, const struct wn_part_info *info, struct wn_task *const *tasks,
+                  size_t n, int deflate, const uint64_t *known, uint64_t *sum, wn_error_t *err);
 
 /* Reads a part file: its tasks appended to out (may be NULL to only
  * verify), its header in *info (may be NULL).  The file's checksum is
@@ -81,9 +80,8 @@ int wn_part_describe(FILE *out, const char *path, wn_error_t *err);
  * the pipeline text as resolved, its hash, and the stage names in order
  * (stage_00, stage_01, ...).  Written like a part file (header with its
  * checksum, temporary name, fsync, rename). */
-int wn_manifest_write(const char *path, const char *pipeline, const char *text,
-                      uint64_t hash, const char *const *stages, size_t nstages,
-                      wn_error_t *err);
+int wn_manifest_write(const char *path, const char *pipeline, const char *text, uint64_t hash,
+                      const char *const *stages, size_t nstages, wn_error_t *err);
 
 /* At the end of a stopped run, before MPI_Finalize (which closes
  * parallel HDF5): waits for the HDF5 call in progress, then keeps every

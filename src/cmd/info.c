@@ -51,7 +51,7 @@ int wn_cmd_info(int argc, char **argv)
         return WN_EXIT_USAGE;
     }
     if (wn_mpi_start(&argc, &argv) < 0)
-        return WN_EXIT_USAGE;   /* a launch error */
+        return WN_EXIT_USAGE; /* a launch error */
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -73,8 +73,7 @@ int wn_cmd_info(int argc, char **argv)
         wn_error("out of memory gathering %d places", size);
         MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
     }
-    MPI_Gather(&me, (int)sizeof(me), MPI_BYTE, all, (int)sizeof(me), MPI_BYTE, 0,
-               MPI_COMM_WORLD);
+    MPI_Gather(&me, (int)sizeof(me), MPI_BYTE, all, (int)sizeof(me), MPI_BYTE, 0, MPI_COMM_WORLD);
     if (rank == 0) {
         wn_layout_complete(all, size);
         char lib[MPI_MAX_LIBRARY_VERSION_STRING];

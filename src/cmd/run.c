@@ -31,33 +31,33 @@ struct run_args {
     const char **sets;
     int nsets;
     struct wn_run_options opts;
-    char failed_buf[4096], rejects_buf[4096];   /* the default paths */
-    int resumed;                                 /* rank 0: from a checkpoint */
+    char failed_buf[4096], rejects_buf[4096]; /* the default paths */
+    int resumed;                              /* rank 0: from a checkpoint */
 };
 
 static void run_usage(FILE *out, const char *cmd)
 {
     fprintf(out,
-        "Usage: winnow %s PIPELINE.yaml [--set KEY=VALUE]...%s\n"
-        "\n"
-        "  --set KEY=VALUE     override a key of the pipeline file: name, input, output,\n"
-        "                      checkpoint, executor.FIELD, stages.NAME.FIELD or\n"
-        "                      stages.NAME.PARAM (e.g. --set stages.sleep.ms_per_item=5)\n",
-        cmd, strcmp(cmd, "run") ? "" : " [OPTIONS]");
+            "Usage: winnow %s PIPELINE.yaml [--set KEY=VALUE]...%s\n"
+            "\n"
+            "  --set KEY=VALUE     override a key of the pipeline file: name, input, output,\n"
+            "                      checkpoint, executor.FIELD, stages.NAME.FIELD or\n"
+            "                      stages.NAME.PARAM (e.g. --set stages.sleep.ms_per_item=5)\n",
+            cmd, strcmp(cmd, "run") ? "" : " [OPTIONS]");
     if (!strcmp(cmd, "run"))
         fprintf(out,
-            "  --stats FILE.json   per-stage statistics as JSON\n"
-            "  --trace FILE.json   a Chrome trace-event timeline (one lane per rank); open\n"
-            "                      it in Perfetto\n"
-            "  --results FILE      the final tasks' rows as JSON lines (sent to rank 0)\n"
-            "  --failed-tasks FILE where batches that failed for good are recorded\n"
-            "                      (default OUTPUT/NAME.failed-tasks.jsonl, or ./)\n"
-            "  --progress MODE     auto (a bar on a TTY, else a line every\n"
-            "                      progress_interval s), lines, or off\n"
-            "  --checkpoint DIR    keep every finished batch's outputs in DIR (HDF5 part\n"
-            "                      files and a journal); the same command again resumes\n"
-            "                      from them (default: the pipeline's checkpoint key)\n"
-            "  --force             resume from a checkpoint made by another pipeline\n");
+                "  --stats FILE.json   per-stage statistics as JSON\n"
+                "  --trace FILE.json   a Chrome trace-event timeline (one lane per rank); open\n"
+                "                      it in Perfetto\n"
+                "  --results FILE      the final tasks' rows as JSON lines (sent to rank 0)\n"
+                "  --failed-tasks FILE where batches that failed for good are recorded\n"
+                "                      (default OUTPUT/NAME.failed-tasks.jsonl, or ./)\n"
+                "  --progress MODE     auto (a bar on a TTY, else a line every\n"
+                "                      progress_interval s), lines, or off\n"
+                "  --checkpoint DIR    keep every finished batch's outputs in DIR (HDF5 part\n"
+                "                      files and a journal); the same command again resumes\n"
+                "                      from them (default: the pipeline's checkpoint key)\n"
+                "  --force             resume from a checkpoint made by another pipeline\n");
 }
 
 static int parse_args(int argc, char **argv, const char *cmd, struct run_args *a)
@@ -130,7 +130,7 @@ struct prepared {
     struct wn_stage **stages;
     uint32_t nstages;
     struct wn_place *places;
-    struct wn_inputs *inputs;      /* the files the stages read (inputs.h) */
+    struct wn_inputs *inputs; /* the files the stages read (inputs.h) */
 };
 
 static void prepared_free(struct prepared *p)
@@ -245,7 +245,7 @@ static int prepare(const struct run_args *a, struct prepared *p)
             if (wn_stage_init(p->stages[i], &err) < 0)
                 ok = 0;
     } else if (rank != 0) {
-        ok = 0;   /* rank 0 has said why */
+        ok = 0; /* rank 0 has said why */
     }
     free(listing);
     int all = 0;
@@ -292,7 +292,7 @@ static int check_outputs(const struct run_args *a, const struct prepared *p, int
     for (uint32_t i = 0; i < p->nstages; i++)
         cap += p->stages[i]->noutputs;
     struct wn_guard_path *outs = calloc(cap, sizeof(*outs));
-    char (*whats)[160] = calloc(cap, sizeof(*whats));
+    char(*whats)[160] = calloc(cap, sizeof(*whats));
     wn_error_t err = {{0}};
     int ok = outs && whats;
     if (!ok)
@@ -309,11 +309,10 @@ static int check_outputs(const struct run_args *a, const struct prepared *p, int
         OUT(c->exec.shuffle_spill_dir, "shuffle_spill_dir", WN_OUTPUT_DIR);
         for (uint32_t i = 0; i < p->nstages; i++)
             for (size_t k = 0; k < p->stages[i]->noutputs; k++) {
-                snprintf(whats[n], sizeof(whats[n]), "stage '%s' output",
-                         p->stages[i]->cfg->name);
+                snprintf(whats[n], sizeof(whats[n]), "stage '%s' output", p->stages[i]->cfg->name);
                 OUT(p->stages[i]->outputs[k].path, whats[n], p->stages[i]->outputs[k].kind);
             }
-        OUT(a->opts.checkpoint, "checkpoint", WN_OUTPUT_DIR);   /* last: not probed */
+        OUT(a->opts.checkpoint, "checkpoint", WN_OUTPUT_DIR); /* last: not probed */
     }
 #undef OUT
     if (rank == 0 && ok && wn_guard_inputs(p->inputs, outs, n, &err) < 0)
@@ -357,7 +356,9 @@ static struct wn_actor_request stage_request(const struct prepared *p, uint32_t 
     const struct wn_stage *st = p->stages[i];
     const struct wn_stage_config *sc = st->cfg;
     struct wn_actor_request req = {
-        .stage = sc->name, .cpus = sc->cpus, .gpus = sc->gpus,
+        .stage = sc->name,
+        .cpus = sc->cpus,
+        .gpus = sc->gpus,
         .num_workers = sc->num_workers,
         .ntasks = i == 0 ? (st->seeds ? st->seeds : 1) : UINT64_MAX / 2,
         .batch_size = sc->batch_size > 0 ? sc->batch_size : 1,
@@ -365,7 +366,8 @@ static struct wn_actor_request stage_request(const struct prepared *p, uint32_t 
         .raft = (st->ops->flags & WN_STAGE_RAFT) != 0,
         .reserved_cpus = c->exec.reserved_cpus,
         .reserved_gpus = c->exec.reserved_gpus,
-        .ignore_head_node = c->exec.ignore_head_node, .planner_rank = 0,
+        .ignore_head_node = c->exec.ignore_head_node,
+        .planner_rank = 0,
     };
     return req;
 }
@@ -384,7 +386,7 @@ static int check_actors(const struct prepared *p, int rank)
         wn_error_t err = {{0}};
         int n = 0;
         if (wn_plan_actors(p->places, size, &req, NULL, ranks, &n, &err) < 0) {
-            if (rank == 0)   /* the stage's entry holds its resources */
+            if (rank == 0) /* the stage's entry holds its resources */
                 wn_error("%s: %s", wn_stage_config_where(p->stages[i]->cfg), err.text);
             rc = WN_EXIT_USAGE;
         }
@@ -398,9 +400,9 @@ static void print_plan(const struct prepared *p, FILE *out)
     const struct wn_pipeline_config *c = p->cfg;
     int size = 0;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    fprintf(out, "pipeline %s: %u stages on %d rank%s (%d node%s); rank 0 plans%s\n",
-            c->name, p->nstages, size, size == 1 ? "" : "s",
-            wn_layout_nnodes(p->places, size), wn_layout_nnodes(p->places, size) == 1 ? "" : "s",
+    fprintf(out, "pipeline %s: %u stages on %d rank%s (%d node%s); rank 0 plans%s\n", c->name,
+            p->nstages, size, size == 1 ? "" : "s", wn_layout_nnodes(p->places, size),
+            wn_layout_nnodes(p->places, size) == 1 ? "" : "s",
             size == 1 ? " and acts (alone)" : ", the other ranks are pool actors");
     wn_config_render(c, out);
     fprintf(out, "plan:\n");
@@ -433,8 +435,8 @@ static void print_plan(const struct prepared *p, FILE *out)
                     (unsigned long long)((ntasks + (uint64_t)bs - 1) / (uint64_t)bs),
                     (unsigned long long)ntasks, ntasks == 1 ? "" : "s", bs);
         else
-            fprintf(out, "ceil(tasks / %d) - tasks are known when stage %u has run%s\n", bs,
-                    i, sc->batch_size > 0 ? "" : " (batch_size unset: 1)");
+            fprintf(out, "ceil(tasks / %d) - tasks are known when stage %u has run%s\n", bs, i,
+                    sc->batch_size > 0 ? "" : " (batch_size unset: 1)");
         free(ranks);
     }
 }
@@ -465,14 +467,14 @@ static int open_checkpoint(struct run_args *a, struct prepared *p, int rank)
     if (rank == 0 && inside_output(a->opts.checkpoint, p->cfg->output)) {
         wn_error("the checkpoint %s cannot be the output folder %s or hold it: each is locked "
                  "for one run, and a checkpoint holds only what winnow makes there (use a "
-                 "folder of its own, e.g. %s/checkpoint)", a->opts.checkpoint,
-                 p->cfg->output, p->cfg->output);
+                 "folder of its own, e.g. %s/checkpoint)",
+                 a->opts.checkpoint, p->cfg->output, p->cfg->output);
         status = WN_EXIT_USAGE;
     } else if (rank == 0) {
         wn_error_t err = {{0}};
         int resumed = 0;
-        a->opts.ckpt = wn_ckpt_open(a->opts.checkpoint, p->cfg, p->inputs, size,
-                                    a->opts.force, &resumed, &err);
+        a->opts.ckpt = wn_ckpt_open(a->opts.checkpoint, p->cfg, p->inputs, size, a->opts.force,
+                                    &resumed, &err);
         if (!a->opts.ckpt) {
             int e = errno;
             wn_error("%s", err.text);
@@ -515,7 +517,7 @@ static int run_or_plan(int argc, char **argv, int plan_only)
         wn_install_stop_handler();
     if (wn_mpi_start(&argc, &argv) < 0) {
         free(a.sets);
-        return WN_EXIT_USAGE;   /* a launch error */
+        return WN_EXIT_USAGE; /* a launch error */
     }
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -556,7 +558,7 @@ static int run_or_plan(int argc, char **argv, int plan_only)
     if (!plan_only)
         wn_exec_end(status);
     if (status == WN_EXIT_RESUMABLE)
-        wn_part_quiesce();   /* ... and its part file be on the I/O thread */
+        wn_part_quiesce(); /* ... and its part file be on the I/O thread */
     wn_mpi_stop();
     return status;
 }

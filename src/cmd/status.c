@@ -28,7 +28,7 @@ struct state {
     int nstages;
     char pipeline[128], hash[17];
     char last[160];
-    int finished;             /* a finish record: 1 + its status */
+    int finished; /* a finish record: 1 + its status */
     int runs;
 };
 
@@ -52,8 +52,8 @@ static int scan(const json_t *rec, void *arg)
             snprintf(s->st[i].name, sizeof(s->st[i].name), "%s",
                      json_string_value(json_array_get(names, i)) ?: "?");
         if ((int)json_array_size(names) > s->nstages)
-            s->nstages = (int)json_array_size(names) < MAX_STAGES ? (int)json_array_size(names)
-                                                                  : MAX_STAGES;
+            s->nstages =
+                (int)json_array_size(names) < MAX_STAGES ? (int)json_array_size(names) : MAX_STAGES;
         snprintf(s->last, sizeof(s->last), "run %d started on %lld ranks", s->runs,
                  (long long)json_integer_value(json_object_get(rec, "ranks")));
     } else if (!strcmp(ev, "stage") && row) {
@@ -83,8 +83,7 @@ static int scan(const json_t *rec, void *arg)
 
 /* The journal at path replayed (*tail: what followed the good records,
  * ignored), or NULL with an error printed after `what`. */
-static struct state *read_state(const char *path, struct wn_journal_tail *tail,
-                                const char *what)
+static struct state *read_state(const char *path, struct wn_journal_tail *tail, const char *what)
 {
     struct state *s = calloc(1, sizeof(*s));
     wn_error_t err = {{0}};
@@ -97,8 +96,7 @@ static struct state *read_state(const char *path, struct wn_journal_tail *tail,
 }
 
 /* Counts and sizes the part files of a stage folder. */
-static void part_files(const char *dir, const char *name, int s, long long *n,
-                       long long *bytes)
+static void part_files(const char *dir, const char *name, int s, long long *n, long long *bytes)
 {
     char path[4096];
     *n = *bytes = 0;
@@ -143,8 +141,8 @@ int wn_cmd_status(int argc, char **argv)
     struct state *s = read_state(path, &tail, "");
     if (!s)
         return WN_EXIT_FAILURE;
-    printf("checkpoint %s: pipeline '%s' (hash %s), %d run%s\n", dir, s->pipeline, s->hash,
-           s->runs, s->runs == 1 ? "" : "s");
+    printf("checkpoint %s: pipeline '%s' (hash %s), %d run%s\n", dir, s->pipeline, s->hash, s->runs,
+           s->runs == 1 ? "" : "s");
     printf("%-3s %-20s %-9s %15s %12s %10s %12s\n", "#", "stage", "state", "batches done",
            "tasks in", "part files", "bytes");
     for (int i = 0; i < s->nstages; i++) {
@@ -157,12 +155,16 @@ int wn_cmd_status(int argc, char **argv)
         else
             snprintf(done, sizeof(done), "-");
         printf("%-3d %-20s %-9s %15s %12lld %10lld %12lld\n", i, r->name,
-               r->ended ? "done" : r->begun ? "partial" : "not run", done, r->ntasks, nf, nb);
+               r->ended   ? "done"
+               : r->begun ? "partial"
+                          : "not run",
+               done, r->ntasks, nf, nb);
     }
     if (tail.ignored)
         printf("last event: %s (record #%llu is damaged: it and the %llu whole records after "
-               "it are ignored, and the batches they record run again)\n", s->last,
-               (unsigned long long)tail.good_records + 1, (unsigned long long)tail.ignored);
+               "it are ignored, and the batches they record run again)\n",
+               s->last, (unsigned long long)tail.good_records + 1,
+               (unsigned long long)tail.ignored);
     else
         printf("last event: %s%s\n", s->last,
                tail.good_bytes < tail.size ? " (a torn record after it is ignored)" : "");
@@ -209,7 +211,8 @@ int wn_cmd_halt(int argc, char **argv)
         int ended = s->finished;
         if (ended)
             wn_error("halt: no run is using %s: its last %s; nothing to stop (if a run is "
-                     "starting there, ask again once it has begun)", dir, s->last);
+                     "starting there, ask again once it has begun)",
+                     dir, s->last);
         free(s);
         if (ended)
             return WN_EXIT_FAILURE;

@@ -62,8 +62,7 @@ const struct field config_exec_fields[] = {
      "a number of bytes from 0 to 2^50 (0: 8 MiB)", "0", 0x1p50, "1 PiB, more than any node has"},
     {"shuffle_spill_dir", F_STR, EXEC(shuffle_spill_dir), 0, 0, "a path", NULL, 0, NULL},
     {"shuffle_timeout", F_DOUBLE, EXEC(shuffle_timeout), 0, 1, "a number > 0", "300", 0, NULL},
-    {"heartbeat_timeout", F_DOUBLE, EXEC(heartbeat_timeout), 0, 1, "a number > 0", "300", 0,
-     NULL},
+    {"heartbeat_timeout", F_DOUBLE, EXEC(heartbeat_timeout), 0, 1, "a number > 0", "300", 0, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL},
 };
 
@@ -101,8 +100,8 @@ const struct field *config_field_find(const struct field *t, const char *key)
 
 static int name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
 }
 
 static int name_ok(const char *s)
@@ -123,8 +122,8 @@ static int is_plugin_path(const char *s)
 }
 
 /* Sets field f of base from text; on failure fills why, returns -1. */
-int config_field_set(const struct field *f, void *base, const char *text, unsigned flags,
-                     char *why, size_t whylen)
+int config_field_set(const struct field *f, void *base, const char *text, unsigned flags, char *why,
+                     size_t whylen)
 {
     char *p = (char *)base + f->off;
     errno = EINVAL;
@@ -139,10 +138,12 @@ int config_field_set(const struct field *f, void *base, const char *text, unsign
             wn_param_why(why, whylen, f->expect, text, 0);
             return -1;
         }
-        if (f->type == F_TYPE && (wn_yaml_is_null(text, flags) ||
-                                  (!is_plugin_path(text) && !name_ok(text)))) {
-            snprintf(why, whylen, "expected a stage type (`winnow stages` lists them) "
-                     "or a plugin path (DIR/NAME.so[:TYPE]), got '%s'", text);
+        if (f->type == F_TYPE &&
+            (wn_yaml_is_null(text, flags) || (!is_plugin_path(text) && !name_ok(text)))) {
+            snprintf(why, whylen,
+                     "expected a stage type (`winnow stages` lists them) "
+                     "or a plugin path (DIR/NAME.so[:TYPE]), got '%s'",
+                     text);
             return -1;
         }
         if (f->type != F_STR && !(v = strdup(text)))
@@ -235,8 +236,8 @@ static int lerr_at(struct loader *L, yaml_mark_t m, const char *fmt, ...)
     return rc;
 }
 
-int config_verr_at(wn_error_t *err, const char *path, size_t line, size_t column,
-                   const char *fmt, va_list ap)
+int config_verr_at(wn_error_t *err, const char *path, size_t line, size_t column, const char *fmt,
+                   va_list ap)
 {
     char msg[WN_ERROR_TEXT];
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -248,9 +249,12 @@ int config_verr_at(wn_error_t *err, const char *path, size_t line, size_t column
 static const char *kind(const yaml_node_t *n)
 {
     switch (n->type) {
-    case YAML_MAPPING_NODE:  return "a mapping";
-    case YAML_SEQUENCE_NODE: return "a list";
-    default:                 return "a scalar";
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    default:
+        return "a scalar";
     }
 }
 
@@ -273,8 +277,7 @@ static unsigned scalar_flags(const yaml_node_t *n)
  * free of NUL bytes where a scalar is found.  ctx prefixes messages. */
 static int check_mapping(struct loader *L, yaml_node_t *m, const char *ctx)
 {
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
-         p++) {
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
         if (k->type != YAML_SCALAR_NODE)
             return lerr(L, k, "%skeys must be plain words, got %s", ctx, kind(k));
@@ -323,13 +326,11 @@ static int load_section(struct loader *L, yaml_node_t *m, const struct field *t,
         return lerr(L, m, "%sexpected a mapping, got %s", ctx, kind(m));
     if (check_mapping(L, m, ctx) < 0)
         return -1;
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
-         p++) {
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
         const struct field *f = config_field_find(t, scalar(k));
         char hint[80];
-        int rc = f ? load_field(L, f, base, v, ctx)
-                   : special ? special(L, k, v, arg, ctx) : 1;
+        int rc = f ? load_field(L, f, base, v, ctx) : special ? special(L, k, v, arg, ctx) : 1;
         if (rc > 0)
             return lerr(L, k, "%sunknown key '%s'%s", ctx, scalar(k),
                         config_did_you_mean(scalar(k), t, x1, x2, hint, sizeof(hint)));
@@ -350,16 +351,15 @@ static char *mark_string(struct loader *L, yaml_mark_t m)
 
 /* Every key of a stage's params: is a parameter (checked later against
  * the stage type's table); its origin is the key's FILE:LINE:COL. */
-static int load_param(struct loader *L, yaml_node_t *k, yaml_node_t *v, void *arg,
-                      const char *ctx)
+static int load_param(struct loader *L, yaml_node_t *k, yaml_node_t *v, void *arg, const char *ctx)
 {
     struct wn_stage_config *sc = arg;
     if (v->type != YAML_SCALAR_NODE)
         return lerr(L, v, "%s%s: expected a single value, got %s", ctx, scalar(k), kind(v));
     char *origin = mark_string(L, k->start_mark);
-    int rc = origin ? wn_params_set(sc->params, scalar(k), scalar(v), origin, scalar_flags(v),
-                                    L->err)
-                    : wn_errprintf(L->err, "out of memory");
+    int rc = origin
+                 ? wn_params_set(sc->params, scalar(k), scalar(v), origin, scalar_flags(v), L->err)
+                 : wn_errprintf(L->err, "out of memory");
     free(origin);
     return rc;
 }
@@ -424,8 +424,7 @@ static int load_stage(struct loader *L, size_t idx, yaml_node_t *m)
 
     /* Name the stage in messages as early as possible. */
     yaml_node_t *name_node = NULL, *type_node = NULL;
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
-         p++) {
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
         if (k->type == YAML_SCALAR_NODE && !strcmp(scalar(k), "name") && !name_node)
             name_node = v;
@@ -441,8 +440,8 @@ static int load_stage(struct loader *L, size_t idx, yaml_node_t *m)
             snprintf(ctx, sizeof(ctx), "stage '%s': ", dn);
         free(dn);
     }
-    if (load_section(L, m, config_stage_fields, sc, ctx, stage_special, sc, "resources",
-                     "params") < 0)
+    if (load_section(L, m, config_stage_fields, sc, ctx, stage_special, sc, "resources", "params") <
+        0)
         return -1;
     if (!sc->type)
         return lerr(L, m, "%smissing required key 'type'", ctx);
@@ -452,8 +451,7 @@ static int load_stage(struct loader *L, size_t idx, yaml_node_t *m)
         if (!strcmp(cfg->stages[j].name, sc->name))
             return lerr(L, name_node ? name_node : m,
                         "stage name '%s' is used twice (first at line %d)%s", sc->name,
-                        cfg->stages[j].line,
-                        name_node ? "" : "; give one of them a `name:`");
+                        cfg->stages[j].line, name_node ? "" : "; give one of them a `name:`");
     return 0;
 }
 
@@ -466,7 +464,7 @@ static int root_special(struct loader *L, yaml_node_t *k, yaml_node_t *v, void *
                             NULL);
     if (strcmp(scalar(k), "stages"))
         return 1;
-    *(yaml_node_t **)arg = v;   /* loaded once name and executor are known */
+    *(yaml_node_t **)arg = v; /* loaded once name and executor are known */
     return 0;
 }
 
@@ -494,7 +492,7 @@ static int load_root(struct loader *L, yaml_node_t *root)
     if (!(cfg->stages = calloc(n, sizeof(*cfg->stages))))
         return wn_errprintf(L->err, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        cfg->nstages = i + 1;   /* so wn_config_free frees what was made */
+        cfg->nstages = i + 1; /* so wn_config_free frees what was made */
         if (load_stage(L, i, node(L, stages->data.sequence.items.start[i])) < 0)
             return -1;
     }
@@ -518,13 +516,12 @@ static int yaml_failure(struct loader *L, yaml_parser_t *yp, const char *text)
     const char *what = yp->error == YAML_COMPOSER_ERROR ? "YAML error" : "YAML syntax error";
     if (yp->context)
         return lerr_at(L, yp->problem_mark, "%s: %s (%s at line %zu)", what,
-                       yp->problem ? yp->problem : "?", yp->context,
-                       yp->context_mark.line + 1);
+                       yp->problem ? yp->problem : "?", yp->context, yp->context_mark.line + 1);
     return lerr_at(L, yp->problem_mark, "%s: %s", what, yp->problem ? yp->problem : "?");
 }
 
-static int load_text(char *text, size_t len, const char *path,
-                     struct wn_pipeline_config **out, wn_error_t *err)
+static int load_text(char *text, size_t len, const char *path, struct wn_pipeline_config **out,
+                     wn_error_t *err)
 {
     struct loader L = {.path = path, .err = err};
     struct wn_pipeline_config *cfg = calloc(1, sizeof(*cfg));
@@ -599,8 +596,7 @@ int wn_config_load_string(const char *text, const char *name_for_errors,
         errno = ENOMEM;
         return wn_errprintf(err, "out of memory");
     }
-    return load_text(copy, strlen(copy), name_for_errors ? name_for_errors : "<string>",
-                     out, err);
+    return load_text(copy, strlen(copy), name_for_errors ? name_for_errors : "<string>", out, err);
 }
 
 int wn_config_load(const char *path, struct wn_pipeline_config **out, wn_error_t *err)

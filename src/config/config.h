@@ -63,13 +63,13 @@ struct wn_executor_config {
     double time_margin;       /* s, >= 0, default 300: checkpoint and stop
                                  when Slurm's remaining time drops under   */
     /* Shuffle stages (src/net/shuffle.h). */
-    double shuffle_memory_limit;   /* bytes of received rows an actor holds
+    double shuffle_memory_limit; /* bytes of received rows an actor holds
                                       in memory before spilling; 0: 1 GiB */
-    double shuffle_inflight;  /* bytes in flight to one peer; 0: 8 MiB    */
-    char *shuffle_spill_dir;  /* NULL: $TMPDIR or /tmp                     */
-    double shuffle_timeout;   /* s, > 0, default 300: a peer silent this
+    double shuffle_inflight;     /* bytes in flight to one peer; 0: 8 MiB    */
+    char *shuffle_spill_dir;     /* NULL: $TMPDIR or /tmp                     */
+    double shuffle_timeout;      /* s, > 0, default 300: a peer silent this
                                  long while a round waits on it fails it  */
-    double heartbeat_timeout; /* s, > 0, default 300: a rank silent this
+    double heartbeat_timeout;    /* s, > 0, default 300: a rank silent this
                                  long (nothing reached rank 0) ends the
                                  run (src/exec/planner/hang.c)              */
 };
@@ -94,9 +94,9 @@ struct wn_stage_config {
 };
 
 struct wn_pipeline_config {
-    char *path;               /* the file (or the name given for errors)   */
-    char *name;               /* required, [A-Za-z0-9_.-]+                 */
-    char *description;        /* NULL when absent (likewise below)         */
+    char *path;        /* the file (or the name given for errors)   */
+    char *name;        /* required, [A-Za-z0-9_.-]+                 */
+    char *description; /* NULL when absent (likewise below)         */
     char *input, *output, *checkpoint;
     /* What the document stages share: the JSON field holding the text
      * (default "text"), the field naming a document (NULL: none), the
@@ -106,10 +106,10 @@ struct wn_pipeline_config {
      * two as ${text_field} and ${id_field}. */
     char *text_field, *id_field, *rejects;
     double max_reject_fraction;
-    char *text;               /* the file's bytes, NUL-terminated          */
+    char *text; /* the file's bytes, NUL-terminated          */
     size_t text_len;
     struct wn_executor_config exec;
-    size_t nstages;           /* >= 1 */
+    size_t nstages; /* >= 1 */
     struct wn_stage_config *stages;
 };
 
@@ -140,8 +140,7 @@ void wn_config_free(struct wn_pipeline_config *cfg);
  * unquoted scalar); an empty VALUE unsets description, input, output and
  * checkpoint.  Stage names may contain dots: the longest stage name that
  * fits wins.  Errors read "--set KEY=VALUE: ...". */
-int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment,
-                       wn_error_t *err);
+int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment, wn_error_t *err);
 
 /* Expands ${input}, ${output}, ${name}, ${text_field} and ${id_field}
  * (the pipeline's top-level keys) in every stage parameter's value,
@@ -182,8 +181,7 @@ int wn_config_render(const struct wn_pipeline_config *cfg, FILE *out);
 int wn_yaml_is_null(const char *text, unsigned flags);
 /* Fills why with "expected EXPECTED, got 'TEXT'" (or "an empty value",
  * or "the quoted string \"TEXT\""). */
-void wn_param_why(char *why, size_t whylen, const char *expected, const char *text,
-                  unsigned flags);
+void wn_param_why(char *why, size_t whylen, const char *expected, const char *text, unsigned flags);
 /* Writes s as a YAML scalar that the loader reads back as the same text
  * and WN_PARAM_F_QUOTED flag: plain when that is safe, else double-quoted. */
 void wn_yaml_put_scalar(FILE *out, const char *s, unsigned flags);

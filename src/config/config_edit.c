@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define XXH_STATIC_LINKING_ONLY   /* XXH64_state_t on the stack */
+#define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
 #include <xxhash.h>
 
 #include "config/config.h"
@@ -17,8 +17,7 @@
 
 /* ---------------------------------------------------------- overrides -- */
 
-int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment,
-                       wn_error_t *err)
+int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment, wn_error_t *err)
 {
     const char *eq = assignment ? strchr(assignment, '=') : NULL;
     if (!eq || eq == assignment) {
@@ -44,9 +43,9 @@ int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment,
         base = cfg;
     else if (!strncmp(key, "executor.", 9)) {
         if (!(f = config_field_find(config_exec_fields, key + 9))) {
-            wn_errprintf(err, "%s: unknown executor key '%s'%s", origin, key + 9,
-                         config_did_you_mean(key + 9, config_exec_fields, NULL, NULL, hint,
-                                             sizeof(hint)));
+            wn_errprintf(
+                err, "%s: unknown executor key '%s'%s", origin, key + 9,
+                config_did_you_mean(key + 9, config_exec_fields, NULL, NULL, hint, sizeof(hint)));
             goto out;
         }
         base = &cfg->exec;
@@ -68,13 +67,13 @@ int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment,
             size_t n = 0;
             for (; n < cfg->nstages && n < 64; n++)
                 names[n] = cfg->stages[n].name;
-            *dot = '\0';   /* rest is our copy of the key */
+            *dot = '\0'; /* rest is our copy of the key */
             const char *s = wn_param_suggest(rest, names, n);
             hint[0] = '\0';
             if (s)
                 snprintf(hint, sizeof(hint), " (did you mean '%s'?)", s);
-            wn_errprintf(err, "%s: no stage named '%s' in pipeline '%s'%s", origin, rest,
-                         cfg->name, hint);
+            wn_errprintf(err, "%s: no stage named '%s' in pipeline '%s'%s", origin, rest, cfg->name,
+                         hint);
             goto out;
         } else if (!sc) {
             wn_errprintf(err, "%s: expected stages.NAME.FIELD", origin);
@@ -88,8 +87,8 @@ int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment,
         } else if (!strncmp(field, "resources.", 10)) {
             if (!(f = config_field_find(config_res_fields, field + 10))) {
                 wn_errprintf(err, "%s: unknown resource '%s'%s", origin, field + 10,
-                             config_did_you_mean(field + 10, config_res_fields, NULL, NULL,
-                                                 hint, sizeof(hint)));
+                             config_did_you_mean(field + 10, config_res_fields, NULL, NULL, hint,
+                                                 sizeof(hint)));
                 goto out;
             }
         } else if (!(f = config_field_find(config_stage_fields, field))) {
@@ -98,19 +97,21 @@ int wn_config_override(struct wn_pipeline_config *cfg, const char *assignment,
             if (!strncmp(field, "params.", 7))
                 field += 7;
             if (!*field || !strcmp(field, "resources") || !strcmp(field, "params")) {
-                wn_errprintf(err, "%s: expected stages.%s.FIELD or stages.%s.params.KEY",
-                             origin, sc->name, sc->name);
+                wn_errprintf(err, "%s: expected stages.%s.FIELD or stages.%s.params.KEY", origin,
+                             sc->name, sc->name);
                 goto out;
             }
             rc = wn_params_set(sc->params, field, value, origin, 0, err);
             goto out;
         }
     } else {
-        wn_errprintf(err, "%s: unknown key '%s'%s; expected name, description, input, "
-                     "output, checkpoint, text_field, id_field, rejects, "
-                     "max_reject_fraction, executor.FIELD or stages.NAME.FIELD", origin, key,
-                     config_did_you_mean(key, config_top_fields, "executor", "stages", hint,
-                                         sizeof(hint)));
+        wn_errprintf(
+            err,
+            "%s: unknown key '%s'%s; expected name, description, input, "
+            "output, checkpoint, text_field, id_field, rejects, "
+            "max_reject_fraction, executor.FIELD or stages.NAME.FIELD",
+            origin, key,
+            config_did_you_mean(key, config_top_fields, "executor", "stages", hint, sizeof(hint)));
         goto out;
     }
     if (config_field_set(f, base, value, 0, why, sizeof(why)) < 0) {
@@ -153,7 +154,7 @@ static void put_field(FILE *out, const char *indent, const struct field *f, cons
         return;
     case F_INT:
         if (!f->def && !*(const int *)p)
-            return;   /* unset */
+            return; /* unset */
         fprintf(out, "%s%s: %d\n", indent, f->key, *(const int *)p);
         return;
     case F_DOUBLE:
@@ -227,7 +228,7 @@ uint64_t wn_config_hash(const struct wn_pipeline_config *cfg)
         hput(&st, "batch_size", num);
         snprintf(num, sizeof(num), "%d", sc->num_output_tasks);
         hput(&st, "num_output_tasks", num);
-        if (sc->total_nparts > 0) {   /* shuffle stages: changes the outputs */
+        if (sc->total_nparts > 0) { /* shuffle stages: changes the outputs */
             snprintf(num, sizeof(num), "%d", sc->total_nparts);
             hput(&st, "total_nparts", num);
         }
@@ -256,12 +257,11 @@ uint64_t wn_config_hash(const struct wn_pipeline_config *cfg)
 
 /* value with ${input}, ${output}, ${name}, ${text_field} and ${id_field}
  * replaced, malloc'd; NULL with the reason in err. */
-static char *expand_value(const struct wn_pipeline_config *cfg, const char *value,
-                          const char *what, wn_error_t *err)
+static char *expand_value(const struct wn_pipeline_config *cfg, const char *value, const char *what,
+                          wn_error_t *err)
 {
     enum { NVARS = 5, ID_FIELD = 4 };
-    static const char *const names[NVARS] = {"input", "output", "name", "text_field",
-                                             "id_field"};
+    static const char *const names[NVARS] = {"input", "output", "name", "text_field", "id_field"};
     const char *values[NVARS] = {cfg->input, cfg->output, cfg->name, cfg->text_field,
                                  cfg->id_field};
     size_t cap = strlen(value) + 1, len = 0;
@@ -278,17 +278,19 @@ static char *expand_value(const struct wn_pipeline_config *cfg, const char *valu
                     break;
             if (!end || k == NVARS) {
                 errno = EINVAL;
-                wn_errprintf(err, "%s: unknown variable '%.*s' (there are ${input}, ${output}, "
-                             "${name}, ${text_field} and ${id_field})", what,
-                             end ? (int)(end - v + 1) : (int)strlen(v), v);
+                wn_errprintf(err,
+                             "%s: unknown variable '%.*s' (there are ${input}, ${output}, "
+                             "${name}, ${text_field} and ${id_field})",
+                             what, end ? (int)(end - v + 1) : (int)strlen(v), v);
                 free(out);
                 return NULL;
             }
             if ((!values[k] || !*values[k]) && k != ID_FIELD) {
                 errno = EINVAL;
-                wn_errprintf(err, "%s uses ${%s}, which this pipeline does not set (set "
-                             "'%s' in the file or with --set %s=...)", what, names[k],
-                             names[k], names[k]);
+                wn_errprintf(err,
+                             "%s uses ${%s}, which this pipeline does not set (set "
+                             "'%s' in the file or with --set %s=...)",
+                             what, names[k], names[k], names[k]);
                 free(out);
                 return NULL;
             }
@@ -333,9 +335,9 @@ int wn_config_expand(struct wn_pipeline_config *cfg, wn_error_t *err)
              * for it, as in wn_params_refuse. */
             int def = wn_params_is_default(p, i);
             const char *at = def ? wn_stage_config_where(&cfg->stages[s]) : origin;
-            snprintf(what, sizeof(what), "%s%sstage '%s': parameter '%s'%s",
-                     at && *at ? at : "", at && *at ? ": " : "", cfg->stages[s].name,
-                     wn_params_key(p, i), def ? " (default)" : "");
+            snprintf(what, sizeof(what), "%s%sstage '%s': parameter '%s'%s", at && *at ? at : "",
+                     at && *at ? ": " : "", cfg->stages[s].name, wn_params_key(p, i),
+                     def ? " (default)" : "");
             char *v = expand_value(cfg, value, what, err);
             if (!v)
                 return -1;

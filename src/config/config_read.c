@@ -80,9 +80,10 @@ char *wn_config_read_file(const char *path, size_t *len, wn_error_t *err)
         return NULL;
     }
     if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > WN_CONFIG_MAX_BYTES) {
-        wn_errprintf(err, "%s: %llu bytes; a pipeline file may have at most %zu MiB (they "
-                     "have a few KiB: is this the right file?)", path,
-                     (unsigned long long)st.st_size, WN_CONFIG_MAX_BYTES >> 20);
+        wn_errprintf(err,
+                     "%s: %llu bytes; a pipeline file may have at most %zu MiB (they "
+                     "have a few KiB: is this the right file?)",
+                     path, (unsigned long long)st.st_size, WN_CONFIG_MAX_BYTES >> 20);
         close(fd);
         errno = EFBIG;
         return NULL;
@@ -121,9 +122,10 @@ char *wn_config_read_file(const char *path, size_t *len, wn_error_t *err)
             break;
         n += (size_t)r;
         if (n > WN_CONFIG_MAX_BYTES) {
-            wn_errprintf(err, "%s: more than %zu MiB; a pipeline file has a few KiB (does "
-                         "this %s ever end?)", path, WN_CONFIG_MAX_BYTES >> 20,
-                         S_ISREG(st.st_mode) ? "file" : "pipe");
+            wn_errprintf(err,
+                         "%s: more than %zu MiB; a pipeline file has a few KiB (does "
+                         "this %s ever end?)",
+                         path, WN_CONFIG_MAX_BYTES >> 20, S_ISREG(st.st_mode) ? "file" : "pipe");
             free(buf);
             close(fd);
             errno = EFBIG;
@@ -137,8 +139,10 @@ char *wn_config_read_file(const char *path, size_t *len, wn_error_t *err)
     if (n >= 2 && (((unsigned char)buf[0] == 0xff && (unsigned char)buf[1] == 0xfe) ||
                    ((unsigned char)buf[0] == 0xfe && (unsigned char)buf[1] == 0xff) ||
                    (n >= 4 && !memcmp(buf, "\0\0\xfe\xff", 4)))) {
-        wn_errprintf(err, "%s: UTF-16 or UTF-32 text (it starts with a byte-order mark); a "
-                     "pipeline file is UTF-8", path);
+        wn_errprintf(err,
+                     "%s: UTF-16 or UTF-32 text (it starts with a byte-order mark); a "
+                     "pipeline file is UTF-8",
+                     path);
         free(buf);
         errno = EINVAL;
         return NULL;
@@ -149,8 +153,10 @@ char *wn_config_read_file(const char *path, size_t *len, wn_error_t *err)
     if (nul) {
         char at[WN_ERROR_TEXT / 2];
         where_at(buf, (size_t)(nul - buf), path, at, sizeof(at));
-        wn_errprintf(err, "%s: a NUL byte; a pipeline file is YAML text (is this a binary "
-                     "file?)", at);
+        wn_errprintf(err,
+                     "%s: a NUL byte; a pipeline file is YAML text (is this a binary "
+                     "file?)",
+                     at);
         free(buf);
         errno = EINVAL;
         return NULL;
@@ -162,16 +168,16 @@ char *wn_config_read_file(const char *path, size_t *len, wn_error_t *err)
 /* ---------------------------------------------------------- the shape -- */
 
 struct level {
-    int mapping;              /* else a list */
-    size_t entries;           /* keys and values, or items */
-    uint64_t first;           /* the node count when it opened */
+    int mapping;    /* else a list */
+    size_t entries; /* keys and values, or items */
+    uint64_t first; /* the node count when it opened */
     yaml_mark_t mark;
-    char *anchor;             /* its &name, or NULL */
+    char *anchor; /* its &name, or NULL */
 };
 
 struct anchor {
     char *name;
-    uint64_t nodes;           /* UINT64_MAX while it is still open */
+    uint64_t nodes; /* UINT64_MAX while it is still open */
 };
 
 struct shape {
@@ -181,7 +187,7 @@ struct shape {
     int depth;
     struct anchor *anchors;
     size_t nanchors;
-    uint64_t nodes;           /* so far, aliases counted as what they repeat */
+    uint64_t nodes; /* so far, aliases counted as what they repeat */
 };
 
 static int shape_err(struct shape *s, yaml_mark_t m, const char *fmt, ...)
@@ -223,7 +229,8 @@ static int count_node(struct shape *s, uint64_t nodes, yaml_mark_t m)
 {
     s->nodes += nodes;
     if (s->nodes > WN_CONFIG_MAX_NODES)
-        return shape_err(s, m, "the file stands for more than %d YAML nodes once its aliases "
+        return shape_err(s, m,
+                         "the file stands for more than %d YAML nodes once its aliases "
                          "(*name) are expanded; a pipeline has a few hundred",
                          WN_CONFIG_MAX_NODES);
     if (s->depth == 0)
@@ -232,8 +239,10 @@ static int count_node(struct shape *s, uint64_t nodes, yaml_mark_t m)
     l->entries++;
     size_t n = l->mapping ? l->entries / 2 : l->entries;
     if (n > WN_CONFIG_MAX_ENTRIES)
-        return shape_err(s, l->mark, "this %s has more than %d %s; a pipeline's have a few "
-                         "dozen", l->mapping ? "mapping" : "list", WN_CONFIG_MAX_ENTRIES,
+        return shape_err(s, l->mark,
+                         "this %s has more than %d %s; a pipeline's have a few "
+                         "dozen",
+                         l->mapping ? "mapping" : "list", WN_CONFIG_MAX_ENTRIES,
                          l->mapping ? "keys" : "items");
     return 0;
 }
@@ -250,22 +259,25 @@ static int shape_event(struct shape *s, const yaml_event_t *ev)
         /* An undefined alias is left to the loader, which names it. */
         struct anchor *a = find_anchor(s, ev->data.alias.anchor);
         if (a && a->nodes == UINT64_MAX)
-            return shape_err(s, ev->start_mark, "alias '*%s' stands for a node that "
-                             "contains it", (const char *)ev->data.alias.anchor);
+            return shape_err(s, ev->start_mark,
+                             "alias '*%s' stands for a node that "
+                             "contains it",
+                             (const char *)ev->data.alias.anchor);
         return count_node(s, a ? a->nodes : 1, ev->start_mark);
     }
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT: {
         if (s->depth == WN_CONFIG_MAX_DEPTH)
-            return shape_err(s, ev->start_mark, "nested more than %d levels deep; a pipeline "
+            return shape_err(s, ev->start_mark,
+                             "nested more than %d levels deep; a pipeline "
                              "needs 4 (the file, stages, a stage, its params)",
                              WN_CONFIG_MAX_DEPTH);
         uint64_t first = s->nodes;
         if (count_node(s, 1, ev->start_mark) < 0)
             return -1;
         int mapping = ev->type == YAML_MAPPING_START_EVENT;
-        const yaml_char_t *anchor = mapping ? ev->data.mapping_start.anchor
-                                            : ev->data.sequence_start.anchor;
+        const yaml_char_t *anchor =
+            mapping ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
         struct level *l = &s->stack[s->depth++];
         *l = (struct level){mapping, 0, first, ev->start_mark, NULL};
         if (anchor) {

@@ -16,14 +16,14 @@
 struct wn_param_entry {
     char *key;
     char *value;
-    char *origin;             /* never NULL ("" when unknown) */
-    unsigned flags;           /* WN_PARAM_F_* */
+    char *origin;   /* never NULL ("" when unknown) */
+    unsigned flags; /* WN_PARAM_F_* */
     int is_default;
 };
 
 struct wn_params {
-    char *where;              /* the owning stage's file:line, or NULL */
-    char *stage;              /* its name, once validated; or NULL */
+    char *where; /* the owning stage's file:line, or NULL */
+    char *stage; /* its name, once validated; or NULL */
     struct wn_param_entry *v;
     size_t n, cap;
 };
@@ -31,10 +31,14 @@ struct wn_params {
 const char *wn_param_type_name(enum wn_param_type type)
 {
     switch (type) {
-    case WN_PARAM_INT:    return "int";
-    case WN_PARAM_DOUBLE: return "double";
-    case WN_PARAM_BOOL:   return "bool";
-    case WN_PARAM_STRING: return "string";
+    case WN_PARAM_INT:
+        return "int";
+    case WN_PARAM_DOUBLE:
+        return "double";
+    case WN_PARAM_BOOL:
+        return "bool";
+    case WN_PARAM_STRING:
+        return "string";
     }
     return "?";
 }
@@ -43,13 +47,11 @@ const char *wn_param_type_name(enum wn_param_type type)
 
 int wn_yaml_is_null(const char *text, unsigned flags)
 {
-    return !(flags & WN_PARAM_F_QUOTED) &&
-           (!*text || !strcmp(text, "~") || !strcmp(text, "null") || !strcmp(text, "Null") ||
-            !strcmp(text, "NULL"));
+    return !(flags & WN_PARAM_F_QUOTED) && (!*text || !strcmp(text, "~") || !strcmp(text, "null") ||
+                                            !strcmp(text, "Null") || !strcmp(text, "NULL"));
 }
 
-void wn_param_why(char *why, size_t whylen, const char *expected, const char *text,
-                  unsigned flags)
+void wn_param_why(char *why, size_t whylen, const char *expected, const char *text, unsigned flags)
 {
     if (flags & WN_PARAM_F_QUOTED)
         snprintf(why, whylen, "expected %s, got the quoted string \"%s\"", expected, text);
@@ -117,8 +119,8 @@ static int parse_bool(const char *text, int *out)
     return -1;
 }
 
-int wn_param_parse(enum wn_param_type type, const char *text, unsigned flags,
-                   void *out, char *why, size_t whylen)
+int wn_param_parse(enum wn_param_type type, const char *text, unsigned flags, void *out, char *why,
+                   size_t whylen)
 {
     int rc = 0;
     if (type == WN_PARAM_STRING) {
@@ -146,8 +148,8 @@ int wn_param_parse(enum wn_param_type type, const char *text, unsigned flags,
     if (rc == -2)
         snprintf(why, whylen, "'%s' is out of range", text);
     else
-        wn_param_why(why, whylen, (unsigned)type <= WN_PARAM_STRING ? expected[type] : "?",
-                text, flags);
+        wn_param_why(why, whylen, (unsigned)type <= WN_PARAM_STRING ? expected[type] : "?", text,
+                     flags);
     errno = EINVAL;
     return -1;
 }
@@ -235,8 +237,8 @@ static struct wn_param_entry *find(const struct wn_params *p, const char *key)
     return NULL;
 }
 
-static int set_entry(struct wn_params *p, const char *key, const char *value,
-                     const char *origin, unsigned flags, int is_default)
+static int set_entry(struct wn_params *p, const char *key, const char *value, const char *origin,
+                     unsigned flags, int is_default)
 {
     char *v = strdup(value), *o = strdup(origin ? origin : "");
     if (!v || !o)
@@ -288,8 +290,8 @@ struct wn_params *wn_params_clone(const struct wn_params *p)
     return c;
 }
 
-int wn_params_set(struct wn_params *p, const char *key, const char *value,
-                  const char *origin, unsigned flags, wn_error_t *err)
+int wn_params_set(struct wn_params *p, const char *key, const char *value, const char *origin,
+                  unsigned flags, wn_error_t *err)
 {
     if (!p || !key || !*key || !value) {
         errno = EINVAL;
@@ -322,11 +324,16 @@ int wn_params_validate(struct wn_params *p, const struct wn_param_spec *table,
      * bug and must not surface as a user's error later. */
     char why[256];
     for (size_t t = 0; t < ntable; t++) {
-        union { long long i; double d; int b; const char *s; } v;
+        union {
+            long long i;
+            double d;
+            int b;
+            const char *s;
+        } v;
         if (table[t].def &&
             wn_param_parse(table[t].type, table[t].def, 0, &v, why, sizeof(why)) < 0)
-            return wn_errprintf(err, "stage '%s': parameter table: default of '%s': %s",
-                                stage, table[t].name, why);
+            return wn_errprintf(err, "stage '%s': parameter table: default of '%s': %s", stage,
+                                table[t].name, why);
     }
 
     for (size_t i = 0; i < p->n; i++) {
@@ -343,15 +350,21 @@ int wn_params_validate(struct wn_params *p, const struct wn_param_spec *table,
                 names[t] = table[t].name;
             const char *hint = wn_param_suggest(e->key, names, nn);
             if (hint)
-                return wn_errprintf(err, "%s%sstage '%s': unknown parameter '%s' "
-                                    "(did you mean '%s'?)", e->origin, origin_sep(e->origin),
-                                    stage, e->key, hint);
-            return wn_errprintf(err, "%s%sstage '%s': unknown parameter '%s'%s",
-                                e->origin, origin_sep(e->origin), stage, e->key,
+                return wn_errprintf(err,
+                                    "%s%sstage '%s': unknown parameter '%s' "
+                                    "(did you mean '%s'?)",
+                                    e->origin, origin_sep(e->origin), stage, e->key, hint);
+            return wn_errprintf(err, "%s%sstage '%s': unknown parameter '%s'%s", e->origin,
+                                origin_sep(e->origin), stage, e->key,
                                 ntable ? " (`winnow stages` lists the parameters)"
                                        : " (this stage type takes no parameters)");
         }
-        union { long long i; double d; int b; const char *s; } v;
+        union {
+            long long i;
+            double d;
+            int b;
+            const char *s;
+        } v;
         if (wn_param_parse(s->type, e->value, e->flags, &v, why, sizeof(why)) < 0)
             return wn_errprintf(err, "%s%sstage '%s': parameter '%s': %s", e->origin,
                                 origin_sep(e->origin), stage, e->key, why);
@@ -397,13 +410,12 @@ static int refuse_v(const struct wn_params *p, const char *key, int eno, wn_erro
     if (p && p->stage)
         snprintf(stage, sizeof(stage), "stage '%s': ", p->stage);
     errno = eno;
-    return wn_errprintf(err, "%s%s%sparameter '%s'%s: %s", origin ? origin : "",
-                        origin_sep(origin), stage, key,
-                        e && e->is_default ? " (default)" : "", why);
+    return wn_errprintf(err, "%s%s%sparameter '%s'%s: %s", origin ? origin : "", origin_sep(origin),
+                        stage, key, e && e->is_default ? " (default)" : "", why);
 }
 
-int wn_params_refuse(const struct wn_params *p, const char *key, wn_error_t *err,
-                     const char *fmt, ...)
+int wn_params_refuse(const struct wn_params *p, const char *key, wn_error_t *err, const char *fmt,
+                     ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -424,8 +436,8 @@ static int refuse_eno(const struct wn_params *p, const char *key, int eno, wn_er
     return -1;
 }
 
-static int get_typed(const struct wn_params *p, const char *key, enum wn_param_type type,
-                     void *out, wn_error_t *err)
+static int get_typed(const struct wn_params *p, const char *key, enum wn_param_type type, void *out,
+                     wn_error_t *err)
 {
     const struct wn_param_entry *e = find(p, key);
     if (!e) {
@@ -438,14 +450,12 @@ static int get_typed(const struct wn_params *p, const char *key, enum wn_param_t
     return 0;
 }
 
-int wn_params_int(const struct wn_params *p, const char *key, long long *out,
-                  wn_error_t *err)
+int wn_params_int(const struct wn_params *p, const char *key, long long *out, wn_error_t *err)
 {
     return get_typed(p, key, WN_PARAM_INT, out, err);
 }
 
-int wn_params_double(const struct wn_params *p, const char *key, double *out,
-                     wn_error_t *err)
+int wn_params_double(const struct wn_params *p, const char *key, double *out, wn_error_t *err)
 {
     return get_typed(p, key, WN_PARAM_DOUBLE, out, err);
 }
@@ -455,8 +465,8 @@ int wn_params_bool(const struct wn_params *p, const char *key, int *out, wn_erro
     return get_typed(p, key, WN_PARAM_BOOL, out, err);
 }
 
-int wn_params_int_range(const struct wn_params *p, const char *key, long long min,
-                        long long max, long long *out, wn_error_t *err)
+int wn_params_int_range(const struct wn_params *p, const char *key, long long min, long long max,
+                        long long *out, wn_error_t *err)
 {
     long long v;
     if (get_typed(p, key, WN_PARAM_INT, &v, err) < 0)
@@ -483,8 +493,8 @@ static const char *shortest(char *buf, size_t len, double d)
     return buf;
 }
 
-int wn_params_double_range(const struct wn_params *p, const char *key, double min,
-                           double max, unsigned flags, double *out, wn_error_t *err)
+int wn_params_double_range(const struct wn_params *p, const char *key, double min, double max,
+                           unsigned flags, double *out, wn_error_t *err)
 {
     double v;
     if (get_typed(p, key, WN_PARAM_DOUBLE, &v, err) < 0)
@@ -507,8 +517,8 @@ int wn_params_double_range(const struct wn_params *p, const char *key, double mi
         snprintf(lo, sizeof(lo), "%s %s", lo_x ? ">" : ">=", a);
     if (isfinite(max))
         snprintf(hi, sizeof(hi), "%s %s", hi_x ? "<" : "<=", b);
-    return refuse_eno(p, key, ERANGE, err, "must be %s%s%s, got %s", lo,
-                      *lo && *hi ? " and " : "", hi, got);
+    return refuse_eno(p, key, ERANGE, err, "must be %s%s%s, got %s", lo, *lo && *hi ? " and " : "",
+                      hi, got);
 }
 
 const char *wn_params_str(const struct wn_params *p, const char *key)
@@ -557,11 +567,12 @@ unsigned wn_params_flags(const struct wn_params *p, size_t i)
  * is a safe word (and not quoted before), double-quoted otherwise. */
 void wn_yaml_put_scalar(FILE *out, const char *s, unsigned flags)
 {
-    int safe = *s && !(flags & WN_PARAM_F_QUOTED) && !(s[0] == '-' && !(s[1] >= '0' && s[1] <= '9') && s[1] != '.');
+    int safe = *s && !(flags & WN_PARAM_F_QUOTED) &&
+               !(s[0] == '-' && !(s[1] >= '0' && s[1] <= '9') && s[1] != '.');
     for (const char *q = s; safe && *q; q++)
         safe = isalnum((unsigned char)*q) || strchr("_.-/+", *q);
     if (safe && wn_yaml_is_null(s, 0))
-        safe = 0;   /* would read back as "unset" */
+        safe = 0; /* would read back as "unset" */
     if (safe) {
         fputs(s, out);
         return;

@@ -20,11 +20,11 @@
 #define MAX_HALF ((size_t)16 << 30)
 
 struct wn_arena {
-    size_t half;                  /* bytes per half */
-    char **base;                  /* [comm size]: mapped arena, NULL elsewhere */
+    size_t half; /* bytes per half */
+    char **base; /* [comm size]: mapped arena, NULL elsewhere */
     int me;
     int size;
-    size_t used[2];               /* this rank's bump offsets */
+    size_t used[2]; /* this rank's bump offsets */
 };
 
 /* The size of a half asked for: WINNOW_ARENA_MB, else 32 MiB; *explicit
@@ -54,7 +54,7 @@ struct wn_arena *wn_arena_open(MPI_Comm comm)
     int explicit;
     size_t half = half_wanted(&explicit);
     if (half == 0 || size == 1)
-        return NULL;                 /* the same on every rank */
+        return NULL; /* the same on every rank */
 
     MPI_Comm node;
     MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
@@ -68,16 +68,16 @@ struct wn_arena *wn_arena_open(MPI_Comm comm)
     unsigned long long hb = half;
     if (nrank == 0) {
         struct statvfs sv;
-        unsigned long long room = statvfs("/dev/shm", &sv) == 0
-                                      ? (unsigned long long)sv.f_bavail * sv.f_frsize / 4
-                                      : 0;
+        unsigned long long room =
+            statvfs("/dev/shm", &sv) == 0 ? (unsigned long long)sv.f_bavail * sv.f_frsize / 4 : 0;
         unsigned long long fit = room / (2ULL * (unsigned long long)nsize);
         fit &= ~((1ULL << 20) - 1);
         if (fit < hb) {
             if (explicit)
                 wn_warn("node arenas: WINNOW_ARENA_MB=%llu does not fit in /dev/shm "
-                        "(%llu MiB free for %d ranks); %s", hb >> 20, room * 4 >> 20,
-                        nsize, fit >= (1ULL << 20) ? "using less" : "none made");
+                        "(%llu MiB free for %d ranks); %s",
+                        hb >> 20, room * 4 >> 20, nsize,
+                        fit >= (1ULL << 20) ? "using less" : "none made");
             hb = fit >= (1ULL << 20) ? fit : 0;
         }
     }
@@ -127,8 +127,7 @@ struct wn_arena *wn_arena_open(MPI_Comm comm)
             char other[96];
             snprintf(other, sizeof(other), "/winnow.%ld.%ld.%d", tag[0], tag[1], r);
             int fd = shm_open(other, O_RDONLY, 0);
-            void *p = fd < 0 ? MAP_FAILED
-                             : mmap(NULL, 2 * half, PROT_READ, MAP_SHARED, fd, 0);
+            void *p = fd < 0 ? MAP_FAILED : mmap(NULL, 2 * half, PROT_READ, MAP_SHARED, fd, 0);
             if (fd >= 0)
                 close(fd);
             if (p == MAP_FAILED)

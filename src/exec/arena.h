@@ -34,7 +34,7 @@ struct wn_arena;
 /* Collective over comm.  NULL when arenas are off or cannot be made (then
  * nothing changes); every rank gets NULL or none does. */
 struct wn_arena *wn_arena_open(MPI_Comm comm);
-void wn_arena_close(struct wn_arena *a);          /* not collective */
+void wn_arena_close(struct wn_arena *a); /* not collective */
 
 /* 64-byte aligned room for len bytes in half `parity` of this rank's
  * arena, or NULL when it is full.  *ref names the place for other ranks

@@ -158,7 +158,7 @@ static void install_crash_handler(int rank)
  * unless one is frozen, or waits in a call on one that is. */
 #define WN_LEAVE_GRACE_S 10.0
 
-static int left_behind;   /* rank 0: wn_exec_end aborts the job */
+static int left_behind; /* rank 0: wn_exec_end aborts the job */
 
 /* Every rank out of the event loop before anything is freed: a late pull
  * must not meet a destroyed store.  Rank 0 waits WN_LEAVE_GRACE_S at
@@ -191,8 +191,8 @@ static int leave_together(struct wn_run *run, int status)
                 }
             wn_error("rank%s %s did not leave the run within %g s of its end (stopped or "
                      "frozen, or waiting on a rank that is); ending every rank with exit "
-                     "status %d%s", count == 1 ? "" : "s", count ? ranks : "(unknown)",
-                     WN_LEAVE_GRACE_S, status,
+                     "status %d%s",
+                     count == 1 ? "" : "s", count ? ranks : "(unknown)", WN_LEAVE_GRACE_S, status,
                      status == WN_EXIT_RESUMABLE ? ": the checkpoint is complete" : "");
             free(left);
             return -1;
@@ -240,8 +240,8 @@ static const struct wn_loop_handler run_handlers[] = {
     WN_LOOP_HANDLER_END,
 };
 
-int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
-                uint32_t nstages, struct wn_place *places, const struct wn_run_options *opts)
+int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages, uint32_t nstages,
+                struct wn_place *places, const struct wn_run_options *opts)
 {
     /* Static, not on this frame: after a stop, the compute and I/O
      * threads of batches given up on go on using it after this returns. */
@@ -271,15 +271,13 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
 
     struct wn_actor *actor = NULL;
     struct wn_planner *planner = NULL;
-    int ok = run.store && run.loop &&
-             wn_loop_handlers_add(run.loop, run_handlers, NULL) == 0 &&
+    int ok = run.store && run.loop && wn_loop_handlers_add(run.loop, run_handlers, NULL) == 0 &&
              wn_loop_poll_add(run.loop, stop_hook, &stop_sent) == 0;
     if (!ok && !err.text[0])
         wn_errprintf(&err, "out of memory");
     ok = ok && (actor = wn_actor_create(&run, &err)) && wn_actor_register(actor, &err) == 0;
     if (ok && run.rank == 0)
-        ok = (planner = wn_planner_create(&run, &err)) &&
-             wn_planner_register(planner, &err) == 0;
+        ok = (planner = wn_planner_create(&run, &err)) && wn_planner_register(planner, &err) == 0;
     int all_ok = 0;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     int status = WN_EXIT_FAILURE;

@@ -42,8 +42,7 @@ void wn_exec_end(int status);
 
 /* Runs the pipeline on every rank (collective over MPI_COMM_WORLD);
  * returns the exit status (util/exit.h). */
-int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages,
-                uint32_t nstages, struct wn_place *places,
-                const struct wn_run_options *opts);
+int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages, uint32_t nstages,
+                struct wn_place *places, const struct wn_run_options *opts);
 
 #endif /* WN_EXEC_H */

@@ -27,18 +27,18 @@
 /* PAYLOAD's header. */
 struct wn_msg_payload {
     uint64_t id;
-    uint64_t len;             /* 0 and id ~0: "not found" */
+    uint64_t len; /* 0 and id ~0: "not found" */
 };
 
 struct wn_msg_heartbeat {
-    int32_t state;            /* enum wn_heartbeat */
+    int32_t state; /* enum wn_heartbeat */
     int32_t pad;
 };
 
 /* A nonblocking operation and what to do when it completes. */
 struct wn_req {
-    void *free_buf;               /* free() it */
-    struct wn_payload *release;   /* wn_store_release() it */
+    void *free_buf;             /* free() it */
+    struct wn_payload *release; /* wn_store_release() it */
     /* receives of a pulled body: when the last chunk lands, call back */
     struct wn_pull *pull;
 };
@@ -49,7 +49,7 @@ struct wn_pull {
     int owner;
     wn_loop_pull_fn cb;
     void *arg;
-    void *buf;                    /* body, once the header came */
+    void *buf; /* body, once the header came */
     size_t len;
     int chunks_left;
 };
@@ -69,7 +69,7 @@ struct wn_loop {
      * probing for control messages never meets a body. */
     MPI_Comm comm, data_comm;
     int rank, size;
-    struct wn_store *store;       /* what pulls are served from */
+    struct wn_store *store; /* what pulls are served from */
 
     struct handler handlers[WN_LOOP_MAX_TAG];
     struct hook *hooks;
@@ -78,30 +78,30 @@ struct wn_loop {
     void *idle_arg;
 
     /* outstanding sends and receives */
-    struct wn_req *reqs;          /* what to do when mpi_reqs[i] ends */
+    struct wn_req *reqs; /* what to do when mpi_reqs[i] ends */
     MPI_Request *mpi_reqs;
-    int *done_ix;                 /* MPI_Testsome's indices             */
+    int *done_ix; /* MPI_Testsome's indices             */
     size_t nreqs, cap_reqs;
-    void *rbuf;                   /* control message receive buffer      */
+    void *rbuf; /* control message receive buffer      */
     size_t rcap;
     /* pulls waiting for their header */
     struct wn_pull *pulls;
     /* control messages waiting for the end of this poll, per destination */
-    struct wn_outbox *outbox;     /* [size] */
-    int *dirty;                   /* destinations with something queued  */
+    struct wn_outbox *outbox; /* [size] */
+    int *dirty;               /* destinations with something queued  */
     int ndirty;
 
-    int leaving;                  /* leave the loop                     */
+    int leaving; /* leave the loop                     */
     int exit_status;
 
     /* Heartbeats ("Heartbeats" below): a rank other than 0 sends rank 0
      * a HEARTBEAT when it has sent it nothing for hb_every seconds; rank
      * 0 notes when it last heard from each rank (wn_clock_mono). */
-    double hb_every;              /* 0: none (rank 0, or alone)          */
-    double sent0;                 /* when this rank last sent to rank 0  */
-    unsigned hb_polls;            /* polls since the clock was read      */
-    double *heard;                /* rank 0 of several: [size]           */
-    unsigned char *blocking;      /* ... and which said WN_HB_BLOCKING
+    double hb_every;         /* 0: none (rank 0, or alone)          */
+    double sent0;            /* when this rank last sent to rank 0  */
+    unsigned hb_polls;       /* polls since the clock was read      */
+    double *heard;           /* rank 0 of several: [size]           */
+    unsigned char *blocking; /* ... and which said WN_HB_BLOCKING
                                      last (a call waiting on others)     */
 };
 
@@ -124,11 +124,11 @@ uint32_t wn_peak_rss_mib(void)
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0 || ru.ru_maxrss <= 0)
         return 0;
-    return (uint32_t)((ru.ru_maxrss + 1023) / 1024);   /* Linux: KiB */
+    return (uint32_t)((ru.ru_maxrss + 1023) / 1024); /* Linux: KiB */
 }
 
-static int track(struct wn_loop *loop, MPI_Request req, void *free_buf,
-                 struct wn_payload *release, struct wn_pull *pull)
+static int track(struct wn_loop *loop, MPI_Request req, void *free_buf, struct wn_payload *release,
+                 struct wn_pull *pull)
 {
     if (loop->nreqs == loop->cap_reqs) {
         size_t ncap = loop->cap_reqs ? loop->cap_reqs * 2 : 64;
@@ -161,16 +161,16 @@ static void dispatch(struct wn_loop *loop, int tag, int src, void *buf, size_t l
  * control message goes through the outbox, and a bundle is unpacked in
  * order. */
 struct wn_outbox {
-    char *bundle;                 /* entries {u32 tag, u32 len, bytes} */
+    char *bundle; /* entries {u32 tag, u32 len, bytes} */
     size_t len, cap;
     int count;
 };
 
-#define WN_BUNDLE_FLUSH ((size_t)1 << 20)   /* send early beyond this */
+#define WN_BUNDLE_FLUSH ((size_t)1 << 20) /* send early beyond this */
 
 /* Appends one message made of two parts (b may be empty). */
-static int bundle_append(struct wn_outbox *o, int tag, const void *a, size_t alen,
-                         const void *b, size_t blen)
+static int bundle_append(struct wn_outbox *o, int tag, const void *a, size_t alen, const void *b,
+                         size_t blen)
 {
     size_t len = alen + blen;
     size_t need = o->len + 8 + ((len + 7) & ~(size_t)7);
@@ -250,8 +250,8 @@ void wn_loop_flush(struct wn_loop *loop)
     loop->ndirty = 0;
 }
 
-struct wn_loop *wn_loop_create(MPI_Comm comm, struct wn_store *store,
-                               double heartbeat_timeout, wn_error_t *err)
+struct wn_loop *wn_loop_create(MPI_Comm comm, struct wn_store *store, double heartbeat_timeout,
+                               wn_error_t *err)
 {
     /* The collectives first, so that a rank short of memory still
      * takes part in them. */
@@ -410,8 +410,8 @@ static int send_parts(struct wn_loop *loop, int dest, int tag, const void *a, si
     return o->len >= WN_BUNDLE_FLUSH ? flush_one(loop, dest) : 0;
 }
 
-int wn_loop_send(struct wn_loop *loop, int dest, int tag, const void *a, size_t alen,
-                 const void *b, size_t blen)
+int wn_loop_send(struct wn_loop *loop, int dest, int tag, const void *a, size_t alen, const void *b,
+                 size_t blen)
 {
     if (send_parts(loop, dest, tag, a, alen, b, blen) < 0) {
         errno = ENOMEM;
@@ -429,8 +429,8 @@ static void send_payload(struct wn_loop *loop, int dest, uint64_t id)
     if (!p) {
         /* The planner never asks for what a rank does not hold; say so
          * instead of hanging the consumer. */
-        wn_error("rank %d was asked for task %016llx by rank %d but does not hold it",
-                 loop->rank, (unsigned long long)id, dest);
+        wn_error("rank %d was asked for task %016llx by rank %d but does not hold it", loop->rank,
+                 (unsigned long long)id, dest);
         h.id = ~(uint64_t)0;
     }
     if (p && p->len <= WN_INLINE_PAYLOAD) {
@@ -448,8 +448,7 @@ static void send_payload(struct wn_loop *loop, int dest, uint64_t id)
     size_t off = 0;
     do {
         size_t n = p->len - off < WN_BODY_CHUNK ? p->len - off : WN_BODY_CHUNK;
-        MPI_Isend((char *)p->buf + off, (int)n, MPI_BYTE, dest, WN_TAG_BODY, loop->data_comm,
-                  &req);
+        MPI_Isend((char *)p->buf + off, (int)n, MPI_BYTE, dest, WN_TAG_BODY, loop->data_comm, &req);
         off += n;
         /* the last chunk's completion drops the reference */
         track(loop, req, NULL, off >= p->len ? p : NULL, NULL);
@@ -522,16 +521,15 @@ static void on_payload_header(struct wn_loop *loop, int src, const struct wn_msg
     }
     pl->len = h->len;
     if (posix_memalign(&pl->buf, 64, pl->len ? pl->len : 64) != 0) {
-        wn_error("out of memory receiving %llu bytes from rank %d",
-                 (unsigned long long)pl->len, src);
+        wn_error("out of memory receiving %llu bytes from rank %d", (unsigned long long)pl->len,
+                 src);
         MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
     }
     if (msglen > sizeof(*h)) {
         /* The body came with the header (a small payload). */
         if (msglen - sizeof(*h) != h->len) {
-            wn_error("rank %d sent payload %016llx with %zu body bytes, %llu announced",
-                     src, (unsigned long long)h->id, msglen - sizeof(*h),
-                     (unsigned long long)h->len);
+            wn_error("rank %d sent payload %016llx with %zu body bytes, %llu announced", src,
+                     (unsigned long long)h->id, msglen - sizeof(*h), (unsigned long long)h->len);
             MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
         }
         memcpy(pl->buf, h + 1, pl->len);
@@ -544,8 +542,7 @@ static void on_payload_header(struct wn_loop *loop, int src, const struct wn_msg
     do {
         size_t n = pl->len - off < WN_BODY_CHUNK ? pl->len - off : WN_BODY_CHUNK;
         MPI_Request req;
-        MPI_Irecv((char *)pl->buf + off, (int)n, MPI_BYTE, src, WN_TAG_BODY, loop->data_comm,
-                  &req);
+        MPI_Irecv((char *)pl->buf + off, (int)n, MPI_BYTE, src, WN_TAG_BODY, loop->data_comm, &req);
         pl->chunks_left++;
         track(loop, req, NULL, NULL, pl);
         off += n;
@@ -581,8 +578,7 @@ static void dispatch(struct wn_loop *loop, int tag, int src, void *buf, size_t l
     switch (tag) {
     case WN_LOOP_TAG_HEARTBEAT:
         if (loop->blocking && len >= sizeof(struct wn_msg_heartbeat))
-            loop->blocking[src] =
-                ((const struct wn_msg_heartbeat *)buf)->state == WN_HB_BLOCKING;
+            loop->blocking[src] = ((const struct wn_msg_heartbeat *)buf)->state == WN_HB_BLOCKING;
         break;
     case WN_LOOP_TAG_PULL:
         send_payload(loop, src, *(uint64_t *)buf);
@@ -607,7 +603,8 @@ static void dispatch(struct wn_loop *loop, int tag, int src, void *buf, size_t l
             /* The ranks disagree on the protocol: going on would leave
              * the sender waiting for an answer that never comes. */
             wn_error("rank %d sent a message with tag %d (%zu bytes), which nothing on "
-                     "rank %d handles", src, tag, len, loop->rank);
+                     "rank %d handles",
+                     src, tag, len, loop->rank);
             MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
         }
         loop->handlers[tag].fn(loop, src, buf, len, loop->handlers[tag].arg);
@@ -622,8 +619,8 @@ static int complete_requests(struct wn_loop *loop)
 {
     int outcount = 0;
     if (MPI_Testsome((int)loop->nreqs, loop->mpi_reqs, &outcount, loop->done_ix,
-                     MPI_STATUSES_IGNORE) != MPI_SUCCESS || outcount == MPI_UNDEFINED ||
-        outcount == 0)
+                     MPI_STATUSES_IGNORE) != MPI_SUCCESS ||
+        outcount == MPI_UNDEFINED || outcount == 0)
         return 0;
     /* Run the completions in index order, then compact the arrays.  A
      * callback may post new requests (appended past the old end). */
@@ -681,8 +678,7 @@ int wn_loop_poll(struct wn_loop *loop)
                 ncap *= 2;
             void *n = realloc(loop->rbuf, ncap);
             if (!n) {
-                wn_error("out of memory receiving %d bytes from rank %d", count,
-                         st.MPI_SOURCE);
+                wn_error("out of memory receiving %d bytes from rank %d", count, st.MPI_SOURCE);
                 MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
             }
             loop->rbuf = n;

@@ -25,34 +25,36 @@ struct wn_loop;
 /* The loop's own tags on the control communicator.  Clients' tags are
  * numbered around them (exec/wire.h); all are below WN_LOOP_MAX_TAG. */
 enum wn_loop_tag {
-    WN_LOOP_TAG_PULL = 105,       /* consumer -> owner: send me payload ID   */
-    WN_LOOP_TAG_PAYLOAD = 106,    /* owner -> consumer: header {id, len}; the
+    WN_LOOP_TAG_PULL = 105,      /* consumer -> owner: send me payload ID   */
+    WN_LOOP_TAG_PAYLOAD = 106,   /* owner -> consumer: header {id, len}; the
                                      body follows, or comes on the data
                                      communicator when large              */
-    WN_LOOP_TAG_BUNDLE = 116,     /* several messages, in order ("Outboxes"
+    WN_LOOP_TAG_BUNDLE = 116,    /* several messages, in order ("Outboxes"
                                      in loop.c)                            */
-    WN_LOOP_TAG_HEARTBEAT = 117,  /* -> rank 0: alive ("Heartbeats")        */
+    WN_LOOP_TAG_HEARTBEAT = 117, /* -> rank 0: alive ("Heartbeats")        */
 };
 #define WN_LOOP_MAX_TAG 256
 
 /* What a heartbeat says. */
 enum wn_heartbeat {
-    WN_HB_ALIVE,              /* nothing else went to rank 0 for a while  */
-    WN_HB_BLOCKING,           /* about to enter a call that waits for
+    WN_HB_ALIVE,    /* nothing else went to rank 0 for a while  */
+    WN_HB_BLOCKING, /* about to enter a call that waits for
                                  other ranks (a communicator, a shuffle
                                  round's connections): silence from here
                                  on may be theirs                         */
-    WN_HB_LEAVING,            /* out of the event loop, at the run's end  */
+    WN_HB_LEAVING,  /* out of the event loop, at the run's end  */
 };
 
 /* A message handler: buf is the loop's (copy what is kept). */
-typedef void (*wn_loop_msg_fn)(struct wn_loop *loop, int src, void *buf, size_t len,
-                               void *arg);
+typedef void (*wn_loop_msg_fn)(struct wn_loop *loop, int src, void *buf, size_t len, void *arg);
 struct wn_loop_handler {
     int tag;
     wn_loop_msg_fn fn;
 };
-#define WN_LOOP_HANDLER_END {0, NULL}
+#define WN_LOOP_HANDLER_END \
+    {                       \
+        0, NULL             \
+    }
 
 /* Called once per poll; returns 1 when it did something. */
 typedef int (*wn_loop_poll_fn)(struct wn_loop *loop, void *arg);
@@ -68,8 +70,8 @@ typedef void (*wn_loop_pull_fn)(struct wn_loop *loop, uint64_t id, void *buf, si
  * serves to pulls.  heartbeat_timeout > 0 and several ranks: the others
  * send rank 0 heartbeats every heartbeat_timeout / 5 s, and rank 0 notes
  * when it last heard from each (wn_loop_heard). */
-struct wn_loop *wn_loop_create(MPI_Comm comm, struct wn_store *store,
-                               double heartbeat_timeout, wn_error_t *err);
+struct wn_loop *wn_loop_create(MPI_Comm comm, struct wn_store *store, double heartbeat_timeout,
+                               wn_error_t *err);
 /* Collective: after every rank has left its loop. */
 void wn_loop_destroy(struct wn_loop *loop);
 int wn_loop_rank(const struct wn_loop *loop);
@@ -91,8 +93,8 @@ void wn_loop_idle_set(struct wn_loop *loop, wn_loop_idle_fn fn, void *arg);
 /* Queues a control message of two parts, copied (b may be NULL); what
  * one poll queues for a rank leaves as one message when the poll ends.
  * To this rank itself it is handled at once.  -1 ENOMEM. */
-int wn_loop_send(struct wn_loop *loop, int dest, int tag, const void *a, size_t alen,
-                 const void *b, size_t blen);
+int wn_loop_send(struct wn_loop *loop, int dest, int tag, const void *a, size_t alen, const void *b,
+                 size_t blen);
 /* Sends what is queued now (the loop does it at the end of each poll). */
 void wn_loop_flush(struct wn_loop *loop);
 /* Asks `owner` for payload `id`; cb gets it (at once when owner is this

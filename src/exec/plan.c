@@ -14,8 +14,7 @@ uint64_t wn_plan_nbatches(uint64_t ntasks, int batch_size, int num_output_tasks)
     return (ntasks + bs - 1) / bs;
 }
 
-uint64_t wn_plan_batch_start(uint64_t ntasks, int batch_size, int num_output_tasks,
-                             uint64_t b)
+uint64_t wn_plan_batch_start(uint64_t ntasks, int batch_size, int num_output_tasks, uint64_t b)
 {
     if (num_output_tasks > 0) {
         uint64_t k = (uint64_t)num_output_tasks;
@@ -32,7 +31,7 @@ uint64_t wn_plan_batch_start(uint64_t ntasks, int batch_size, int num_output_tas
 struct candidate {
     int rank;
     uint64_t bytes;
-    int device;               /* index into the stage's distinct GPUs, -1 */
+    int device; /* index into the stage's distinct GPUs, -1 */
 };
 
 /* Ranks of one node that bind the same GPU (mpirun -np 4 on a one-GPU
@@ -55,9 +54,8 @@ static int by_bytes_then_rank(const void *a, const void *b)
     return x->rank - y->rank;
 }
 
-int wn_plan_actors(const struct wn_place *places, int nplaces,
-                   const struct wn_actor_request *req, const uint64_t *bytes_on_rank,
-                   int *ranks, int *nactors, wn_error_t *err)
+int wn_plan_actors(const struct wn_place *places, int nplaces, const struct wn_actor_request *req,
+                   const uint64_t *bytes_on_rank, int *ranks, int *nactors, wn_error_t *err)
 {
     int alone = nplaces == 1;
     int gpu_stage = req->gpus > 0;
@@ -121,12 +119,16 @@ int wn_plan_actors(const struct wn_place *places, int nplaces,
     errno = EINVAL;
     if (n == 0) {
         if (gpu_stage)
-            wn_errprintf(err, "stage '%s' needs GPUs (%g per actor) but no actor rank has "
-                         "one (%d without a GPU%s)", req->stage, req->gpus, without_gpu,
+            wn_errprintf(err,
+                         "stage '%s' needs GPUs (%g per actor) but no actor rank has "
+                         "one (%d without a GPU%s)",
+                         req->stage, req->gpus, without_gpu,
                          on_head ? ", and ignore_head_node excludes node 0" : "");
         else if (on_head)
-            wn_errprintf(err, "stage '%s': ignore_head_node leaves no rank for actors: all "
-                         "%d actor ranks are on node 0", req->stage, on_head);
+            wn_errprintf(err,
+                         "stage '%s': ignore_head_node leaves no rank for actors: all "
+                         "%d actor ranks are on node 0",
+                         req->stage, on_head);
         else
             wn_errprintf(err, "stage '%s': no rank can host an actor", req->stage);
         goto out;
@@ -136,26 +138,29 @@ int wn_plan_actors(const struct wn_place *places, int nplaces,
     double want_cpus = req->cpus > 0 ? req->cpus : 0;
     long by_cpu = want_cpus > 0 ? (long)floor(free_cpus / want_cpus + 1e-9) : n;
     if (by_cpu < 1) {
-        wn_errprintf(err, "stage '%s' needs %g CPUs per actor but only %g CPUs are free "
-                     "(%g on %d actor ranks, %g reserved)", req->stage, want_cpus,
-                     free_cpus > 0 ? free_cpus : 0, cpus, n, req->reserved_cpus);
+        wn_errprintf(err,
+                     "stage '%s' needs %g CPUs per actor but only %g CPUs are free "
+                     "(%g on %d actor ranks, %g reserved)",
+                     req->stage, want_cpus, free_cpus > 0 ? free_cpus : 0, cpus, n,
+                     req->reserved_cpus);
         goto out;
     }
     long limit = by_cpu < placeable ? by_cpu : placeable;
     if (gpu_stage) {
         long by_gpu = (long)floor(free_gpus / req->gpus + 1e-9);
         if (by_gpu < 1) {
-            wn_errprintf(err, "stage '%s' needs %g GPUs per actor but only %g GPUs are "
-                         "free (%g on actor ranks, %g reserved)", req->stage, req->gpus,
-                         free_gpus > 0 ? free_gpus : 0, gpus, req->reserved_gpus);
+            wn_errprintf(err,
+                         "stage '%s' needs %g GPUs per actor but only %g GPUs are "
+                         "free (%g on actor ranks, %g reserved)",
+                         req->stage, req->gpus, free_gpus > 0 ? free_gpus : 0, gpus,
+                         req->reserved_gpus);
             goto out;
         }
         if (by_gpu < limit)
             limit = by_gpu;
     }
     uint64_t nb = req->raft ? (uint64_t)limit
-                            : wn_plan_nbatches(req->ntasks, req->batch_size,
-                                               req->num_output_tasks);
+                            : wn_plan_nbatches(req->ntasks, req->batch_size, req->num_output_tasks);
     if ((uint64_t)limit > nb)
         limit = (long)nb;
     if (req->num_workers > 0 && limit > req->num_workers)

@@ -12,16 +12,16 @@
 #include "winnow/error.h"
 
 struct wn_actor_request {
-    const char *stage;        /* for messages */
-    double cpus, gpus;        /* per actor */
-    int num_workers;          /* cap, 0 = none */
-    uint64_t ntasks;          /* input tasks of the stage */
-    int batch_size;           /* >= 1 */
-    int num_output_tasks;     /* > 0: even split into that many batches */
-    int raft;                 /* clique: one batch per actor */
+    const char *stage;    /* for messages */
+    double cpus, gpus;    /* per actor */
+    int num_workers;      /* cap, 0 = none */
+    uint64_t ntasks;      /* input tasks of the stage */
+    int batch_size;       /* >= 1 */
+    int num_output_tasks; /* > 0: even split into that many batches */
+    int raft;             /* clique: one batch per actor */
     double reserved_cpus, reserved_gpus;
     int ignore_head_node;
-    int planner_rank;         /* rank 0; hosts actors only when alone */
+    int planner_rank; /* rank 0; hosts actors only when alone */
 };
 
 /* Picks the actor ranks of a stage:
@@ -35,9 +35,8 @@ struct wn_actor_request {
  * NULL) come first, then rank order.  Fills ranks[0..*nactors) (ranks has
  * room for nplaces).  Fails, naming the short resource, when not even one
  * actor fits. */
-int wn_plan_actors(const struct wn_place *places, int nplaces,
-                   const struct wn_actor_request *req, const uint64_t *bytes_on_rank,
-                   int *ranks, int *nactors, wn_error_t *err);
+int wn_plan_actors(const struct wn_place *places, int nplaces, const struct wn_actor_request *req,
+                   const uint64_t *bytes_on_rank, int *ranks, int *nactors, wn_error_t *err);
 
 /* Number of batches for ntasks tasks: ceil(ntasks / batch_size), or
  * num_output_tasks when > 0 (then some batches may be empty). */
@@ -46,7 +45,6 @@ uint64_t wn_plan_nbatches(uint64_t ntasks, int batch_size, int num_output_tasks)
 /* First task of batch b (b in 0..nbatches; b == nbatches gives ntasks):
  * batch_size slices, or an even split into contiguous chunks whose first
  * (ntasks mod k) are one longer. */
-uint64_t wn_plan_batch_start(uint64_t ntasks, int batch_size, int num_output_tasks,
-                             uint64_t b);
+uint64_t wn_plan_batch_start(uint64_t ntasks, int batch_size, int num_output_tasks, uint64_t b);
 
 #endif /* WN_PLAN_H */

@@ -49,8 +49,12 @@ static void put_jstr(FILE *f, const char *s, size_t n)
             continue;
         }
         fwrite(p + run, 1, i - run, f);
-        const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
-                        : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+        const char *esc = c == '"'    ? "\\\""
+                          : c == '\\' ? "\\\\"
+                          : c == '\n' ? "\\n"
+                          : c == '\r' ? "\\r"
+                          : c == '\t' ? "\\t"
+                                      : NULL;
         if (esc)
             fputs(esc, f);
         else
@@ -167,7 +171,7 @@ void wn_progress_init(struct wn_progress *p, FILE *out, int mode, double interva
     p->out = out;
     p->mode = out ? mode : 0;
     p->interval = interval;
-    p->last = 0.0;            /* the run's start: the first line comes after one interval */
+    p->last = 0.0; /* the run's start: the first line comes after one interval */
 }
 
 /* An ETA (elapsed 0): "4s", "2m05s", "1h02m", "?" when unknown.  An
@@ -191,23 +195,22 @@ static void fmt_dur(char *b, size_t n, double x, int elapsed)
         snprintf(b, n, "%ldh%02ldm", s / 3600, s % 3600 / 60);
 }
 
-void wn_progress_update(struct wn_progress *p, const struct wn_stage_stats *s,
-                        uint32_t index, uint32_t nstages, uint64_t done, uint64_t total,
-                        double now, int final)
+void wn_progress_update(struct wn_progress *p, const struct wn_stage_stats *s, uint32_t index,
+                        uint32_t nstages, uint64_t done, uint64_t total, double now, int final)
 {
     if (!p || !p->out || (p->mode != 1 && p->mode != 2))
         return;
     /* A bar is drawn at once when a stage starts, then at most every 0.2 s. */
-    if (!final && (p->mode == 2 || p->bar_open)
-        && now - p->last < (p->mode == 1 ? 0.2 : p->interval))
+    if (!final && (p->mode == 2 || p->bar_open) &&
+        now - p->last < (p->mode == 1 ? 0.2 : p->interval))
         return;
     p->last = now;
 
     double elapsed = fin(now - s->t_begin);
     elapsed = elapsed > 0 ? elapsed : 0.0;
     double rate = ratio((double)done, elapsed);
-    unsigned pct = total ? (unsigned)(done >= total ? 100 : done * 100.0 / total)
-                         : (final ? 100 : 0);
+    unsigned pct =
+        total ? (unsigned)(done >= total ? 100 : done * 100.0 / total) : (final ? 100 : 0);
     char eta[32], el[32];
     fmt_dur(eta, sizeof eta, done >= total ? 0 : done ? (double)(total - done) / rate : NAN, 0);
     fmt_dur(el, sizeof el, elapsed, 1);
@@ -218,22 +221,25 @@ void wn_progress_update(struct wn_progress *p, const struct wn_stage_stats *s,
         char bar[21] = "--------------------";
         memset(bar, '#', pct / 5);
         /* \033[K clears what a longer previous line left behind. */
-        fprintf(p->out, "\r[%u/%u] %-8.*s [%s] %3u%% %" PRIu64 "/%" PRIu64
+        fprintf(p->out,
+                "\r[%u/%u] %-8.*s [%s] %3u%% %" PRIu64 "/%" PRIu64
                 " tasks  %.1f tasks/s  %s%s\033[K",
-                ui, nstages, nlen, s->name, bar, pct, done, total, rate,
-                final ? "in " : "ETA ", final ? el : eta);
+                ui, nstages, nlen, s->name, bar, pct, done, total, rate, final ? "in " : "ETA ",
+                final ? el : eta);
         if (final)
             fputc('\n', p->out);
         p->bar_open = !final;
     } else if (!final) {
-        fprintf(p->out, "winnow: stage %u/%u '%.*s': %" PRIu64 "/%" PRIu64
+        fprintf(p->out,
+                "winnow: stage %u/%u '%.*s': %" PRIu64 "/%" PRIu64
                 " tasks (%u%%), %.1f tasks/s, ETA %s, elapsed %s\n",
                 ui, nstages, nlen, s->name, done, total, pct, rate, eta, el);
     } else if (done >= total) {
-        fprintf(p->out, "winnow: stage %u/%u '%.*s' done: %" PRIu64
-                " tasks in %s (%.1f tasks/s)\n", ui, nstages, nlen, s->name, done, el, rate);
+        fprintf(p->out, "winnow: stage %u/%u '%.*s' done: %" PRIu64 " tasks in %s (%.1f tasks/s)\n",
+                ui, nstages, nlen, s->name, done, el, rate);
     } else {
-        fprintf(p->out, "winnow: stage %u/%u '%.*s' stopped: %" PRIu64 "/%" PRIu64
+        fprintf(p->out,
+                "winnow: stage %u/%u '%.*s' stopped: %" PRIu64 "/%" PRIu64
                 " tasks in %s (%.1f tasks/s)\n",
                 ui, nstages, nlen, s->name, done, total, el, rate);
     }
@@ -247,7 +253,7 @@ void wn_progress_update(struct wn_progress *p, const struct wn_stage_stats *s,
 
 static void human_bytes(char *b, size_t n, double v)
 {
-    static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+    static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     int u = 0;
     while (v >= 1024.0 && u < 5)
         v /= 1024.0, u++;
@@ -259,11 +265,10 @@ static void human_bytes(char *b, size_t n, double v)
 
 void wn_report_summary(FILE *out, const struct wn_run_report *r)
 {
-    static const char *head[NCOLS] = { "stage", "actors", "tasks in", "tasks out",
-                                       "items in", "items out", "wall s", "busy %",
-                                       "items/s" };
+    static const char *head[NCOLS] = {"stage",     "actors", "tasks in", "tasks out", "items in",
+                                      "items out", "wall s", "busy %",   "items/s"};
     size_t w[NCOLS];
-    char (*cell)[NCOLS][CELL] = calloc(r->nstages ? r->nstages : 1, sizeof *cell);
+    char(*cell)[NCOLS][CELL] = calloc(r->nstages ? r->nstages : 1, sizeof *cell);
     if (!out)
         goto done;
     fprintf(out, "winnow: pipeline '%s': ranks %d, nodes %d, wall %.2f s, exit status %d\n",
@@ -313,8 +318,8 @@ void wn_report_summary(FILE *out, const struct wn_run_report *r)
     for (uint32_t i = 0; i < r->nstages; i++) {
         const struct wn_stage_stats *s = &r->stages[i];
         if (s->retries || s->failed)
-            fprintf(out, "stage '%s': batch retries %u, batches given up %u\n",
-                    cell[i][0], s->retries, s->failed);
+            fprintf(out, "stage '%s': batch retries %u, batches given up %u\n", cell[i][0],
+                    s->retries, s->failed);
         if (s->rejects.total) {
             char why[512];
             wn_reject_counts_text(&s->rejects, why, sizeof(why));
@@ -325,8 +330,8 @@ void wn_report_summary(FILE *out, const struct wn_run_report *r)
 
     char hb[32];
     human_bytes(hb, sizeof hb, (double)r->planner_payload_bytes);
-    fprintf(out, "payload bytes received by rank 0: %" PRIu64 " (%s)\n",
-            r->planner_payload_bytes, hb);
+    fprintf(out, "payload bytes received by rank 0: %" PRIu64 " (%s)\n", r->planner_payload_bytes,
+            hb);
     uint64_t tb, ab;
     double ts;
     transfer_totals(r, &tb, &ts, &ab);
@@ -335,13 +340,11 @@ void wn_report_summary(FILE *out, const struct wn_run_report *r)
     else {
         fprintf(out, "cross-rank transfers: ");
         if (tb && ts > 0)
-            fprintf(out, "%.1f MiB pulled in %.2f s (%.1f MiB/s)", tb / MIB, ts,
-                    tb / MIB / ts);
+            fprintf(out, "%.1f MiB pulled in %.2f s (%.1f MiB/s)", tb / MIB, ts, tb / MIB / ts);
         else if (tb)
             fprintf(out, "%.1f MiB pulled", tb / MIB);
         if (ab)
-            fprintf(out, "%s%.1f MiB read in place from node memory", tb ? ", " : "",
-                    ab / MIB);
+            fprintf(out, "%s%.1f MiB read in place from node memory", tb ? ", " : "", ab / MIB);
         fprintf(out, "\n");
     }
     int big = -1, n = 0;
@@ -354,8 +357,10 @@ void wn_report_summary(FILE *out, const struct wn_run_report *r)
                 big = i;
         }
     if (big >= 0)
-        fprintf(out, "peak RSS: %" PRIu32 " MiB on rank %d (the largest), %" PRIu64
-                " MiB over %d rank%s\n", r->peak_rss_mib[big], big, sum, n, n == 1 ? "" : "s");
+        fprintf(out,
+                "peak RSS: %" PRIu32 " MiB on rank %d (the largest), %" PRIu64
+                " MiB over %d rank%s\n",
+                r->peak_rss_mib[big], big, sum, n, n == 1 ? "" : "s");
 done:
     free(cell);
     if (out)
@@ -374,25 +379,20 @@ static json_t *stage_json(const struct wn_run_report *r, const struct wn_stage_s
             json_decref(ranks);
             ranks = NULL;
         }
-    json_t *o = json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
-                     " s:f, s:f, s:f, s:o, s:o, s:f, s:f, s:I, s:I, s:b,"
-                     " s:f, s:f, s:f, s:f}",
-                     "name", jstrn(s->name, name_len(s->name, sizeof s->name)),
-                     "type", jstrn(s->type, name_len(s->type, sizeof s->type)),
-                     "nactors", s->nactors, "ranks", ranks,
-                     "batches", jint(s->batches),
-                     "tasks_in", jint(s->tasks_in), "tasks_out", jint(s->tasks_out),
-                     "items_in", jint(s->items_in), "items_out", jint(s->items_out),
-                     "bytes_in", jint(s->bytes_in), "bytes_out", jint(s->bytes_out),
-                     "busy_s", fin(s->busy_s), "idle_s", fin(s->idle_s),
-                     "pull_s", fin(s->pull_s), "pulled_bytes", jint(s->pulled_bytes),
-                     "arena_bytes", jint(s->arena_bytes),
-                     "t_begin", fin(s->t_begin), "t_end", fin(s->t_end),
-                     "retries", (json_int_t)s->retries, "failed", (json_int_t)s->failed,
-                     "ran", s->ran != 0,
-                     "wall_s", wall, "busy_pct", busy_pct(s, wall),
-                     "items_per_s", ratio((double)s->items_in, wall),
-                     "tasks_per_s", ratio((double)s->tasks_in, wall));
+    json_t *o = json_pack(
+        "{s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+        " s:f, s:f, s:f, s:o, s:o, s:f, s:f, s:I, s:I, s:b,"
+        " s:f, s:f, s:f, s:f}",
+        "name", jstrn(s->name, name_len(s->name, sizeof s->name)), "type",
+        jstrn(s->type, name_len(s->type, sizeof s->type)), "nactors", s->nactors, "ranks", ranks,
+        "batches", jint(s->batches), "tasks_in", jint(s->tasks_in), "tasks_out", jint(s->tasks_out),
+        "items_in", jint(s->items_in), "items_out", jint(s->items_out), "bytes_in",
+        jint(s->bytes_in), "bytes_out", jint(s->bytes_out), "busy_s", fin(s->busy_s), "idle_s",
+        fin(s->idle_s), "pull_s", fin(s->pull_s), "pulled_bytes", jint(s->pulled_bytes),
+        "arena_bytes", jint(s->arena_bytes), "t_begin", fin(s->t_begin), "t_end", fin(s->t_end),
+        "retries", (json_int_t)s->retries, "failed", (json_int_t)s->failed, "ran", s->ran != 0,
+        "wall_s", wall, "busy_pct", busy_pct(s, wall), "items_per_s",
+        ratio((double)s->items_in, wall), "tasks_per_s", ratio((double)s->tasks_in, wall));
     if (o && s->rejects.total) {
         /* {"total": N, "reasons": {REASON: N, ...}, "first": "FILE:LINE: ..."} */
         json_t *why = json_object();
@@ -401,17 +401,17 @@ static json_t *stage_json(const struct wn_run_report *r, const struct wn_stage_s
                 json_decref(why);
                 why = NULL;
             }
-        json_t *rj = why ? json_pack("{s:o, s:o, s:s?}", "total", jint(s->rejects.total),
-                                     "reasons", why, "first", s->rejects.first) : NULL;
+        json_t *rj = why ? json_pack("{s:o, s:o, s:s?}", "total", jint(s->rejects.total), "reasons",
+                                     why, "first", s->rejects.first)
+                         : NULL;
         if (!rj || json_object_set_new(o, "rejects", rj) != 0) {
             json_decref(o);
             o = NULL;
         }
     }
-    if (o && s->rounds) {   /* a shuffle stage */
-        json_t *sh = json_pack("{s:I, s:o, s:o, s:o}", "rounds", (json_int_t)s->rounds,
-                               "bytes", jint(s->shuffle_bytes),
-                               "spilled_bytes", jint(s->spilled_bytes),
+    if (o && s->rounds) { /* a shuffle stage */
+        json_t *sh = json_pack("{s:I, s:o, s:o, s:o}", "rounds", (json_int_t)s->rounds, "bytes",
+                               jint(s->shuffle_bytes), "spilled_bytes", jint(s->spilled_bytes),
                                "peak_held_bytes", jint(s->peak_held_bytes));
         if (!sh || json_object_set_new(o, "shuffle", sh) != 0) {
             json_decref(o);
@@ -434,14 +434,12 @@ int wn_report_stats_json(const char *path, const struct wn_run_report *r, wn_err
             stages = NULL;
         }
     const char *pl = r->pipeline ? r->pipeline : "";
-    json_t *root = json_pack("{s:o, s:i, s:i, s:f, s:i, s:o, s:{s:o, s:f, s:f, s:o}, s:o}",
-                             "pipeline", jstrn(pl, strlen(pl)),
-                             "ranks", r->nranks, "nodes", r->nnodes,
-                             "wall_s", fin(r->wall_s), "status", r->status,
-                             "planner_payload_bytes", jint(r->planner_payload_bytes),
-                             "transfer", "bytes", jint(tb), "seconds", ts,
-                             "mb_per_s", ratio(tb / MIB, ts), "arena_bytes", jint(ab),
-                             "stages", stages);
+    json_t *root =
+        json_pack("{s:o, s:i, s:i, s:f, s:i, s:o, s:{s:o, s:f, s:f, s:o}, s:o}", "pipeline",
+                  jstrn(pl, strlen(pl)), "ranks", r->nranks, "nodes", r->nnodes, "wall_s",
+                  fin(r->wall_s), "status", r->status, "planner_payload_bytes",
+                  jint(r->planner_payload_bytes), "transfer", "bytes", jint(tb), "seconds", ts,
+                  "mb_per_s", ratio(tb / MIB, ts), "arena_bytes", jint(ab), "stages", stages);
     json_t *rss = r->peak_rss_mib ? json_array() : NULL;
     for (int i = 0; rss && i < r->nranks; i++)
         if (json_array_append_new(rss, json_integer(r->peak_rss_mib[i])) != 0) {
@@ -507,12 +505,14 @@ int wn_report_trace_json(const char *path, const struct wn_run_report *r, wn_err
         return -1;
     }
     fputs("{\"traceEvents\":[\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":1,\"tid\":0,"
-          "\"args\":{\"name\":", f);
+          "\"args\":{\"name\":",
+          f);
     put_jstr(f, pname, strlen(pname));
     fputs("}}", f);
     /* A name per lane, and lanes in rank order rather than first-seen. */
     for (size_t i = 0; i < nranks; i++)
-        fprintf(f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":%d,"
+        fprintf(f,
+                ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":%d,"
                 "\"args\":{\"name\":\"rank %d\"}},\n"
                 "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":1,\"tid\":%d,"
                 "\"args\":{\"sort_index\":%d}}",
@@ -529,9 +529,10 @@ int wn_report_trace_json(const char *path, const struct wn_run_report *r, wn_err
         double dur = fin(ev->t_end - ev->t_start);
         fprintf(f, ",\"cat\":\"batch\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f",
                 fin(ev->t_start) * 1e6, (dur > 0 ? dur : 0) * 1e6);
-        fprintf(f, ",\"pid\":1,\"tid\":%d,\"args\":{\"batch\":%" PRIu64 ",\"tasks\":%" PRIu32
-                ",\"status\":\"%s\"}}", ev->rank, ev->batch, ev->ntasks,
-                ev->status == 0 ? "ok" : "failed");
+        fprintf(f,
+                ",\"pid\":1,\"tid\":%d,\"args\":{\"batch\":%" PRIu64 ",\"tasks\":%" PRIu32
+                ",\"status\":\"%s\"}}",
+                ev->rank, ev->batch, ev->ntasks, ev->status == 0 ? "ok" : "failed");
     }
     fputs("\n],\"displayTimeUnit\":\"ms\"}\n", f);
     free(ranks);
@@ -552,12 +553,24 @@ static int put_row(FILE *f, const struct wn_task *t, uint64_t row)
         put_jstr(f, col->name, name_len(col->name, sizeof col->name));
         fputc(':', f);
         switch (col->type) {
-        case WN_TYPE_U8:  fprintf(f, "%u", (unsigned)wn_col_u8(col)[row]); break;
-        case WN_TYPE_I32: fprintf(f, "%" PRId32, wn_col_i32(col)[row]); break;
-        case WN_TYPE_U32: fprintf(f, "%" PRIu32, wn_col_u32(col)[row]); break;
-        case WN_TYPE_I64: fprintf(f, "%" PRId64, wn_col_i64(col)[row]); break;
-        case WN_TYPE_U64: fprintf(f, "%" PRIu64, wn_col_u64(col)[row]); break;
-        case WN_TYPE_F64: put_f64(f, wn_col_f64(col)[row]); break;
+        case WN_TYPE_U8:
+            fprintf(f, "%u", (unsigned)wn_col_u8(col)[row]);
+            break;
+        case WN_TYPE_I32:
+            fprintf(f, "%" PRId32, wn_col_i32(col)[row]);
+            break;
+        case WN_TYPE_U32:
+            fprintf(f, "%" PRIu32, wn_col_u32(col)[row]);
+            break;
+        case WN_TYPE_I64:
+            fprintf(f, "%" PRId64, wn_col_i64(col)[row]);
+            break;
+        case WN_TYPE_U64:
+            fprintf(f, "%" PRIu64, wn_col_u64(col)[row]);
+            break;
+        case WN_TYPE_F64:
+            put_f64(f, wn_col_f64(col)[row]);
+            break;
         case WN_TYPE_STR: {
             size_t n = (size_t)(col->offsets[row + 1] - col->offsets[row]);
             put_jstr(f, (const char *)col->data + col->offsets[row], n);
@@ -582,8 +595,7 @@ static int put_row(FILE *f, const struct wn_task *t, uint64_t row)
     return 0;
 }
 
-int wn_report_results(const char *path, struct wn_task *const *tasks, size_t n,
-                      wn_error_t *err)
+int wn_report_results(const char *path, struct wn_task *const *tasks, size_t n, wn_error_t *err)
 {
     for (size_t i = 0; i < n; i++) {
         const struct wn_batch *b = tasks[i]->batch;
@@ -600,8 +612,7 @@ int wn_report_results(const char *path, struct wn_task *const *tasks, size_t n,
         for (uint64_t row = 0; row < nrows; row++)
             if (put_row(f, t, row) < 0) {
                 errno = EINVAL;
-                wn_errprintf(err, "%s: task %016" PRIx64 ": a column of unknown type",
-                             path, t->id);
+                wn_errprintf(err, "%s: task %016" PRIx64 ": a column of unknown type", path, t->id);
                 wn_afile_abort(a);
                 return -1;
             }
@@ -611,9 +622,8 @@ int wn_report_results(const char *path, struct wn_task *const *tasks, size_t n,
 
 /* ------------------------------------------------------------- failed -- */
 
-int wn_report_failed(const char *path, const char *stage, uint64_t batch,
-                     unsigned attempts, const uint64_t *ids, size_t nids,
-                     const char *error, wn_error_t *err)
+int wn_report_failed(const char *path, const char *stage, uint64_t batch, unsigned attempts,
+                     const uint64_t *ids, size_t nids, const char *error, wn_error_t *err)
 {
     char *line = NULL;
     size_t len = 0;

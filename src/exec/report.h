@@ -16,7 +16,7 @@
 struct wn_stage_stats {
     char name[64], type[64];
     int nactors;
-    int ranks[64];            /* the first 64 actor ranks */
+    int ranks[64]; /* the first 64 actor ranks */
     uint64_t batches;
     uint64_t tasks_in, tasks_out, items_in, items_out, bytes_in, bytes_out;
     double busy_s;            /* sum over batches of process time */
@@ -29,28 +29,28 @@ struct wn_stage_stats {
     unsigned retries, failed; /* batch retries, batches given up */
     /* Shuffle stages: over rounds and actors. */
     uint32_t rounds;
-    uint64_t shuffle_bytes;   /* sent between actors */
-    uint64_t spilled_bytes;   /* written to spill files */
-    uint64_t peak_held_bytes; /* most received bytes one actor held in memory */
-    int ran;                  /* 0 when the run stopped before it */
-    struct wn_reject_counts rejects;   /* records its batches rejected */
+    uint64_t shuffle_bytes;          /* sent between actors */
+    uint64_t spilled_bytes;          /* written to spill files */
+    uint64_t peak_held_bytes;        /* most received bytes one actor held in memory */
+    int ran;                         /* 0 when the run stopped before it */
+    struct wn_reject_counts rejects; /* records its batches rejected */
 };
 
 struct wn_trace_event {
     int rank;
     uint32_t stage;
     uint64_t batch;
-    double t_start, t_end;    /* s since run start */
+    double t_start, t_end; /* s since run start */
     uint32_t ntasks;
-    int status;               /* 0 ok, -1 failed */
+    int status; /* 0 ok, -1 failed */
 };
 
 struct wn_run_report {
     const char *pipeline;
     int nranks, nnodes;
     double wall_s;
-    int status;               /* the exit status */
-    uint64_t planner_payload_bytes;   /* payload bytes rank 0 received */
+    int status;                     /* the exit status */
+    uint64_t planner_payload_bytes; /* payload bytes rank 0 received */
     /* Per rank (nranks), MiB, or NULL: the peak RSS each actor reported
      * with its last batch result, rank 0's own at the end (0: no batch). */
     const uint32_t *peak_rss_mib;
@@ -79,9 +79,9 @@ struct wn_run_report {
 struct wn_progress {
     int mode;
     double interval;
-    double last;              /* when it last printed */
+    double last; /* when it last printed */
     FILE *out;
-    int bar_open;             /* a bar line is drawn without its newline */
+    int bar_open; /* a bar line is drawn without its newline */
 };
 
 /* out NULL means mode 0. */
@@ -89,9 +89,8 @@ void wn_progress_init(struct wn_progress *p, FILE *out, int mode, double interva
 /* Prints when due (or always when final); now and s->t_begin in s since
  * the run started, s->name the stage's name.  index is the stage's
  * 0-based index in the pipeline (printed 1-based: "2/3" for index 1). */
-void wn_progress_update(struct wn_progress *p, const struct wn_stage_stats *s,
-                        uint32_t index, uint32_t nstages, uint64_t done, uint64_t total,
-                        double now, int final);
+void wn_progress_update(struct wn_progress *p, const struct wn_stage_stats *s, uint32_t index,
+                        uint32_t nstages, uint64_t done, uint64_t total, double now, int final);
 
 /* The end-of-run table: per stage tasks and items in/out, wall time,
  * actor busy % (busy_s / (nactors * wall)), items/s (items_in / wall);
@@ -140,14 +139,12 @@ int wn_report_trace_json(const char *path, const struct wn_run_report *r, wn_err
  *   - lists as arrays of integers.
  * A column named "task" or "row" repeats that key (readers keep the
  * column's value). */
-int wn_report_results(const char *path, struct wn_task *const *tasks, size_t n,
-                      wn_error_t *err);
+int wn_report_results(const char *path, struct wn_task *const *tasks, size_t n, wn_error_t *err);
 
 /* Appends one failed batch to the failed-tasks file (JSONL, created on
  * first use): {"stage", "batch", "attempts", "tasks": ["<16 hex id>"...],
  * "error"} (error null when NULL), with one O_APPEND write. */
-int wn_report_failed(const char *path, const char *stage, uint64_t batch,
-                     unsigned attempts, const uint64_t *ids, size_t nids,
-                     const char *error, wn_error_t *err);
+int wn_report_failed(const char *path, const char *stage, uint64_t batch, unsigned attempts,
+                     const uint64_t *ids, size_t nids, const char *error, wn_error_t *err);
 
 #endif /* WN_REPORT_H */

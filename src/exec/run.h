@@ -18,19 +18,19 @@
 
 struct wn_run {
     struct wn_loop *loop;
-    int rank, size;               /* the loop's */
+    int rank, size; /* the loop's */
     /* Shuffle rounds and cliques make their communicators from this
      * one: the loop probes its own for any tag, which would take
      * MPI_Comm_create_group's own messages. */
     MPI_Comm group_comm;
-    struct wn_place *places;      /* every rank's place (all ranks have it) */
-    struct wn_store *store;       /* the payloads this rank holds */
-    struct wn_arena *arena;       /* node-shared payload memory, or NULL */
+    struct wn_place *places; /* every rank's place (all ranks have it) */
+    struct wn_store *store;  /* the payloads this rank holds */
+    struct wn_arena *arena;  /* node-shared payload memory, or NULL */
     struct wn_stage **stages;
     uint32_t nstages;
     const struct wn_pipeline_config *cfg;
     const struct wn_run_options *opts;
-    double epoch;                 /* run start, CLOCK_REALTIME of rank 0 */
+    double epoch; /* run start, CLOCK_REALTIME of rank 0 */
 };
 
 /* Seconds since the run started.  The wall clock, not MPI_Wtime: times

@@ -11,13 +11,13 @@
  * touching the payload (one cache line per step, not two). */
 struct slot {
     uint64_t id;
-    struct wn_payload *p;        /* NULL empty, TOMB deleted */
+    struct wn_payload *p; /* NULL empty, TOMB deleted */
 };
 
 struct wn_store {
     pthread_mutex_t lock;
     struct slot *slots;
-    size_t cap, used, live;      /* used = live + tombstones */
+    size_t cap, used, live; /* used = live + tombstones */
     uint64_t bytes;
 };
 
@@ -112,8 +112,8 @@ static int rehash(struct wn_store *s)
     return 0;
 }
 
-static int put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
-               size_t len, int in_arena)
+static int put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf, size_t len,
+               int in_arena)
 {
     struct wn_payload *p = malloc(sizeof(*p));
     if (!p)
@@ -147,14 +147,12 @@ static int put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
     return 0;
 }
 
-int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
-                 size_t len)
+int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf, size_t len)
 {
     return put(s, id, stage_index, buf, len, 0);
 }
 
-int wn_store_put_arena(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
-                       size_t len)
+int wn_store_put_arena(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf, size_t len)
 {
     return put(s, id, stage_index, buf, len, 1);
 }

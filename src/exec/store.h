@@ -16,11 +16,11 @@ struct wn_store;
 
 struct wn_payload {
     uint64_t id;
-    uint32_t stage_index;     /* the stage that produced it */
-    void *buf;                /* packed task (64-byte aligned, malloc'd) */
+    uint32_t stage_index; /* the stage that produced it */
+    void *buf;            /* packed task (64-byte aligned, malloc'd) */
     size_t len;
-    int refs;                 /* private */
-    int in_arena;             /* buf lies in the node arena: not freed */
+    int refs;     /* private */
+    int in_arena; /* buf lies in the node arena: not freed */
 };
 
 struct wn_store *wn_store_create(void);
@@ -28,8 +28,7 @@ void wn_store_destroy(struct wn_store *s);
 
 /* Adds a payload; the store owns buf from now on.  An id already present
  * is replaced (a retried batch makes the same ids). */
-int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
-                 size_t len);
+int wn_store_put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf, size_t len);
 /* The same for a buffer in the node arena (arena.h), which the store does
  * not free. */
 int wn_store_put_arena(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,

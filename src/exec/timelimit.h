@@ -8,9 +8,9 @@
 #include <time.h>
 
 struct wn_timelimit {
-    long job;                 /* SLURM_JOB_ID, 0 outside Slurm */
+    long job; /* SLURM_JOB_ID, 0 outside Slurm */
     int use_api;
-    time_t end;               /* from scontrol, 0 unknown */
+    time_t end; /* from scontrol, 0 unknown */
 };
 
 void wn_timelimit_init(struct wn_timelimit *t);

@@ -10,8 +10,8 @@
 
 /* A control message that cannot be queued would leave its receiver
  * waiting forever: the job ends instead, saying so. */
-static void send(struct wn_loop *loop, int dest, int tag, const void *a, size_t alen,
-                 const void *b, size_t blen)
+static void send(struct wn_loop *loop, int dest, int tag, const void *a, size_t alen, const void *b,
+                 size_t blen)
 {
     if (wn_loop_send(loop, dest, tag, a, alen, b, blen) == 0)
         return;
@@ -34,8 +34,7 @@ void wn_wire_send_ack(struct wn_loop *loop, int dest, uint32_t stage, const char
 void wn_wire_send_assign(struct wn_loop *loop, int dest, const struct wn_msg_assign *m,
                          const struct wn_desc *descs)
 {
-    send(loop, dest, WN_TAG_ASSIGN, m, sizeof(*m), descs,
-         (size_t)m->ntasks * sizeof(*descs));
+    send(loop, dest, WN_TAG_ASSIGN, m, sizeof(*m), descs, (size_t)m->ntasks * sizeof(*descs));
 }
 
 void wn_wire_send_result(struct wn_loop *loop, int dest, const void *msg, size_t len)
@@ -65,8 +64,7 @@ void wn_wire_send_stop(struct wn_loop *loop, int dest, int sig, double kill_in)
     send(loop, dest, WN_TAG_STOP, &m, sizeof(m), NULL, 0);
 }
 
-void wn_wire_send_load(struct wn_loop *loop, int dest, uint32_t stage, uint64_t batch,
-                       uint64_t sum)
+void wn_wire_send_load(struct wn_loop *loop, int dest, uint32_t stage, uint64_t batch, uint64_t sum)
 {
     struct wn_msg_load m = {stage, 0, batch, sum};
     send(loop, dest, WN_TAG_LOAD, &m, sizeof(m), NULL, 0);

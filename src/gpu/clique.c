@@ -29,11 +29,11 @@ struct wn_clique {
     int rank, size;
     int world_rank;
     pthread_t owner;
-    void *nccl;                 /* an NCCL clique, else NULL (MPI) */
+    void *nccl; /* an NCCL clique, else NULL (MPI) */
     int gpu;
     pthread_mutex_t lock;
-    pthread_cond_t cond;        /* an op finished */
-    struct op *op;              /* handed over, not yet finished */
+    pthread_cond_t cond; /* an op finished */
+    struct op *op;       /* handed over, not yet finished */
     void (*wake)(void *);
     void *wake_arg;
 };
@@ -56,13 +56,26 @@ int wn_clique_on_gpu(const struct wn_clique *c)
 static int mpi_type(enum wn_type type, MPI_Datatype *dt)
 {
     switch (type) {
-    case WN_TYPE_U8: *dt = MPI_UINT8_T; return 0;
-    case WN_TYPE_I32: *dt = MPI_INT32_T; return 0;
-    case WN_TYPE_U32: *dt = MPI_UINT32_T; return 0;
-    case WN_TYPE_I64: *dt = MPI_INT64_T; return 0;
-    case WN_TYPE_U64: *dt = MPI_UINT64_T; return 0;
-    case WN_TYPE_F64: *dt = MPI_DOUBLE; return 0;
-    default: return -1;
+    case WN_TYPE_U8:
+        *dt = MPI_UINT8_T;
+        return 0;
+    case WN_TYPE_I32:
+        *dt = MPI_INT32_T;
+        return 0;
+    case WN_TYPE_U32:
+        *dt = MPI_UINT32_T;
+        return 0;
+    case WN_TYPE_I64:
+        *dt = MPI_INT64_T;
+        return 0;
+    case WN_TYPE_U64:
+        *dt = MPI_UINT64_T;
+        return 0;
+    case WN_TYPE_F64:
+        *dt = MPI_DOUBLE;
+        return 0;
+    default:
+        return -1;
     }
 }
 
@@ -71,11 +84,10 @@ static int start(struct wn_clique *c, struct op *o)
 {
     switch (o->kind) {
     case OP_ALLREDUCE:
-        return MPI_Iallreduce(o->send == o->recv ? MPI_IN_PLACE : o->send, o->recv, o->count,
-                              o->dt, o->mop, c->comm, &o->req);
+        return MPI_Iallreduce(o->send == o->recv ? MPI_IN_PLACE : o->send, o->recv, o->count, o->dt,
+                              o->mop, c->comm, &o->req);
     case OP_ALLGATHER:
-        return MPI_Iallgather(o->send, o->count, o->dt, o->recv, o->count, o->dt, c->comm,
-                              &o->req);
+        return MPI_Iallgather(o->send, o->count, o->dt, o->recv, o->count, o->dt, c->comm, &o->req);
     case OP_BCAST:
         return MPI_Ibcast(o->recv, o->count, o->dt, o->root, c->comm, &o->req);
     case OP_BARRIER:
@@ -127,8 +139,8 @@ static int run(struct wn_clique *c, struct op *o, const char *what, wn_error_t *
 {
     if (o->count < 0) {
         errno = EOVERFLOW;
-        return wn_errprintf(err, "clique %s on rank %d: more than %d values", what,
-                            c->world_rank, 0x7fffffff);
+        return wn_errprintf(err, "clique %s on rank %d: more than %d values", what, c->world_rank,
+                            0x7fffffff);
     }
     if (pthread_equal(pthread_self(), c->owner)) {
         o->rc = start(c, o);
@@ -151,14 +163,13 @@ static int run(struct wn_clique *c, struct op *o, const char *what, wn_error_t *
         int len = 0;
         MPI_Error_string(o->rc, text, &len);
         errno = EIO;
-        return wn_errprintf(err, "clique %s on rank %d (member %d of %d): %s", what,
-                            c->world_rank, c->rank, c->size, text);
+        return wn_errprintf(err, "clique %s on rank %d (member %d of %d): %s", what, c->world_rank,
+                            c->rank, c->size, text);
     }
     return 0;
 }
 
-static int bad_type(const struct wn_clique *c, const char *what, enum wn_type type,
-                    wn_error_t *err)
+static int bad_type(const struct wn_clique *c, const char *what, enum wn_type type, wn_error_t *err)
 {
     errno = EINVAL;
     return wn_errprintf(err, "clique %s on rank %d: type %s is not a fixed-width number", what,
@@ -170,9 +181,19 @@ int wn_clique_allreduce(struct wn_clique *c, const void *send, void *recv, size_
 {
     if (c->nccl)
         return wn_nccl_allreduce(c->nccl, send, recv, count, (int)type, (int)op, err);
-    struct op o = {OP_ALLREDUCE, send, recv, (int)count, MPI_DATATYPE_NULL,
-                   op == WN_OP_MIN ? MPI_MIN : op == WN_OP_MAX ? MPI_MAX : MPI_SUM,
-                   0, MPI_REQUEST_NULL, 0, 0, 0};
+    struct op o = {OP_ALLREDUCE,
+                   send,
+                   recv,
+                   (int)count,
+                   MPI_DATATYPE_NULL,
+                   op == WN_OP_MIN   ? MPI_MIN
+                   : op == WN_OP_MAX ? MPI_MAX
+                                     : MPI_SUM,
+                   0,
+                   MPI_REQUEST_NULL,
+                   0,
+                   0,
+                   0};
     if (mpi_type(type, &o.dt) < 0)
         return bad_type(c, "allreduce", type, err);
     if (count > 0x7fffffff)
@@ -185,8 +206,8 @@ int wn_clique_allgather(struct wn_clique *c, const void *send, void *recv, size_
 {
     if (c->nccl)
         return wn_nccl_allgather(c->nccl, send, recv, count, (int)type, err);
-    struct op o = {OP_ALLGATHER, send, recv, (int)count, MPI_DATATYPE_NULL, MPI_OP_NULL, 0,
-                   MPI_REQUEST_NULL, 0, 0, 0};
+    struct op o = {OP_ALLGATHER,     send, recv, (int)count, MPI_DATATYPE_NULL, MPI_OP_NULL, 0,
+                   MPI_REQUEST_NULL, 0,    0,    0};
     if (mpi_type(type, &o.dt) < 0)
         return bad_type(c, "allgather", type, err);
     if (count > 0x7fffffff)
@@ -199,13 +220,13 @@ int wn_clique_bcast(struct wn_clique *c, void *buf, size_t count, enum wn_type t
 {
     if (root < 0 || root >= c->size) {
         errno = EINVAL;
-        return wn_errprintf(err, "clique bcast on rank %d: root %d of %d members",
-                            c->world_rank, root, c->size);
+        return wn_errprintf(err, "clique bcast on rank %d: root %d of %d members", c->world_rank,
+                            root, c->size);
     }
     if (c->nccl)
         return wn_nccl_bcast(c->nccl, buf, count, (int)type, root, err);
-    struct op o = {OP_BCAST, NULL, buf, (int)count, MPI_DATATYPE_NULL, MPI_OP_NULL, root,
-                   MPI_REQUEST_NULL, 0, 0, 0};
+    struct op o = {OP_BCAST,         NULL, buf, (int)count, MPI_DATATYPE_NULL, MPI_OP_NULL, root,
+                   MPI_REQUEST_NULL, 0,    0,   0};
     if (mpi_type(type, &o.dt) < 0)
         return bad_type(c, "bcast", type, err);
     if (count > 0x7fffffff)
@@ -227,8 +248,8 @@ int wn_clique_barrier(struct wn_clique *c, wn_error_t *err)
         wn_gpu_free(c->gpu, d);
         return rc;
     }
-    struct op o = {OP_BARRIER, NULL, NULL, 0, MPI_DATATYPE_NULL, MPI_OP_NULL, 0,
-                   MPI_REQUEST_NULL, 0, 0, 0};
+    struct op o = {OP_BARRIER,       NULL, NULL, 0, MPI_DATATYPE_NULL, MPI_OP_NULL, 0,
+                   MPI_REQUEST_NULL, 0,    0,    0};
     return run(c, &o, "barrier", err);
 }
 

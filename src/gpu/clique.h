@@ -28,6 +28,6 @@ struct wn_clique *wn_clique_create(MPI_Comm group_comm, const int *ranks, int n,
 int wn_clique_progress(struct wn_clique *c);
 /* 1 while a collective is handed over and not finished. */
 int wn_clique_busy(struct wn_clique *c);
-void wn_clique_destroy(struct wn_clique *c);   /* NULL is fine */
+void wn_clique_destroy(struct wn_clique *c); /* NULL is fine */
 
 #endif /* WN_CLIQUE_H */

@@ -21,14 +21,12 @@ extern "C" {
  * public (winnow/gpu.h): stages use them too. */
 
 /* Name and memory of device `ordinal` (in the visible set). */
-int wn_gpu_describe(int ordinal, char *name, size_t len, size_t *mem_bytes,
-                    wn_error_t *err);
+int wn_gpu_describe(int ordinal, char *name, size_t len, size_t *mem_bytes, wn_error_t *err);
 
 /* Sums n u64 values on device `ordinal` with a device-side reduction
  * kernel: the smallest proof that YAML -> stage -> kernel launch works
  * on the bound GPU.  Wraps modulo 2^64 like the CPU sum. */
-int wn_gpu_sum_u64(int ordinal, const uint64_t *values, size_t n, uint64_t *sum,
-                   wn_error_t *err);
+int wn_gpu_sum_u64(int ordinal, const uint64_t *values, size_t n, uint64_t *sum, wn_error_t *err);
 
 /* Why CUDA is not usable here, for `winnow info` ("" when it is). */
 const char *wn_gpu_unavailable_reason(void);
@@ -41,8 +39,8 @@ const char *wn_gpu_unavailable_reason(void);
  * every collective runs on the calling thread and returns when done. */
 #define WN_NCCL_ID_BYTES 128
 int wn_nccl_unique_id(void *id, wn_error_t *err);
-int wn_nccl_init(const void *id, int nranks, int rank, int device, double timeout_s,
-                 void **comm, wn_error_t *err);
+int wn_nccl_init(const void *id, int nranks, int rank, int device, double timeout_s, void **comm,
+                 wn_error_t *err);
 int wn_nccl_allreduce(void *comm, const void *send, void *recv, size_t count, int type, int op,
                       wn_error_t *err);
 int wn_nccl_allgather(void *comm, const void *send, void *recv, size_t count, int type,

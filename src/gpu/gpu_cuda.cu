@@ -22,8 +22,7 @@ extern "C" int wn_gpu_device_count(void)
         return 0;
     }
     if (rc != cudaSuccess) {
-        snprintf(unavailable, sizeof(unavailable), "CUDA unusable: %s",
-                 cudaGetErrorString(rc));
+        snprintf(unavailable, sizeof(unavailable), "CUDA unusable: %s", cudaGetErrorString(rc));
         (void)cudaGetLastError();
         return -1;
     }
@@ -75,18 +74,17 @@ __global__ static void sum_u64_kernel(const unsigned long long *v, size_t n,
         atomicAdd(out, part[0]);
 }
 
-#define CUDA_TRY(call, what)                                                   \
-    do {                                                                       \
-        cudaError_t rc_ = (call);                                              \
-        if (rc_ != cudaSuccess) {                                              \
-            wn_errprintf(err, "GPU %d: %s: %s", ordinal, what,                 \
-                         cudaGetErrorString(rc_));                             \
-            goto fail;                                                         \
-        }                                                                      \
+#define CUDA_TRY(call, what)                                                             \
+    do {                                                                                 \
+        cudaError_t rc_ = (call);                                                        \
+        if (rc_ != cudaSuccess) {                                                        \
+            wn_errprintf(err, "GPU %d: %s: %s", ordinal, what, cudaGetErrorString(rc_)); \
+            goto fail;                                                                   \
+        }                                                                                \
     } while (0)
 
-extern "C" int wn_gpu_sum_u64(int ordinal, const uint64_t *values, size_t n,
-                              uint64_t *sum, wn_error_t *err)
+extern "C" int wn_gpu_sum_u64(int ordinal, const uint64_t *values, size_t n, uint64_t *sum,
+                              wn_error_t *err)
 {
     unsigned long long *dv = NULL, *dout = NULL, host = 0;
     int blocks = (int)((n + 255) / 256);
@@ -99,12 +97,10 @@ extern "C" int wn_gpu_sum_u64(int ordinal, const uint64_t *values, size_t n,
     CUDA_TRY(cudaMalloc(&dout, sizeof(*dout)), "cudaMalloc");
     CUDA_TRY(cudaMemset(dout, 0, sizeof(*dout)), "cudaMemset");
     if (n)
-        CUDA_TRY(cudaMemcpy(dv, values, n * sizeof(*dv), cudaMemcpyHostToDevice),
-                 "copy to device");
+        CUDA_TRY(cudaMemcpy(dv, values, n * sizeof(*dv), cudaMemcpyHostToDevice), "copy to device");
     sum_u64_kernel<<<blocks, 256>>>(dv, n, dout);
     CUDA_TRY(cudaGetLastError(), "kernel launch");
-    CUDA_TRY(cudaMemcpy(&host, dout, sizeof(host), cudaMemcpyDeviceToHost),
-             "copy from device");
+    CUDA_TRY(cudaMemcpy(&host, dout, sizeof(host), cudaMemcpyDeviceToHost), "copy from device");
     cudaFree(dv);
     cudaFree(dout);
     *sum = host;
@@ -137,13 +133,13 @@ extern "C" void wn_gpu_free(int ordinal, void *ptr)
         cudaFree(ptr);
 }
 
-extern "C" int wn_gpu_copy(int ordinal, void *dst, const void *src, size_t bytes,
-                           int to_device, wn_error_t *err)
+extern "C" int wn_gpu_copy(int ordinal, void *dst, const void *src, size_t bytes, int to_device,
+                           wn_error_t *err)
 {
     CUDA_TRY(cudaSetDevice(ordinal), "cudaSetDevice");
-    CUDA_TRY(cudaMemcpy(dst, src, bytes,
-                        to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost),
-             to_device ? "copy to device" : "copy from device");
+    CUDA_TRY(
+        cudaMemcpy(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost),
+        to_device ? "copy to device" : "copy from device");
     return 0;
 fail:
     (void)cudaGetLastError();
@@ -169,13 +165,26 @@ struct nccl_clique {
 static int nccl_type(int type, ncclDataType_t *t)
 {
     switch (type) {
-    case WN_TYPE_U8: *t = ncclUint8; return 0;
-    case WN_TYPE_I32: *t = ncclInt32; return 0;
-    case WN_TYPE_U32: *t = ncclUint32; return 0;
-    case WN_TYPE_I64: *t = ncclInt64; return 0;
-    case WN_TYPE_U64: *t = ncclUint64; return 0;
-    case WN_TYPE_F64: *t = ncclFloat64; return 0;
-    default: return -1;
+    case WN_TYPE_U8:
+        *t = ncclUint8;
+        return 0;
+    case WN_TYPE_I32:
+        *t = ncclInt32;
+        return 0;
+    case WN_TYPE_U32:
+        *t = ncclUint32;
+        return 0;
+    case WN_TYPE_I64:
+        *t = ncclInt64;
+        return 0;
+    case WN_TYPE_U64:
+        *t = ncclUint64;
+        return 0;
+    case WN_TYPE_F64:
+        *t = ncclFloat64;
+        return 0;
+    default:
+        return -1;
     }
 }
 
@@ -196,8 +205,8 @@ extern "C" int wn_nccl_unique_id(void *id, wn_error_t *err)
     return 0;
 }
 
-extern "C" int wn_nccl_init(const void *id, int nranks, int rank, int device,
-                            double timeout_s, void **comm, wn_error_t *err)
+extern "C" int wn_nccl_init(const void *id, int nranks, int rank, int device, double timeout_s,
+                            void **comm, wn_error_t *err)
 {
     *comm = NULL;
     struct nccl_clique *c = (struct nccl_clique *)calloc(1, sizeof(*c));
@@ -235,9 +244,10 @@ extern "C" int wn_nccl_init(const void *id, int nranks, int rank, int device,
             cudaStreamDestroy(c->stream);
             free(c);
             errno = ETIMEDOUT;
-            return wn_errprintf(err, "NCCL clique init (member %d of %d, GPU %d) gave up "
-                                "after %g s: a member did not join", rank, nranks, device,
-                                timeout_s);
+            return wn_errprintf(err,
+                                "NCCL clique init (member %d of %d, GPU %d) gave up "
+                                "after %g s: a member did not join",
+                                rank, nranks, device, timeout_s);
         }
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
@@ -248,24 +258,22 @@ extern "C" int wn_nccl_init(const void *id, int nranks, int rank, int device,
         cudaStreamDestroy(c->stream);
         free(c);
         errno = EIO;
-        return wn_errprintf(err, "NCCL clique init (member %d of %d, GPU %d): %s", rank,
-                            nranks, device, ncclGetErrorString(rc));
+        return wn_errprintf(err, "NCCL clique init (member %d of %d, GPU %d): %s", rank, nranks,
+                            device, ncclGetErrorString(rc));
     }
     *comm = c;
     return 0;
 }
 
 /* Waits for the stream (the clique's collectives are synchronous calls). */
-static int nccl_done(struct nccl_clique *c, ncclResult_t rc, const char *what,
-                     wn_error_t *err)
+static int nccl_done(struct nccl_clique *c, ncclResult_t rc, const char *what, wn_error_t *err)
 {
     if (rc == ncclInProgress || rc == ncclSuccess) {
         cudaError_t crc = cudaStreamSynchronize(c->stream);
         if (crc != cudaSuccess) {
             (void)cudaGetLastError();
             errno = EIO;
-            return wn_errprintf(err, "%s on GPU %d: %s", what, c->device,
-                                cudaGetErrorString(crc));
+            return wn_errprintf(err, "%s on GPU %d: %s", what, c->device, cudaGetErrorString(crc));
         }
         ncclResult_t state = ncclSuccess;
         if (ncclCommGetAsyncError(c->comm, &state) == ncclSuccess && state == ncclSuccess)
@@ -276,23 +284,23 @@ static int nccl_done(struct nccl_clique *c, ncclResult_t rc, const char *what,
     return wn_errprintf(err, "%s on GPU %d: %s", what, c->device, ncclGetErrorString(rc));
 }
 
-extern "C" int wn_nccl_allreduce(void *comm, const void *send, void *recv, size_t count,
-                                 int type, int op, wn_error_t *err)
+extern "C" int wn_nccl_allreduce(void *comm, const void *send, void *recv, size_t count, int type,
+                                 int op, wn_error_t *err)
 {
     struct nccl_clique *c = (struct nccl_clique *)comm;
     ncclDataType_t t;
-    ncclRedOp_t o = op == 2 ? ncclMin : op == 3 ? ncclMax : ncclSum;   /* WN_OP_* */
+    ncclRedOp_t o = op == 2 ? ncclMin : op == 3 ? ncclMax : ncclSum; /* WN_OP_* */
     if (nccl_type(type, &t) < 0) {
         errno = EINVAL;
         return wn_errprintf(err, "ncclAllReduce: type %d is not a fixed-width number", type);
     }
     cudaSetDevice(c->device);
-    return nccl_done(c, ncclAllReduce(send, recv, count, t, o, c->comm, c->stream),
-                     "ncclAllReduce", err);
+    return nccl_done(c, ncclAllReduce(send, recv, count, t, o, c->comm, c->stream), "ncclAllReduce",
+                     err);
 }
 
-extern "C" int wn_nccl_allgather(void *comm, const void *send, void *recv, size_t count,
-                                 int type, wn_error_t *err)
+extern "C" int wn_nccl_allgather(void *comm, const void *send, void *recv, size_t count, int type,
+                                 wn_error_t *err)
 {
     struct nccl_clique *c = (struct nccl_clique *)comm;
     ncclDataType_t t;
@@ -301,8 +309,8 @@ extern "C" int wn_nccl_allgather(void *comm, const void *send, void *recv, size_
         return wn_errprintf(err, "ncclAllGather: type %d is not a fixed-width number", type);
     }
     cudaSetDevice(c->device);
-    return nccl_done(c, ncclAllGather(send, recv, count, t, c->comm, c->stream),
-                     "ncclAllGather", err);
+    return nccl_done(c, ncclAllGather(send, recv, count, t, c->comm, c->stream), "ncclAllGather",
+                     err);
 }
 
 extern "C" int wn_nccl_bcast(void *comm, void *buf, size_t count, int type, int root,
@@ -338,7 +346,10 @@ static int no_nccl(wn_error_t *err)
     return wn_errprintf(err, "NCCL cliques need winnow built with NCCL (configure --with-nccl)");
 }
 
-extern "C" int wn_nccl_unique_id(void *, wn_error_t *err) { return no_nccl(err); }
+extern "C" int wn_nccl_unique_id(void *, wn_error_t *err)
+{
+    return no_nccl(err);
+}
 extern "C" int wn_nccl_init(const void *, int, int, int, double, void **comm, wn_error_t *err)
 {
     *comm = NULL;
@@ -356,5 +367,7 @@ extern "C" int wn_nccl_bcast(void *, void *, size_t, int, int, wn_error_t *err)
 {
     return no_nccl(err);
 }
-extern "C" void wn_nccl_destroy(void *) {}
+extern "C" void wn_nccl_destroy(void *)
+{
+}
 #endif

@@ -8,15 +8,13 @@ int wn_gpu_device_count(void)
     return -1;
 }
 
-int wn_gpu_describe(int ordinal, char *name, size_t len, size_t *mem_bytes,
-                    wn_error_t *err)
+int wn_gpu_describe(int ordinal, char *name, size_t len, size_t *mem_bytes, wn_error_t *err)
 {
     errno = ENODEV;
     return wn_errprintf(err, "GPU %d: winnow was built without CUDA", ordinal);
 }
 
-int wn_gpu_sum_u64(int ordinal, const uint64_t *values, size_t n, uint64_t *sum,
-                   wn_error_t *err)
+int wn_gpu_sum_u64(int ordinal, const uint64_t *values, size_t n, uint64_t *sum, wn_error_t *err)
 {
     errno = ENODEV;
     return wn_errprintf(err, "GPU %d: winnow was built without CUDA", ordinal);
@@ -61,8 +59,8 @@ int wn_nccl_unique_id(void *id, wn_error_t *err)
     return no_nccl(err);
 }
 
-int wn_nccl_init(const void *id, int nranks, int rank, int device, double timeout_s,
-                 void **comm, wn_error_t *err)
+int wn_nccl_init(const void *id, int nranks, int rank, int device, double timeout_s, void **comm,
+                 wn_error_t *err)
 {
     (void)id, (void)nranks, (void)rank, (void)device, (void)timeout_s;
     *comm = NULL;

@@ -106,13 +106,12 @@ static void set_str(char *dst, size_t len, const char *src)
     snprintf(dst, len, "%s", src ? src : "");
 }
 
-int wn_place_from_env(const struct wn_layout_input *in, struct wn_place *p,
-                      wn_error_t *err)
+int wn_place_from_env(const struct wn_layout_input *in, struct wn_place *p, wn_error_t *err)
 {
     if (!in || !p || in->size < 1 || in->rank < 0 || in->rank >= in->size) {
         errno = EINVAL;
-        return wn_errprintf(err, "layout: rank %d of %d is not a valid place",
-                            in ? in->rank : -1, in ? in->size : -1);
+        return wn_errprintf(err, "layout: rank %d of %d is not a valid place", in ? in->rank : -1,
+                            in ? in->size : -1);
     }
     memset(p, 0, sizeof(*p));
     p->rank = in->rank;
@@ -145,8 +144,7 @@ int wn_place_from_env(const struct wn_layout_input *in, struct wn_place *p,
     if (p->launcher == WN_LAUNCH_SRUN) {
         p->node_id = p->nodeid;
         p->local_rank = p->localid;
-        p->local_size = tasks_on_node(env_get(in, "SLURM_STEP_TASKS_PER_NODE"),
-                                      p->nodeid);
+        p->local_size = tasks_on_node(env_get(in, "SLURM_STEP_TASKS_PER_NODE"), p->nodeid);
     } else if (p->launcher == WN_LAUNCH_MPIRUN) {
         p->local_rank = (int)env_long(in, "OMPI_COMM_WORLD_LOCAL_RANK");
         p->local_size = (int)env_long(in, "OMPI_COMM_WORLD_LOCAL_SIZE");
@@ -210,7 +208,8 @@ int wn_place_from_env(const struct wn_layout_input *in, struct wn_place *p,
             snprintf(p->warning, sizeof(p->warning),
                      "rank %d sees only its own GPU (--gpus-per-task?): NCCL peers on "
                      "node %d cannot see each other's GPUs; use --gpus-per-node with "
-                     "--gpu-bind=none", p->rank, p->node_id);
+                     "--gpu-bind=none",
+                     p->rank, p->node_id);
     } else {
         p->gpu = lr % p->ngpus;
         snprintf(p->gpu_bind, sizeof(p->gpu_bind), "local rank %d mod %d", lr, p->ngpus);
@@ -228,7 +227,8 @@ int wn_place_check_launch(const struct wn_place *p, wn_error_t *err)
         return 0;
     if (p->step_num_tasks != p->size || p->procid != p->rank) {
         errno = EPROTO;
-        return wn_errprintf(err,
+        return wn_errprintf(
+            err,
             "MPI and Slurm disagree: MPI says rank %d of %d, Slurm says task %d of %d "
             "(job %ld step %ld). This is a PMI mismatch: srun started %d separate "
             "singletons instead of one MPI job. Launch with 'srun --mpi=pmix' "
@@ -249,14 +249,15 @@ int wn_check_pmi_env(const struct wn_layout_input *in, wn_error_t *err)
     if (env_get(in, "PMIX_RANK") || env_get(in, "PMI_RANK") || env_get(in, "PMI_FD"))
         return 0;
     errno = EPROTO;
-    return wn_errprintf(err,
+    return wn_errprintf(
+        err,
         "srun started this process as task %ld of %ld (job %ld step %ld) without a "
         "PMI that MPI can use (no PMIX_RANK in the environment): MPI would say rank 0 "
         "of 1, Slurm says task %ld of %ld. This is a PMI mismatch: srun would start "
         "%ld separate singletons instead of one MPI job. Launch with 'srun --mpi=pmix' "
         "(OpenMPI here has no PMI-2), or set MpiDefault=pmix in slurm.conf.",
-        procid, ntasks, env_long(in, "SLURM_JOB_ID"), env_long(in, "SLURM_STEP_ID"),
-        procid, ntasks, ntasks);
+        procid, ntasks, env_long(in, "SLURM_JOB_ID"), env_long(in, "SLURM_STEP_ID"), procid, ntasks,
+        ntasks);
 }
 
 void wn_layout_complete(struct wn_place *places, int n)
@@ -271,8 +272,7 @@ void wn_layout_complete(struct wn_place *places, int n)
             continue;
         int id = -1;
         for (int j = 0; j < i; j++)
-            if (strcmp(places[j].node_name, places[i].node_name) == 0 &&
-                places[j].node_id >= 0) {
+            if (strcmp(places[j].node_name, places[i].node_name) == 0 && places[j].node_id >= 0) {
                 id = places[j].node_id;
                 break;
             }
@@ -306,24 +306,27 @@ int wn_layout_nnodes(const struct wn_place *places, int n)
 const char *wn_launcher_name(enum wn_launcher l)
 {
     switch (l) {
-    case WN_LAUNCH_SINGLETON: return "singleton";
-    case WN_LAUNCH_MPIRUN:    return "mpirun";
-    case WN_LAUNCH_SRUN:      return "srun";
+    case WN_LAUNCH_SINGLETON:
+        return "singleton";
+    case WN_LAUNCH_MPIRUN:
+        return "mpirun";
+    case WN_LAUNCH_SRUN:
+        return "srun";
     }
     return "?";
 }
 
 void wn_place_print(FILE *out, const struct wn_place *p)
 {
-    fprintf(out, "rank %d/%d node %d (%s) local %d/%d cpus %d (%s) launcher %s",
-            p->rank, p->size, p->node_id, p->node_name, p->local_rank, p->local_size,
-            p->cpus, p->cpus_from, wn_launcher_name(p->launcher));
+    fprintf(out, "rank %d/%d node %d (%s) local %d/%d cpus %d (%s) launcher %s", p->rank, p->size,
+            p->node_id, p->node_name, p->local_rank, p->local_size, p->cpus, p->cpus_from,
+            wn_launcher_name(p->launcher));
     if (p->launcher == WN_LAUNCH_SRUN)
-        fprintf(out, " slurm job %ld step %ld procid %d localid %d nodeid %d",
-                p->job_id, p->step_id, p->procid, p->localid, p->nodeid);
+        fprintf(out, " slurm job %ld step %ld procid %d localid %d nodeid %d", p->job_id,
+                p->step_id, p->procid, p->localid, p->nodeid);
     if (p->gpu >= 0)
-        fprintf(out, " gpus %d bound %d (CUDA device %s; %s)", p->ngpus, p->gpu,
-                p->gpu_label, p->gpu_bind);
+        fprintf(out, " gpus %d bound %d (CUDA device %s; %s)", p->ngpus, p->gpu, p->gpu_label,
+                p->gpu_bind);
     else
         fprintf(out, " gpus %d bound none (%s)", p->ngpus, p->gpu_bind);
     fputc('\n', out);
@@ -341,7 +344,8 @@ void wn_layout_input_from_process(struct wn_layout_input *in, int rank, int size
     in->hostname = host;
     cpu_set_t set;
     CPU_ZERO(&set);
-    in->affinity_cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
-                                                                     : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    in->affinity_cpus = sched_getaffinity(0, sizeof(set), &set) == 0
+                            ? CPU_COUNT(&set)
+                            : (int)sysconf(_SC_NPROCESSORS_ONLN);
     in->device_count = wn_gpu_device_count();
 }

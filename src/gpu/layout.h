@@ -16,19 +16,19 @@
 #define WN_NAME_LEN 64
 
 enum wn_launcher {
-    WN_LAUNCH_SINGLETON,   /* started alone: one process does everything */
-    WN_LAUNCH_MPIRUN,      /* started by mpirun/mpiexec                  */
-    WN_LAUNCH_SRUN,        /* started by srun as a Slurm step            */
+    WN_LAUNCH_SINGLETON, /* started alone: one process does everything */
+    WN_LAUNCH_MPIRUN,    /* started by mpirun/mpiexec                  */
+    WN_LAUNCH_SRUN,      /* started by srun as a Slurm step            */
 };
 
 struct wn_place {
-    int rank, size;                 /* MPI_COMM_WORLD */
+    int rank, size; /* MPI_COMM_WORLD */
     enum wn_launcher launcher;
-    int node_id;                    /* 0..nnodes-1; -1 until known       */
-    int local_rank, local_size;     /* ranks on this node; -1 unknown    */
+    int node_id;                /* 0..nnodes-1; -1 until known       */
+    int local_rank, local_size; /* ranks on this node; -1 unknown    */
     char node_name[WN_NAME_LEN];
-    int cpus;                       /* CPUs this rank may use, >= 1      */
-    char cpus_from[WN_NAME_LEN];    /* which source gave `cpus`          */
+    int cpus;                    /* CPUs this rank may use, >= 1      */
+    char cpus_from[WN_NAME_LEN]; /* which source gave `cpus`          */
 
     /* Slurm step identity (-1 where unset). */
     long job_id, step_id;
@@ -36,32 +36,31 @@ struct wn_place {
     int gpus_on_node;
 
     /* GPUs this rank sees and the one it binds. */
-    int ngpus;                      /* visible to this rank              */
-    int gpu;                        /* bound ordinal in the visible set, -1 none */
-    char gpu_label[WN_NAME_LEN];    /* the bound device as named in
+    int ngpus;                   /* visible to this rank              */
+    int gpu;                     /* bound ordinal in the visible set, -1 none */
+    char gpu_label[WN_NAME_LEN]; /* the bound device as named in
                                        CUDA_VISIBLE_DEVICES, e.g. "3"     */
-    char gpu_bind[WN_NAME_LEN];     /* how it was chosen                  */
-    char warning[256];              /* a binding a user should know of    */
+    char gpu_bind[WN_NAME_LEN];  /* how it was chosen                  */
+    char warning[256];           /* a binding a user should know of    */
 };
 
 typedef const char *(*wn_getenv_fn)(const char *name, void *arg);
 
 struct wn_layout_input {
-    wn_getenv_fn getenv;            /* NULL: the process environment      */
+    wn_getenv_fn getenv; /* NULL: the process environment      */
     void *getenv_arg;
-    int rank, size;                 /* from MPI                           */
-    const char *hostname;           /* this host's name                   */
-    int device_count;               /* CUDA devices the driver reports,
+    int rank, size;       /* from MPI                           */
+    const char *hostname; /* this host's name                   */
+    int device_count;     /* CUDA devices the driver reports,
                                        -1 when there is no driver         */
-    int affinity_cpus;              /* CPUs in this process's mask         */
+    int affinity_cpus;    /* CPUs in this process's mask         */
 };
 
 /* Fills *place from the input.  Node id and local rank come from Slurm
  * (SLURM_NODEID, SLURM_LOCALID) or OpenMPI (OMPI_COMM_WORLD_LOCAL_RANK);
  * where neither says, they stay -1 and wn_layout_gather() derives them
  * from host names. */
-int wn_place_from_env(const struct wn_layout_input *in, struct wn_place *place,
-                      wn_error_t *err);
+int wn_place_from_env(const struct wn_layout_input *in, struct wn_place *place, wn_error_t *err);
 
 /* Under srun, MPI and Slurm must agree on who is who: a PMI mismatch
  * (srun without --mpi=pmix) starts N singletons that all think they are

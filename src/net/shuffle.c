@@ -56,8 +56,7 @@ static ucp_context_h context(wn_error_t *err)
         ucp_config_t *cfg;
         ucs_status_t s = ucp_config_read(NULL, NULL, &cfg);
         if (s == UCS_OK) {
-            ucp_params_t p = {.field_mask = UCP_PARAM_FIELD_FEATURES,
-                              .features = UCP_FEATURE_TAG};
+            ucp_params_t p = {.field_mask = UCP_PARAM_FIELD_FEATURES, .features = UCP_FEATURE_TAG};
             s = ucp_init(&p, cfg, &ctx);
             ucp_config_release(cfg);
         }
@@ -91,10 +90,9 @@ static int check_health(struct wn_shuffle *sh, wn_error_t *err)
     for (int i = 0; i < sh->size; i++) {
         struct peer *p = &sh->peers[i];
         if (i != sh->rank && p->ep_status != UCS_OK)
-            return shuffle_fail(sh, err,
-                                "shuffle round %u: endpoint from rank %d to rank %d failed: %s",
-                                sh->round, sh->world[sh->rank], sh->world[i],
-                                ucs_status_string(p->ep_status));
+            return shuffle_fail(
+                sh, err, "shuffle round %u: endpoint from rank %d to rank %d failed: %s", sh->round,
+                sh->world[sh->rank], sh->world[i], ucs_status_string(p->ep_status));
     }
     return 0;
 }
@@ -106,8 +104,8 @@ static int check_timeouts(struct wn_shuffle *sh, wn_error_t *err)
         if (!s->done && t - s->t_posted > sh->timeout_s)
             return shuffle_fail(sh, err,
                                 "shuffle round %u: send from rank %d to rank %d not completed "
-                                "after %g s", sh->round, sh->world[sh->rank], sh->world[s->peer],
-                                sh->timeout_s);
+                                "after %g s",
+                                sh->round, sh->world[sh->rank], sh->world[s->peer], sh->timeout_s);
     if (!sh->finished)
         return 0;
     for (int i = 0; i < sh->size; i++) {
@@ -121,9 +119,9 @@ static int check_timeouts(struct wn_shuffle *sh, wn_error_t *err)
                 snprintf(want, sizeof(want), "%llu", (unsigned long long)p->expected);
             return shuffle_fail(sh, err,
                                 "shuffle round %u: rank %d waited %g s for rank %d (got %llu "
-                                "of %s messages; finished: %s)", sh->round, sh->world[sh->rank],
-                                sh->timeout_s, sh->world[i], (unsigned long long)p->got, want,
-                                p->fin_seen ? "yes" : "no");
+                                "of %s messages; finished: %s)",
+                                sh->round, sh->world[sh->rank], sh->timeout_s, sh->world[i],
+                                (unsigned long long)p->got, want, p->fin_seen ? "yes" : "no");
         }
     }
     return 0;
@@ -156,8 +154,8 @@ int wn_shuffle_progress(struct wn_shuffle *sh, wn_error_t *err)
     return did;
 }
 
-int wn_shuffle_insert(struct wn_shuffle *sh, uint32_t part, uint64_t origin, void *buf,
-                      size_t len, wn_error_t *err)
+int wn_shuffle_insert(struct wn_shuffle *sh, uint32_t part, uint64_t origin, void *buf, size_t len,
+                      wn_error_t *err)
 {
     if (sh->failed) {
         free(buf);
@@ -180,8 +178,8 @@ int wn_shuffle_insert(struct wn_shuffle *sh, uint32_t part, uint64_t origin, voi
         free(buf);
         return shuffle_fail(sh, err, "shuffle round %u: out of memory", sh->round);
     }
-    *q = (struct qchunk){.part = part, .origin = origin, .buf = buf, .len = len,
-                         .t_queued = shuffle_now_s()};
+    *q = (struct qchunk){
+        .part = part, .origin = origin, .buf = buf, .len = len, .t_queued = shuffle_now_s()};
     struct peer *p = &sh->peers[owner];
     if (p->qtail)
         p->qtail->next = q;
@@ -254,15 +252,17 @@ int wn_shuffle_extract(struct wn_shuffle *sh, uint32_t part, wn_shuffle_chunk_fn
                        wn_error_t *err)
 {
     if (part >= sh->nparts || (int)(part % (uint32_t)sh->size) != sh->rank)
-        return wn_errprintf(err, "shuffle round %u: rank %d does not own partition %u",
-                            sh->round, sh->world[sh->rank], part);
+        return wn_errprintf(err, "shuffle round %u: rank %d does not own partition %u", sh->round,
+                            sh->world[sh->rank], part);
     struct part_store *ps = &sh->parts[part / (uint32_t)sh->size];
     if (ps->n > 1)
         qsort(ps->v, ps->n, sizeof(*ps->v), by_origin);
     for (size_t i = 1; i < ps->n; i++)
         if (ps->v[i].origin == ps->v[i - 1].origin)
-            return wn_errprintf(err, "shuffle round %u: partition %u has two chunks of origin "
-                                "%llu", sh->round, part, (unsigned long long)ps->v[i].origin);
+            return wn_errprintf(err,
+                                "shuffle round %u: partition %u has two chunks of origin "
+                                "%llu",
+                                sh->round, part, (unsigned long long)ps->v[i].origin);
     char *rbuf = NULL;
     size_t rcap = 0;
     int rc = 0;
@@ -374,11 +374,11 @@ static int connect_peers(struct wn_shuffle *sh, wn_error_t *err)
             rc = wn_errprintf(err, "shuffle round %u: cannot get the UCX worker address: %s",
                               sh->round, ucs_status_string(s));
     } else {
-        rc = -1;   /* the caller said why */
+        rc = -1; /* the caller said why */
     }
     int *lens = malloc(sh->size * sizeof(int)), *displs = malloc(sh->size * sizeof(int));
     if (!lens || !displs)
-        abort();   /* a few bytes: nothing sensible is left to do */
+        abort(); /* a few bytes: nothing sensible is left to do */
     MPI_Allgather(&len, 1, MPI_INT, lens, 1, MPI_INT, sh->comm);
     int total = 0;
     for (int i = 0; i < sh->size; i++) {
@@ -388,8 +388,7 @@ static int connect_peers(struct wn_shuffle *sh, wn_error_t *err)
     char *all = malloc(total ? total : 1);
     if (!all)
         abort();
-    MPI_Allgatherv(len ? wa.address : NULL, len, MPI_BYTE, all, lens, displs, MPI_BYTE,
-                   sh->comm);
+    MPI_Allgatherv(len ? wa.address : NULL, len, MPI_BYTE, all, lens, displs, MPI_BYTE, sh->comm);
     for (int i = 0; i < sh->size && rc == 0; i++) {
         if (i == sh->rank)
             continue;
@@ -406,16 +405,14 @@ static int connect_peers(struct wn_shuffle *sh, wn_error_t *err)
             .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                           UCP_EP_PARAM_FIELD_ERR_HANDLER,
             .address = (ucp_address_t *)(all + displs[i]),
-            .err_mode = sh->same_host[i] ? UCP_ERR_HANDLING_MODE_NONE
-                                         : UCP_ERR_HANDLING_MODE_PEER,
+            .err_mode = sh->same_host[i] ? UCP_ERR_HANDLING_MODE_NONE : UCP_ERR_HANDLING_MODE_PEER,
             .err_handler = {.cb = ep_error_cb, .arg = &sh->peers[i]},
         };
         ucs_status_t s = ucp_ep_create(sh->worker, &ep, &sh->peers[i].ep);
         if (s != UCS_OK) {
             sh->peers[i].ep = NULL;
             rc = wn_errprintf(err, "shuffle round %u: endpoint from rank %d to rank %d: %s",
-                              sh->round, sh->world[sh->rank], sh->world[i],
-                              ucs_status_string(s));
+                              sh->round, sh->world[sh->rank], sh->world[i], ucs_status_string(s));
         }
     }
     /* Wire the endpoints up now (a flush completes once they are), so the
@@ -483,7 +480,7 @@ struct wn_shuffle *wn_shuffle_create(MPI_Comm comm, uint32_t round, uint32_t npa
     char host[MPI_MAX_PROCESSOR_NAME];
     int hlen = 0;
     MPI_Get_processor_name(host, &hlen);
-    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (int i = 0; i < hlen; i++)
         h = (h ^ (unsigned char)host[i]) * 1099511628211ull;
     long long me[2] = {opts ? opts->world_rank : 0, (long long)h};

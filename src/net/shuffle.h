@@ -48,22 +48,22 @@
 struct wn_shuffle;
 
 struct wn_shuffle_opts {
-    size_t inflight_per_peer;     /* bytes posted to one peer and not yet
+    size_t inflight_per_peer; /* bytes posted to one peer and not yet
                                      completed; 0: 8 MiB */
-    size_t memory_limit;          /* received bytes held in memory before
+    size_t memory_limit;      /* received bytes held in memory before
                                      spilling; 0: 1 GiB */
-    const char *spill_dir;        /* NULL: $TMPDIR or /tmp */
-    double timeout_s;             /* 0: 300 s */
-    int world_rank;               /* this rank in MPI_COMM_WORLD, for messages */
+    const char *spill_dir;    /* NULL: $TMPDIR or /tmp */
+    double timeout_s;         /* 0: 300 s */
+    int world_rank;           /* this rank in MPI_COMM_WORLD, for messages */
 };
 
 struct wn_shuffle_stats {
-    uint64_t chunks_sent, bytes_sent;       /* to peers (not local) */
+    uint64_t chunks_sent, bytes_sent; /* to peers (not local) */
     uint64_t messages_sent;
-    uint64_t chunks_received, bytes_received;   /* from peers and local */
-    uint64_t bytes_spilled;                 /* written to the spill file */
-    uint64_t peak_held_bytes;               /* received, held in memory */
-    uint64_t peak_queued_bytes;             /* inserted, not yet sent */
+    uint64_t chunks_received, bytes_received; /* from peers and local */
+    uint64_t bytes_spilled;                   /* written to the spill file */
+    uint64_t peak_held_bytes;                 /* received, held in memory */
+    uint64_t peak_queued_bytes;               /* inserted, not yet sent */
 };
 
 /* Collective over comm (every rank of it calls it): makes the worker,
@@ -76,8 +76,8 @@ struct wn_shuffle *wn_shuffle_create(MPI_Comm comm, uint32_t round, uint32_t npa
 /* Queues chunk (buf, len) for partition part; the round takes buf
  * (malloc'd) and frees it once sent.  origin orders the partition's
  * chunks at extract: give each chunk of a partition a distinct origin. */
-int wn_shuffle_insert(struct wn_shuffle *sh, uint32_t part, uint64_t origin, void *buf,
-                      size_t len, wn_error_t *err);
+int wn_shuffle_insert(struct wn_shuffle *sh, uint32_t part, uint64_t origin, void *buf, size_t len,
+                      wn_error_t *err);
 
 /* Bytes inserted and not yet handed to UCX: an inserter above its budget
  * waits (progressing) before inserting more. */

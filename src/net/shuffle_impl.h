@@ -21,12 +21,12 @@
 
 #include "net/shuffle.h"
 
-#define SHF_MAGIC 0x57534846u    /* "WSHF" */
+#define SHF_MAGIC 0x57534846u /* "WSHF" */
 #define SHF_FIN 1u
-#define SMALL_MAX (256u << 10)   /* a coalesced message, at most */
-#define BIG_MIN (32u << 10)      /* a chunk this large goes on its own */
+#define SMALL_MAX (256u << 10) /* a coalesced message, at most */
+#define BIG_MIN (32u << 10)    /* a chunk this large goes on its own */
 #define SMALL_POSTED_PER_PEER 4
-#define COALESCE_WAIT_S 200e-6   /* a partial message waits this long for more */
+#define COALESCE_WAIT_S 200e-6 /* a partial message waits this long for more */
 
 #define TAG_KIND_SHIFT 60
 #define TAG_KIND_MASK (UINT64_C(0xf) << TAG_KIND_SHIFT)
@@ -39,14 +39,14 @@
 struct msg_hdr {
     uint32_t magic, round, src, flags;
     uint32_t nchunks, pad;
-    uint64_t fin_count;   /* SHF_FIN: data messages sent to this peer */
+    uint64_t fin_count; /* SHF_FIN: data messages sent to this peer */
 };
 
 #define DESC_BIG 1u
 struct chunk_desc {
     uint32_t part, flags;
     uint64_t origin, len;
-    uint64_t seq;         /* DESC_BIG: the BIG message's sequence number */
+    uint64_t seq; /* DESC_BIG: the BIG message's sequence number */
 };
 
 /* A chunk waiting in the sender's queue for one peer. */
@@ -75,8 +75,8 @@ struct recv_rec {
     int done;
     ucs_status_t status;
     void *req, *buf;
-    size_t len;           /* buffer's (BIG: the chunk's) length */
-    size_t got;           /* received length */
+    size_t len; /* buffer's (BIG: the chunk's) length */
+    size_t got; /* received length */
     int src;
     uint32_t part;
     uint64_t origin, seq;
@@ -84,8 +84,8 @@ struct recv_rec {
 
 struct chunk_rec {
     uint64_t origin, len;
-    void *mem;            /* NULL when spilled (or empty) */
-    off_t off;            /* spill offset */
+    void *mem; /* NULL when spilled (or empty) */
+    off_t off; /* spill offset */
 };
 
 struct part_store {
@@ -96,9 +96,9 @@ struct part_store {
 struct peer {
     int rank;
     ucp_ep_h ep;
-    ucs_status_t ep_status;   /* set by the error callback */
+    ucs_status_t ep_status; /* set by the error callback */
     struct qchunk *qhead, *qtail;
-    size_t qsmall;            /* descriptor and inline bytes queued */
+    size_t qsmall; /* descriptor and inline bytes queued */
     size_t inflight;
     uint64_t sent_msgs, big_seq;
     int fin_sent;
@@ -118,13 +118,13 @@ struct wn_shuffle {
     int *same_host;
     ucp_worker_h worker;
     struct peer *peers;
-    struct send_rec *sends;               /* in flight */
-    struct recv_rec *small;               /* posted SMALL buffers */
+    struct send_rec *sends; /* in flight */
+    struct recv_rec *small; /* posted SMALL buffers */
     int nsmall;
-    struct recv_rec *big_wait, *big_wait_tail;   /* described, not posted */
+    struct recv_rec *big_wait, *big_wait_tail; /* described, not posted */
     struct recv_rec *big_posted;
     size_t big_posted_bytes;
-    struct part_store *parts;             /* owned partitions: p / size */
+    struct part_store *parts; /* owned partitions: p / size */
     size_t queued, held;
     char *spill_dir;
     int spill_fd;

@@ -68,8 +68,8 @@ static void note_held(struct wn_shuffle *sh)
 static int spill_open(struct wn_shuffle *sh, wn_error_t *err)
 {
     char path[4096];
-    if (snprintf(path, sizeof(path), "%s/winnow-shuffle-%u-XXXXXX", sh->spill_dir,
-                 sh->round) >= (int)sizeof(path))
+    if (snprintf(path, sizeof(path), "%s/winnow-shuffle-%u-XXXXXX", sh->spill_dir, sh->round) >=
+        (int)sizeof(path))
         return shuffle_fail(sh, err, "shuffle round %u: spill directory %s: path too long",
                             sh->round, sh->spill_dir);
     sh->spill_fd = mkstemp(path);
@@ -84,7 +84,7 @@ static int spill_open(struct wn_shuffle *sh, wn_error_t *err)
  * a malloc'd buffer holding exactly the chunk, when given; else copying
  * data) or appended to the spill file. */
 int shuffle_store(struct wn_shuffle *sh, uint32_t part, uint64_t origin, void *owned,
-                         const void *data, size_t len, wn_error_t *err)
+                  const void *data, size_t len, wn_error_t *err)
 {
     struct part_store *ps = &sh->parts[part / (uint32_t)sh->size];
     if (ps->n == ps->cap) {
@@ -145,8 +145,8 @@ int shuffle_store(struct wn_shuffle *sh, uint32_t part, uint64_t origin, void *o
 
 /* ---------------------------------------------------------- sending -- */
 
-static int post_send(struct wn_shuffle *sh, struct peer *p, void *buf, size_t len,
-                     ucp_tag_t tag, wn_error_t *err)
+static int post_send(struct wn_shuffle *sh, struct peer *p, void *buf, size_t len, ucp_tag_t tag,
+                     wn_error_t *err)
 {
     struct send_rec *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -217,8 +217,8 @@ int shuffle_flush_peer(struct wn_shuffle *sh, struct peer *p, int force, wn_erro
         if (!msg)
             return shuffle_fail(sh, err, "shuffle round %u: out of memory", sh->round);
         struct msg_hdr *h = (struct msg_hdr *)msg;
-        *h = (struct msg_hdr){.magic = SHF_MAGIC, .round = sh->round, .src = (uint32_t)sh->rank,
-                              .nchunks = n};
+        *h = (struct msg_hdr){
+            .magic = SHF_MAGIC, .round = sh->round, .src = (uint32_t)sh->rank, .nchunks = n};
         struct chunk_desc *d = (struct chunk_desc *)(h + 1);
         char *data = (char *)(d + n);
         struct qchunk *big = NULL, **bigtail = &big;
@@ -232,7 +232,7 @@ int shuffle_flush_peer(struct wn_shuffle *sh, struct peer *p, int force, wn_erro
             if (q->len >= BIG_MIN) {
                 d[i].flags = DESC_BIG;
                 d[i].seq = p->big_seq++ & TAG_SEQ_MASK;
-                q->origin = d[i].seq;   /* the node now carries the BIG tag */
+                q->origin = d[i].seq; /* the node now carries the BIG tag */
                 q->next = NULL;
                 *bigtail = q;
                 bigtail = &q->next;
@@ -273,8 +273,11 @@ int shuffle_flush_peer(struct wn_shuffle *sh, struct peer *p, int force, wn_erro
         struct msg_hdr *h = malloc(sizeof(*h));
         if (!h)
             return shuffle_fail(sh, err, "shuffle round %u: out of memory", sh->round);
-        *h = (struct msg_hdr){.magic = SHF_MAGIC, .round = sh->round, .src = (uint32_t)sh->rank,
-                              .flags = SHF_FIN, .fin_count = p->sent_msgs};
+        *h = (struct msg_hdr){.magic = SHF_MAGIC,
+                              .round = sh->round,
+                              .src = (uint32_t)sh->rank,
+                              .flags = SHF_FIN,
+                              .fin_count = p->sent_msgs};
         p->fin_sent = 1;
         return post_send(sh, p, h, sizeof(*h), TAG_SMALL, err);
     }
@@ -315,8 +318,8 @@ static int post_recv(struct wn_shuffle *sh, struct recv_rec *r, ucp_tag_t tag, u
                      size_t len, wn_error_t *err)
 {
     ucp_request_param_t prm = {
-        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
-                        UCP_OP_ATTR_FLAG_NO_IMM_CMPL,
+        .op_attr_mask =
+            UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FLAG_NO_IMM_CMPL,
         .cb.recv = recv_cb,
         .user_data = r,
     };
@@ -325,8 +328,7 @@ static int post_recv(struct wn_shuffle *sh, struct recv_rec *r, ucp_tag_t tag, u
     if (UCS_PTR_IS_ERR(q)) {
         r->req = NULL;
         return shuffle_fail(sh, err, "shuffle round %u: rank %d cannot post a receive: %s",
-                            sh->round, sh->world[sh->rank],
-                            ucs_status_string(UCS_PTR_STATUS(q)));
+                            sh->round, sh->world[sh->rank], ucs_status_string(UCS_PTR_STATUS(q)));
     }
     r->req = q;
     return 0;
@@ -406,8 +408,7 @@ static int post_bigs(struct wn_shuffle *sh, wn_error_t *err)
 {
     while (sh->big_wait) {
         struct recv_rec *r = sh->big_wait;
-        if (sh->big_posted &&
-            sh->held + sh->big_posted_bytes + r->len > sh->memory_limit)
+        if (sh->big_posted && sh->held + sh->big_posted_bytes + r->len > sh->memory_limit)
             break;
         if (!(r->buf = malloc(r->len)))
             return shuffle_fail(sh, err, "shuffle round %u: out of memory (%zu bytes)", sh->round,
@@ -460,10 +461,9 @@ int shuffle_reap_recvs(struct wn_shuffle *sh, int *did, wn_error_t *err)
         if (r->status == UCS_OK && r->got != r->len)
             r->status = UCS_ERR_MESSAGE_TRUNCATED;
         if (r->status != UCS_OK)
-            rc = shuffle_fail(sh, err,
-                              "shuffle round %u: rank %d: receiving from rank %d failed: %s",
-                              sh->round, sh->world[sh->rank], sh->world[r->src],
-                              ucs_status_string(r->status));
+            rc = shuffle_fail(
+                sh, err, "shuffle round %u: rank %d: receiving from rank %d failed: %s", sh->round,
+                sh->world[sh->rank], sh->world[r->src], ucs_status_string(r->status));
         else
             rc = shuffle_store(sh, r->part, r->origin, r->buf, r->buf, r->len, err);
         if (rc != 0 && r->status != UCS_OK)

@@ -113,7 +113,7 @@ int wn_guard_inputs(const struct wn_inputs *in, const struct wn_guard_path *outs
             continue;
         char *r = resolve(outs[k].path);
         if (!r && (errno == ENOTDIR || errno == ENOENT))
-            continue;   /* a file where a folder must be: wn_guard_writable says so */
+            continue; /* a file where a folder must be: wn_guard_writable says so */
         if (!r) {
             rc = wn_errprintf(err, "%s '%s': %s", outs[k].what, outs[k].path, strerror(errno));
             break;
@@ -128,26 +128,30 @@ int wn_guard_inputs(const struct wn_inputs *in, const struct wn_guard_path *outs
             if (!f)
                 continue;
             if (!strcmp(r, f))
-                rc = wn_errprintf(err, "%s '%s' is the input file '%s': winnow never writes "
-                                  "over its input", outs[k].what, outs[k].path,
-                                  wn_inputs_file(in, i)->path);
+                rc = wn_errprintf(err,
+                                  "%s '%s' is the input file '%s': winnow never writes "
+                                  "over its input",
+                                  outs[k].what, outs[k].path, wn_inputs_file(in, i)->path);
             else if (within(f, r))
-                rc = wn_errprintf(err, "%s '%s' holds the input file '%s': winnow never "
+                rc = wn_errprintf(err,
+                                  "%s '%s' holds the input file '%s': winnow never "
                                   "writes over its input; write outputs elsewhere",
                                   outs[k].what, outs[k].path, wn_inputs_file(in, i)->path);
-            else if (outs[k].kind == WN_OUTPUT_FILE && beside == SIZE_MAX &&
-                     !strncmp(f, r, rdir) && f[rdir] == '/' && !strchr(f + rdir + 1, '/'))
+            else if (outs[k].kind == WN_OUTPUT_FILE && beside == SIZE_MAX && !strncmp(f, r, rdir) &&
+                     f[rdir] == '/' && !strchr(f + rdir + 1, '/'))
                 beside = i;
         }
         if (rc == 0 && beside != SIZE_MAX)
-            rc = wn_errprintf(err, "%s '%s' is beside the input file '%s': a later run "
+            rc = wn_errprintf(err,
+                              "%s '%s' is beside the input file '%s': a later run "
                               "listing that folder would take it for input; write "
-                              "outputs elsewhere", outs[k].what, outs[k].path,
-                              wn_inputs_file(in, beside)->path);
+                              "outputs elsewhere",
+                              outs[k].what, outs[k].path, wn_inputs_file(in, beside)->path);
         for (size_t i = 0; i < nfolders && rc == 0; i++) {
             const char *d = wn_inputs_folder(in, i);
             if (within(r, d))
-                rc = wn_errprintf(err, "%s '%s' lies in the input directory '%s': a later "
+                rc = wn_errprintf(err,
+                                  "%s '%s' lies in the input directory '%s': a later "
                                   "run listing it would take winnow's outputs for input; "
                                   "write outputs (output, rejects, checkpoint) outside it",
                                   outs[k].what, outs[k].path, d);
@@ -198,17 +202,20 @@ int wn_guard_writable(const struct wn_guard_path *outs, size_t n, wn_error_t *er
         if (exists && S_ISDIR(sb.st_mode))
             return wn_errprintf(err, "%s '%s' is a folder, not a file", what, p);
         if (exists && !S_ISREG(sb.st_mode))
-            continue;   /* /dev/stdout and the like: writable or not, not ours to test */
+            continue; /* /dev/stdout and the like: writable or not, not ours to test */
         const char *slash = strrchr(p, '/');
-        char *dir = !slash ? strdup(".") : slash == p ? strdup("/")
-                                                     : strndup(p, (size_t)(slash - p));
+        char *dir = !slash       ? strdup(".")
+                    : slash == p ? strdup("/")
+                                 : strndup(p, (size_t)(slash - p));
         if (!dir)
             return wn_errprintf(err, "out of memory");
         int rc = stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode)
-                     ? (errno = ENOTDIR, wn_errprintf(err, "%s '%s': '%s' is a file, not a "
-                                                      "folder", what, p, dir))
-                     : wn_mkdir_p(dir, err) < 0 ? wn_errprefix(err, "%s '%s'", what, p)
-                                                : probe(dir, what, p, err);
+                     ? (errno = ENOTDIR, wn_errprintf(err,
+                                                      "%s '%s': '%s' is a file, not a "
+                                                      "folder",
+                                                      what, p, dir))
+                 : wn_mkdir_p(dir, err) < 0 ? wn_errprefix(err, "%s '%s'", what, p)
+                                            : probe(dir, what, p, err);
         free(dir);
         if (rc < 0)
             return -1;

@@ -22,7 +22,7 @@
 
 struct wn_guard_path {
     const char *path;
-    const char *what;            /* "output", "stage 'x' output", ... */
+    const char *what; /* "output", "stage 'x' output", ... */
     enum wn_output_kind kind;
 };
 

@@ -26,18 +26,18 @@
 #define MAX_FILES (UINT64_C(1) << 24)
 
 struct entry {
-    struct wn_input_file f;      /* f.path: owned */
-    char *real;                  /* rank 0 only: the real path */
+    struct wn_input_file f; /* f.path: owned */
+    char *real;             /* rank 0 only: the real path */
 };
 
 struct wn_inputs {
     struct entry *v;
     size_t n, cap;
-    int listed;                  /* by this process, or given (unpack) */
-    int given;                   /* given by rank 0: not listed here */
-    char *spec;                  /* what was listed */
-    char *who;                   /* the stage that listed it */
-    char **folders;              /* real paths, rank 0 only */
+    int listed;     /* by this process, or given (unpack) */
+    int given;      /* given by rank 0: not listed here */
+    char *spec;     /* what was listed */
+    char *who;      /* the stage that listed it */
+    char **folders; /* real paths, rank 0 only */
     size_t nfolders;
 };
 
@@ -185,8 +185,7 @@ static int has_suffix(const char *name, const char *const *suffixes)
     return 0;
 }
 
-static int list_dir(struct found *l, const char *dir, const char *const *suffixes,
-                    wn_error_t *err)
+static int list_dir(struct found *l, const char *dir, const char *const *suffixes, wn_error_t *err)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -227,7 +226,7 @@ static int list_dir(struct found *l, const char *dir, const char *const *suffixe
 static int glob_error(const char *path, int e)
 {
     (void)path, (void)e;
-    return 1;   /* stop: an unreadable directory would silently hide files */
+    return 1; /* stop: an unreadable directory would silently hide files */
 }
 
 static int list_glob(struct found *l, const char *pattern, wn_error_t *err)
@@ -279,8 +278,10 @@ static int fingerprint(struct entry *e, char *buf, wn_error_t *err)
             continue;
         if (k <= 0) {
             rc = k < 0 ? wn_errprintf(err, "%s: %s", e->f.path, strerror(errno))
-                       : wn_errprintf(err, "%s: shorter than its %" PRIu64 " bytes while "
-                                      "listed (is it being written?)", e->f.path, size);
+                       : wn_errprintf(err,
+                                      "%s: shorter than its %" PRIu64 " bytes while "
+                                      "listed (is it being written?)",
+                                      e->f.path, size);
             break;
         }
         got += (size_t)k;
@@ -364,7 +365,7 @@ int wn_inputs_list(struct wn_inputs *in, const char *who, const char *spec,
                    const char *const *suffixes, wn_error_t *err)
 {
     if (in->given)
-        return 0;   /* rank 0 listed and checked it */
+        return 0; /* rank 0 listed and checked it */
     struct found l = {0};
     if (list_spec(&l, spec, suffixes, err) < 0) {
         found_free(&l);
@@ -377,11 +378,12 @@ int wn_inputs_list(struct wn_inputs *in, const char *who, const char *spec,
         if (same)
             return 0;
         errno = EINVAL;
-        return wn_errprintf(err, "input '%s' lists %zu file%s, but stage '%s' read %zu from "
+        return wn_errprintf(err,
+                            "input '%s' lists %zu file%s, but stage '%s' read %zu from "
                             "input '%s': a document's id holds its file's position in one "
                             "list, so every stage must read the same input (set the "
-                            "pipeline's `input` and leave the stages' own unset)", spec, n,
-                            n == 1 ? "" : "s", in->who, in->n, in->spec);
+                            "pipeline's `input` and leave the stages' own unset)",
+                            spec, n, n == 1 ? "" : "s", in->who, in->n, in->spec);
     }
     if (!(in->spec = strdup(spec)) || !(in->who = strdup(who))) {
         found_free(&l);
@@ -422,10 +424,11 @@ int wn_inputs_check(const struct wn_inputs *in, size_t i, int fd, wn_error_t *er
         snprintf(now, sizeof(now), "at %lld.%09ld", (long long)sb.st_mtim.tv_sec,
                  sb.st_mtim.tv_nsec);
     }
-    return wn_errprintf(err, "%s changed since the run listed it (%s, now %s): document ids "
+    return wn_errprintf(err,
+                        "%s changed since the run listed it (%s, now %s): document ids "
                         "hold line numbers, so a changed input cannot be read; restart the run "
-                        "(removing its checkpoint) once the input stays as it is", f->path,
-                        was, now);
+                        "(removing its checkpoint) once the input stays as it is",
+                        f->path, was, now);
 }
 
 /* ------------------------------------------------------------ wire -- */

@@ -40,7 +40,7 @@ void wn_inputs_destroy(struct wn_inputs *in);
 int wn_inputs_list(struct wn_inputs *in, const char *who, const char *spec,
                    const char *const *suffixes, wn_error_t *err);
 
-size_t wn_inputs_count(const struct wn_inputs *in);           /* 0: not listed */
+size_t wn_inputs_count(const struct wn_inputs *in); /* 0: not listed */
 const struct wn_input_file *wn_inputs_file(const struct wn_inputs *in, size_t i);
 /* The directories the listing searched, recursively: that of a directory
  * input (real paths).  Outputs must stay out of them (guard.c). */

@@ -19,8 +19,8 @@ struct wn_registry {
     struct plugin {
         char *path;
         void *handle;
-        size_t first, count;      /* its stages in ops[] */
-    } *plugins;
+        size_t first, count; /* its stages in ops[] */
+    } * plugins;
     size_t nplugins;
 };
 
@@ -36,8 +36,7 @@ void wn_registry_set_builtins(const struct wn_stage_ops *const *table)
     builtins = table;
 }
 
-int wn_plugin_add_stage(struct wn_registry *reg, const struct wn_stage_ops *ops,
-                        wn_error_t *err)
+int wn_plugin_add_stage(struct wn_registry *reg, const struct wn_stage_ops *ops, wn_error_t *err)
 {
     if (!ops || !ops->type || !ops->process_batch) {
         errno = EINVAL;
@@ -45,7 +44,8 @@ int wn_plugin_add_stage(struct wn_registry *reg, const struct wn_stage_ops *ops,
     }
     if (ops->abi_version < WN_STAGE_ABI_MIN || ops->abi_version > WN_STAGE_ABI) {
         errno = EINVAL;
-        return wn_errprintf(err, "stage type '%s' was built for stage ABI %u, this "
+        return wn_errprintf(err,
+                            "stage type '%s' was built for stage ABI %u, this "
                             "winnow has ABI %u: rebuild it against these headers",
                             ops->type, ops->abi_version, WN_STAGE_ABI);
     }
@@ -60,13 +60,17 @@ int wn_plugin_add_stage(struct wn_registry *reg, const struct wn_stage_ops *ops,
     }
     if ((ops->flags & WN_STAGE_LSH) && !(ops->flags & WN_STAGE_SHUFFLE)) {
         errno = EINVAL;
-        return wn_errprintf(err, "stage type '%s': an LSH stage is a shuffle stage "
-                            "(WN_STAGE_SHUFFLE)", ops->type);
+        return wn_errprintf(err,
+                            "stage type '%s': an LSH stage is a shuffle stage "
+                            "(WN_STAGE_SHUFFLE)",
+                            ops->type);
     }
     if ((ops->flags & WN_STAGE_SHUFFLE) && (ops->flags & WN_STAGE_RAFT)) {
         errno = EINVAL;
-        return wn_errprintf(err, "stage type '%s': a stage cannot be both a shuffle and "
-                            "a RAFT stage", ops->type);
+        return wn_errprintf(err,
+                            "stage type '%s': a stage cannot be both a shuffle and "
+                            "a RAFT stage",
+                            ops->type);
     }
     if (ops->flags & ~WN_STAGE_FLAGS_ALL) {
         errno = EINVAL;
@@ -91,14 +95,14 @@ struct wn_registry *wn_registry_get(void)
         registry_ready = 1;
         for (const struct wn_stage_ops *const *o = builtins; o && *o; o++)
             if (wn_plugin_add_stage(&registry, *o, NULL) < 0)
-                abort();   /* a broken built-in is a bug of ours */
+                abort(); /* a broken built-in is a bug of ours */
         nbuiltin = registry.n;
     }
     return &registry;
 }
 
-static const struct wn_stage_ops *find_in(struct wn_registry *reg, size_t first,
-                                          size_t count, const char *type)
+static const struct wn_stage_ops *find_in(struct wn_registry *reg, size_t first, size_t count,
+                                          const char *type)
 {
     for (size_t i = first; i < first + count && i < reg->n; i++)
         if (!strcmp(reg->ops[i]->type, type))
@@ -111,8 +115,7 @@ static int is_plugin_path(const char *type)
     return strchr(type, '/') || strstr(type, ".so");
 }
 
-static struct plugin *load_plugin(struct wn_registry *reg, const char *path,
-                                  wn_error_t *err)
+static struct plugin *load_plugin(struct wn_registry *reg, const char *path, wn_error_t *err)
 {
     for (size_t i = 0; i < reg->nplugins; i++)
         if (!strcmp(reg->plugins[i].path, path))
@@ -146,8 +149,10 @@ static struct plugin *load_plugin(struct wn_registry *reg, const char *path,
     if (built_for != WN_TASK_ABI) {
         dlclose(h);
         errno = EINVAL;
-        wn_errprintf(err, "plugin %s was built for task ABI %u, this winnow has task ABI "
-                     "%u: rebuild it against these headers", path, built_for, WN_TASK_ABI);
+        wn_errprintf(err,
+                     "plugin %s was built for task ABI %u, this winnow has task ABI "
+                     "%u: rebuild it against these headers",
+                     path, built_for, WN_TASK_ABI);
         return NULL;
     }
     size_t first = reg->n;
@@ -156,13 +161,12 @@ static struct plugin *load_plugin(struct wn_registry *reg, const char *path,
         reg->n = first;
         dlclose(h);
         errno = EINVAL;
-        wn_errprintf(err, "plugin %s: %s", path,
-                     e.text[0] ? e.text : "registered no stage type");
+        wn_errprintf(err, "plugin %s: %s", path, e.text[0] ? e.text : "registered no stage type");
         return NULL;
     }
     struct plugin *p = &reg->plugins[reg->nplugins++];
     p->path = strdup(path);
-    p->handle = h;   /* kept open: its ops tables live in it */
+    p->handle = h; /* kept open: its ops tables live in it */
     p->first = first;
     p->count = reg->n - first;
     return p;
@@ -176,7 +180,8 @@ const struct wn_stage_ops *wn_registry_find(struct wn_registry *reg, const char 
         const struct wn_stage_ops *o = find_in(reg, 0, nbuiltin, type);
         if (!o) {
             errno = ENOENT;
-            wn_errprintf(err, "unknown stage type '%s' (built-in types: run 'winnow "
+            wn_errprintf(err,
+                         "unknown stage type '%s' (built-in types: run 'winnow "
                          "stages'; a plugin is named by its path, e.g. ./myplugin.so)",
                          type);
         }
@@ -217,9 +222,8 @@ void wn_registry_print(struct wn_registry *reg, FILE *out)
             }
         fputs(first ? "\n" : "]\n", out);
         for (const struct wn_param_spec *s = o->params; s && s->name; s++)
-            fprintf(out, "    %-18s %-7s default %-10s %s\n", s->name,
-                    wn_param_type_name(s->type), s->def ? s->def : "(required)",
-                    s->help ? s->help : "");
+            fprintf(out, "    %-18s %-7s default %-10s %s\n", s->name, wn_param_type_name(s->type),
+                    s->def ? s->def : "(required)", s->help ? s->help : "");
     }
 }
 
@@ -242,8 +246,8 @@ const char *wn_stage_later_param(const struct wn_stage *st, const char *type, co
     return NULL;
 }
 
-const char *wn_stage_earlier_param(const struct wn_stage *st, const char *type,
-                                   const char *key, const char **name)
+const char *wn_stage_earlier_param(const struct wn_stage *st, const char *type, const char *key,
+                                   const char **name)
 {
     const struct wn_pipeline_config *p = st->pipeline;
     for (size_t i = p ? (size_t)st->index : 0; i-- > 0;)
@@ -255,15 +259,13 @@ const char *wn_stage_earlier_param(const struct wn_stage *st, const char *type,
     return NULL;
 }
 
-struct wn_stage *wn_stage_create(const struct wn_stage_config *cfg, uint32_t index,
-                                 wn_error_t *err)
+struct wn_stage *wn_stage_create(const struct wn_stage_config *cfg, uint32_t index, wn_error_t *err)
 {
     struct wn_registry *reg = wn_registry_get();
     wn_error_t e = {{0}};
     const struct wn_stage_ops *ops = wn_registry_find(reg, cfg->type, &e);
     if (!ops) {
-        wn_errprintf(err, "%s: stage '%s': %s", wn_stage_config_where(cfg), cfg->name,
-                     e.text);
+        wn_errprintf(err, "%s: stage '%s': %s", wn_stage_config_where(cfg), cfg->name, e.text);
         return NULL;
     }
     if (wn_params_validate(cfg->params, ops->params, cfg->name, &e) < 0) {
@@ -272,22 +274,26 @@ struct wn_stage *wn_stage_create(const struct wn_stage_config *cfg, uint32_t ind
     }
     if ((ops->flags & WN_STAGE_RAFT) && cfg->num_output_tasks > 0) {
         errno = EINVAL;
-        wn_errprintf(err, "%s: stage '%s': num_output_tasks is set by the clique size "
-                     "for RAFT stage type '%s'", wn_stage_config_where(cfg), cfg->name,
-                     ops->type);
+        wn_errprintf(err,
+                     "%s: stage '%s': num_output_tasks is set by the clique size "
+                     "for RAFT stage type '%s'",
+                     wn_stage_config_where(cfg), cfg->name, ops->type);
         return NULL;
     }
     if (!(ops->flags & WN_STAGE_SHUFFLE) && cfg->total_nparts > 0) {
         errno = EINVAL;
-        wn_errprintf(err, "%s: stage '%s': total_nparts is for shuffle stages; type '%s' "
-                     "is not one", wn_stage_config_where(cfg), cfg->name, ops->type);
+        wn_errprintf(err,
+                     "%s: stage '%s': total_nparts is for shuffle stages; type '%s' "
+                     "is not one",
+                     wn_stage_config_where(cfg), cfg->name, ops->type);
         return NULL;
     }
     if ((ops->flags & WN_STAGE_SHUFFLE) && cfg->num_output_tasks > 0) {
         errno = EINVAL;
-        wn_errprintf(err, "%s: stage '%s': a shuffle stage's outputs are its partitions: "
-                     "set total_nparts, not num_output_tasks", wn_stage_config_where(cfg),
-                     cfg->name);
+        wn_errprintf(err,
+                     "%s: stage '%s': a shuffle stage's outputs are its partitions: "
+                     "set total_nparts, not num_output_tasks",
+                     wn_stage_config_where(cfg), cfg->name);
         return NULL;
     }
     struct wn_stage *st = calloc(1, sizeof(*st));
@@ -310,8 +316,7 @@ int wn_stage_set_shuffle_key(struct wn_stage *st, const char *column, wn_error_t
     }
     if (!column || !*column) {
         errno = EINVAL;
-        return wn_errprintf(err, "stage '%s': the shuffle key must name a column",
-                            st->cfg->name);
+        return wn_errprintf(err, "stage '%s': the shuffle key must name a column", st->cfg->name);
     }
     char *c = strdup(column);
     if (!c)
@@ -325,8 +330,10 @@ int wn_stage_set_rounds(struct wn_stage *st, uint32_t rounds, wn_error_t *err)
 {
     if (!(st->ops->flags & WN_STAGE_SHUFFLE) || rounds < 1 || rounds > 65536) {
         errno = EINVAL;
-        return wn_errprintf(err, "stage '%s': %u shuffle rounds (a shuffle stage has "
-                            "1 to 65536)", st->cfg->name, rounds);
+        return wn_errprintf(err,
+                            "stage '%s': %u shuffle rounds (a shuffle stage has "
+                            "1 to 65536)",
+                            st->cfg->name, rounds);
     }
     st->rounds = rounds;
     return 0;
@@ -361,7 +368,7 @@ uint32_t wn_stage_nparts(const struct wn_stage *st, uint64_t ninputs)
         n = 1;
     if (st->ops->flags & WN_STAGE_LSH)
         while (n & (n - 1))
-            n &= n - 1;   /* down to a power of two */
+            n &= n - 1; /* down to a power of two */
     return (uint32_t)n;
 }
 
@@ -374,8 +381,8 @@ static int names_its_place(const struct wn_stage *st, const char *text)
     char tail[200];
     snprintf(tail, sizeof(tail), ": stage '%s': ", st->cfg->name);
     for (size_t i = 0; i <= wn_params_count(p); i++) {
-        const char *o = i < wn_params_count(p) ? wn_params_origin(p, i)
-                                              : wn_stage_config_where(st->cfg);
+        const char *o =
+            i < wn_params_count(p) ? wn_params_origin(p, i) : wn_stage_config_where(st->cfg);
         size_t n = o ? strlen(o) : 0;
         if (n && !strncmp(text, o, n) && !strncmp(text + n, tail, strlen(tail)))
             return 1;
@@ -396,12 +403,13 @@ static int check_nparts(const struct wn_stage *st, wn_error_t *err)
     if (n * st->rounds <= WN_MAX_STAGE_BATCHES)
         return 0;
     errno = EINVAL;
-    return wn_errprintf(err, "%s: stage '%s': total_nparts %llu x %u rounds = %llu partitions "
+    return wn_errprintf(err,
+                        "%s: stage '%s': total_nparts %llu x %u rounds = %llu partitions "
                         "(at most %u in all rounds: each is a batch that rank 0 tracks and "
                         "a checkpoint file); lower total_nparts, or leave it out to get one "
-                        "per input task", wn_stage_config_where(st->cfg), st->cfg->name,
-                        (unsigned long long)n, st->rounds,
-                        (unsigned long long)(n * st->rounds), WN_MAX_STAGE_BATCHES);
+                        "per input task",
+                        wn_stage_config_where(st->cfg), st->cfg->name, (unsigned long long)n,
+                        st->rounds, (unsigned long long)(n * st->rounds), WN_MAX_STAGE_BATCHES);
 }
 
 int wn_stage_init(struct wn_stage *st, wn_error_t *err)
@@ -409,8 +417,7 @@ int wn_stage_init(struct wn_stage *st, wn_error_t *err)
     if (st->initialized)
         return 0;
     wn_error_t e = {{0}};
-    if ((st->ops->init && st->ops->init(st, st->cfg->params, &e) < 0) ||
-        check_nparts(st, &e) < 0) {
+    if ((st->ops->init && st->ops->init(st, st->cfg->params, &e) < 0) || check_nparts(st, &e) < 0) {
         /* What a failed init made is freed now (fini copes with a
          * partly made state). */
         int saved = errno;

@@ -18,7 +18,7 @@
 
 /* What a stage rejected in the batch being processed. */
 struct wn_rejects {
-    char *buf;                /* the records, JSON lines */
+    char *buf; /* the records, JSON lines */
     size_t len, cap;
     struct wn_reject_counts counts;
 };
@@ -31,8 +31,7 @@ struct wn_rejects {
 #define MAX_REASONS 64
 #define OTHER_REASONS "other reasons"
 
-static int counts_bump(struct wn_reject_counts *c, const char *reason, uint64_t k,
-                       wn_error_t *err)
+static int counts_bump(struct wn_reject_counts *c, const char *reason, uint64_t k, wn_error_t *err)
 {
     int known = 0;
     for (size_t i = 0; i < c->n && !known; i++)
@@ -73,7 +72,8 @@ int wn_reject_counts_add(struct wn_reject_counts *c, const char *summary, uint64
     const char *reason;
     json_t *v;
     int rc = 0;
-    json_object_foreach(counts, reason, v) {
+    json_object_foreach(counts, reason, v)
+    {
         if (json_is_integer(v) && json_integer_value(v) > 0 &&
             counts_bump(c, reason, (uint64_t)json_integer_value(v), err) < 0) {
             rc = -1;
@@ -112,13 +112,13 @@ void wn_reject_counts_text(const struct wn_reject_counts *c, char *buf, size_t l
     for (size_t k = 0; done && k < c->n && used < len; k++) {
         size_t best = SIZE_MAX;
         for (size_t i = 0; i < c->n; i++)
-            if (!done[i] && (best == SIZE_MAX || c->count[i] > c->count[best] ||
-                             (c->count[i] == c->count[best] &&
-                              strcmp(c->reason[i], c->reason[best]) < 0)))
+            if (!done[i] &&
+                (best == SIZE_MAX || c->count[i] > c->count[best] ||
+                 (c->count[i] == c->count[best] && strcmp(c->reason[i], c->reason[best]) < 0)))
                 best = i;
         done[best] = 1;
-        int w = snprintf(buf + used, len - used, "%s%" PRIu64 " %s", k ? ", " : "",
-                         c->count[best], c->reason[best]);
+        int w = snprintf(buf + used, len - used, "%s%" PRIu64 " %s", k ? ", " : "", c->count[best],
+                         c->reason[best]);
         used += w > 0 ? (size_t)w : 0;
     }
     free(done);
@@ -136,7 +136,7 @@ int wn_stage_reject(struct wn_stage *st, const char *file, uint64_t line, const 
     if (!st->rejects && !(st->rejects = calloc(1, sizeof(*st->rejects))))
         return wn_errprintf(err, "out of memory");
     struct wn_rejects *r = st->rejects;
-    char *msg = NULL, *why = wn_utf8_clean(reason);   /* it becomes a JSON key */
+    char *msg = NULL, *why = wn_utf8_clean(reason); /* it becomes a JSON key */
     if (!why || (detail && asprintf(&msg, "%s: %s", why, detail) < 0)) {
         free(why);
         return wn_errprintf(err, "out of memory");
@@ -146,8 +146,11 @@ int wn_stage_reject(struct wn_stage *st, const char *file, uint64_t line, const 
     char *qr = wn_json_quote(reason, strlen(reason));
     char *qm = wn_json_quote(msg ? msg : reason, strlen(msg ? msg : reason));
     char *rec = NULL;
-    int n = qf && qr && qm ? asprintf(&rec, "{\"file\":%s,\"line\":%" PRIu64 ",\"reason\":%s,"
-                                      "\"error\":%s}\n", qf, line, qr, qm) : -1;
+    int n = qf && qr && qm ? asprintf(&rec,
+                                      "{\"file\":%s,\"line\":%" PRIu64 ",\"reason\":%s,"
+                                      "\"error\":%s}\n",
+                                      qf, line, qr, qm)
+                           : -1;
     int rc = 0;
     if (n < 0) {
         rec = NULL;
@@ -303,7 +306,7 @@ int wn_rejects_reset(const char *path, wn_error_t *err)
 struct rj_line {
     const char *at;
     size_t len;
-    char *file;               /* NULL: not a reject record (sorts last) */
+    char *file; /* NULL: not a reject record (sorts last) */
     long long line;
     size_t seq;
 };
@@ -353,7 +356,7 @@ int wn_rejects_sort(const char *path)
         if (n > 0 && sorted && cmp_rj_line(&v[n - 1], r) > 0)
             sorted = 0;
         if (n > 0 && v[n - 1].len == l && !memcmp(v[n - 1].at, r->at, l))
-            sorted = 0;       /* a repeated line to drop */
+            sorted = 0; /* a repeated line to drop */
         n++;
         pos += l + 1;
     }

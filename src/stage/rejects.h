@@ -49,10 +49,10 @@ int wn_rejects_sort(const char *path);
 /* Rank 0: a stage's rejects, added up from the batches' summaries. */
 struct wn_reject_counts {
     uint64_t total;
-    size_t n;                 /* reasons */
+    size_t n; /* reasons */
     char **reason;
     uint64_t *count;
-    char *first;              /* of the batch with the smallest number */
+    char *first; /* of the batch with the smallest number */
     uint64_t first_batch;
 };
 

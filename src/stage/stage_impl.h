@@ -8,16 +8,16 @@
 
 struct wn_stage {
     const struct wn_stage_ops *ops;
-    const struct wn_stage_config *cfg;   /* name, resources, batching, params */
-    uint32_t index;                      /* position in the pipeline */
-    void *data;                          /* the stage's own (set_data) */
-    unsigned attempt;                    /* of the batch being processed */
-    int initialized;                     /* init ran (fini is due) */
+    const struct wn_stage_config *cfg; /* name, resources, batching, params */
+    uint32_t index;                    /* position in the pipeline */
+    void *data;                        /* the stage's own (set_data) */
+    unsigned attempt;                  /* of the batch being processed */
+    int initialized;                   /* init ran (fini is due) */
     /* Shuffle stages (set by init). */
-    char *shuffle_key;                   /* partition by this column's hash */
-    uint32_t rounds;                     /* >= 1 */
-    uint32_t round;                      /* being run */
-    uint64_t seeds;                      /* a source's seed tasks (0: 1) */
+    char *shuffle_key; /* partition by this column's hash */
+    uint32_t rounds;   /* >= 1 */
+    uint32_t round;    /* being run */
+    uint64_t seeds;    /* a source's seed tasks (0: 1) */
     /* The pipeline it is part of (NULL in unit tests), for built-in
      * stages that adapt to another one (wn_stage_later_param,
      * wn_stage_earlier_param). */
@@ -67,6 +67,6 @@ struct wn_stage *wn_stage_create(const struct wn_stage_config *cfg, uint32_t ind
  * from) is passed on as it is; any other is prefixed "FILE:LINE:COL:
  * stage 'NAME' (TYPE): init: " with the stage's entry. */
 int wn_stage_init(struct wn_stage *st, wn_error_t *err);
-void wn_stage_destroy(struct wn_stage *st);   /* runs fini when init ran */
+void wn_stage_destroy(struct wn_stage *st); /* runs fini when init ran */
 
 #endif /* WN_STAGE_IMPL_H */

@@ -12,8 +12,7 @@
 #include "winnow/task.h"
 #include "task/task_impl.h"
 
-struct wn_task *wn_task_create(uint64_t id, uint32_t stage_index,
-                               struct wn_batch *batch)
+struct wn_task *wn_task_create(uint64_t id, uint32_t stage_index, struct wn_batch *batch)
 {
     struct wn_task *task = calloc(1, sizeof(*task));
     if (!task)
@@ -47,8 +46,7 @@ struct wn_batch *wn_task_take_batch(struct wn_task *task)
     return b;
 }
 
-uint64_t wn_task_id_derive(uint64_t parent_id, uint32_t stage_index,
-                           uint64_t output_index)
+uint64_t wn_task_id_derive(uint64_t parent_id, uint32_t stage_index, uint64_t output_index)
 {
     /* Fixed little-endian bytes, not a struct: no padding, no host order. */
     unsigned char b[20];
@@ -58,8 +56,7 @@ uint64_t wn_task_id_derive(uint64_t parent_id, uint32_t stage_index,
     return XXH3_64bits(b, sizeof(b));
 }
 
-static struct wn_task_meta *meta_find(const struct wn_task *task,
-                                      const char *key)
+static struct wn_task_meta *meta_find(const struct wn_task *task, const char *key)
 {
     for (uint32_t i = 0; i < task->nmeta; i++)
         if (!strcmp(task->meta[i].key, key))
@@ -67,8 +64,7 @@ static struct wn_task_meta *meta_find(const struct wn_task *task,
     return NULL;
 }
 
-int wn_task_meta_set(struct wn_task *task, const char *key, const char *value,
-                     wn_error_t *err)
+int wn_task_meta_set(struct wn_task *task, const char *key, const char *value, wn_error_t *err)
 {
     if (!task || !key || !value) {
         errno = EINVAL;
@@ -77,15 +73,15 @@ int wn_task_meta_set(struct wn_task *task, const char *key, const char *value,
     size_t klen = strnlen(key, WN_META_KEY_MAX + 1);
     if (klen == 0 || klen > WN_META_KEY_MAX) {
         errno = EINVAL;
-        return wn_errprintf(err, "metadata key '%.20s%s' must have 1 to %d "
-                            "bytes", key, klen > 20 ? "..." : "",
-                            WN_META_KEY_MAX);
+        return wn_errprintf(err,
+                            "metadata key '%.20s%s' must have 1 to %d "
+                            "bytes",
+                            key, klen > 20 ? "..." : "", WN_META_KEY_MAX);
     }
     size_t vlen = strlen(value);
-    if (vlen > UINT32_MAX) {   /* the wire stores a u32 length */
+    if (vlen > UINT32_MAX) { /* the wire stores a u32 length */
         errno = EINVAL;
-        return wn_errprintf(err, "metadata '%s': value longer than 4 GiB",
-                            key);
+        return wn_errprintf(err, "metadata '%s': value longer than 4 GiB", key);
     }
     char *v = malloc(vlen + 1);
     if (!v)
@@ -100,8 +96,8 @@ int wn_task_meta_set(struct wn_task *task, const char *key, const char *value,
     if (task->nmeta >= WN_TASK_MAX_META) {
         free(v);
         errno = ENOSPC;
-        return wn_errprintf(err, "metadata '%s': a task holds at most %d keys",
-                            key, WN_TASK_MAX_META);
+        return wn_errprintf(err, "metadata '%s': a task holds at most %d keys", key,
+                            WN_TASK_MAX_META);
     }
     if (task->nmeta == task->cap_meta) {
         uint32_t cap = task->cap_meta ? task->cap_meta * 2 : 4;
@@ -156,8 +152,7 @@ static int perf_reserve(struct wn_task *task, uint32_t n, wn_error_t *err)
 
 /* Copies with the name NUL-padded, so packing never reads past it and two
  * equal records are equal byte for byte. */
-static void perf_copy(struct wn_stage_perf *dst,
-                      const struct wn_stage_perf *src)
+static void perf_copy(struct wn_stage_perf *dst, const struct wn_stage_perf *src)
 {
     size_t n = strnlen(src->stage, sizeof(src->stage) - 1);
     struct wn_stage_perf tmp = *src;
@@ -166,8 +161,7 @@ static void perf_copy(struct wn_stage_perf *dst,
     *dst = tmp;
 }
 
-int wn_task_perf_add(struct wn_task *task, const struct wn_stage_perf *perf,
-                     wn_error_t *err)
+int wn_task_perf_add(struct wn_task *task, const struct wn_stage_perf *perf, wn_error_t *err)
 {
     if (!task || !perf) {
         errno = EINVAL;
@@ -179,8 +173,7 @@ int wn_task_perf_add(struct wn_task *task, const struct wn_stage_perf *perf,
     return 0;
 }
 
-int wn_task_inherit(struct wn_task *child, const struct wn_task *parent,
-                    wn_error_t *err)
+int wn_task_inherit(struct wn_task *child, const struct wn_task *parent, wn_error_t *err)
 {
     if (!child || !parent) {
         errno = EINVAL;
@@ -190,16 +183,14 @@ int wn_task_inherit(struct wn_task *child, const struct wn_task *parent,
         uint32_t n = child->nperf + parent->nperf;
         if (n < child->nperf || perf_reserve(child, n, err) < 0)
             return -1;
-        memmove(child->perf + parent->nperf, child->perf,
-                child->nperf * sizeof(*child->perf));
+        memmove(child->perf + parent->nperf, child->perf, child->nperf * sizeof(*child->perf));
         for (uint32_t i = 0; i < parent->nperf; i++)
             perf_copy(&child->perf[i], &parent->perf[i]);
         child->nperf = n;
     }
     for (uint32_t i = 0; i < parent->nmeta; i++) {
         const struct wn_task_meta *m = &parent->meta[i];
-        if (!meta_find(child, m->key) &&
-            wn_task_meta_set(child, m->key, m->value, err) < 0)
+        if (!meta_find(child, m->key) && wn_task_meta_set(child, m->key, m->value, err) < 0)
             return -1;
     }
     return 0;
@@ -214,20 +205,18 @@ int wn_task_equal(const struct wn_task *a, const struct wn_task *b)
 {
     if (!a || !b)
         return a == b;
-    if (a->id != b->id || a->stage_index != b->stage_index ||
-        a->nmeta != b->nmeta || a->nperf != b->nperf)
+    if (a->id != b->id || a->stage_index != b->stage_index || a->nmeta != b->nmeta ||
+        a->nperf != b->nperf)
         return 0;
     for (uint32_t i = 0; i < a->nmeta; i++)
-        if (strcmp(a->meta[i].key, b->meta[i].key) ||
-            strcmp(a->meta[i].value, b->meta[i].value))
+        if (strcmp(a->meta[i].key, b->meta[i].key) || strcmp(a->meta[i].value, b->meta[i].value))
             return 0;
     for (uint32_t i = 0; i < a->nperf; i++) {
         const struct wn_stage_perf *x = &a->perf[i], *y = &b->perf[i];
-        if (strcmp(x->stage, y->stage) ||
-            memcmp(&x->process_s, &y->process_s, sizeof(double)) ||
-            memcmp(&x->idle_s, &y->idle_s, sizeof(double)) ||
-            x->items_in != y->items_in || x->items_out != y->items_out ||
-            x->bytes_in != y->bytes_in || x->bytes_out != y->bytes_out)
+        if (strcmp(x->stage, y->stage) || memcmp(&x->process_s, &y->process_s, sizeof(double)) ||
+            memcmp(&x->idle_s, &y->idle_s, sizeof(double)) || x->items_in != y->items_in ||
+            x->items_out != y->items_out || x->bytes_in != y->bytes_in ||
+            x->bytes_out != y->bytes_out)
             return 0;
     }
     return wn_batch_equal(a->batch, b->batch);
@@ -255,8 +244,7 @@ int wn_task_list_push(struct wn_task_list *list, struct wn_task *task)
     return 0;
 }
 
-int wn_task_list_push_batch(struct wn_task_list *list, struct wn_batch *batch,
-                            wn_error_t *err)
+int wn_task_list_push_batch(struct wn_task_list *list, struct wn_batch *batch, wn_error_t *err)
 {
     struct wn_task *t = wn_task_create(0, 0, batch);
     if (!t) {

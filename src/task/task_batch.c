@@ -56,9 +56,10 @@ static int name_check(const char *name, wn_error_t *err)
     if (n == 0)
         return errno = EINVAL, wn_errprintf(err, "column name is empty");
     if (n > WN_NAME_MAX)
-        return errno = EINVAL,
-               wn_errprintf(err, "column name '%.20s...' is longer than %d "
-                            "bytes", name, WN_NAME_MAX);
+        return errno = EINVAL, wn_errprintf(err,
+                                            "column name '%.20s...' is longer than %d "
+                                            "bytes",
+                                            name, WN_NAME_MAX);
     for (size_t i = 0; i < n && !why; i++) {
         unsigned char c = (unsigned char)name[i];
         if (c < 0x20 || c > 0x7e || c == '/')
@@ -84,9 +85,8 @@ struct wn_column *wn_batch_find(const struct wn_batch *batch, const char *name)
     return NULL;
 }
 
-struct wn_column *wn_batch_add_column(struct wn_batch *batch, const char *name,
-                                      enum wn_type type, uint32_t list_len,
-                                      wn_error_t *err)
+struct wn_column *wn_batch_add_column(struct wn_batch *batch, const char *name, enum wn_type type,
+                                      uint32_t list_len, wn_error_t *err)
 {
     if (!batch) {
         errno = EINVAL;
@@ -103,8 +103,8 @@ struct wn_column *wn_batch_add_column(struct wn_batch *batch, const char *name,
     int list = type == WN_TYPE_LIST_U32 || type == WN_TYPE_LIST_U64;
     if (list ? list_len == 0 : list_len > 1) {
         errno = EINVAL;
-        wn_errprintf(err, "column '%s': list length %u is not valid for %s",
-                     name, list_len, wn_type_name(type));
+        wn_errprintf(err, "column '%s': list length %u is not valid for %s", name, list_len,
+                     wn_type_name(type));
         return NULL;
     }
     if (wn_batch_find(batch, name)) {
@@ -114,8 +114,7 @@ struct wn_column *wn_batch_add_column(struct wn_batch *batch, const char *name,
     }
     if (batch->ncols >= WN_BATCH_MAX_COLS) {
         errno = ENOSPC;
-        wn_errprintf(err, "column '%s': a batch holds at most %d columns",
-                     name, WN_BATCH_MAX_COLS);
+        wn_errprintf(err, "column '%s': a batch holds at most %d columns", name, WN_BATCH_MAX_COLS);
         return NULL;
     }
     if (batch->ncols == batch->cap_cols) {
@@ -143,8 +142,7 @@ nomem:
     return NULL;
 }
 
-int wn_batch_drop_column(struct wn_batch *batch, const char *name,
-                         wn_error_t *err)
+int wn_batch_drop_column(struct wn_batch *batch, const char *name, wn_error_t *err)
 {
     for (uint32_t i = 0; batch && name && i < batch->ncols; i++) {
         if (strcmp(batch->cols[i]->name, name))
@@ -164,11 +162,11 @@ int wn_batch_validate(const struct wn_batch *batch, wn_error_t *err)
     for (uint32_t i = 1; batch && i < batch->ncols; i++) {
         if (batch->cols[i]->nrows != batch->cols[0]->nrows) {
             errno = EINVAL;
-            return wn_errprintf(err, "column '%s' has %llu rows but column "
-                                "'%s' has %llu", batch->cols[i]->name,
-                                (unsigned long long)batch->cols[i]->nrows,
-                                batch->cols[0]->name,
-                                (unsigned long long)batch->cols[0]->nrows);
+            return wn_errprintf(err,
+                                "column '%s' has %llu rows but column "
+                                "'%s' has %llu",
+                                batch->cols[i]->name, (unsigned long long)batch->cols[i]->nrows,
+                                batch->cols[0]->name, (unsigned long long)batch->cols[0]->nrows);
         }
     }
     return 0;
@@ -198,8 +196,7 @@ uint64_t wn_batch_nbytes(const struct wn_batch *batch)
 
 /* Gathers rows of a fixed-width column; the common row sizes get loops the
  * compiler can keep in registers. */
-static void gather_fixed(void *dst, const void *src, uint64_t rb,
-                         const uint32_t *rows, size_t n)
+static void gather_fixed(void *dst, const void *src, uint64_t rb, const uint32_t *rows, size_t n)
 {
     switch (rb) {
     case 1:
@@ -221,8 +218,7 @@ static void gather_fixed(void *dst, const void *src, uint64_t rb,
     }
 }
 
-struct wn_batch *wn_batch_take(const struct wn_batch *batch,
-                               const uint32_t *rows, size_t n,
+struct wn_batch *wn_batch_take(const struct wn_batch *batch, const uint32_t *rows, size_t n,
                                wn_error_t *err)
 {
     if (!batch || (n && !rows)) {
@@ -236,9 +232,10 @@ struct wn_batch *wn_batch_take(const struct wn_batch *batch,
     for (size_t i = 0; i < n; i++) {
         if (rows[i] >= nrows) {
             errno = EINVAL;
-            wn_errprintf(err, "take: row %u (at position %zu) is out of range:"
-                         " the batch has %llu rows", rows[i], i,
-                         (unsigned long long)nrows);
+            wn_errprintf(err,
+                         "take: row %u (at position %zu) is out of range:"
+                         " the batch has %llu rows",
+                         rows[i], i, (unsigned long long)nrows);
             return NULL;
         }
     }
@@ -249,8 +246,7 @@ struct wn_batch *wn_batch_take(const struct wn_batch *batch,
     }
     for (uint32_t c = 0; c < batch->ncols; c++) {
         const struct wn_column *src = batch->cols[c];
-        struct wn_column *dst = wn_batch_add_column(out, src->name, src->type,
-                                                    src->list_len, err);
+        struct wn_column *dst = wn_batch_add_column(out, src->name, src->type, src->list_len, err);
         if (!dst)
             goto fail;
         if (src->type != WN_TYPE_STR) {
@@ -266,8 +262,7 @@ struct wn_batch *wn_batch_take(const struct wn_batch *batch,
             uint64_t len = src->offsets[rows[i] + 1] - src->offsets[rows[i]];
             if (__builtin_add_overflow(total, len, &total)) {
                 errno = ENOMEM;
-                wn_errprintf(err, "take: column '%s' would exceed 2^64 bytes",
-                             src->name);
+                wn_errprintf(err, "take: column '%s' would exceed 2^64 bytes", src->name);
                 goto fail;
             }
         }
@@ -290,8 +285,7 @@ fail:
     return NULL;
 }
 
-int wn_batch_append(struct wn_batch *dst, const struct wn_batch *src,
-                    wn_error_t *err)
+int wn_batch_append(struct wn_batch *dst, const struct wn_batch *src, wn_error_t *err)
 {
     if (!dst || !src) {
         errno = EINVAL;
@@ -309,17 +303,17 @@ int wn_batch_append(struct wn_batch *dst, const struct wn_batch *src,
     }
     if (dst->ncols != src->ncols) {
         errno = EINVAL;
-        return wn_errprintf(err, "append: schemas differ: %u columns into %u",
-                            src->ncols, dst->ncols);
+        return wn_errprintf(err, "append: schemas differ: %u columns into %u", src->ncols,
+                            dst->ncols);
     }
     for (uint32_t c = 0; c < src->ncols; c++) {
         const struct wn_column *s = src->cols[c], *d = dst->cols[c];
-        if (strcmp(s->name, d->name) || s->type != d->type ||
-            s->list_len != d->list_len) {
+        if (strcmp(s->name, d->name) || s->type != d->type || s->list_len != d->list_len) {
             errno = EINVAL;
-            return wn_errprintf(err, "append: schemas differ at column %u: "
-                                "'%s' %s[%u] into '%s' %s[%u]", c, s->name,
-                                wn_type_name(s->type), s->list_len, d->name,
+            return wn_errprintf(err,
+                                "append: schemas differ at column %u: "
+                                "'%s' %s[%u] into '%s' %s[%u]",
+                                c, s->name, wn_type_name(s->type), s->list_len, d->name,
                                 wn_type_name(d->type), d->list_len);
         }
     }
@@ -386,13 +380,11 @@ int wn_batch_equal(const struct wn_batch *a, const struct wn_batch *b)
         return 0;
     for (uint32_t i = 0; i < a->ncols; i++) {
         const struct wn_column *x = a->cols[i], *y = b->cols[i];
-        if (strcmp(x->name, y->name) || x->type != y->type ||
-            x->list_len != y->list_len || x->nrows != y->nrows ||
-            x->nbytes != y->nbytes ||
+        if (strcmp(x->name, y->name) || x->type != y->type || x->list_len != y->list_len ||
+            x->nrows != y->nrows || x->nbytes != y->nbytes ||
             memcmp(x->data, y->data, x->nbytes) != 0)
             return 0;
-        if (x->type == WN_TYPE_STR &&
-            memcmp(x->offsets, y->offsets, (x->nrows + 1) * 8) != 0)
+        if (x->type == WN_TYPE_STR && memcmp(x->offsets, y->offsets, (x->nrows + 1) * 8) != 0)
             return 0;
     }
     return 1;

@@ -51,15 +51,24 @@ static void *alloc_aligned(uint64_t n)
 const char *wn_type_name(enum wn_type type)
 {
     switch (type) {
-    case WN_TYPE_U8: return "u8";
-    case WN_TYPE_I32: return "i32";
-    case WN_TYPE_U32: return "u32";
-    case WN_TYPE_I64: return "i64";
-    case WN_TYPE_U64: return "u64";
-    case WN_TYPE_F64: return "f64";
-    case WN_TYPE_STR: return "str";
-    case WN_TYPE_LIST_U32: return "list<u32>";
-    case WN_TYPE_LIST_U64: return "list<u64>";
+    case WN_TYPE_U8:
+        return "u8";
+    case WN_TYPE_I32:
+        return "i32";
+    case WN_TYPE_U32:
+        return "u32";
+    case WN_TYPE_I64:
+        return "i64";
+    case WN_TYPE_U64:
+        return "u64";
+    case WN_TYPE_F64:
+        return "f64";
+    case WN_TYPE_STR:
+        return "str";
+    case WN_TYPE_LIST_U32:
+        return "list<u32>";
+    case WN_TYPE_LIST_U64:
+        return "list<u64>";
     }
     return "?";
 }
@@ -67,10 +76,18 @@ const char *wn_type_name(enum wn_type type)
 size_t wn_type_width(enum wn_type type)
 {
     switch (type) {
-    case WN_TYPE_U8: case WN_TYPE_STR: return 1;
-    case WN_TYPE_I32: case WN_TYPE_U32: case WN_TYPE_LIST_U32: return 4;
-    case WN_TYPE_I64: case WN_TYPE_U64: case WN_TYPE_F64:
-    case WN_TYPE_LIST_U64: return 8;
+    case WN_TYPE_U8:
+    case WN_TYPE_STR:
+        return 1;
+    case WN_TYPE_I32:
+    case WN_TYPE_U32:
+    case WN_TYPE_LIST_U32:
+        return 4;
+    case WN_TYPE_I64:
+    case WN_TYPE_U64:
+    case WN_TYPE_F64:
+    case WN_TYPE_LIST_U64:
+        return 8;
     }
     return 0;
 }
@@ -95,16 +112,14 @@ uint64_t wn_col_row_bytes_(const struct wn_column *col)
 static int nomem(wn_error_t *err, const struct wn_column *col, uint64_t bytes)
 {
     errno = ENOMEM;
-    return wn_errprintf(err, "column '%s': out of memory for %llu bytes",
-                        col->name, (unsigned long long)bytes);
+    return wn_errprintf(err, "column '%s': out of memory for %llu bytes", col->name,
+                        (unsigned long long)bytes);
 }
 
-static int col_einval(wn_error_t *err, const struct wn_column *col,
-                      const char *want)
+static int col_einval(wn_error_t *err, const struct wn_column *col, const char *want)
 {
     errno = EINVAL;
-    return wn_errprintf(err, "column '%s' is %s, not %s", col->name,
-                        wn_type_name(col->type), want);
+    return wn_errprintf(err, "column '%s' is %s, not %s", col->name, wn_type_name(col->type), want);
 }
 
 /* Copy-on-write: give a view column buffers of its own (exactly sized). */
@@ -136,8 +151,7 @@ int wn_col_own_(struct wn_column *col, wn_error_t *err)
 
 /* Room for `need` data bytes: exactly (reserve) or at least doubling
  * (appends, so that n appends cost O(n) copying in total). */
-static int grow_bytes(struct wn_column *col, uint64_t need, int exact,
-                      wn_error_t *err)
+static int grow_bytes(struct wn_column *col, uint64_t need, int exact, wn_error_t *err)
 {
     if (wn_col_own_(col, err) < 0)
         return -1;
@@ -160,16 +174,14 @@ static int grow_bytes(struct wn_column *col, uint64_t need, int exact,
 }
 
 /* Room for `need` string offsets (that is, need - 1 rows). */
-static int grow_offsets(struct wn_column *col, uint64_t need, int exact,
-                        wn_error_t *err)
+static int grow_offsets(struct wn_column *col, uint64_t need, int exact, wn_error_t *err)
 {
     if (wn_col_own_(col, err) < 0)
         return -1;
     if (need <= col->cap_offsets)
         return 0;
     uint64_t cap = need;
-    if (!exact && col->cap_offsets <= UINT64_MAX / 4 &&
-        cap < col->cap_offsets * 2)
+    if (!exact && col->cap_offsets <= UINT64_MAX / 4 && cap < col->cap_offsets * 2)
         cap = col->cap_offsets * 2;
     if (cap > (UINT64_MAX - ALIGN) / 8)
         return nomem(err, col, UINT64_MAX);
@@ -185,8 +197,8 @@ static int grow_offsets(struct wn_column *col, uint64_t need, int exact,
 }
 
 /* Room for nrows rows (and, for strings, nbytes bytes) in total. */
-int wn_col_reserve_(struct wn_column *col, uint64_t nrows, uint64_t nbytes,
-                    int exact, wn_error_t *err)
+int wn_col_reserve_(struct wn_column *col, uint64_t nrows, uint64_t nbytes, int exact,
+                    wn_error_t *err)
 {
     if (col->type == WN_TYPE_STR) {
         if (nrows == UINT64_MAX)
@@ -201,8 +213,7 @@ int wn_col_reserve_(struct wn_column *col, uint64_t nrows, uint64_t nbytes,
     return grow_bytes(col, need, exact, err);
 }
 
-int wn_col_reserve(struct wn_column *col, uint64_t nrows, uint64_t nbytes,
-                   wn_error_t *err)
+int wn_col_reserve(struct wn_column *col, uint64_t nrows, uint64_t nbytes, wn_error_t *err)
 {
     return wn_col_reserve_(col, nrows, nbytes, 1, err);
 }
@@ -220,24 +231,34 @@ static void *push_slot(struct wn_column *col, uint64_t width, wn_error_t *err)
     return slot;
 }
 
-static int erange(wn_error_t *err, const struct wn_column *col,
-                  const char *what)
+static int erange(wn_error_t *err, const struct wn_column *col, const char *what)
 {
     errno = ERANGE;
-    return wn_errprintf(err, "column '%s': value %s does not fit %s",
-                        col->name, what, wn_type_name(col->type));
+    return wn_errprintf(err, "column '%s': value %s does not fit %s", col->name, what,
+                        wn_type_name(col->type));
 }
 
 int wn_col_append_u64(struct wn_column *col, uint64_t v, wn_error_t *err)
 {
     uint64_t max;
     switch (col->type) {
-    case WN_TYPE_U8: max = UINT8_MAX; break;
-    case WN_TYPE_I32: max = INT32_MAX; break;
-    case WN_TYPE_U32: max = UINT32_MAX; break;
-    case WN_TYPE_I64: max = INT64_MAX; break;
-    case WN_TYPE_U64: max = UINT64_MAX; break;
-    default: return col_einval(err, col, "an integer column");
+    case WN_TYPE_U8:
+        max = UINT8_MAX;
+        break;
+    case WN_TYPE_I32:
+        max = INT32_MAX;
+        break;
+    case WN_TYPE_U32:
+        max = UINT32_MAX;
+        break;
+    case WN_TYPE_I64:
+        max = INT64_MAX;
+        break;
+    case WN_TYPE_U64:
+        max = UINT64_MAX;
+        break;
+    default:
+        return col_einval(err, col, "an integer column");
     }
     if (v > max) {
         char s[32];
@@ -249,9 +270,15 @@ int wn_col_append_u64(struct wn_column *col, uint64_t v, wn_error_t *err)
     if (!slot)
         return -1;
     switch (w) {
-    case 1: *(uint8_t *)slot = (uint8_t)v; break;
-    case 4: *(uint32_t *)slot = (uint32_t)v; break;
-    default: *(uint64_t *)slot = v; break;
+    case 1:
+        *(uint8_t *)slot = (uint8_t)v;
+        break;
+    case 4:
+        *(uint32_t *)slot = (uint32_t)v;
+        break;
+    default:
+        *(uint64_t *)slot = v;
+        break;
     }
     return 0;
 }
@@ -277,8 +304,8 @@ int wn_col_append_i64(struct wn_column *col, int64_t v, wn_error_t *err)
         *slot = v;
         return 0;
     }
-    if (v < 0 && (col->type == WN_TYPE_U8 || col->type == WN_TYPE_U32 ||
-                  col->type == WN_TYPE_U64)) {
+    if (v < 0 &&
+        (col->type == WN_TYPE_U8 || col->type == WN_TYPE_U32 || col->type == WN_TYPE_U64)) {
         char s[32];
         snprintf(s, sizeof(s), "%lld", (long long)v);
         return erange(err, col, s);
@@ -306,15 +333,13 @@ static uint64_t self_offset(const void *buf, uint64_t cap, const void *p)
     return p && q >= b && q - b < cap ? q - b : UINT64_MAX;
 }
 
-int wn_col_append_str(struct wn_column *col, const char *s, size_t len,
-                      wn_error_t *err)
+int wn_col_append_str(struct wn_column *col, const char *s, size_t len, wn_error_t *err)
 {
     if (col->type != WN_TYPE_STR)
         return col_einval(err, col, "str");
     if (!s && len) {
         errno = EINVAL;
-        return wn_errprintf(err, "column '%s': NULL string of length %zu",
-                            col->name, len);
+        return wn_errprintf(err, "column '%s': NULL string of length %zu", col->name, len);
     }
     if (col->view || col->nrows + 2 > col->cap_offsets) {
         if (grow_offsets(col, col->nrows + 2, 0, err) < 0)
@@ -334,16 +359,14 @@ int wn_col_append_str(struct wn_column *col, const char *s, size_t len,
     return 0;
 }
 
-int wn_col_append_list(struct wn_column *col, const void *values,
-                       wn_error_t *err)
+int wn_col_append_list(struct wn_column *col, const void *values, wn_error_t *err)
 {
     if (!is_list(col->type))
         return col_einval(err, col, "a list column");
     return wn_col_append_n(col, values, 1, err);
 }
 
-int wn_col_append_n(struct wn_column *col, const void *values, uint64_t nrows,
-                    wn_error_t *err)
+int wn_col_append_n(struct wn_column *col, const void *values, uint64_t nrows, wn_error_t *err)
 {
     if (col->type == WN_TYPE_STR)
         return col_einval(err, col, "a fixed-width or list column");
@@ -367,8 +390,8 @@ int wn_col_append_n(struct wn_column *col, const void *values, uint64_t nrows,
     return 0;
 }
 
-int wn_col_append_strs(struct wn_column *col, const uint64_t *offsets,
-                       const char *bytes, uint64_t nrows, wn_error_t *err)
+int wn_col_append_strs(struct wn_column *col, const uint64_t *offsets, const char *bytes,
+                       uint64_t nrows, wn_error_t *err)
 {
     if (col->type != WN_TYPE_STR)
         return col_einval(err, col, "str");
@@ -381,8 +404,10 @@ int wn_col_append_strs(struct wn_column *col, const uint64_t *offsets,
     for (uint64_t i = 0; i < nrows; i++) {
         if (offsets[i + 1] < offsets[i]) {
             errno = EINVAL;
-            return wn_errprintf(err, "column '%s': offsets decrease at row "
-                                "%llu", col->name, (unsigned long long)i);
+            return wn_errprintf(err,
+                                "column '%s': offsets decrease at row "
+                                "%llu",
+                                col->name, (unsigned long long)i);
         }
     }
     uint64_t base = offsets[0], len = offsets[nrows] - base;
@@ -436,21 +461,21 @@ int wn_col_resize(struct wn_column *col, uint64_t nrows, wn_error_t *err)
     return 0;
 }
 
-#define WN_COL_MUT_(NAME, CTYPE, T1, T2)                          \
-    CTYPE *wn_col_##NAME##_mut(struct wn_column *col)             \
-    {                                                             \
-        if (col->type != (T1) && col->type != (T2)) {             \
-            errno = EINVAL;                                       \
-            return NULL;                                          \
-        }                                                         \
+#define WN_COL_MUT_(NAME, CTYPE, T1, T2)                               \
+    CTYPE *wn_col_##NAME##_mut(struct wn_column *col)                  \
+    {                                                                  \
+        if (col->type != (T1) && col->type != (T2)) {                  \
+            errno = EINVAL;                                            \
+            return NULL;                                               \
+        }                                                              \
         return wn_col_own_(col, NULL) < 0 ? NULL : (CTYPE *)col->data; \
     }
-WN_COL_MUT_(u8,  uint8_t,  WN_TYPE_U8,  WN_TYPE_U8)
-WN_COL_MUT_(i32, int32_t,  WN_TYPE_I32, WN_TYPE_I32)
+WN_COL_MUT_(u8, uint8_t, WN_TYPE_U8, WN_TYPE_U8)
+WN_COL_MUT_(i32, int32_t, WN_TYPE_I32, WN_TYPE_I32)
 WN_COL_MUT_(u32, uint32_t, WN_TYPE_U32, WN_TYPE_LIST_U32)
-WN_COL_MUT_(i64, int64_t,  WN_TYPE_I64, WN_TYPE_I64)
+WN_COL_MUT_(i64, int64_t, WN_TYPE_I64, WN_TYPE_I64)
 WN_COL_MUT_(u64, uint64_t, WN_TYPE_U64, WN_TYPE_LIST_U64)
-WN_COL_MUT_(f64, double,   WN_TYPE_F64, WN_TYPE_F64)
+WN_COL_MUT_(f64, double, WN_TYPE_F64, WN_TYPE_F64)
 
 const char *wn_col_str(const struct wn_column *col, uint64_t row, size_t *len)
 {
@@ -463,14 +488,14 @@ const char *wn_col_str(const struct wn_column *col, uint64_t row, size_t *len)
     return (const char *)col->data + col->offsets[row];
 }
 
-void wn_col_attach_view_(struct wn_column *col, const void *data,
-                         uint64_t nbytes, const void *offsets, uint64_t nrows)
+void wn_col_attach_view_(struct wn_column *col, const void *data, uint64_t nbytes,
+                         const void *offsets, uint64_t nrows)
 {
     if (!col->view) {
         free_owned(col->data);
         free_owned(col->offsets);
     }
-    col->data = (void *)data;          /* never written: col_own copies first */
+    col->data = (void *)data; /* never written: col_own copies first */
     col->offsets = (uint64_t *)offsets;
     col->nbytes = nbytes;
     col->nrows = nrows;
@@ -479,8 +504,8 @@ void wn_col_attach_view_(struct wn_column *col, const void *data,
     col->view = 1;
 }
 
-int wn_col_fill_copy_(struct wn_column *col, const void *data, uint64_t nbytes,
-                      const void *offsets, uint64_t nrows, wn_error_t *err)
+int wn_col_fill_copy_(struct wn_column *col, const void *data, uint64_t nbytes, const void *offsets,
+                      uint64_t nrows, wn_error_t *err)
 {
     /* No rows and offsets {0}: the empty block already says so. */
     if (col->type == WN_TYPE_STR &&
@@ -508,8 +533,7 @@ void wn_col_free_(struct wn_column *col)
     free(col);
 }
 
-struct wn_column *wn_col_new_(const char *name, enum wn_type type,
-                              uint32_t list_len)
+struct wn_column *wn_col_new_(const char *name, enum wn_type type, uint32_t list_len)
 {
     struct wn_column *col = calloc(1, sizeof(*col));
     if (!col)

@@ -29,15 +29,29 @@
 
 /* header fields */
 enum {
-    H_MAGIC = 0, H_VERSION = 4, H_HDR_LEN = 6, H_TOTAL = 8, H_BODY_SUM = 16,
-    H_NMETA = 24, H_NPERF = 28, H_NCOLS = 32, H_FLAGS = 36, H_NROWS = 40,
-    H_DATA_OFF = 48, H_HDR_SUM = 56,
+    H_MAGIC = 0,
+    H_VERSION = 4,
+    H_HDR_LEN = 6,
+    H_TOTAL = 8,
+    H_BODY_SUM = 16,
+    H_NMETA = 24,
+    H_NPERF = 28,
+    H_NCOLS = 32,
+    H_FLAGS = 36,
+    H_NROWS = 40,
+    H_DATA_OFF = 48,
+    H_HDR_SUM = 56,
 };
 
 /* column descriptor fields */
 enum {
-    D_NAME = 0, D_TYPE = 64, D_ZERO = 65, D_LIST_LEN = 68, D_DATA_OFF = 72,
-    D_DATA_LEN = 80, D_OFFS_OFF = 88,
+    D_NAME = 0,
+    D_TYPE = 64,
+    D_ZERO = 65,
+    D_LIST_LEN = 68,
+    D_DATA_OFF = 72,
+    D_DATA_LEN = 80,
+    D_OFFS_OFF = 88,
 };
 
 static uint64_t round_up(uint64_t n, uint64_t a)
@@ -47,8 +61,7 @@ static uint64_t round_up(uint64_t n, uint64_t a)
 
 /* Copies n bytes to buf + *off, zeroes the gap up to the next multiple of
  * 64 (so packing is deterministic), and advances *off past the gap. */
-static void put_aligned(unsigned char *buf, uint64_t *off, const void *src,
-                        uint64_t n)
+static void put_aligned(unsigned char *buf, uint64_t *off, const void *src, uint64_t n)
 {
     uint64_t end = round_up(*off + n, ALIGN);
     if (buf) {
@@ -61,8 +74,7 @@ static void put_aligned(unsigned char *buf, uint64_t *off, const void *src,
 
 /* Lays the task out from offset HDR_LEN, writing it when buf is not NULL;
  * returns the total length and the offset of the first column buffer. */
-static uint64_t layout(const struct wn_task *task, unsigned char *buf,
-                       uint64_t *data_off_out)
+static uint64_t layout(const struct wn_task *task, unsigned char *buf, uint64_t *data_off_out)
 {
     uint64_t off = HDR_LEN;
     if (buf) {
@@ -163,44 +175,39 @@ static void pack_into(const struct wn_task *task, unsigned char *p, uint64_t tot
     wn_st64_(p + H_HDR_SUM, XXH3_64bits(p, H_HDR_SUM));
 }
 
-int wn_task_pack(const struct wn_task *task, void *buf, size_t len,
-                 wn_error_t *err)
+int wn_task_pack(const struct wn_task *task, void *buf, size_t len, wn_error_t *err)
 {
     if (!task || !buf) {
         errno = EINVAL;
         return wn_errprintf(err, "pack: no task or no buffer");
     }
     if (wn_batch_validate(task->batch, err) < 0)
-        return wn_errprefix(err, "pack: task %016llx",
-                            (unsigned long long)task->id);
+        return wn_errprefix(err, "pack: task %016llx", (unsigned long long)task->id);
     uint64_t data_off, total = layout(task, NULL, &data_off);
     if (len < total) {
         errno = ENOBUFS;
-        return wn_errprintf(err, "pack: a buffer of %zu bytes is too small "
-                            "for task %016llx (%llu bytes)", len,
-                            (unsigned long long)task->id,
-                            (unsigned long long)total);
+        return wn_errprintf(err,
+                            "pack: a buffer of %zu bytes is too small "
+                            "for task %016llx (%llu bytes)",
+                            len, (unsigned long long)task->id, (unsigned long long)total);
     }
     pack_into(task, buf, total);
     return 0;
 }
 
-int wn_task_pack_alloc(const struct wn_task *task, void **buf, size_t *len,
-                       wn_error_t *err)
+int wn_task_pack_alloc(const struct wn_task *task, void **buf, size_t *len, wn_error_t *err)
 {
     if (!task || !buf || !len) {
         errno = EINVAL;
         return wn_errprintf(err, "pack: no task or no place for the buffer");
     }
     if (wn_batch_validate(task->batch, err) < 0)
-        return wn_errprefix(err, "pack: task %016llx",
-                            (unsigned long long)task->id);
+        return wn_errprefix(err, "pack: task %016llx", (unsigned long long)task->id);
     uint64_t data_off, total = layout(task, NULL, &data_off);
     void *p;
     if (total > SIZE_MAX || posix_memalign(&p, ALIGN, (size_t)total) != 0) {
         errno = ENOMEM;
-        return wn_errprintf(err, "pack: out of memory for %llu bytes",
-                            (unsigned long long)total);
+        return wn_errprintf(err, "pack: out of memory for %llu bytes", (unsigned long long)total);
     }
     pack_into(task, p, total);
     *buf = p;
@@ -209,8 +216,7 @@ int wn_task_pack_alloc(const struct wn_task *task, void **buf, size_t *len,
 }
 
 /* Every structural failure: EBADMSG and a message naming what is wrong. */
-__attribute__((format(printf, 2, 3)))
-static int bad(wn_error_t *err, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int bad(wn_error_t *err, const char *fmt, ...)
 {
     char text[WN_ERROR_TEXT];
     va_list ap;
@@ -222,9 +228,8 @@ static int bad(wn_error_t *err, const char *fmt, ...)
 }
 
 /* Reads metadata entries and perf records from *off on. */
-static int read_meta_perf(const unsigned char *p, uint64_t len, uint64_t *off,
-                          uint32_t nmeta, uint32_t nperf,
-                          struct wn_task *task, wn_error_t *err)
+static int read_meta_perf(const unsigned char *p, uint64_t len, uint64_t *off, uint32_t nmeta,
+                          uint32_t nperf, struct wn_task *task, wn_error_t *err)
 {
     char key[WN_META_KEY_MAX + 1];
     for (uint32_t i = 0; i < nmeta; i++) {
@@ -237,8 +242,7 @@ static int read_meta_perf(const unsigned char *p, uint64_t len, uint64_t *off,
         const unsigned char *k = p + *off, *v = k + klen;
         *off += klen + vlen;
         if (klen == 0 || klen > WN_META_KEY_MAX)
-            return bad(err, "metadata entry %u: key length %llu", i,
-                       (unsigned long long)klen);
+            return bad(err, "metadata entry %u: key length %llu", i, (unsigned long long)klen);
         if (memchr(k, 0, klen) || memchr(v, 0, vlen))
             return bad(err, "metadata entry %u contains a NUL byte", i);
         memcpy(key, k, klen);
@@ -284,9 +288,8 @@ static int read_meta_perf(const unsigned char *p, uint64_t len, uint64_t *off,
 
 /* Checks one column descriptor and its buffers; *pos is where the previous
  * buffer ended (buffers must come in order, without overlap). */
-static int read_column(const unsigned char *p, uint64_t len,
-                       const unsigned char *d, uint32_t c, uint64_t nrows,
-                       int view, uint64_t *pos, struct wn_batch *batch,
+static int read_column(const unsigned char *p, uint64_t len, const unsigned char *d, uint32_t c,
+                       uint64_t nrows, int view, uint64_t *pos, struct wn_batch *batch,
                        wn_error_t *err)
 {
     if (!memchr(d + D_NAME, 0, WN_NAME_MAX + 1))
@@ -300,71 +303,72 @@ static int read_column(const unsigned char *p, uint64_t len,
         return bad(err, "column '%s': reserved bytes are not zero", name);
 
     wn_error_t e;
-    struct wn_column *col = wn_batch_add_column(batch, name, type, list_len,
-                                                &e);
+    struct wn_column *col = wn_batch_add_column(batch, name, type, list_len, &e);
     if (!col)
         return errno == ENOMEM ? wn_errprintf(err, "%s", e.text)
                                : bad(err, "column %u: %s", c, e.text);
-    if (col->list_len != list_len)   /* add_column also accepts 0 for 1 */
-        return bad(err, "column '%s': list length %u for %s", name, list_len,
-                   wn_type_name(type));
+    if (col->list_len != list_len) /* add_column also accepts 0 for 1 */
+        return bad(err, "column '%s': list length %u for %s", name, list_len, wn_type_name(type));
 
     const unsigned char *offs = NULL;
     if (type == WN_TYPE_STR) {
         if (ooff % ALIGN)
-            return bad(err, "column '%s': offsets at %llu are not aligned",
-                       name, (unsigned long long)ooff);
+            return bad(err, "column '%s': offsets at %llu are not aligned", name,
+                       (unsigned long long)ooff);
         if (ooff < *pos)
-            return bad(err, "column '%s': offsets at %llu overlap what ends "
-                       "at %llu", name, (unsigned long long)ooff,
-                       (unsigned long long)*pos);
+            return bad(err,
+                       "column '%s': offsets at %llu overlap what ends "
+                       "at %llu",
+                       name, (unsigned long long)ooff, (unsigned long long)*pos);
         if (ooff > len || nrows >= (len - ooff) / 8)
-            return bad(err, "column '%s' offsets extend past end (%llu rows "
-                       "at %llu, buffer %llu bytes)", name,
-                       (unsigned long long)nrows, (unsigned long long)ooff,
+            return bad(err,
+                       "column '%s' offsets extend past end (%llu rows "
+                       "at %llu, buffer %llu bytes)",
+                       name, (unsigned long long)nrows, (unsigned long long)ooff,
                        (unsigned long long)len);
         offs = p + ooff;
         *pos = ooff + (nrows + 1) * 8;
     } else {
         uint64_t want;
         if (ooff != 0)
-            return bad(err, "column '%s': a %s column has string offsets",
-                       name, wn_type_name(type));
-        if (__builtin_mul_overflow(nrows, wn_col_row_bytes_(col), &want) ||
-            want != dlen)
-            return bad(err, "column '%s': %llu data bytes, but %llu rows of "
-                       "%s[%u] need %llu", name, (unsigned long long)dlen,
-                       (unsigned long long)nrows, wn_type_name(type),
-                       list_len, (unsigned long long)want);
+            return bad(err, "column '%s': a %s column has string offsets", name,
+                       wn_type_name(type));
+        if (__builtin_mul_overflow(nrows, wn_col_row_bytes_(col), &want) || want != dlen)
+            return bad(err,
+                       "column '%s': %llu data bytes, but %llu rows of "
+                       "%s[%u] need %llu",
+                       name, (unsigned long long)dlen, (unsigned long long)nrows,
+                       wn_type_name(type), list_len, (unsigned long long)want);
     }
     if (doff % ALIGN)
-        return bad(err, "column '%s': data at %llu is not aligned", name,
-                   (unsigned long long)doff);
+        return bad(err, "column '%s': data at %llu is not aligned", name, (unsigned long long)doff);
     if (doff < *pos)
-        return bad(err, "column '%s': data at %llu overlaps what ends at %llu",
-                   name, (unsigned long long)doff, (unsigned long long)*pos);
+        return bad(err, "column '%s': data at %llu overlaps what ends at %llu", name,
+                   (unsigned long long)doff, (unsigned long long)*pos);
     if (doff > len || dlen > len - doff)
-        return bad(err, "column '%s' extends past end (%llu + %llu > %llu)",
-                   name, (unsigned long long)doff, (unsigned long long)dlen,
-                   (unsigned long long)len);
+        return bad(err, "column '%s' extends past end (%llu + %llu > %llu)", name,
+                   (unsigned long long)doff, (unsigned long long)dlen, (unsigned long long)len);
     *pos = doff + dlen;
 
     if (offs) {
         uint64_t prev = wn_ld64_(offs);
         if (prev != 0)
-            return bad(err, "column '%s': string offsets start at %llu, not 0",
-                       name, (unsigned long long)prev);
+            return bad(err, "column '%s': string offsets start at %llu, not 0", name,
+                       (unsigned long long)prev);
         for (uint64_t r = 1; r <= nrows; r++) {
             uint64_t o = wn_ld64_(offs + r * 8);
             if (o < prev)
-                return bad(err, "column '%s': string offsets decrease at row "
-                           "%llu", name, (unsigned long long)(r - 1));
+                return bad(err,
+                           "column '%s': string offsets decrease at row "
+                           "%llu",
+                           name, (unsigned long long)(r - 1));
             prev = o;
         }
         if (prev != dlen)
-            return bad(err, "column '%s': strings end at %llu but the column "
-                       "has %llu bytes", name, (unsigned long long)prev,
-                       (unsigned long long)dlen);
+            return bad(err,
+                       "column '%s': strings end at %llu but the column "
+                       "has %llu bytes",
+                       name, (unsigned long long)prev, (unsigned long long)dlen);
     }
     if (view) {
         wn_col_attach_view_(col, p + doff, dlen, offs, nrows);
@@ -373,8 +377,7 @@ static int read_column(const unsigned char *p, uint64_t len,
     return wn_col_fill_copy_(col, p + doff, dlen, offs, nrows, err);
 }
 
-int wn_task_unpack(const void *buf, size_t len, int flags,
-                   struct wn_task **out, wn_error_t *err)
+int wn_task_unpack(const void *buf, size_t len, int flags, struct wn_task **out, wn_error_t *err)
 {
     const int known = WN_UNPACK_VIEW | WN_UNPACK_NOVERIFY | WN_UNPACK_TAKE_BUF;
     if (!out || (!buf && len) || (flags & ~known)) {
@@ -384,8 +387,7 @@ int wn_task_unpack(const void *buf, size_t len, int flags,
     *out = NULL;
     const unsigned char *p = buf;
     if (len < HDR_LEN)
-        return bad(err, "truncated: %zu bytes is shorter than the header",
-                   len);
+        return bad(err, "truncated: %zu bytes is shorter than the header", len);
     if (memcmp(p + H_MAGIC, MAGIC, 4) != 0)
         return bad(err, "bad magic: not a winnow task");
     if (wn_ld64_(p + H_HDR_SUM) != XXH3_64bits(p, H_HDR_SUM))
@@ -394,17 +396,18 @@ int wn_task_unpack(const void *buf, size_t len, int flags,
     memcpy(&version, p + H_VERSION, 2);
     memcpy(&hdr_len, p + H_HDR_LEN, 2);
     if (version != WN_TASK_WIRE_VERSION)
-        return bad(err, "format version %u, this build reads version %d",
-                   version, WN_TASK_WIRE_VERSION);
+        return bad(err, "format version %u, this build reads version %d", version,
+                   WN_TASK_WIRE_VERSION);
     if (hdr_len != HDR_LEN)
         return bad(err, "header length %u, expected %u", hdr_len, HDR_LEN);
     uint64_t total = wn_ld64_(p + H_TOTAL);
     if (total != len)
-        return bad(err, "the header says %llu bytes but the buffer has %zu "
-                   "(truncated?)", (unsigned long long)total, len);
+        return bad(err,
+                   "the header says %llu bytes but the buffer has %zu "
+                   "(truncated?)",
+                   (unsigned long long)total, len);
     if (total % ALIGN)
-        return bad(err, "length %llu is not a multiple of %d",
-                   (unsigned long long)total, ALIGN);
+        return bad(err, "length %llu is not a multiple of %d", (unsigned long long)total, ALIGN);
     uint32_t nmeta = wn_ld32_(p + H_NMETA), nperf = wn_ld32_(p + H_NPERF);
     uint32_t ncols = wn_ld32_(p + H_NCOLS), hflags = wn_ld32_(p + H_FLAGS);
     uint64_t nrows = wn_ld64_(p + H_NROWS);
@@ -412,18 +415,18 @@ int wn_task_unpack(const void *buf, size_t len, int flags,
     if (hflags & ~FLAG_HAS_BATCH)
         return bad(err, "unknown flags 0x%x", hflags);
     if (nmeta > WN_TASK_MAX_META || ncols > WN_BATCH_MAX_COLS)
-        return bad(err, "%u metadata keys, %u columns: too many", nmeta,
-                   ncols);
+        return bad(err, "%u metadata keys, %u columns: too many", nmeta, ncols);
     if ((!(hflags & FLAG_HAS_BATCH) && ncols) || (!ncols && nrows))
-        return bad(err, "%llu rows in %u columns%s", (unsigned long long)nrows,
-                   ncols, hflags & FLAG_HAS_BATCH ? "" : " without a batch");
+        return bad(err, "%llu rows in %u columns%s", (unsigned long long)nrows, ncols,
+                   hflags & FLAG_HAS_BATCH ? "" : " without a batch");
     if (!(flags & WN_UNPACK_NOVERIFY)) {
         uint64_t want = wn_ld64_(p + H_BODY_SUM);
         uint64_t got = XXH3_64bits(p + HDR_LEN, total - HDR_LEN);
         if (got != want)
-            return bad(err, "checksum mismatch: the body hashes to %016llx, "
-                       "the header says %016llx", (unsigned long long)got,
-                       (unsigned long long)want);
+            return bad(err,
+                       "checksum mismatch: the body hashes to %016llx, "
+                       "the header says %016llx",
+                       (unsigned long long)got, (unsigned long long)want);
     }
 
     uint64_t off = HDR_LEN;
@@ -431,8 +434,7 @@ int wn_task_unpack(const void *buf, size_t len, int flags,
         return bad(err, "task fields extend past end");
     if (wn_ld32_(p + off + 12) != 0)
         return bad(err, "reserved task field is not zero");
-    struct wn_task *task = wn_task_create(wn_ld64_(p + off),
-                                          wn_ld32_(p + off + 8), NULL);
+    struct wn_task *task = wn_task_create(wn_ld64_(p + off), wn_ld32_(p + off + 8), NULL);
     if (!task) {
         errno = ENOMEM;
         return wn_errprintf(err, "unpack: out of memory");
@@ -449,8 +451,7 @@ int wn_task_unpack(const void *buf, size_t len, int flags,
     off += (uint64_t)ncols * DESC_LEN;
     if (data_off != round_up(off, ALIGN)) {
         bad(err, "data offset %llu does not follow the descriptors (%llu)",
-            (unsigned long long)data_off,
-            (unsigned long long)round_up(off, ALIGN));
+            (unsigned long long)data_off, (unsigned long long)round_up(off, ALIGN));
         goto fail;
     }
     /* Views need the buffer's own alignment to carry over to the columns;
@@ -465,13 +466,13 @@ int wn_task_unpack(const void *buf, size_t len, int flags,
     }
     uint64_t pos = data_off;
     for (uint32_t c = 0; c < ncols; c++) {
-        if (read_column(p, len, p + desc_off + (uint64_t)c * DESC_LEN, c,
-                        nrows, view, &pos, task->batch, err) < 0)
+        if (read_column(p, len, p + desc_off + (uint64_t)c * DESC_LEN, c, nrows, view, &pos,
+                        task->batch, err) < 0)
             goto fail;
     }
     if (round_up(pos, ALIGN) != total) {
-        bad(err, "the columns end at %llu but the buffer has %llu bytes",
-            (unsigned long long)pos, (unsigned long long)total);
+        bad(err, "the columns end at %llu but the buffer has %llu bytes", (unsigned long long)pos,
+            (unsigned long long)total);
         goto fail;
     }
     if (flags & WN_UNPACK_TAKE_BUF) {
@@ -484,7 +485,7 @@ int wn_task_unpack(const void *buf, size_t len, int flags,
     return 0;
 fail:;
     int saved = errno;
-    wn_task_destroy(task);   /* view columns do not free; buf stays the caller's */
+    wn_task_destroy(task); /* view columns do not free; buf stays the caller's */
     errno = saved;
     return -1;
 }

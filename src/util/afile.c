@@ -39,7 +39,7 @@ static int fail(struct wn_afile *a, const char *what, int e, unsigned long long 
     char room[160] = "";
     if (e == ENOSPC || e == EDQUOT) {
         if (a->fd >= 0)
-            (void)!ftruncate(a->fd, 0);   /* if it fails, the figure counts the file */
+            (void)!ftruncate(a->fd, 0); /* if it fails, the figure counts the file */
         char h[32], space[96];
         wn_free_space(a->tmp, space, sizeof(space));
         wn_human_bytes(size, h, sizeof(h));
@@ -59,13 +59,12 @@ static void afile_free(struct wn_afile *a)
     free(a);
 }
 
-struct wn_afile *wn_afile_open(const char *path, unsigned flags, mode_t mode,
-                               wn_error_t *err)
+struct wn_afile *wn_afile_open(const char *path, unsigned flags, mode_t mode, wn_error_t *err)
 {
     struct wn_afile *a = calloc(1, sizeof(*a));
     int n = !a || !(a->path = strdup(path)) ? -1
-          : flags & WN_AFILE_FIXED_TMP ? asprintf(&a->tmp, "%s.winnow-tmp", path)
-          : asprintf(&a->tmp, "%s.tmp.%ld", path, (long)getpid());
+            : flags & WN_AFILE_FIXED_TMP    ? asprintf(&a->tmp, "%s.winnow-tmp", path)
+                                            : asprintf(&a->tmp, "%s.tmp.%ld", path, (long)getpid());
     if (n < 0) {
         if (a) {
             a->tmp = NULL;
@@ -129,16 +128,17 @@ const char *wn_afile_tmpname(const struct wn_afile *a)
 static int sync_folder(const char *path, wn_error_t *err)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = !slash ? strdup(".") : slash == path ? strdup("/")
-              : strndup(path, (size_t)(slash - path));
+    char *dir = !slash          ? strdup(".")
+                : slash == path ? strdup("/")
+                                : strndup(path, (size_t)(slash - path));
     if (!dir) {
         errno = ENOMEM;
         return wn_errprintf(err, "%s: out of memory", path);
     }
     int rc = 0, fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP)) {
-        rc = wn_errprintf(err, "%s: cannot sync the folder after renaming %s into it: %s",
-                          dir, slash ? slash + 1 : path, strerror(errno));
+        rc = wn_errprintf(err, "%s: cannot sync the folder after renaming %s into it: %s", dir,
+                          slash ? slash + 1 : path, strerror(errno));
     }
     if (fd >= 0)
         close(fd);

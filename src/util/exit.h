@@ -7,9 +7,9 @@
 /* Exit statuses, documented in winnow(1). */
 enum {
     WN_EXIT_OK = 0,
-    WN_EXIT_FAILURE = 1,      /* the run failed                         */
-    WN_EXIT_USAGE = 2,        /* bad command line, config or launch     */
-    WN_EXIT_RESUMABLE = 3,    /* stopped early, checkpointed, resumable */
+    WN_EXIT_FAILURE = 1,   /* the run failed                         */
+    WN_EXIT_USAGE = 2,     /* bad command line, config or launch     */
+    WN_EXIT_RESUMABLE = 3, /* stopped early, checkpointed, resumable */
 };
 
 #endif /* WN_EXIT_H */

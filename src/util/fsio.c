@@ -21,7 +21,7 @@ int wn_write_all(int fd, const void *buf, size_t len)
             continue;
         if (w < 0)
             return -1;
-        if (w == 0) {   /* not expected from a regular file; never loop on it */
+        if (w == 0) { /* not expected from a regular file; never loop on it */
             errno = EIO;
             return -1;
         }

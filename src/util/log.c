@@ -20,7 +20,7 @@ void wn_log_set_level(enum wn_log_level level)
 
 void wn_log(enum wn_log_level level, const char *fmt, ...)
 {
-    static const char *names[] = { "error", "warning", "info", "debug" };
+    static const char *names[] = {"error", "warning", "info", "debug"};
     if (log_level < 0) {
         const char *d = getenv("WINNOW_DEBUG");
         log_level = (d && *d && *d != '0') ? WN_LOG_DEBUG : WN_LOG_INFO;

@@ -4,7 +4,7 @@
 #ifndef WN_LOG_H
 #define WN_LOG_H
 
-#include "winnow/log.h"   /* enum wn_log_level: stages log too */
+#include "winnow/log.h" /* enum wn_log_level: stages log too */
 
 /* Sets the rank shown in the prefix (-1: none, before MPI is up). */
 void wn_log_set_rank(int rank);
@@ -12,12 +12,11 @@ void wn_log_set_rank(int rank);
  * in the environment raises it to DEBUG). */
 void wn_log_set_level(enum wn_log_level level);
 
-void wn_log(enum wn_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void wn_log(enum wn_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define wn_error(...) wn_log(WN_LOG_ERROR, __VA_ARGS__)
-#define wn_warn(...)  wn_log(WN_LOG_WARN, __VA_ARGS__)
-#define wn_info(...)  wn_log(WN_LOG_INFO, __VA_ARGS__)
+#define wn_warn(...) wn_log(WN_LOG_WARN, __VA_ARGS__)
+#define wn_info(...) wn_log(WN_LOG_INFO, __VA_ARGS__)
 #define wn_debug(...) wn_log(WN_LOG_DEBUG, __VA_ARGS__)
 
 #endif /* WN_LOG_H */

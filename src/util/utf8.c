@@ -18,12 +18,12 @@ size_t wn_utf8_len(const unsigned char *s, size_t n)
         len = 2;
     } else if (c >= 0xe0 && c <= 0xef) {
         len = 3;
-        lo = c == 0xe0 ? 0xa0 : lo;   /* no overlong forms */
-        hi = c == 0xed ? 0x9f : hi;   /* no surrogates */
+        lo = c == 0xe0 ? 0xa0 : lo; /* no overlong forms */
+        hi = c == 0xed ? 0x9f : hi; /* no surrogates */
     } else if (c >= 0xf0 && c <= 0xf4) {
         len = 4;
-        lo = c == 0xf0 ? 0x90 : lo;   /* no overlong forms */
-        hi = c == 0xf4 ? 0x8f : hi;   /* nothing past U+10FFFF */
+        lo = c == 0xf0 ? 0x90 : lo; /* no overlong forms */
+        hi = c == 0xf4 ? 0x8f : hi; /* nothing past U+10FFFF */
     } else {
         return 0;
     }

@@ -9,7 +9,8 @@
 static void *out_of_memory(size_t n, const char *file, int line)
 {
     wn_error("out of memory: %zu bytes of the run's bookkeeping at %s:%d; this rank cannot go "
-             "on, so the run ends (a checkpoint, if any, resumes it)", n, file, line);
+             "on, so the run ends (a checkpoint, if any, resumes it)",
+             n, file, line);
     int up = 0;
     MPI_Initialized(&up);
     if (up)

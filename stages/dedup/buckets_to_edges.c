@@ -30,9 +30,9 @@
 
 struct edges {
     char *id;
-    char *sig;                /* signature column (jaccard_threshold) */
-    double threshold;         /* 0: no check */
-    char x[WN_NAME_MAX + 1], y[WN_NAME_MAX + 1];   /* the output columns */
+    char *sig;                                   /* signature column (jaccard_threshold) */
+    double threshold;                            /* 0: no check */
+    char x[WN_NAME_MAX + 1], y[WN_NAME_MAX + 1]; /* the output columns */
 };
 
 static int be_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
@@ -50,8 +50,10 @@ static int be_init(struct wn_stage *st, const struct wn_params *params, wn_error
     if (!(e->sig = strdup(wn_params_str(params, "minhash_field"))))
         return wn_errprintf(err, "out of memory");
     if (strlen(id) + 2 > WN_NAME_MAX)
-        return wn_params_refuse(params, "id_field", err, "'%s' is too long for a column name "
-                                "with _x / _y added", id);
+        return wn_params_refuse(params, "id_field", err,
+                                "'%s' is too long for a column name "
+                                "with _x / _y added",
+                                id);
     snprintf(e->x, sizeof(e->x), "%s_x", id);
     snprintf(e->y, sizeof(e->y), "%s_y", id);
     return wn_stage_set_shuffle_key(st, e->x, err);
@@ -69,7 +71,7 @@ static void be_fini(struct wn_stage *st)
 
 struct bucket_row {
     uint32_t band;
-    uint32_t row;             /* in the input batch */
+    uint32_t row; /* in the input batch */
     uint64_t bucket, doc;
 };
 
@@ -84,8 +86,8 @@ static int cmp_bucket_row(const void *pa, const void *pb)
 }
 
 /* A new batch of the two edge columns, n rows to fill. */
-static struct wn_batch *edge_batch(const struct edges *e, uint64_t n, uint64_t **x,
-                                   uint64_t **y, wn_error_t *err)
+static struct wn_batch *edge_batch(const struct edges *e, uint64_t n, uint64_t **x, uint64_t **y,
+                                   wn_error_t *err)
 {
     struct wn_batch *b = wn_batch_create();
     struct wn_column *cx = b ? wn_batch_add_column(b, e->x, WN_TYPE_U64, 1, err) : NULL;
@@ -197,16 +199,20 @@ static int be_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         const struct wn_column *cd = wn_batch_find(b, e->id);
         if (!cb || !ck || !cd || !wn_col_u32(cb) || !wn_col_u64(ck) || !wn_col_u64(cd)) {
             errno = EINVAL;
-            return wn_errprintf(err, "input %zu: expected the lsh stage's columns _band "
-                                "(u32), _bucket_id (u64) and %s (u64)", i, e->id);
+            return wn_errprintf(err,
+                                "input %zu: expected the lsh stage's columns _band "
+                                "(u32), _bucket_id (u64) and %s (u64)",
+                                i, e->id);
         }
         const struct wn_column *cs = e->threshold > 0 ? wn_batch_find(b, e->sig) : NULL;
         if (e->threshold > 0 &&
             (!cs || (cs->type != WN_TYPE_LIST_U32 && cs->type != WN_TYPE_LIST_U64))) {
             errno = EINVAL;
-            return wn_errprintf(err, "input %zu: jaccard_threshold needs the signatures in "
+            return wn_errprintf(err,
+                                "input %zu: jaccard_threshold needs the signatures in "
                                 "column '%s' (list<u32> or list<u64>): set the lsh stage's "
-                                "keep_signatures", i, e->sig);
+                                "keep_signatures",
+                                i, e->sig);
         }
         if (rows > UINT32_MAX) {
             errno = EFBIG;
@@ -301,8 +307,7 @@ static const struct wn_param_spec be_params[] = {
      "keep an edge only if the signatures agree in this fraction of positions (0: off)"},
     {"minhash_field", WN_PARAM_STRING, "_minhash_signature",
      "signature column the lsh stage carries along (jaccard_threshold)"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops wn_stage_buckets_to_edges_ops = {
     .abi_version = WN_STAGE_ABI,

@@ -32,8 +32,10 @@ static int cc_init(struct wn_stage *st, const struct wn_params *params, wn_error
     }
     wn_stage_set_data(st, c);
     if (strlen(id) + 2 > WN_NAME_MAX)
-        return wn_params_refuse(params, "id_field", err, "'%s' is too long for a column name "
-                                "with _x / _y added", id);
+        return wn_params_refuse(params, "id_field", err,
+                                "'%s' is too long for a column name "
+                                "with _x / _y added",
+                                id);
     snprintf(c->x, sizeof(c->x), "%s_x", id);
     snprintf(c->y, sizeof(c->y), "%s_y", id);
     return 0;
@@ -61,8 +63,7 @@ static int cc_setup(struct wn_stage *st, const struct wn_worker *w, wn_error_t *
 }
 
 /* allgather of n u64 per member, through device memory on NCCL cliques. */
-static int gather(struct cc *c, const uint64_t *send, uint64_t *recv, size_t n,
-                  wn_error_t *err)
+static int gather(struct cc *c, const uint64_t *send, uint64_t *recv, size_t n, wn_error_t *err)
 {
     if (!wn_clique_on_gpu(c->clique))
         return wn_clique_allgather(c->clique, send, recv, n, WN_TYPE_U64, err);
@@ -105,7 +106,7 @@ static size_t index_of(const uint64_t *ids, size_t n, uint64_t v)
 static size_t find(size_t *parent, size_t i)
 {
     while (parent[i] != i) {
-        parent[i] = parent[parent[i]];   /* path halving */
+        parent[i] = parent[parent[i]]; /* path halving */
         i = parent[i];
     }
     return i;
@@ -132,8 +133,7 @@ static int cc_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         const uint64_t *x = cx ? wn_col_u64(cx) : NULL, *y = cy ? wn_col_u64(cy) : NULL;
         if (!x || !y) {
             errno = EINVAL;
-            rc = wn_errprintf(err, "input %zu: expected u64 edge columns %s and %s", i, c->x,
-                              c->y);
+            rc = wn_errprintf(err, "input %zu: expected u64 edge columns %s and %s", i, c->x, c->y);
             break;
         }
         for (uint64_t r = 0; r < wn_batch_nrows(b); r++, k++) {
@@ -226,8 +226,7 @@ static int cc_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
 
 static const struct wn_param_spec cc_params[] = {
     {"id_field", WN_PARAM_STRING, "_curator_dedup_id", "document id (edges: ID_x, ID_y)"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops wn_stage_connected_components_ops = {
     .abi_version = WN_STAGE_ABI,

@@ -57,8 +57,10 @@ static int ex_insert(struct wn_stage *st, struct wn_task *const *in, size_t n,
         const struct wn_column *id = rows ? wn_batch_find(b, ID_COL) : NULL;
         if (rows && (!text || text->type != WN_TYPE_STR || !id || id->type != WN_TYPE_U64)) {
             errno = EINVAL;
-            return wn_errprintf(err, "input %zu: expected columns %s (str) and " ID_COL
-                                " (u64), as read_jsonl makes them", i, e->text_field);
+            return wn_errprintf(err,
+                                "input %zu: expected columns %s (str) and " ID_COL
+                                " (u64), as read_jsonl makes them",
+                                i, e->text_field);
         }
         struct wn_batch *o = wn_batch_create();
         struct wn_column *hi = NULL, *lo = NULL, *oid = NULL;
@@ -135,8 +137,7 @@ static int ex_extract(struct wn_stage *st, uint32_t part, struct wn_batch **rows
             continue;
         for (uint64_t r = s; r < e && rc == 0; r++)
             if (wn_col_append_u64(cid, v[r].id, err) < 0 ||
-                wn_col_append_u64(cg, v[s].id, err) < 0 ||
-                wn_col_append_u64(ck, r == s, err) < 0)
+                wn_col_append_u64(cg, v[s].id, err) < 0 || wn_col_append_u64(ck, r == s, err) < 0)
                 rc = -1;
     }
     free(v);
@@ -152,9 +153,7 @@ static int ex_extract(struct wn_stage *st, uint32_t part, struct wn_batch **rows
 }
 
 static const struct wn_param_spec ex_params[] = {
-    {"text_field", WN_PARAM_STRING, "${text_field}", "the text column compared"},
-    WN_PARAM_END
-};
+    {"text_field", WN_PARAM_STRING, "${text_field}", "the text column compared"}, WN_PARAM_END};
 
 const struct wn_stage_ops wn_stage_exact_duplicates_ops = {
     .abi_version = WN_STAGE_ABI,

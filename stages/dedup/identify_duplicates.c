@@ -34,15 +34,15 @@ static int id_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         const uint64_t *id = cid ? wn_col_u64(cid) : NULL;
         const uint64_t *g = cg ? wn_col_u64(cg) : NULL;
         uint64_t rows = wn_batch_nrows(b);
-        struct wn_column *ck = id && g ? wn_batch_add_column(b, "_kept", WN_TYPE_U8, 1, err)
-                                       : NULL;
+        struct wn_column *ck = id && g ? wn_batch_add_column(b, "_kept", WN_TYPE_U8, 1, err) : NULL;
         if (!ck || wn_col_resize(ck, rows, err) < 0) {
             wn_batch_destroy(b);
             if (!id || !g) {
                 errno = EINVAL;
-                return wn_errprintf(err, "input %zu: expected u64 columns %s and "
-                                    "_duplicate_group_id (connected_components' output)", i,
-                                    idf);
+                return wn_errprintf(err,
+                                    "input %zu: expected u64 columns %s and "
+                                    "_duplicate_group_id (connected_components' output)",
+                                    i, idf);
             }
             return -1;
         }
@@ -56,9 +56,7 @@ static int id_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
 }
 
 static const struct wn_param_spec id_params[] = {
-    {"id_field", WN_PARAM_STRING, "_curator_dedup_id", "document id column"},
-    WN_PARAM_END
-};
+    {"id_field", WN_PARAM_STRING, "_curator_dedup_id", "document id column"}, WN_PARAM_END};
 
 const struct wn_stage_ops wn_stage_identify_duplicates_ops = {
     .abi_version = WN_STAGE_ABI,

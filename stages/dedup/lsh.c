@@ -15,7 +15,7 @@
 struct lsh {
     long long bands, rows_per_band, per_round;
     char *sig, *id;
-    int keep_sig;             /* rows carry the whole signature too */
+    int keep_sig; /* rows carry the whole signature too */
 };
 
 static void lsh_fini(struct wn_stage *st)
@@ -55,13 +55,13 @@ static int band_layout(struct wn_stage *st, const struct wn_params *params, stru
     if (!param_given(params, "minhashes_per_band"))
         l->rows_per_band = mr;
     if (l->bands * l->rows_per_band != mb * mr)
-        return wn_params_refuse(params, param_given(params, "num_bands") ? "num_bands"
-                                                                         : "minhashes_per_band",
-                                err, "'num_bands' x 'minhashes_per_band': %lld x %lld = %lld "
-                                "signature values, but stage '%s' (minhash) makes %lld x %lld "
-                                "= %lld: give both stages the same values, or leave them out "
-                                "of this one to take minhash's", l->bands, l->rows_per_band,
-                                l->bands * l->rows_per_band, name, mb, mr, mb * mr);
+        return wn_params_refuse(
+            params, param_given(params, "num_bands") ? "num_bands" : "minhashes_per_band", err,
+            "'num_bands' x 'minhashes_per_band': %lld x %lld = %lld "
+            "signature values, but stage '%s' (minhash) makes %lld x %lld "
+            "= %lld: give both stages the same values, or leave them out "
+            "of this one to take minhash's",
+            l->bands, l->rows_per_band, l->bands * l->rows_per_band, name, mb, mr, mb * mr);
     return 0;
 }
 
@@ -84,11 +84,15 @@ static int lsh_init(struct wn_stage *st, const struct wn_params *params, wn_erro
         return wn_params_refuse(params, "num_bands", err, "must be from 1 to 65536, got %lld",
                                 l->bands);
     if (l->rows_per_band < 1 || l->rows_per_band > 4096)
-        return wn_params_refuse(params, "minhashes_per_band", err, "must be from 1 to 4096, "
-                                "got %lld", l->rows_per_band);
+        return wn_params_refuse(params, "minhashes_per_band", err,
+                                "must be from 1 to 4096, "
+                                "got %lld",
+                                l->rows_per_band);
     if (l->per_round < 1 || l->per_round > l->bands)
-        return wn_params_refuse(params, "bands_per_iteration", err, "must be from 1 to "
-                                "num_bands (%lld), got %lld", l->bands, l->per_round);
+        return wn_params_refuse(params, "bands_per_iteration", err,
+                                "must be from 1 to "
+                                "num_bands (%lld), got %lld",
+                                l->bands, l->per_round);
     if (!(l->sig = strdup(wn_params_str(params, "minhash_field"))) ||
         !(l->id = strdup(wn_params_str(params, "id_field"))))
         return wn_errprintf(err, "out of memory");
@@ -101,8 +105,7 @@ static int lsh_init(struct wn_stage *st, const struct wn_params *params, wn_erro
         const char *t = wn_stage_later_param(st, "buckets_to_edges", "jaccard_threshold");
         l->keep_sig = t && strtod(t, NULL) > 0;
     } else if (strcmp(keep, "false"))
-        return wn_params_refuse(params, "keep_signatures", err, "'%s' (auto, true or false)",
-                                keep);
+        return wn_params_refuse(params, "keep_signatures", err, "'%s' (auto, true or false)", keep);
     uint32_t rounds = (uint32_t)((l->bands + l->per_round - 1) / l->per_round);
     if (wn_stage_set_rounds(st, rounds, err) < 0 ||
         wn_stage_set_shuffle_key(st, "_bucket_id", err) < 0)
@@ -131,20 +134,20 @@ static int lsh_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         errno = EINVAL;
         if (!sig || (sig->type != WN_TYPE_LIST_U32 && sig->type != WN_TYPE_LIST_U64) ||
             sig->list_len != width)
-            return wn_errprintf(err, "input %zu: column '%s' must be list<u32> or list<u64> "
-                                "of num_bands * minhashes_per_band = %u values%s", i, l->sig,
-                                width, sig ? "" : " (there is no such column)");
+            return wn_errprintf(err,
+                                "input %zu: column '%s' must be list<u32> or list<u64> "
+                                "of num_bands * minhashes_per_band = %u values%s",
+                                i, l->sig, width, sig ? "" : " (there is no such column)");
         if (!id || id->type != WN_TYPE_U64)
             return wn_errprintf(err, "input %zu: column '%s' must be u64%s", i, l->id,
                                 id ? "" : " (there is no such column)");
         struct wn_batch *o = wn_batch_create();
         struct wn_column *cb = o ? wn_batch_add_column(o, "_band", WN_TYPE_U32, 1, err) : NULL;
-        struct wn_column *ck = cb ? wn_batch_add_column(o, "_bucket_id", WN_TYPE_U64, 1, err)
-                                  : NULL;
+        struct wn_column *ck =
+            cb ? wn_batch_add_column(o, "_bucket_id", WN_TYPE_U64, 1, err) : NULL;
         struct wn_column *cd = ck ? wn_batch_add_column(o, l->id, WN_TYPE_U64, 1, err) : NULL;
-        struct wn_column *cs = cd && l->keep_sig
-                                   ? wn_batch_add_column(o, l->sig, sig->type, width, err)
-                                   : NULL;
+        struct wn_column *cs =
+            cd && l->keep_sig ? wn_batch_add_column(o, l->sig, sig->type, width, err) : NULL;
         uint64_t nout = nrows * (uint64_t)(last - first);
         if (!cd || (l->keep_sig && (!cs || wn_col_resize(cs, nout, err) < 0)) ||
             wn_col_resize(cb, nout, err) < 0 || wn_col_resize(ck, nout, err) < 0 ||
@@ -161,8 +164,8 @@ static int lsh_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
             const char *row = (const char *)sig->data + (size_t)r * width * w;
             for (long long j = first; j < last; j++, k++) {
                 band[k] = (uint32_t)j;
-                bucket[k] = XXH3_64bits_withSeed(row + (size_t)j * bandbytes, bandbytes,
-                                                 (uint64_t)j);
+                bucket[k] =
+                    XXH3_64bits_withSeed(row + (size_t)j * bandbytes, bandbytes, (uint64_t)j);
                 doc[k] = ids[r];
                 if (cs)
                     memcpy((char *)cs->data + (size_t)k * width * w, row, (size_t)width * w);
@@ -207,8 +210,10 @@ static int lsh_extract(struct wn_stage *st, uint32_t part, struct wn_batch **row
     const struct wn_column *cd = wn_batch_find(*rows, l->id);
     if (!cb || !ck || !cd || n > UINT32_MAX) {
         errno = EINVAL;
-        return wn_errprintf(err, "partition rows without the _band, _bucket_id and %s "
-                            "columns", l->id);
+        return wn_errprintf(err,
+                            "partition rows without the _band, _bucket_id and %s "
+                            "columns",
+                            l->id);
     }
     struct lsh_key *keys = malloc(n * sizeof(*keys));
     uint32_t *keep = malloc(n * sizeof(*keep));
@@ -254,8 +259,7 @@ static const struct wn_param_spec lsh_params[] = {
     {"keep_signatures", WN_PARAM_STRING, "auto",
      "rows carry the whole signature (for buckets_to_edges' jaccard_threshold): true, "
      "false, or auto (when a later buckets_to_edges has jaccard_threshold set)"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops wn_stage_lsh_ops = {
     .abi_version = WN_STAGE_ABI,

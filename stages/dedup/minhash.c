@@ -48,7 +48,7 @@
 #include "dedup/minhash_cuda.h"
 #include "dedup/minhash_kernels.h"
 
-#define MH_MAX_HASHES (1u << 20)   /* signature values */
+#define MH_MAX_HASHES (1u << 20) /* signature values */
 #define MH_MAX_BANDS 65536u
 #define MH_MAX_ROWS 4096u
 #define MH_MAX_NGRAM (1u << 20)
@@ -59,15 +59,15 @@ enum mh_algorithm { MH_PERMUTATIONS, MH_ONE_PERMUTATION };
 
 struct minhash {
     long long ngram;
-    int wide;                        /* use_64_bit_hash */
+    int wide; /* use_64_bit_hash */
     uint32_t seed;
     enum mh_algorithm algorithm;
     char *text_field, *minhash_field;
     struct mh_perms perms;
     enum mh_isa isa;
-    mh_kernel_fn kernel;             /* exact, either mode */
-    mh_kernel32_fn kernel32;         /* 32-bit mode */
-    struct wn_minhash_gpu *gpu;      /* set up on a GPU rank, else NULL */
+    mh_kernel_fn kernel;        /* exact, either mode */
+    mh_kernel32_fn kernel32;    /* 32-bit mode */
+    struct wn_minhash_gpu *gpu; /* set up on a GPU rank, else NULL */
 };
 
 static void mh_teardown(struct wn_stage *st)
@@ -103,7 +103,7 @@ static int pick_kernel(struct minhash *m, wn_error_t *err)
                                         "AVX-512 IFMA (with F, DQ and VL)"};
     const char *isa = getenv("WINNOW_MINHASH_ISA");
     if (!isa)
-        isa = getenv("WN_MINHASH_ISA");   /* its old name */
+        isa = getenv("WN_MINHASH_ISA"); /* its old name */
     if (!isa || !*isa) {
         m->isa = has[3] ? MH_AVX512IFMA : has[2] ? MH_AVX512 : has[1] ? MH_AVX2 : MH_PORTABLE;
     } else {
@@ -112,8 +112,10 @@ static int pick_kernel(struct minhash *m, wn_error_t *err)
             i++;
         if (i == MH_NISA) {
             errno = EINVAL;
-            return wn_errprintf(err, "WINNOW_MINHASH_ISA=%s: expected portable, avx2, avx512 or "
-                                "avx512ifma", isa);
+            return wn_errprintf(err,
+                                "WINNOW_MINHASH_ISA=%s: expected portable, avx2, avx512 or "
+                                "avx512ifma",
+                                isa);
         }
         if (!has[i]) {
             errno = ENOTSUP;
@@ -142,9 +144,10 @@ static int mh_init(struct wn_stage *st, const struct wn_params *params, wn_error
         wn_params_bool(params, "use_64_bit_hash", &m->wide, err) < 0)
         return -1;
     if (bands * rows > MH_MAX_HASHES)
-        return wn_params_refuse(params, "num_bands", err, "num_bands x minhashes_per_band = "
-                                "%lld x %lld = %lld signature values (at most %u)", bands, rows,
-                                bands * rows, MH_MAX_HASHES);
+        return wn_params_refuse(params, "num_bands", err,
+                                "num_bands x minhashes_per_band = "
+                                "%lld x %lld = %lld signature values (at most %u)",
+                                bands, rows, bands * rows, MH_MAX_HASHES);
     m->seed = (uint32_t)seed;
     const char *alg = wn_params_str(params, "algorithm");
     if (!strcmp(alg, "permutations"))
@@ -152,8 +155,10 @@ static int mh_init(struct wn_stage *st, const struct wn_params *params, wn_error
     else if (!strcmp(alg, "one_permutation"))
         m->algorithm = MH_ONE_PERMUTATION;
     else
-        return wn_params_refuse(params, "algorithm", err, "'%s' (permutations or "
-                                "one_permutation)", alg);
+        return wn_params_refuse(params, "algorithm", err,
+                                "'%s' (permutations or "
+                                "one_permutation)",
+                                alg);
     if (pick_kernel(m, err) < 0)
         return -1;
 
@@ -184,10 +189,10 @@ static int mh_setup(struct wn_stage *st, const struct wn_worker *w, wn_error_t *
 struct mh_scratch {
     uint64_t *hashes;
     size_t cap;
-    uint32_t *cp;                    /* code point start offsets */
+    uint32_t *cp; /* code point start offsets */
     size_t cp_cap;
-    uint64_t *mins;                  /* npad, 64-byte aligned */
-    uint64_t *bins;                  /* one_permutation: n */
+    uint64_t *mins; /* npad, 64-byte aligned */
+    uint64_t *bins; /* one_permutation: n */
 };
 
 /* Room for `more` hashes after the first `at` (and the SIMD tail). */
@@ -259,7 +264,7 @@ static size_t ngram_hashes(const struct minhash *m, struct mh_scratch *s, const 
     for (size_t i = 0; i < len;) {
         size_t l = wn_utf8_len(u + i, len - i);
         cp[ncp++] = (uint32_t)i;
-        i += l ? l : 1;   /* an invalid byte: one code point */
+        i += l ? l : 1; /* an invalid byte: one code point */
     }
     cp[ncp] = (uint32_t)len;
     if (ncp < n) {
@@ -314,17 +319,17 @@ static void put_row(const struct minhash *m, uint64_t r, const uint64_t *v, uint
 
 /* Fills col (list of n values per row, rows resized already) from text:
  * row by row on the CPU, or the whole batch's hashes at once on the GPU. */
-static int sign_rows(const struct minhash *m, struct mh_scratch *s,
-                     const struct wn_column *text, struct wn_column *col, wn_error_t *err)
+static int sign_rows(const struct minhash *m, struct mh_scratch *s, const struct wn_column *text,
+                     struct wn_column *col, wn_error_t *err)
 {
     uint32_t *out32 = m->wide ? NULL : wn_col_u32_mut(col);
     uint64_t *out64 = m->wide ? wn_col_u64_mut(col) : NULL;
     uint64_t *first = NULL, *dmins = NULL;
     if (!out32 && !out64)
         return wn_errprintf(err, "out of memory");
-    if (m->gpu && (!(first = malloc((text->nrows + 1) * sizeof(*first))) ||
-                   !(dmins = malloc((text->nrows ? text->nrows : 1) * m->perms.n *
-                                    sizeof(*dmins))))) {
+    if (m->gpu &&
+        (!(first = malloc((text->nrows + 1) * sizeof(*first))) ||
+         !(dmins = malloc((text->nrows ? text->nrows : 1) * m->perms.n * sizeof(*dmins))))) {
         free(first);
         return wn_errprintf(err, "out of memory");
     }
@@ -401,7 +406,7 @@ static int mh_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!in[i]->batch)
-            continue;   /* no rows, no output */
+            continue; /* no rows, no output */
         const struct wn_column *text = text_column(m, in[i]->batch, i, err);
         struct wn_task *t = wn_task_create(0, 0, NULL);
         if (!t) {
@@ -409,10 +414,9 @@ static int mh_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
             break;
         }
         t->batch = wn_task_take_batch(in[i]);
-        struct wn_column *sig =
-            wn_batch_add_column(t->batch, m->minhash_field,
-                                m->wide ? WN_TYPE_LIST_U64 : WN_TYPE_LIST_U32,
-                                (uint32_t)m->perms.n, err);
+        struct wn_column *sig = wn_batch_add_column(t->batch, m->minhash_field,
+                                                    m->wide ? WN_TYPE_LIST_U64 : WN_TYPE_LIST_U32,
+                                                    (uint32_t)m->perms.n, err);
         if (!sig || wn_col_resize(sig, text->nrows, err) < 0 ||
             sign_rows(m, &s, text, sig, err) < 0 || wn_task_inherit(t, in[i], err) < 0)
             rc = wn_errprefix(err, "input %zu", i);
@@ -442,8 +446,7 @@ static const struct wn_param_spec minhash_params[] = {
      "one_permutation (one permutation and as many bins, optimal densification; faster)"},
     {"text_field", WN_PARAM_STRING, "${text_field}", "str column holding the text"},
     {"minhash_field", WN_PARAM_STRING, "_minhash_signature", "signature column to add"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops wn_stage_minhash_ops = {
     .abi_version = WN_STAGE_ABI,

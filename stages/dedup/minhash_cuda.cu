@@ -14,24 +14,24 @@
 #include "dedup/minhash_cuda.h"
 
 #define P61 ((1ull << 61) - 1)
-#define TILE 2048                 /* hashes per shared-memory tile: 16 KiB */
+#define TILE 2048 /* hashes per shared-memory tile: 16 KiB */
 
 struct wn_minhash_gpu {
     int device;
     size_t n;
-    unsigned long long *a, *b;   /* n each, on the device */
+    unsigned long long *a, *b; /* n each, on the device */
     unsigned long long *hashes, *first, *mins;
     size_t hashes_cap, docs_cap; /* elements; mins holds docs_cap * n */
     cudaStream_t stream;
 };
 
-#define CUDA_TRY(call, what)                                                   \
-    do {                                                                       \
-        cudaError_t rc_ = (call);                                              \
-        if (rc_ != cudaSuccess) {                                              \
-            errno = EIO;                                                       \
+#define CUDA_TRY(call, what)                                                     \
+    do {                                                                         \
+        cudaError_t rc_ = (call);                                                \
+        if (rc_ != cudaSuccess) {                                                \
+            errno = EIO;                                                         \
             return wn_errprintf(err, "%s: %s", (what), cudaGetErrorString(rc_)); \
-        }                                                                      \
+        }                                                                        \
     } while (0)
 
 /* (a h + b) mod (2^61 - 1) for a, b < 2^61, as perm_scalar computes it:
@@ -43,7 +43,7 @@ __device__ static inline unsigned long long perm_dev(unsigned long long a, unsig
     unsigned long long lo = a * h, hi = __umul64hi(a, h);
     lo += b;
     hi += lo < b;
-    unsigned long long q = (hi << 3) | (lo >> 61);   /* x >> 61, < 2^64 */
+    unsigned long long q = (hi << 3) | (lo >> 61); /* x >> 61, < 2^64 */
     unsigned long long r = (lo & P61) + (q & P61) + (q >> 61);
     r = (r & P61) + (r >> 61);
     return r >= P61 ? r - P61 : r;
@@ -141,8 +141,8 @@ static cudaError_t grow(unsigned long long **buf, size_t *cap, size_t want, size
 }
 
 extern "C" int wn_minhash_gpu_sign(struct wn_minhash_gpu *g, const uint64_t *hashes,
-                                   const uint64_t *first, size_t ndocs, int wide,
-                                   uint64_t *mins, wn_error_t *err)
+                                   const uint64_t *first, size_t ndocs, int wide, uint64_t *mins,
+                                   wn_error_t *err)
 {
     if (ndocs == 0)
         return 0;
@@ -156,17 +156,20 @@ extern "C" int wn_minhash_gpu_sign(struct wn_minhash_gpu *g, const uint64_t *has
         CUDA_TRY(cudaMalloc((void **)&g->mins, g->docs_cap * g->n * sizeof(*g->mins)),
                  "cudaMalloc (signatures)");
     }
-    CUDA_TRY(cudaMemcpyAsync(g->hashes, hashes, nh * sizeof(*hashes), cudaMemcpyHostToDevice,
-                             g->stream), "copying hashes");
-    CUDA_TRY(cudaMemcpyAsync(g->first, first, (ndocs + 1) * sizeof(*first),
-                             cudaMemcpyHostToDevice, g->stream), "copying offsets");
+    CUDA_TRY(
+        cudaMemcpyAsync(g->hashes, hashes, nh * sizeof(*hashes), cudaMemcpyHostToDevice, g->stream),
+        "copying hashes");
+    CUDA_TRY(cudaMemcpyAsync(g->first, first, (ndocs + 1) * sizeof(*first), cudaMemcpyHostToDevice,
+                             g->stream),
+             "copying offsets");
     size_t threads = (g->n + 31) / 32 * 32;
     threads = threads > 512 ? 512 : threads;
     sign_kernel<<<(unsigned)ndocs, (unsigned)threads, 0, g->stream>>>(
         g->a, g->b, g->n, g->hashes, g->first, wide ? ~0ull : 0xffffffffull, g->mins);
     CUDA_TRY(cudaGetLastError(), "minhash kernel launch");
     CUDA_TRY(cudaMemcpyAsync(mins, g->mins, ndocs * g->n * sizeof(*mins), cudaMemcpyDeviceToHost,
-                             g->stream), "copying signatures");
+                             g->stream),
+             "copying signatures");
     CUDA_TRY(cudaStreamSynchronize(g->stream), "minhash kernel");
     return 0;
 }

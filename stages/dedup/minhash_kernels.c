@@ -140,20 +140,19 @@ int mh_is_ascii(const unsigned char *t, size_t len)
 #define MM_C1 0xcc9e2d51u
 #define MM_C2 0x1b873593u
 
-__attribute__((target("avx2")))
-static __m256i rotl_avx2(__m256i x, int r)
+__attribute__((target("avx2"))) static __m256i rotl_avx2(__m256i x, int r)
 {
     return _mm256_or_si256(_mm256_slli_epi32(x, r), _mm256_srli_epi32(x, 32 - r));
 }
 
-__attribute__((target("avx2")))
-size_t mh_windows_avx2(const unsigned char *t, size_t len, size_t n, uint32_t seed,
-                       uint64_t *out)
+__attribute__((target("avx2"))) size_t mh_windows_avx2(const unsigned char *t, size_t len, size_t n,
+                                                       uint32_t seed, uint64_t *out)
 {
     const size_t nb = n / 4, rem = n & 3;
     const __m256i c1 = _mm256_set1_epi32((int)MM_C1), c2 = _mm256_set1_epi32((int)MM_C2);
     const __m256i c3 = _mm256_set1_epi32((int)0xe6546b64u);
-    const __m256i f1 = _mm256_set1_epi32((int)0x85ebca6bu), f2 = _mm256_set1_epi32((int)0xc2b2ae35u);
+    const __m256i f1 = _mm256_set1_epi32((int)0x85ebca6bu),
+                  f2 = _mm256_set1_epi32((int)0xc2b2ae35u);
     const __m256i tmask = _mm256_set1_epi32(rem ? (int)((1u << (8 * rem)) - 1) : 0);
     const __m256i vlen = _mm256_set1_epi32((int)n), vseed = _mm256_set1_epi32((int)seed);
     size_t base = 0, count = 0;
@@ -169,8 +168,8 @@ size_t mh_windows_avx2(const unsigned char *t, size_t len, size_t n, uint32_t se
                 h = _mm256_add_epi32(_mm256_add_epi32(h, _mm256_slli_epi32(h, 2)), c3);
             }
             if (rem) {
-                __m256i k = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(p + 4 * nb)),
-                                             tmask);
+                __m256i k =
+                    _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(p + 4 * nb)), tmask);
                 k = _mm256_mullo_epi32(rotl_avx2(_mm256_mullo_epi32(k, c1), 15), c2);
                 h = _mm256_xor_si256(h, k);
             }
@@ -189,14 +188,14 @@ size_t mh_windows_avx2(const unsigned char *t, size_t len, size_t n, uint32_t se
     return base;
 }
 
-__attribute__((target("avx512f")))
-size_t mh_windows_avx512(const unsigned char *t, size_t len, size_t n, uint32_t seed,
-                         uint64_t *out)
+__attribute__((target("avx512f"))) size_t mh_windows_avx512(const unsigned char *t, size_t len,
+                                                            size_t n, uint32_t seed, uint64_t *out)
 {
     const size_t nb = n / 4, rem = n & 3;
     const __m512i c1 = _mm512_set1_epi32((int)MM_C1), c2 = _mm512_set1_epi32((int)MM_C2);
     const __m512i c3 = _mm512_set1_epi32((int)0xe6546b64u);
-    const __m512i f1 = _mm512_set1_epi32((int)0x85ebca6bu), f2 = _mm512_set1_epi32((int)0xc2b2ae35u);
+    const __m512i f1 = _mm512_set1_epi32((int)0x85ebca6bu),
+                  f2 = _mm512_set1_epi32((int)0xc2b2ae35u);
     const __m512i tmask = _mm512_set1_epi32(rem ? (int)((1u << (8 * rem)) - 1) : 0);
     const __m512i vlen = _mm512_set1_epi32((int)n), vseed = _mm512_set1_epi32((int)seed);
     size_t base = 0, count = 0;
@@ -245,13 +244,13 @@ static inline uint64_t perm_scalar(uint64_t a, uint64_t b, uint64_t h)
 {
     unsigned __int128 x = (unsigned __int128)a * h + b;
     uint64_t lo = (uint64_t)x & MERSENNE61, hi = (uint64_t)(x >> 61);
-    uint64_t r = lo + (hi & MERSENNE61) + (hi >> 61);   /* < 2^63 */
-    r = (r & MERSENNE61) + (r >> 61);                   /* <= p + 3 */
+    uint64_t r = lo + (hi & MERSENNE61) + (hi >> 61); /* < 2^63 */
+    r = (r & MERSENNE61) + (r >> 61);                 /* <= p + 3 */
     return r >= MERSENNE61 ? r - MERSENNE61 : r;
 }
 
-static void kernel_portable(const uint64_t *hashes, size_t nh, const struct mh_perms *pm,
-                            int wide, int mask32, uint64_t *mins)
+static void kernel_portable(const uint64_t *hashes, size_t nh, const struct mh_perms *pm, int wide,
+                            int mask32, uint64_t *mins)
 {
     (void)wide;
     uint64_t mask = mask32 ? UINT32_MAX : UINT64_MAX;
@@ -282,9 +281,9 @@ static void kernel32_portable(uint64_t *hashes, size_t nh, const struct mh_perms
  * 2^64; a fold and one conditional subtraction reduce it exactly.  In
  * 32-bit mode hh is 0 and its two terms are skipped (`wide` 0). */
 
-__attribute__((target("avx2")))
-static void kernel_avx2(const uint64_t *hashes, size_t nh, const struct mh_perms *pm,
-                        int wide, int mask32, uint64_t *mins)
+__attribute__((target("avx2"))) static void kernel_avx2(const uint64_t *hashes, size_t nh,
+                                                        const struct mh_perms *pm, int wide,
+                                                        int mask32, uint64_t *mins)
 {
     const __m256i p = _mm256_set1_epi64x((long long)MERSENNE61);
     const __m256i m29 = _mm256_set1_epi64x((1 << 29) - 1);
@@ -314,8 +313,7 @@ static void kernel_avx2(const uint64_t *hashes, size_t nh, const struct mh_perms
             /* r <= p + 7: take r - p unless that is negative (its sign bit
              * picks r back); all values here are below 2^62. */
             __m256i d = _mm256_sub_epi64(r, p);
-            r = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(d),
-                                                     _mm256_castsi256_pd(r),
+            r = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(d), _mm256_castsi256_pd(r),
                                                      _mm256_castsi256_pd(d)));
             r = _mm256_and_si256(r, mask);
             /* No unsigned 64-bit min in AVX2; signed compare is exact as
@@ -326,9 +324,9 @@ static void kernel_avx2(const uint64_t *hashes, size_t nh, const struct mh_perms
     }
 }
 
-__attribute__((target("avx512f,avx512dq,avx512vl")))
-static void kernel_avx512(const uint64_t *hashes, size_t nh, const struct mh_perms *pm,
-                          int wide, int mask32, uint64_t *mins)
+__attribute__((target("avx512f,avx512dq,avx512vl"))) static void
+kernel_avx512(const uint64_t *hashes, size_t nh, const struct mh_perms *pm, int wide, int mask32,
+              uint64_t *mins)
 {
     const __m512i p = _mm512_set1_epi64((long long)MERSENNE61);
     const __m512i m29 = _mm512_set1_epi64((1 << 29) - 1);
@@ -437,44 +435,44 @@ static inline unsigned even_bits(unsigned mask32)
  * supplies VEC (the integer vector type), LANES(u, t) (the mask, in
  * 32-bit lanes, of u <= t), U_OF(x, lo, h) (u from the FMA result) and
  * the loads. */
-#define MH_RESOLVE(W, VEC, LOAD, STORE, BCAST, FMA_U, LANES)                                   \
-    {                                                                                          \
-        uint64_t U[W] __attribute__((aligned(64))), T[W] __attribute__((aligned(64)));        \
-        STORE(U, umin);                                                                        \
-        for (size_t l = 0; l < W; l++) {                                                       \
-            uint64_t a = sat_plus(mins[j + l], 3), c = sat_plus(U[l] & UINT32_MAX, 4);         \
-            T[l] = a < c ? a : c;                                                              \
-        }                                                                                      \
-        for (;;) {                                                                             \
-            const VEC t = LOAD(T);                                                             \
-            for (size_t b = 0; b < nb; b++) {                                                  \
-                if (!LANES(bm[b], t))                                                          \
-                    continue;                                                                  \
-                /* The block's n-grams with u <= T, without a branch each. */                  \
-                size_t k0 = c0 + b * MH_BLOCK;                                                 \
-                size_t n = c1 - k0 < MH_BLOCK ? c1 - k0 : MH_BLOCK;                            \
-                uint16_t ck[MH_BLOCK];                                                         \
-                uint32_t hit = 0;                                                              \
-                for (size_t i = 0; i < n; i++) {                                               \
-                    VEC h = BCAST(hashes[k0 + i]);                                             \
-                    ck[i] = (uint16_t)LANES(FMA_U(h), t);                                      \
-                    hit |= (uint32_t)(ck[i] != 0) << i;                                        \
-                }                                                                              \
-                while (hit) {                                                                  \
-                    unsigned i = (unsigned)__builtin_ctz(hit);                                 \
-                    hit &= hit - 1;                                                            \
-                    filter_exact(hashes, k0 + i, pm, j, even_bits(ck[i]), mins);               \
-                }                                                                              \
-            }                                                                                  \
-            int again = 0;                                                                     \
-            for (size_t l = 0; l < W; l++)                                                     \
-                if (sat_plus(mins[j + l], 3) > T[l]) {                                         \
-                    T[l] = sat_plus(mins[j + l], 3);                                           \
-                    again = 1;                                                                 \
-                }                                                                              \
-            if (!again)                                                                        \
-                return;                                                                        \
-        }                                                                                      \
+#define MH_RESOLVE(W, VEC, LOAD, STORE, BCAST, FMA_U, LANES)                           \
+    {                                                                                  \
+        uint64_t U[W] __attribute__((aligned(64))), T[W] __attribute__((aligned(64))); \
+        STORE(U, umin);                                                                \
+        for (size_t l = 0; l < W; l++) {                                               \
+            uint64_t a = sat_plus(mins[j + l], 3), c = sat_plus(U[l] & UINT32_MAX, 4); \
+            T[l] = a < c ? a : c;                                                      \
+        }                                                                              \
+        for (;;) {                                                                     \
+            const VEC t = LOAD(T);                                                     \
+            for (size_t b = 0; b < nb; b++) {                                          \
+                if (!LANES(bm[b], t))                                                  \
+                    continue;                                                          \
+                /* The block's n-grams with u <= T, without a branch each. */          \
+                size_t k0 = c0 + b * MH_BLOCK;                                         \
+                size_t n = c1 - k0 < MH_BLOCK ? c1 - k0 : MH_BLOCK;                    \
+                uint16_t ck[MH_BLOCK];                                                 \
+                uint32_t hit = 0;                                                      \
+                for (size_t i = 0; i < n; i++) {                                       \
+                    VEC h = BCAST(hashes[k0 + i]);                                     \
+                    ck[i] = (uint16_t)LANES(FMA_U(h), t);                              \
+                    hit |= (uint32_t)(ck[i] != 0) << i;                                \
+                }                                                                      \
+                while (hit) {                                                          \
+                    unsigned i = (unsigned)__builtin_ctz(hit);                         \
+                    hit &= hit - 1;                                                    \
+                    filter_exact(hashes, k0 + i, pm, j, even_bits(ck[i]), mins);       \
+                }                                                                      \
+            }                                                                          \
+            int again = 0;                                                             \
+            for (size_t l = 0; l < W; l++)                                             \
+                if (sat_plus(mins[j + l], 3) > T[l]) {                                 \
+                    T[l] = sat_plus(mins[j + l], 3);                                   \
+                    again = 1;                                                         \
+                }                                                                      \
+            if (!again)                                                                \
+                return;                                                                \
+        }                                                                              \
     }
 
 /* Pass 1 for V vectors of W permutations from j, then pass 2 for each. */
@@ -482,25 +480,25 @@ static inline unsigned even_bits(unsigned mask32)
     do {                                                                                       \
         VEC lo[V], u[V], umin[V];                                                              \
         VECD ad[V], cd[V];                                                                     \
-        _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++) {                               \
+        _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++)                                 \
+        {                                                                                      \
             lo[v] = LOADI(pm->LOFIELD + j + W * v);                                            \
             ad[v] = LOADD(pm->alpha_d + j + W * v);                                            \
             cd[v] = LOADD(pm->c_d + j + W * v);                                                \
         }                                                                                      \
         for (size_t c0 = 0; c0 < nh; c0 += MH_CHUNK) {                                         \
             size_t c1 = nh - c0 < MH_CHUNK ? nh : c0 + MH_CHUNK, nb = 0;                       \
-            _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++)                             \
-                umin[v] = ONES;                                                                \
+            _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++) umin[v] = ONES;             \
             for (size_t k0 = c0; k0 < c1; k0 += MH_BLOCK, nb++) {                              \
                 size_t k1 = c1 - k0 < MH_BLOCK ? c1 : k0 + MH_BLOCK;                           \
-                _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++)                         \
-                    u[v] = ONES;                                                               \
+                _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++) u[v] = ONES;            \
                 for (size_t k = k0; k < k1; k++) {                                             \
                     VEC h = BCAST(hashes[k]);                                                  \
-                    _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++)                     \
-                        u[v] = MIN(u[v], LOW(FMA(ad[v], h, cd[v]), lo[v], h));                 \
+                    _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++) u[v] =              \
+                        MIN(u[v], LOW(FMA(ad[v], h, cd[v]), lo[v], h));                        \
                 }                                                                              \
-                _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++) {                       \
+                _Pragma("GCC unroll 4") for (size_t v = 0; v < V; v++)                         \
+                {                                                                              \
                     bm[v][nb] = u[v];                                                          \
                     umin[v] = MIN(umin[v], u[v]);                                              \
                 }                                                                              \
@@ -517,13 +515,15 @@ static inline unsigned even_bits(unsigned mask32)
 #define AVX2_BCAST(x) _mm256_set1_epi64x((long long)(x))
 #define AVX2_FMA(a, h, c) _mm256_castpd_si256(_mm256_fmadd_pd((a), _mm256_castsi256_pd(h), (c)))
 #define AVX2_LOW(x, lo, h) _mm256_add_epi64((x), _mm256_mul_epu32((lo), (h)))
-#define AVX2_LANES(u, t)                                                                       \
-    ((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(                                         \
-         _mm256_cmpeq_epi32(_mm256_min_epu32((u), (t)), (u)))) & 0x55u)
+#define AVX2_LANES(u, t)                                                             \
+    ((unsigned)_mm256_movemask_ps(                                                   \
+         _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_min_epu32((u), (t)), (u)))) & \
+     0x55u)
 
-__attribute__((target("avx2,fma")))
-static void resolve_avx2(const uint64_t *hashes, size_t c0, size_t c1, const struct mh_perms *pm,
-                         size_t j, const __m256i *bm, size_t nb, __m256i umin, uint64_t *mins)
+__attribute__((target("avx2,fma"))) static void resolve_avx2(const uint64_t *hashes, size_t c0,
+                                                             size_t c1, const struct mh_perms *pm,
+                                                             size_t j, const __m256i *bm, size_t nb,
+                                                             __m256i umin, uint64_t *mins)
 {
     const __m256i lo = AVX2_LOADI(pm->a_lo + j);
     const __m256d ad = _mm256_load_pd(pm->alpha_d + j), cd = _mm256_load_pd(pm->c_d + j);
@@ -532,13 +532,12 @@ static void resolve_avx2(const uint64_t *hashes, size_t c0, size_t c1, const str
 #undef AVX2_U
 }
 
-__attribute__((target("avx2,fma")))
-static void kernel32_avx2(uint64_t *hashes, size_t nh, const struct mh_perms *pm,
-                          uint64_t *mins)
+__attribute__((target("avx2,fma"))) static void
+kernel32_avx2(uint64_t *hashes, size_t nh, const struct mh_perms *pm, uint64_t *mins)
 {
-    __m256i bm[2][MH_NBLOCKS];   /* 16 KiB */
+    __m256i bm[2][MH_NBLOCKS]; /* 16 KiB */
     for (size_t k = 0; k < nh; k++)
-        hashes[k] |= MH_DOUBLE_2P52;   /* a broadcast from memory, no ALU */
+        hashes[k] |= MH_DOUBLE_2P52; /* a broadcast from memory, no ALU */
     for (size_t j = 0; j < pm->npad; j += 8)
         MH_FILTER(2, 4, __m256i, __m256d, a_lo, AVX2_LOADI, _mm256_load_pd, AVX2_BCAST,
                   _mm256_set1_epi32(-1), AVX2_FMA, AVX2_LOW, _mm256_min_epu32, resolve_avx2);
@@ -553,31 +552,31 @@ static void kernel32_avx2(uint64_t *hashes, size_t nh, const struct mh_perms *pm
 #define AVX512_LOW_IFMA(x, lo, h) _mm512_madd52lo_epu64((x), (lo), (h))
 #define AVX512_LANES(u, t) ((unsigned)_mm512_mask_cmple_epu32_mask(0x5555, (u), (t)))
 
-#define MH_AVX512_KERNELS(SUFFIX, TARGET, LOFIELD, LOW)                                        \
-    __attribute__((target(TARGET))) static void resolve_##SUFFIX(                              \
-        const uint64_t *hashes, size_t c0, size_t c1, const struct mh_perms *pm, size_t j,     \
-        const __m512i *bm, size_t nb, __m512i umin, uint64_t *mins)                            \
-    {                                                                                          \
+#define MH_AVX512_KERNELS(SUFFIX, TARGET, LOFIELD, LOW)                                       \
+    __attribute__((target(TARGET))) static void resolve_##SUFFIX(                             \
+        const uint64_t *hashes, size_t c0, size_t c1, const struct mh_perms *pm, size_t j,    \
+        const __m512i *bm, size_t nb, __m512i umin, uint64_t *mins)                           \
+    {                                                                                         \
         const __m512i lo = _mm512_load_si512(pm->LOFIELD + j);                                \
         const __m512d ad = _mm512_load_pd(pm->alpha_d + j), cd = _mm512_load_pd(pm->c_d + j); \
-        MH_RESOLVE(8, __m512i, _mm512_load_si512, AVX512_STORE, AVX512_BCAST,                 \
-                   SUFFIX##_U, AVX512_LANES)                                                   \
-    }                                                                                          \
-    __attribute__((target(TARGET))) static void kernel32_##SUFFIX(                             \
-        uint64_t *hashes, size_t nh, const struct mh_perms *pm, uint64_t *mins)                \
-    {                                                                                          \
-        __m512i bm[4][MH_NBLOCKS];   /* 64 KiB */                                              \
-        size_t j = 0;                                                                          \
-        for (size_t k = 0; k < nh; k++)                                                        \
-            hashes[k] |= MH_DOUBLE_2P52;                                                       \
-        for (; j + 32 <= pm->npad; j += 32)                                                    \
+        MH_RESOLVE(8, __m512i, _mm512_load_si512, AVX512_STORE, AVX512_BCAST, SUFFIX##_U,     \
+                   AVX512_LANES)                                                              \
+    }                                                                                         \
+    __attribute__((target(TARGET))) static void kernel32_##SUFFIX(                            \
+        uint64_t *hashes, size_t nh, const struct mh_perms *pm, uint64_t *mins)               \
+    {                                                                                         \
+        __m512i bm[4][MH_NBLOCKS]; /* 64 KiB */                                               \
+        size_t j = 0;                                                                         \
+        for (size_t k = 0; k < nh; k++)                                                       \
+            hashes[k] |= MH_DOUBLE_2P52;                                                      \
+        for (; j + 32 <= pm->npad; j += 32)                                                   \
             MH_FILTER(4, 8, __m512i, __m512d, LOFIELD, _mm512_load_si512, _mm512_load_pd,     \
                       AVX512_BCAST, _mm512_set1_epi32(-1), AVX512_FMA, LOW, _mm512_min_epu32, \
-                      resolve_##SUFFIX);                                                       \
-        for (; j < pm->npad; j += 8)                                                           \
+                      resolve_##SUFFIX);                                                      \
+        for (; j < pm->npad; j += 8)                                                          \
             MH_FILTER(1, 8, __m512i, __m512d, LOFIELD, _mm512_load_si512, _mm512_load_pd,     \
                       AVX512_BCAST, _mm512_set1_epi32(-1), AVX512_FMA, LOW, _mm512_min_epu32, \
-                      resolve_##SUFFIX);                                                       \
+                      resolve_##SUFFIX);                                                      \
     }
 
 #define avx512_U(h) AVX512_LOW_MUL(AVX512_FMA(ad, (h), cd), lo, (h))
@@ -589,8 +588,8 @@ MH_AVX512_KERNELS(avx512ifma, "avx512f,avx512dq,avx512vl,avx512ifma", a_lo52, AV
 
 const mh_kernel_fn mh_kernels[MH_NISA] = {kernel_portable, kernel_avx2, kernel_avx512,
                                           kernel_avx512};
-const mh_kernel32_fn mh_kernels32[MH_NISA] = {kernel32_portable, kernel32_avx2,
-                                              kernel32_avx512, kernel32_avx512ifma};
+const mh_kernel32_fn mh_kernels32[MH_NISA] = {kernel32_portable, kernel32_avx2, kernel32_avx512,
+                                              kernel32_avx512ifma};
 
 /* a_i and b_i from splitmix64 draws, as minhash.c's header comment says,
  * and the pieces of each that the kernels above read. */
@@ -619,8 +618,7 @@ int mh_perms_init(struct mh_perms *pm, size_t n, uint32_t seed)
         /* All exact: alpha < 2^32, and c an integer in (2^51, 2^53). */
         uint64_t alpha = pm->a[i] >> 29;
         pm->alpha_d[i] = (double)alpha / 4294967296.0;
-        pm->c_d[i] = (double)((UINT64_C(3) << 51) + (pm->b[i] & UINT32_MAX) + 3 -
-                              (alpha << 20));
+        pm->c_d[i] = (double)((UINT64_C(3) << 51) + (pm->b[i] & UINT32_MAX) + 3 - (alpha << 20));
     }
     return 0;
 }

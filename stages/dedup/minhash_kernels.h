@@ -11,12 +11,12 @@
 #include <stdlib.h>
 
 #define MERSENNE61 ((UINT64_C(1) << 61) - 1)
-#define MH_LANES 8                 /* permutations per AVX-512 vector */
+#define MH_LANES 8 /* permutations per AVX-512 vector */
 
 /* The SIMD levels; each kernel below exists for one of them. */
 enum mh_isa { MH_PORTABLE, MH_AVX2, MH_AVX512, MH_AVX512IFMA, MH_NISA };
 
-extern const char *const mh_isa_names[MH_NISA];   /* as WINNOW_MINHASH_ISA names them */
+extern const char *const mh_isa_names[MH_NISA]; /* as WINNOW_MINHASH_ISA names them */
 
 /* n uint64_t, 64-byte aligned (n: a multiple of MH_LANES); free() it. */
 static inline uint64_t *mh_alloc_lanes(size_t n)
@@ -33,8 +33,7 @@ int mh_is_ascii(const unsigned char *t, size_t len);
  * many as a vector loop takes, into out[] in an order of their own (a
  * minimum does not see it); returns how many windows from the first were
  * done, the caller hashes the rest. */
-size_t mh_windows_avx2(const unsigned char *t, size_t len, size_t n, uint32_t seed,
-                       uint64_t *out);
+size_t mh_windows_avx2(const unsigned char *t, size_t len, size_t n, uint32_t seed, uint64_t *out);
 size_t mh_windows_avx512(const unsigned char *t, size_t len, size_t n, uint32_t seed,
                          uint64_t *out);
 
@@ -47,9 +46,9 @@ size_t mh_windows_avx512(const unsigned char *t, size_t len, size_t n, uint32_t 
  * minhash_kernels.c). */
 struct mh_perms {
     size_t n, npad;
-    uint64_t *a, *a_lo, *a_hi, *b;   /* 64-byte aligned, npad each */
-    uint64_t *a_lo52;                /* a mod 2^52 */
-    double *alpha_d, *c_d;           /* see the 32-bit filter */
+    uint64_t *a, *a_lo, *a_hi, *b; /* 64-byte aligned, npad each */
+    uint64_t *a_lo52;              /* a mod 2^52 */
+    double *alpha_d, *c_d;         /* see the 32-bit filter */
 };
 
 /* The n permutations of `seed` (splitmix64 draws, see minhash.c); -1 when
@@ -58,8 +57,8 @@ struct mh_perms {
 int mh_perms_init(struct mh_perms *pm, size_t n, uint32_t seed);
 void mh_perms_free(struct mh_perms *pm);
 
-typedef void (*mh_kernel_fn)(const uint64_t *hashes, size_t nh, const struct mh_perms *pm,
-                             int wide, int mask32, uint64_t *mins);
+typedef void (*mh_kernel_fn)(const uint64_t *hashes, size_t nh, const struct mh_perms *pm, int wide,
+                             int mask32, uint64_t *mins);
 /* 32-bit mode: mins[0..npad) already hold an upper bound (<= 2^32 - 1 or
  * 2^61 - 1) that they lower.  The hashes (< 2^32) are scratch: a kernel
  * may set bits above bit 31 of each. */

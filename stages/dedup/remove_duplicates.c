@@ -143,8 +143,8 @@ static int any_member(struct wn_clique *q, int flag, int *any, wn_error_t *err)
 /* The rows of every member's inputs, sorted by id, into *all (*nall).  A
  * member that fails still takes part in each collective, so the others
  * fail with it instead of waiting. */
-static int gather_dups(struct wn_clique *q, struct wn_task *const *in, size_t n,
-                       struct dup **all, uint64_t *nall, wn_error_t *err)
+static int gather_dups(struct wn_clique *q, struct wn_task *const *in, size_t n, struct dup **all,
+                       uint64_t *nall, wn_error_t *err)
 {
     int bad = 0, any;
     uint64_t mine = 0;
@@ -154,12 +154,14 @@ static int gather_dups(struct wn_clique *q, struct wn_task *const *in, size_t n,
         const struct wn_column *cid = rows ? wn_batch_find(b, ID_COL) : NULL;
         const struct wn_column *cg = rows ? wn_batch_find(b, "_duplicate_group_id") : NULL;
         const struct wn_column *ck = rows ? wn_batch_find(b, "_kept") : NULL;
-        if (rows && (!cid || cid->type != WN_TYPE_U64 || !cg || cg->type != WN_TYPE_U64 ||
-                     !ck || ck->type != WN_TYPE_U8)) {
+        if (rows && (!cid || cid->type != WN_TYPE_U64 || !cg || cg->type != WN_TYPE_U64 || !ck ||
+                     ck->type != WN_TYPE_U8)) {
             errno = EINVAL;
-            wn_errprintf(err, "input %zu: expected columns " ID_COL " (u64), "
+            wn_errprintf(err,
+                         "input %zu: expected columns " ID_COL " (u64), "
                          "_duplicate_group_id (u64) and _kept (u8), as identify_duplicates "
-                         "makes them", i);
+                         "makes them",
+                         i);
             bad = 1;
         }
         mine += rows;
@@ -205,11 +207,10 @@ static int gather_dups(struct wn_clique *q, struct wn_task *const *in, size_t n,
         for (uint64_t r = 0; r < rows; r++, k++)
             send[k] = (struct dup){id[r], g[r], kept[r]};
     }
-    if (rc == 0 && max &&
-        wn_clique_allgather(q, send, recv, 3 * max, WN_TYPE_U64, err) < 0)
+    if (rc == 0 && max && wn_clique_allgather(q, send, recv, 3 * max, WN_TYPE_U64, err) < 0)
         rc = -1;
     if (rc == 0) {
-        uint64_t at = 0;   /* the padded blocks, compacted */
+        uint64_t at = 0; /* the padded blocks, compacted */
         for (int m = 0; m < size; m++) {
             memmove(recv + at, recv + (uint64_t)m * max, counts[m] * sizeof(*recv));
             at += counts[m];
@@ -226,13 +227,13 @@ static int gather_dups(struct wn_clique *q, struct wn_task *const *in, size_t n,
 }
 
 struct rd_counts {
-    uint64_t docs, removed, members;   /* members: documents in a group */
+    uint64_t docs, removed, members; /* members: documents in a group */
 };
 
 /* Copies file f minus its duplicates; its documents in groups go to g. */
 static int dedup_file(const struct wn_jl_out *c, const struct wn_jl_list *l, uint32_t f,
-                      const struct dup *all, uint64_t nall, struct rd_counts *res,
-                      struct sbuf *g, struct wn_jl_summary *s, wn_error_t *err)
+                      const struct dup *all, uint64_t nall, struct rd_counts *res, struct sbuf *g,
+                      struct wn_jl_summary *s, wn_error_t *err)
 {
     const struct wn_jl_file *file = &l->files[f];
     const char *rel = wn_jl_relpath(c->input, file->path);
@@ -283,7 +284,8 @@ static int dedup_file(const struct wn_jl_out *c, const struct wn_jl_list *l, uin
         rc = -1;
     if (rc == 0 && a < nall && all[a].id >> WN_JL_LINE_BITS == f) {
         errno = EINVAL;
-        rc = wn_errprintf(err, "%s: document id of line %" PRIu64 " but the file has %" PRIu64
+        rc = wn_errprintf(err,
+                          "%s: document id of line %" PRIu64 " but the file has %" PRIu64
                           " lines: not the input read_jsonl read",
                           file->path, all[a].id & WN_JL_MAX_LINE, r.line);
     }
@@ -378,11 +380,11 @@ static int rd_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         uint64_t groups = 0;
         for (uint64_t i = 0; i < nall; i++)
             groups += all[i].kept != 0;
-        wn_stage_log(st, WN_LOG_INFO, "%" PRIu64 " documents in %" PRIu64 " files, %" PRIu64
-                     " of them in %" PRIu64 " duplicate groups, %" PRIu64 " removed; kept %"
-                     PRIu64 " in %s%s%s", total[0], local[3], total[2], groups, total[1],
-                     total[0] - total[1], c->output, *c->groups ? ", groups in " : "",
-                     c->groups);
+        wn_stage_log(st, WN_LOG_INFO,
+                     "%" PRIu64 " documents in %" PRIu64 " files, %" PRIu64 " of them in %" PRIu64
+                     " duplicate groups, %" PRIu64 " removed; kept %" PRIu64 " in %s%s%s",
+                     total[0], local[3], total[2], groups, total[1], total[0] - total[1], c->output,
+                     *c->groups ? ", groups in " : "", c->groups);
     }
     if (rc == 0)
         rc = wn_task_list_push_batch(out, s.b, err);
@@ -401,8 +403,7 @@ static const struct wn_param_spec rd_params[] = {
     {"id_field", WN_PARAM_STRING, "${id_field}",
      "field giving a document's id in the groups file (default: the pipeline's); empty: "
      "PATH:LINE"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops wn_stage_remove_duplicates_ops = {
     .abi_version = WN_STAGE_ABI,

@@ -73,7 +73,7 @@
  * every input has exactly one output and lineage stays one-to-one.  An
  * input without a batch gives none.
  */
-#define _GNU_SOURCE   /* memmem */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -97,10 +97,10 @@ enum fkind {
 
 struct filter {
     enum fkind kind;
-    double lo, hi;            /* a row is kept when lo <= score <= hi */
-    size_t n;                 /* repeating_top_ngrams: words per n-gram */
+    double lo, hi; /* a row is kept when lo <= score <= hi */
+    size_t n;      /* repeating_top_ngrams: words per n-gram */
     char *text_field;
-    char *score_field;        /* NULL: no score column */
+    char *score_field; /* NULL: no score column */
 };
 
 /* ------------------------------------------------------------ decoding -- */
@@ -116,8 +116,18 @@ static int is_space(uint32_t c)
 static int is_bullet(uint32_t c)
 {
     switch (c) {
-    case 0x2022: case 0x2023: case 0x2043: case 0x204c: case 0x204d: case 0x2219:
-    case 0x25cb: case 0x25cf: case 0x25d8: case 0x25e6: case 0x29be: case 0x29bf:
+    case 0x2022:
+    case 0x2023:
+    case 0x2043:
+    case 0x204c:
+    case 0x204d:
+    case 0x2219:
+    case 0x25cb:
+    case 0x25cf:
+    case 0x25d8:
+    case 0x25e6:
+    case 0x29be:
+    case 0x29bf:
         return 1;
     default:
         return 0;
@@ -133,11 +143,11 @@ struct span {
 struct scratch {
     const char *text;
     size_t len;
-    uint32_t *cp;             /* code points (an invalid byte b: U+DC00 + b) */
-    size_t *off;              /* byte offset of each code point, ncp + 1 */
-    unsigned char *start;     /* start[i]: a code point starts at byte i (i <= len) */
-    size_t ncp, cap;          /* cap: entries of cp, off - 1, start - 1 */
-    struct span *sp;          /* words, lines or paragraphs */
+    uint32_t *cp;         /* code points (an invalid byte b: U+DC00 + b) */
+    size_t *off;          /* byte offset of each code point, ncp + 1 */
+    unsigned char *start; /* start[i]: a code point starts at byte i (i <= len) */
+    size_t ncp, cap;      /* cap: entries of cp, off - 1, start - 1 */
+    struct span *sp;      /* words, lines or paragraphs */
     size_t nsp, cap_sp;
     /* Hash table of items (groups of g consecutive spans): slot[k] is an
      * item index + 1 (0 empty), count[k] its frequency. */
@@ -195,7 +205,7 @@ static int decode(struct scratch *s, const char *text, size_t len)
     memset(s->start, 0, len + 1);
     for (size_t i = 0; i < len;) {
         size_t l = wn_utf8_len(u + i, len - i);
-        l = l ? l : 1;   /* an invalid byte: one code point */
+        l = l ? l : 1; /* an invalid byte: one code point */
         uint32_t c;
         if (l == 1)
             c = u[i] < 0x80 ? u[i] : 0xdc00u + u[i];
@@ -519,7 +529,7 @@ static int score(const struct filter *f, struct scratch *s, double *out)
             return -1;
         for (size_t i = 0; i < s->nsp; i++) {
             size_t k = s->sp[i].a;
-            while (is_space(s->cp[k]))   /* a kept line has a non-space */
+            while (is_space(s->cp[k])) /* a kept line has a non-space */
                 k++;
             count += (size_t)is_bullet(s->cp[k]);
         }
@@ -552,8 +562,8 @@ static int given(const struct wn_params *params, const char *key)
 
 /* Reads threshold key (NULL: none, the bound is def) into *v: from 0 to
  * most. */
-static int threshold(const struct wn_params *params, const char *key, double def,
-                     double most, double *v, wn_error_t *err)
+static int threshold(const struct wn_params *params, const char *key, double def, double most,
+                     double *v, wn_error_t *err)
 {
     *v = def;
     if (!key)
@@ -572,11 +582,9 @@ static int read_params(struct filter *f, const struct wn_params *params, const c
         return -1;
     /* Blame the bound the user gave (both given: the lower). */
     if (f->lo > f->hi && given(params, lo_key))
-        return wn_params_refuse(params, lo_key, err, "%g is above '%s' (%g)", f->lo, hi_key,
-                                f->hi);
+        return wn_params_refuse(params, lo_key, err, "%g is above '%s' (%g)", f->lo, hi_key, f->hi);
     if (f->lo > f->hi)
-        return wn_params_refuse(params, hi_key, err, "%g is below '%s' (%g)", f->hi, lo_key,
-                                f->lo);
+        return wn_params_refuse(params, hi_key, err, "%g is below '%s' (%g)", f->hi, lo_key, f->lo);
     const char *sf = wn_params_str(params, "score_field");
     if (!(f->text_field = strdup(wn_params_str(params, "text_field"))) ||
         (*sf && !(f->score_field = strdup(sf))))
@@ -610,8 +618,7 @@ static const struct wn_column *text_column(const struct filter *f, const struct 
         wn_errprintf(err, "input %zu: text column '%s' is %s, not str", i, f->text_field,
                      wn_type_name(c->type));
     else if (f->score_field && wn_batch_find(b, f->score_field))
-        wn_errprintf(err, "input %zu: column '%s' (score_field) exists already", i,
-                     f->score_field);
+        wn_errprintf(err, "input %zu: column '%s' (score_field) exists already", i, f->score_field);
     else if (c->nrows > UINT32_MAX) {
         errno = EFBIG;
         wn_errprintf(err, "input %zu: %llu rows (at most 2^32 - 1)", i,
@@ -673,7 +680,7 @@ static int filter_process(struct wn_stage *st, struct wn_task *const *in, size_t
     int rc = keep && scores ? 0 : wn_errprintf(err, "out of memory");
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!in[i]->batch)
-            continue;   /* no rows, no output */
+            continue; /* no rows, no output */
         const struct wn_column *text = text_column(f, in[i]->batch, i, err);
         struct wn_batch *o = filter_batch(f, &s, in[i]->batch, text, keep, scores, err);
         if (!o || wn_task_list_push_batch(out, o, err) < 0)
@@ -685,28 +692,29 @@ static int filter_process(struct wn_stage *st, struct wn_task *const *in, size_t
     return rc;
 }
 
-#define COMMON_PARAMS                                                                  \
-    {"text_field", WN_PARAM_STRING, "${text_field}", "str column holding the text"},    \
-    {"score_field", WN_PARAM_STRING, "",                                               \
-     "f64 column of the kept rows' scores to add (empty: none)"}
+#define COMMON_PARAMS                                                                \
+    {"text_field", WN_PARAM_STRING, "${text_field}", "str column holding the text"}, \
+    {                                                                                \
+        "score_field", WN_PARAM_STRING, "",                                          \
+            "f64 column of the kept rows' scores to add (empty: none)"               \
+    }
 
 /* One stage type: its parameter table, init and ops. */
-#define FILTER_STAGE(NAME, KIND, LO, HI, HELP, ...)                                    \
-    static const struct wn_param_spec NAME##_params[] = {                              \
-        __VA_ARGS__, COMMON_PARAMS, WN_PARAM_END};                                     \
-    static int NAME##_init(struct wn_stage *st, const struct wn_params *params,        \
-                           wn_error_t *err)                                            \
-    {                                                                                  \
-        return filter_init(st, params, KIND, LO, HI, err);                             \
-    }                                                                                  \
-    const struct wn_stage_ops wn_stage_##NAME##_ops = {                                \
-        .abi_version = WN_STAGE_ABI,                                                   \
-        .type = #NAME,                                                                 \
-        .help = HELP,                                                                  \
-        .params = NAME##_params,                                                       \
-        .init = NAME##_init,                                                           \
-        .process_batch = filter_process,                                               \
-        .fini = filter_fini,                                                           \
+#define FILTER_STAGE(NAME, KIND, LO, HI, HELP, ...)                                              \
+    static const struct wn_param_spec NAME##_params[] = {__VA_ARGS__, COMMON_PARAMS,             \
+                                                         WN_PARAM_END};                          \
+    static int NAME##_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err) \
+    {                                                                                            \
+        return filter_init(st, params, KIND, LO, HI, err);                                       \
+    }                                                                                            \
+    const struct wn_stage_ops wn_stage_##NAME##_ops = {                                          \
+        .abi_version = WN_STAGE_ABI,                                                             \
+        .type = #NAME,                                                                           \
+        .help = HELP,                                                                            \
+        .params = NAME##_params,                                                                 \
+        .init = NAME##_init,                                                                     \
+        .process_batch = filter_process,                                                         \
+        .fini = filter_fini,                                                                     \
     };
 
 FILTER_STAGE(word_count, F_WORD_COUNT, "min_words", "max_words",
@@ -714,8 +722,7 @@ FILTER_STAGE(word_count, F_WORD_COUNT, "min_words", "max_words",
              {"min_words", WN_PARAM_INT, "50", "fewest words kept"},
              {"max_words", WN_PARAM_INT, "100000", "most words kept"})
 
-FILTER_STAGE(mean_word_length, F_MEAN_WORD_LENGTH, "min_mean_word_length",
-             "max_mean_word_length",
+FILTER_STAGE(mean_word_length, F_MEAN_WORD_LENGTH, "min_mean_word_length", "max_mean_word_length",
              "keep documents whose mean word length is in range (NeMo's MeanWordLengthFilter)",
              {"min_mean_word_length", WN_PARAM_DOUBLE, "3", "least mean word length kept"},
              {"max_mean_word_length", WN_PARAM_DOUBLE, "10", "greatest mean word length kept"})
@@ -725,8 +732,7 @@ FILTER_STAGE(symbols_to_words, F_SYMBOLS_TO_WORDS, NULL, "max_symbol_to_word_rat
              {"max_symbol_to_word_ratio", WN_PARAM_DOUBLE, "0.1",
               "greatest share of symbol words kept"})
 
-FILTER_STAGE(non_alphanumeric, F_NON_ALPHANUMERIC, NULL,
-             "max_non_alpha_numeric_to_text_ratio",
+FILTER_STAGE(non_alphanumeric, F_NON_ALPHANUMERIC, NULL, "max_non_alpha_numeric_to_text_ratio",
              "drop documents with many non-alphanumeric characters (NeMo's "
              "NonAlphaNumericFilter)",
              {"max_non_alpha_numeric_to_text_ratio", WN_PARAM_DOUBLE, "0.25",
@@ -758,8 +764,7 @@ static const struct wn_param_spec repeating_top_ngrams_params[] = {
     {"max_repeating_ngram_ratio", WN_PARAM_DOUBLE, "0.2",
      "greatest share of characters in the top n-gram's occurrences kept"},
     COMMON_PARAMS,
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 static int repeating_top_ngrams_init(struct wn_stage *st, const struct wn_params *params,
                                      wn_error_t *err)

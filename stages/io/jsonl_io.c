@@ -16,7 +16,7 @@
 
 #include "io/jsonl_io.h"
 
-#define JL_CHUNK (1u << 20)                  /* first buffer size, bytes */
+#define JL_CHUNK (1u << 20) /* first buffer size, bytes */
 
 /* ------------------------------------------------------------ listing -- */
 
@@ -37,8 +37,7 @@ void wn_jl_list_free(struct wn_jl_list *l)
     memset(l, 0, sizeof(*l));
 }
 
-int wn_jl_list_inputs(struct wn_stage *st, const char *input, struct wn_jl_list *l,
-                      wn_error_t *err)
+int wn_jl_list_inputs(struct wn_stage *st, const char *input, struct wn_jl_list *l, wn_error_t *err)
 {
     static const char *const suffixes[] = {".jsonl", ".jsonl.gz", ".jsonl.zst", NULL};
     size_t n = 0;
@@ -47,8 +46,10 @@ int wn_jl_list_inputs(struct wn_stage *st, const char *input, struct wn_jl_list 
         return -1;
     if ((uint64_t)n > WN_JL_MAX_FILES) {
         errno = EFBIG;
-        return wn_errprintf(err, "input '%s': %zu files, more than the %" PRIu64 " a document "
-                            "id can number", input, n, WN_JL_MAX_FILES);
+        return wn_errprintf(err,
+                            "input '%s': %zu files, more than the %" PRIu64 " a document "
+                            "id can number",
+                            input, n, WN_JL_MAX_FILES);
     }
     if (!(l->files = calloc(n, sizeof(*l->files))))
         return wn_errprintf(err, "out of memory");
@@ -168,7 +169,7 @@ int wn_jl_member(const char *s, size_t n, const char *key, const char **val, siz
 void wn_jl_reader_close(struct wn_jl_reader *r)
 {
     if (r->gz)
-        gzclose(r->gz);   /* closes fd */
+        gzclose(r->gz); /* closes fd */
     else if (r->fd >= 0)
         close(r->fd);
     ZSTD_freeDCtx(r->zd);
@@ -180,7 +181,7 @@ int wn_jl_reader_open(struct wn_jl_reader *r, const struct wn_jl_file *f, wn_err
 {
     memset(r, 0, sizeof(*r));
     r->file = f;
-    r->zret = 1;   /* an empty zstd file holds no frame: truncated */
+    r->zret = 1; /* an empty zstd file holds no frame: truncated */
     if ((r->fd = open(f->path, O_RDONLY | O_CLOEXEC)) < 0)
         return wn_errprintf(err, "%s: %s", f->path, strerror(errno));
     /* Ids hold line numbers: a file changed since the run listed it would
@@ -221,8 +222,9 @@ static ssize_t reader_fill(struct wn_jl_reader *r, wn_error_t *err)
         const char *msg = gzerror(r->gz, &zerr);
         if (n < 0 || (n == 0 && zerr != Z_OK))
             return wn_errprintf(err, "%s: gzip: %s", path,
-                                zerr == Z_ERRNO ? strerror(errno)
-                                : zerr == Z_BUF_ERROR ? "truncated data" : msg);
+                                zerr == Z_ERRNO       ? strerror(errno)
+                                : zerr == Z_BUF_ERROR ? "truncated data"
+                                                      : msg);
         return n;
     }
     if (!r->zd) {
@@ -282,8 +284,10 @@ int wn_jl_reader_line(struct wn_jl_reader *r, const char **line, size_t *n, wn_e
         if (r->len == r->cap) {
             char *b = r->cap <= SIZE_MAX / 2 ? realloc(r->buf, 2 * r->cap) : NULL;
             if (!b)
-                return wn_errprintf(err, "%s: line %" PRIu64 ": out of memory (line over %zu "
-                                    "bytes)", r->file->path, r->line + 1, r->len);
+                return wn_errprintf(err,
+                                    "%s: line %" PRIu64 ": out of memory (line over %zu "
+                                    "bytes)",
+                                    r->file->path, r->line + 1, r->len);
             r->buf = b;
             r->cap *= 2;
         }
@@ -294,7 +298,7 @@ int wn_jl_reader_line(struct wn_jl_reader *r, const char **line, size_t *n, wn_e
         r->eof = got == 0;
         if (r->eof && r->file->stage &&
             wn_stage_check_input(r->file->stage, r->file->index, r->fd, err) < 0)
-            return -1;   /* changed while it was read */
+            return -1; /* changed while it was read */
     }
 }
 
@@ -399,7 +403,7 @@ int wn_jl_writer_commit(struct wn_jl_writer *w, wn_error_t *err)
 {
     int rc = 0;
     if (w->gz) {
-        int zrc = gzclose(w->gz);   /* closes the dup'd descriptor */
+        int zrc = gzclose(w->gz); /* closes the dup'd descriptor */
         w->gz = NULL;
         if (zrc != Z_OK) {
             errno = EIO;
@@ -409,7 +413,7 @@ int wn_jl_writer_commit(struct wn_jl_writer *w, wn_error_t *err)
         rc = zstd_push(w, "", 0, ZSTD_e_end, err);
     if (rc == 0) {
         rc = wn_afile_commit(w->file, err);
-        w->file = NULL;   /* in place, or removed: nothing for abort to do */
+        w->file = NULL; /* in place, or removed: nothing for abort to do */
     }
     wn_jl_writer_abort(w);
     return rc;

@@ -27,11 +27,11 @@ enum wn_jl_comp wn_jl_comp_of(const char *path);
 struct wn_stage;
 
 struct wn_jl_file {
-    const char *path;                        /* the run's listing's */
-    uint64_t size;                           /* on disk, when listed */
+    const char *path; /* the run's listing's */
+    uint64_t size;    /* on disk, when listed */
     enum wn_jl_comp comp;
-    size_t index;                            /* in the listing */
-    const struct wn_stage *stage;            /* that listed it */
+    size_t index;                 /* in the listing */
+    const struct wn_stage *stage; /* that listed it */
 };
 
 struct wn_jl_list {
@@ -62,17 +62,17 @@ const char *wn_jl_relpath(const char *input, const char *path);
  * returned yet, and [pos, scan) of them are known to hold no '\n'. */
 struct wn_jl_reader {
     const struct wn_jl_file *file;
-    int fd;                                  /* plain and zstd */
+    int fd; /* plain and zstd */
     gzFile gz;
     ZSTD_DCtx *zd;
-    void *zbuf;                              /* compressed bytes read */
+    void *zbuf; /* compressed bytes read */
     size_t zbuf_cap;
     ZSTD_inBuffer zin;
-    size_t zret;                             /* 0 only at the end of a frame */
+    size_t zret; /* 0 only at the end of a frame */
     char *buf;
     size_t cap, pos, len, scan;
     int eof;
-    uint64_t line;                           /* of the last line returned */
+    uint64_t line; /* of the last line returned */
 };
 
 int wn_jl_reader_open(struct wn_jl_reader *r, const struct wn_jl_file *f, wn_error_t *err);
@@ -80,7 +80,7 @@ int wn_jl_reader_open(struct wn_jl_reader *r, const struct wn_jl_file *f, wn_err
  * *n: 1, or 0 at the end of the file, or -1 on error.  Lines are split at
  * '\n'; a last line without one counts too; r->line is its number (from 1). */
 int wn_jl_reader_line(struct wn_jl_reader *r, const char **line, size_t *n, wn_error_t *err);
-void wn_jl_reader_close(struct wn_jl_reader *r);   /* also after a failed open */
+void wn_jl_reader_close(struct wn_jl_reader *r); /* also after a failed open */
 
 /* An output file written under a temporary name in its directory (made
  * when missing) and renamed over `path` by commit after an fsync
@@ -94,7 +94,7 @@ struct wn_jl_writer {
     ZSTD_CCtx *zc;
     char *zbuf;
     size_t zcap;
-    uint64_t bytes;                          /* uncompressed, written so far */
+    uint64_t bytes; /* uncompressed, written so far */
 };
 
 int wn_jl_writer_open(struct wn_jl_writer *w, const char *path, wn_error_t *err);

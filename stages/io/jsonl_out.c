@@ -23,8 +23,7 @@ void wn_jl_out_fini(struct wn_stage *st)
     wn_jl_out_free(wn_stage_data(st));
 }
 
-int wn_jl_out_init(struct wn_stage *st, const struct wn_params *params, int dedup,
-                   wn_error_t *err)
+int wn_jl_out_init(struct wn_stage *st, const struct wn_params *params, int dedup, wn_error_t *err)
 {
     struct wn_jl_out *c = calloc(1, sizeof(*c));
     if (!c)
@@ -80,8 +79,8 @@ int wn_jl_summary_new(struct wn_jl_summary *s, int with_removed, wn_error_t *err
     return 0;
 }
 
-int wn_jl_summary_add(struct wn_jl_summary *s, const char *path, uint64_t docs,
-                      uint64_t removed, wn_error_t *err)
+int wn_jl_summary_add(struct wn_jl_summary *s, const char *path, uint64_t docs, uint64_t removed,
+                      wn_error_t *err)
 {
     if (wn_col_append_str(s->path, path, strlen(path), err) < 0 ||
         wn_col_append_u64(s->docs, docs, err) < 0 ||

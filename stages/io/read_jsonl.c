@@ -75,12 +75,12 @@
 #include "io/jsonl_io.h"
 
 struct read_jsonl {
-    char *input, *text_field, *id_field;     /* id_field NULL: none */
+    char *input, *text_field, *id_field; /* id_field NULL: none */
     long long blocksize;
-    struct wn_jl_list list;                  /* made at init */
+    struct wn_jl_list list; /* made at init */
     int listed;
     size_t ngroups;
-    size_t *group_first;                     /* ngroups + 1 file indices */
+    size_t *group_first; /* ngroups + 1 file indices */
 };
 
 /* ------------------------------------------------------------ parsing -- */
@@ -88,12 +88,20 @@ struct read_jsonl {
 static const char *json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: case JSON_REAL: return "a number";
-    case JSON_TRUE: case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -193,12 +201,13 @@ bad:
  * field the line lacks: a text_field set wrong shows at once. */
 static void fields_seen(const json_t *doc, char *buf, size_t len)
 {
-    size_t k = (size_t)snprintf(buf, len, "the line has %s", json_object_size(doc) ? "fields"
-                                                                                   : "no field");
+    size_t k = (size_t)snprintf(buf, len, "the line has %s",
+                                json_object_size(doc) ? "fields" : "no field");
     const char *key;
     const json_t *v;
     size_t i = 0;
-    json_object_foreach((json_t *)doc, key, v) {
+    json_object_foreach((json_t *)doc, key, v)
+    {
         if (k >= len)
             break;
         if (i == 8) {
@@ -211,9 +220,9 @@ static void fields_seen(const json_t *doc, char *buf, size_t len)
 
 /* Line number lno of file fidx: appended to the columns, or counted and
  * rejected, or (blank) skipped. */
-static int take_line(struct wn_stage *st, const struct read_jsonl *rj,
-                     const struct wn_jl_file *f, uint64_t fidx, uint64_t lno, const char *line,
-                     size_t n, struct rj_cols *c, uint64_t *nrej, wn_error_t *err)
+static int take_line(struct wn_stage *st, const struct read_jsonl *rj, const struct wn_jl_file *f,
+                     uint64_t fidx, uint64_t lno, const char *line, size_t n, struct rj_cols *c,
+                     uint64_t *nrej, wn_error_t *err)
 {
     if (blank(line, n))
         return 0;
@@ -231,8 +240,9 @@ static int take_line(struct wn_stage *st, const struct read_jsonl *rj,
     const json_t *text = NULL, *id = NULL;
     reason[0] = detail[0] = 0;
     if (!doc) {
-        snprintf(reason, sizeof(reason), "%s", json_error_code(&jerr) == json_error_invalid_utf8
-                                                   ? "invalid UTF-8" : "invalid JSON");
+        snprintf(reason, sizeof(reason), "%s",
+                 json_error_code(&jerr) == json_error_invalid_utf8 ? "invalid UTF-8"
+                                                                   : "invalid JSON");
         snprintf(detail, sizeof(detail), "%s (byte %d)", jerr.text, jerr.position);
     } else if (!json_is_object(doc)) {
         snprintf(reason, sizeof(reason), "not a JSON object");
@@ -264,27 +274,25 @@ static int take_line(struct wn_stage *st, const struct read_jsonl *rj,
             idv = json_string_value(id);
             idlen = json_string_length(id);
         } else if (id && !wn_jl_member(line, n, rj->id_field, &idv, &idlen)) {
-            errno = EINVAL;   /* jansson found the member: the scan must too */
-            rc = wn_errprintf(err, "%s: line %" PRIu64 ": field '%s' not found again", f->path,
-                              lno, rj->id_field);
+            errno = EINVAL; /* jansson found the member: the scan must too */
+            rc = wn_errprintf(err, "%s: line %" PRIu64 ": field '%s' not found again", f->path, lno,
+                              rj->id_field);
         }
-        if (rc == 0 &&
-            (wn_col_append_str(c->text, json_string_value(text), json_string_length(text),
-                               err) < 0 ||
-             (c->id && wn_col_append_str(c->id, idv, idlen, err) < 0) ||
-             wn_col_append_u64(c->dedup, (fidx << WN_JL_LINE_BITS) | lno, err) < 0 ||
-             wn_col_append_u64(c->file, fidx, err) < 0 ||
-             wn_col_append_u64(c->line, lno, err) < 0 ||
-             wn_col_append_str(c->raw, line, n, err) < 0))
+        if (rc == 0 && (wn_col_append_str(c->text, json_string_value(text),
+                                          json_string_length(text), err) < 0 ||
+                        (c->id && wn_col_append_str(c->id, idv, idlen, err) < 0) ||
+                        wn_col_append_u64(c->dedup, (fidx << WN_JL_LINE_BITS) | lno, err) < 0 ||
+                        wn_col_append_u64(c->file, fidx, err) < 0 ||
+                        wn_col_append_u64(c->line, lno, err) < 0 ||
+                        wn_col_append_str(c->raw, line, n, err) < 0))
             rc = wn_errprefix(err, "%s: line %" PRIu64, f->path, lno);
     }
     json_decref(doc);
     return rc;
 }
 
-static int read_file(struct wn_stage *st, const struct read_jsonl *rj,
-                     const struct wn_jl_file *f, uint64_t fidx, struct rj_cols *c,
-                     uint64_t *nrej, wn_error_t *err)
+static int read_file(struct wn_stage *st, const struct read_jsonl *rj, const struct wn_jl_file *f,
+                     uint64_t fidx, struct rj_cols *c, uint64_t *nrej, wn_error_t *err)
 {
     struct wn_jl_reader r;
     int rc = wn_jl_reader_open(&r, f, err);
@@ -299,8 +307,8 @@ static int read_file(struct wn_stage *st, const struct read_jsonl *rj,
 /* --------------------------------------------------------------- stage -- */
 
 /* Emits the task of files [first, end): their good lines, in order. */
-static int emit_group(struct wn_stage *st, const struct read_jsonl *rj, size_t first,
-                      size_t end, struct wn_task_list *out, wn_error_t *err)
+static int emit_group(struct wn_stage *st, const struct read_jsonl *rj, size_t first, size_t end,
+                      struct wn_task_list *out, wn_error_t *err)
 {
     struct rj_cols c;
     struct wn_batch *b = new_batch(rj, &c, err);
@@ -335,8 +343,8 @@ static int rj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
             unsigned long long g = strtoull(seed, &e, 10);
             if (*e || g >= rj->ngroups) {
                 errno = EINVAL;
-                rc = wn_errprintf(err, "seed task %zu: seed '%s' is not one of the %zu groups",
-                                  s, seed, rj->ngroups);
+                rc = wn_errprintf(err, "seed task %zu: seed '%s' is not one of the %zu groups", s,
+                                  seed, rj->ngroups);
                 break;
             }
             first = (size_t)g;
@@ -394,8 +402,8 @@ static int rj_init(struct wn_stage *st, const struct wn_params *params, wn_error
     rj->group_first[0] = 0;
     rj->ngroups = 0;
     for (size_t i = 0; i < rj->list.n; i++) {
-        if (i > rj->group_first[rj->ngroups] && size + rj->list.files[i].size >
-                                                     (uint64_t)rj->blocksize) {
+        if (i > rj->group_first[rj->ngroups] &&
+            size + rj->list.files[i].size > (uint64_t)rj->blocksize) {
             rj->group_first[++rj->ngroups] = i;
             size = 0;
         }
@@ -415,8 +423,7 @@ static const struct wn_param_spec read_jsonl_params[] = {
      "string field read into the str column of its name (default: the pipeline's)"},
     {"id_field", WN_PARAM_STRING, "${id_field}",
      "field copied into a str column of its name (numbers as written); empty: none"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops wn_stage_read_jsonl_ops = {
     .abi_version = WN_STAGE_ABI,

@@ -34,8 +34,8 @@ static int wj_init(struct wn_stage *st, const struct wn_params *params, wn_error
 /* Writes rows [*row, ...) of file f (all its rows, which are together) to
  * its output file; advances *row. */
 static int write_file(const struct wn_jl_out *c, const struct wn_jl_list *l, uint32_t f,
-                      const struct wn_column *file, const struct wn_column *raw,
-                      uint64_t *row, struct wn_jl_summary *s, wn_error_t *err)
+                      const struct wn_column *file, const struct wn_column *raw, uint64_t *row,
+                      struct wn_jl_summary *s, wn_error_t *err)
 {
     char *path = wn_jl_out_path(c, l->files[f].path, err);
     if (!path)
@@ -75,8 +75,10 @@ static int wj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         uint64_t nrows = b ? wn_batch_nrows(b) : 0;
         errno = EINVAL;
         if (nrows && (!file || file->type != WN_TYPE_U32 || !raw || raw->type != WN_TYPE_STR)) {
-            rc = wn_errprintf(err, "input %zu: expected columns _file (u32) and _raw (str), "
-                              "as read_jsonl makes them", i);
+            rc = wn_errprintf(err,
+                              "input %zu: expected columns _file (u32) and _raw (str), "
+                              "as read_jsonl makes them",
+                              i);
             break;
         }
         /* The task's files: its metadata, else those its rows name. */
@@ -91,10 +93,11 @@ static int wj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
             count = (unsigned long long)wn_col_u32(file)[nrows - 1] - first + 1;
         }
         if (first + count > lp->n || (nrows && (wn_col_u32(file)[0] < first ||
-                                             wn_col_u32(file)[nrows - 1] >= first + count))) {
-            rc = wn_errprintf(err, "input %zu: rows of file %llu..%llu but '%s' lists %zu "
-                              "files (not read_jsonl's input?)", i, first,
-                              first + count - 1, c->input, lp->n);
+                                                wn_col_u32(file)[nrows - 1] >= first + count))) {
+            rc = wn_errprintf(err,
+                              "input %zu: rows of file %llu..%llu but '%s' lists %zu "
+                              "files (not read_jsonl's input?)",
+                              i, first, first + count - 1, c->input, lp->n);
             break;
         }
         struct wn_jl_summary s;
@@ -103,8 +106,10 @@ static int wj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         uint64_t row = 0;
         for (unsigned long long f = first; f < first + count && rc == 0; f++) {
             if (row < nrows && wn_col_u32(file)[row] < f) {
-                rc = wn_errprintf(err, "input %zu row %llu: rows of file %u are not "
-                                  "together", i, (unsigned long long)row, wn_col_u32(file)[row]);
+                rc = wn_errprintf(err,
+                                  "input %zu row %llu: rows of file %u are not "
+                                  "together",
+                                  i, (unsigned long long)row, wn_col_u32(file)[row]);
                 break;
             }
             rc = write_file(c, lp, (uint32_t)f, file, raw, &row, &s, err);
@@ -123,8 +128,7 @@ static int wj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
 static const struct wn_param_spec wj_params[] = {
     {"input", WN_PARAM_STRING, "${input}", "read_jsonl's input (names and lays out the files)"},
     {"output", WN_PARAM_STRING, NULL, "directory the files are written to"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops wn_stage_write_jsonl_ops = {
     .abi_version = WN_STAGE_ABI,

@@ -28,7 +28,9 @@ int main(void)
         uint64_t *v = malloc((len ? len : 1) * sizeof(*v)), want = 0, got = 0;
         uint64_t x = 0x9e3779b97f4a7c15ull;
         for (size_t i = 0; i < len; i++) {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;   /* wraps like the GPU */
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17; /* wraps like the GPU */
             v[i] = x;
             want += x;
         }

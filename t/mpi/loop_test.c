@@ -79,12 +79,9 @@ static int hook_second(struct wn_loop *loop, void *arg)
 static int api(struct wn_loop *loop)
 {
     static const struct wn_loop_handler one[] = {{TAG_A, on_a}, WN_LOOP_HANDLER_END};
-    static const struct wn_loop_handler own[] = {{WN_LOOP_TAG_BUNDLE, on_b},
-                                                 WN_LOOP_HANDLER_END};
-    static const struct wn_loop_handler big[] = {{WN_LOOP_MAX_TAG, on_b},
-                                                 WN_LOOP_HANDLER_END};
-    static const struct wn_loop_handler dup[] = {{TAG_B, on_b}, {TAG_B, on_b},
-                                                 WN_LOOP_HANDLER_END};
+    static const struct wn_loop_handler own[] = {{WN_LOOP_TAG_BUNDLE, on_b}, WN_LOOP_HANDLER_END};
+    static const struct wn_loop_handler big[] = {{WN_LOOP_MAX_TAG, on_b}, WN_LOOP_HANDLER_END};
+    static const struct wn_loop_handler dup[] = {{TAG_B, on_b}, {TAG_B, on_b}, WN_LOOP_HANDLER_END};
     static const struct wn_loop_handler b[] = {{TAG_B, on_b}, WN_LOOP_HANDLER_END};
     printf("register=%s\n", errname(wn_loop_handlers_add(loop, one, NULL)));
     printf("again=%s\n", errname(wn_loop_handlers_add(loop, one, NULL)));
@@ -101,7 +98,7 @@ static int api(struct wn_loop *loop)
     return 0;
 }
 
-static int *next_from;      /* rank 0: the next index expected per sender */
+static int *next_from; /* rank 0: the next index expected per sender */
 static int order_bad, received;
 
 static void on_seq(struct wn_loop *loop, int src, void *buf, size_t len, void *arg)
@@ -150,8 +147,7 @@ static int send_all(struct wn_loop *loop, void *arg)
 static int order(struct wn_loop *loop)
 {
     static const struct wn_loop_handler at0[] = {{TAG_A, on_seq}, WN_LOOP_HANDLER_END};
-    static const struct wn_loop_handler others[] = {{TAG_LEAVE, on_leave},
-                                                    WN_LOOP_HANDLER_END};
+    static const struct wn_loop_handler others[] = {{TAG_LEAVE, on_leave}, WN_LOOP_HANDLER_END};
     next_from = calloc((size_t)size, sizeof(*next_from));
     if (!next_from)
         return 1;
@@ -190,9 +186,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "loop_test: %s\n", err.text[0] ? err.text : "out of memory");
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
-    int rc = !strcmp(mode, "api") ? api(loop)
-             : !strcmp(mode, "order") ? order(loop)
-             : !strcmp(mode, "unknown") ? unknown(loop) : 2;
+    int rc = !strcmp(mode, "api")       ? api(loop)
+             : !strcmp(mode, "order")   ? order(loop)
+             : !strcmp(mode, "unknown") ? unknown(loop)
+                                        : 2;
     fflush(stdout);
     MPI_Barrier(MPI_COMM_WORLD);
     wn_loop_destroy(loop);

@@ -87,8 +87,10 @@ static int pattern_ok(uint64_t origin, const void *buf, size_t len)
 static struct wn_shuffle *make(uint32_t round, uint32_t nparts, size_t mem_limit, double timeout,
                                wn_error_t *err)
 {
-    struct wn_shuffle_opts o = {.memory_limit = mem_limit, .timeout_s = timeout,
-                                .world_rank = rank, .spill_dir = getenv("TEST_TMP")};
+    struct wn_shuffle_opts o = {.memory_limit = mem_limit,
+                                .timeout_s = timeout,
+                                .world_rank = rank,
+                                .spill_dir = getenv("TEST_TMP")};
     return wn_shuffle_create(MPI_COMM_WORLD, round, nparts, &o, err);
 }
 
@@ -128,7 +130,7 @@ static int finish_round(struct wn_shuffle *sh, int with_barrier, wn_error_t *err
         if (barrier != MPI_REQUEST_NULL)
             MPI_Test(&barrier, &all, MPI_STATUS_IGNORE);
         if (n == 0)
-            sched_yield();   /* 4 ranks on 2 cores */
+            sched_yield(); /* 4 ranks on 2 cores */
         if (now_s() - t0 > 40 && barrier == MPI_REQUEST_NULL)
             return wn_errprintf(err, "test: round not complete after 40 s");
     }
@@ -145,7 +147,7 @@ struct got {
     uint64_t *origins;
     size_t n, cap, bytes;
     int bad_pattern;
-    uint64_t *keys;       /* test 1: the rows' keys */
+    uint64_t *keys; /* test 1: the rows' keys */
     size_t nkeys, kcap;
     uint32_t part, nparts;
     int bad_rows;
@@ -237,8 +239,7 @@ static void test_random_keys(void)
                 if (nrows[q] == 0 || (q != p && i != ROWS - 1))
                     continue;
                 /* origin: rank-major, so extract order is rank, then chunk */
-                rc = put(sh, q, ((uint64_t)rank << 32) | nchunk[q]++, buf[q], nrows[q] * 16,
-                         &err);
+                rc = put(sh, q, ((uint64_t)rank << 32) | nchunk[q]++, buf[q], nrows[q] * 16, &err);
                 buf[q] = malloc(ROWS_PER_CHUNK * 16);
                 nrows[q] = 0;
             }
@@ -278,7 +279,8 @@ static void test_random_keys(void)
     wn_shuffle_destroy(sh);
 
     /* every key exactly once: gather them on rank 0, compare with all */
-    int n = (int)g.nkeys, *counts = malloc(size * sizeof(int)), *displs = malloc(size * sizeof(int));
+    int n = (int)g.nkeys, *counts = malloc(size * sizeof(int)),
+        *displs = malloc(size * sizeof(int));
     MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
     uint64_t *all = NULL;
     int total = 0;
@@ -422,8 +424,8 @@ static void test_spill(void)
         rc = wn_shuffle_extract(sh, 2, collect, &g, &err);
     if (sh)
         wn_shuffle_stats(sh, &st);
-    check(rc == 0 && (rank != 2 || (g.n == 1 && g.bytes == huge && !g.bad_pattern &&
-                                    st.bytes_spilled == huge)),
+    check(rc == 0 && (rank != 2 ||
+                      (g.n == 1 && g.bytes == huge && !g.bad_pattern && st.bytes_spilled == huge)),
           "a 17 MiB chunk: arrives intact, through the spill file");
     free(g.origins);
     wn_shuffle_destroy(sh);
@@ -522,19 +524,19 @@ static void test_stuck_peer(void)
             if (now_s() - t0 > 30)
                 rc = wn_errprintf(&err, "test: never told");
         }
-        if (rc == 0)   /* the others are past the round: no barrier with them */
+        if (rc == 0) /* the others are past the round: no barrier with them */
             rc = finish_round(sh, 0, &err);
     }
     char want[128];
     snprintf(want, sizeof(want), "shuffle round 9: rank %d waited 2 s for rank %d (got ", rank,
              stuck);
-    check(rank == stuck || (got_error && strstr(err.text, want) &&
-                            strstr(err.text, "finished: no)")),
+    check(rank == stuck ||
+              (got_error && strstr(err.text, want) && strstr(err.text, "finished: no)")),
           "stuck peer: the others report 'rank A waited 2 s for rank %d ... finished: no'", stuck);
     if (rank == 0)
         diag("stuck peer, rank 0 says: %s", err.text);
-    check(rank == stuck || (waited >= 2 && waited < 6),
-          "stuck peer: reported after 2-6 s (%.1f s)", waited);
+    check(rank == stuck || (waited >= 2 && waited < 6), "stuck peer: reported after 2-6 s (%.1f s)",
+          waited);
     check(rank != stuck || rc == 0, "stuck peer: the late rank itself completes its round");
     wn_shuffle_destroy(sh);
     check(1, "stuck peer: every rank got through destroy");

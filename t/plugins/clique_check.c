@@ -97,8 +97,7 @@ static int allgather(struct dev *d, uint64_t v, uint64_t *all, wn_error_t *err)
     if (to_dev(d, &v, 1, 1 + size, err) < 0 ||
         wn_clique_allgather(q, d->buf, (uint64_t *)d->buf + 1, 1, WN_TYPE_U64, err) < 0)
         return -1;
-    return wn_gpu_copy(d->c->gpu, all, (uint64_t *)d->buf + 1, size * sizeof(uint64_t), 0,
-                       err);
+    return wn_gpu_copy(d->c->gpu, all, (uint64_t *)d->buf + 1, size * sizeof(uint64_t), 0, err);
 }
 
 static int bcast(struct dev *d, uint64_t *v, wn_error_t *err)
@@ -112,13 +111,12 @@ static int bcast(struct dev *d, uint64_t *v, wn_error_t *err)
 }
 
 /* The member's own count and sum of the column. */
-static int local_sum(struct cliquecheck *c, struct wn_task *const *in, size_t n,
-                     uint64_t *count, uint64_t *sum, wn_error_t *err)
+static int local_sum(struct cliquecheck *c, struct wn_task *const *in, size_t n, uint64_t *count,
+                     uint64_t *sum, wn_error_t *err)
 {
     *count = *sum = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct wn_column *col = in[i]->batch ? wn_batch_find(in[i]->batch, c->column)
-                                                   : NULL;
+        const struct wn_column *col = in[i]->batch ? wn_batch_find(in[i]->batch, c->column) : NULL;
         if (!col)
             continue;
         const uint64_t *v = wn_col_u64(col);
@@ -145,8 +143,7 @@ static int cc_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
     struct dev d = {c, NULL, 0};
     uint64_t count = 0, sum = 0, totals[2] = {0, 0}, minmax[2] = {0, 0}, root_sum = 0;
     uint64_t *counts = calloc(size, sizeof(*counts));
-    int rc = counts ? local_sum(c, in, n, &count, &sum, err)
-                    : wn_errprintf(err, "out of memory");
+    int rc = counts ? local_sum(c, in, n, &count, &sum, err) : wn_errprintf(err, "out of memory");
     if (rc == 0) {
         totals[0] = count;
         totals[1] = sum;
@@ -169,10 +166,18 @@ static int cc_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
     struct wn_batch *b = rc == 0 ? wn_batch_create() : NULL;
     if (rc == 0 && !b)
         rc = wn_errprintf(err, "out of memory");
-    static const char *const names[] = {"member", "size", "count", "sum", "total_count",
-                                        "total_sum", "min_count", "max_count", "root_sum"};
-    const uint64_t values[] = {(uint64_t)wn_clique_rank(q), size, count, sum, totals[0],
-                               totals[1], minmax[0], minmax[1], root_sum};
+    static const char *const names[] = {"member",    "size",        "count",
+                                        "sum",       "total_count", "total_sum",
+                                        "min_count", "max_count",   "root_sum"};
+    const uint64_t values[] = {(uint64_t)wn_clique_rank(q),
+                               size,
+                               count,
+                               sum,
+                               totals[0],
+                               totals[1],
+                               minmax[0],
+                               minmax[1],
+                               root_sum};
     for (int k = 0; rc == 0 && k < 9; k++) {
         struct wn_column *col = wn_batch_add_column(b, names[k], WN_TYPE_U64, 1, err);
         rc = col ? wn_col_append_u64(col, values[k], err) : -1;
@@ -191,9 +196,7 @@ static int cc_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
 }
 
 static const struct wn_param_spec cc_params[] = {
-    {"column", WN_PARAM_STRING, "value", "u64 column each member sums"},
-    WN_PARAM_END
-};
+    {"column", WN_PARAM_STRING, "value", "u64 column each member sums"}, WN_PARAM_END};
 
 const struct wn_stage_ops clique_check_ops = {
     .abi_version = WN_STAGE_ABI,

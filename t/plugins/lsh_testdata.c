@@ -36,25 +36,30 @@ static int testdata_init(struct wn_stage *st, const struct wn_params *params, wn
     static const struct {
         const char *key;
         long long min, max;
-    } r[] = {{"tasks", 1, 1 << 24}, {"rows", 0, 1 << 20}, {"length", 1, 1 << 20},
-             {"seed", LLONG_MIN, LLONG_MAX}, {"copy_every", 0, LLONG_MAX},
-             {"near_every", 0, LLONG_MAX}, {"near_bands", 0, LLONG_MAX},
-             {"band_len", 1, 4096}};
-    long long *v[] = {&d->tasks, &d->rows, &d->length, &d->seed, &d->copy_every,
-                      &d->near_every, &d->near_bands, &d->band_len};
+    } r[] = {{"tasks", 1, 1 << 24},        {"rows", 0, 1 << 20},
+             {"length", 1, 1 << 20},       {"seed", LLONG_MIN, LLONG_MAX},
+             {"copy_every", 0, LLONG_MAX}, {"near_every", 0, LLONG_MAX},
+             {"near_bands", 0, LLONG_MAX}, {"band_len", 1, 4096}};
+    long long *v[] = {&d->tasks,      &d->rows,       &d->length,     &d->seed,
+                      &d->copy_every, &d->near_every, &d->near_bands, &d->band_len};
     for (int i = 0; i < 8; i++)
         if (wn_params_int_range(params, r[i].key, r[i].min, r[i].max, v[i], err) < 0)
             return -1;
     if (d->rows * d->length > (1ll << 28))
-        return wn_params_refuse(params, "rows", err, "%lld x length %lld = %lld values per "
-                                "task (at most 2^28, 1 GiB)", d->rows, d->length,
-                                d->rows * d->length);
+        return wn_params_refuse(params, "rows", err,
+                                "%lld x length %lld = %lld values per "
+                                "task (at most 2^28, 1 GiB)",
+                                d->rows, d->length, d->rows * d->length);
     if (d->length % d->band_len)
-        return wn_params_refuse(params, "length", err, "%lld is not a multiple of band_len "
-                                "(%lld)", d->length, d->band_len);
+        return wn_params_refuse(params, "length", err,
+                                "%lld is not a multiple of band_len "
+                                "(%lld)",
+                                d->length, d->band_len);
     if (d->near_bands > d->length / d->band_len)
-        return wn_params_refuse(params, "near_bands", err, "%lld is more than the %lld bands "
-                                "(length / band_len)", d->near_bands, d->length / d->band_len);
+        return wn_params_refuse(params, "near_bands", err,
+                                "%lld is more than the %lld bands "
+                                "(length / band_len)",
+                                d->near_bands, d->length / d->band_len);
     return 0;
 }
 
@@ -65,7 +70,7 @@ static int testdata_init(struct wn_stage *st, const struct wn_params *params, wn
 static uint32_t testdata_value(const struct testdata *d, uint64_t i, long long k)
 {
     uint64_t j = i;
-    while (j > 0) {   /* back along the chain of copies (every 1: to 0) */
+    while (j > 0) { /* back along the chain of copies (every 1: to 0) */
         if (d->copy_every && j % (uint64_t)d->copy_every == 0)
             j = d->copy_every == 1 ? 0 : j - 1;
         else if (d->near_every && j % (uint64_t)d->near_every == 0 &&
@@ -99,8 +104,8 @@ static int testdata_process(struct wn_stage *st, struct wn_task *const *in, size
             uint64_t *ids = wn_col_u64_mut(cid);
             uint32_t *sig = wn_col_u32_mut(cs);
             for (long long r = 0; r < d->rows; r++) {
-                uint64_t i = ((uint64_t)s * (uint64_t)d->tasks + (uint64_t)t) *
-                             (uint64_t)d->rows + (uint64_t)r;
+                uint64_t i = ((uint64_t)s * (uint64_t)d->tasks + (uint64_t)t) * (uint64_t)d->rows +
+                             (uint64_t)r;
                 ids[r] = i;
                 for (long long k = 0; k < d->length; k++)
                     sig[(size_t)r * (size_t)d->length + (size_t)k] = testdata_value(d, i, k);
@@ -121,8 +126,7 @@ static const struct wn_param_spec testdata_params[] = {
     {"near_every", WN_PARAM_INT, "7",
      "document i copies i-1 but for near_bands bands when i is a multiple (0: never)"},
     {"near_bands", WN_PARAM_INT, "5", "bands a near copy differs in (the first ones)"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops lsh_testdata_ops = {
     .abi_version = WN_STAGE_ABI,

@@ -13,8 +13,7 @@
 
 static const struct wn_param_spec probe_params[] = {
     {"dir", WN_PARAM_STRING, NULL, "directory that receives one line per lifecycle call"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 struct probe {
     char *dir;
@@ -29,12 +28,10 @@ static int record(struct wn_stage *st, const char *what, const char *line, wn_er
     snprintf(path, sizeof(path), "%s/%s.%s", p->dir, wn_stage_name(st), what);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd < 0)
-        return wn_errprintf(err, "stage '%s': %s: %s", wn_stage_name(st), path,
-                            strerror(errno));
+        return wn_errprintf(err, "stage '%s': %s: %s", wn_stage_name(st), path, strerror(errno));
     ssize_t n = write(fd, line, strlen(line));
     close(fd);
-    return n < 0 ? wn_errprintf(err, "stage '%s': %s: write failed", wn_stage_name(st), path)
-                 : 0;
+    return n < 0 ? wn_errprintf(err, "stage '%s': %s: write failed", wn_stage_name(st), path) : 0;
 }
 
 /* Each input becomes an output with a copy of its batch (inputs are
@@ -74,8 +71,7 @@ static int probe_init(struct wn_stage *st, const struct wn_params *params, wn_er
     return 0;
 }
 
-static int probe_setup_on_node(struct wn_stage *st, const struct wn_node *node,
-                               wn_error_t *err)
+static int probe_setup_on_node(struct wn_stage *st, const struct wn_node *node, wn_error_t *err)
 {
     char line[256];
     snprintf(line, sizeof(line), "node %d %s actors %d pid %d\n", node->node_id, node->name,

@@ -71,12 +71,23 @@ static int pass_through(struct wn_task *const *in, size_t n, struct wn_task_list
 static int col_get_u64(const struct wn_column *col, uint64_t row, uint64_t *v)
 {
     switch (col->type) {
-    case WN_TYPE_U8:  *v = wn_col_u8(col)[row]; return 0;
-    case WN_TYPE_I32: *v = (uint64_t)(int64_t)wn_col_i32(col)[row]; return 0;
-    case WN_TYPE_U32: *v = wn_col_u32(col)[row]; return 0;
-    case WN_TYPE_I64: *v = (uint64_t)wn_col_i64(col)[row]; return 0;
-    case WN_TYPE_U64: *v = wn_col_u64(col)[row]; return 0;
-    default:          return -1;
+    case WN_TYPE_U8:
+        *v = wn_col_u8(col)[row];
+        return 0;
+    case WN_TYPE_I32:
+        *v = (uint64_t)(int64_t)wn_col_i32(col)[row];
+        return 0;
+    case WN_TYPE_U32:
+        *v = wn_col_u32(col)[row];
+        return 0;
+    case WN_TYPE_I64:
+        *v = (uint64_t)wn_col_i64(col)[row];
+        return 0;
+    case WN_TYPE_U64:
+        *v = wn_col_u64(col)[row];
+        return 0;
+    default:
+        return -1;
     }
 }
 
@@ -112,8 +123,7 @@ struct sleep_cfg {
 /* Longest single sleep a batch may ask for: a typo, not a test, beyond it. */
 #define SLEEP_MAX_MS (24.0 * 3600 * 1000)
 
-static int sleep_init(struct wn_stage *st, const struct wn_params *params,
-                      wn_error_t *err)
+static int sleep_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
 {
     struct sleep_cfg c;
     if (wn_params_double_range(params, "ms_per_item", 0, INFINITY, 0, &c.ms_per_item, err) < 0 ||
@@ -135,7 +145,7 @@ static void sleep_ms(double ms)
     long long ns = (long long)(ms * 1e6);
     struct timespec req = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)}, rem;
     while (nanosleep(&req, &rem) < 0 && errno == EINTR)
-        req = rem;   /* a signal (e.g. a profiler's) cut it short: sleep the rest */
+        req = rem; /* a signal (e.g. a profiler's) cut it short: sleep the rest */
 }
 
 static int sleep_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
@@ -158,8 +168,7 @@ static void free_data(struct wn_stage *st)
 static const struct wn_param_spec sleep_params[] = {
     {"ms_per_item", WN_PARAM_DOUBLE, "1", "milliseconds of simulated work per row"},
     {"ms_per_task", WN_PARAM_DOUBLE, "0", "milliseconds of simulated work per task"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops sleep_ops = {
     .abi_version = WN_STAGE_ABI,
@@ -175,15 +184,14 @@ const struct wn_stage_ops sleep_ops = {
 /* --------------------------------------------------------------- fail -- */
 
 enum fail_mode { FAIL_ERROR, FAIL_CRASH, FAIL_EXIT };
-static const char *const fail_modes[] = {"error", "crash", "exit"};   /* by mode */
+static const char *const fail_modes[] = {"error", "crash", "exit"}; /* by mode */
 
 struct fail_cfg {
     long long failures, every;
     enum fail_mode mode;
 };
 
-static int fail_init(struct wn_stage *st, const struct wn_params *params,
-                     wn_error_t *err)
+static int fail_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
 {
     struct fail_cfg c;
     if (wn_params_int_range(params, "failures", 0, 1000000, &c.failures, err) < 0 ||
@@ -228,19 +236,17 @@ static int fail_process(struct wn_stage *st, struct wn_task *const *in, size_t n
             break;
         }
         errno = EIO;
-        return wn_errprintf(err, "injected failure on attempt %u (fails %lld times)",
-                            attempt + 1, c->failures);
+        return wn_errprintf(err, "injected failure on attempt %u (fails %lld times)", attempt + 1,
+                            c->failures);
     }
     return pass_through(in, n, out, err);
 }
 
 static const struct wn_param_spec fail_params[] = {
     {"failures", WN_PARAM_INT, "1", "fail the first N attempts of a batch"},
-    {"every", WN_PARAM_INT, "1",
-     "fail only batches whose first value is a multiple of this"},
+    {"every", WN_PARAM_INT, "1", "fail only batches whose first value is a multiple of this"},
     {"mode", WN_PARAM_STRING, "error", "error (return -1), crash (SIGSEGV) or exit (7)"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops fail_ops = {
     .abi_version = WN_STAGE_ABI,
@@ -258,8 +264,7 @@ struct fanout_cfg {
     long long tasks, rows;
 };
 
-static int fanout_init(struct wn_stage *st, const struct wn_params *params,
-                       wn_error_t *err)
+static int fanout_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
 {
     struct fanout_cfg c;
     /* A generated row takes about 33 bytes (value, text): 2^24 rows are
@@ -285,17 +290,14 @@ static struct wn_batch *items_batch(uint64_t first, uint64_t rows, wn_error_t *e
         return NULL;
     }
     struct wn_column *vc = wn_batch_add_column(b, "value", WN_TYPE_U64, 1, err);
-    struct wn_column *tc = vc ? wn_batch_add_column(b, "text", WN_TYPE_STR, 0, err)
-                              : NULL;
+    struct wn_column *tc = vc ? wn_batch_add_column(b, "text", WN_TYPE_STR, 0, err) : NULL;
     /* "item " and at most 20 digits a row */
-    if (!tc || wn_col_reserve(vc, rows, 0, err) < 0 ||
-        wn_col_reserve(tc, rows, rows * 25, err) < 0)
+    if (!tc || wn_col_reserve(vc, rows, 0, err) < 0 || wn_col_reserve(tc, rows, rows * 25, err) < 0)
         goto fail;
     for (uint64_t v = first; v < first + rows; v++) {
         char text[32];
         int len = snprintf(text, sizeof(text), "item %llu", (unsigned long long)v);
-        if (wn_col_append_u64(vc, v, err) < 0 ||
-            wn_col_append_str(tc, text, (size_t)len, err) < 0)
+        if (wn_col_append_u64(vc, v, err) < 0 || wn_col_append_str(tc, text, (size_t)len, err) < 0)
             goto fail;
     }
     return b;
@@ -305,9 +307,8 @@ fail:
 }
 
 /* Source mode: `tasks` tasks of `rows` rows, values first, first+1, ... */
-static int fanout_generate(const struct fanout_cfg *c, uint64_t first,
-                           const struct wn_task *parent, struct wn_task_list *out,
-                           wn_error_t *err)
+static int fanout_generate(const struct fanout_cfg *c, uint64_t first, const struct wn_task *parent,
+                           struct wn_task_list *out, wn_error_t *err)
 {
     uint64_t rows = (uint64_t)c->rows;
     for (uint64_t t = 0; t < (uint64_t)c->tasks; t++) {
@@ -358,9 +359,9 @@ static int fanout_process(struct wn_stage *st, struct wn_task *const *in, size_t
         int rc;
         if (in[i]->batch && wn_batch_find(in[i]->batch, "value"))
             rc = fanout_split(c, in[i], out, err);
-        else   /* input i's values start after those of inputs 0..i-1 */
-            rc = fanout_generate(c, (uint64_t)i * (uint64_t)c->tasks *
-                                        (uint64_t)c->rows + 1, in[i], out, err);
+        else /* input i's values start after those of inputs 0..i-1 */
+            rc = fanout_generate(c, (uint64_t)i * (uint64_t)c->tasks * (uint64_t)c->rows + 1, in[i],
+                                 out, err);
         if (rc < 0)
             return wn_errprefix(err, "input %zu", i);
     }
@@ -370,8 +371,7 @@ static int fanout_process(struct wn_stage *st, struct wn_task *const *in, size_t
 static const struct wn_param_spec fanout_params[] = {
     {"tasks", WN_PARAM_INT, "4", "output tasks per input task (>= 1)"},
     {"rows", WN_PARAM_INT, "1", "rows per generated task (source mode, >= 0)"},
-    WN_PARAM_END
-};
+    WN_PARAM_END};
 
 const struct wn_stage_ops fanout_ops = {
     .abi_version = WN_STAGE_ABI,
@@ -397,8 +397,7 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-static int sum_init(struct wn_stage *st, const struct wn_params *params,
-                    wn_error_t *err)
+static int sum_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
 {
     const char *column = wn_params_str(params, "column");
     if (!column || !*column)
@@ -423,8 +422,8 @@ static int sum_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
         for (uint64_t r = 0; r < col->nrows; r++) {
             if (col_get_u64(col, r, &v) < 0) {
                 errno = EINVAL;
-                return wn_errprintf(err, "column '%s' is %s, expected an integer column",
-                                    name, wn_type_name(col->type));
+                return wn_errprintf(err, "column '%s' is %s, expected an integer column", name,
+                                    wn_type_name(col->type));
             }
             count++;
             sum += v;
@@ -449,9 +448,7 @@ static int sum_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
 }
 
 static const struct wn_param_spec sum_params[] = {
-    {"column", WN_PARAM_STRING, "value", "integer column to total"},
-    WN_PARAM_END
-};
+    {"column", WN_PARAM_STRING, "value", "integer column to total"}, WN_PARAM_END};
 
 const struct wn_stage_ops sum_ops = {
     .abi_version = WN_STAGE_ABI,

@@ -105,7 +105,7 @@ static void test_commit(void)
     ok(a && !strcmp(wn_afile_tmpname(a), in_dir("out.txt.winnow-tmp")),
        "WN_AFILE_FIXED_TMP: the temporary file is PATH.winnow-tmp");
     ok(a && write(wn_afile_fd(a), "by fd\n", 6) == 6 && wn_afile_commit(a, &err) == 0 &&
-       !strcmp(content(path), "by fd\n") && temporaries(dir) == 0,
+           !strcmp(content(path), "by fd\n") && temporaries(dir) == 0,
        "written through the descriptor, committed, nothing left (%s)", err.text);
 }
 
@@ -139,16 +139,18 @@ static void test_failures(void)
     errno = 0;
     struct wn_afile *a = wn_afile_open(missing, 0, 0666, &err);
     ok(!a && errno == ENOENT && strstr(err.text, missing) && strstr(err.text, ".tmp.") &&
-       strstr(err.text, ": cannot create: No such file or directory"),
+           strstr(err.text, ": cannot create: No such file or directory"),
        "a missing folder: ENOENT, the file named (%s)", err.text);
     err.text[0] = '\0';
     ok(wn_mkdir_parent(missing, &err) == 0 && (a = wn_afile_open(missing, 0, 0666, &err)) &&
-       wn_afile_commit(a, &err) == 0 && exists(missing),
+           wn_afile_commit(a, &err) == 0 && exists(missing),
        "wn_mkdir_parent makes the folders, then it works (%s)", err.text);
     put(in_dir("plain"), "a file\n");
     ok(wn_mkdir_parent(in_dir("plain/sub/x.txt"), &err) < 0 &&
-       strstr(err.text, in_dir("plain/sub")), "wn_mkdir_parent under a file: refused, naming "
-       "the folder (%s)", err.text);
+           strstr(err.text, in_dir("plain/sub")),
+       "wn_mkdir_parent under a file: refused, naming "
+       "the folder (%s)",
+       err.text);
     ok(wn_mkdir_parent("bare.txt", &err) == 0, "wn_mkdir_parent of a bare name: nothing to do");
 
     /* A rename that fails: the target is a folder that is not empty. */
@@ -161,8 +163,7 @@ static void test_failures(void)
     errno = 0;
     int rc = a ? wn_afile_commit(a, &err) : 0;
     char want[600];
-    snprintf(want, sizeof(want), "%s.tmp.%ld: cannot rename into place: ", target,
-             (long)getpid());
+    snprintf(want, sizeof(want), "%s.tmp.%ld: cannot rename into place: ", target, (long)getpid());
     ok(rc < 0 && errno == EISDIR && strstr(err.text, want),
        "a failing rename: the file named, the step and the cause (%s)", err.text);
     ok(!strcmp(content(in_dir("adir/inside")), "kept\n") && temporaries(dir) == 0,
@@ -222,8 +223,8 @@ static void test_full_disk(void)
     int e = errno;
     ok(rc < 0 && e == ENOSPC, "a write past the file system's room: ENOSPC (%s)", err.text);
     ok(strstr(err.text, path) && strstr(err.text, ".tmp.") &&
-       strstr(err.text, ": cannot write: No space left on device (256.0 KiB to write; ") &&
-       strstr(err.text, "free on its file system)"),
+           strstr(err.text, ": cannot write: No space left on device (256.0 KiB to write; ") &&
+           strstr(err.text, "free on its file system)"),
        "... the file, the size to write and the free space named");
     wn_afile_abort(a);
     ok(!strcmp(content(path), "old\n"), "... the target is as it was");
@@ -248,8 +249,7 @@ static void test_killed(void)
         if (pid < 0)
             BAIL_OUT("fork");
         if (pid == 0) {
-            struct wn_afile *a = wn_afile_open(path, fixed ? WN_AFILE_FIXED_TMP : 0, 0666,
-                                               NULL);
+            struct wn_afile *a = wn_afile_open(path, fixed ? WN_AFILE_FIXED_TMP : 0, 0666, NULL);
             if (a && wn_afile_write(a, "half of the new", 15, NULL) == 0)
                 (void)!write(ready[1], "y", 1);
             pause();
@@ -272,14 +272,14 @@ static void test_killed(void)
             snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)pid);
         is(content(tmp), "half of the new", "... its part is in its temporary file");
         if (!fixed) {
-            unlink(tmp);   /* for the folder's owner, as the checkpoint does */
+            unlink(tmp); /* for the folder's owner, as the checkpoint does */
             continue;
         }
         /* The next writer of the same target reuses the fixed name. */
         wn_error_t err = {{0}};
         struct wn_afile *a = wn_afile_open(path, WN_AFILE_FIXED_TMP, 0666, &err);
         ok(a && wn_afile_write(a, "new\n", 4, &err) == 0 && wn_afile_commit(a, &err) == 0 &&
-           !strcmp(content(path), "new\n") && temporaries(dir) == 0,
+               !strcmp(content(path), "new\n") && temporaries(dir) == 0,
            "... the next writer truncates it and leaves no stray file (%s)", err.text);
     }
 }

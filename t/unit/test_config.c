@@ -27,10 +27,10 @@ static int contains(const char *hay, const char *needle)
     return hay && strstr(hay, needle) != NULL;
 }
 
-#define has(hay, needle, ...)                                                  \
-    do {                                                                       \
-        if (!ok(contains((hay), (needle)), __VA_ARGS__))                       \
-            diag("  '%s'\n#  does not contain '%s'", (hay), (needle));        \
+#define has(hay, needle, ...)                                          \
+    do {                                                               \
+        if (!ok(contains((hay), (needle)), __VA_ARGS__))               \
+            diag("  '%s'\n#  does not contain '%s'", (hay), (needle)); \
     } while (0)
 
 static struct wn_pipeline_config *load_fixture(const char *name)
@@ -75,8 +75,8 @@ static void test_full(void)
     is(cfg->output, "/data/out", "output");
     is(cfg->checkpoint, "/scratch/ckpt", "checkpoint");
     has(cfg->path, "full.yaml", "path kept");
-    ok(cfg->text && cfg->text_len == strlen(cfg->text) &&
-           !strncmp(cfg->text, "# Every key", 11), "the file's bytes are kept");
+    ok(cfg->text && cfg->text_len == strlen(cfg->text) && !strncmp(cfg->text, "# Every key", 11),
+       "the file's bytes are kept");
 
     const struct wn_executor_config *x = &cfg->exec;
     ok(x->reserved_cpus == 1.5, "executor.reserved_cpus");
@@ -105,7 +105,8 @@ static void test_full(void)
     is(wn_params_key(s->params, 0), "ms_per_item", "params in file order");
     is(wn_params_str(s->params, "ms_per_item"), "5", "param value text");
     is(wn_params_str(s->params, "anything"), "value", "free-form param");
-    has(wn_params_origin(s->params, 0), "full.yaml:27:14", "param origin is its key's FILE:LINE:COL");
+    has(wn_params_origin(s->params, 0), "full.yaml:27:14",
+        "param origin is its key's FILE:LINE:COL");
 
     s = &cfg->stages[1];
     is(s->name, "minhash", "name defaults to the type");
@@ -144,8 +145,8 @@ static void test_full(void)
     is(wn_params_str(p, "text_field"), "text", "string");
     ok(wn_params_is_default(p, wn_params_count(p) - 1), "filled entry marked default");
     is(wn_params_origin(p, wn_params_count(p) - 1), "default", "filled entry origin");
-    ok(wn_params_validate(p, sample_spec, "minhash", &err) == 0 &&
-           wn_params_count(p) == 6, "validate again: idempotent");
+    ok(wn_params_validate(p, sample_spec, "minhash", &err) == 0 && wn_params_count(p) == 6,
+       "validate again: idempotent");
     errno = 0;
     ok(wn_params_int(p, "nope", &n, &err) < 0 && errno == ENOENT, "absent key: ENOENT");
     errno = 0;
@@ -338,27 +339,26 @@ static void test_inline_errors(void)
         errno = 0;
         struct wn_pipeline_config *cfg = load_str(bad[i].text, &err);
         size_t el = strlen(err.text), wl = strlen(want);
-        int good = !cfg && errno == EINVAL && !strncmp(err.text, prefix, strlen(prefix)) &&
-                   (exact_end ? el >= wl && !strcmp(err.text + el - wl, want)
-                              : contains(err.text, want));
+        int good =
+            !cfg && errno == EINVAL && !strncmp(err.text, prefix, strlen(prefix)) &&
+            (exact_end ? el >= wl && !strcmp(err.text + el - wl, want) : contains(err.text, want));
         if (!ok(good, "bad #%zu: %s%s", i, prefix, want))
             diag("  got (errno %d): %s", errno, err.text);
         wn_config_free(cfg);
     }
 }
 
-static const char *two_stages =
-    "name: demo\n"
-    "stages:\n"
-    "  - name: read\n"
-    "    type: noop\n"
-    "    batch_size: 2\n"
-    "  - type: minhash\n"
-    "    params: {char_ngrams: 5, model: /m}\n"
-    "  - name: a\n"
-    "    type: noop\n"
-    "  - name: a.b\n"
-    "    type: noop\n";
+static const char *two_stages = "name: demo\n"
+                                "stages:\n"
+                                "  - name: read\n"
+                                "    type: noop\n"
+                                "    batch_size: 2\n"
+                                "  - type: minhash\n"
+                                "    params: {char_ngrams: 5, model: /m}\n"
+                                "  - name: a\n"
+                                "    type: noop\n"
+                                "  - name: a.b\n"
+                                "    type: noop\n";
 
 static void expect_set_error(struct wn_pipeline_config *cfg, const char *a, const char *msg)
 {
@@ -367,8 +367,8 @@ static void expect_set_error(struct wn_pipeline_config *cfg, const char *a, cons
     snprintf(want, sizeof(want), "--set %s: %s", a, msg);
     errno = 0;
     int rc = wn_config_override(cfg, a, &err);
-    if (!ok(rc < 0 && errno == EINVAL && !strncmp(err.text, want, strlen(want)),
-            "--set %s refused", a))
+    if (!ok(rc < 0 && errno == EINVAL && !strncmp(err.text, want, strlen(want)), "--set %s refused",
+            a))
         diag("  got: %s\n#  want: %s", err.text, want);
 }
 
@@ -390,8 +390,7 @@ static void test_overrides(void)
     ok(SET("checkpoint=") && cfg->checkpoint == NULL, "--set checkpoint= unsets");
     ok(SET("description=a=b") && !strcmp(cfg->description, "a=b"), "value may hold '='");
     ok(SET("executor.prefetch=8") && cfg->exec.prefetch == 8, "--set executor.prefetch");
-    ok(SET("executor.show_progress=no") && cfg->exec.show_progress == 0,
-       "--set executor bool");
+    ok(SET("executor.show_progress=no") && cfg->exec.show_progress == 0, "--set executor bool");
     ok(SET("executor.drain_timeout=1.5") && cfg->exec.drain_timeout == 1.5,
        "--set executor double");
     struct wn_stage_config *rd = wn_config_stage(cfg, "read");
@@ -404,8 +403,7 @@ static void test_overrides(void)
     ok(SET("stages.read.resources.cpus=0.25") && rd->cpus == 0.25, "--set resources.cpus");
     ok(SET("stages.read.resources.gpu_memory_gb=40") && rd->gpu_memory_gb == 40,
        "--set resources.gpu_memory_gb");
-    ok(SET("stages.read.type=plugins/x.so") && !strcmp(rd->type, "plugins/x.so"),
-       "--set type");
+    ok(SET("stages.read.type=plugins/x.so") && !strcmp(rd->type, "plugins/x.so"), "--set type");
     struct wn_stage_config *mh = wn_config_stage(cfg, "minhash");
     ok(SET("stages.minhash.char_ngrams=13"), "--set a param by bare name");
     is(wn_params_str(mh->params, "char_ngrams"), "13", "param replaced");
@@ -414,7 +412,8 @@ static void test_overrides(void)
     ok(SET("stages.minhash.params.seed=9"), "--set stages.NAME.params.KEY");
     is(wn_params_str(mh->params, "seed"), "9", "param added");
     ok(SET("stages.a.b.batch_size=7") && wn_config_stage(cfg, "a.b")->batch_size == 7 &&
-           wn_config_stage(cfg, "a")->batch_size == 0, "dotted stage name: longest match");
+           wn_config_stage(cfg, "a")->batch_size == 0,
+       "dotted stage name: longest match");
     ok(SET("stages.a.batch_size=6") && wn_config_stage(cfg, "a")->batch_size == 6,
        "prefix stage still reachable");
 
@@ -424,18 +423,19 @@ static void test_overrides(void)
     expect_set_error(cfg, "=5", "expected KEY=VALUE");
     expect_set_error(cfg, "bogus=1", "unknown key 'bogus'");
     expect_set_error(cfg, "nmae=x", "unknown key 'nmae' (did you mean 'name'?)");
-    expect_set_error(cfg, "executor.prefetch=-1",
-                     "expected an integer from 0 to 1024, got '-1'");
+    expect_set_error(cfg, "executor.prefetch=-1", "expected an integer from 0 to 1024, got '-1'");
     expect_set_error(cfg, "executor.prefech=1",
                      "unknown executor key 'prefech' (did you mean 'prefetch'?)");
-    expect_set_error(cfg, "executor.show_progress=1", "expected true or false (or yes/no, on/off), got '1'");
+    expect_set_error(cfg, "executor.show_progress=1",
+                     "expected true or false (or yes/no, on/off), got '1'");
     expect_set_error(cfg, "stages.nope.batch_size=1", "no stage named 'nope' in pipeline");
     expect_set_error(cfg, "stages.raed.batch_size=1",
                      "no stage named 'raed' in pipeline 'renamed' (did you mean 'read'?)");
     expect_set_error(cfg, "stages.read=1", "expected stages.NAME.FIELD");
     expect_set_error(cfg, "stages.read.batch_size=abc",
                      "expected an integer >= 1 (0: unset), got 'abc'");
-    expect_set_error(cfg, "stages.read.batch_size=", "expected an integer >= 1 (0: unset), got an empty value");
+    expect_set_error(
+        cfg, "stages.read.batch_size=", "expected an integer >= 1 (0: unset), got an empty value");
     expect_set_error(cfg, "stages.read.resources.gpu=1",
                      "unknown resource 'gpu' (did you mean 'gpus'?)");
     expect_set_error(cfg, "stages.read.resources.cpus=-1", "expected a number >= 0, got '-1'");
@@ -447,12 +447,15 @@ static void test_overrides(void)
      * the error still points at the --set. */
     ok(SET("stages.minhash.char_ngrams=abc"), "bad param value accepted until validation");
     ok(wn_params_validate(mh->params, sample_spec, "minhash", &err) < 0, "then refused");
-    has(err.text, "--set stages.minhash.char_ngrams=abc: stage 'minhash': parameter "
-        "'char_ngrams': expected an integer, got 'abc'", "error names the --set");
+    has(err.text,
+        "--set stages.minhash.char_ngrams=abc: stage 'minhash': parameter "
+        "'char_ngrams': expected an integer, got 'abc'",
+        "error names the --set");
     ok(SET("stages.minhash.chars=5"), "unknown param accepted until validation");
     ok(SET("stages.minhash.char_ngrams=5"), "fix the value");
     ok(wn_params_validate(mh->params, sample_spec, "minhash", &err) < 0 &&
-           contains(err.text, "--set stages.minhash.chars=5: stage 'minhash': unknown parameter 'chars'"),
+           contains(err.text,
+                    "--set stages.minhash.chars=5: stage 'minhash': unknown parameter 'chars'"),
        "unknown param from --set names the --set");
 #undef SET
     wn_config_free(cfg);
@@ -489,7 +492,8 @@ static void test_params(void)
     expect_param_error("      char_ngram: 5\n      model: m\n",
                        "t.yaml:5:7: stage 'mh': unknown parameter 'char_ngram' "
                        "(did you mean 'char_ngrams'?)");
-    expect_param_error("      model: m\n      zzz: 5\n", "t.yaml:6:7: stage 'mh': unknown parameter 'zzz' (`winnow stages`");
+    expect_param_error("      model: m\n      zzz: 5\n",
+                       "t.yaml:6:7: stage 'mh': unknown parameter 'zzz' (`winnow stages`");
     expect_param_error("      model: m\n      seed: abc\n",
                        "t.yaml:6:7: stage 'mh': parameter 'seed': expected an integer, got 'abc'");
     expect_param_error("      model: m\n      seed: \"42\"\n",
@@ -501,11 +505,12 @@ static void test_params(void)
     expect_param_error("      model: m\n      use_gpu: 1\n",
                        "parameter 'use_gpu': expected true or false (or yes/no, on/off), got '1'");
     expect_param_error("      seed: 1\n", "t.yaml:3:5: stage 'mh': missing required parameter "
-                       "'model' (string: required)");
+                                          "'model' (string: required)");
 
     struct wn_pipeline_config *cfg;
     struct wn_params *p = params_from("      model: \"~\"\n      threshold: 1e-3\n"
-                                      "      use_gpu: No\n      text_field: 42\n", &cfg);
+                                      "      use_gpu: No\n      text_field: 42\n",
+                                      &cfg);
     wn_error_t err = {{0}};
     ok(p && wn_params_validate(p, sample_spec, "mh", &err) == 0, "valid params");
     double d = 0;
@@ -515,13 +520,14 @@ static void test_params(void)
     is(p ? wn_params_str(p, "text_field") : NULL, "42", "a number is a fine string");
     is(p ? wn_params_str(p, "model") : NULL, "~", "quoted ~ is a string, not null");
     struct wn_params *c = p ? wn_params_clone(p) : NULL;
-    ok(c && wn_params_count(c) == wn_params_count(p) && wn_params_is_default(c, 5) ==
-           wn_params_is_default(p, 5), "clone copies entries and marks");
+    ok(c && wn_params_count(c) == wn_params_count(p) &&
+           wn_params_is_default(c, 5) == wn_params_is_default(p, 5),
+       "clone copies entries and marks");
     wn_params_destroy(c);
     wn_config_free(cfg);
 
-    static const struct wn_param_spec bad_default[] = {
-        {"n", WN_PARAM_INT, "many", "oops"}, WN_PARAM_END};
+    static const struct wn_param_spec bad_default[] = {{"n", WN_PARAM_INT, "many", "oops"},
+                                                       WN_PARAM_END};
     struct wn_params *q = wn_params_create(NULL);
     ok(wn_params_validate(q, bad_default, "s", &err) < 0 &&
            contains(err.text, "parameter table: default of 'n': expected an integer"),
@@ -530,7 +536,8 @@ static void test_params(void)
     wn_params_set(q, "x", "1", "here:1:1", 0, NULL);
     ok(wn_params_validate(q, NULL, "s", &err) < 0 &&
            contains(err.text, "here:1:1: stage 's': unknown parameter 'x' (this stage type "
-                    "takes no parameters)"), "no table: any param is unknown");
+                              "takes no parameters)"),
+       "no table: any param is unknown");
     ok(wn_params_set(q, "", "1", "o", 0, &err) < 0 && errno == EINVAL, "empty key refused");
     wn_params_destroy(q);
     is(wn_param_type_name(WN_PARAM_DOUBLE), "double", "type names");
@@ -575,8 +582,9 @@ static void test_hash(void)
     ok(h != hash_of("full.yaml", "output=/data/other", NULL), "output counts");
     ok(h != hash_of("full.yaml", "name=other", NULL), "name counts");
     ok(h != hash_of("full.yaml", "stages.read.type=minhash", NULL), "a stage's type counts");
-    ok(hash_of("minimal.yaml", NULL, NULL) == hash_of("minimal.yaml", "stages.noop.batch_size=1",
-                                                      NULL), "unset batch_size is 1");
+    ok(hash_of("minimal.yaml", NULL, NULL) ==
+           hash_of("minimal.yaml", "stages.noop.batch_size=1", NULL),
+       "unset batch_size is 1");
 
     /* Filling defaults does not change the hash. */
     struct wn_pipeline_config *cfg = load_fixture("full.yaml");
@@ -607,8 +615,8 @@ static void test_hash(void)
         diag("%s\n%s", err.text, buf);
     ok(again && wn_config_hash(again) == before, "same hash after the round trip");
     ok(again && !memcmp(&again->exec, &cfg->exec, sizeof(cfg->exec)) &&
-           !strcmp(again->description, cfg->description) &&
-           again->stages[1].gpu_memory_gb == 16 && again->stages[0].num_output_tasks == 3 &&
+           !strcmp(again->description, cfg->description) && again->stages[1].gpu_memory_gb == 16 &&
+           again->stages[0].num_output_tasks == 3 &&
            !strcmp(again->stages[3].type, "./my-filter.so:strip_html") &&
            !strcmp(again->stages[3].name, "strip_html"),
        "the round trip keeps every field");

@@ -62,8 +62,8 @@ static double expect_shape_error(const char *text, const char *msg, const char *
     errno = 0;
     struct wn_pipeline_config *cfg = load_str(text, &err);
     double dt = now_s() - t0;
-    if (!ok(!cfg && errno == EINVAL && !strncmp(err.text, "t.yaml:", 7) &&
-                contains(err.text, msg), "%s: refused", name))
+    if (!ok(!cfg && errno == EINVAL && !strncmp(err.text, "t.yaml:", 7) && contains(err.text, msg),
+            "%s: refused", name))
         diag("  got: %s\n#  want: %s", err.text, msg);
     wn_config_free(cfg);
     return dt;
@@ -75,8 +75,8 @@ static void test_shape(void)
 {
     /* 100,000 nested '[' took 20 to 33 s in libyaml's loader. */
     char *deep = repeat("", "[", 100000, "\n");
-    double dt = expect_shape_error(deep, "t.yaml:1:65: nested more than 64 levels deep",
-                                   "100000 nested [");
+    double dt =
+        expect_shape_error(deep, "t.yaml:1:65: nested more than 64 levels deep", "100000 nested [");
     ok(dt < 10, "... in %.3f s (the loader alone took 20 s and more)", dt);
     free(deep);
     char *block = malloc(1000 * 1010);
@@ -131,7 +131,8 @@ static void test_shape(void)
     wn_error_t err = {{0}};
     struct wn_pipeline_config *cfg =
         load_str("name: x\nstages:\n  - {name: a, type: sleep, params: &p {ms_per_item: 3}}\n"
-                 "  - {name: b, type: sleep, params: *p}\n", &err);
+                 "  - {name: b, type: sleep, params: *p}\n",
+                 &err);
     ok(cfg && !strcmp(wn_params_str(cfg->stages[1].params, "ms_per_item"), "3"),
        "an alias shares parameters between stages");
     if (!cfg)
@@ -188,8 +189,10 @@ static pid_t fifo_writer(const char *path, const char *text, size_t extra)
 static void test_reading(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    expect_read_error("/dev/zero", EINVAL, "/dev/zero: a character device; a pipeline file is "
-                      "a regular file (or a pipe)", "/dev/zero");
+    expect_read_error("/dev/zero", EINVAL,
+                      "/dev/zero: a character device; a pipeline file is "
+                      "a regular file (or a pipe)",
+                      "/dev/zero");
     char dir[] = "/tmp/winnow-config.XXXXXX";
     if (!mkdtemp(dir))
         BAIL_OUT("mkdtemp: %s", strerror(errno));
@@ -199,8 +202,10 @@ static void test_reading(void)
     /* Sparse: 17 MiB that take no room. */
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ok(fd >= 0 && ftruncate(fd, 17 << 20) == 0 && close(fd) == 0, "a 17 MiB file");
-    expect_read_error(path, EFBIG, "big.yaml: 17825792 bytes; a pipeline file may have at most "
-                      "16 MiB", "17 MiB");
+    expect_read_error(path, EFBIG,
+                      "big.yaml: 17825792 bytes; a pipeline file may have at most "
+                      "16 MiB",
+                      "17 MiB");
     unlink(path);
     snprintf(path, sizeof(path), "%s/nul.yaml", dir);
     static const char nul[] = "name: x\nstages: [{type: noop}]\n  \xc3\xa9\0garbage";
@@ -221,8 +226,10 @@ static void test_reading(void)
     wn_config_free(cfg);
     waitpid(pid, NULL, 0);
     pid = fifo_writer(path, "name: endless\n", (size_t)64 << 20);
-    expect_read_error(path, EFBIG, "fifo: more than 16 MiB; a pipeline file has a few KiB (does "
-                      "this pipe ever end?)", "a pipe that goes on past 16 MiB");
+    expect_read_error(path, EFBIG,
+                      "fifo: more than 16 MiB; a pipeline file has a few KiB (does "
+                      "this pipe ever end?)",
+                      "a pipe that goes on past 16 MiB");
     waitpid(pid, NULL, 0);
     unlink(path);
     rmdir(dir);

@@ -39,21 +39,20 @@ struct fdef {
 };
 
 static const struct fdef fdefs[] = {
-    {"word_count", "min_words: 0, max_words: 1000000000", "min_words", "max_words", 50, 100000,
-     0, 0},
+    {"word_count", "min_words: 0, max_words: 1000000000", "min_words", "max_words", 50, 100000, 0,
+     0},
     {"mean_word_length", "min_mean_word_length: 0, max_mean_word_length: 1e9",
      "min_mean_word_length", "max_mean_word_length", 3, 10, 1, 0},
-    {"symbols_to_words", "max_symbol_to_word_ratio: 1", NULL, "max_symbol_to_word_ratio",
-     -INFINITY, 0.1, 2, 0},
+    {"symbols_to_words", "max_symbol_to_word_ratio: 1", NULL, "max_symbol_to_word_ratio", -INFINITY,
+     0.1, 2, 0},
     {"non_alphanumeric", "max_non_alpha_numeric_to_text_ratio: 1", NULL,
      "max_non_alpha_numeric_to_text_ratio", -INFINITY, 0.25, 3, 0},
     {"urls", "max_url_to_text_ratio: 1", NULL, "max_url_to_text_ratio", -INFINITY, 0.2, 4, 0},
     {"repeated_lines", "max_repeated_line_fraction: 0", "max_repeated_line_fraction", NULL, 0.7,
      INFINITY, 5, 0},
-    {"repeated_paragraphs", "max_repeated_paragraphs_ratio: 0",
-     "max_repeated_paragraphs_ratio", NULL, 0.7, INFINITY, 6, 0},
-    {"bullets", "max_bullet_lines_ratio: 1", NULL, "max_bullet_lines_ratio", -INFINITY, 0.9, 7,
-     0},
+    {"repeated_paragraphs", "max_repeated_paragraphs_ratio: 0", "max_repeated_paragraphs_ratio",
+     NULL, 0.7, INFINITY, 6, 0},
+    {"bullets", "max_bullet_lines_ratio: 1", NULL, "max_bullet_lines_ratio", -INFINITY, 0.9, 7, 0},
     {"repeating_top_ngrams", "max_repeating_ngram_ratio: 1", NULL, "max_repeating_ngram_ratio",
      -INFINITY, 0.2, 8, 2},
     {"repeating_top_ngrams", "max_repeating_ngram_ratio: 1", NULL, "max_repeating_ngram_ratio",
@@ -62,7 +61,7 @@ static const struct fdef fdefs[] = {
      -INFINITY, 0.2, 10, 5},
 };
 #define NFDEFS (sizeof(fdefs) / sizeof(fdefs[0]))
-#define NREF 11   /* scores per document the reference prints */
+#define NREF 11 /* scores per document the reference prints */
 
 /* A command's output as a document; skipped (with a diagnostic) when the
  * command fails or prints nothing, as a man page not installed would. */
@@ -190,19 +189,21 @@ static void load_docs(void)
     add_str("repeated phrase",
             "the cat sat on the mat the cat sat on the mat the cat sat on the mat and then the "
             "cat left; bathe cathedral the\tcat");
-    add_str("n-gram ties",
-            "alpha beta gamma delta alpha beta epsilon gamma delta zeta");
+    add_str("n-gram ties", "alpha beta gamma delta alpha beta epsilon gamma delta zeta");
     add_str("n-gram only across tabs", "red\tgreen\tred\tgreen\tred\tgreen");
     add_str("CRLF lines", "first line\r\nsecond line\r\nfirst line\r\nfirst line\n");
     static const char uni[] =
-        "Licence \xc2\xab libre \xc2\xbb : caf\xc3\xa9, na\xc3\xafve, fa\xc3\xa7" "ade, "
-        "\xc3\x86r\xc3\xb8sk\xc3\xb8" "bing.\n\xce\x95\xce\xbb\xce\xbb\xce\xb7\xce\xbd\xce\xb9"
+        "Licence \xc2\xab libre \xc2\xbb : caf\xc3\xa9, na\xc3\xafve, fa\xc3\xa7"
+        "ade, "
+        "\xc3\x86r\xc3\xb8sk\xc3\xb8"
+        "bing.\n\xce\x95\xce\xbb\xce\xbb\xce\xb7\xce\xbd\xce\xb9"
         "\xce\xba\xce\xac \xd0\xa0\xd1\x83\xd1\x81\xd1\x81\xd0\xba\xd0\xb8\xd0\xb9\xe3\x80\x80"
         "\xe4\xb8\xad\xe6\x96\x87\xe8\xae\xb8\xe5\x8f\xaf\xe8\xaf\x81 \xf0\x9f\x98\x80\xf0\x9f"
         "\x8e\x89 \xe2\x88\x91\xe2\x88\xab\xe2\x88\x9a \xe2\x89\xa4 \xe2\x89\xa5\n"
         "mot\xe2\x80\x83mot\xe2\x80\x83mot\xe2\x80\xa8ligne\xc2\x85suite";
     add_doc("non-ASCII UTF-8", uni, sizeof(uni) - 1);
-    static const char bad[] = "abc\xff" "def\xe2\x82 ghi\xc0\xaf jkl\xed\xa0\x80 mno\x80pqr "
+    static const char bad[] = "abc\xff"
+                              "def\xe2\x82 ghi\xc0\xaf jkl\xed\xa0\x80 mno\x80pqr "
                               "\xe2\x82 \xe2\x82\xac \xe2\x82 \xe2\x82\xac end\xf0\x9f\x98";
     add_doc("invalid UTF-8", bad, sizeof(bad) - 1);
     /* The top 2-gram "x \xe2\x82" (an invalid, truncated euro sign) is a
@@ -267,8 +268,7 @@ static void test_scores(const double *ref)
             double got = wn_col_f64(s)[i], want = ref[i * NREF + (size_t)f->ref_col];
             if (!(fabs(got - want) <= 1e-12)) {
                 if (bad++ < 5)
-                    diag("%s on %s: %.17g, reference %.17g", fname(f), docs[i].label, got,
-                         want);
+                    diag("%s on %s: %.17g, reference %.17g", fname(f), docs[i].label, got, want);
             }
         }
         ok(bad == 0, "%s: scores of %zu documents equal the reference's", fname(f), ndocs);
@@ -308,21 +308,22 @@ static void test_kept(const double *ref)
                 want[nwant++] = (uint32_t)i;
         wn_error_t err = {{0}};
         struct wn_batch *exp = wn_batch_take(in, want, nwant, &err);
-        ok(wn_batch_equal(b, exp), "%s: defaults keep the %zu of %zu documents the "
-           "reference's scores pass, all columns as they were", fname(f), nwant, ndocs);
+        ok(wn_batch_equal(b, exp),
+           "%s: defaults keep the %zu of %zu documents the "
+           "reference's scores pass, all columns as they were",
+           fname(f), nwant, ndocs);
         /* The defaults must be selective on this corpus, or the check above
          * would prove little. */
-        ok(nwant > 0 && nwant < ndocs, "%s: defaults keep some and drop some (%zu kept)",
-           fname(f), nwant);
+        ok(nwant > 0 && nwant < ndocs, "%s: defaults keep some and drop some (%zu kept)", fname(f),
+           nwant);
         const struct wn_column *sc = wn_batch_find(bs, "sc");
-        int good = sc && sc->type == WN_TYPE_F64 && wn_batch_ncols(bs) == 3 &&
-                   wn_batch_nrows(bs) == nwant;
+        int good =
+            sc && sc->type == WN_TYPE_F64 && wn_batch_ncols(bs) == 3 && wn_batch_nrows(bs) == nwant;
         for (size_t j = 0; good && j < nwant; j++)
             good = fabs(wn_col_f64(sc)[j] - ref[want[j] * NREF + (size_t)f->ref_col]) <= 1e-12;
         /* Without it, the batch is the one made without score_field. */
         good = good && wn_batch_drop_column(bs, "sc", NULL) == 0;
-        ok(good && wn_batch_equal(bs, exp), "%s: score_field adds the kept rows' scores",
-           fname(f));
+        ok(good && wn_batch_equal(bs, exp), "%s: score_field adds the kept rows' scores", fname(f));
         wn_batch_destroy(exp);
         wn_batch_destroy(b);
         wn_batch_destroy(bs);
@@ -334,10 +335,14 @@ static void test_kept(const double *ref)
 static void test_defaults(void)
 {
     static const struct wn_stage_ops *const all[] = {
-        &wn_stage_word_count_ops, &wn_stage_mean_word_length_ops,
-        &wn_stage_symbols_to_words_ops, &wn_stage_non_alphanumeric_ops,
-        &wn_stage_urls_ops, &wn_stage_repeated_lines_ops,
-        &wn_stage_repeated_paragraphs_ops, &wn_stage_bullets_ops,
+        &wn_stage_word_count_ops,
+        &wn_stage_mean_word_length_ops,
+        &wn_stage_symbols_to_words_ops,
+        &wn_stage_non_alphanumeric_ops,
+        &wn_stage_urls_ops,
+        &wn_stage_repeated_lines_ops,
+        &wn_stage_repeated_paragraphs_ops,
+        &wn_stage_bullets_ops,
         &wn_stage_repeating_top_ngrams_ops,
     };
     for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
@@ -353,9 +358,9 @@ static void test_defaults(void)
                 good = v == f->lo;
             else if (f->hi_key && !strcmp(p->name, f->hi_key))
                 good = v == f->hi;
-            else if (!strcmp(p->name, "n"))   /* RepeatingTopNGramsFilter(n=2) */
+            else if (!strcmp(p->name, "n")) /* RepeatingTopNGramsFilter(n=2) */
                 good = !strcmp(ops->type, "repeating_top_ngrams") && v == 2;
-            else if (!strcmp(p->name, "text_field"))   /* the pipeline's: "text" unless set */
+            else if (!strcmp(p->name, "text_field")) /* the pipeline's: "text" unless set */
                 good = seen_text = p->def && !strcmp(p->def, "${text_field}");
             else if (!strcmp(p->name, "score_field"))
                 good = seen_score = p->def && !*p->def;
@@ -364,8 +369,7 @@ static void test_defaults(void)
             if (!good)
                 diag("%s: parameter %s default %s", ops->type, p->name, p->def);
         }
-        ok(good && seen_text && seen_score, "%s: parameters and defaults are NeMo's",
-           ops->type);
+        ok(good && seen_text && seen_score, "%s: parameters and defaults are NeMo's", ops->type);
     }
 }
 
@@ -492,7 +496,7 @@ static void test_errors(void)
 
     static const struct {
         const char *params, *named;
-        enum wn_type body;   /* the "body" column's type */
+        enum wn_type body; /* the "body" column's type */
     } run_bad[] = {
         {"text_field: body", "'body'", WN_TYPE_U64},
         {"text_field: missing", "'missing'", WN_TYPE_STR},
@@ -505,8 +509,7 @@ static void test_errors(void)
             BAIL_OUT("%s", err.text);
         struct wn_batch *b = wn_batch_create();
         struct wn_column *id = wn_batch_add_column(b, "id", WN_TYPE_U64, 1, &err);
-        struct wn_column *body =
-            wn_batch_add_column(b, "body", run_bad[k].body, 0, &err);
+        struct wn_column *body = wn_batch_add_column(b, "body", run_bad[k].body, 0, &err);
         if (!id || !body || wn_col_append_u64(id, 1, &err) < 0 ||
             (body->type == WN_TYPE_STR ? wn_col_append_str(body, "x", 1, &err)
                                        : wn_col_append_u64(body, 7, &err)) < 0)

@@ -62,8 +62,8 @@ static off_t record_at(const char *path, int i)
     for (int k = 0; f && k < i; k++) {
         if (fseeko(f, off, SEEK_SET) != 0 || fread(h, 1, 16, f) != 16)
             BAIL_OUT("record %d", k);
-        uint32_t len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
-                       (uint32_t)h[7] << 24;
+        uint32_t len =
+            (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
         off += 16 + len;
     }
     if (f)
@@ -78,8 +78,8 @@ static int append_batches(const char *path, int from, int to)
     if (!j)
         return diag("%s", err.text), -1;
     for (int b = from; b < to; b++) {
-        json_t *r = json_pack("{s:s, s:i, s:i, s:s}", "ev", "batch", "stage", 1, "batch", b,
-                              "file", "stages/01-x/part-00000001.h5");
+        json_t *r = json_pack("{s:s, s:i, s:i, s:s}", "ev", "batch", "stage", 1, "batch", b, "file",
+                              "stages/01-x/part-00000001.h5");
         int rc = wn_journal_append(j, r, &err);
         json_decref(r);
         if (rc < 0)
@@ -113,17 +113,18 @@ int main(void)
        "a missing journal has no records");
     ok(append_batches(path, 0, 10) == 0, "10 records appended and synced");
     s.n = 0;
-    ok(wn_journal_read(path, collect, &s, NULL, &t, &err) == 0 && s.n == 10 &&
-       s.batch[0] == 0 && s.batch[9] == 9 && !TORN(t) && (off_t)t.good_bytes == size_of(path) &&
-       t.good_records == 10 && t.ignored == 0, "read back in order, all good");
+    ok(wn_journal_read(path, collect, &s, NULL, &t, &err) == 0 && s.n == 10 && s.batch[0] == 0 &&
+           s.batch[9] == 9 && !TORN(t) && (off_t)t.good_bytes == size_of(path) &&
+           t.good_records == 10 && t.ignored == 0,
+       "read back in order, all good");
 
     /* A crash mid-write: the last record is cut short. */
     off_t full = size_of(path);
     if (truncate(path, full - 5) != 0)
         BAIL_OUT("truncate");
     s.n = 0;
-    ok(wn_journal_read(path, collect, &s, collect_ignored, &t, &err) == 0 && s.n == 9 &&
-       TORN(t) && t.ignored == 0 && s.nignored == 0,
+    ok(wn_journal_read(path, collect, &s, collect_ignored, &t, &err) == 0 && s.n == 9 && TORN(t) &&
+           t.ignored == 0 && s.nignored == 0,
        "a torn tail: 9 good records, torn, nothing whole after them");
     uint64_t kept = 0;
     struct wn_journal *j = wn_journal_open(path, &kept, &err);
@@ -132,8 +133,8 @@ int main(void)
     wn_journal_close(j);
     ok(append_batches(path, 100, 102) == 0, "appending after the cut");
     s.n = 0;
-    ok(wn_journal_read(path, collect, &s, NULL, &t, &err) == 0 && s.n == 11 &&
-       s.batch[8] == 8 && s.batch[9] == 100 && s.batch[10] == 101 && !TORN(t),
+    ok(wn_journal_read(path, collect, &s, NULL, &t, &err) == 0 && s.n == 11 && s.batch[8] == 8 &&
+           s.batch[9] == 100 && s.batch[10] == 101 && !TORN(t),
        "new records follow the last good one");
 
     /* Damage in the middle: record #5 (index 4) of 11.  The good part ends
@@ -141,17 +142,17 @@ int main(void)
     flip(path, record_at(path, 4) + 16 + 10);
     s.n = s.nignored = 0;
     int rr = wn_journal_read(path, collect, &s, collect_ignored, &t, &err);
-    ok(rr == 0 && s.n == 4 &&
-       t.good_records == 4 && TORN(t) && t.ignored == 6 && s.nignored == 6 &&
-       s.ignored[0] == 5 && s.ignored[5] == 101,
+    ok(rr == 0 && s.n == 4 && t.good_records == 4 && TORN(t) && t.ignored == 6 && s.nignored == 6 &&
+           s.ignored[0] == 5 && s.ignored[5] == 101,
        "damage in record #5: 4 good records, the 6 whole ones after it counted and shown "
-       "apart (got %d good, %llu ignored)", s.n, (unsigned long long)t.ignored);
+       "apart (got %d good, %llu ignored)",
+       s.n, (unsigned long long)t.ignored);
     /* A second damaged record further on: the scan steps over it. */
-    flip(path, record_at(path, 7) + 3);   /* its magic */
+    flip(path, record_at(path, 7) + 3); /* its magic */
     s.n = s.nignored = 0;
     rr = wn_journal_read(path, collect, &s, collect_ignored, &t, &err);
-    ok(rr == 0 && s.n == 4 &&
-       t.ignored == 5, "a second damaged record: the scan goes on past it (%llu ignored)",
+    ok(rr == 0 && s.n == 4 && t.ignored == 5,
+       "a second damaged record: the scan goes on past it (%llu ignored)",
        (unsigned long long)t.ignored);
     j = wn_journal_open(path, &kept, &err);
     ok(j && kept == 4 && size_of(path) == (off_t)t.good_bytes,
@@ -162,7 +163,8 @@ int main(void)
     flip(path, 16 + 10);
     s.n = 0;
     ok(wn_journal_read(path, collect, &s, NULL, &t, &err) == 0 && s.n == 0 && TORN(t) &&
-       t.good_bytes == 0 && t.ignored == 3, "a damaged first record: no good records, 3 ignored");
+           t.good_bytes == 0 && t.ignored == 3,
+       "a damaged first record: no good records, 3 ignored");
 
     /* An append that fails part way (here the file size limit, as a full
      * disk does it: some bytes written, then an error) is cut off again:
@@ -178,7 +180,7 @@ int main(void)
     if (getrlimit(RLIMIT_FSIZE, &old_lim) != 0)
         BAIL_OUT("getrlimit");
     lim = old_lim;
-    lim.rlim_cur = (rlim_t)before + 20;   /* the frame header and a few bytes fit */
+    lim.rlim_cur = (rlim_t)before + 20; /* the frame header and a few bytes fit */
     if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
         BAIL_OUT("setrlimit");
     json_t *r = json_pack("{s:s, s:i, s:i}", "ev", "batch", "stage", 1, "batch", 3);
@@ -195,8 +197,9 @@ int main(void)
     json_decref(r);
     wn_journal_close(j);
     s.n = 0;
-    ok(rc == 0 && wn_journal_read(path, collect, &s, NULL, &t, &err) == 0 && s.n == 4 &&
-       !TORN(t) && s.batch[3] == 3, "the next append follows the good records");
+    ok(rc == 0 && wn_journal_read(path, collect, &s, NULL, &t, &err) == 0 && s.n == 4 && !TORN(t) &&
+           s.batch[3] == 3,
+       "the next append follows the good records");
 
     /* A file that is not a journal. */
     FILE *f = fopen(path, "w");
@@ -206,7 +209,8 @@ int main(void)
     ok(wn_journal_read(path, collect, &s, NULL, &t, &err) == 0 && s.n == 0 && TORN(t),
        "unframed text is not taken for records");
     ok(wn_journal_open("/nonexistent/dir/journal", NULL, &err) == NULL &&
-       strstr(err.text, "/nonexistent/dir/journal"), "an unwritable path: %s", err.text);
+           strstr(err.text, "/nonexistent/dir/journal"),
+       "an unwritable path: %s", err.text);
 
     unlink(path);
     rmdir(dir);

@@ -77,39 +77,37 @@ static char *render_fixture(const char *path)
     int in_section = 0, rank = -1, next_rank;
 
     /* Runs at each section end: the collected env gives one place. */
-#define FLUSH_SECTION()                                                      \
-    do {                                                                     \
-        if (in_section) {                                                    \
-            struct wn_layout_input in = {0};                                 \
-            const char *v;                                                   \
-            in.getenv = fixture_getenv;                                      \
-            in.getenv_arg = &env;                                            \
-            in.rank = rank;                                                  \
-            in.size = (v = fixture_getenv("@size", &env)) ? atoi(v) : 1;     \
-            in.hostname = fixture_getenv("@hostname", &env);                 \
-            in.device_count = (v = fixture_getenv("@device_count", &env))   \
-                                  ? atoi(v) : -1;                            \
-            in.affinity_cpus = (v = fixture_getenv("@affinity_cpus", &env)) \
-                                   ? atoi(v) : 1;                            \
-            struct wn_place p;                                               \
-            wn_error_t err = {{0}};                                          \
-            if (wn_place_from_env(&in, &p, &err) < 0) {                      \
-                fprintf(o, "error: %s\n", err.text);                         \
-            } else {                                                         \
-                wn_place_print(o, &p);                                       \
-                if (p.warning[0])                                            \
-                    fprintf(o, "  warning: %s\n", p.warning);                \
-                if (wn_place_check_launch(&p, &err) < 0)                     \
-                    fprintf(o, "  launch: refused: %s\n", err.text);         \
-                else                                                         \
-                    fprintf(o, "  launch: ok\n");                            \
-                if (wn_check_pmi_env(&in, &err) < 0)                         \
-                    fprintf(o, "  pmi: refused: %s\n", err.text);           \
-                else                                                         \
-                    fprintf(o, "  pmi: ok\n");                               \
-            }                                                                \
-            env_free(&env);                                                  \
-        }                                                                    \
+#define FLUSH_SECTION()                                                                    \
+    do {                                                                                   \
+        if (in_section) {                                                                  \
+            struct wn_layout_input in = {0};                                               \
+            const char *v;                                                                 \
+            in.getenv = fixture_getenv;                                                    \
+            in.getenv_arg = &env;                                                          \
+            in.rank = rank;                                                                \
+            in.size = (v = fixture_getenv("@size", &env)) ? atoi(v) : 1;                   \
+            in.hostname = fixture_getenv("@hostname", &env);                               \
+            in.device_count = (v = fixture_getenv("@device_count", &env)) ? atoi(v) : -1;  \
+            in.affinity_cpus = (v = fixture_getenv("@affinity_cpus", &env)) ? atoi(v) : 1; \
+            struct wn_place p;                                                             \
+            wn_error_t err = {{0}};                                                        \
+            if (wn_place_from_env(&in, &p, &err) < 0) {                                    \
+                fprintf(o, "error: %s\n", err.text);                                       \
+            } else {                                                                       \
+                wn_place_print(o, &p);                                                     \
+                if (p.warning[0])                                                          \
+                    fprintf(o, "  warning: %s\n", p.warning);                              \
+                if (wn_place_check_launch(&p, &err) < 0)                                   \
+                    fprintf(o, "  launch: refused: %s\n", err.text);                       \
+                else                                                                       \
+                    fprintf(o, "  launch: ok\n");                                          \
+                if (wn_check_pmi_env(&in, &err) < 0)                                       \
+                    fprintf(o, "  pmi: refused: %s\n", err.text);                          \
+                else                                                                       \
+                    fprintf(o, "  pmi: ok\n");                                             \
+            }                                                                              \
+            env_free(&env);                                                                \
+        }                                                                                  \
     } while (0)
 
     while (fgets(line, sizeof(line), f)) {
@@ -150,7 +148,7 @@ static void test_fixtures(void)
     for (size_t i = 0; i < g.gl_pathc; i++) {
         const char *envpath = g.gl_pathv[i];
         char expath[4096];
-        size_t stem = strlen(envpath) - 4;   /* without ".env" */
+        size_t stem = strlen(envpath) - 4; /* without ".env" */
         if (stem + sizeof(".expected") > sizeof(expath))
             BAIL_OUT("fixture path too long: %s", envpath);
         memcpy(expath, envpath, stem);
@@ -184,8 +182,9 @@ static void test_complete(void)
     }
     wn_layout_complete(p, 5);
     cmp_ok(wn_layout_nnodes(p, 5), ==, 3, "three hosts make three nodes");
-    ok(p[0].node_id == 0 && p[1].node_id == 1 && p[2].node_id == 0 &&
-       p[3].node_id == 2 && p[4].node_id == 1, "nodes numbered by first appearance");
+    ok(p[0].node_id == 0 && p[1].node_id == 1 && p[2].node_id == 0 && p[3].node_id == 2 &&
+           p[4].node_id == 1,
+       "nodes numbered by first appearance");
     ok(p[2].local_rank == 1 && p[2].local_size == 2, "second rank on host a is local 1 of 2");
     ok(p[3].local_rank == 0 && p[3].local_size == 1, "only rank on host c is local 0 of 1");
 

@@ -135,8 +135,8 @@ int main(void)
      * process's lock: so only now.) */
     char line[512];
     snprintf(line, sizeof(line), "%s %ld ", host, (long)getpid());
-    ok(!strncmp(slurp(path), line, strlen(line)),
-       "the lock file names this host and pid: %s", slurp(path));
+    ok(!strncmp(slurp(path), line, strlen(line)), "the lock file names this host and pid: %s",
+       slurp(path));
 
     wn_lock_release(l);
     struct stat st;
@@ -146,7 +146,7 @@ int main(void)
     pid_t c = fork();
     if (c == 0) {
         wn_error_t e2 = {{0}};
-        _exit(wn_lock_take(dir, "lock", "checkpoint", &e2) ? 0 : 1);   /* no release */
+        _exit(wn_lock_take(dir, "lock", "checkpoint", &e2) ? 0 : 1); /* no release */
     }
     int cst = 0;
     waitpid(c, &cst, 0);
@@ -169,7 +169,7 @@ int main(void)
     if (live == 0) {
         char b;
         close(gate[1]);
-        (void)!read(gate[0], &b, 1);   /* until the parent closes the pipe */
+        (void)!read(gate[0], &b, 1); /* until the parent closes the pipe */
         _exit(0);
     }
     close(gate[0]);
@@ -190,7 +190,7 @@ int main(void)
     spit(path, "node-elsewhere 4242 1764000000\n");
     l = take(warn, sizeof(warn), &err);
     ok(!l && errno == EBUSY && strstr(err.text, "in use by pid 4242 on host node-elsewhere") &&
-       strstr(err.text, "remove") && strstr(err.text, path),
+           strstr(err.text, "remove") && strstr(err.text, path),
        "no record locks, a holder on another host: refused, the way out named (%s)", err.text);
 
     spit(path, "");
@@ -201,7 +201,7 @@ int main(void)
 
     l = wn_lock_take("/nonexistent/winnow-dir", "lock", "output folder", &err);
     ok(!l && strstr(err.text, "output folder /nonexistent/winnow-dir") &&
-       strstr(err.text, "/nonexistent/winnow-dir/lock"),
+           strstr(err.text, "/nonexistent/winnow-dir/lock"),
        "a folder that is not there: the lock file named (%s)", err.text);
 
     unlink(path);

@@ -63,8 +63,8 @@ static uint64_t sig_at(const struct wn_column *c, uint64_t r, uint32_t j)
 static void load_docs(void)
 {
     static const char *whole[] = {"BSD", "Artistic", "CC0-1.0", "LGPL-3", "Apache-2.0"};
-    static const char *sliced[] = {"GPL-3", "GPL-2", "GFDL-1.3", "LGPL-2.1", "MPL-2.0",
-                                   "MPL-1.1", "GPL-1", "LGPL-2"};
+    static const char *sliced[] = {"GPL-3",   "GPL-2",   "GFDL-1.3", "LGPL-2.1",
+                                   "MPL-2.0", "MPL-1.1", "GPL-1",    "LGPL-2"};
     char label[64];
     add_licenses(whole, sizeof(whole) / sizeof(whole[0]));
     for (size_t i = 0; i < sizeof(sliced) / sizeof(sliced[0]); i++) {
@@ -95,7 +95,10 @@ static void load_docs(void)
     /* Invalid UTF-8: a lone 0xff, a truncated 3-byte sequence, an
      * overlong '/', a surrogate, a stray continuation, a sequence cut by
      * the end of the text. */
-    static const char bad[] = "abc\xff" "def\xe2\x82" "ghi\xc0\xaf" "jkl\xed\xa0\x80"
+    static const char bad[] = "abc\xff"
+                              "def\xe2\x82"
+                              "ghi\xc0\xaf"
+                              "jkl\xed\xa0\x80"
                               "mno\x80pqr stu vwx yz0 123 \xf0\x9f\x98\x80 end\xf0\x9f\x98";
     add_doc("invalid UTF-8", bad, sizeof(bad) - 1);
     /* ASCII texts of lengths about those where the SIMD hashing of 24-byte
@@ -113,9 +116,9 @@ static void load_docs(void)
     }
     char mixed[2100];
     memcpy(mixed, t + 500, 2000);
-    memcpy(mixed + 300, "\xc3\xa9", 2);            /* é */
-    memcpy(mixed + 900, "\xe2\x82\xac", 3);        /* € */
-    mixed[1400] = (char)0xff;                    /* invalid: one code point */
+    memcpy(mixed + 300, "\xc3\xa9", 2);     /* é */
+    memcpy(mixed + 900, "\xe2\x82\xac", 3); /* € */
+    mixed[1400] = (char)0xff;               /* invalid: one code point */
     add_doc("ASCII runs around non-ASCII", mixed, 2000);
     free(t);
 }
@@ -168,16 +171,14 @@ static void test_murmur(void)
         {"hello", 0, 613153351u, UINT64_C(14688674573012802306), UINT64_C(6565844092913065241)},
         {"", 42, 142593372u, UINT64_C(17305828677633410339), UINT64_C(15060430851467758521)},
         {"a", 42, 3001393763u, UINT64_C(2892890568104748720), UINT64_C(2732500323686427413)},
-        {"hello", 42, 3806057185u, UINT64_C(14175277504640544520),
-         UINT64_C(2536855305735617658)},
+        {"hello", 42, 3806057185u, UINT64_C(14175277504640544520), UINT64_C(2536855305735617658)},
     };
     for (size_t i = 0; i < sizeof(kat) / sizeof(kat[0]); i++) {
         uint64_t h[2];
         wn_murmur3_x64_128(kat[i].s, strlen(kat[i].s), kat[i].seed, h);
         ok(wn_murmur3_x86_32(kat[i].s, strlen(kat[i].s), kat[i].seed) == kat[i].x86,
            "x86_32(\"%s\", %u)", kat[i].s, kat[i].seed);
-        ok(h[0] == kat[i].h1 && h[1] == kat[i].h2, "x64_128(\"%s\", %u)", kat[i].s,
-           kat[i].seed);
+        ok(h[0] == kat[i].h1 && h[1] == kat[i].h2, "x64_128(\"%s\", %u)", kat[i].s, kat[i].seed);
     }
     /* Published values: "" with seeds 1 and 2^32-1, and the test vectors
      * with seed 0x9747b28c that circulate with the algorithm. */
@@ -220,7 +221,8 @@ static void check_against_ref(FILE *p, int bands, int rows, int wide)
     char params[128];
     snprintf(params, sizeof(params), "num_bands: %d, minhashes_per_band: %d, use_64_bit_hash: %s",
              bands, rows, wide ? "true" : "false");
-    struct wn_batch *b = test_stage_make(&m, "minhash", params, &err) == 0 ? mh_run(&m, 0, ndocs, &err) : NULL;
+    struct wn_batch *b =
+        test_stage_make(&m, "minhash", params, &err) == 0 ? mh_run(&m, 0, ndocs, &err) : NULL;
     if (!ok(b != NULL, "stage ran (%d hashes, %d-bit)", num_hashes, wide ? 64 : 32))
         diag("%s", err.text);
     const struct wn_column *c = b ? wn_batch_find(b, "_minhash_signature") : NULL;
@@ -238,8 +240,8 @@ static void check_against_ref(FILE *p, int bands, int rows, int wide)
         if (!same && ++bad <= 3)
             diag("  %s differs from the reference", docs[i].label);
     }
-    ok(bad == 0, "all %zu signatures equal the reference's (%d hashes, %d-bit)", ndocs,
-       num_hashes, wide ? 64 : 32);
+    ok(bad == 0, "all %zu signatures equal the reference's (%d hashes, %d-bit)", ndocs, num_hashes,
+       wide ? 64 : 32);
     free(ref);
     wn_batch_destroy(b);
     test_stage_free(&m);
@@ -281,14 +283,16 @@ static struct wn_batch *run_isa(const char *isa, const char *params, size_t firs
 static void test_isas(void)
 {
     static const char *const params[] = {
-        "num_bands: 20, minhashes_per_band: 13", "use_64_bit_hash: true",
+        "num_bands: 20, minhashes_per_band: 13",
+        "use_64_bit_hash: true",
         "num_bands: 7, minhashes_per_band: 1",
         "num_bands: 1, minhashes_per_band: 7, use_64_bit_hash: true, seed: 4294967295",
         "num_bands: 1, minhashes_per_band: 1, char_ngrams: 3",
         "num_bands: 1, minhashes_per_band: 13, char_ngrams: 1, seed: 0",
         "num_bands: 3, minhashes_per_band: 11, char_ngrams: 5",
         "num_bands: 5, minhashes_per_band: 8, char_ngrams: 7, seed: 7",
-        "algorithm: one_permutation", "algorithm: one_permutation, use_64_bit_hash: true",
+        "algorithm: one_permutation",
+        "algorithm: one_permutation, use_64_bit_hash: true",
         "algorithm: one_permutation, num_bands: 7, minhashes_per_band: 1, char_ngrams: 5, seed: 3",
         "algorithm: one_permutation, num_bands: 1, minhashes_per_band: 1",
     };
@@ -402,9 +406,10 @@ static void test_jaccard(void)
     for (int wide = 0; wide <= 1; wide++) {
         struct test_stage m;
         wn_error_t err = {{0}};
-        struct wn_batch *b = test_stage_make(&m, "minhash", wide ? "use_64_bit_hash: true" : "", &err) == 0
-                                 ? mh_run(&m, first, 8, &err)
-                                 : NULL;
+        struct wn_batch *b =
+            test_stage_make(&m, "minhash", wide ? "use_64_bit_hash: true" : "", &err) == 0
+                ? mh_run(&m, first, 8, &err)
+                : NULL;
         if (!ok(b != NULL, "stage ran on the mutated copies (%d-bit)", wide ? 64 : 32))
             diag("%s", err.text);
         const struct wn_column *c = b ? wn_batch_find(b, "_minhash_signature") : NULL;
@@ -414,8 +419,8 @@ static void test_jaccard(void)
                 eq += sig_at(c, 2 * k, j) == sig_at(c, 2 * k + 1, j);
             double est = eq / 260.0, d = est - exact[k];
             ok(c && d < 0.1 && d > -0.1,
-               "every %d-th word changed (%d-bit): estimate %.3f, exact Jaccard %.3f",
-               every[k], wide ? 64 : 32, est, exact[k]);
+               "every %d-th word changed (%d-bit): estimate %.3f, exact Jaccard %.3f", every[k],
+               wide ? 64 : 32, est, exact[k]);
         }
         wn_batch_destroy(b);
         test_stage_free(&m);
@@ -462,8 +467,8 @@ static int all_ascii(const char *t, size_t len)
  * their exact Jaccard similarities of 24-character n-gram sets. */
 static size_t make_pairs(char **texts, size_t *lens, double *exact)
 {
-    static const char *files[] = {"Apache-2.0", "GPL-2", "GPL-3", "LGPL-2.1", "MPL-2.0",
-                                  "Artistic", "GFDL-1.3", "LGPL-3", "MPL-1.1"};
+    static const char *files[] = {"Apache-2.0", "GPL-2",    "GPL-3",  "LGPL-2.1", "MPL-2.0",
+                                  "Artistic",   "GFDL-1.3", "LGPL-3", "MPL-1.1"};
     static const size_t shift[] = {0, 10, 30, 60, 100, 160, 250, 400, 600, 900, 1300, 1900};
     static const int every[] = {2, 3, 5, 8, 13, 30, 80};
     const size_t L = 2000;
@@ -498,8 +503,8 @@ static size_t make_pairs(char **texts, size_t *lens, double *exact)
 
 /* Mean and largest |estimate - exact|, and the mean signed error, of the
  * signatures in b (rows 2p and 2p+1 are pair p). */
-static void estimate_errors(const struct wn_batch *b, const double *exact, size_t np,
-                            double *mean, double *max, double *bias)
+static void estimate_errors(const struct wn_batch *b, const double *exact, size_t np, double *mean,
+                            double *max, double *bias)
 {
     const struct wn_column *c = wn_batch_find(b, "_minhash_signature");
     *mean = *max = *bias = 0;
@@ -612,7 +617,7 @@ static void test_corpus_isas(void)
     static size_t lens[1024];
     size_t n = 0;
     for (size_t off = 0; off < total && n < 1024; n++) {
-        size_t want = n % 3 ? 4096 : 1 + (n * 7919) % 9000;   /* odd sizes too */
+        size_t want = n % 3 ? 4096 : 1 + (n * 7919) % 9000; /* odd sizes too */
         lens[n] = total - off < want ? total - off : want;
         texts[n] = all + off;
         off += lens[n];
@@ -656,7 +661,8 @@ static void test_setup(void)
 {
     wn_error_t err = {{0}};
     struct test_stage m, g;
-    if (test_stage_make(&m, "minhash", "", &err) < 0 || test_stage_make(&g, "minhash", "", &err) < 0)
+    if (test_stage_make(&m, "minhash", "", &err) < 0 ||
+        test_stage_make(&g, "minhash", "", &err) < 0)
         BAIL_OUT("%s", err.text);
     struct wn_batch *cpu = mh_run(&m, 0, ndocs, &err);
     struct wn_worker w = {0, 0, 0, 0, 0, 1, NULL};
@@ -688,10 +694,10 @@ static void test_setup(void)
     test_stage_free(&g);
 }
 
-#define has_text(e, needle, ...)                                                     \
-    do {                                                                             \
-        if (!ok(strstr((e).text, (needle)) != NULL, __VA_ARGS__))                    \
-            diag("  '%s' does not name '%s'", (e).text, (needle));                  \
+#define has_text(e, needle, ...)                                   \
+    do {                                                           \
+        if (!ok(strstr((e).text, (needle)) != NULL, __VA_ARGS__))  \
+            diag("  '%s' does not name '%s'", (e).text, (needle)); \
     } while (0)
 
 static void test_errors(void)
@@ -723,7 +729,8 @@ static void test_errors(void)
     has_text(err, "sse9", "... naming it");
     if (!isa_supported("avx512")) {
         setenv("WINNOW_MINHASH_ISA", "avx512", 1);
-        ok(test_stage_make(&m, "minhash", "", &err) < 0, "WINNOW_MINHASH_ISA=avx512 fails on a CPU without it");
+        ok(test_stage_make(&m, "minhash", "", &err) < 0,
+           "WINNOW_MINHASH_ISA=avx512 fails on a CPU without it");
         unsetenv("WINNOW_MINHASH_ISA");
         has_text(err, "avx512", "... naming it");
     } else
@@ -773,9 +780,9 @@ static double now(void)
  * core; reported, not asserted (machines differ). */
 static void bench(void)
 {
-    static const char *files[] = {"Apache-2.0", "Artistic", "BSD", "CC0-1.0", "GFDL-1.2",
-                                  "GFDL-1.3", "GPL-1", "GPL-2", "GPL-3", "LGPL-2",
-                                  "LGPL-2.1", "LGPL-3", "MPL-1.1", "MPL-2.0"};
+    static const char *files[] = {"Apache-2.0", "Artistic", "BSD",     "CC0-1.0", "GFDL-1.2",
+                                  "GFDL-1.3",   "GPL-1",    "GPL-2",   "GPL-3",   "LGPL-2",
+                                  "LGPL-2.1",   "LGPL-3",   "MPL-1.1", "MPL-2.0"};
     size_t first = ndocs, total = 0;
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char path[256];
@@ -799,14 +806,14 @@ static void bench(void)
             for (int rep = 0; rep < 3; rep++) {
                 wn_batch_destroy(b);
                 double t0 = now();
-                b = run_isa(isas[i], wide ? "use_64_bit_hash: true" : "", first,
-                            ndocs - first, &err);
+                b = run_isa(isas[i], wide ? "use_64_bit_hash: true" : "", first, ndocs - first,
+                            &err);
                 double t = now() - t0;
                 s = t < s ? t : s;
             }
             if (b)
-                diag("throughput %-8s %d-bit, 260 hashes: %6.2f MB/s (%zu bytes, %.3f s)",
-                     isas[i], wide ? 64 : 32, (double)total / s / 1e6, total, s);
+                diag("throughput %-8s %d-bit, 260 hashes: %6.2f MB/s (%zu bytes, %.3f s)", isas[i],
+                     wide ? 64 : 32, (double)total / s / 1e6, total, s);
             else
                 diag("throughput %s: %s", isas[i], err.text);
             wn_batch_destroy(b);
@@ -835,7 +842,7 @@ int main(void)
     test_errors();
     check_against_ref(p32, 20, 13, 0);
     check_against_ref(p64, 20, 13, 1);
-    bench();   /* last: the reference no longer competes for the cores */
+    bench(); /* last: the reference no longer competes for the cores */
     docs_remove();
     for (size_t i = 0; i < ndocs; i++)
         free(docs[i].text);

@@ -23,8 +23,7 @@ static int contains(const char *hay, const char *needle)
 
 /* ---------------------------------------------------------- getters -- */
 
-static void expect_text(int rc, int eno, const wn_error_t *err, const char *want,
-                        const char *name)
+static void expect_text(int rc, int eno, const wn_error_t *err, const char *want, const char *name)
 {
     if (!ok(rc < 0 && errno == eno && !strcmp(err->text, want), "%s", name))
         diag("  got (errno %d): %s\n#  want (errno %d): %s", errno, err->text, eno, want);
@@ -66,9 +65,10 @@ static void test_getters(void)
     expect_text(wn_params_double_range(p, "x", 0, 1, WN_RANGE_EXCL_MIN, &x, &err), ERANGE, &err,
                 "--set stages.st.x=1.5: stage 'st': parameter 'x': must be > 0 and <= 1, got 1.5",
                 "exclusive lower bound");
-    expect_text(wn_params_double_range(p, "x", 0.1, 1.5, WN_RANGE_EXCL_MAX, &x, &err), ERANGE,
-                &err, "--set stages.st.x=1.5: stage 'st': parameter 'x': must be >= 0.1 and < "
-                "1.5, got 1.5", "exclusive upper bound, 0.1 written as 0.1");
+    expect_text(wn_params_double_range(p, "x", 0.1, 1.5, WN_RANGE_EXCL_MAX, &x, &err), ERANGE, &err,
+                "--set stages.st.x=1.5: stage 'st': parameter 'x': must be >= 0.1 and < "
+                "1.5, got 1.5",
+                "exclusive upper bound, 0.1 written as 0.1");
     expect_text(wn_params_double_range(p, "x", 2, INFINITY, 0, &x, &err), ERANGE, &err,
                 "--set stages.st.x=1.5: stage 'st': parameter 'x': must be >= 2, got 1.5",
                 "no upper bound");
@@ -98,8 +98,8 @@ static void test_getters(void)
            !strcmp(err.text, "stage 'cl': parameter 'n': must be from 0 to 5, got 7"),
        "validation names the stage for later messages");
     struct wn_params *c2 = c ? wn_params_clone(c) : NULL;
-    ok(c2 && wn_params_int_range(c2, "n", 0, 5, &n, &err) < 0 &&
-           contains(err.text, "stage 'cl'"), "a clone keeps the stage's name");
+    ok(c2 && wn_params_int_range(c2, "n", 0, 5, &n, &err) < 0 && contains(err.text, "stage 'cl'"),
+       "a clone keeps the stage's name");
     wn_params_destroy(c2);
     wn_params_destroy(c);
     wn_params_destroy(q);
@@ -173,8 +173,8 @@ static const struct {
     {"  - {name: l, type: lsh, params: {keep_signatures: maybe}}\n", NULL, "t.yaml:3:35",
      "parameter 'keep_signatures': 'maybe' (auto, true or false)"},
     {"  - {name: mh, type: minhash, params: {num_bands: 8, minhashes_per_band: 4}}\n"
-     "  - {name: l, type: lsh, params: {num_bands: 20}}\n", NULL, "t.yaml:4:35",
-     "parameter 'num_bands': 'num_bands' x 'minhashes_per_band': 20 x 4 = 80"},
+     "  - {name: l, type: lsh, params: {num_bands: 20}}\n",
+     NULL, "t.yaml:4:35", "parameter 'num_bands': 'num_bands' x 'minhashes_per_band': 20 x 4 = 80"},
     {"  - {name: l, type: lsh, total_nparts: 1048576}\n", NULL, "t.yaml:3:5",
      "stage 'l': total_nparts 1048576 x 4 rounds = 4194304 partitions (at most 1048576"},
     /* lsh_testdata */
@@ -198,23 +198,25 @@ static const struct {
     {"  - {name: e, type: buckets_to_edges, params: {jaccard_threshold: -0.1}}\n", NULL,
      "t.yaml:3:48", "parameter 'jaccard_threshold': must be from 0 to 1, got -0.1"},
     {"  - {name: e, type: buckets_to_edges, params: {id_field: "
-     "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12}}\n", NULL, "t.yaml:3:48",
-     "parameter 'id_field': 'abcdefghij"},
+     "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12}}\n",
+     NULL, "t.yaml:3:48", "parameter 'id_field': 'abcdefghij"},
     {"  - {name: c, type: connected_components, params: {id_field: "
-     "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12}}\n", NULL, "t.yaml:3:52",
-     "parameter 'id_field': 'abcdefghij"},
+     "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12}}\n",
+     NULL, "t.yaml:3:52", "parameter 'id_field': 'abcdefghij"},
     /* the filters */
     {"  - {name: w, type: word_count, params: {min_words: -1}}\n", NULL, "t.yaml:3:42",
      "parameter 'min_words': must be >= 0, got -1"},
     {"  - {name: w, type: word_count, params: {min_words: 10, max_words: 9}}\n", NULL,
      "t.yaml:3:42", "parameter 'min_words': 10 is above 'max_words' (9)"},
     {"  - {name: m, type: mean_word_length, params: {max_mean_word_length: 2}}\n", NULL,
-     "t.yaml:3:48", "stage 'm': parameter 'max_mean_word_length': 2 is below "
+     "t.yaml:3:48",
+     "stage 'm': parameter 'max_mean_word_length': 2 is below "
      "'min_mean_word_length' (3)"},
     {"  - {name: f, type: symbols_to_words, params: {max_symbol_to_word_ratio: 1.5}}\n", NULL,
      "t.yaml:3:48", "parameter 'max_symbol_to_word_ratio': must be from 0 to 1, got 1.5"},
     {"  - {name: f, type: non_alphanumeric, params: "
-     "{max_non_alpha_numeric_to_text_ratio: -1}}\n", NULL, "t.yaml:3:48",
+     "{max_non_alpha_numeric_to_text_ratio: -1}}\n",
+     NULL, "t.yaml:3:48",
      "parameter 'max_non_alpha_numeric_to_text_ratio': must be from 0 to 1, got -1"},
     {"  - {name: f, type: urls, params: {max_url_to_text_ratio: 20}}\n", NULL, "t.yaml:3:36",
      "parameter 'max_url_to_text_ratio': must be from 0 to 1, got 20"},
@@ -222,30 +224,29 @@ static const struct {
      "t.yaml:3:46", "parameter 'max_repeated_line_fraction': must be from 0 to 1, got 1.1"},
     {"  - {name: f, type: repeated_paragraphs, params: {max_repeated_paragraphs_ratio: -1}}\n",
      NULL, "t.yaml:3:51", "parameter 'max_repeated_paragraphs_ratio': must be from 0 to 1"},
-    {"  - {name: f, type: bullets, params: {max_bullet_lines_ratio: 1.01}}\n", NULL,
-     "t.yaml:3:39", "parameter 'max_bullet_lines_ratio': must be from 0 to 1, got 1.01"},
+    {"  - {name: f, type: bullets, params: {max_bullet_lines_ratio: 1.01}}\n", NULL, "t.yaml:3:39",
+     "parameter 'max_bullet_lines_ratio': must be from 0 to 1, got 1.01"},
     {"  - {name: f, type: repeating_top_ngrams, params: {n: 0}}\n", NULL, "t.yaml:3:52",
      "parameter 'n': must be >= 1, got 0"},
     {"  - {name: f, type: repeating_top_ngrams}\n", "stages.f.max_repeating_ngram_ratio=5",
      "--set stages.f.max_repeating_ngram_ratio=5",
      "parameter 'max_repeating_ngram_ratio': must be from 0 to 1, got 5"},
     /* readers and writers */
-    {"  - {name: r, type: read_jsonl, params: {input: x, blocksize: 0}}\n", NULL,
-     "t.yaml:3:52", "stage 'r': parameter 'blocksize': must be >= 1, got 0"},
+    {"  - {name: r, type: read_jsonl, params: {input: x, blocksize: 0}}\n", NULL, "t.yaml:3:52",
+     "stage 'r': parameter 'blocksize': must be >= 1, got 0"},
     {"  - {name: r, type: read_jsonl, params: {input: \"\"}}\n", NULL, "t.yaml:3:42",
      "stage 'r': parameter 'input': empty"},
-    {"  - {name: w, type: write_jsonl, params: {input: x, output: \"\"}}\n", NULL,
-     "t.yaml:3:53", "stage 'w': parameter 'output': empty (the directory to write)"},
-    {"  - {name: w, type: write_jsonl, params: {input: \"\", output: o}}\n", NULL,
-     "t.yaml:3:43", "stage 'w': parameter 'input': empty (give read_jsonl's input)"},
+    {"  - {name: w, type: write_jsonl, params: {input: x, output: \"\"}}\n", NULL, "t.yaml:3:53",
+     "stage 'w': parameter 'output': empty (the directory to write)"},
+    {"  - {name: w, type: write_jsonl, params: {input: \"\", output: o}}\n", NULL, "t.yaml:3:43",
+     "stage 'w': parameter 'input': empty (give read_jsonl's input)"},
     {"  - {name: rd, type: remove_duplicates, params: {input: x, output: \"\"}}\n", NULL,
      "t.yaml:3:60", "stage 'rd': parameter 'output': empty"},
     /* the test stages */
     {"  - {name: s, type: " TS "sleep, params: {ms_per_item: -1}}\n", NULL, "t.yaml:3:51",
      "parameter 'ms_per_item': must be >= 0, got -1"},
     {"  - {name: s, type: " TS "sleep}\n", "stages.s.ms_per_task=-0.5",
-     "--set stages.s.ms_per_task=-0.5",
-     "parameter 'ms_per_task': must be >= 0, got -0.5"},
+     "--set stages.s.ms_per_task=-0.5", "parameter 'ms_per_task': must be >= 0, got -0.5"},
     {"  - {name: f, type: " TS "fail, params: {failures: -1}}\n", NULL, "t.yaml:3:50",
      "parameter 'failures': must be from 0 to 1000000, got -1"},
     {"  - {name: f, type: " TS "fail, params: {every: 0}}\n", NULL, "t.yaml:3:50",
@@ -257,8 +258,8 @@ static const struct {
     {"  - {name: g, type: " TS "fanout, params: {rows: 16777217}}\n", NULL, "t.yaml:3:52",
      "parameter 'rows': must be from 0 to 16777216, got 16777217"},
     {"  - {name: g, type: " TS "fanout}\n"
-     "  - {name: s, type: " TS "sum, params: {column: \"\"}}\n", NULL,
-     "t.yaml:4:49", "stage 's': parameter 'column': must name a column"},
+     "  - {name: s, type: " TS "sum, params: {column: \"\"}}\n",
+     NULL, "t.yaml:4:49", "stage 's': parameter 'column': must name a column"},
 };
 
 static void test_refusals(void)
@@ -288,18 +289,20 @@ static void test_other_init_errors(void)
     if (rc == 0 || strncmp(err.text, "t.yaml:3:5:", 11))
         diag("  got: %s", err.text);
     rc = make_pipeline("  - {name: w, type: write_jsonl, params: {output: o}}\n", NULL, &err);
-    ok(rc < 0 && !strcmp(err.text, "t.yaml:3:5: stage 'w': parameter 'input' (default) uses "
+    ok(rc < 0 && !strcmp(err.text,
+                         "t.yaml:3:5: stage 'w': parameter 'input' (default) uses "
                          "${input}, which this pipeline does not set (set 'input' in the file or "
                          "with --set input=...)"),
        "a default naming an unset variable: placed at the stage's entry");
     if (rc == 0 || strncmp(err.text, "t.yaml:3:5:", 11))
         diag("  got: %s", err.text);
     setenv("WINNOW_MINHASH_ISA", "sse9", 1);
-    rc = make_pipeline("  - {name: a, type: " TS "noop}\n  - {name: mh, type: minhash}\n",
-                       NULL, &err);
+    rc = make_pipeline("  - {name: a, type: " TS "noop}\n  - {name: mh, type: minhash}\n", NULL,
+                       &err);
     unsetenv("WINNOW_MINHASH_ISA");
-    ok(rc < 0 && !strcmp(err.text, "t.yaml:4:5: stage 'mh' (minhash): init: WINNOW_MINHASH_ISA=sse9: "
-                         "expected portable, avx2, avx512 or avx512ifma"),
+    ok(rc < 0 &&
+           !strcmp(err.text, "t.yaml:4:5: stage 'mh' (minhash): init: WINNOW_MINHASH_ISA=sse9: "
+                             "expected portable, avx2, avx512 or avx512ifma"),
        "an environment variable: placed at the stage (%s)", err.text);
 }
 
@@ -318,7 +321,8 @@ static void test_nparts(void)
            contains(err.text, "total_nparts 524288 x 4 rounds = 2097152 partitions"),
        "lsh: 2^19 x 4 rounds refused");
     ok(make_pipeline("  - {name: l, type: lsh, total_nparts: 8}\n",
-                     "stages.l.bands_per_iteration=1", &err) == 0, "lsh: 8 x 20 rounds");
+                     "stages.l.bands_per_iteration=1", &err) == 0,
+       "lsh: 8 x 20 rounds");
 
     struct wn_pipeline_config *cfg = NULL;
     if (wn_config_load_string("name: t\nstages:\n  - {name: s, type: shuffle}\n"

@@ -139,7 +139,7 @@ static long find(const char *hay, size_t len, const void *needle, size_t nlen)
 static void fix_checksum(char *b, size_t len)
 {
     uint64_t h = XXH3_64bits(b + 16, len - 16);
-    memcpy(b + 8, &h, 8);   /* little-endian host */
+    memcpy(b + 8, &h, 8); /* little-endian host */
 }
 
 /* HDF5 objects (files, groups, datasets, attributes, named types) open
@@ -195,7 +195,7 @@ int main(int argc, char **argv)
     rc = wn_part_read(path, NULL, &back, &info, &err);
     ok(rc == 0, "read it back%s%s", rc ? ": " : "", err.text);
     ok(rc == 0 && info.stage_index == 1 && info.batch == 17 && info.ntasks == n &&
-       info.sum == sum && !strcmp(info.stage, "minhash"),
+           info.sum == sum && !strcmp(info.stage, "minhash"),
        "the header: stage, batch, task count, the file's checksum");
     int same = rc == 0 && back.n == n;
     for (size_t i = 0; same && i < n; i++)
@@ -213,8 +213,8 @@ int main(int argc, char **argv)
     memcpy(&said, bytes + 8, 8);
     memcpy(&size, bytes + 24, 8);
     ok(!memcmp(bytes, "\x89WINNOW\n", 8) && !memcmp(bytes + 512, "\x89HDF\r\n\x1a\n", 8) &&
-       size == len, "winnow's header (magic, size %llu), the HDF5 superblock at 512",
-       (unsigned long long)size);
+           size == len,
+       "winnow's header (magic, size %llu), the HDF5 superblock at 512", (unsigned long long)size);
     ok(said == sum && XXH3_64bits(bytes + 16, len - 16) == sum,
        "the checksum wn_part_write returns is the header's: XXH3-64 of bytes 16..end");
 
@@ -236,7 +236,7 @@ int main(int argc, char **argv)
     rc = wn_part_write(zpath, &sample_info, t, n, 6, NULL, &zsum, &err);
     struct wn_part_info zinfo;
     ok(rc == 0 && wn_part_read(zpath, &zsum, NULL, &zinfo, &err) == 0 &&
-       zinfo.tasks_sum == info.tasks_sum && zsum != sum,
+           zinfo.tasks_sum == info.tasks_sum && zsum != sum,
        "deflate: the same tasks' checksum, another file's checksum");
     /* On compressible columns deflate pays. */
     {
@@ -253,8 +253,8 @@ int main(int argc, char **argv)
                   wn_part_write(p2, &sample_info, &ct, 1, 6, NULL, NULL, &err) == 0 &&
                   stat(p1, &s1) == 0 && stat(p2, &s2) == 0;
         ok(okw && s2.st_size * 10 < s1.st_size,
-           "deflate: a compressible column shrinks (%lld -> %lld bytes)",
-           (long long)s1.st_size, (long long)s2.st_size);
+           "deflate: a compressible column shrinks (%lld -> %lld bytes)", (long long)s1.st_size,
+           (long long)s2.st_size);
         wn_task_destroy(ct);
         unlink(p1);
         unlink(p2);
@@ -270,25 +270,43 @@ int main(int argc, char **argv)
     char epath[300];
     snprintf(epath, sizeof(epath), "%s/part-empty.h5", dir);
     ok(wn_part_write(epath, &sample_info, NULL, 0, 0, NULL, NULL, &err) == 0 &&
-       wn_part_read(epath, NULL, &back, &info, &err) == 0 && back.n == 0 && info.ntasks == 0,
+           wn_part_read(epath, NULL, &back, &info, &err) == 0 && back.n == 0 && info.ntasks == 0,
        "a batch without outputs: a file of 0 tasks");
 
     /* One byte changed, anywhere after the magic: the superblock, object
      * headers, attributes, the column data, the header's own fields.
      * Every one is found by the file's checksum, before HDF5 parses. */
-    uint64_t want = (uint64_t)-(int64_t)500 * 1000003;   /* ts of row 500 */
+    uint64_t want = (uint64_t) - (int64_t)500 * 1000003; /* ts of row 500 */
     long at_value = find(bytes, len, &want, sizeof(want));
-    long at_attr = find(bytes, len, "minhash", 7);        /* the stage attribute */
-    long at_name = find(bytes, len, "has_batch", 9);      /* an attribute's name */
+    long at_attr = find(bytes, len, "minhash", 7);   /* the stage attribute */
+    long at_name = find(bytes, len, "has_batch", 9); /* an attribute's name */
     ok(at_value > 512 && at_attr > 512 && at_name > 512,
        "found a column value, an attribute value and an attribute name in the file");
     size_t offs[64], noffs = 0;
-    size_t fixed[] = {8, 16, 20, 24, 31, 100, 511, 512, 520, 530, 560, 600, 700, 800, 1000,
-                      2000, (size_t)at_value, (size_t)at_attr, (size_t)at_name, len - 1};
+    size_t fixed[] = {8,
+                      16,
+                      20,
+                      24,
+                      31,
+                      100,
+                      511,
+                      512,
+                      520,
+                      530,
+                      560,
+                      600,
+                      700,
+                      800,
+                      1000,
+                      2000,
+                      (size_t)at_value,
+                      (size_t)at_attr,
+                      (size_t)at_name,
+                      len - 1};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         if (fixed[i] < len)
             offs[noffs++] = fixed[i];
-    for (size_t k = 1; k <= 24 && noffs < 64; k++)   /* and spread over the file */
+    for (size_t k = 1; k <= 24 && noffs < 64; k++) /* and spread over the file */
         offs[noffs++] = 512 + k * (len - 513) / 25;
     size_t caught = 0, tasks_back = 0;
     char first_miss[700] = "";
@@ -316,8 +334,8 @@ int main(int argc, char **argv)
     /* Truncated, and grown. */
     spit(bad, bytes, len / 2);
     rc = wn_part_read(bad, NULL, &back, NULL, &err);
-    ok(rc < 0 && strstr(err.text, bad) && strstr(err.text, "its header says") &&
-       back.n == 0, "a truncated file is an error (%s)", err.text);
+    ok(rc < 0 && strstr(err.text, bad) && strstr(err.text, "its header says") && back.n == 0,
+       "a truncated file is an error (%s)", err.text);
     spit(bad, bytes, 300);
     rc = wn_part_read(bad, NULL, &back, NULL, &err);
     ok(rc < 0 && strstr(err.text, "truncated"), "cut inside the header (%s)", err.text);
@@ -330,15 +348,15 @@ int main(int argc, char **argv)
     spit(bad, bytes + 512, len - 512);
     rc = wn_part_read(bad, NULL, &back, NULL, &err);
     ok(rc < 0 && back.n == 0 && strstr(err.text, "older winnow") &&
-       strstr(err.text, "remove the checkpoint"), "a part file of the old format: %s",
-       err.text);
+           strstr(err.text, "remove the checkpoint"),
+       "a part file of the old format: %s", err.text);
 
     /* Damage the checksum cannot see (its header recomputed, as by a
      * forger or a bug): HDF5 parses it, the reader's own checks refuse it
      * and every object it opened is closed. */
     long before = h5_open_objects();
-    const char *edits[][2] = {{"winnow-part", "winnow-pXrt"}, {"has_batch", "has_bXtch"},
-                              {"columns", "columnX"}};
+    const char *edits[][2] = {
+        {"winnow-part", "winnow-pXrt"}, {"has_batch", "has_bXtch"}, {"columns", "columnX"}};
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
         char *b = malloc(len);
         memcpy(b, bytes, len);
@@ -355,7 +373,8 @@ int main(int argc, char **argv)
         rc = wn_part_read(bad, NULL, &back, NULL, &err);
         ok(rc < 0 && back.n == 0 && h5_open_objects() == before,
            "'%s' renamed, checksum made right: refused after parsing, no HDF5 object left "
-           "open (%s)", edits[i][0], err.text);
+           "open (%s)",
+           edits[i][0], err.text);
         wn_task_list_free(&back);
     }
     ok(before == 0, "no HDF5 object open between calls");
@@ -385,7 +404,7 @@ int main(int argc, char **argv)
     rc = wn_part_describe(m, path, &err);
     fclose(m);
     ok(rc == 0 && strstr(out, "stage 1 'minhash', batch 17, 4 tasks, 1001 rows") &&
-       strstr(out, "(verified)") && strstr(out, "sig                  list<u32>"),
+           strstr(out, "(verified)") && strstr(out, "sig                  list<u32>"),
        "describe: header, tasks and columns");
     free(out);
 

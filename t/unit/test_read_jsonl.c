@@ -33,15 +33,15 @@
 static char tmp[4096];
 
 /* snprintf into an array, where a cut-off name would be a wrong test. */
-#define FMT(buf, ...)                                                   \
-    do {                                                                \
+#define FMT(buf, ...)                                                       \
+    do {                                                                    \
         if ((size_t)snprintf(buf, sizeof(buf), __VA_ARGS__) >= sizeof(buf)) \
-            BAIL_OUT("%s: too long", #buf);                             \
+            BAIL_OUT("%s: too long", #buf);                                 \
     } while (0)
 
 /* ------------------------------------------------------------ corpus -- */
 
-static char **paras;   /* license paragraphs, valid UTF-8 */
+static char **paras; /* license paragraphs, valid UTF-8 */
 static size_t nparas;
 
 static char *slurp(const char *path, size_t *len)
@@ -69,8 +69,8 @@ static char *slurp(const char *path, size_t *len)
 /* Paragraphs (split at blank lines) of some license texts. */
 static void load_paras(void)
 {
-    static const char *names[] = {"GPL-3", "Apache-2.0", "MPL-2.0", "LGPL-2.1", "Artistic",
-                                  "GFDL-1.3", "BSD"};
+    static const char *names[] = {"GPL-3",    "Apache-2.0", "MPL-2.0", "LGPL-2.1",
+                                  "Artistic", "GFDL-1.3",   "BSD"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[256];
         size_t len;
@@ -173,7 +173,7 @@ static size_t nexp;
 struct fbuf {
     char *p;
     size_t len, cap;
-    uint64_t line;   /* lines written */
+    uint64_t line; /* lines written */
 };
 
 static void fb_add(struct fbuf *b, const char *s, size_t n)
@@ -189,8 +189,8 @@ static void fb_add(struct fbuf *b, const char *s, size_t n)
 
 /* Appends a line (term: "\n", "\r\n" or "" for a last line without one),
  * expected as a row of file index fidx when text is not NULL. */
-static void fb_line(struct fbuf *b, const char *line, const char *term, int fidx,
-                    const char *text, const char *id)
+static void fb_line(struct fbuf *b, const char *line, const char *term, int fidx, const char *text,
+                    const char *id)
 {
     fb_add(b, line, strlen(line));
     fb_add(b, term, strlen(term));
@@ -214,7 +214,7 @@ static void fb_line(struct fbuf *b, const char *line, const char *term, int fidx
 /* Where rj_read puts the rejects, as the runner does after a batch
  * (rejects.h); "" for nowhere. */
 static char rej_path[4096];
-static char *rej_summary;   /* the last read's summary, NULL: none */
+static char *rej_summary; /* the last read's summary, NULL: none */
 
 static int rj_read(const char *params, struct wn_task_list *out, wn_error_t *err)
 {
@@ -278,9 +278,13 @@ static size_t top_rows; /* rows of c1/b.jsonl and c1/z.jsonl */
 
 static void make_corpus(void)
 {
-    static const struct { const char *name; enum comp c; } files[] = {
-        {"a.jsonl.gz", GZ}, {"b.jsonl", PLAIN}, {"sub/c.jsonl.zst", ZST},
-        {"sub/deeper/d.jsonl", PLAIN}, {"z.jsonl", PLAIN},
+    static const struct {
+        const char *name;
+        enum comp c;
+    } files[] = {
+        {"a.jsonl.gz", GZ},       {"b.jsonl", PLAIN},
+        {"sub/c.jsonl.zst", ZST}, {"sub/deeper/d.jsonl", PLAIN},
+        {"z.jsonl", PLAIN},
     };
     FMT(c1, "%s/c1", tmp);
     mkdirs("%s/%s", "c1/sub/deeper");
@@ -356,7 +360,8 @@ static void test_corpus(void)
 
     struct wn_task_list again;
     ok(rj_read(params, &again, &err) == 0 && again.n == 1 &&
-       wn_batch_equal(again.tasks[0]->batch, t->batch), "a second read gives the same batch");
+           wn_batch_equal(again.tasks[0]->batch, t->batch),
+       "a second read gives the same batch");
     wn_task_list_free(&again);
     wn_task_list_free(&out);
 
@@ -367,7 +372,8 @@ static void test_corpus(void)
     wn_task_list_free(&out);
     FMT(params, "input: \"%s/b.jsonl\"", c1);
     ok(rj_read(params, &out, &err) == 0 && total_rows(&out) == b_rows &&
-       wn_col_u32(col(out.tasks[0], "_file"))[0] == 0, "a single file: its rows, file index 0");
+           wn_col_u32(col(out.tasks[0], "_file"))[0] == 0,
+       "a single file: its rows, file index 0");
     wn_task_list_free(&out);
 }
 
@@ -404,7 +410,10 @@ static void task_files(const struct wn_task_list *l, char *buf, size_t len)
         long last = -1;
         for (uint64_t r = 0; r < f->nrows; r++)
             if ((long)wn_col_u32(f)[r] != last) {
-                o += (size_t)snprintf(buf + o, len - o, "%s%u", last >= 0 ? "," : i ? "|" : "",
+                o += (size_t)snprintf(buf + o, len - o, "%s%u",
+                                      last >= 0 ? ","
+                                      : i       ? "|"
+                                                : "",
                                       wn_col_u32(f)[r]);
                 last = (long)wn_col_u32(f)[r];
             }
@@ -420,18 +429,22 @@ static void test_blocksize(void)
     sized_files("g", want, 4, sz);
     ok(sz[0] + sz[1] <= 15000 && sz[0] + sz[1] + sz[2] > 15000 && sz[2] + sz[3] <= 15000,
        "sizes %zu %zu %zu %zu as planned", sz[0], sz[1], sz[2], sz[3]);
-    const struct { long long bs; const char *files; } cases[] = {
-        {15000, "0,1|2,3"}, {1, "0|1|2|3"}, {1073741824, "0,1,2,3"},
-        {(long long)(sz[0] + sz[1]), "0,1|2|3"}, {(long long)(sz[0] + sz[1] - 1), "0|1|2|3"},
+    const struct {
+        long long bs;
+        const char *files;
+    } cases[] = {
+        {15000, "0,1|2,3"},
+        {1, "0|1|2|3"},
+        {1073741824, "0,1,2,3"},
+        {(long long)(sz[0] + sz[1]), "0,1|2|3"},
+        {(long long)(sz[0] + sz[1] - 1), "0|1|2|3"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        FMT(params, "input: \"%s/g\", blocksize: %lld", tmp,
-                 cases[i].bs);
+        FMT(params, "input: \"%s/g\", blocksize: %lld", tmp, cases[i].bs);
         if (rj_read(params, &out, &err) < 0)
             diag("%s", err.text);
         task_files(&out, got, sizeof(got));
-        is(got, cases[i].files, "blocksize %lld: tasks of files %s", cases[i].bs,
-           cases[i].files);
+        is(got, cases[i].files, "blocksize %lld: tasks of files %s", cases[i].bs, cases[i].files);
         wn_task_list_free(&out);
     }
     size_t ten[3] = {10000, 10000, 10000};
@@ -478,15 +491,14 @@ static void test_rejects(void)
     char params[8192], rej[4096], p1[4096];
     mkdirs("%s/%s", "r");
     FMT(p1, "%s/r/1.jsonl", tmp);
-    const char *bad =
-        "{\"text\": \"good one\"}\n"
-        "{\"text\": \"unterminated\"\n"
-        "{\"text\": \"bad \xff byte\"}\n"
-        "{\"title\": \"no text\"}\n"
-        "{\"text\": 42}\n"
-        "[\"text\", \"an array\"]\n"
-        "\n"
-        "{\"text\": \"good two\"}\n";
+    const char *bad = "{\"text\": \"good one\"}\n"
+                      "{\"text\": \"unterminated\"\n"
+                      "{\"text\": \"bad \xff byte\"}\n"
+                      "{\"title\": \"no text\"}\n"
+                      "{\"text\": 42}\n"
+                      "[\"text\", \"an array\"]\n"
+                      "\n"
+                      "{\"text\": \"good two\"}\n";
     write_file(p1, bad, strlen(bad), PLAIN);
     char p2[4096];
     FMT(p2, "%s/r/2.jsonl", tmp);
@@ -496,17 +508,20 @@ static void test_rejects(void)
     FMT(rej_path, "%s", rej);
     FMT(params, "input: \"%s/r\"", tmp);
     struct wn_task_list out;
-    ok(rj_read(params, &out, &err) == 0 && out.n == 1, "bad lines: the run goes on (%s)",
-       err.text);
+    ok(rj_read(params, &out, &err) == 0 && out.n == 1, "bad lines: the run goes on (%s)", err.text);
     const struct wn_task *t = out.tasks[0];
     const struct wn_column *text = col(t, "text"), *line = col(t, "_line");
     ok(wn_batch_nrows(t->batch) == 3 && str_is(text, 0, "good one", 8) &&
-       str_is(text, 1, "good two", 8) && wn_col_u64(line)[1] == 8 &&
-       str_is(text, 2, "next file", 9), "the good lines, and the next file's");
+           str_is(text, 1, "good two", 8) && wn_col_u64(line)[1] == 8 &&
+           str_is(text, 2, "next file", 9),
+       "the good lines, and the next file's");
     is(wn_task_meta_get(t, "rejected"), "5", "metadata rejected 5");
     wn_task_list_free(&out);
 
-    static const struct { int line; const char *reason, *error; } want[] = {
+    static const struct {
+        int line;
+        const char *reason, *error;
+    } want[] = {
         {2, "invalid JSON", "invalid JSON: "},
         {3, "invalid UTF-8", "invalid UTF-8: "},
         {4, "no field 'text'", "no field 'text': the line has fields 'title'"},
@@ -532,23 +547,25 @@ static void test_rejects(void)
     }
     free(s);
     ok(good && i == 5, "rejects file: one JSON line per bad line with file, line, reason, "
-       "error (with the fields a line without the text field has)");
+                       "error (with the fields a line without the text field has)");
     json_t *sum = rej_summary ? json_loads(rej_summary, 0, NULL) : NULL;
     json_t *counts = json_object_get(sum, "counts");
     const char *first = json_string_value(json_object_get(sum, "first"));
     char want_first[4200];
     FMT(want_first, "%s:2: invalid JSON: ", p1);
     ok(json_object_size(counts) == 5 &&
-       json_integer_value(json_object_get(counts, "no field 'text'")) == 1 && first &&
-       !strncmp(first, want_first, strlen(want_first)),
+           json_integer_value(json_object_get(counts, "no field 'text'")) == 1 && first &&
+           !strncmp(first, want_first, strlen(want_first)),
        "the batch's summary: counts per reason, the first record (%s)",
        rej_summary ? rej_summary : "none");
     json_decref(sum);
 
     ok(rj_read(params, &out, &err) == 0 && total_rows(&out) == 3 &&
-       !strcmp(wn_task_meta_get(out.tasks[0], "rejected"), "5"), "read again");
+           !strcmp(wn_task_meta_get(out.tasks[0], "rejected"), "5"),
+       "read again");
     wn_task_list_free(&out);
-    cmp_ok(count_lines(rej), ==, 5, "the same records are not appended twice (a batch run "
+    cmp_ok(count_lines(rej), ==, 5,
+           "the same records are not appended twice (a batch run "
            "again on resume)");
     unlink(rej);
     rej_path[0] = 0;
@@ -560,32 +577,31 @@ static void test_ids(void)
     char params[8192], path[4096];
     mkdirs("%s/%s", "i");
     FMT(path, "%s/i/x.jsonl", tmp);
-    const char *lines =
-        "{\"text\": \"a\", \"id\": \"doc-1\"}\n"
-        "{\"text\": \"b\", \"id\": 42}\n"
-        "{\"text\": \"c\", \"id\": -7}\n"
-        "{\"text\": \"d\", \"id\": 1.5}\n"
-        "{\"text\": \"e\", \"id\": 0.1}\n"
-        "{\"text\": \"f\", \"id\": true}\n"
-        "{\"text\": \"g\"}\n"
-        "{\"text\": \"h\", \"id\": \"x\", \"big\": 18446744073709551616}\n"
-        "{\"text\": \"nul\\u0000byte\", \"id\": \"n\"}\n"
-        "{\"id\": 12345678901234567890123, \"text\": \"i\"}\n"
-        "{\"text\": \"j\", \"id\" : 1.50e+0 , \"id2\": 1}\n"
-        "{\"text\": \"k\", \"id\": 1, \"id\": 2}\n";
+    const char *lines = "{\"text\": \"a\", \"id\": \"doc-1\"}\n"
+                        "{\"text\": \"b\", \"id\": 42}\n"
+                        "{\"text\": \"c\", \"id\": -7}\n"
+                        "{\"text\": \"d\", \"id\": 1.5}\n"
+                        "{\"text\": \"e\", \"id\": 0.1}\n"
+                        "{\"text\": \"f\", \"id\": true}\n"
+                        "{\"text\": \"g\"}\n"
+                        "{\"text\": \"h\", \"id\": \"x\", \"big\": 18446744073709551616}\n"
+                        "{\"text\": \"nul\\u0000byte\", \"id\": \"n\"}\n"
+                        "{\"id\": 12345678901234567890123, \"text\": \"i\"}\n"
+                        "{\"text\": \"j\", \"id\" : 1.50e+0 , \"id2\": 1}\n"
+                        "{\"text\": \"k\", \"id\": 1, \"id\": 2}\n";
     write_file(path, lines, strlen(lines), PLAIN);
     FMT(params, "input: \"%s\", id_field: id", path);
     struct wn_task_list out;
     ok(rj_read(params, &out, &err) == 0 && out.n == 1, "ids: read (%s)", err.text);
     const struct wn_column *id = col(out.tasks[0], "id"), *text = col(out.tasks[0], "text");
-    static const char *want[] = {"doc-1", "42", "-7", "1.5", "0.1", "x", "n",
-                                 "12345678901234567890123", "1.50e+0", "2"};
+    static const char *want[] = {
+        "doc-1", "42", "-7", "1.5", "0.1", "x", "n", "12345678901234567890123", "1.50e+0", "2"};
     int good = id->nrows == 10;
     for (uint64_t r = 0; good && r < 10; r++)
         if (!(good = str_is(id, r, want[r], strlen(want[r]))))
             diag("row %llu: want %s", (unsigned long long)r, want[r]);
     ok(good, "id_field: strings as they are, numbers exactly as written (past 64 bits, "
-       "trailing zeros, exponents), the last of repeated keys");
+             "trailing zeros, exponents), the last of repeated keys");
     ok(id->nrows == 10 && str_is(text, 5, "h", 1), "a line with an integer past 64 bits is read");
     ok(id->nrows == 10 && str_is(text, 6, "nul\0byte", 8), "\\u0000 kept in the text");
     is(wn_task_meta_get(out.tasks[0], "rejected"), "2", "a boolean id and a missing id: rejected");
@@ -603,7 +619,7 @@ static void test_long_line(void)
         size_t n = strlen(paras[p % nparas]);
         n = n + 1 < want - o ? n + 1 : want - o;
         memcpy(text + o, paras[p % nparas], n);
-        text[o + n - 1] = n > 1 ? '\n' : text[o + n - 1];   /* paragraphs apart */
+        text[o + n - 1] = n > 1 ? '\n' : text[o + n - 1]; /* paragraphs apart */
         o += n;
     }
     char *line = json_line(text, want, "big", 0);
@@ -670,8 +686,10 @@ static void test_errors(void)
     expect_fail(params, "plain.jsonl.gz: not gzip", "a .gz that is not gzip: error naming it");
 
     /* Truncated compressed files: the first half of each. */
-    static const struct { const char *name; enum comp c; } tr[] = {
-        {"cut.jsonl.gz", GZ}, {"cut.jsonl.zst", ZST}};
+    static const struct {
+        const char *name;
+        enum comp c;
+    } tr[] = {{"cut.jsonl.gz", GZ}, {"cut.jsonl.zst", ZST}};
     for (int i = 0; i < 2; i++) {
         FMT(path, "%s/e2/%s", tmp, tr[i].name);
         struct fbuf b = {0};
@@ -722,7 +740,7 @@ static void test_changed(void)
         if (!grow) {
             struct stat sb;
             stat(path, &sb);
-            later[1].tv_sec = sb.st_mtim.tv_sec + 5;   /* coarse clocks: surely later */
+            later[1].tv_sec = sb.st_mtim.tv_sec + 5; /* coarse clocks: surely later */
             utimensat(AT_FDCWD, path, later, 0);
         }
         struct wn_task *seed = wn_task_create(0, 0, NULL);

@@ -81,7 +81,7 @@ static void test_progress_lines(void)
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
-    struct wn_stage_stats s = { .name = "sleep", .t_begin = 2.0, .ran = 1 };
+    struct wn_stage_stats s = {.name = "sleep", .t_begin = 2.0, .ran = 1};
     struct wn_progress p;
 
     wn_progress_init(&p, m, 2, 10.0);
@@ -92,8 +92,10 @@ static void test_progress_lines(void)
 
     wn_progress_update(&p, &s, 1, 3, 180, 400, 12.0, 0);
     fflush(m);
-    is(buf, "winnow: stage 2/3 'sleep': 180/400 tasks (45%), 18.0 tasks/s, ETA 12s, "
-            "elapsed 10.0s\n", "mode 2: the progress line");
+    is(buf,
+       "winnow: stage 2/3 'sleep': 180/400 tasks (45%), 18.0 tasks/s, ETA 12s, "
+       "elapsed 10.0s\n",
+       "mode 2: the progress line");
 
     size_t before = len;
     wn_progress_update(&p, &s, 1, 3, 200, 400, 15.0, 0);
@@ -117,16 +119,20 @@ static void test_progress_lines(void)
     wn_progress_init(&p, m, 2, 0.0);
     wn_progress_update(&p, &s, 0, 1, 1, 1000, 100.0, 0);
     fflush(m);
-    is(buf + before, "winnow: stage 1/1 'sleep': 1/1000 tasks (0%), 0.0 tasks/s, "
-                     "ETA 27h45m, elapsed 1m40s\n", "mode 2: ETA in hours, elapsed in minutes");
+    is(buf + before,
+       "winnow: stage 1/1 'sleep': 1/1000 tasks (0%), 0.0 tasks/s, "
+       "ETA 27h45m, elapsed 1m40s\n",
+       "mode 2: ETA in hours, elapsed in minutes");
 
     /* Nothing done yet: no rate, unknown ETA, no division by zero. */
     before = len;
     s.t_begin = 100.0;
     wn_progress_update(&p, &s, 0, 1, 0, 10, 105.0, 0);
     fflush(m);
-    is(buf + before, "winnow: stage 1/1 'sleep': 0/10 tasks (0%), 0.0 tasks/s, ETA ?, "
-                     "elapsed 5.0s\n", "mode 2: done 0 gives ETA ?");
+    is(buf + before,
+       "winnow: stage 1/1 'sleep': 0/10 tasks (0%), 0.0 tasks/s, ETA ?, "
+       "elapsed 5.0s\n",
+       "mode 2: done 0 gives ETA ?");
 
     /* A stage with no tasks, finishing at once. */
     before = len;
@@ -134,9 +140,10 @@ static void test_progress_lines(void)
     wn_progress_update(&p, &s, 0, 1, 0, 0, 107.0, 0);
     wn_progress_update(&p, &s, 0, 1, 0, 0, 107.0, 1);
     fflush(m);
-    is(buf + before, "winnow: stage 1/1 'sleep': 0/0 tasks (0%), 0.0 tasks/s, ETA 0s, "
-                     "elapsed 0.0s\n"
-                     "winnow: stage 1/1 'sleep' done: 0 tasks in 0.0s (0.0 tasks/s)\n",
+    is(buf + before,
+       "winnow: stage 1/1 'sleep': 0/0 tasks (0%), 0.0 tasks/s, ETA 0s, "
+       "elapsed 0.0s\n"
+       "winnow: stage 1/1 'sleep' done: 0 tasks in 0.0s (0.0 tasks/s)\n",
        "mode 2: total 0");
     ok(!strstr(buf, "inf") && !strstr(buf, "nan"), "no inf or nan anywhere");
 
@@ -156,15 +163,15 @@ static void test_progress_bar(void)
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
-    struct wn_stage_stats s = { .name = "sleep", .t_begin = 0.0, .ran = 1 };
+    struct wn_stage_stats s = {.name = "sleep", .t_begin = 0.0, .ran = 1};
     struct wn_progress p;
 
     wn_progress_init(&p, m, 1, 5.0);
     wn_progress_update(&p, &s, 1, 3, 180, 400, 100.0, 0);
     fflush(m);
     ok(buf && buf[0] == '\r' && strstr(buf, "[2/3] sleep"), "mode 1: bar drawn at once with \\r");
-    ok(buf && strstr(buf, "[#########-----------]") && strstr(buf, " 45% 180/400 tasks")
-           && strstr(buf, "1.8 tasks/s") && strstr(buf, "ETA 2m02s"),
+    ok(buf && strstr(buf, "[#########-----------]") && strstr(buf, " 45% 180/400 tasks") &&
+           strstr(buf, "1.8 tasks/s") && strstr(buf, "ETA 2m02s"),
        "mode 1: bar, percentage, count, rate, ETA");
     ok(buf && !strchr(buf, '\n'), "mode 1: no newline while the stage runs");
 
@@ -216,27 +223,34 @@ static struct wn_run_report make_report(void)
 
     snprintf(b->name, sizeof b->name, "minhash_signatures");
     snprintf(b->type, sizeof b->type, "minhash");
-    b->nactors = 70;   /* more than the 64 ranks kept */
+    b->nactors = 70; /* more than the 64 ranks kept */
     for (int i = 0; i < 64; i++)
         b->ranks[i] = i + 1;
     b->tasks_in = 8, b->tasks_out = 8, b->items_in = 900, b->items_out = 900;
     b->busy_s = 14.0, b->pull_s = 0.25, b->pulled_bytes = 1u << 20;
-    b->t_begin = 11.0, b->t_end = 0.0, b->ran = 1;   /* cut short at the run's end */
+    b->t_begin = 11.0, b->t_end = 0.0, b->ran = 1; /* cut short at the run's end */
 
     snprintf(c->name, sizeof c->name, "write");
-    snprintf(c->type, sizeof c->type, "jsonl\xffwriter");   /* not UTF-8 */
+    snprintf(c->type, sizeof c->type, "jsonl\xffwriter"); /* not UTF-8 */
 
-    events[0] = (struct wn_trace_event){ 1, 0, 0, 1.0, 1.5, 2, 0 };
-    events[1] = (struct wn_trace_event){ 2, 0, 1, 1.25, 3.000001, 2, -1 };
-    events[2] = (struct wn_trace_event){ 1, 1, 0, 11.0, 12.0, 8, 0 };
-    events[3] = (struct wn_trace_event){ 2, 7, 9, 12.0, 11.0, 1, 0 };   /* bad stage, dur < 0 */
+    events[0] = (struct wn_trace_event){1, 0, 0, 1.0, 1.5, 2, 0};
+    events[1] = (struct wn_trace_event){2, 0, 1, 1.25, 3.000001, 2, -1};
+    events[2] = (struct wn_trace_event){1, 1, 0, 11.0, 12.0, 8, 0};
+    events[3] = (struct wn_trace_event){2, 7, 9, 12.0, 11.0, 1, 0}; /* bad stage, dur < 0 */
 
-    static const uint32_t rss[3] = {40, 0, 1500};   /* rank 1 ran no batch */
+    static const uint32_t rss[3] = {40, 0, 1500}; /* rank 1 ran no batch */
     return (struct wn_run_report){
         .peak_rss_mib = rss,
-        .pipeline = "fuzzy \"dedup\"", .nranks = 3, .nnodes = 1, .wall_s = 21.0,
-        .status = 3, .planner_payload_bytes = 12345,
-        .stages = stages, .nstages = 3, .events = events, .nevents = 4,
+        .pipeline = "fuzzy \"dedup\"",
+        .nranks = 3,
+        .nnodes = 1,
+        .wall_s = 21.0,
+        .status = 3,
+        .planner_payload_bytes = 12345,
+        .stages = stages,
+        .nstages = 3,
+        .events = events,
+        .nevents = 4,
     };
 }
 
@@ -249,9 +263,9 @@ static void test_summary(void)
     wn_report_summary(m, &r);
     fclose(m);
     diag("summary:\n%s", buf);
-    ok(strstr(buf, "stage") && strstr(buf, "actors") && strstr(buf, "tasks in")
-           && strstr(buf, "tasks out") && strstr(buf, "items in") && strstr(buf, "items out")
-           && strstr(buf, "wall s") && strstr(buf, "busy %") && strstr(buf, "items/s"),
+    ok(strstr(buf, "stage") && strstr(buf, "actors") && strstr(buf, "tasks in") &&
+           strstr(buf, "tasks out") && strstr(buf, "items in") && strstr(buf, "items out") &&
+           strstr(buf, "wall s") && strstr(buf, "busy %") && strstr(buf, "items/s"),
        "summary: every column header");
     ok(strstr(buf, "\nread ") && strstr(buf, "\nminhash_signatures ") && strstr(buf, "\nwrite "),
        "summary: every stage name");
@@ -314,7 +328,7 @@ static double num(json_t *o, const char *key)
 static void test_stats(void)
 {
     struct wn_run_report r = make_report();
-    wn_error_t err = { "" };
+    wn_error_t err = {""};
     const char *path = path_in("stats.json");
     ok(wn_report_stats_json(path, &r, &err) == 0, "stats: written (%s)", err.text);
     json_error_t je;
@@ -325,36 +339,36 @@ static void test_stats(void)
         return;
     }
     is(json_string_value(json_object_get(j, "pipeline")), "fuzzy \"dedup\"", "stats: pipeline");
-    ok(json_integer_value(json_object_get(j, "ranks")) == 3
-           && json_integer_value(json_object_get(j, "nodes")) == 1
-           && json_integer_value(json_object_get(j, "status")) == 3
-           && num(j, "wall_s") == 21.0
-           && json_integer_value(json_object_get(j, "planner_payload_bytes")) == 12345,
+    ok(json_integer_value(json_object_get(j, "ranks")) == 3 &&
+           json_integer_value(json_object_get(j, "nodes")) == 1 &&
+           json_integer_value(json_object_get(j, "status")) == 3 && num(j, "wall_s") == 21.0 &&
+           json_integer_value(json_object_get(j, "planner_payload_bytes")) == 12345,
        "stats: run fields");
     json_t *rss = json_object_get(j, "peak_rss_mib");
-    ok(json_array_size(rss) == 3 && json_integer_value(json_array_get(rss, 0)) == 40
-           && json_integer_value(json_array_get(rss, 1)) == 0
-           && json_integer_value(json_array_get(rss, 2)) == 1500,
+    ok(json_array_size(rss) == 3 && json_integer_value(json_array_get(rss, 0)) == 40 &&
+           json_integer_value(json_array_get(rss, 1)) == 0 &&
+           json_integer_value(json_array_get(rss, 2)) == 1500,
        "stats: peak_rss_mib per rank");
     json_t *t = json_object_get(j, "transfer");
-    ok(json_integer_value(json_object_get(t, "bytes")) == 2 << 20 && num(t, "seconds") == 0.5
-           && num(t, "mb_per_s") == 4.0, "stats: transfer");
+    ok(json_integer_value(json_object_get(t, "bytes")) == 2 << 20 && num(t, "seconds") == 0.5 &&
+           num(t, "mb_per_s") == 4.0,
+       "stats: transfer");
     json_t *st = json_object_get(j, "stages");
     cmp_ok(json_array_size(st), ==, 3, "stats: three stages");
     json_t *a = json_array_get(st, 0), *b = json_array_get(st, 1), *c = json_array_get(st, 2);
-    ok(json_is_integer(json_object_get(a, "tasks_in"))
-           && json_integer_value(json_object_get(a, "tasks_in")) == 4
-           && json_integer_value(json_object_get(a, "tasks_out")) == 8
-           && json_integer_value(json_object_get(a, "items_in")) == 1000
-           && json_integer_value(json_object_get(a, "bytes_out")) == 5000000000ll
-           && json_integer_value(json_object_get(a, "retries")) == 2
-           && json_integer_value(json_object_get(a, "failed")) == 1
-           && json_integer_value(json_object_get(a, "pulled_bytes")) == 1 << 20,
+    ok(json_is_integer(json_object_get(a, "tasks_in")) &&
+           json_integer_value(json_object_get(a, "tasks_in")) == 4 &&
+           json_integer_value(json_object_get(a, "tasks_out")) == 8 &&
+           json_integer_value(json_object_get(a, "items_in")) == 1000 &&
+           json_integer_value(json_object_get(a, "bytes_out")) == 5000000000ll &&
+           json_integer_value(json_object_get(a, "retries")) == 2 &&
+           json_integer_value(json_object_get(a, "failed")) == 1 &&
+           json_integer_value(json_object_get(a, "pulled_bytes")) == 1 << 20,
        "stats: counters are JSON integers with the right values");
-    ok(num(a, "busy_s") == 15.0 && num(a, "idle_s") == 0.5 && num(a, "t_begin") == 1.0
-           && num(a, "t_end") == 11.0 && num(a, "wall_s") == 10.0
-           && dabs(num(a, "busy_pct") - 75.0) < 1e-9 && num(a, "items_per_s") == 100.0
-           && dabs(num(a, "tasks_per_s") - 0.4) < 1e-12,
+    ok(num(a, "busy_s") == 15.0 && num(a, "idle_s") == 0.5 && num(a, "t_begin") == 1.0 &&
+           num(a, "t_end") == 11.0 && num(a, "wall_s") == 10.0 &&
+           dabs(num(a, "busy_pct") - 75.0) < 1e-9 && num(a, "items_per_s") == 100.0 &&
+           dabs(num(a, "tasks_per_s") - 0.4) < 1e-12,
        "stats: times and derived rates");
     is(json_string_value(json_object_get(a, "type")), "jsonl_reader", "stats: stage type");
     is(json_string_value(json_object_get(c, "type")), "jsonl\xc3\xbfwriter",
@@ -362,10 +376,10 @@ static void test_stats(void)
     json_t *ra = json_object_get(a, "ranks");
     ok(json_array_size(ra) == 2 && json_integer_value(json_array_get(ra, 1)) == 2,
        "stats: actor ranks");
-    cmp_ok(json_array_size(json_object_get(b, "ranks")), ==, 64,
-           "stats: at most 64 ranks listed");
-    ok(json_is_false(json_object_get(c, "ran")) && json_is_true(json_object_get(a, "ran"))
-           && num(c, "wall_s") == 0.0, "stats: ran flags");
+    cmp_ok(json_array_size(json_object_get(b, "ranks")), ==, 64, "stats: at most 64 ranks listed");
+    ok(json_is_false(json_object_get(c, "ran")) && json_is_true(json_object_get(a, "ran")) &&
+           num(c, "wall_s") == 0.0,
+       "stats: ran flags");
     json_decref(j);
     cmp_ok(leftover_tmp(), ==, 0, "stats: no temporary file left");
 }
@@ -375,7 +389,7 @@ static void test_stats(void)
 static void test_trace(void)
 {
     struct wn_run_report r = make_report();
-    wn_error_t err = { "" };
+    wn_error_t err = {""};
     const char *path = path_in("trace.json");
     ok(wn_report_trace_json(path, &r, &err) == 0, "trace: written (%s)", err.text);
     json_error_t je;
@@ -389,7 +403,8 @@ static void test_trace(void)
     json_t *evs = json_object_get(j, "traceEvents"), *e;
     size_t i;
     int nx = 0, good = 0, threads = 0, procname = 0;
-    json_array_foreach(evs, i, e) {
+    json_array_foreach(evs, i, e)
+    {
         const char *ph = json_string_value(json_object_get(e, "ph"));
         const char *name = json_string_value(json_object_get(e, "name"));
         json_t *args = json_object_get(e, "args");
@@ -397,11 +412,11 @@ static void test_trace(void)
         if (ph && !strcmp(ph, "M") && name && !strcmp(name, "thread_name")) {
             char want[32];
             snprintf(want, sizeof want, "rank %lld", tid);
-            threads += !strcmp(json_string_value(json_object_get(args, "name")), want)
-                       && (tid == 1 || tid == 2);
+            threads += !strcmp(json_string_value(json_object_get(args, "name")), want) &&
+                       (tid == 1 || tid == 2);
         } else if (ph && !strcmp(ph, "M") && name && !strcmp(name, "process_name")) {
-            procname += !strcmp(json_string_value(json_object_get(args, "name")),
-                                "winnow fuzzy \"dedup\"");
+            procname +=
+                !strcmp(json_string_value(json_object_get(args, "name")), "winnow fuzzy \"dedup\"");
         } else if (ph && !strcmp(ph, "X")) {
             const struct wn_trace_event *ev = &events[nx];
             const char *sn = ev->stage < 3 ? stages[ev->stage].name : "stage 7";
@@ -409,13 +424,13 @@ static void test_trace(void)
             double dur = json_number_value(json_object_get(e, "dur"));
             double want_dur = ev->t_end > ev->t_start ? (ev->t_end - ev->t_start) * 1e6 : 0;
             const char *status = json_string_value(json_object_get(args, "status"));
-            good += name && !strcmp(name, sn) && tid == ev->rank
-                    && dabs(ts - ev->t_start * 1e6) < 1e-3 && dabs(dur - want_dur) < 1e-3
-                    && json_integer_value(json_object_get(e, "pid")) == 1
-                    && !strcmp(json_string_value(json_object_get(e, "cat")), "batch")
-                    && json_integer_value(json_object_get(args, "batch")) == (long long)ev->batch
-                    && json_integer_value(json_object_get(args, "tasks")) == ev->ntasks
-                    && status && !strcmp(status, ev->status ? "failed" : "ok");
+            good += name && !strcmp(name, sn) && tid == ev->rank &&
+                    dabs(ts - ev->t_start * 1e6) < 1e-3 && dabs(dur - want_dur) < 1e-3 &&
+                    json_integer_value(json_object_get(e, "pid")) == 1 &&
+                    !strcmp(json_string_value(json_object_get(e, "cat")), "batch") &&
+                    json_integer_value(json_object_get(args, "batch")) == (long long)ev->batch &&
+                    json_integer_value(json_object_get(args, "tasks")) == ev->ntasks && status &&
+                    !strcmp(status, ev->status ? "failed" : "ok");
             nx++;
         }
     }
@@ -426,8 +441,8 @@ static void test_trace(void)
     json_decref(j);
 
     r.nevents = 0;
-    ok(wn_report_trace_json(path, &r, &err) == 0 && (j = json_load_file(path, 0, &je))
-           && json_array_size(json_object_get(j, "traceEvents")) == 1,
+    ok(wn_report_trace_json(path, &r, &err) == 0 && (j = json_load_file(path, 0, &je)) &&
+           json_array_size(json_object_get(j, "traceEvents")) == 1,
        "trace: no events still valid JSON");
     json_decref(j);
 }
@@ -440,10 +455,10 @@ static const char bad_utf8_read[] = "\xc3\xbf\xc3\xbe bad \xc3\xa9 ok \xc3\xad\x
 
 static struct wn_task *make_task(uint64_t id, int rows)
 {
-    static const uint64_t ids[] = { 1, (1ull << 53) + 1, UINT64_MAX };
-    static const double scores[] = { 0.1, -2.5e300, 3.0 };
-    const char *texts[] = { "quote\" and\nnewline\\ \t", bad_utf8, "a\0b" };
-    size_t lens[] = { strlen(texts[0]), sizeof bad_utf8 - 1, 3 };
+    static const uint64_t ids[] = {1, (1ull << 53) + 1, UINT64_MAX};
+    static const double scores[] = {0.1, -2.5e300, 3.0};
+    const char *texts[] = {"quote\" and\nnewline\\ \t", bad_utf8, "a\0b"};
+    size_t lens[] = {strlen(texts[0]), sizeof bad_utf8 - 1, 3};
     struct wn_batch *b = wn_batch_create();
     struct wn_column *cid = wn_batch_add_column(b, "id", WN_TYPE_U64, 0, NULL);
     struct wn_column *cs = wn_batch_add_column(b, "score", WN_TYPE_F64, 0, NULL);
@@ -453,10 +468,10 @@ static struct wn_task *make_task(uint64_t id, int rows)
     if (!cid || !cs || !ct || !cl || !cn)
         BAIL_OUT("add_column: %s", strerror(errno));
     for (int r = 0; r < rows; r++) {
-        uint32_t sig[3] = { (uint32_t)r, 4000000000u, 7 };
-        if (wn_col_append_u64(cid, ids[r], NULL) || wn_col_append_f64(cs, scores[r], NULL)
-            || wn_col_append_str(ct, texts[r], lens[r], NULL)
-            || wn_col_append_list(cl, sig, NULL) || wn_col_append_i64(cn, -r, NULL))
+        uint32_t sig[3] = {(uint32_t)r, 4000000000u, 7};
+        if (wn_col_append_u64(cid, ids[r], NULL) || wn_col_append_f64(cs, scores[r], NULL) ||
+            wn_col_append_str(ct, texts[r], lens[r], NULL) || wn_col_append_list(cl, sig, NULL) ||
+            wn_col_append_i64(cn, -r, NULL))
             BAIL_OUT("append: %s", strerror(errno));
     }
     struct wn_task *t = wn_task_create(id, 2, b);
@@ -467,9 +482,9 @@ static struct wn_task *make_task(uint64_t id, int rows)
 
 static void test_results(void)
 {
-    struct wn_task *tasks[3] = { make_task(0xabcdef0123456789ull, 3),
-                                 wn_task_create(5, 2, NULL), make_task(255, 1) };
-    wn_error_t err = { "" };
+    struct wn_task *tasks[3] = {make_task(0xabcdef0123456789ull, 3), wn_task_create(5, 2, NULL),
+                                make_task(255, 1)};
+    wn_error_t err = {""};
     const char *path = path_in("results.jsonl"), *path2 = path_in("results2.jsonl");
     ok(wn_report_results(path, tasks, 3, &err) == 0, "results: written (%s)", err.text);
     ok(wn_report_results(path2, tasks, 3, &err) == 0, "results: written again");
@@ -479,14 +494,14 @@ static void test_results(void)
     cmp_ok(f1 ? count_char(f1, '\n') : 0, ==, 4, "results: 3 + 0 + 1 rows");
     diag("results:\n%s", f1 ? f1 : "");
 
-    char *line[4] = { NULL }, *save = NULL;
+    char *line[4] = {NULL}, *save = NULL;
     for (int i = 0; i < 4; i++)
         line[i] = strtok_r(i ? NULL : f1, "\n", &save);
     json_error_t je;
     json_t *r0 = line[0] ? json_loads(line[0], JSON_ALLOW_NUL, &je) : NULL;
     json_t *r1 = line[1] ? json_loads(line[1], JSON_ALLOW_NUL, &je) : NULL;
-    json_t *r2 = line[2] ? json_loads(line[2], JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je)
-                         : NULL;
+    json_t *r2 =
+        line[2] ? json_loads(line[2], JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je) : NULL;
     json_t *r3 = line[3] ? json_loads(line[3], JSON_ALLOW_NUL, &je) : NULL;
     ok(r0 && r1 && r2 && r3, "results: every line parses as JSON");
     if (!r0 || !r1 || !r2 || !r3) {
@@ -494,40 +509,40 @@ static void test_results(void)
         goto out;
     }
     is(json_string_value(json_object_get(r0, "task")), "abcdef0123456789", "results: task id hex");
-    ok(json_integer_value(json_object_get(r1, "row")) == 1
-           && !strcmp(json_string_value(json_object_get(r3, "task")), "00000000000000ff")
-           && json_integer_value(json_object_get(r3, "row")) == 0,
+    ok(json_integer_value(json_object_get(r1, "row")) == 1 &&
+           !strcmp(json_string_value(json_object_get(r3, "task")), "00000000000000ff") &&
+           json_integer_value(json_object_get(r3, "row")) == 0,
        "results: row numbers restart per task");
-    char *p[6] = { strstr(line[0], "\"task\""), strstr(line[0], "\"row\""),
-                   strstr(line[0], "\"id\""), strstr(line[0], "\"score\""),
-                   strstr(line[0], "\"text\""), strstr(line[0], "\"sig\"") };
+    char *p[6] = {strstr(line[0], "\"task\""), strstr(line[0], "\"row\""),
+                  strstr(line[0], "\"id\""),   strstr(line[0], "\"score\""),
+                  strstr(line[0], "\"text\""), strstr(line[0], "\"sig\"")};
     ok(p[0] && p[0] < p[1] && p[1] < p[2] && p[2] < p[3] && p[3] < p[4] && p[4] < p[5],
        "results: keys in batch order");
-    ok(json_integer_value(json_object_get(r0, "id")) == 1
-           && json_is_integer(json_object_get(r1, "id"))
-           && (uint64_t)json_integer_value(json_object_get(r1, "id")) == (1ull << 53) + 1,
+    ok(json_integer_value(json_object_get(r0, "id")) == 1 &&
+           json_is_integer(json_object_get(r1, "id")) &&
+           (uint64_t)json_integer_value(json_object_get(r1, "id")) == (1ull << 53) + 1,
        "results: u64 above 2^53 exact");
     ok(strstr(line[2], "\"id\":18446744073709551615,") != NULL,
        "results: u64 above INT64_MAX as an exact decimal number");
-    ok(json_real_value(json_object_get(r0, "score")) == 0.1 && strstr(line[0], "\"score\":0.1,")
-           && json_real_value(json_object_get(r1, "score")) == -2.5e300
-           && json_is_real(json_object_get(r2, "score"))
-           && json_real_value(json_object_get(r2, "score")) == 3.0,
+    ok(json_real_value(json_object_get(r0, "score")) == 0.1 && strstr(line[0], "\"score\":0.1,") &&
+           json_real_value(json_object_get(r1, "score")) == -2.5e300 &&
+           json_is_real(json_object_get(r2, "score")) &&
+           json_real_value(json_object_get(r2, "score")) == 3.0,
        "results: f64 round-trips, shortest form, always a real");
     json_t *s0 = json_object_get(r0, "text");
     is(json_string_value(s0), "quote\" and\nnewline\\ \t", "results: quote, newline, backslash");
     json_t *s1 = json_object_get(r1, "text");
-    ok(json_string_length(s1) == sizeof bad_utf8_read - 1
-           && !memcmp(json_string_value(s1), bad_utf8_read, sizeof bad_utf8_read - 1)
-           && strstr(line[1], "\\u00ff\\u00fe bad \xc3\xa9 ok \\u00ed\\u00a0\\u0080 \\u00e2\\u0082"),
+    ok(json_string_length(s1) == sizeof bad_utf8_read - 1 &&
+           !memcmp(json_string_value(s1), bad_utf8_read, sizeof bad_utf8_read - 1) &&
+           strstr(line[1], "\\u00ff\\u00fe bad \xc3\xa9 ok \\u00ed\\u00a0\\u0080 \\u00e2\\u0082"),
        "results: invalid UTF-8 bytes as \\u00XX, valid sequences kept");
     json_t *s2 = json_object_get(r2, "text");
     ok(json_string_length(s2) == 3 && !memcmp(json_string_value(s2), "a\0b", 3),
        "results: embedded NUL");
     json_t *sig = json_object_get(r2, "sig");
-    ok(json_array_size(sig) == 3 && json_number_value(json_array_get(sig, 0)) == 2
-           && json_number_value(json_array_get(sig, 1)) == 4000000000.0
-           && json_number_value(json_array_get(sig, 2)) == 7,
+    ok(json_array_size(sig) == 3 && json_number_value(json_array_get(sig, 0)) == 2 &&
+           json_number_value(json_array_get(sig, 1)) == 4000000000.0 &&
+           json_number_value(json_array_get(sig, 2)) == 7,
        "results: list<u32> as an array");
     ok(json_number_value(json_object_get(r2, "delta")) == -2, "results: i32 negative");
 out:
@@ -549,10 +564,10 @@ out:
 static void test_failed(void)
 {
     const char *path = path_in("failed.jsonl");
-    uint64_t ids[2] = { 0x1f, 0xfedcba9876543210ull };
-    wn_error_t err = { "" };
-    ok(wn_report_failed(path, "minhash", 7, 3, ids, 2, "rank 4: \"bad\" input\n", &err) == 0
-           && wn_report_failed(path, "write", 0, 1, NULL, 0, NULL, &err) == 0,
+    uint64_t ids[2] = {0x1f, 0xfedcba9876543210ull};
+    wn_error_t err = {""};
+    ok(wn_report_failed(path, "minhash", 7, 3, ids, 2, "rank 4: \"bad\" input\n", &err) == 0 &&
+           wn_report_failed(path, "write", 0, 1, NULL, 0, NULL, &err) == 0,
        "failed: two appends (%s)", err.text);
     char *f = slurp(path, NULL);
     int nl = f ? count_char(f, '\n') : 0;
@@ -562,17 +577,16 @@ static void test_failed(void)
     json_t *a = l1 ? json_loads(l1, 0, &je) : NULL, *b = l2 ? json_loads(l2, 0, &je) : NULL;
     ok(nl == 2 && a && b, "failed: two JSON lines");
     json_t *t = json_object_get(a, "tasks");
-    ok(a && !strcmp(json_string_value(json_object_get(a, "stage")), "minhash")
-           && json_integer_value(json_object_get(a, "batch")) == 7
-           && json_integer_value(json_object_get(a, "attempts")) == 3
-           && json_array_size(t) == 2
-           && !strcmp(json_string_value(json_array_get(t, 0)), "000000000000001f")
-           && !strcmp(json_string_value(json_array_get(t, 1)), "fedcba9876543210")
-           && !strcmp(json_string_value(json_object_get(a, "error")), "rank 4: \"bad\" input\n"),
+    ok(a && !strcmp(json_string_value(json_object_get(a, "stage")), "minhash") &&
+           json_integer_value(json_object_get(a, "batch")) == 7 &&
+           json_integer_value(json_object_get(a, "attempts")) == 3 && json_array_size(t) == 2 &&
+           !strcmp(json_string_value(json_array_get(t, 0)), "000000000000001f") &&
+           !strcmp(json_string_value(json_array_get(t, 1)), "fedcba9876543210") &&
+           !strcmp(json_string_value(json_object_get(a, "error")), "rank 4: \"bad\" input\n"),
        "failed: fields and hex ids");
-    ok(b && !strcmp(json_string_value(json_object_get(b, "stage")), "write")
-           && json_array_size(json_object_get(b, "tasks")) == 0
-           && json_is_null(json_object_get(b, "error")),
+    ok(b && !strcmp(json_string_value(json_object_get(b, "stage")), "write") &&
+           json_array_size(json_object_get(b, "tasks")) == 0 &&
+           json_is_null(json_object_get(b, "error")),
        "failed: second line, no ids, no error text");
     json_decref(a);
     json_decref(b);
@@ -595,8 +609,8 @@ int main(void)
     test_results();
     test_failed();
 
-    const char *names[] = { "stats.json", "trace.json", "results.jsonl", "results2.jsonl",
-                            "failed.jsonl" };
+    const char *names[] = {"stats.json", "trace.json", "results.jsonl", "results2.jsonl",
+                           "failed.jsonl"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(path_in(names[i]));
     rmdir(dir);

@@ -27,7 +27,9 @@ static int payload_ok(const struct wn_payload *p, uint64_t id, size_t len)
 
 static uint64_t mix(uint64_t x)
 {
-    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
     return x;
 }
 
@@ -94,8 +96,8 @@ static void test_churn(void)
         }
         uint64_t n = 0;
         wn_store_usage(s, &n, NULL);
-        ok(bad == 0 && n == want, "round %d: %llu live ids, every lookup right (%d wrong)",
-           round, (unsigned long long)n, bad);
+        ok(bad == 0 && n == want, "round %d: %llu live ids, every lookup right (%d wrong)", round,
+           (unsigned long long)n, bad);
     }
     wn_store_destroy(s);
 }

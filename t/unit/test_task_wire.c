@@ -99,8 +99,8 @@ static void test_shapes(void)
     void *buf;
     size_t len;
     wn_task_pack_alloc(a, &buf, &len, NULL);
-    ok(wn_task_unpack(buf, len, 0, &u, NULL) == 0 && u->batch == NULL &&
-       !wn_task_equal(u, b), "no batch stays no batch");
+    ok(wn_task_unpack(buf, len, 0, &u, NULL) == 0 && u->batch == NULL && !wn_task_equal(u, b),
+       "no batch stays no batch");
     wn_task_destroy(a);
     wn_task_destroy(b);
     wn_task_destroy(u);
@@ -114,13 +114,12 @@ static void test_pack_errors(void)
     size_t need = wn_task_packed_size(t);
     void *buf = malloc(need);
     ok(wn_task_pack(t, buf, need - 1, &err) == -1 && errno == ENOBUFS &&
-       strstr(err.text, "too small"), "pack into a short buffer: %s",
-       err.text);
+           strstr(err.text, "too small"),
+       "pack into a short buffer: %s", err.text);
     ok(wn_task_pack(t, buf, need, NULL) == 0, "pack into an exact buffer");
     wn_col_append_u64(wn_batch_find(t->batch, "id"), 1, NULL);
-    ok(wn_task_pack(t, buf, need + 64, &err) == -1 && errno == EINVAL &&
-       strstr(err.text, "'id'"), "pack refuses unequal columns: %s",
-       err.text);
+    ok(wn_task_pack(t, buf, need + 64, &err) == -1 && errno == EINVAL && strstr(err.text, "'id'"),
+       "pack refuses unequal columns: %s", err.text);
     free(buf);
     wn_task_destroy(t);
 }
@@ -135,9 +134,9 @@ static void test_corruption(void)
     uint64_t data_off = ld64(buf + 48);
     wn_error_t err;
     struct wn_task *u;
-    int missed[3] = { 0, 0, 0 }, tried[3] = { 0, 0, 0 };
+    int missed[3] = {0, 0, 0}, tried[3] = {0, 0, 0};
     int sum_msgs = 1, hdr_noverify = 1;
-    static const unsigned char flips[] = { 0x01, 0x80, 0xff };
+    static const unsigned char flips[] = {0x01, 0x80, 0xff};
 
     for (size_t off = 0; off < len; off++) {
         int region = off < 64 ? 0 : off < data_off ? 1 : 2;
@@ -151,8 +150,7 @@ static void test_corruption(void)
             } else if (region > 0 && !strstr(err.text, "checksum mismatch")) {
                 sum_msgs = 0;
             }
-            if (region == 0 &&
-                wn_task_unpack(buf, len, WN_UNPACK_NOVERIFY, &u, NULL) == 0) {
+            if (region == 0 && wn_task_unpack(buf, len, WN_UNPACK_NOVERIFY, &u, NULL) == 0) {
                 hdr_noverify = 0;
                 wn_task_destroy(u);
             }
@@ -160,13 +158,15 @@ static void test_corruption(void)
         }
     }
     ok(missed[0] == 0, "all %d header byte flips are detected", tried[0]);
-    ok(missed[1] == 0, "all %d flips in task fields, metadata, perf and "
-       "descriptors are detected", tried[1]);
+    ok(missed[1] == 0,
+       "all %d flips in task fields, metadata, perf and "
+       "descriptors are detected",
+       tried[1]);
     ok(missed[2] == 0, "all %d flips in column data are detected", tried[2]);
     ok(sum_msgs, "body flips are reported as 'checksum mismatch'");
     ok(hdr_noverify, "header flips are detected even with NOVERIFY");
     ok(wn_task_unpack(buf, len, 0, &u, NULL) == 0, "the restored buffer "
-       "unpacks again");
+                                                   "unpacks again");
     wn_task_destroy(u);
 
     int truncated = 1;
@@ -178,9 +178,8 @@ static void test_corruption(void)
     }
     ok(truncated, "truncation at each of %zu lengths is detected", len);
     unsigned char *longer = aligned_copy(buf, len, 0);
-    ok(wn_task_unpack(longer, len + 1, 0, &u, &err) == -1 &&
-       strstr(err.text, "buffer has"), "a longer buffer is refused: %s",
-       err.text);
+    ok(wn_task_unpack(longer, len + 1, 0, &u, &err) == -1 && strstr(err.text, "buffer has"),
+       "a longer buffer is refused: %s", err.text);
     free(longer);
 
     /* With NOVERIFY nothing catches body flips except the structure
@@ -189,8 +188,7 @@ static void test_corruption(void)
     for (size_t off = 64; off < len; off++) {
         buf[off] ^= 0x5a;
         u = NULL;
-        if (wn_task_unpack(buf, len, WN_UNPACK_VIEW | WN_UNPACK_NOVERIFY, &u,
-                           NULL) == 0) {
+        if (wn_task_unpack(buf, len, WN_UNPACK_VIEW | WN_UNPACK_NOVERIFY, &u, NULL) == 0) {
             consistent &= wn_batch_validate(u->batch, NULL) == 0;
             touch(u->batch);
             wn_task_destroy(u);
@@ -199,8 +197,10 @@ static void test_corruption(void)
         }
         buf[off] ^= 0x5a;
     }
-    ok(consistent && refused > 0, "NOVERIFY: %d structural flips refused, "
-       "the rest consistent", refused);
+    ok(consistent && refused > 0,
+       "NOVERIFY: %d structural flips refused, "
+       "the rest consistent",
+       refused);
     free(buf);
     wn_task_destroy(t);
 }
@@ -218,11 +218,11 @@ static void test_hostile(void)
     struct wn_task *u;
     wn_error_t err;
     int refused = 0, accepted = 0, consistent = 1;
-    static const unsigned char flips[] = { 0x01, 0x02, 0x10, 0x80, 0xff };
+    static const unsigned char flips[] = {0x01, 0x02, 0x10, 0x80, 0xff};
 
     for (size_t off = 24; off < data_off; off++) {
         if (off >= 56 && off < 64)
-            continue;   /* the header checksum itself */
+            continue; /* the header checksum itself */
         for (size_t f = 0; f < sizeof(flips); f++) {
             memcpy(buf, orig, len);
             buf[off] ^= flips[f];
@@ -238,19 +238,23 @@ static void test_hostile(void)
             }
         }
     }
-    ok(consistent && refused > 0, "resealed structure flips: %d refused, %d "
-       "accepted and consistent", refused, accepted);
+    ok(consistent && refused > 0,
+       "resealed structure flips: %d refused, %d "
+       "accepted and consistent",
+       refused, accepted);
 
     /* Specific lies, each with the message a user would need. */
-    struct { const char *what, *col; uint64_t field, value; const char *msg; }
-    lies[] = {
-        { "string data length", "text", 80, UINT64_MAX / 2, "extends past end" },
-        { "u64 data offset", "id", 72, 0, "overlaps" },
-        { "list data offset", "sig", 72, (uint64_t)1 << 40, "extends past end" },
-        { "string offsets offset", "text", 88, 64 * 1000000,
-          "offsets extend past end" },
-        { "u32 data length", "len", 80, 4, "need" },
-        { "misaligned data", "flag", 72, 0, "not aligned" },
+    struct {
+        const char *what, *col;
+        uint64_t field, value;
+        const char *msg;
+    } lies[] = {
+        {"string data length", "text", 80, UINT64_MAX / 2, "extends past end"},
+        {"u64 data offset", "id", 72, 0, "overlaps"},
+        {"list data offset", "sig", 72, (uint64_t)1 << 40, "extends past end"},
+        {"string offsets offset", "text", 88, 64 * 1000000, "offsets extend past end"},
+        {"u32 data length", "len", 80, 4, "need"},
+        {"misaligned data", "flag", 72, 0, "not aligned"},
     };
     uint64_t desc_off = 0;
     /* find the descriptors: 96-byte records right before data_off */
@@ -258,7 +262,7 @@ static void test_hostile(void)
     memcpy(&ncols, orig + 32, 4);
     desc_off = data_off - 96 * ncols;
     while (desc_off % 8 || memcmp(orig + desc_off, "flag", 5))
-        desc_off--;   /* data_off was rounded up to 64 */
+        desc_off--; /* data_off was rounded up to 64 */
     for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
         memcpy(buf, orig, len);
         uint64_t d = desc_off;
@@ -272,8 +276,8 @@ static void test_hostile(void)
         u = NULL;
         int rc = wn_task_unpack(buf, len, WN_UNPACK_VIEW, &u, &err);
         ok(rc == -1 && errno == EBADMSG && strstr(err.text, lies[i].msg) &&
-           strstr(err.text, lies[i].col), "lie about the %s: %s", lies[i].what,
-           err.text);
+               strstr(err.text, lies[i].col),
+           "lie about the %s: %s", lies[i].what, err.text);
         wn_task_destroy(u);
     }
 
@@ -282,13 +286,12 @@ static void test_hostile(void)
     uint64_t d = desc_off;
     while (strcmp((char *)buf + d, "text"))
         d += 96;
-    uint64_t ooff = ld64(buf + d + 88), o = 0;   /* offsets 0 0 1 3 6 ... */
+    uint64_t ooff = ld64(buf + d + 88), o = 0; /* offsets 0 0 1 3 6 ... */
     memcpy(buf + ooff + 8 * 3, &o, 8);
     reseal(buf, len);
     u = NULL;
-    ok(wn_task_unpack(buf, len, 0, &u, &err) == -1 &&
-       strstr(err.text, "decrease at row 2"), "decreasing string offsets: %s",
-       err.text);
+    ok(wn_task_unpack(buf, len, 0, &u, &err) == -1 && strstr(err.text, "decrease at row 2"),
+       "decreasing string offsets: %s", err.text);
     wn_task_destroy(u);
 
     /* a huge row count in the header */
@@ -296,22 +299,22 @@ static void test_hostile(void)
     uint64_t rows = UINT64_MAX;
     memcpy(buf + 40, &rows, 8);
     reseal(buf, len);
-    ok(wn_task_unpack(buf, len, 0, &u, &err) == -1 && errno == EBADMSG,
-       "a row count of 2^64-1: %s", err.text);
+    ok(wn_task_unpack(buf, len, 0, &u, &err) == -1 && errno == EBADMSG, "a row count of 2^64-1: %s",
+       err.text);
 
     /* another format version */
     memcpy(buf, orig, len);
     buf[4] = 2;
     reseal(buf, len);
-    ok(wn_task_unpack(buf, len, 0, &u, &err) == -1 &&
-       strstr(err.text, "version 2"), "a newer format version: %s", err.text);
+    ok(wn_task_unpack(buf, len, 0, &u, &err) == -1 && strstr(err.text, "version 2"),
+       "a newer format version: %s", err.text);
 
     memcpy(buf, orig, len);
     buf[0] = 'X';
-    ok(wn_task_unpack(buf, len, 0, &u, &err) == -1 &&
-       strstr(err.text, "magic"), "not a task at all: %s", err.text);
+    ok(wn_task_unpack(buf, len, 0, &u, &err) == -1 && strstr(err.text, "magic"),
+       "not a task at all: %s", err.text);
     ok(wn_task_unpack(orig, len, 1 << 7, &u, NULL) == -1 && errno == EINVAL &&
-       wn_task_unpack(NULL, 0, 0, &u, &err) == -1 && errno == EBADMSG,
+           wn_task_unpack(NULL, 0, 0, &u, &err) == -1 && errno == EBADMSG,
        "unknown flags and an empty buffer are refused");
     free(buf);
     free(orig);
@@ -332,32 +335,30 @@ static void test_views(void)
     wn_task_unpack(buf, len, WN_UNPACK_VIEW, &v, NULL);
     struct wn_column *id = wn_batch_find(v->batch, "id");
     struct wn_column *text = wn_batch_find(v->batch, "text");
-    ok(wn_col_append_u64(id, 42, NULL) == 0 &&
-       wn_col_append_str(text, "new", 3, NULL) == 0 &&
-       !wn_col_is_view(id) && !inside(id->data, 1, buf, len) &&
-       wn_col_u64(id)[50] == 42 && wn_col_u64(id)[0] == wn_task_id_derive(0, 0, 0),
+    ok(wn_col_append_u64(id, 42, NULL) == 0 && wn_col_append_str(text, "new", 3, NULL) == 0 &&
+           !wn_col_is_view(id) && !inside(id->data, 1, buf, len) && wn_col_u64(id)[50] == 42 &&
+           wn_col_u64(id)[0] == wn_task_id_derive(0, 0, 0),
        "appending to a view column copies it first");
-    ok(wn_col_is_view(wn_batch_find(v->batch, "sig")),
-       "untouched columns stay views");
+    ok(wn_col_is_view(wn_batch_find(v->batch, "sig")), "untouched columns stay views");
     uint32_t *sig = wn_col_u32_mut(wn_batch_find(v->batch, "sig"));
     sig[0] ^= 1;
     ok(!inside(sig, 4, buf, len) && memcmp(buf, saved, len) == 0,
        "a *_mut pointer on a view is a private copy; the buffer is unchanged");
-    ok(wn_batch_make_owned(v->batch, NULL) == 0 &&
-       view_state(v->batch, buf, len) == 0, "make_owned detaches every column");
+    ok(wn_batch_make_owned(v->batch, NULL) == 0 && view_state(v->batch, buf, len) == 0,
+       "make_owned detaches every column");
     wn_task_destroy(v);
 
     /* unaligned buffers: views are refused quietly, the data copied */
     unsigned char *odd = aligned_copy(buf, len, 8);
-    ok(wn_task_unpack(odd + 8, len, WN_UNPACK_VIEW, &v, &err) == 0 &&
-       wn_task_equal(t, v) && view_state(v->batch, odd, len + 8) == 0,
+    ok(wn_task_unpack(odd + 8, len, WN_UNPACK_VIEW, &v, &err) == 0 && wn_task_equal(t, v) &&
+           view_state(v->batch, odd, len + 8) == 0,
        "an unaligned buffer unpacks as a copy");
     wn_task_destroy(v);
     free(odd);
 
     /* take from a view, append a view */
     wn_task_unpack(buf, len, WN_UNPACK_VIEW, &v, NULL);
-    uint32_t rows[] = { 49, 0, 7 };
+    uint32_t rows[] = {49, 0, 7};
     struct wn_batch *sel = wn_batch_take(v->batch, rows, 3, NULL);
     struct wn_batch *ref = make_batch(49, 1);
     fill(ref, 0, 1);
@@ -372,25 +373,23 @@ static void test_views(void)
     /* the batch carries the buffer (TAKE_BUF) even when moved */
     struct wn_task *w = NULL;
     void *own = aligned_copy(buf, len, 0);
-    ok(wn_task_unpack(own, len, WN_UNPACK_VIEW | WN_UNPACK_TAKE_BUF, &w,
-                      NULL) == 0 && w->batch->backing == own,
+    ok(wn_task_unpack(own, len, WN_UNPACK_VIEW | WN_UNPACK_TAKE_BUF, &w, NULL) == 0 &&
+           w->batch->backing == own,
        "TAKE_BUF: the batch owns the buffer");
     struct wn_task *moved = wn_task_create(2, 2, w->batch);
     w->batch = NULL;
     wn_task_destroy(w);
-    ok(wn_batch_equal(moved->batch, t->batch),
-       "a moved view batch outlives its first task");
-    wn_task_destroy(moved);   /* frees own; valgrind checks */
+    ok(wn_batch_equal(moved->batch, t->batch), "a moved view batch outlives its first task");
+    wn_task_destroy(moved); /* frees own; valgrind checks */
 
     own = aligned_copy(buf, len, 0);
-    ok(wn_task_unpack(own, len, WN_UNPACK_TAKE_BUF, &w, NULL) == 0 &&
-       w->batch->backing == NULL && wn_task_equal(w, t),
+    ok(wn_task_unpack(own, len, WN_UNPACK_TAKE_BUF, &w, NULL) == 0 && w->batch->backing == NULL &&
+           wn_task_equal(w, t),
        "TAKE_BUF without VIEW frees the buffer at once");
     wn_task_destroy(w);
     own = aligned_copy(buf, len, 0);
     ((unsigned char *)own)[len - 1] ^= 1;
-    ok(wn_task_unpack(own, len, WN_UNPACK_TAKE_BUF | WN_UNPACK_VIEW, &w,
-                      NULL) == -1 && w == NULL,
+    ok(wn_task_unpack(own, len, WN_UNPACK_TAKE_BUF | WN_UNPACK_VIEW, &w, NULL) == -1 && w == NULL,
        "TAKE_BUF on failure leaves the buffer to the caller");
     free(own);
 

@@ -179,8 +179,12 @@ static void on_stage(struct wn_actor *a, const struct wn_msg_stage *m)
         }
     }
     if (st->ops->setup) {
-        struct wn_worker w = {a->run->rank, me->node_id, me->local_rank, me->gpu,
-                              m->actor_index, m->nactors,
+        struct wn_worker w = {a->run->rank,
+                              me->node_id,
+                              me->local_rank,
+                              me->gpu,
+                              m->actor_index,
+                              m->nactors,
                               a->clique_stage == (int)m->stage ? a->clique : NULL};
         if (st->ops->setup(st, &w, &err) < 0) {
             wn_errprefix(&err, "setup");
@@ -207,7 +211,7 @@ static void on_assign(struct wn_actor *a, const struct wn_msg_assign *m, size_t 
     /* The job and its per-task arrays in one allocation. */
     size_t cnt = n ? n : 1;
     size_t sz = sizeof(struct job) + cnt * (sizeof(struct wn_desc) + sizeof(void *) +
-                                             sizeof(size_t) + sizeof(struct wn_payload *) + 1);
+                                            sizeof(size_t) + sizeof(struct wn_payload *) + 1);
     struct job *j = calloc(1, sz);
     if (!j) {
         wn_error("out of memory for a batch of %u tasks", n);
@@ -273,8 +277,7 @@ static void on_assign(struct wn_actor *a, const struct wn_msg_assign *m, size_t 
         c->job = j;
         c->index = i;
         if (wn_loop_pull(a->run->loop, d->id, d->owner, on_pulled, c) < 0) {
-            wn_error("cannot pull task %016llx from rank %d", (unsigned long long)d->id,
-                     d->owner);
+            wn_error("cannot pull task %016llx from rank %d", (unsigned long long)d->id, d->owner);
             MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
         }
     }
@@ -443,13 +446,13 @@ static void on_stage_end(struct wn_actor *a, uint32_t stage)
 }
 
 /* The loop's handlers: each message to its function above. */
-#define HANDLER(name, call)                                                        \
+#define HANDLER(name, call)                                                           \
     static void name(struct wn_loop *loop, int src, void *buf, size_t len, void *arg) \
-    {                                                                              \
-        (void)loop;                                                                \
-        (void)src;                                                                 \
-        (void)len;                                                                 \
-        call;                                                                      \
+    {                                                                                 \
+        (void)loop;                                                                   \
+        (void)src;                                                                    \
+        (void)len;                                                                    \
+        call;                                                                         \
     }
 HANDLER(handle_stage, on_stage(arg, buf))
 HANDLER(handle_assign, on_assign(arg, buf, len))
@@ -461,14 +464,10 @@ HANDLER(handle_clique, on_clique(arg, buf, len))
 #undef HANDLER
 
 static const struct wn_loop_handler handlers[] = {
-    {WN_TAG_STAGE, handle_stage},
-    {WN_TAG_ASSIGN, handle_assign},
-    {WN_TAG_STAGE_END, handle_stage_end},
-    {WN_TAG_LOAD, handle_load},
-    {WN_TAG_SHUFFLE, handle_shuffle},
-    {WN_TAG_EXTRACT, handle_extract},
-    {WN_TAG_CLIQUE, handle_clique},
-    WN_LOOP_HANDLER_END,
+    {WN_TAG_STAGE, handle_stage},         {WN_TAG_ASSIGN, handle_assign},
+    {WN_TAG_STAGE_END, handle_stage_end}, {WN_TAG_LOAD, handle_load},
+    {WN_TAG_SHUFFLE, handle_shuffle},     {WN_TAG_EXTRACT, handle_extract},
+    {WN_TAG_CLIQUE, handle_clique},       WN_LOOP_HANDLER_END,
 };
 
 /* Sends the DURABLE messages of written part files, oldest first. */

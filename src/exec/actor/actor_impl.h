@@ -30,27 +30,27 @@
  * the shuffle by the main thread when the batch's result goes out. */
 struct chunk {
     uint32_t partition;
-    uint64_t origin;          /* (batch << 20) + output index: fixes the order */
+    uint64_t origin; /* (batch << 20) + output index: fixes the order */
     void *buf;
     size_t len;
 };
 
 /* What a job does. */
 enum job_kind {
-    JOB_BATCH,                /* process_batch over its inputs */
-    JOB_LOAD,                 /* its outputs read back from its part file */
-    JOB_INSERT,               /* a shuffle stage's insert batch: its rows
+    JOB_BATCH,   /* process_batch over its inputs */
+    JOB_LOAD,    /* its outputs read back from its part file */
+    JOB_INSERT,  /* a shuffle stage's insert batch: its rows
                                  cut into chunks per partition */
-    JOB_EXTRACT,              /* a shuffle round's partition, extracted */
+    JOB_EXTRACT, /* a shuffle round's partition, extracted */
 };
 
 /* Where a job's input is. */
 enum input_source {
-    INPUT_HERE,               /* in this rank's store (a reference), or a
+    INPUT_HERE,   /* in this rank's store (a reference), or a
                                  seed the job makes itself */
-    INPUT_PULLED,             /* pulled from its owner: the job's own copy,
+    INPUT_PULLED, /* pulled from its owner: the job's own copy,
                                  verified, freed with the job */
-    INPUT_ARENA,              /* read in place in the owner's node arena,
+    INPUT_ARENA,  /* read in place in the owner's node arena,
                                  verified */
 };
 
@@ -66,25 +66,25 @@ struct job {
     uint64_t batch;
     uint32_t n;
     struct wn_desc *descs;
-    void **bufs;                  /* packed inputs */
+    void **bufs; /* packed inputs */
     size_t *lens;
-    struct wn_payload **held;     /* local inputs: store references */
-    unsigned char *source;        /* enum input_source of bufs[i] */
-    int missing;                  /* pulls outstanding */
-    double t_ready_wait;          /* when the pulls started */
+    struct wn_payload **held; /* local inputs: store references */
+    unsigned char *source;    /* enum input_source of bufs[i] */
+    int missing;              /* pulls outstanding */
+    double t_ready_wait;      /* when the pulls started */
     double pull_s;
     uint64_t pulled_bytes;
-    uint64_t arena_bytes;         /* read in another rank's node arena */
+    uint64_t arena_bytes; /* read in another rank's node arena */
     enum job_kind kind;
-    uint32_t round, partition;    /* JOB_INSERT, JOB_EXTRACT */
-    struct chunk *chunks;         /* insert: the rows to send */
+    uint32_t round, partition; /* JOB_INSERT, JOB_EXTRACT */
+    struct chunk *chunks;      /* insert: the rows to send */
     size_t nchunks;
-    uint64_t load_sum;            /* JOB_LOAD: the part file's checksum,
+    uint64_t load_sum; /* JOB_LOAD: the part file's checksum,
                                      from the journal */
-    uint64_t part_sum;            /* the part file this batch wrote */
-    struct io_job *io;            /* ... or that the I/O thread writes */
-    char *rejects;                /* the summary of its rejects, or NULL */
-    void *result;                 /* the RESULT message, once done */
+    uint64_t part_sum; /* the part file this batch wrote */
+    struct io_job *io; /* ... or that the I/O thread writes */
+    char *rejects;     /* the summary of its rejects, or NULL */
+    void *result;      /* the RESULT message, once done */
     size_t result_len;
 };
 
@@ -95,10 +95,10 @@ struct io_job {
     struct io_job *next;
     char *path;
     struct wn_part_info info;
-    struct wn_task_list tasks;    /* the outputs, owned here */
-    uint64_t known;               /* their checksum, from the packed buffers */
-    char *rejects;                /* the batch's rejects summary, or NULL */
-    void *msg;                    /* the DURABLE message, once written */
+    struct wn_task_list tasks; /* the outputs, owned here */
+    uint64_t known;            /* their checksum, from the packed buffers */
+    char *rejects;             /* the batch's rejects summary, or NULL */
+    void *msg;                 /* the DURABLE message, once written */
     size_t msg_len;
 };
 
@@ -111,12 +111,12 @@ struct io_job {
 struct compute {
     pthread_t thread;
     int started;
-    pthread_cond_t cond;               /* wakes the compute thread */
-    pthread_cond_t room;               /* wakes it when it waits for room:
+    pthread_cond_t cond; /* wakes the compute thread */
+    pthread_cond_t room; /* wakes it when it waits for room:
                                           the I/O queue, the shuffle backlog */
     struct job *ready, **ready_tail;
-    int running;                       /* it has a job */
-    double idle_since;                 /* it went idle */
+    int running;       /* it has a job */
+    double idle_since; /* it went idle */
     /* Mean run time of the last jobs of stage `avg_stage`: a stage whose
      * batches take microseconds runs on the main thread (see make_ready). */
     int avg_stage;
@@ -127,10 +127,10 @@ struct compute {
  * fields are under the actor's lock. */
 struct io {
     pthread_t thread;
-    int started;                       /* 0: no checkpoint, or no thread */
-    pthread_cond_t cond;               /* wakes the I/O thread */
+    int started;         /* 0: no checkpoint, or no thread */
+    pthread_cond_t cond; /* wakes the I/O thread */
     struct io_job *head, **tail;
-    int queued;                        /* on the queue or being written */
+    int queued; /* on the queue or being written */
 };
 
 /* The main thread, the compute thread and the I/O thread share the lock;
@@ -139,17 +139,17 @@ struct io {
 struct wn_actor {
     struct wn_run *run;
     pthread_mutex_t lock;
-    pthread_cond_t main_cond;          /* wakes an idle main thread */
+    pthread_cond_t main_cond; /* wakes an idle main thread */
     int main_waiting;
-    struct job *done;                  /* jobs run, for the main thread */
-    struct io_job *durable;            /* part files written, likewise */
-    _Atomic int ndone;                 /* on `done` or `durable`: checked
+    struct job *done;       /* jobs run, for the main thread */
+    struct io_job *durable; /* part files written, likewise */
+    _Atomic int ndone;      /* on `done` or `durable`: checked
                                           unlocked */
     int stop;
     struct compute *compute;
     struct io *io;
-    int cur_stage;                     /* hosted stage, -1 none */
-    struct shuffle_member *shuffle;    /* the shuffle round it takes part in */
+    int cur_stage;                  /* hosted stage, -1 none */
+    struct shuffle_member *shuffle; /* the shuffle round it takes part in */
     /* The clique of the RAFT stage this rank hosts (made on the main
      * thread, which runs its MPI collectives for the compute thread). */
     struct wn_clique *clique;
@@ -160,14 +160,14 @@ struct wn_actor {
  * only, but for extract reading a complete round and the backlog on the
  * compute thread). */
 struct shuffle_member {
-    struct wn_shuffle *sh;             /* the open round, or NULL */
+    struct wn_shuffle *sh; /* the open round, or NULL */
     MPI_Comm comm;
     uint32_t stage, round;
-    int failed;                        /* error says why */
+    int failed; /* error says why */
     char error[1024];
-    struct job *waiting;               /* extracts waiting for the round,
+    struct job *waiting;    /* extracts waiting for the round,
                                           newest first */
-    _Atomic size_t backlog;            /* bytes inserted, not yet sent */
+    _Atomic size_t backlog; /* bytes inserted, not yet sent */
 };
 
 struct shuffle_member *shuffle_member_create(void);
@@ -204,7 +204,6 @@ int shuffle_member_progress(struct shuffle_member *m, struct job **ready, struct
 /* Bytes an actor may have inserted and not yet sent before its compute
  * thread waits with the next insert batch. */
 #define WN_SHUFFLE_BACKLOG ((size_t)64 << 20)
-
 
 /* actor_job.c */
 void actor_job_free(struct wn_actor *a, struct job *j);

@@ -28,13 +28,13 @@ void actor_job_free(struct wn_actor *a, struct job *j)
     for (uint32_t i = 0; i < j->n; i++) {
         if (j->held && j->held[i])
             wn_store_release(a->run->store, j->held[i]);
-        else if (j->source && j->source[i] == INPUT_PULLED)   /* 2: read in the node arena */
+        else if (j->source && j->source[i] == INPUT_PULLED) /* 2: read in the node arena */
             free(j->bufs[i]);
     }
     for (size_t i = 0; i < j->nchunks; i++)
         free(j->chunks[i].buf);
     free(j->chunks);
-    if (j->io) {   /* never queued */
+    if (j->io) { /* never queued */
         wn_task_list_free(&j->io->tasks);
         free(j->io->path);
         free(j->io->rejects);
@@ -42,7 +42,7 @@ void actor_job_free(struct wn_actor *a, struct job *j)
     }
     free(j->result);
     free(j->rejects);
-    free(j);   /* its arrays live in the same allocation */
+    free(j); /* its arrays live in the same allocation */
 }
 
 static uint64_t batch_key(const struct wn_desc *d, uint32_t n)
@@ -117,7 +117,7 @@ static int store_output(struct wn_actor *a, const struct wn_stage *st, struct wn
         }
     }
     *d = (struct wn_desc){t->id, a->run->rank, ref, len, wn_batch_nrows(t->batch)};
-    if (sum)   /* the tasks' checksum, from the packed buffers */
+    if (sum) /* the tasks' checksum, from the packed buffers */
         XXH3_64bits_update(sum, buf, len);
     return 0;
 }
@@ -176,12 +176,14 @@ done:
 /* ------------------------------------------------------------ shuffle -- */
 
 /* The default partition function: a hash of the key column's value. */
-static int partition_by_key(const struct wn_stage *st, const struct wn_task *t,
-                            uint32_t nparts, uint32_t *partition_of, wn_error_t *err)
+static int partition_by_key(const struct wn_stage *st, const struct wn_task *t, uint32_t nparts,
+                            uint32_t *partition_of, wn_error_t *err)
 {
     if (!st->shuffle_key)
-        return wn_errprintf(err, "shuffle stage type '%s' sets no key column and has no "
-                            "partition function", st->ops->type);
+        return wn_errprintf(err,
+                            "shuffle stage type '%s' sets no key column and has no "
+                            "partition function",
+                            st->ops->type);
     const struct wn_column *col = wn_batch_find(t->batch, st->shuffle_key);
     if (!col)
         return wn_errprintf(err, "an insert task has no key column '%s'", st->shuffle_key);
@@ -211,8 +213,8 @@ static int make_chunks(struct wn_actor *a, struct job *j, struct wn_task_list *o
     struct wn_stage *st = j->stage;
     uint32_t nparts = a->shuffle->sh ? wn_shuffle_nparts(a->shuffle->sh) : 0;
     if (!nparts)
-        return wn_errprintf(err, "rank %d has no shuffle round open for stage '%s'",
-                            a->run->rank, st->cfg->name);
+        return wn_errprintf(err, "rank %d has no shuffle round open for stage '%s'", a->run->rank,
+                            st->cfg->name);
     if (out->n >= (1u << 20))
         return wn_errprintf(err, "an insert batch made %zu outputs (at most %u)", out->n,
                             (1u << 20) - 1);
@@ -245,8 +247,10 @@ static int make_chunks(struct wn_actor *a, struct job *j, struct wn_task_list *o
         memset(start, 0, ((size_t)nparts + 1) * sizeof(*start));
         for (uint64_t r = 0; r < n && rc == 0; r++) {
             if (partition_of[r] >= nparts)
-                rc = wn_errprintf(err, "partition function put row %llu in partition %u "
-                                  "of %u", (unsigned long long)r, partition_of[r], nparts);
+                rc = wn_errprintf(err,
+                                  "partition function put row %llu in partition %u "
+                                  "of %u",
+                                  (unsigned long long)r, partition_of[r], nparts);
             else
                 start[partition_of[r] + 1]++;
         }
@@ -297,8 +301,7 @@ static int make_chunks(struct wn_actor *a, struct job *j, struct wn_task_list *o
     return rc;
 }
 
-static int append_chunk(void *arg, uint64_t origin, const void *buf, size_t len,
-                        wn_error_t *err)
+static int append_chunk(void *arg, uint64_t origin, const void *buf, size_t len, wn_error_t *err)
 {
     struct wn_batch *rows = arg;
     struct wn_task *t = NULL;
@@ -348,7 +351,7 @@ static int run_extract(struct wn_actor *a, struct job *j, struct wn_task_list *o
         struct wn_task *t = wn_task_create(0, st->index, rows);
         if (!t || wn_task_list_push(out, t) < 0) {
             if (t)
-                t->batch = NULL;   /* rows is still ours */
+                t->batch = NULL; /* rows is still ours */
             wn_task_destroy(t);
             rc = wn_errprintf(err, "out of memory");
         } else {
@@ -380,7 +383,7 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
     double t_start = wn_run_now(a->run);
     int status = -1;
     uint32_t nout = 0;
-    XXH3_state_t *sum = NULL;       /* checkpoint: the tasks' checksum */
+    XXH3_state_t *sum = NULL; /* checkpoint: the tasks' checksum */
 
     for (uint32_t i = 0; i < j->n; i++) {
         if (j->descs[i].owner < 0) {
@@ -413,13 +416,13 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
     wn_current_stage_name = st->cfg->name;
     test_delay();
     double t0 = wn_run_now(a->run);
-    uint64_t shuffled = 0;   /* rows inserted or extracted: not the stage's items */
+    uint64_t shuffled = 0; /* rows inserted or extracted: not the stage's items */
     wn_rejects_begin(st);
     int rc = j->kind == JOB_EXTRACT ? run_extract(a, j, &out, &shuffled, &err)
-                        : st->ops->process_batch(st, in, j->n, &out, &err);
+                                    : st->ops->process_batch(st, in, j->n, &out, &err);
     double busy = wn_run_now(a->run) - t0;
     if (rc < 0) {
-        wn_rejects_discard(st);   /* the batch runs again, and finds them again */
+        wn_rejects_discard(st); /* the batch runs again, and finds them again */
         if (!err.text[0])
             wn_errprintf(&err, "process_batch failed without saying why");
         goto done;
@@ -455,13 +458,12 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
         /* Metadata and history come from the input at the same position
          * when there is one output per input (a filter), else from the
          * batch's first input. */
-        if (j->n > 0 && t->nperf == 0 &&
-            wn_task_inherit(t, in[out.n == j->n ? k : 0], &err) < 0)
+        if (j->n > 0 && t->nperf == 0 && wn_task_inherit(t, in[out.n == j->n ? k : 0], &err) < 0)
             goto done;
         struct wn_stage_perf perf;
         memset(&perf, 0, sizeof(perf));
         size_t nl = strnlen(st->cfg->name, sizeof(perf.stage) - 1);
-        memcpy(perf.stage, st->cfg->name, nl);   /* the rest is zeroed */
+        memcpy(perf.stage, st->cfg->name, nl); /* the rest is zeroed */
         perf.process_s = busy / (double)out.n;
         perf.idle_s = idle_s / (double)out.n;
         perf.items_in = counts.items_in;
@@ -490,11 +492,11 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
         }
         uint64_t known = XXH3_64bits_digest(sum);
         struct io_job *io = async_io ? calloc(1, sizeof(*io)) : NULL;
-        if (io && (!(io->path = strdup(path)) ||
-                   (j->rejects && !(io->rejects = strdup(j->rejects))))) {
+        if (io &&
+            (!(io->path = strdup(path)) || (j->rejects && !(io->rejects = strdup(j->rejects))))) {
             free(io->path);
             free(io);
-            io = NULL;   /* written here instead */
+            io = NULL; /* written here instead */
         }
         if (io) {
             /* The I/O thread writes it; the tasks go with it, owning their
@@ -512,8 +514,8 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
             io->tasks = out;
             out = (struct wn_task_list)WN_TASK_LIST_INIT;
             j->io = io;
-        } else if (wn_part_write(path, &info, out.tasks, out.n, 0, &known, &j->part_sum,
-                                 &err) < 0) {
+        } else if (wn_part_write(path, &info, out.tasks, out.n, 0, &known, &j->part_sum, &err) <
+                   0) {
             goto done;
         }
     }
@@ -527,8 +529,8 @@ done:
     wn_current_stage_name = NULL;
     if (sum)
         XXH3_freeState(sum);
-    actor_job_result(a, j, status, err.text, outs, status ? 0 : nout, t_start,
-                     wn_run_now(a->run), idle_s, &counts);
+    actor_job_result(a, j, status, err.text, outs, status ? 0 : nout, t_start, wn_run_now(a->run),
+                     idle_s, &counts);
     free(outs);
     wn_task_list_free(&out);
     for (uint32_t i = 0; i < j->n; i++)

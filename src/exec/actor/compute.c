@@ -51,8 +51,8 @@ static void *compute_main(void *arg)
         /* The disk behind: wait for room before making more to write;
          * the network behind: before making more to send. */
         while (a->io->queued >= WN_IO_QUEUE_MAX ||
-               (j->kind == JOB_INSERT &&
-                atomic_load(&a->shuffle->backlog) > WN_SHUFFLE_BACKLOG && !a->stop))
+               (j->kind == JOB_INSERT && atomic_load(&a->shuffle->backlog) > WN_SHUFFLE_BACKLOG &&
+                !a->stop))
             pthread_cond_wait(&a->compute->room, &a->lock);
         pthread_mutex_unlock(&a->lock);
 

@@ -17,14 +17,14 @@ static void finish_io(struct io_job *io)
 {
     wn_error_t err = {{0}};
     uint64_t sum = 0;
-    int rc = wn_part_write(io->path, &io->info, io->tasks.tasks, io->tasks.n, 0, &io->known,
-                           &sum, &err);
+    int rc =
+        wn_part_write(io->path, &io->info, io->tasks.tasks, io->tasks.n, 0, &io->known, &sum, &err);
     size_t elen = rc < 0 ? strlen(err.text) + 1 : 0;
     size_t rlen = rc == 0 && io->rejects ? strlen(io->rejects) + 1 : 0;
     struct wn_msg_durable *m = calloc(1, sizeof(*m) + elen + rlen);
     if (m) {
-        *m = (struct wn_msg_durable){io->info.stage_index, rc < 0 ? -1 : 0, io->info.batch,
-                                     sum, io->tasks.n, (uint32_t)elen, (uint32_t)rlen};
+        *m = (struct wn_msg_durable){io->info.stage_index, rc < 0 ? -1 : 0, io->info.batch, sum,
+                                     io->tasks.n,          (uint32_t)elen,  (uint32_t)rlen};
         if (elen)
             memcpy(m + 1, err.text, elen);
         if (rlen)
@@ -101,4 +101,3 @@ void io_destroy(struct io *t)
     pthread_cond_destroy(&t->cond);
     free(t);
 }
-

@@ -34,8 +34,7 @@ int shuffle_member_begin(struct shuffle_member *m, struct wn_run *run,
      * round: rank 0 hears nothing from here meanwhile. */
     wn_loop_heartbeat(run->loop, WN_HB_BLOCKING);
     /* Non-collective over group_comm: only the round's actors call it. */
-    int rc = MPI_Comm_create_group(run->group_comm, group, (int)(msg->round & 0x7fff),
-                                   &m->comm);
+    int rc = MPI_Comm_create_group(run->group_comm, group, (int)(msg->round & 0x7fff), &m->comm);
     MPI_Group_free(&group);
     MPI_Group_free(&world);
     struct wn_shuffle_opts o = {
@@ -86,13 +85,14 @@ void shuffle_member_end(struct shuffle_member *m, struct wn_run *run,
         struct wn_shuffle_stats ss;
         wn_shuffle_stats(m->sh, &ss);
         wn_debug("shuffle round %u: sent %llu bytes in %llu messages, received %llu, "
-                 "spilled %llu, peak held %llu", msg->round, (unsigned long long)ss.bytes_sent,
+                 "spilled %llu, peak held %llu",
+                 msg->round, (unsigned long long)ss.bytes_sent,
                  (unsigned long long)ss.messages_sent, (unsigned long long)ss.bytes_received,
                  (unsigned long long)ss.bytes_spilled, (unsigned long long)ss.peak_held_bytes);
-        struct wn_msg_shuffle_stats st = {msg->stage, msg->round, ss.bytes_sent,
-                                          ss.bytes_spilled, ss.peak_held_bytes};
+        struct wn_msg_shuffle_stats st = {msg->stage, msg->round, ss.bytes_sent, ss.bytes_spilled,
+                                          ss.peak_held_bytes};
         wn_wire_send_shuffle_stats(run->loop, 0, &st);
-        wn_loop_heartbeat(run->loop, WN_HB_BLOCKING);   /* a barrier of the round */
+        wn_loop_heartbeat(run->loop, WN_HB_BLOCKING); /* a barrier of the round */
         wn_shuffle_destroy(m->sh);
         m->sh = NULL;
         MPI_Comm_free(&m->comm);
@@ -111,7 +111,7 @@ struct job *shuffle_member_hand_chunks(struct shuffle_member *m, struct job *j)
             failed = shuffle_member_fail(m, err.text);
         else if (m->failed)
             free(c->buf);
-        c->buf = NULL;   /* the shuffle's now (or freed) */
+        c->buf = NULL; /* the shuffle's now (or freed) */
     }
     free(j->chunks);
     j->chunks = NULL;
@@ -125,16 +125,14 @@ void shuffle_member_release(struct shuffle_member *m, const struct job *j)
         wn_shuffle_release(m->sh, j->partition);
 }
 
-int shuffle_member_extract(struct shuffle_member *m, struct job *j, int rank, char *why,
-                           size_t len)
+int shuffle_member_extract(struct shuffle_member *m, struct job *j, int rank, char *why, size_t len)
 {
     if (m->failed) {
         snprintf(why, len, "%s", m->error);
         return EXTRACT_FAIL;
     }
     if (!m->sh || m->stage != j->stage->index || m->round != j->round) {
-        snprintf(why, len, "rank %d has no open shuffle round %u of this stage", rank,
-                 j->round);
+        snprintf(why, len, "rank %d has no open shuffle round %u of this stage", rank, j->round);
         return EXTRACT_FAIL;
     }
     if (wn_shuffle_complete(m->sh))

@@ -61,10 +61,9 @@ void checkpoint_sync(struct wn_planner *p)
 void checkpoint_count_rejects(struct wn_planner *p, uint32_t s, const struct wn_ckpt_batch *b)
 {
     wn_error_t err = {{0}};
-    if (b->rejects &&
-        wn_reject_counts_add(&p->stats[s].rejects, b->rejects, b->batch, &err) < 0)
+    if (b->rejects && wn_reject_counts_add(&p->stats[s].rejects, b->rejects, b->batch, &err) < 0)
         stop_fail(p->stop, "checkpoint: stage '%s' batch %llu: its rejects: %s",
-                         p->run->stages[s]->cfg->name, (unsigned long long)b->batch, err.text);
+                  p->run->stages[s]->cfg->name, (unsigned long long)b->batch, err.text);
 }
 
 /* Resume: the first stage an earlier run did not finish runs (its done
@@ -86,12 +85,11 @@ void checkpoint_resume(struct wn_planner *p)
             char path[4096];
             wn_error_t err = {{0}};
             uint64_t b = cs->done[i].batch;
-            if (wn_ckpt_part_path(path, sizeof(path), run->opts->checkpoint, r - 1, name,
-                                  b) < 0 ||
+            if (wn_ckpt_part_path(path, sizeof(path), run->opts->checkpoint, r - 1, name, b) < 0 ||
                 wn_part_verify(path, &cs->done[i].sum, &err) < 0) {
                 wn_warn("checkpoint: stage '%s' batch %llu: %s; recomputing it", name,
                         (unsigned long long)b, err.text[0] ? err.text : "path too long");
-                wn_ckpt_forget(p->checkpoint->ck, r - 1, b);   /* swaps the last into i */
+                wn_ckpt_forget(p->checkpoint->ck, r - 1, b); /* swaps the last into i */
                 bad = 1;
                 continue;
             }
@@ -116,7 +114,8 @@ void checkpoint_resume(struct wn_planner *p)
     if (r == run->nstages)
         wn_info("checkpoint: every stage finished earlier; loading the final outputs (nothing "
                 "runs again, so files the stages wrote are not rewritten: to run from the "
-                "start, remove %s)", run->opts->checkpoint);
+                "start, remove %s)",
+                run->opts->checkpoint);
     else if (r > 0 || wn_ckpt_stage(p->checkpoint->ck, 0)->ndone)
         wn_info("checkpoint: resuming at stage %u/%u '%s'", r + 1, run->nstages,
                 run->stages[r]->cfg->name);
@@ -166,4 +165,3 @@ void checkpoint_journal_stage_ends(struct wn_planner *p)
             stop_fail(p->stop, "checkpoint: %s", err.text);
     }
 }
-

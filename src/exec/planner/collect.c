@@ -56,10 +56,9 @@ void collect_begin(struct wn_planner *p)
         c->index = i;
         if (wn_loop_pull(p->run->loop, p->inputs[i].id, p->inputs[i].owner, on_collected, c) < 0) {
             stop_fail(p->stop, "cannot collect final task %016llx from rank %d",
-                             (unsigned long long)p->inputs[i].id, p->inputs[i].owner);
+                      (unsigned long long)p->inputs[i].id, p->inputs[i].owner);
             free(c);
             p->collect->pending--;
         }
     }
 }
-

@@ -104,8 +104,8 @@ void dispatch_running(struct dispatch *d, uint64_t b, int rank)
     d->nrunning++;
 }
 
-void dispatch_assign(struct dispatch *d, uint32_t stage, const struct wn_desc *inputs,
-                     uint64_t b, int rank)
+void dispatch_assign(struct dispatch *d, uint32_t stage, const struct wn_desc *inputs, uint64_t b,
+                     int rank)
 {
     struct pbatch *pb = &d->batches[b];
     dispatch_running(d, b, rank);

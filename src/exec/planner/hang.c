@@ -30,10 +30,10 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
 {
     const struct wn_run *run = p->run;
     size_t n = 0;
-#define PUT(...)                                                                   \
-    do {                                                                           \
-        if (n < len)                                                               \
-            n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__);                  \
+#define PUT(...)                                                  \
+    do {                                                          \
+        if (n < len)                                              \
+            n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__); \
     } while (0)
     /* Its batches, by kind: batches, a shuffle's inserts, its extracts
      * (partitions of the round). */
@@ -66,13 +66,13 @@ static void describe_wait(const struct wn_planner *p, int r, char *buf, size_t l
             }
     }
     if (p->acks_from[r] > 0) {
-        const char *what = p->state == P_CLIQUE       ? "forming the RAFT clique"
-                           : p->state == P_NODE_SETUP ? "setup_on_node"
-                           : p->state == P_SETUP      ? "setup"
-                           : p->state == P_END        ? "the stage's end (teardown)"
-                           : p->shuffle->phase == SH_BEGIN  ? "connecting the shuffle round"
-                           : p->shuffle->phase == SH_END    ? "closing the shuffle round"
-                                                      : "an acknowledgement";
+        const char *what = p->state == P_CLIQUE            ? "forming the RAFT clique"
+                           : p->state == P_NODE_SETUP      ? "setup_on_node"
+                           : p->state == P_SETUP           ? "setup"
+                           : p->state == P_END             ? "the stage's end (teardown)"
+                           : p->shuffle->phase == SH_BEGIN ? "connecting the shuffle round"
+                           : p->shuffle->phase == SH_END   ? "closing the shuffle round"
+                                                           : "an acknowledgement";
         PUT("%s%s", n ? "; " : "", what);
     }
     if (p->checkpoint->undurable_on[r] > 0)
@@ -122,8 +122,8 @@ static void hang_abort(struct wn_planner *p, int culprit, double now)
              "%s, which waits on it for: %s%s; it is frozen or stopped (a signal, a hung "
              "device or file system, its node), or waits for one that is.  Ending every "
              "rank (exit 1)%s",
-             culprit, run->places[culprit].node_name,
-             now - wn_loop_heard(run->loop, culprit, NULL), limit, where, waits, others,
+             culprit, run->places[culprit].node_name, now - wn_loop_heard(run->loop, culprit, NULL),
+             limit, where, waits, others,
              synced ? "; the checkpoint keeps every batch finished before: run the same "
                       "command again to resume"
                     : "");

@@ -37,8 +37,8 @@ struct wn_planner *wn_planner_create(struct wn_run *run, wn_error_t *err)
     p->collect = collect_create();
     p->shuffle = shuffle_round_create();
     p->results = results_create(run);
-    if (!p->stats || !p->acks_from || !p->dispatch || !p->stop || !p->checkpoint ||
-        !p->collect || !p->shuffle || !p->results) {
+    if (!p->stats || !p->acks_from || !p->dispatch || !p->stop || !p->checkpoint || !p->collect ||
+        !p->shuffle || !p->results) {
         wn_errprintf(err, "out of memory");
         wn_planner_destroy(p);
         return NULL;
@@ -99,11 +99,12 @@ static void on_stop(struct wn_loop *loop, int src, void *buf, size_t len, void *
     if (len >= sizeof(m))
         memcpy(&m, buf, sizeof(m));
     if (m.kill_in > 0)
-        snprintf(why, sizeof(why), "%s from mpirun on rank %d: it kills the job %g s "
-                 "later (odls_base_sigkill_timeout)", strsignal(m.sig), src, m.kill_in);
+        snprintf(why, sizeof(why),
+                 "%s from mpirun on rank %d: it kills the job %g s "
+                 "later (odls_base_sigkill_timeout)",
+                 strsignal(m.sig), src, m.kill_in);
     else
-        snprintf(why, sizeof(why), "%s on rank %d", m.sig ? strsignal(m.sig) : "a signal",
-                 src);
+        snprintf(why, sizeof(why), "%s on rank %d", m.sig ? strsignal(m.sig) : "a signal", src);
     /* Half of mpirun's window for the batches, the rest for the
      * journal's finish and the ranks' exit. */
     stop_begin(p->stop, why, m.kill_in / 2, p->dispatch->nrunning, p->state == P_DONE);
@@ -134,7 +135,7 @@ static void on_durable(struct wn_loop *loop, int src, void *buf, size_t len, voi
 {
     struct wn_planner *p = arg;
     (void)loop;
-    if (p->state != P_DONE)   /* after the finish record: left out */
+    if (p->state != P_DONE) /* after the finish record: left out */
         results_on_durable(p, src, buf, len);
 }
 
@@ -147,8 +148,8 @@ static void on_ack(struct wn_loop *loop, int src, void *buf, size_t len, void *a
         p->acks_from[src]--;
     if (a->status != 0) {
         const char *why = len > sizeof(*a) ? (const char *)(a + 1) : "(no reason given)";
-        stop_fail(p->stop, "stage '%s' on rank %d: %s", p->run->stages[a->stage]->cfg->name,
-                         src, why);
+        stop_fail(p->stop, "stage '%s' on rank %d: %s", p->run->stages[a->stage]->cfg->name, src,
+                  why);
     }
     p->acks_pending--;
 }
@@ -203,7 +204,8 @@ static void finish(struct wn_planner *p)
     /* A stop before the end: 3 when a checkpoint holds what was done. */
     int stopped = p->stop->stopping && !p->stop->failed && p->stage < run->nstages;
     int status = p->stop->failed ? WN_EXIT_FAILURE
-                 : stopped ? (p->checkpoint->ck ? WN_EXIT_RESUMABLE : WN_EXIT_FAILURE) : WN_EXIT_OK;
+                 : stopped       ? (p->checkpoint->ck ? WN_EXIT_RESUMABLE : WN_EXIT_FAILURE)
+                                 : WN_EXIT_OK;
     if (p->checkpoint->ck && wn_ckpt_finish(p->checkpoint->ck, status, &err) < 0) {
         wn_error("checkpoint: %s", err.text);
         status = WN_EXIT_FAILURE;
@@ -218,12 +220,16 @@ static void finish(struct wn_planner *p)
         p->results->peak_rss_mib[run->rank] = own;
     struct wn_run_report rep = {
         .peak_rss_mib = p->results->peak_rss_mib,
-        .pipeline = run->cfg->name, .nranks = run->size,
+        .pipeline = run->cfg->name,
+        .nranks = run->size,
         .nnodes = wn_layout_nnodes(run->places, run->size),
-        .wall_s = wn_run_now(run) - p->t_start, .status = status,
+        .wall_s = wn_run_now(run) - p->t_start,
+        .status = status,
         .planner_payload_bytes = p->collect->payload_bytes,
-        .stages = p->stats, .nstages = run->nstages,
-        .events = p->results->events, .nevents = p->results->nevents,
+        .stages = p->stats,
+        .nstages = run->nstages,
+        .events = p->results->events,
+        .nevents = p->results->nevents,
     };
     if (run->cfg->exec.show_progress)
         wn_report_summary(stdout, &rep);
@@ -252,8 +258,8 @@ static int shuffle_run(struct wn_planner *p)
          * waited for: the actors drop them at shutdown.  Past a stop's
          * deadline, nothing is (a frozen rank may never answer). */
         int past = stop_past_deadline(p->stop);
-        int waiting = p->dispatch->nrunning &&
-                      !(p->shuffle->phase == SH_EXTRACT && p->stop->failed) && !past;
+        int waiting =
+            p->dispatch->nrunning && !(p->shuffle->phase == SH_EXTRACT && p->stop->failed) && !past;
         if (waiting)
             return 0;
         if (p->acks_pending)
@@ -297,7 +303,7 @@ static int poll_hook(struct wn_loop *loop, void *arg)
     case P_CLIQUE:
         if (p->acks_pending)
             return give_up_acks(p);
-        if (p->stop->failed) {   /* a member could not join: nothing to run */
+        if (p->stop->failed) { /* a member could not join: nothing to run */
             p->state = P_FINISH;
             return 1;
         }
@@ -324,7 +330,8 @@ static int poll_hook(struct wn_loop *loop, void *arg)
             (d->nrunning == 0 || stop_past_deadline(p->stop))) {
             if (p->dispatch->nrunning)
                 wn_warn("drain_timeout: %llu batches still running are given up (they "
-                        "run again on resume)", (unsigned long long)p->dispatch->nrunning);
+                        "run again on resume)",
+                        (unsigned long long)p->dispatch->nrunning);
             p->state = P_FINISH;
             return 1;
         }

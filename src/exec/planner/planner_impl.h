@@ -38,22 +38,21 @@
 #include "exec/timelimit.h"
 #include "exec/wire.h"
 
-enum pstate { P_START, P_CLIQUE, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH,
-              P_DONE };
+enum pstate { P_START, P_CLIQUE, P_NODE_SETUP, P_SETUP, P_RUN, P_END, P_COLLECT, P_FINISH, P_DONE };
 
 /* ------------------------------------------------------- dispatch.c -- */
 
 enum bstate { B_PENDING, B_RUNNING, B_DONE, B_GIVEN_UP };
 
 struct pbatch {
-    uint64_t first, count;    /* slice of the stage's sorted inputs */
-    int state;                /* enum bstate */
+    uint64_t first, count; /* slice of the stage's sorted inputs */
+    int state;             /* enum bstate */
     unsigned attempt;
-    int actor;                /* rank running it */
-    int last_failed_on;       /* rank of the last failure, -1 */
-    int primary;              /* rank holding most of its input, -1 none */
-    int load;                 /* done in an earlier run: load its part file */
-    uint64_t sum;             /* that file's checksum */
+    int actor;          /* rank running it */
+    int last_failed_on; /* rank of the last failure, -1 */
+    int primary;        /* rank holding most of its input, -1 none */
+    int load;           /* done in an earlier run: load its part file */
+    uint64_t sum;       /* that file's checksum */
 };
 
 struct queue {
@@ -69,11 +68,11 @@ struct dispatch {
     struct wn_run *run;
     struct pbatch *batches;
     uint64_t nbatches, njournaled, nfinished, nrunning;
-    uint64_t tasks_finished;  /* inputs of finished batches (progress) */
-    int *outstanding;         /* per rank: batches sent, not answered */
-    struct queue *queues;     /* per owner rank, [size] = seeds/no owner */
+    uint64_t tasks_finished; /* inputs of finished batches (progress) */
+    int *outstanding;        /* per rank: batches sent, not answered */
+    struct queue *queues;    /* per owner rank, [size] = seeds/no owner */
     struct queue retry;
-    int rotate;               /* fair start for dispatch */
+    int rotate; /* fair start for dispatch */
 };
 
 struct dispatch *dispatch_create(struct wn_run *run);
@@ -84,27 +83,27 @@ int dispatch_q_push(struct queue *q, uint64_t b);
 /* Queues batch b with the rank holding most of its input (or as a seed). */
 void dispatch_queue(struct dispatch *d, uint64_t b);
 /* Sends batch b (its inputs, or a LOAD of its part file) to rank. */
-void dispatch_assign(struct dispatch *d, uint32_t stage, const struct wn_desc *inputs,
-                     uint64_t b, int rank);
+void dispatch_assign(struct dispatch *d, uint32_t stage, const struct wn_desc *inputs, uint64_t b,
+                     int rank);
 /* Batch b runs on rank (sent by the caller). */
 void dispatch_running(struct dispatch *d, uint64_t b, int rank);
 /* Sends what the actors have room for; the number of batches sent. */
 int dispatch_send(struct dispatch *d, uint32_t stage, const struct wn_desc *inputs,
                   const int *actors, int nactors);
-int dispatch_cmp_desc(const void *a, const void *b);   /* by id, for qsort */
+int dispatch_cmp_desc(const void *a, const void *b); /* by id, for qsort */
 
 /* ----------------------------------------------------------- stop.c -- */
 
 struct stop {
     struct wn_run *run;
-    int failed;               /* stop dispatching; the run fails */
+    int failed; /* stop dispatching; the run fails */
     char fail_msg[1024];
-    int stopping;             /* drain, then stop (exit 3) */
-    int halt_after;           /* stop once this stage has ended, -1 none */
+    int stopping;   /* drain, then stop (exit 3) */
+    int halt_after; /* stop once this stage has ended, -1 none */
     struct wn_timelimit limit;
     double next_limit_check;
     double next_halt_check;
-    double stop_deadline;     /* when running batches are given up on */
+    double stop_deadline; /* when running batches are given up on */
 };
 
 struct stop *stop_create(struct wn_run *run);
@@ -114,8 +113,7 @@ void stop_fail(struct stop *st, const char *fmt, ...) __attribute__((format(prin
 /* A stop: no new batches, the nrunning running may finish within drain
  * (> 0, at most drain_timeout; else drain_timeout).  Nothing once the
  * run has finished. */
-void stop_begin(struct stop *st, const char *why, double drain, uint64_t nrunning,
-                int finished);
+void stop_begin(struct stop *st, const char *why, double drain, uint64_t nrunning, int finished);
 /* `winnow halt`'s file, at the current stage. */
 void stop_check_halt(struct stop *st, uint32_t stage, uint64_t nrunning);
 /* The Slurm job's time left against time_margin. */
@@ -126,10 +124,10 @@ int stop_past_deadline(const struct stop *st);
 /* ----------------------------------------------------- checkpoint.c -- */
 
 struct checkpoint {
-    struct wn_ckpt *ck;       /* the checkpoint, or NULL */
-    int replay;               /* a finished stage whose outputs are only
+    struct wn_ckpt *ck; /* the checkpoint, or NULL */
+    int replay;         /* a finished stage whose outputs are only
                                  loaded (resume), -1 none */
-    int journal_dirty;        /* records appended since the last sync */
+    int journal_dirty;  /* records appended since the last sync */
     /* Part files still being written (their batches' results came with
      * part_pending): per stage, and in all.  A batch is journaled when its
      * DURABLE message comes; a stage's end once all of its are. */
@@ -165,9 +163,9 @@ void planner_check_hang(struct wn_planner *p);
 /* -------------------------------------------------------- collect.c -- */
 
 struct collect {
-    struct wn_task **tasks;   /* collected final tasks (--results) */
+    struct wn_task **tasks; /* collected final tasks (--results) */
     size_t ntasks, pending;
-    uint64_t payload_bytes;   /* pulled to rank 0 */
+    uint64_t payload_bytes; /* pulled to rank 0 */
 };
 
 struct collect *collect_create(void);
@@ -181,10 +179,10 @@ void collect_begin(struct wn_planner *p);
 enum shphase { SH_NEXT, SH_BEGIN, SH_INSERT, SH_LOAD, SH_EXTRACT, SH_END };
 
 struct shuffle_round {
-    int active;               /* the current stage is a shuffle stage */
+    int active; /* the current stage is a shuffle stage */
     uint32_t rounds, round, nparts;
     enum shphase phase;
-    uint64_t pending;         /* this phase's batches not yet done */
+    uint64_t pending; /* this phase's batches not yet done */
 };
 
 struct shuffle_round *shuffle_round_create(void);
@@ -200,17 +198,15 @@ int shuffle_round_step(struct wn_planner *p);
 struct results {
     struct wn_trace_event *events;
     size_t nevents, cap_events;
-    uint32_t *peak_rss_mib;   /* per rank: the largest its results reported */
+    uint32_t *peak_rss_mib; /* per rank: the largest its results reported */
 };
 
 struct results *results_create(struct wn_run *run);
 void results_destroy(struct results *r);
 /* A batch's RESULT, and the DURABLE message of a part file written after
  * it. */
-void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r,
-                       size_t len);
-void results_on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m,
-                        size_t len);
+void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r, size_t len);
+void results_on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m, size_t len);
 
 /* ---------------------------------------------------------- stage.c -- */
 
@@ -231,14 +227,14 @@ struct wn_planner {
     size_t ninputs, noutputs, cap_inputs, cap_outputs;
     int *actors, nactors;
     int acks_pending;
-    int *acks_from;           /* per rank: the acknowledgements awaited */
+    int *acks_from; /* per rank: the acknowledgements awaited */
 
     struct wn_stage_stats *stats;
     struct wn_progress progress;
     double t_start;
     /* hang.c (wn_clock_mono times) */
-    double hang_polled;       /* the last poll */
-    double hang_check_at;     /* the next look at the ranks */
+    double hang_polled;   /* the last poll */
+    double hang_check_at; /* the next look at the ranks */
 
     struct dispatch *dispatch;
     struct stop *stop;

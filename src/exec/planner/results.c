@@ -62,20 +62,19 @@ static void record_event(struct wn_planner *p, int rank, const struct wn_msg_res
         p->results->events = n;
         p->results->cap_events = ncap;
     }
-    p->results->events[p->results->nevents++] = (struct wn_trace_event){
-        rank, r->stage, r->batch, r->t_start, r->t_end, ntasks, r->status};
+    p->results->events[p->results->nevents++] =
+        (struct wn_trace_event){rank, r->stage, r->batch, r->t_start, r->t_end, ntasks, r->status};
 }
 
-void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r,
-                       size_t len)
+void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r, size_t len)
 {
     struct wn_run *run = p->run;
     if (p->stop->failed && r->stage != p->stage && len >= sizeof(*r))
-        return;   /* a batch of a stage the failed run has left behind */
+        return; /* a batch of a stage the failed run has left behind */
     if (r->stage != p->stage || r->batch >= p->dispatch->nbatches ||
         len < sizeof(*r) + r->noutputs * sizeof(struct wn_desc) + r->errlen + r->rejlen ||
-        (r->rejlen && ((const char *)(r + 1))[r->noutputs * sizeof(struct wn_desc) +
-                                                 r->errlen + r->rejlen - 1] != '\0')) {
+        (r->rejlen && ((const char *)(r + 1))[r->noutputs * sizeof(struct wn_desc) + r->errlen +
+                                              r->rejlen - 1] != '\0')) {
         wn_error("malformed result from rank %d", src);
         MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
     }
@@ -100,7 +99,7 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
             wn_error_t err = {{0}};
             if (wn_reject_counts_add(&s->rejects, rej, r->batch, &err) < 0)
                 stop_fail(p->stop, "stage '%s' batch %llu: rejects from rank %d: %s", c->name,
-                                 (unsigned long long)r->batch, src, err.text);
+                          (unsigned long long)r->batch, src, err.text);
         }
         if (p->noutputs + r->noutputs > p->cap_outputs) {
             size_t ncap = p->cap_outputs ? p->cap_outputs : 256;
@@ -119,10 +118,9 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
             p->checkpoint->nundurable++;
         } else if (journaled) {
             wn_error_t err = {{0}};
-            const char *rej = r->rejlen ? (const char *)(outs + r->noutputs) + r->errlen
-                                        : NULL;
-            if (wn_ckpt_batch_done(p->checkpoint->ck, p->stage, r->batch, r->part_sum,
-                                   r->noutputs, rej, &err) < 0)
+            const char *rej = r->rejlen ? (const char *)(outs + r->noutputs) + r->errlen : NULL;
+            if (wn_ckpt_batch_done(p->checkpoint->ck, p->stage, r->batch, r->part_sum, r->noutputs,
+                                   rej, &err) < 0)
                 stop_fail(p->stop, "checkpoint: %s", err.text);
             p->checkpoint->journal_dirty = 1;
         }
@@ -149,12 +147,16 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
             wn_error_t err = {{0}};
             if (wn_ckpt_bad(p->checkpoint->ck, p->stage, r->batch, &err) < 0)
                 wn_error("checkpoint: %s", err.text);
-            stop_fail(p->stop, "checkpoint: stage '%s' partition %u of round %u cannot be "
-                             "loaded: %s; it is recorded as bad: run the same command again "
-                             "to shuffle that round again", c->name, partition, round, why);
+            stop_fail(p->stop,
+                      "checkpoint: stage '%s' partition %u of round %u cannot be "
+                      "loaded: %s; it is recorded as bad: run the same command again "
+                      "to shuffle that round again",
+                      c->name, partition, round, why);
         } else {
-            stop_fail(p->stop, "stage '%s': partition %u of shuffle round %u failed on rank "
-                             "%d: %s", c->name, partition, round, src, why);
+            stop_fail(p->stop,
+                      "stage '%s': partition %u of shuffle round %u failed on rank "
+                      "%d: %s",
+                      c->name, partition, round, src, why);
         }
         pb->state = B_GIVEN_UP;
         p->dispatch->nfinished++;
@@ -168,16 +170,17 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
              * file as bad, so that the next run goes back a stage. */
             if (wn_ckpt_bad(p->checkpoint->ck, p->stage, r->batch, &err) < 0)
                 wn_error("checkpoint: %s", err.text);
-            stop_fail(p->stop, "checkpoint: stage '%s' batch %llu cannot be loaded: %s; it is "
-                             "recorded as bad: run the same command again to recompute it",
-                             c->name, (unsigned long long)r->batch, why);
+            stop_fail(p->stop,
+                      "checkpoint: stage '%s' batch %llu cannot be loaded: %s; it is "
+                      "recorded as bad: run the same command again to recompute it",
+                      c->name, (unsigned long long)r->batch, why);
             pb->state = B_GIVEN_UP;
             p->dispatch->nfinished++;
             return;
         }
         /* Recompute it, as if it had never run. */
-        wn_warn("checkpoint: stage '%s' batch %llu cannot be loaded (%s); recomputing it",
-                c->name, (unsigned long long)r->batch, why);
+        wn_warn("checkpoint: stage '%s' batch %llu cannot be loaded (%s); recomputing it", c->name,
+                (unsigned long long)r->batch, why);
         wn_ckpt_forget(p->checkpoint->ck, p->stage, r->batch);
         pb->load = 0;
         pb->state = B_PENDING;
@@ -185,13 +188,12 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
         return;
     }
     /* A RAFT batch is not retried alone: its clique runs together. */
-    int max_retries = (run->stages[p->stage]->ops->flags & WN_STAGE_RAFT)
-                          ? 0 : run->cfg->exec.max_retries;
+    int max_retries =
+        (run->stages[p->stage]->ops->flags & WN_STAGE_RAFT) ? 0 : run->cfg->exec.max_retries;
     pb->last_failed_on = src;
     if ((int)pb->attempt < max_retries && !p->stop->failed) {
-        wn_warn("stage '%s' batch %llu failed on rank %d (attempt %u of %d): %s; retrying",
-                c->name, (unsigned long long)r->batch, src, pb->attempt + 1,
-                max_retries + 1, why);
+        wn_warn("stage '%s' batch %llu failed on rank %d (attempt %u of %d): %s; retrying", c->name,
+                (unsigned long long)r->batch, src, pb->attempt + 1, max_retries + 1, why);
         pb->attempt++;
         pb->state = B_PENDING;
         s->retries++;
@@ -203,42 +205,39 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
     p->dispatch->tasks_finished += pb->count;
     s->failed++;
     if (p->shuffle->active)
-        p->shuffle->pending--;   /* an insert given up: its rows are not shuffled */
+        p->shuffle->pending--; /* an insert given up: its rows are not shuffled */
     uint64_t *ids = wn_xmalloc((pb->count ? pb->count : 1) * sizeof(*ids));
     for (uint64_t i = 0; i < pb->count; i++)
         ids[i] = p->inputs[pb->first + i].id;
     char pathbuf[4096];
     wn_error_t err = {{0}};
     const char *path = failed_path(p, pathbuf, sizeof(pathbuf));
-    if (wn_report_failed(path, c->name, r->batch, pb->attempt + 1, ids, pb->count, why,
-                         &err) < 0)
+    if (wn_report_failed(path, c->name, r->batch, pb->attempt + 1, ids, pb->count, why, &err) < 0)
         wn_error("cannot record the failed batch: %s", err.text);
     free(ids);
     if (run->cfg->exec.ignore_failures) {
         wn_warn("stage '%s' batch %llu (first task %016llx) failed %u times, last on rank "
-                "%d: %s; skipped (ignore_failures), recorded in %s", c->name,
-                (unsigned long long)r->batch,
-                (unsigned long long)p->inputs[pb->first].id, pb->attempt + 1, src, why,
-                path);
+                "%d: %s; skipped (ignore_failures), recorded in %s",
+                c->name, (unsigned long long)r->batch, (unsigned long long)p->inputs[pb->first].id,
+                pb->attempt + 1, src, why, path);
         return;
     }
-    stop_fail(p->stop, "stage '%s' failed: batch %llu (first task %016llx) failed %u times, "
-                     "last on rank %d: %s (recorded in %s)", c->name,
-                     (unsigned long long)r->batch,
-                     pb->count ? (unsigned long long)p->inputs[pb->first].id : 0ULL,
-                     pb->attempt + 1, src, why, path);
+    stop_fail(p->stop,
+              "stage '%s' failed: batch %llu (first task %016llx) failed %u times, "
+              "last on rank %d: %s (recorded in %s)",
+              c->name, (unsigned long long)r->batch,
+              pb->count ? (unsigned long long)p->inputs[pb->first].id : 0ULL, pb->attempt + 1, src,
+              why, path);
 }
 
 /* A part file written after its batch's result: now the journal may
  * record the batch.  One that could not be written fails the run: its
  * outputs may already be a later stage's inputs. */
-void results_on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m,
-                        size_t len)
+void results_on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m, size_t len)
 {
     struct wn_run *run = p->run;
-    if (len < sizeof(*m) || m->stage >= run->nstages ||
-        len < sizeof(*m) + m->errlen + m->rejlen || !p->checkpoint->ck ||
-        p->checkpoint->undurable[m->stage] == 0 ||
+    if (len < sizeof(*m) || m->stage >= run->nstages || len < sizeof(*m) + m->errlen + m->rejlen ||
+        !p->checkpoint->ck || p->checkpoint->undurable[m->stage] == 0 ||
         (m->rejlen && ((const char *)(m + 1))[m->errlen + m->rejlen - 1] != '\0')) {
         wn_error("malformed part-file report from rank %d", src);
         MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
@@ -250,16 +249,17 @@ void results_on_durable(struct wn_planner *p, int src, const struct wn_msg_durab
     const char *name = run->stages[m->stage]->cfg->name;
     wn_error_t err = {{0}};
     if (m->status != 0) {
-        stop_fail(p->stop, "checkpoint: rank %d could not write the part file of stage '%s' "
-                         "batch %llu: %s", src, name, (unsigned long long)m->batch,
-                         m->errlen ? (const char *)(m + 1) : "(no reason given)");
+        stop_fail(p->stop,
+                  "checkpoint: rank %d could not write the part file of stage '%s' "
+                  "batch %llu: %s",
+                  src, name, (unsigned long long)m->batch,
+                  m->errlen ? (const char *)(m + 1) : "(no reason given)");
         return;
     }
     const char *rej = m->rejlen ? (const char *)(m + 1) + m->errlen : NULL;
-    if (wn_ckpt_batch_done(p->checkpoint->ck, m->stage, m->batch, m->sum, m->noutputs, rej,
-                           &err) < 0)
+    if (wn_ckpt_batch_done(p->checkpoint->ck, m->stage, m->batch, m->sum, m->noutputs, rej, &err) <
+        0)
         stop_fail(p->stop, "checkpoint: %s", err.text);
     p->checkpoint->journal_dirty = 1;
     checkpoint_journal_stage_ends(p);
 }
-

@@ -54,17 +54,23 @@ void stage_begin(struct wn_planner *p)
     int raft = (st->ops->flags & WN_STAGE_RAFT) != 0;
     int batch_size = c->batch_size > 0 ? c->batch_size : 1;
     struct wn_actor_request req = {
-        .stage = c->name, .cpus = c->cpus, .gpus = c->gpus,
-        .num_workers = c->num_workers, .ntasks = p->ninputs, .batch_size = batch_size,
-        .num_output_tasks = c->num_output_tasks, .raft = raft,
-        .reserved_cpus = ex->reserved_cpus, .reserved_gpus = ex->reserved_gpus,
-        .ignore_head_node = ex->ignore_head_node, .planner_rank = 0,
+        .stage = c->name,
+        .cpus = c->cpus,
+        .gpus = c->gpus,
+        .num_workers = c->num_workers,
+        .ntasks = p->ninputs,
+        .batch_size = batch_size,
+        .num_output_tasks = c->num_output_tasks,
+        .raft = raft,
+        .reserved_cpus = ex->reserved_cpus,
+        .reserved_gpus = ex->reserved_gpus,
+        .ignore_head_node = ex->ignore_head_node,
+        .planner_rank = 0,
     };
     wn_error_t err = {{0}};
     free(p->actors);
     p->actors = wn_xcalloc((size_t)run->size, sizeof(*p->actors));
-    if (wn_plan_actors(run->places, run->size, &req, bytes_on, p->actors, &p->nactors,
-                       &err) < 0) {
+    if (wn_plan_actors(run->places, run->size, &req, bytes_on, p->actors, &p->nactors, &err) < 0) {
         free(bytes_on);
         stop_fail(p->stop, "%s", err.text);
         p->state = P_FINISH;
@@ -99,7 +105,7 @@ void stage_begin(struct wn_planner *p)
     for (uint64_t b = 0; b < p->dispatch->nbatches; b++) {
         struct pbatch *pb = &p->dispatch->batches[b];
         if (p->shuffle->active && b < p->dispatch->njournaled)
-            continue;   /* an extract: no inputs */
+            continue; /* an extract: no inputs */
         uint64_t ib = p->shuffle->active ? b - p->dispatch->njournaled : b;
         pb->first = wn_plan_batch_start(p->ninputs, batch_size, k, ib);
         pb->count = wn_plan_batch_start(p->ninputs, batch_size, k, ib + 1) - pb->first;
@@ -119,9 +125,9 @@ void stage_begin(struct wn_planner *p)
                 pb->primary = d->owner;
             }
             if (pb->count > 64)
-                break;   /* large batches: the first owner is good enough */
+                break; /* large batches: the first owner is good enough */
         }
-        if (!raft && !p->shuffle->active)   /* a shuffle's inserts are queued per round */
+        if (!raft && !p->shuffle->active) /* a shuffle's inserts are queued per round */
             dispatch_queue(p->dispatch, b);
     }
     p->noutputs = 0;
@@ -131,8 +137,8 @@ void stage_begin(struct wn_planner *p)
     stats_begin(p, p->ninputs);
     if (c->batch_size <= 0 && !raft && p->stage > 0)
         wn_warn("stage '%s': batch_size not set, using 1", c->name);
-    wn_debug("stage %u '%s': %zu tasks, %llu batches, %d actors", p->stage, c->name,
-             p->ninputs, (unsigned long long)p->dispatch->nbatches, p->nactors);
+    wn_debug("stage %u '%s': %zu tasks, %llu batches, %d actors", p->stage, c->name, p->ninputs,
+             (unsigned long long)p->dispatch->nbatches, p->nactors);
 
     if (raft) {
         /* The clique first: setup receives it. */
@@ -199,7 +205,10 @@ static void begin_replay(struct wn_planner *p)
     struct wn_stage *st = run->stages[p->stage];
     const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->checkpoint->ck, p->stage);
     struct wn_actor_request req = {
-        .stage = st->cfg->name, .cpus = 0, .ntasks = cs->nbatches, .batch_size = 1,
+        .stage = st->cfg->name,
+        .cpus = 0,
+        .ntasks = cs->nbatches,
+        .batch_size = 1,
         .planner_rank = 0,
     };
     wn_error_t err = {{0}};
@@ -211,7 +220,7 @@ static void begin_replay(struct wn_planner *p)
         return;
     }
     p->dispatch->nbatches = p->dispatch->njournaled = cs->nbatches;
-    p->shuffle->active = 0;   /* a finished shuffle stage: its outputs are loaded */
+    p->shuffle->active = 0; /* a finished shuffle stage: its outputs are loaded */
     dispatch_reset(p->dispatch, p->dispatch->nbatches);
     p->noutputs = 0;
     for (uint64_t b = 0; b < p->dispatch->nbatches; b++) {
@@ -229,8 +238,8 @@ static void begin_replay(struct wn_planner *p)
         dispatch_q_push(&p->dispatch->queues[run->size], cs->done[i].batch);
     }
     stats_begin(p, cs->ntasks);
-    wn_info("checkpoint: stage '%s' finished earlier: loading its %zu part files",
-            st->cfg->name, cs->ndone);
+    wn_info("checkpoint: stage '%s' finished earlier: loading its %zu part files", st->cfg->name,
+            cs->ndone);
     p->state = P_RUN;
 }
 
@@ -249,15 +258,16 @@ static void check_rejects(struct wn_planner *p)
     uint64_t read = c->total + s->items_out;
     double share = (double)c->total / (double)read, max = run->cfg->max_reject_fraction;
     if (share > max)
-        stop_fail(p->stop, "stage '%s' rejected %llu of the %llu records it read (%.1f%%, "
-                         "more than max_reject_fraction %g): %s; the first: %s; all are in %s",
-                         s->name, (unsigned long long)c->total, (unsigned long long)read,
-                         100.0 * share, max, why, c->first ? c->first : "?",
-                         run->opts->rejects_path);
+        stop_fail(p->stop,
+                  "stage '%s' rejected %llu of the %llu records it read (%.1f%%, "
+                  "more than max_reject_fraction %g): %s; the first: %s; all are in %s",
+                  s->name, (unsigned long long)c->total, (unsigned long long)read, 100.0 * share,
+                  max, why, c->first ? c->first : "?", run->opts->rejects_path);
     else
         wn_warn("stage '%s' rejected %llu of the %llu records it read (%.1f%%): %s; they are "
-                "in %s", s->name, (unsigned long long)c->total, (unsigned long long)read,
-                100.0 * share, why, run->opts->rejects_path);
+                "in %s",
+                s->name, (unsigned long long)c->total, (unsigned long long)read, 100.0 * share, why,
+                run->opts->rejects_path);
 }
 
 void stage_end(struct wn_planner *p)
@@ -306,4 +316,3 @@ void stage_next(struct wn_planner *p)
     }
     p->state = run->opts->results_path ? P_COLLECT : P_FINISH;
 }
-

@@ -44,8 +44,7 @@ void stop_fail(struct stop *st, const char *fmt, ...)
     wn_error("%s", st->fail_msg);
 }
 
-void stop_begin(struct stop *st, const char *why, double drain, uint64_t nrunning,
-                int finished)
+void stop_begin(struct stop *st, const char *why, double drain, uint64_t nrunning, int finished)
 {
     if (st->stopping || finished)
         return;
@@ -112,8 +111,7 @@ void stop_check_limit(struct stop *st, uint64_t nrunning)
     long left = wn_timelimit_left(&st->limit);
     if (left >= 0 && left < margin) {
         char why[96];
-        snprintf(why, sizeof(why), "the Slurm job has %ld s left, time_margin %g s", left,
-                 margin);
+        snprintf(why, sizeof(why), "the Slurm job has %ld s left, time_margin %g s", left, margin);
         stop_begin(st, why, 0, nrunning, 0);
     }
 }
