@@ -308,6 +308,14 @@ static const char *origin_sep(const char *origin)
     return origin && *origin ? ": " : "";
 }
 
+/* Room for any parameter's parsed value (wn_param_parse's out). */
+union param_value {
+    long long i;
+    double d;
+    int b;
+    const char *s;
+};
+
 int wn_params_validate(struct wn_params *p, const struct wn_param_spec *table,
                        const char *stage_name, wn_error_t *err)
 {
@@ -324,12 +332,7 @@ int wn_params_validate(struct wn_params *p, const struct wn_param_spec *table,
      * bug and must not surface as a user's error later. */
     char why[256];
     for (size_t t = 0; t < ntable; t++) {
-        union {
-            long long i;
-            double d;
-            int b;
-            const char *s;
-        } v;
+        union param_value v;
         if (table[t].def &&
             wn_param_parse(table[t].type, table[t].def, 0, &v, why, sizeof(why)) < 0)
             return wn_errprintf(err, "stage '%s': parameter table: default of '%s': %s", stage,
@@ -359,12 +362,7 @@ int wn_params_validate(struct wn_params *p, const struct wn_param_spec *table,
                                 ntable ? " (`winnow stages` lists the parameters)"
                                        : " (this stage type takes no parameters)");
         }
-        union {
-            long long i;
-            double d;
-            int b;
-            const char *s;
-        } v;
+        union param_value v;
         if (wn_param_parse(s->type, e->value, e->flags, &v, why, sizeof(why)) < 0)
             return wn_errprintf(err, "%s%sstage '%s': parameter '%s': %s", e->origin,
                                 origin_sep(e->origin), stage, e->key, why);
