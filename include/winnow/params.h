@@ -81,7 +81,7 @@ void wn_params_destroy(struct wn_params *p);
 /* flags for wn_params_set */
 #define WN_PARAM_F_QUOTED \
     0x1u /* a quoted YAML scalar: a string, never a
-                                    number or a boolean */
+            number or a boolean */
 
 /* Sets key to value, replacing an earlier value.  origin says where the
  * value came from ("pipeline.yaml:14:7", "--set stages.x.k=v") and

@@ -122,7 +122,7 @@ struct wn_batch {
     /* private */
     uint32_t cap_cols;
     void *backing; /* packed buffer owned through WN_UNPACK_TAKE_BUF,
-                                 freed with the batch or by make_owned */
+                      freed with the batch or by make_owned */
 };
 
 /* Limits that keep a hostile buffer from costing quadratic time. */

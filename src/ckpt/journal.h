@@ -45,9 +45,9 @@ struct wn_journal_tail {
     uint64_t good_bytes; /* the good records end here */
     uint64_t good_records;
     uint64_t size;    /* the file's size: more than good_bytes when
-                                 something follows (torn or damaged) */
+                         something follows (torn or damaged) */
     uint64_t ignored; /* whole records after the first bad frame
-                                 (damage in the middle; 0 for a torn tail) */
+                         (damage in the middle; 0 for a torn tail) */
 };
 
 /* Calls fn for each good record in order (a JSON object, borrowed);

@@ -64,7 +64,7 @@ struct wn_executor_config {
                                  when Slurm's remaining time drops under   */
     /* Shuffle stages (src/net/shuffle.h). */
     double shuffle_memory_limit; /* bytes of received rows an actor holds
-                                      in memory before spilling; 0: 1 GiB */
+                                    in memory before spilling; 0: 1 GiB */
     double shuffle_inflight;     /* bytes in flight to one peer; 0: 8 MiB    */
     char *shuffle_spill_dir;     /* NULL: $TMPDIR or /tmp                     */
     double shuffle_timeout;      /* s, > 0, default 300: a peer silent this

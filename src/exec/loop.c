@@ -102,7 +102,7 @@ struct wn_loop {
     unsigned hb_polls;       /* polls since the clock was read      */
     double *heard;           /* rank 0 of several: [size]           */
     unsigned char *blocking; /* ... and which said WN_HB_BLOCKING
-                                     last (a call waiting on others)     */
+                                last (a call waiting on others) */
 };
 
 double wn_clock_wall(void)

@@ -25,24 +25,27 @@ struct wn_loop;
 /* The loop's own tags on the control communicator.  Clients' tags are
  * numbered around them (exec/wire.h); all are below WN_LOOP_MAX_TAG. */
 enum wn_loop_tag {
-    WN_LOOP_TAG_PULL = 105,      /* consumer -> owner: send me payload ID   */
-    WN_LOOP_TAG_PAYLOAD = 106,   /* owner -> consumer: header {id, len}; the
-                                     body follows, or comes on the data
-                                     communicator when large              */
-    WN_LOOP_TAG_BUNDLE = 116,    /* several messages, in order ("Outboxes"
-                                     in loop.c)                            */
-    WN_LOOP_TAG_HEARTBEAT = 117, /* -> rank 0: alive ("Heartbeats")        */
+    /* consumer -> owner: send me payload ID */
+    WN_LOOP_TAG_PULL = 105,
+    /* owner -> consumer: header {id, len}; the body follows, or comes on
+     * the data communicator when large */
+    WN_LOOP_TAG_PAYLOAD = 106,
+    /* several messages, in order ("Outboxes" in loop.c) */
+    WN_LOOP_TAG_BUNDLE = 116,
+    /* -> rank 0: alive ("Heartbeats" in loop.c) */
+    WN_LOOP_TAG_HEARTBEAT = 117,
 };
 #define WN_LOOP_MAX_TAG 256
 
 /* What a heartbeat says. */
 enum wn_heartbeat {
-    WN_HB_ALIVE,    /* nothing else went to rank 0 for a while  */
-    WN_HB_BLOCKING, /* about to enter a call that waits for
-                                 other ranks (a communicator, a shuffle
-                                 round's connections): silence from here
-                                 on may be theirs                         */
-    WN_HB_LEAVING,  /* out of the event loop, at the run's end  */
+    /* nothing else went to rank 0 for a while */
+    WN_HB_ALIVE,
+    /* about to enter a call that waits for other ranks (a communicator, a
+     * shuffle round's connections): silence from here on may be theirs */
+    WN_HB_BLOCKING,
+    /* out of the event loop, at the run's end */
+    WN_HB_LEAVING,
 };
 
 /* A message handler: buf is the loop's (copy what is kept). */
@@ -51,10 +54,9 @@ struct wn_loop_handler {
     int tag;
     wn_loop_msg_fn fn;
 };
-#define WN_LOOP_HANDLER_END \
-    {                       \
-        0, NULL             \
-    }
+/* clang-format off */
+#define WN_LOOP_HANDLER_END {0, NULL}
+/* clang-format on */
 
 /* Called once per poll; returns 1 when it did something. */
 typedef int (*wn_loop_poll_fn)(struct wn_loop *loop, void *arg);

@@ -42,9 +42,9 @@ enum wn_tag {
 struct wn_desc {
     uint64_t id;
     int32_t owner;  /* rank holding the payload; -1: an empty
-                                 seed task any actor can make itself     */
+                       seed task any actor can make itself */
     uint32_t arena; /* where in the owner's node arena it is
-                                 (arena.h), 0: not there                 */
+                       (arena.h), 0: not there */
     uint64_t len;   /* packed bytes */
     uint64_t nrows;
 };
@@ -86,7 +86,7 @@ struct wn_msg_result {
     uint64_t part_sum;    /* checksum of the part file written, 0 none */
     uint64_t items_in, items_out, bytes_in, bytes_out;
     uint32_t part_pending; /* the part file is still being written: a
-                                 DURABLE message follows */
+                              DURABLE message follows */
     uint32_t peak_rss_mib; /* the sender's peak RSS so far (wn_peak_rss_mib) */
     uint32_t rejlen;       /* bytes of the rejects summary (rejects.h) */
     uint32_t pad;
@@ -115,7 +115,7 @@ struct wn_msg_shuffle {
     uint32_t round;
     uint32_t nparts;
     int32_t nactors; /* BEGIN: the actor ranks follow (int32_t),
-                                 in partition-owner order               */
+                        in partition-owner order */
     int32_t pad;
 };
 
@@ -156,7 +156,7 @@ struct wn_msg_stop {
     int32_t sig; /* the signal that asked for the stop       */
     int32_t pad;
     double kill_in; /* > 0: the launcher sent it and kills the
-                                 job this many seconds later (exec.c)     */
+                       job this many seconds later (exec.c) */
 };
 
 /* The senders.  Each queues one message on the loop (wn_loop_send). */

@@ -39,7 +39,7 @@ struct wn_place {
     int ngpus;                   /* visible to this rank              */
     int gpu;                     /* bound ordinal in the visible set, -1 none */
     char gpu_label[WN_NAME_LEN]; /* the bound device as named in
-                                       CUDA_VISIBLE_DEVICES, e.g. "3"     */
+                                    CUDA_VISIBLE_DEVICES, e.g. "3" */
     char gpu_bind[WN_NAME_LEN];  /* how it was chosen                  */
     char warning[256];           /* a binding a user should know of    */
 };
@@ -52,7 +52,7 @@ struct wn_layout_input {
     int rank, size;       /* from MPI                           */
     const char *hostname; /* this host's name                   */
     int device_count;     /* CUDA devices the driver reports,
-                                       -1 when there is no driver         */
+                             -1 when there is no driver */
     int affinity_cpus;    /* CPUs in this process's mask         */
 };
 

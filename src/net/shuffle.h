@@ -49,9 +49,9 @@ struct wn_shuffle;
 
 struct wn_shuffle_opts {
     size_t inflight_per_peer; /* bytes posted to one peer and not yet
-                                     completed; 0: 8 MiB */
+                                 completed; 0: 8 MiB */
     size_t memory_limit;      /* received bytes held in memory before
-                                     spilling; 0: 1 GiB */
+                                 spilling; 0: 1 GiB */
     const char *spill_dir;    /* NULL: $TMPDIR or /tmp */
     double timeout_s;         /* 0: 300 s */
     int world_rank;           /* this rank in MPI_COMM_WORLD, for messages */

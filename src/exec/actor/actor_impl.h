@@ -40,18 +40,18 @@ enum job_kind {
     JOB_BATCH,   /* process_batch over its inputs */
     JOB_LOAD,    /* its outputs read back from its part file */
     JOB_INSERT,  /* a shuffle stage's insert batch: its rows
-                                 cut into chunks per partition */
+                    cut into chunks per partition */
     JOB_EXTRACT, /* a shuffle round's partition, extracted */
 };
 
 /* Where a job's input is. */
 enum input_source {
     INPUT_HERE,   /* in this rank's store (a reference), or a
-                                 seed the job makes itself */
+                     seed the job makes itself */
     INPUT_PULLED, /* pulled from its owner: the job's own copy,
-                                 verified, freed with the job */
+                     verified, freed with the job */
     INPUT_ARENA,  /* read in place in the owner's node arena,
-                                 verified */
+                     verified */
 };
 
 /* What a batch read and made, for its result and its tasks' perf. */
@@ -80,7 +80,7 @@ struct job {
     struct chunk *chunks;      /* insert: the rows to send */
     size_t nchunks;
     uint64_t load_sum; /* JOB_LOAD: the part file's checksum,
-                                     from the journal */
+                          from the journal */
     uint64_t part_sum; /* the part file this batch wrote */
     struct io_job *io; /* ... or that the I/O thread writes */
     char *rejects;     /* the summary of its rejects, or NULL */
@@ -113,7 +113,7 @@ struct compute {
     int started;
     pthread_cond_t cond; /* wakes the compute thread */
     pthread_cond_t room; /* wakes it when it waits for room:
-                                          the I/O queue, the shuffle backlog */
+                            the I/O queue, the shuffle backlog */
     struct job *ready, **ready_tail;
     int running;       /* it has a job */
     double idle_since; /* it went idle */
@@ -144,7 +144,7 @@ struct wn_actor {
     struct job *done;       /* jobs run, for the main thread */
     struct io_job *durable; /* part files written, likewise */
     _Atomic int ndone;      /* on `done` or `durable`: checked
-                                          unlocked */
+                               unlocked */
     int stop;
     struct compute *compute;
     struct io *io;
@@ -166,7 +166,7 @@ struct shuffle_member {
     int failed; /* error says why */
     char error[1024];
     struct job *waiting;    /* extracts waiting for the round,
-                                          newest first */
+                               newest first */
     _Atomic size_t backlog; /* bytes inserted, not yet sent */
 };
 

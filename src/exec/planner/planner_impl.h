@@ -126,7 +126,7 @@ int stop_past_deadline(const struct stop *st);
 struct checkpoint {
     struct wn_ckpt *ck; /* the checkpoint, or NULL */
     int replay;         /* a finished stage whose outputs are only
-                                 loaded (resume), -1 none */
+                           loaded (resume), -1 none */
     int journal_dirty;  /* records appended since the last sync */
     /* Part files still being written (their batches' results came with
      * part_pending): per stage, and in all.  A batch is journaled when its
