@@ -106,7 +106,8 @@ int wn_jl_reader_open_range(struct wn_jl_reader *r, const struct wn_jl_file *f,
 
 /* The bytes of text file f holds, estimated without decompressing: a
  * plain file's size; a zstd file's first frame's content size times the
- * file's size over that frame's (when the frame header holds it); a gzip
+ * file's size over that frame's (when the frame header holds it; scaled
+ * only when the frame ends within the first 64 KiB); a gzip
  * file's last member's ISIZE trailer (its size mod 2^32, taken up to the
  * next value at least the file's size); else WN_JL_RATIO times the size on
  * disk.  Grouping uses it, so a small compressed file holding much text
