@@ -481,6 +481,13 @@ static int rj_init(struct wn_stage *st, const struct wn_params *params, wn_error
     rj->listed = 1;
     if (group_files(st, rj, err) < 0)
         return -1;
+    /* Ranges make tasks of lines, not files: a tiny blocksize on a large
+     * file could ask for more seed tasks than the runner takes. */
+    if (rj->ngroups > (UINT64_C(1) << 24))
+        return wn_params_refuse(params, "blocksize", err,
+                                "%lld makes %zu tasks of the input, more than 2^24 (16777216): "
+                                "raise it",
+                                rj->blocksize, rj->ngroups);
     return wn_stage_set_seeds(st, rj->ngroups, err);
 }
 
