@@ -228,9 +228,14 @@ static ssize_t reader_fill(struct wn_jl_reader *r, wn_error_t *err)
         return n;
     }
     if (!r->zd) {
-        ssize_t n = read(r->fd, dst, room > (1u << 30) ? (1u << 30) : room);
+        if (room > (1u << 30))
+            room = 1u << 30;
+        if (r->ranged && room > r->left)
+            room = (size_t)r->left;
+        ssize_t n = room ? read(r->fd, dst, room) : 0;
         if (n < 0)
             return wn_errprintf(err, "%s: %s", path, strerror(errno));
+        r->left -= r->ranged ? (uint64_t)n : 0;
         return n;
     }
     ZSTD_outBuffer out = {dst, room, 0};
@@ -300,6 +305,131 @@ int wn_jl_reader_line(struct wn_jl_reader *r, const char **line, size_t *n, wn_e
             wn_stage_check_input(r->file->stage, r->file->index, r->fd, err) < 0)
             return -1; /* changed while it was read */
     }
+}
+
+int wn_jl_reader_open_range(struct wn_jl_reader *r, const struct wn_jl_file *f,
+                            const struct wn_jl_range *rg, wn_error_t *err)
+{
+    if (wn_jl_reader_open(r, f, err) < 0)
+        return -1;
+    errno = EINVAL;
+    if (f->comp != WN_JL_PLAIN || rg->line == 0)
+        return wn_errprintf(err, "%s: a range of a compressed file, or of line 0", f->path);
+    if (rg->off > 0 && lseek(r->fd, (off_t)rg->off, SEEK_SET) < 0)
+        return wn_errprintf(err, "%s: seek to byte %" PRIu64 ": %s", f->path, rg->off,
+                            strerror(errno));
+    r->ranged = 1;
+    r->left = rg->len;
+    r->line = rg->line - 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------ ranges -- */
+
+static int push_range(struct wn_jl_range **v, size_t *n, size_t *cap, uint64_t off, uint64_t len,
+                      uint64_t line, wn_error_t *err)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        struct wn_jl_range *t = realloc(*v, c * sizeof(**v));
+        if (!t)
+            return wn_errprintf(err, "out of memory");
+        *v = t;
+        *cap = c;
+    }
+    (*v)[(*n)++] = (struct wn_jl_range){off, len, line};
+    return 0;
+}
+
+int wn_jl_cut(const struct wn_jl_file *f, uint64_t blocksize, struct wn_jl_range **ranges,
+              size_t *n, wn_error_t *err)
+{
+    struct wn_jl_range *v = NULL;
+    size_t nv = 0, cap = 0;
+    uint64_t start = 0, start_line = 1, lines = 0, pos = 0;
+    int rc = 0;
+    char *buf = malloc(JL_CHUNK);
+    int fd = buf ? open(f->path, O_RDONLY | O_CLOEXEC) : -1;
+    if (!buf)
+        rc = wn_errprintf(err, "out of memory");
+    else if (fd < 0)
+        rc = wn_errprintf(err, "%s: %s", f->path, strerror(errno));
+    else if (f->stage)
+        rc = wn_stage_check_input(f->stage, f->index, fd, err);
+    if (blocksize == 0)
+        blocksize = 1;
+    for (ssize_t got = 1; rc == 0 && got > 0;) {
+        if ((got = read(fd, buf, JL_CHUNK)) < 0) {
+            rc = wn_errprintf(err, "%s: %s", f->path, strerror(errno));
+            break;
+        }
+        for (const char *p = buf, *end = buf + got, *nl; (nl = memchr(p, '\n', (size_t)(end - p)));
+             p = nl + 1) {
+            uint64_t after = pos + (uint64_t)(nl + 1 - buf);
+            lines++;
+            if (after - start >= blocksize) {
+                if ((rc = push_range(&v, &nv, &cap, start, after - start, start_line, err)) < 0)
+                    break;
+                start = after;
+                start_line = lines + 1;
+            }
+        }
+        pos += (uint64_t)got;
+    }
+    if (rc == 0 && (start < pos || nv == 0))
+        rc = push_range(&v, &nv, &cap, start, pos - start, start_line, err);
+    /* The ranges hold the bytes read now: the file must be the one listed. */
+    if (rc == 0 && f->stage)
+        rc = wn_stage_check_input(f->stage, f->index, fd, err);
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    if (rc < 0) {
+        free(v);
+        return -1;
+    }
+    *ranges = v;
+    *n = nv;
+    return 0;
+}
+
+/* ---------------------------------------------------------- text size -- */
+
+uint64_t wn_jl_text_size(const struct wn_jl_file *f)
+{
+    uint64_t size = f->size, est = size * WN_JL_RATIO;
+    if (f->comp == WN_JL_PLAIN)
+        return size;
+    if (size > UINT64_MAX / WN_JL_RATIO)
+        est = UINT64_MAX;
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return est; /* the reader names the error */
+    unsigned char head[1u << 16];
+    if (f->comp == WN_JL_GZIP && size >= 18) {
+        unsigned char t[4];
+        if (pread(fd, t, 4, (off_t)(size - 4)) == 4) {
+            uint64_t isize =
+                (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24;
+            while (isize < size && isize <= UINT64_MAX - (UINT64_C(1) << 32))
+                isize += UINT64_C(1) << 32;
+            est = isize;
+        }
+    } else if (f->comp == WN_JL_ZSTD) {
+        ssize_t got = pread(fd, head, sizeof(head), 0);
+        unsigned long long fcs =
+            got > 0 ? ZSTD_getFrameContentSize(head, (size_t)got) : ZSTD_CONTENTSIZE_ERROR;
+        if (fcs != ZSTD_CONTENTSIZE_ERROR && fcs != ZSTD_CONTENTSIZE_UNKNOWN) {
+            /* Several frames: the first's ratio stands for the file's. */
+            size_t c = ZSTD_findFrameCompressedSize(head, (size_t)got);
+            long double e = (long double)fcs;
+            if (!ZSTD_isError(c) && c > 0 && c < size)
+                e = e * (long double)size / (long double)c;
+            est = e >= (long double)UINT64_MAX ? UINT64_MAX : (uint64_t)e;
+        }
+    }
+    close(fd);
+    return est;
 }
 
 /* ------------------------------------------------------------ layout -- */

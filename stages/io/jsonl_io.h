@@ -73,6 +73,8 @@ struct wn_jl_reader {
     size_t cap, pos, len, scan;
     int eof;
     uint64_t line; /* of the last line returned */
+    int ranged;    /* plain, reading one range: left bytes remain */
+    uint64_t left;
 };
 
 int wn_jl_reader_open(struct wn_jl_reader *r, const struct wn_jl_file *f, wn_error_t *err);
@@ -81,6 +83,37 @@ int wn_jl_reader_open(struct wn_jl_reader *r, const struct wn_jl_file *f, wn_err
  * '\n'; a last line without one counts too; r->line is its number (from 1). */
 int wn_jl_reader_line(struct wn_jl_reader *r, const char **line, size_t *n, wn_error_t *err);
 void wn_jl_reader_close(struct wn_jl_reader *r); /* also after a failed open */
+
+/* Bytes [off, off + len) of a plain file, whose first line is number
+ * `line` (from 1): a piece of a file read as one task. */
+struct wn_jl_range {
+    uint64_t off, len, line;
+};
+
+/* Cuts plain file f into ranges of at least blocksize bytes (the last may
+ * be shorter), each ending just after a '\n' (the file's last one may end
+ * without), so a line crossing a cut belongs to the range where it
+ * starts, and a line longer than blocksize is a range by itself.  One
+ * pass of memchr over the file counts the lines, so each range's first
+ * line number is known before any is read.  An empty file is one empty
+ * range.  *ranges is malloc'd.  Returns 0, or -1 (err names the file). */
+int wn_jl_cut(const struct wn_jl_file *f, uint64_t blocksize, struct wn_jl_range **ranges,
+              size_t *n, wn_error_t *err);
+/* wn_jl_reader_open for range rg of plain file f: lines numbered from
+ * rg->line, the end of the range read as the end of the file. */
+int wn_jl_reader_open_range(struct wn_jl_reader *r, const struct wn_jl_file *f,
+                            const struct wn_jl_range *rg, wn_error_t *err);
+
+/* The bytes of text file f holds, estimated without decompressing: a
+ * plain file's size; a zstd file's first frame's content size times the
+ * file's size over that frame's (when the frame header holds it; scaled
+ * only when the frame ends within the first 64 KiB); a gzip
+ * file's last member's ISIZE trailer (its size mod 2^32, taken up to the
+ * next value at least the file's size); else WN_JL_RATIO times the size on
+ * disk.  Grouping uses it, so a small compressed file holding much text
+ * is not a small task. */
+#define WN_JL_RATIO 4
+uint64_t wn_jl_text_size(const struct wn_jl_file *f);
 
 /* An output file written under a temporary name in its directory (made
  * when missing) and renamed over `path` by commit after an fsync

@@ -18,13 +18,23 @@
  *             checked against the list when opened and when read to its
  *             end: one that changed during the run fails its batch.
  *   tasks     the files are grouped greedily, in list order: a file joins
- *             the current group unless that would take the group's size on
- *             disk (compressed, for compressed files) past `blocksize`; a
- *             larger file is a group by itself, as a file never splits.
+ *             the current group unless that would take the group's text
+ *             past `blocksize` bytes; a compressed file counts the text it
+ *             holds, estimated from its header or trailer without
+ *             decompressing (wn_jl_text_size), so a small .zst holding
+ *             much text is not a small task, and it never splits.  A plain
+ *             file larger than blocksize is cut into ranges of at least
+ *             blocksize bytes ending at a '\n' (wn_jl_cut: one memchr pass
+ *             at init counts the lines, so each range knows its first
+ *             line's number and ids are those of a whole-file read), a
+ *             group each; a line crossing a cut belongs to the range where
+ *             it starts.  Not when a later write_jsonl writes the files
+ *             back: it needs each file whole in one task.
  *             Each group is one output task, even one without a good line
  *             (its batch has the columns and no rows), so task positions
  *             depend on the files only; its metadata "files" is "FIRST
- *             COUNT", the indices of its files (what write_jsonl writes).
+ *             COUNT", the indices of its files (what write_jsonl writes;
+ *             a range's is its file, COUNT 1).
  *             The stage asks the runner for one seed task per group
  *             (wn_stage_set_seeds), so the groups are read by as many
  *             actors at once; seed i yields group i, and an input task
@@ -74,13 +84,21 @@
 #include "builtin.h"
 #include "io/jsonl_io.h"
 
+/* One output task: files [first, end), or when ranged range rg of file
+ * first (end = first + 1). */
+struct rj_group {
+    size_t first, end;
+    int ranged;
+    struct wn_jl_range rg;
+};
+
 struct read_jsonl {
     char *input, *text_field, *id_field; /* id_field NULL: none */
     long long blocksize;
     struct wn_jl_list list; /* made at init */
     int listed;
-    size_t ngroups;
-    size_t *group_first; /* ngroups + 1 file indices */
+    size_t ngroups, cap;
+    struct rj_group *groups;
 };
 
 /* ------------------------------------------------------------ parsing -- */
@@ -292,10 +310,11 @@ static int take_line(struct wn_stage *st, const struct read_jsonl *rj, const str
 }
 
 static int read_file(struct wn_stage *st, const struct read_jsonl *rj, const struct wn_jl_file *f,
-                     uint64_t fidx, struct rj_cols *c, uint64_t *nrej, wn_error_t *err)
+                     const struct wn_jl_range *rg, uint64_t fidx, struct rj_cols *c, uint64_t *nrej,
+                     wn_error_t *err)
 {
     struct wn_jl_reader r;
-    int rc = wn_jl_reader_open(&r, f, err);
+    int rc = rg ? wn_jl_reader_open_range(&r, f, rg, err) : wn_jl_reader_open(&r, f, err);
     const char *line = NULL;
     size_t n = 0;
     while (rc == 0 && (rc = wn_jl_reader_line(&r, &line, &n, err)) == 1)
@@ -306,17 +325,19 @@ static int read_file(struct wn_stage *st, const struct read_jsonl *rj, const str
 
 /* --------------------------------------------------------------- stage -- */
 
-/* Emits the task of files [first, end): their good lines, in order. */
-static int emit_group(struct wn_stage *st, const struct read_jsonl *rj, size_t first, size_t end,
+/* Emits the task of group g: its good lines, in order. */
+static int emit_group(struct wn_stage *st, const struct read_jsonl *rj, const struct rj_group *g,
                       struct wn_task_list *out, wn_error_t *err)
 {
+    size_t first = g->first, end = g->end;
     struct rj_cols c;
     struct wn_batch *b = new_batch(rj, &c, err);
     if (!b)
         return -1;
     uint64_t nrej = 0;
     for (size_t i = first; i < end; i++)
-        if (read_file(st, rj, &rj->list.files[i], i, &c, &nrej, err) < 0) {
+        if (read_file(st, rj, &rj->list.files[i], g->ranged ? &g->rg : NULL, i, &c, &nrej, err) <
+            0) {
             wn_batch_destroy(b);
             return -1;
         }
@@ -351,9 +372,71 @@ static int rj_process(struct wn_stage *st, struct wn_task *const *in, size_t n,
             end = first + 1;
         }
         for (size_t g = first; g < end && rc == 0; g++)
-            rc = emit_group(st, rj, rj->group_first[g], rj->group_first[g + 1], out, err);
+            rc = emit_group(st, rj, &rj->groups[g], out, err);
     }
     return rc;
+}
+
+/* ------------------------------------------------------------ groups -- */
+
+static struct rj_group *new_group(struct read_jsonl *rj, wn_error_t *err)
+{
+    if (rj->ngroups == rj->cap) {
+        size_t c = rj->cap ? 2 * rj->cap : 16;
+        struct rj_group *t = realloc(rj->groups, c * sizeof(*t));
+        if (!t) {
+            wn_errprintf(err, "out of memory");
+            return NULL;
+        }
+        rj->groups = t;
+        rj->cap = c;
+    }
+    struct rj_group *g = &rj->groups[rj->ngroups++];
+    memset(g, 0, sizeof(*g));
+    return g;
+}
+
+/* The groups, in list order: files join the open group while its text
+ * (wn_jl_text_size) stays within blocksize; a plain file larger than
+ * blocksize is cut into ranges (wn_jl_cut), a group each, unless a later
+ * write_jsonl needs whole files per task. */
+static int group_files(struct wn_stage *st, struct read_jsonl *rj, wn_error_t *err)
+{
+    const uint64_t bs = (uint64_t)rj->blocksize;
+    const int split = !wn_stage_later_param(st, "write_jsonl", "output");
+    struct rj_group *cur = NULL;
+    uint64_t size = 0;
+    for (size_t i = 0; i < rj->list.n; i++) {
+        const struct wn_jl_file *f = &rj->list.files[i];
+        uint64_t text = wn_jl_text_size(f);
+        if (split && f->comp == WN_JL_PLAIN && f->size > bs) {
+            struct wn_jl_range *rg = NULL;
+            size_t nrg = 0;
+            if (wn_jl_cut(f, bs, &rg, &nrg, err) < 0)
+                return wn_errprefix(err, "parameter 'input'");
+            for (size_t k = 0; k < nrg; k++) {
+                struct rj_group *g = new_group(rj, err);
+                if (!g) {
+                    free(rg);
+                    return -1;
+                }
+                *g = (struct rj_group){i, i + 1, 1, rg[k]};
+            }
+            free(rg);
+            cur = NULL;
+            continue;
+        }
+        if (cur && size + text <= bs && size + text >= size) {
+            cur->end = i + 1;
+            size += text;
+            continue;
+        }
+        if (!(cur = new_group(rj, err)))
+            return -1;
+        *cur = (struct rj_group){i, i + 1, 0, {0, 0, 0}};
+        size = text;
+    }
+    return 0;
 }
 
 static void rj_fini(struct wn_stage *st)
@@ -363,7 +446,7 @@ static void rj_fini(struct wn_stage *st)
         free(rj->input);
         free(rj->text_field);
         free(rj->id_field);
-        free(rj->group_first);
+        free(rj->groups);
         if (rj->listed)
             wn_jl_list_free(&rj->list);
         free(rj);
@@ -396,20 +479,15 @@ static int rj_init(struct wn_stage *st, const struct wn_params *params, wn_error
     if (wn_jl_list_inputs(st, rj->input, &rj->list, err) < 0)
         return wn_errprefix(err, "parameter 'input'");
     rj->listed = 1;
-    if (!(rj->group_first = malloc((rj->list.n + 1) * sizeof(*rj->group_first))))
-        return wn_errprintf(err, "out of memory");
-    uint64_t size = 0;
-    rj->group_first[0] = 0;
-    rj->ngroups = 0;
-    for (size_t i = 0; i < rj->list.n; i++) {
-        if (i > rj->group_first[rj->ngroups] &&
-            size + rj->list.files[i].size > (uint64_t)rj->blocksize) {
-            rj->group_first[++rj->ngroups] = i;
-            size = 0;
-        }
-        size += rj->list.files[i].size;
-    }
-    rj->group_first[++rj->ngroups] = rj->list.n;
+    if (group_files(st, rj, err) < 0)
+        return -1;
+    /* Ranges make tasks of lines, not files: a tiny blocksize on a large
+     * file could ask for more seed tasks than the runner takes. */
+    if (rj->ngroups > (UINT64_C(1) << 24))
+        return wn_params_refuse(params, "blocksize", err,
+                                "%lld makes %zu tasks of the input, more than 2^24 (16777216): "
+                                "raise it",
+                                rj->blocksize, rj->ngroups);
     return wn_stage_set_seeds(st, rj->ngroups, err);
 }
 
@@ -418,7 +496,8 @@ static const struct wn_param_spec read_jsonl_params[] = {
      "directory (searched recursively for *.jsonl, *.jsonl.gz, *.jsonl.zst), glob pattern "
      "or file"},
     {"blocksize", WN_PARAM_INT, "1073741824",
-     "bytes of input files (on disk) per output task; a file never splits"},
+     "bytes of text per output task: small files are grouped, larger plain files cut at line "
+     "ends (unless a write_jsonl follows), compressed ones counted by their text"},
     {"text_field", WN_PARAM_STRING, "${text_field}",
      "string field read into the str column of its name (default: the pipeline's)"},
     {"id_field", WN_PARAM_STRING, "${id_field}",

@@ -54,14 +54,15 @@ like "$(cat f4/duplicate_groups.jsonl)" '"id": 12345, "group": [0-9]+, "kept": f
 [ -f f4/dedup/e.jsonl ] && [ "$(wc -l <f4/dedup/e.jsonl)" = 3 ]
 ok $? "a file without duplicates is copied whole"
 
-# The same bytes on 1 and 2 ranks, with one task per file and other batch sizes.
+# The same bytes on 1 and 2 ranks, with blocksize 1 (plain files cut into a
+# task per line, compressed ones a task each) and other batch sizes.
 out=$("$WINNOW" run "$EX/fuzzy-dedup.yaml" --set input=in --set output=f1 $IDS --progress off 2>&1)
 ok $? "the same alone (1 rank)" || diag "$out"
 out=$(mpirun_np 2 "$WINNOW" run "$EX/fuzzy-dedup.yaml" --set input=in --set output=f2 $IDS \
       --set stages.read_jsonl.params.blocksize=1 --set stages.minhash.batch_size=2 \
       --set stages.lsh.batch_size=1 --set stages.buckets_to_edges.batch_size=3 \
       --set stages.lsh.params.bands_per_iteration=3 --progress off 2>&1)
-ok $? "on 2 ranks, one task per file, other batch sizes and band iteration" || diag "$out"
+ok $? "on 2 ranks, a task per line or compressed file, other batch sizes and band iteration" || diag "$out"
 diff -r f4/dedup f1/dedup >/dev/null && cmp -s f4/duplicate_groups.jsonl f1/duplicate_groups.jsonl
 ok $? "byte-identical outputs on 4 ranks and 1"
 diff -r f4/dedup f2/dedup >/dev/null && cmp -s f4/duplicate_groups.jsonl f2/duplicate_groups.jsonl
@@ -77,7 +78,7 @@ ok $st "jaccard_threshold 0.8 with 25 x 10 bands, 4 ranks" || diag "$out"
 r=$(check_dedup t4 fuzzy); ok $? "... the dedup output checks: $r"
 out=$("$WINNOW" run "$EX/fuzzy-dedup.yaml" --set input=in --set output=t1 $IDS $T \
       --set stages.read_jsonl.params.blocksize=1 --progress off 2>&1)
-ok $? "... 1 rank, one task per file" || diag "$out"
+ok $? "... 1 rank, a task per line or compressed file" || diag "$out"
 diff -r t4/dedup t1/dedup >/dev/null && cmp -s t4/duplicate_groups.jsonl t1/duplicate_groups.jsonl
 ok $? "... byte-identical outputs"
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -434,7 +435,6 @@ static void test_blocksize(void)
         const char *files;
     } cases[] = {
         {15000, "0,1|2,3"},
-        {1, "0|1|2|3"},
         {1073741824, "0,1,2,3"},
         {(long long)(sz[0] + sz[1]), "0,1|2|3"},
         {(long long)(sz[0] + sz[1] - 1), "0|1|2|3"},
@@ -447,6 +447,33 @@ static void test_blocksize(void)
         is(got, cases[i].files, "blocksize %lld: tasks of files %s", cases[i].bs, cases[i].files);
         wn_task_list_free(&out);
     }
+    /* Blocksize 1 cuts every plain file at each line: a task per line,
+     * with the rows, ids and bytes of the one-task read. */
+    struct wn_task_list one;
+    FMT(params, "input: \"%s/g\", blocksize: 1073741824", tmp);
+    if (rj_read(params, &one, &err) < 0 || one.n != 1)
+        BAIL_OUT("one task: %s", err.text);
+    FMT(params, "input: \"%s/g\", blocksize: 1", tmp);
+    ok(rj_read(params, &out, &err) == 0, "blocksize 1 (%s)", err.text);
+    uint64_t r = 0, nrows = wn_batch_nrows(one.tasks[0]->batch), bad = 0;
+    const struct wn_column *id1 = col(one.tasks[0], "_curator_dedup_id");
+    const struct wn_column *raw1 = col(one.tasks[0], "_raw");
+    for (size_t t = 0; t < out.n; t++) {
+        const struct wn_column *id = col(out.tasks[t], "_curator_dedup_id");
+        const struct wn_column *raw = col(out.tasks[t], "_raw");
+        bad += id->nrows != 1;
+        for (uint64_t k = 0; k < id->nrows; k++, r++) {
+            size_t len;
+            const char *s = wn_col_str(raw, k, &len);
+            bad +=
+                r >= nrows || wn_col_u64(id)[k] != wn_col_u64(id1)[r] || !str_is(raw1, r, s, len);
+        }
+    }
+    ok(out.n == nrows && r == nrows && bad == 0,
+       "blocksize 1: %zu tasks of one row each, the %" PRIu64 " rows, ids and bytes of one task",
+       out.n, nrows);
+    wn_task_list_free(&out);
+    wn_task_list_free(&one);
     size_t ten[3] = {10000, 10000, 10000};
     sized_files("g3", ten, 3, sz);
     FMT(params, "input: \"%s/g3\", blocksize: 15000", tmp);
