@@ -4,7 +4,11 @@
 # each, through a stage doing 40 ms of work per task, then a pass-through
 # and a sum) with --checkpoint and without, alternating, best of 3 each.
 # Every batch's outputs go to an HDF5 part file and the journal is synced
-# once per poll.  Ends with: checkpoint: ratio <R> on/off
+# once per poll.  The checkpointed runs are made under each part-file
+# compression (executor.checkpoint_compression) in $COMPRESSIONS (default
+# "none deflate:1 deflate:6"), each line with the checkpoint's bytes.
+# Ends with a line per compression:
+#   checkpoint: ratio <R> on/off, <B> bytes, compression <C>
 set -eu
 build=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -22,20 +26,30 @@ stages:
   - {name: pass, type: $plugin:noop, batch_size: 1}
   - {name: total, type: $plugin:sum, batch_size: 4}
 YAML
-run() { # [--checkpoint DIR] -> the run's wall seconds (MPI start-up excluded)
+run() { # [--checkpoint DIR ...] -> the run's wall seconds (MPI start-up excluded)
     mpirun -np 4 --oversubscribe --bind-to none "$build/winnow" run "$tmp/p.yaml" \
         --progress off --stats "$tmp/s.json" "$@" >/dev/null
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_s"])' "$tmp/s.json"
 }
-best_off=1e9 best_on=1e9
+compressions=${COMPRESSIONS:-none deflate:1 deflate:6}
+best_off=1e9
+declare -A best_on bytes
+for c in $compressions; do best_on[$c]=1e9; done
 for i in 1 2 3; do
     off=$(run)
-    rm -rf "$tmp/ck"
-    on=$(run --checkpoint "$tmp/ck")
-    files=$(find "$tmp/ck/stages" -name 'part-*.h5' | wc -l)
-    bytes=$(du -sb "$tmp/ck" | cut -f1)
-    echo "run $i: off ${off} s, on ${on} s ($files part files, $bytes bytes)"
     best_off=$(python3 -c "print(min($best_off, $off))")
-    best_on=$(python3 -c "print(min($best_on, $on))")
+    line="run $i: off ${off} s"
+    for c in $compressions; do
+        rm -rf "$tmp/ck"
+        on=$(run --checkpoint "$tmp/ck" --set executor.checkpoint_compression=$c)
+        files=$(find "$tmp/ck/stages" -name 'part-*.h5' | wc -l)
+        bytes[$c]=$(du -sb "$tmp/ck" | cut -f1)
+        line="$line; $c ${on} s ($files part files, ${bytes[$c]} bytes)"
+        best_on[$c]=$(python3 -c "print(min(${best_on[$c]}, $on))")
+    done
+    echo "$line"
 done
-python3 -c "print('checkpoint: ratio %.2f on/off (%.2f s vs %.2f s)' % ($best_on / $best_off, $best_on, $best_off))"
+for c in $compressions; do
+    python3 -c "print('checkpoint: ratio %.2f on/off (%.2f s vs %.2f s), %d bytes, compression %s' %
+                      (${best_on[$c]} / $best_off, ${best_on[$c]}, $best_off, ${bytes[$c]}, '$c'))"
+done

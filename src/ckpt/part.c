@@ -710,6 +710,10 @@ void wn_part_quiesce(void)
 int wn_part_write(const char *path, const struct wn_part_info *info, struct wn_task *const *tasks,
                   size_t n, int deflate, const uint64_t *known, uint64_t *sum, wn_error_t *err)
 {
+    if (deflate < 0 || deflate > 9) {
+        errno = EINVAL;
+        return wn_errprintf(err, "%s: deflate level %d: expected 0 (none) to 9", path, deflate);
+    }
     struct wn_h5img img;
     pthread_mutex_lock(&h5_lock);
     int rc = part_build(path, info, tasks, n, deflate, known, &img, err);

@@ -51,7 +51,9 @@ struct wn_part_info {
 };
 
 /* Writes tasks[0..n) to path (via path.tmp.PID, fsync, rename).  deflate
- * 0 stores columns uncompressed, 1..9 compresses them.  *sum (may be
+ * 0 stores columns uncompressed, 1..9 compresses them (HDF5's deflate
+ * filter, chunked), any other level is refused (EINVAL).  The file's
+ * checksum covers the compressed bytes, as they are on disk.  *sum (may be
  * NULL) receives the file's checksum.  A caller that has the tasks'
  * packed buffers already passes their XXH3-64 in *known instead of NULL,
  * and the tasks are not packed again.  A full disk is an error naming the

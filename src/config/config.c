@@ -63,6 +63,8 @@ const struct field config_exec_fields[] = {
     {"shuffle_spill_dir", F_STR, EXEC(shuffle_spill_dir), 0, 0, "a path", NULL, 0, NULL},
     {"shuffle_timeout", F_DOUBLE, EXEC(shuffle_timeout), 0, 1, "a number > 0", "300", 0, NULL},
     {"heartbeat_timeout", F_DOUBLE, EXEC(heartbeat_timeout), 0, 1, "a number > 0", "300", 0, NULL},
+    {"checkpoint_compression", F_ZLEVEL, EXEC(checkpoint_compression), 0, 0,
+     "none, deflate or deflate:LEVEL (LEVEL 1 to 9)", "deflate:1", 0, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL},
 };
 
@@ -119,6 +121,20 @@ static int is_plugin_path(const char *s)
     const char *colon = strrchr(s, ':');
     size_t len = colon ? (size_t)(colon - s) : strlen(s);
     return memchr(s, '/', len) || (len > 3 && !memcmp(s + len - 3, ".so", 3));
+}
+
+/* "none" 0, "deflate" 1, "deflate:N" N for one digit N from 1 to 9;
+ * anything else -1.  HDF5's deflate filter takes levels 0 to 9, and 0
+ * would chunk every dataset for no gain: "none" says it plainly. */
+static int zlevel_parse(const char *s)
+{
+    if (!strcmp(s, "none"))
+        return 0;
+    if (!strcmp(s, "deflate"))
+        return 1;
+    if (!strncmp(s, "deflate:", 8) && s[8] >= '1' && s[8] <= '9' && !s[9])
+        return s[8] - '0';
+    return -1;
 }
 
 /* Sets field f of base from text; on failure fills why, returns -1. */
@@ -182,6 +198,16 @@ int config_field_set(const struct field *f, void *base, const char *text, unsign
     }
     case F_BOOL:
         return wn_param_parse(WN_PARAM_BOOL, text, flags, (int *)p, why, whylen);
+    case F_ZLEVEL: {
+        int level = zlevel_parse(text);
+        if (wn_yaml_is_null(text, flags) || level < 0) {
+            wn_param_why(why, whylen, f->expect, text, flags);
+            errno = EINVAL;
+            return -1;
+        }
+        *(int *)p = level;
+        return 0;
+    }
     }
     return -1;
 nomem:

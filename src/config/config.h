@@ -72,6 +72,10 @@ struct wn_executor_config {
     double heartbeat_timeout;    /* s, > 0, default 300: a rank silent this
                                  long (nothing reached rank 0) ends the
                                  run (src/exec/planner/hang.c)              */
+    int checkpoint_compression;  /* 0: part files' columns stored as they
+                                    are; 1..9: HDF5 deflate at that level
+                                    (default 1).  Not in the resume hash:
+                                    a reader takes either */
 };
 
 struct wn_stage_config {

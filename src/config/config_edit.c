@@ -164,6 +164,12 @@ static void put_field(FILE *out, const char *indent, const struct field *f, cons
     case F_BOOL:
         fprintf(out, "%s%s: %s\n", indent, f->key, *(const int *)p ? "true" : "false");
         return;
+    case F_ZLEVEL:
+        if (*(const int *)p)
+            fprintf(out, "%s%s: deflate:%d\n", indent, f->key, *(const int *)p);
+        else
+            fprintf(out, "%s%s: none\n", indent, f->key);
+        return;
     }
 }
 

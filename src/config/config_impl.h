@@ -27,6 +27,7 @@ enum ftype {
     F_INT,    /* int, >= min, <= max (INT_MAX when max is 0) */
     F_DOUBLE, /* double, >= min (> min when excl), <= max (none when 0) */
     F_BOOL,   /* int 0/1 */
+    F_ZLEVEL, /* int; "none" 0, "deflate[:LEVEL]" LEVEL 1..9 (bare: 1) */
 };
 
 struct field {

@@ -443,6 +443,9 @@ BAD_EXECUTOR = [
     ("shuffle_memory_limit", "1e300"), ("shuffle_inflight", "2e15"), ("shuffle_inflight", "1e400"),
     ("shuffle_timeout", "0"), ("reserved_cpus", ".inf"), ("progress_interval", "nan"),
     ("prefetch", "99999999999999999999999"), ("shuffle_spill_dir", "[a, b]"),
+    ("checkpoint_compression", "gzip"), ("checkpoint_compression", "deflate:0"),
+    ("checkpoint_compression", "deflate:10"), ("checkpoint_compression", "DEFLATE"),
+    ("checkpoint_compression", "~"), ("checkpoint_compression", "[deflate]"),
 ]
 BAD_STAGE = [
     ("batch_size", "-1"), ("batch_size", "2.5"), ("batch_size", "2147483648"), ("batch_size", "four"),

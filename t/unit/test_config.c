@@ -173,6 +173,7 @@ static void test_defaults(void)
     ok(x->progress_interval == 10, "default progress_interval 10");
     ok(x->prefetch == 2 && x->max_retries == 2, "default prefetch 2, max_retries 2");
     ok(x->drain_timeout == 60 && x->time_margin == 300, "default drain 60, margin 300");
+    cmp_ok(x->checkpoint_compression, ==, 1, "default checkpoint_compression deflate:1");
     const struct wn_stage_config *s = &cfg->stages[0];
     ok(!strcmp(s->name, "noop") && !s->batch_size && !s->num_workers && !s->num_output_tasks,
        "stage defaults: name = type, batching unset");
@@ -393,6 +394,12 @@ static void test_overrides(void)
     ok(SET("executor.show_progress=no") && cfg->exec.show_progress == 0, "--set executor bool");
     ok(SET("executor.drain_timeout=1.5") && cfg->exec.drain_timeout == 1.5,
        "--set executor double");
+    ok(SET("executor.checkpoint_compression=none") && cfg->exec.checkpoint_compression == 0,
+       "--set executor.checkpoint_compression=none: level 0");
+    ok(SET("executor.checkpoint_compression=deflate") && cfg->exec.checkpoint_compression == 1,
+       "checkpoint_compression=deflate: level 1");
+    ok(SET("executor.checkpoint_compression=deflate:9") && cfg->exec.checkpoint_compression == 9,
+       "checkpoint_compression=deflate:9: level 9");
     struct wn_stage_config *rd = wn_config_stage(cfg, "read");
     ok(SET("stages.read.batch_size=16") && rd->batch_size == 16, "--set stage batch_size");
     ok(SET("stages.read.num_workers=3") && rd->num_workers == 3, "--set num_workers");
@@ -424,6 +431,15 @@ static void test_overrides(void)
     expect_set_error(cfg, "bogus=1", "unknown key 'bogus'");
     expect_set_error(cfg, "nmae=x", "unknown key 'nmae' (did you mean 'name'?)");
     expect_set_error(cfg, "executor.prefetch=-1", "expected an integer from 0 to 1024, got '-1'");
+    for (const char *const *v = (const char *const[]){"deflate:0", "deflate:10", "gzip", "", NULL};
+         *v; v++) {
+        char a[80], msg[160];
+        snprintf(a, sizeof(a), "executor.checkpoint_compression=%s", *v);
+        snprintf(msg, sizeof(msg), "%s%s%s%s",
+                 "expected none, deflate or deflate:LEVEL (LEVEL 1 to 9), ",
+                 **v ? "got '" : "got an empty value", *v, **v ? "'" : "");
+        expect_set_error(cfg, a, msg);
+    }
     expect_set_error(cfg, "executor.prefech=1",
                      "unknown executor key 'prefech' (did you mean 'prefetch'?)");
     expect_set_error(cfg, "executor.show_progress=1",
@@ -569,6 +585,9 @@ static void test_hash(void)
        "same hash across formatting, comments, key order, quoting, flow style");
     ok(h == hash_of("full.yaml", "executor.show_progress=true", "executor.max_retries=9"),
        "executor settings do not count");
+    ok(h == hash_of("full.yaml", "executor.checkpoint_compression=none", NULL) &&
+           h == hash_of("full.yaml", "executor.checkpoint_compression=deflate:6", NULL),
+       "checkpoint_compression does not count (a reader takes either)");
     ok(h == hash_of("full.yaml", "stages.read.resources.cpus=8", "stages.read.num_workers=16"),
        "resources and num_workers do not count");
     ok(h == hash_of("full.yaml", "checkpoint=/elsewhere", "description=new words"),

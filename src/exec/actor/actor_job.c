@@ -514,8 +514,9 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
             io->tasks = out;
             out = (struct wn_task_list)WN_TASK_LIST_INIT;
             j->io = io;
-        } else if (wn_part_write(path, &info, out.tasks, out.n, 0, &known, &j->part_sum, &err) <
-                   0) {
+        } else if (wn_part_write(path, &info, out.tasks, out.n,
+                                 a->run->cfg->exec.checkpoint_compression, &known, &j->part_sum,
+                                 &err) < 0) {
             goto done;
         }
     }

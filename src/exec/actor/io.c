@@ -13,12 +13,12 @@
 /* Writes a queued part file and builds its DURABLE message.  A file that
  * cannot be written fails the run (its outputs may already be another
  * batch's inputs, so the batch cannot simply run again). */
-static void finish_io(struct io_job *io)
+static void finish_io(struct io_job *io, int deflate)
 {
     wn_error_t err = {{0}};
     uint64_t sum = 0;
-    int rc =
-        wn_part_write(io->path, &io->info, io->tasks.tasks, io->tasks.n, 0, &io->known, &sum, &err);
+    int rc = wn_part_write(io->path, &io->info, io->tasks.tasks, io->tasks.n, deflate, &io->known,
+                           &sum, &err);
     size_t elen = rc < 0 ? strlen(err.text) + 1 : 0;
     size_t rlen = rc == 0 && io->rejects ? strlen(io->rejects) + 1 : 0;
     struct wn_msg_durable *m = calloc(1, sizeof(*m) + elen + rlen);
@@ -49,7 +49,7 @@ static void *io_main(void *arg)
         if (!a->io->head)
             a->io->tail = &a->io->head;
         pthread_mutex_unlock(&a->lock);
-        finish_io(io);
+        finish_io(io, a->run->cfg->exec.checkpoint_compression);
         pthread_mutex_lock(&a->lock);
         a->io->queued--;
         pthread_cond_signal(&a->compute->room);
