@@ -66,8 +66,10 @@ extern "C" {
 
 /* Bumped whenever struct wn_stage_ops or the plugin entry point change in
  * a way an old plugin would misread. */
-#define WN_STAGE_ABI 2
-/* Ops tables of ABI 1 end before `partition`; they still load. */
+#define WN_STAGE_ABI 3
+/* Ops tables of ABI 1 end before `partition`; they still load.  ABI 3
+ * keeps ABI 2's table and adds wn_stage_set_columns (column pruning): a
+ * plugin calling it needs a runner of ABI 3 or later. */
 #define WN_STAGE_ABI_MIN 1
 
 struct wn_resources {
@@ -187,6 +189,30 @@ uint32_t wn_stage_round(const struct wn_stage *st);
  * actors at once; seed i carries the metadata "seed" = "i" (decimal).
  * Returns 0 or -1.  Seed 0's id is the one a single seed has. */
 int wn_stage_set_seeds(struct wn_stage *st, uint64_t n, wn_error_t *err);
+
+/* ------------------------------------------------------------- columns -- */
+
+/* wn_stage_set_columns flags: the stage's outputs are its inputs' batches
+ * passed on (maybe with fewer rows: a filter; or with columns added:
+ * minhash), not batches it makes afresh. */
+#define WN_COLUMNS_PASS 1u
+
+/* ABI 3.  From init: the columns the stage reads from its input tasks
+ * (reads, NULL-terminated; NULL for every column) and those its outputs
+ * hold: with WN_COLUMNS_PASS its inputs' columns plus `writes` (those it
+ * adds or replaces), without it only `writes` (NULL for none).  With
+ * every stage's declaration the runner knows which columns a later stage
+ * reads, and drops every other column from a stage's outputs before it
+ * stores them and before they go to the checkpoint (column pruning; the
+ * last stage's outputs are kept whole, and an output keeps at least one
+ * column, so it keeps its row count).  A stage that never calls this,
+ * like every ABI 1 or 2 plugin, reads every column and passes its inputs'
+ * columns on: nothing before it is pruned.  A stage must therefore name
+ * every column it looks at: one it reads undeclared may be gone.
+ * `winnow plan` prints the columns kept after each stage.  Returns 0 or
+ * -1. */
+int wn_stage_set_columns(struct wn_stage *st, const char *const *reads, const char *const *writes,
+                         unsigned flags, wn_error_t *err);
 
 /* --------------------------------------------------------- input files -- */
 

@@ -248,6 +248,9 @@ static int prepare(const struct run_args *a, struct prepared *p)
         ok = 0; /* rank 0 has said why */
     }
     free(listing);
+    /* Every rank ran every init, so each plans the same pruning. */
+    if (ok && wn_stages_plan_columns(p->stages, p->nstages, &err) < 0)
+        ok = 0;
     int all = 0;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (!all) {
@@ -425,6 +428,18 @@ static void print_plan(const struct prepared *p, FILE *out)
                 i == 0 ? "" : " at most (fewer if it gets fewer batches)", n == 1 ? "" : "s");
         for (int k = 0; k < n; k++)
             fprintf(out, "%s%d", k ? "," : " ", ranks[k]);
+        const char *const *keep = NULL;
+        size_t nkeep = 0;
+        if (wn_stage_keeps_all(st, &keep, &nkeep))
+            fprintf(out, "\n     columns kept: all%s",
+                    i + 1 == p->nstages ? " (the last stage)"
+                                        : " (a later stage reads every column)");
+        else if (nkeep == 0)
+            fprintf(out,
+                    "\n     columns kept: none read later (the first stays, for the row count)");
+        else
+            for (size_t k = 0; k < nkeep; k++)
+                fprintf(out, "%s%s", k ? ", " : "\n     columns kept: ", keep[k]);
         fprintf(out, "\n     batches: ");
         if (raft)
             fprintf(out, "one per clique member (%d)\n", n);

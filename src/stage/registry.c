@@ -449,6 +449,7 @@ void wn_stage_destroy(struct wn_stage *st)
     free(st->outputs);
     wn_inputs_destroy(st->own_inputs);
     wn_rejects_free(st);
+    wn_columns_free(st->columns);
     free(st);
 }
 

@@ -31,12 +31,28 @@ struct wn_stage {
     size_t noutputs;
     /* Records the batch being processed rejected (rejects.h). */
     struct wn_rejects *rejects;
+    /* What init declared it reads and writes (wn_stage_set_columns), and
+     * the columns its outputs keep (wn_stages_plan_columns). */
+    struct wn_columns *columns;
 };
 
 struct wn_stage_output {
     char *path;
     enum wn_output_kind kind;
 };
+
+/* Column pruning (wn_stage_set_columns).  After every stage's init, on
+ * every rank alike: works out, back from the last stage, the columns each
+ * stage's outputs must keep for the stages after it.  0 or -1 (out of
+ * memory). */
+int wn_stages_plan_columns(struct wn_stage *const *stages, uint32_t n, wn_error_t *err);
+/* Whether stage st's outputs keep every column (nothing to prune), else
+ * the columns they keep, in *names[0..*n), sorted. */
+int wn_stage_keeps_all(const struct wn_stage *st, const char *const **names, size_t *n);
+/* Drops from batch (NULL is fine) the columns st's outputs do not keep;
+ * at least one column stays.  0 or -1. */
+int wn_stage_prune(const struct wn_stage *st, struct wn_batch *batch, wn_error_t *err);
+void wn_columns_free(struct wn_columns *c);
 
 /* Shuffle stages: the partition count of a stage with ninputs input tasks
  * (total_nparts, else ninputs held to WN_MAX_STAGE_BATCHES / rounds; at

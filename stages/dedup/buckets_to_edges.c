@@ -56,6 +56,10 @@ static int be_init(struct wn_stage *st, const struct wn_params *params, wn_error
                                 id);
     snprintf(e->x, sizeof(e->x), "%s_x", id);
     snprintf(e->y, sizeof(e->y), "%s_y", id);
+    const char *reads[] = {"_band", "_bucket_id", e->id, e->threshold > 0 ? e->sig : NULL, NULL},
+               *writes[] = {e->x, e->y, NULL};
+    if (wn_stage_set_columns(st, reads, writes, 0, err) < 0)
+        return -1;
     return wn_stage_set_shuffle_key(st, e->x, err);
 }
 

@@ -38,7 +38,8 @@ static int cc_init(struct wn_stage *st, const struct wn_params *params, wn_error
                                 id);
     snprintf(c->x, sizeof(c->x), "%s_x", id);
     snprintf(c->y, sizeof(c->y), "%s_y", id);
-    return 0;
+    const char *reads[] = {c->x, c->y, NULL}, *writes[] = {c->id, "_duplicate_group_id", NULL};
+    return wn_stage_set_columns(st, reads, writes, 0, err);
 }
 
 static void cc_fini(struct wn_stage *st)

@@ -34,6 +34,10 @@ static int ex_init(struct wn_stage *st, const struct wn_params *params, wn_error
         return wn_errprintf(err, "out of memory");
     }
     wn_stage_set_data(st, e);
+    const char *reads[] = {e->text_field, ID_COL, NULL},
+               *writes[] = {ID_COL, "_duplicate_group_id", "_kept", NULL};
+    if (wn_stage_set_columns(st, reads, writes, 0, err) < 0)
+        return -1;
     return wn_stage_set_shuffle_key(st, "_hash_lo", err);
 }
 

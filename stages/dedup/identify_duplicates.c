@@ -13,7 +13,8 @@ static int id_init(struct wn_stage *st, const struct wn_params *params, wn_error
     if (!id)
         return wn_errprintf(err, "out of memory");
     wn_stage_set_data(st, id);
-    return 0;
+    const char *reads[] = {id, "_duplicate_group_id", NULL}, *writes[] = {"_kept", NULL};
+    return wn_stage_set_columns(st, reads, writes, WN_COLUMNS_PASS, err);
 }
 
 static void id_fini(struct wn_stage *st)

@@ -107,8 +107,11 @@ static int lsh_init(struct wn_stage *st, const struct wn_params *params, wn_erro
     } else if (strcmp(keep, "false"))
         return wn_params_refuse(params, "keep_signatures", err, "'%s' (auto, true or false)", keep);
     uint32_t rounds = (uint32_t)((l->bands + l->per_round - 1) / l->per_round);
+    const char *reads[] = {l->sig, l->id, NULL},
+               *writes[] = {"_band", "_bucket_id", l->id, l->keep_sig ? l->sig : NULL, NULL};
     if (wn_stage_set_rounds(st, rounds, err) < 0 ||
-        wn_stage_set_shuffle_key(st, "_bucket_id", err) < 0)
+        wn_stage_set_shuffle_key(st, "_bucket_id", err) < 0 ||
+        wn_stage_set_columns(st, reads, writes, 0, err) < 0)
         return -1;
     return 0;
 }

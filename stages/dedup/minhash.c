@@ -166,7 +166,10 @@ static int mh_init(struct wn_stage *st, const struct wn_params *params, wn_error
         !(m->minhash_field = strdup(wn_params_str(params, "minhash_field"))) ||
         mh_perms_init(&m->perms, (size_t)(bands * rows), m->seed) < 0)
         return wn_errprintf(err, "out of memory");
-    return 0;
+    /* Its outputs are its inputs plus the signature; lsh after it reads
+     * only ids and signatures, so the text goes no further. */
+    const char *reads[] = {m->text_field, NULL}, *writes[] = {m->minhash_field, NULL};
+    return wn_stage_set_columns(st, reads, writes, WN_COLUMNS_PASS, err);
 }
 
 /* On a GPU rank, when the stage's resources ask for a GPU: the

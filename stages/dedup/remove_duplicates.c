@@ -61,6 +61,12 @@ static int rd_init(struct wn_stage *st, const struct wn_params *params, wn_error
     int rc = wn_jl_out_init(st, params, 1, err);
     r->cfg = wn_stage_data(st);
     wn_stage_set_data(st, r);
+    /* It reads the documents from the input files again, not from its
+     * input tasks, which carry only the groups. */
+    const char *reads[] = {ID_COL, "_duplicate_group_id", "_kept", NULL},
+               *writes[] = {"path", "documents", "removed", NULL};
+    if (rc == 0 && wn_stage_set_columns(st, reads, writes, 0, err) < 0)
+        rc = -1;
     return rc;
 }
 

@@ -603,7 +603,11 @@ static int filter_init(struct wn_stage *st, const struct wn_params *params, enum
         return wn_errprintf(err, "out of memory");
     wn_stage_set_data(st, f);
     f->kind = kind;
-    return read_params(f, params, lo_key, hi_key, err);
+    if (read_params(f, params, lo_key, hi_key, err) < 0)
+        return -1;
+    /* A filter passes its inputs' rows on, with every column. */
+    const char *reads[] = {f->text_field, NULL}, *writes[] = {f->score_field, NULL};
+    return wn_stage_set_columns(st, reads, writes, WN_COLUMNS_PASS, err);
 }
 
 /* Checks input i's columns; NULL (err filled) when they are unusable. */

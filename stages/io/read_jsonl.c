@@ -488,6 +488,16 @@ static int rj_init(struct wn_stage *st, const struct wn_params *params, wn_error
                                 "%lld makes %zu tasks of the input, more than 2^24 (16777216): "
                                 "raise it",
                                 rj->blocksize, rj->ngroups);
+    /* A source: its inputs are seed tasks, with no columns. */
+    const char *reads[] = {NULL}, *writes[] = {rj->text_field,
+                                               rj->id_field ? rj->id_field : "_raw",
+                                               "_curator_dedup_id",
+                                               "_file",
+                                               "_line",
+                                               "_raw",
+                                               NULL};
+    if (wn_stage_set_columns(st, reads, writes, 0, err) < 0)
+        return -1;
     return wn_stage_set_seeds(st, rj->ngroups, err);
 }
 

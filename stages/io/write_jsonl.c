@@ -28,7 +28,10 @@
 
 static int wj_init(struct wn_stage *st, const struct wn_params *params, wn_error_t *err)
 {
-    return wn_jl_out_init(st, params, 0, err);
+    const char *reads[] = {"_file", "_raw", NULL}, *writes[] = {"path", "documents", NULL};
+    if (wn_jl_out_init(st, params, 0, err) < 0)
+        return -1;
+    return wn_stage_set_columns(st, reads, writes, 0, err);
 }
 
 /* Writes rows [*row, ...) of file f (all its rows, which are together) to

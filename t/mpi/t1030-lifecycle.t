@@ -75,9 +75,10 @@ like "$out" "exp.yaml:4:[0-9]+: stage 'probe': parameter 'dir' uses \\\$\\{outpu
 out=$("$WINNOW" run exp.yaml --progress off --set 'stages.probe.dir=${outptu}' 2>&1); st=$?
 like "$out" "unknown variable '\\\$\\{outptu\\}'" "an unknown variable is named"
 
-# Stage ABI: a plugin built for ABI 1 (before shuffle hooks) still loads;
-# one for a newer ABI is refused with a message.
-for abi in 1 99; do
+# Stage ABI: plugins built for ABI 1 (before shuffle hooks) and 2 (before
+# column declarations) still load; one for a newer ABI is refused with a
+# message.
+for abi in 1 2 99; do
     sed "s/\.abi_version = WN_STAGE_ABI,/.abi_version = $abi,/" \
         "$SRCDIR/examples/plugin/uppercase.c" >abi$abi.c
     cc -shared -fPIC -I"$SRCDIR/include" -o abi$abi.so abi$abi.c
@@ -86,9 +87,13 @@ out=$(mpirun_np 2 "$WINNOW" run plug.yaml --set "stages.upper.type=$PWD/abi1.so"
       --results abi1.jsonl --progress off 2>&1); st=$?
 ok $st "a plugin built for stage ABI 1 runs" || diag "$out"
 is "$(grep -c '"text":"ITEM [0-9]"' abi1.jsonl)" 6 "and upper-cased all 6 rows"
+out=$(mpirun_np 2 "$WINNOW" run plug.yaml --set "stages.upper.type=$PWD/abi2.so" \
+      --results abi2.jsonl --progress off 2>&1); st=$?
+ok $st "a plugin built for stage ABI 2 runs" || diag "$out"
+is "$(grep -c '"text":"ITEM [0-9]"' abi2.jsonl)" 6 "and upper-cased all 6 rows"
 out=$("$WINNOW" run plug.yaml --set "stages.upper.type=$PWD/abi99.so" 2>&1); st=$?
 is $st 2 "a plugin built for stage ABI 99: exit 2"
-like "$out" "built for stage ABI 99, this winnow has ABI 2" "the message names both ABIs"
+like "$out" "built for stage ABI 99, this winnow has ABI 3" "the message names both ABIs"
 
 # Task ABI: the layout of the task structs, stated by WN_PLUGIN_DECLARE_ABI.
 # A plugin built for another one is refused before any of its code runs;

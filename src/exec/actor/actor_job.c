@@ -460,6 +460,10 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
          * batch's first input. */
         if (j->n > 0 && t->nperf == 0 && wn_task_inherit(t, in[out.n == j->n ? k : 0], &err) < 0)
             goto done;
+        /* Columns no later stage reads are not stored, sent or
+         * checkpointed (stage_impl.h, column pruning). */
+        if (wn_stage_prune(st, t->batch, &err) < 0)
+            goto done;
         struct wn_stage_perf perf;
         memset(&perf, 0, sizeof(perf));
         size_t nl = strnlen(st->cfg->name, sizeof(perf.stage) - 1);
