@@ -12,8 +12,11 @@ if ! make check; then
     echo "---- logs of the tests that failed ----"
     for trs in $(find t -name '*.trs' 2>/dev/null | sort); do
         if grep -q -E '^:test-result: (FAIL|ERROR)' "$trs"; then
-            echo "==== ${trs%.trs}.log"
-            tail -n 100 "${trs%.trs}.log"
+            echo "==== ${trs%.trs}.log: each failed point and its diagnosis"
+            # A failed point's '#' lines follow it; they may be far from the end.
+            awk '/^not ok/ { n = 40 } n > 0 { print; n-- }' "${trs%.trs}.log" | head -n 400
+            echo "==== ${trs%.trs}.log: the end"
+            tail -n 60 "${trs%.trs}.log"
         fi
     done
     exit 1

@@ -23,7 +23,16 @@ run_case() { # N FILE ARGS...
     _t0=$(date +%s%N)
     # A hang is a failure too: 60 s is far beyond any case.
     timeout 60 "$WINNOW" run "$_f" --checkpoint ckpt --progress off "$@" >case.out 2>&1 </dev/null
-    echo "$? $(( ($(date +%s%N) - _t0) / 1000000 ))" >status
+    _st=$?
+    # A singleton MPI_Init that OpenMPI itself fails (its helper daemon
+    # not starting on a loaded machine) is not the case's answer: once
+    # more, and the first answer kept in retried.out for the diagnosis.
+    if [ $_st = 1 ] && grep -Eq 'MPI_Init|orte_init|ompi_rte_init|ORTE_ERROR_LOG' case.out; then
+        mv case.out retried.out
+        timeout 60 "$WINNOW" run "$_f" --checkpoint ckpt --progress off "$@" >case.out 2>&1 </dev/null
+        _st=$?
+    fi
+    echo "$_st $(( ($(date +%s%N) - _t0) / 1000000 ))" >status
 }
 i=0
 while IFS=$'\x1e' read -r name file at says args; do
@@ -54,7 +63,9 @@ while IFS=$'\x1e' read -r name file at says args; do
     else
         ok 1 "$name: $why"
         diag "winnow run $file $(tr '\037' ' ' <<<"$args") (${ms} ms):" "$(head -c 2000 w$i/case.out)"
+        [ -e w$i/retried.out ] && diag "... after a first try that MPI failed:" "$(head -c 2000 w$i/retried.out)"
     fi
+    [ -e w$i/retried.out ] && diag "$name: MPI_Init failed once, the second try answered"
     i=$((i + 1))
 done <cases.txt
 diag "slowest case: $slowest_name, $slowest ms"
