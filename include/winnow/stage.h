@@ -190,6 +190,17 @@ uint32_t wn_stage_round(const struct wn_stage *st);
  * Returns 0 or -1.  Seed 0's id is the one a single seed has. */
 int wn_stage_set_seeds(struct wn_stage *st, uint64_t n, wn_error_t *err);
 
+/* ABI 3.  From init, for a stage that sizes its tasks by the run: the
+ * bytes each rank may use (executor.memory_limit, else what the Slurm
+ * allocation, the cgroup or the node gives it; 0 when nothing is known),
+ * and the ranks that run actors (>= 1 in a run).  The same on every
+ * rank; both 0 outside a run.  read_jsonl makes smaller tasks by them. */
+uint64_t wn_stage_memory_limit(const struct wn_stage *st);
+int wn_stage_actor_ranks(const struct wn_stage *st);
+/* ABI 3.  From init: a line `winnow plan` prints under the stage (how it
+ * sized its tasks, say).  0 or -1. */
+int wn_stage_set_plan_note(struct wn_stage *st, const char *text, wn_error_t *err);
+
 /* ------------------------------------------------------------- columns -- */
 
 /* wn_stage_set_columns flags: the stage's outputs are its inputs' batches

@@ -23,6 +23,7 @@
 #include "stage/inputs.h"
 #include "ckpt/lock.h"
 #include "stage/rejects.h"
+#include "exec/budget.h"
 #include "exec/exec.h"
 #include "stage/stage_impl.h"
 
@@ -155,7 +156,7 @@ static void oom_abort(int rank, const char *what)
  * the layout.  Returns 0, or the exit status to leave with (all ranks the
  * same); rank 0 has printed why. */
 
-static int prepare(const struct run_args *a, struct prepared *p)
+static int prepare(struct run_args *a, struct prepared *p)
 {
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -216,6 +217,13 @@ static int prepare(const struct run_args *a, struct prepared *p)
             }
         if (ok && wn_config_expand(p->cfg, &err) < 0)
             ok = 0;
+    }
+    /* What stages may size their work by (wn_stage_memory_limit,
+     * wn_stage_actor_ranks), alike on every rank, before their init. */
+    wn_exec_agree_memory(ok ? p->cfg : NULL, p->places, &a->opts);
+    for (uint32_t i = 0; ok && i < p->nstages; i++) {
+        p->stages[i]->memory_limit = a->opts.memory_limit;
+        p->stages[i]->actor_ranks = size > 1 ? size - 1 : 1;
     }
     /* Parameter values a stage checks itself (init) are checked here too,
      * on every rank, before any work.  Rank 0's stages run init first and
@@ -291,7 +299,7 @@ static void resolve_paths(struct run_args *a, const struct prepared *p)
 static int check_outputs(const struct run_args *a, const struct prepared *p, int rank)
 {
     const struct wn_pipeline_config *c = p->cfg;
-    size_t n = 0, cap = 8;
+    size_t n = 0, cap = 9;
     for (uint32_t i = 0; i < p->nstages; i++)
         cap += p->stages[i]->noutputs;
     struct wn_guard_path *outs = calloc(cap, sizeof(*outs));
@@ -310,6 +318,7 @@ static int check_outputs(const struct run_args *a, const struct prepared *p, int
         OUT(a->opts.trace_path, "--trace file", WN_OUTPUT_FILE);
         OUT(a->opts.results_path, "--results file", WN_OUTPUT_FILE);
         OUT(c->exec.shuffle_spill_dir, "shuffle_spill_dir", WN_OUTPUT_DIR);
+        OUT(c->exec.spill_dir, "spill_dir", WN_OUTPUT_DIR);
         for (uint32_t i = 0; i < p->nstages; i++)
             for (size_t k = 0; k < p->stages[i]->noutputs; k++) {
                 snprintf(whats[n], sizeof(whats[n]), "stage '%s' output", p->stages[i]->cfg->name);
@@ -398,7 +407,7 @@ static int check_actors(const struct prepared *p, int rank)
     return rc;
 }
 
-static void print_plan(const struct prepared *p, FILE *out)
+static void print_plan(const struct prepared *p, const struct wn_run_options *opts, FILE *out)
 {
     const struct wn_pipeline_config *c = p->cfg;
     int size = 0;
@@ -408,6 +417,12 @@ static void print_plan(const struct prepared *p, FILE *out)
             wn_layout_nnodes(p->places, size) == 1 ? "" : "s",
             size == 1 ? " and acts (alone)" : ", the other ranks are pool actors");
     wn_config_render(c, out);
+    if (opts->memory_limit)
+        fprintf(out, "memory per rank: %s; stage outputs beyond %llu MiB spill to %s\n",
+                opts->memory_from, (unsigned long long)(wn_budget_store(opts->memory_limit) >> 20),
+                wn_exec_spill_dir(c));
+    else
+        fprintf(out, "memory per rank: unbounded (%s)\n", opts->memory_from);
     fprintf(out, "plan:\n");
     for (uint32_t i = 0; i < p->nstages; i++) {
         const struct wn_stage *st = p->stages[i];
@@ -440,6 +455,8 @@ static void print_plan(const struct prepared *p, FILE *out)
         else
             for (size_t k = 0; k < nkeep; k++)
                 fprintf(out, "%s%s", k ? ", " : "\n     columns kept: ", keep[k]);
+        if (st->plan_note)
+            fprintf(out, "\n     %s", st->plan_note);
         fprintf(out, "\n     batches: ");
         if (raft)
             fprintf(out, "one per clique member (%d)\n", n);
@@ -542,7 +559,7 @@ static int run_or_plan(int argc, char **argv, int plan_only)
     if (status == 0) {
         if (plan_only) {
             if (rank == 0)
-                print_plan(&p, stdout);
+                print_plan(&p, &a.opts, stdout);
         } else {
             resolve_paths(&a, &p);
             status = check_actors(&p, rank);

@@ -63,6 +63,10 @@ const struct field config_exec_fields[] = {
     {"shuffle_spill_dir", F_STR, EXEC(shuffle_spill_dir), 0, 0, "a path", NULL, 0, NULL},
     {"shuffle_timeout", F_DOUBLE, EXEC(shuffle_timeout), 0, 1, "a number > 0", "300", 0, NULL},
     {"heartbeat_timeout", F_DOUBLE, EXEC(heartbeat_timeout), 0, 1, "a number > 0", "300", 0, NULL},
+    {"memory_limit", F_DOUBLE, EXEC(memory_limit), 0, 0,
+     "a number of bytes from 0 to 2^50 (0: from the allocation)", "0", 0x1p50,
+     "1 PiB, more than any node has"},
+    {"spill_dir", F_STR, EXEC(spill_dir), 0, 0, "a path", NULL, 0, NULL},
     {"checkpoint_compression", F_ZLEVEL, EXEC(checkpoint_compression), 0, 0,
      "none, deflate or deflate:LEVEL (LEVEL 1 to 9)", "deflate:1", 0, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL},
@@ -654,6 +658,7 @@ void wn_config_free(struct wn_pipeline_config *cfg)
     free(cfg->id_field);
     free(cfg->rejects);
     free(cfg->exec.shuffle_spill_dir);
+    free(cfg->exec.spill_dir);
     free(cfg->text);
     free(cfg);
 }

@@ -72,6 +72,9 @@ struct wn_executor_config {
     double heartbeat_timeout;    /* s, > 0, default 300: a rank silent this
                                  long (nothing reached rank 0) ends the
                                  run (src/exec/planner/hang.c)              */
+    double memory_limit;         /* bytes a rank may use; 0: derived from the
+                                    allocation (exec/budget.h) */
+    char *spill_dir;             /* NULL: $SLURM_TMPDIR, $TMPDIR or /tmp  */
     int checkpoint_compression;  /* 0: part files' columns stored as they
                                     are; 1..9: HDF5 deflate at that level
                                     (default 1).  Not in the resume hash:

@@ -46,7 +46,7 @@ static size_t half_wanted(int *explicit)
     return b > MAX_HALF ? MAX_HALF : b;
 }
 
-struct wn_arena *wn_arena_open(MPI_Comm comm)
+struct wn_arena *wn_arena_open(MPI_Comm comm, size_t max_half)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
@@ -79,6 +79,15 @@ struct wn_arena *wn_arena_open(MPI_Comm comm)
                         hb >> 20, room * 4 >> 20, nsize,
                         fit >= (1ULL << 20) ? "using less" : "none made");
             hb = fit >= (1ULL << 20) ? fit : 0;
+        }
+        /* The memory budget's share: every rank maps its node-mates'
+         * arenas, and what it reads there counts in its RSS. */
+        if (max_half && hb > max_half) {
+            hb = max_half & ~((1ULL << 20) - 1);
+            if (explicit)
+                wn_warn("node arenas: WINNOW_ARENA_MB=%zu is more than executor.memory_limit "
+                        "allows; halves of %llu MiB",
+                        half >> 20, hb >> 20);
         }
     }
     MPI_Bcast(&hb, 1, MPI_UNSIGNED_LONG_LONG, 0, node);

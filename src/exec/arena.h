@@ -32,8 +32,10 @@
 struct wn_arena;
 
 /* Collective over comm.  NULL when arenas are off or cannot be made (then
- * nothing changes); every rank gets NULL or none does. */
-struct wn_arena *wn_arena_open(MPI_Comm comm);
+ * nothing changes); every rank gets NULL or none does.  max_half > 0 caps
+ * a half (the memory budget's share, budget.h; the node's first rank's
+ * counts). */
+struct wn_arena *wn_arena_open(MPI_Comm comm, size_t max_half);
 void wn_arena_close(struct wn_arena *a); /* not collective */
 
 /* 64-byte aligned room for len bytes in half `parity` of this rank's

@@ -15,6 +15,7 @@
 #include "util/exit.h"
 #include "util/log.h"
 #include "exec/actor/actor.h"
+#include "exec/budget.h"
 #include "exec/exec.h"
 #include "exec/planner/planner.h"
 #include "exec/run.h"
@@ -240,6 +241,66 @@ static const struct wn_loop_handler run_handlers[] = {
     WN_LOOP_HANDLER_END,
 };
 
+int wn_exec_ranks_on_node(const struct wn_place *places, int size, int rank)
+{
+    if (places[rank].local_size > 0)
+        return places[rank].local_size;
+    int n = 0;
+    for (int r = 0; r < size; r++)
+        n += places[r].node_id == places[rank].node_id;
+    return n > 0 ? n : 1;
+}
+
+uint64_t wn_exec_memory_limit(const struct wn_pipeline_config *cfg, int ranks_on_node, char *why,
+                              size_t whylen)
+{
+    if (cfg->exec.memory_limit > 0) {
+        snprintf(why, whylen, "%llu MiB: executor.memory_limit",
+                 (unsigned long long)((uint64_t)cfg->exec.memory_limit >> 20));
+        return (uint64_t)cfg->exec.memory_limit;
+    }
+    struct wn_budget_env env;
+    wn_budget_env_read(&env, ranks_on_node);
+    return wn_budget_derive(&env, why, whylen);
+}
+
+const char *wn_exec_spill_dir(const struct wn_pipeline_config *cfg)
+{
+    const char *v;
+    if (cfg->exec.spill_dir && *cfg->exec.spill_dir)
+        return cfg->exec.spill_dir;
+    if ((v = getenv("SLURM_TMPDIR")) && *v)
+        return v;
+    if ((v = getenv("TMPDIR")) && *v)
+        return v;
+    return "/tmp";
+}
+
+/* Collective: the budget, the smallest any rank has (so that the planner
+ * sizes batches for all, and every rank's stages adapt alike). */
+void wn_exec_agree_memory(const struct wn_pipeline_config *cfg, const struct wn_place *places,
+                          struct wn_run_options *opts)
+{
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    uint64_t mine = cfg ? wn_exec_memory_limit(cfg, wn_exec_ranks_on_node(places, size, rank),
+                                               opts->memory_from, sizeof(opts->memory_from))
+                        : 0;
+    unsigned long long all = mine ? mine : ~0ULL;
+    MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
+    opts->memory_limit = all == ~0ULL ? 0 : all;
+}
+
+/* Every rank: the store's share of the budget and the spill folder. */
+static void set_budget(struct wn_run *run)
+{
+    run->memory_limit = run->opts->memory_limit;
+    if (run->memory_limit && run->store)
+        wn_store_set_spill(run->store, wn_exec_spill_dir(run->cfg), run->rank,
+                           wn_budget_store(run->memory_limit));
+}
+
 int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages, uint32_t nstages,
                 struct wn_place *places, const struct wn_run_options *opts)
 {
@@ -261,8 +322,11 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages, 
     MPI_Comm_dup(MPI_COMM_WORLD, &run.group_comm);
     MPI_Comm_rank(MPI_COMM_WORLD, &run.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &run.size);
+    set_budget(&run);
     /* Start-up collectives only: on a communicator every rank has. */
-    run.arena = wn_arena_open(run.group_comm);
+    run.arena = wn_arena_open(
+        run.group_comm, (size_t)wn_budget_arena_half(
+                            run.memory_limit, wn_exec_ranks_on_node(places, run.size, run.rank)));
     install_crash_handler(run.rank);
 
     /* One epoch for all ranks' timestamps. */

@@ -17,6 +17,7 @@
 #define WN_EXEC_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -39,6 +40,21 @@ double wn_stop_kill_window(void);
  * leave the run at its end (frozen, or waiting on one that is), rank 0
  * ends the job here with MPI_Abort(status) instead of waiting forever. */
 void wn_exec_end(int status);
+
+/* The memory a rank may use (exec/budget.h): executor.memory_limit, else
+ * what the allocation gives this rank, 0 when nothing is known; why says
+ * where it came from.  `winnow plan` prints it. */
+uint64_t wn_exec_memory_limit(const struct wn_pipeline_config *cfg, int ranks_on_node, char *why,
+                              size_t whylen);
+int wn_exec_ranks_on_node(const struct wn_place *places, int size, int rank);
+/* Collective: sets opts->memory_limit to the smallest of every rank's
+ * wn_exec_memory_limit (0 when none knows one), and memory_from.  A rank
+ * whose configuration failed passes cfg NULL, and still takes part. */
+void wn_exec_agree_memory(const struct wn_pipeline_config *cfg, const struct wn_place *places,
+                          struct wn_run_options *opts);
+/* Where stage outputs spill: executor.spill_dir, $SLURM_TMPDIR, $TMPDIR
+ * or /tmp. */
+const char *wn_exec_spill_dir(const struct wn_pipeline_config *cfg);
 
 /* Runs the pipeline on every rank (collective over MPI_COMM_WORLD);
  * returns the exit status (util/exit.h). */

@@ -424,13 +424,19 @@ int wn_loop_send(struct wn_loop *loop, int dest, int tag, const void *a, size_t 
  * The payload stays referenced until the last chunk has gone. */
 static void send_payload(struct wn_loop *loop, int dest, uint64_t id)
 {
-    struct wn_payload *p = wn_store_get(loop->store, id);
+    wn_error_t err;
+    struct wn_payload *p = wn_store_get(loop->store, id, &err);
     struct wn_msg_payload h = {id, p ? p->len : 0};
     if (!p) {
-        /* The planner never asks for what a rank does not hold; say so
-         * instead of hanging the consumer. */
-        wn_error("rank %d was asked for task %016llx by rank %d but does not hold it", loop->rank,
-                 (unsigned long long)id, dest);
+        /* The planner never asks for what a rank does not hold, but a
+         * spilled payload may fail its checksum; say so instead of
+         * hanging the consumer, whose batch fails. */
+        if (err.text[0])
+            wn_error("rank %d cannot send task %016llx to rank %d: %s", loop->rank,
+                     (unsigned long long)id, dest, err.text);
+        else
+            wn_error("rank %d was asked for task %016llx by rank %d but does not hold it",
+                     loop->rank, (unsigned long long)id, dest);
         h.id = ~(uint64_t)0;
     }
     if (p && p->len <= WN_INLINE_PAYLOAD) {
@@ -458,7 +464,13 @@ static void send_payload(struct wn_loop *loop, int dest, uint64_t id)
 int wn_loop_pull(struct wn_loop *loop, uint64_t id, int owner, wn_loop_pull_fn cb, void *arg)
 {
     if (owner == loop->rank) {
-        struct wn_payload *p = wn_store_get(loop->store, id);
+        wn_error_t err;
+        struct wn_payload *p = wn_store_get(loop->store, id, &err);
+        if (!p && err.text[0]) {
+            wn_error("rank %d: %s", loop->rank, err.text);
+            cb(loop, id, NULL, 0, 0, arg); /* the reader's batch fails */
+            return 0;
+        }
         if (!p)
             return -1;
         void *copy = NULL;
@@ -515,9 +527,10 @@ static void on_payload_header(struct wn_loop *loop, int src, const struct wn_msg
         MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
     }
     if (h->id == ~(uint64_t)0) {
-        wn_error("rank %d no longer holds task %016llx that rank %d needs", src,
-                 (unsigned long long)pl->id, loop->rank);
-        MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
+        /* The owner said why on its stderr; the reader's batch fails. */
+        pl->cb(loop, pl->id, NULL, 0, 1, pl->arg);
+        free(pl);
+        return;
     }
     pl->len = h->len;
     if (posix_memalign(&pl->buf, 64, pl->len ? pl->len : 64) != 0) {

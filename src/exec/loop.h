@@ -63,7 +63,9 @@ typedef int (*wn_loop_poll_fn)(struct wn_loop *loop, void *arg);
 /* Waits up to `seconds`, or less when the client has work. */
 typedef void (*wn_loop_idle_fn)(void *arg, double seconds);
 /* A pulled payload arrived: buf is the caller's (64-byte aligned, free()
- * it); remote is 0 when it was a copy of one this rank holds. */
+ * it); remote is 0 when it was a copy of one this rank holds.  buf is
+ * NULL when the owner could not give it (a spilled payload that failed
+ * its checksum; the owner's error says why). */
 typedef void (*wn_loop_pull_fn)(struct wn_loop *loop, uint64_t id, void *buf, size_t len,
                                 int remote, void *arg);
 

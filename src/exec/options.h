@@ -15,6 +15,10 @@ struct wn_run_options {
     const char *checkpoint;   /* --checkpoint DIR or the pipeline's; NULL off */
     int force;                /* --force: resume a checkpoint of another hash */
     struct wn_ckpt *ckpt;     /* rank 0: the open checkpoint (ckpt.h)  */
+    /* Bytes each rank may use (exec.h, wn_exec_memory_limit), the
+     * smallest of all ranks'; 0: none known. */
+    unsigned long long memory_limit;
+    char memory_from[256]; /* rank 0's: where it came from */
 };
 
 #endif /* WN_OPTIONS_H */

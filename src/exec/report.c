@@ -361,6 +361,19 @@ void wn_report_summary(FILE *out, const struct wn_run_report *r)
                 "peak RSS: %" PRIu32 " MiB on rank %d (the largest), %" PRIu64
                 " MiB over %d rank%s\n",
                 r->peak_rss_mib[big], big, sum, n, n == 1 ? "" : "s");
+    uint64_t spilled = 0, back = 0, bigs = 0;
+    int bigr = -1;
+    for (int i = 0; r->spill && i < r->nranks; i++) {
+        spilled += r->spill[i].bytes_spilled;
+        back += r->spill[i].bytes_read_back;
+        if (r->spill[i].bytes_spilled > bigs)
+            bigs = r->spill[i].bytes_spilled, bigr = i;
+    }
+    if (spilled)
+        fprintf(out,
+                "spilled: %.1f MiB of stage outputs to spill files, %.1f MiB read back "
+                "(most: %.1f MiB on rank %d)\n",
+                spilled / MIB, back / MIB, bigs / MIB, bigr);
 done:
     free(cell);
     if (out)
@@ -450,6 +463,19 @@ int wn_report_stats_json(const char *path, const struct wn_run_report *r, wn_err
         json_decref(root);
         root = NULL;
     }
+    json_t *spill = r->spill ? json_pack("{s:[], s:[]}", "bytes_spilled", "bytes_read_back") : NULL;
+    for (int i = 0; spill && i < r->nranks; i++)
+        if (json_array_append_new(json_object_get(spill, "bytes_spilled"),
+                                  jint(r->spill[i].bytes_spilled)) != 0 ||
+            json_array_append_new(json_object_get(spill, "bytes_read_back"),
+                                  jint(r->spill[i].bytes_read_back)) != 0) {
+            json_decref(spill);
+            spill = NULL;
+        }
+    if (root && r->spill && (!spill || json_object_set_new(root, "spill", spill))) {
+        json_decref(root);
+        root = NULL;
+    }
     if (!root) {
         errno = ENOMEM;
         return wn_errprintf(err, "%s: cannot build the stats JSON (out of memory)", path);
@@ -531,8 +557,17 @@ int wn_report_trace_json(const char *path, const struct wn_run_report *r, wn_err
                 fin(ev->t_start) * 1e6, (dur > 0 ? dur : 0) * 1e6);
         fprintf(f,
                 ",\"pid\":1,\"tid\":%d,\"args\":{\"batch\":%" PRIu64 ",\"tasks\":%" PRIu32
-                ",\"status\":\"%s\"}}",
-                ev->rank, ev->batch, ev->ntasks, ev->status == 0 ? "ok" : "failed");
+                ",\"status\":\"%s\",\"rank_bytes_spilled\":%" PRIu64
+                ",\"rank_bytes_read_back\":%" PRIu64 "}}",
+                ev->rank, ev->batch, ev->ntasks, ev->status == 0 ? "ok" : "failed",
+                ev->bytes_spilled, ev->bytes_read_back);
+        /* A counter track per rank, where it spilled: Perfetto draws it. */
+        if (ev->bytes_spilled || ev->bytes_read_back)
+            fprintf(f,
+                    ",\n{\"name\":\"spill, rank %d (MiB)\",\"ph\":\"C\",\"ts\":%.3f,\"pid\":1,"
+                    "\"args\":{\"spilled\":%.3f,\"read back\":%.3f}}",
+                    ev->rank, fin(ev->t_end) * 1e6, ev->bytes_spilled / MIB,
+                    ev->bytes_read_back / MIB);
     }
     fputs("\n],\"displayTimeUnit\":\"ms\"}\n", f);
     free(ranks);

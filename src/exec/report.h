@@ -42,7 +42,13 @@ struct wn_trace_event {
     uint64_t batch;
     double t_start, t_end; /* s since run start */
     uint32_t ntasks;
-    int status; /* 0 ok, -1 failed */
+    int status;               /* 0 ok, -1 failed */
+    uint64_t bytes_spilled;   /* the rank's store's, so far */
+    uint64_t bytes_read_back; /* ... */
+};
+
+struct wn_rank_spill {
+    uint64_t bytes_spilled, bytes_read_back;
 };
 
 struct wn_run_report {
@@ -54,6 +60,9 @@ struct wn_run_report {
     /* Per rank (nranks), MiB, or NULL: the peak RSS each actor reported
      * with its last batch result, rank 0's own at the end (0: no batch). */
     const uint32_t *peak_rss_mib;
+    /* Per rank (nranks), or NULL: what its store spilled and read back,
+     * as of its last batch result (rank 0's own at the end). */
+    const struct wn_rank_spill *spill;
     struct wn_stage_stats *stages;
     uint32_t nstages;
     struct wn_trace_event *events;

@@ -1,11 +1,14 @@
 /* store.c - see store.h.  An open-addressing hash table keyed by task id
  * (ids are already hashes, so the low bits index directly). */
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/spill.h"
 #include "exec/store.h"
+#include "util/log.h"
 
 /* A slot keeps the id beside the pointer: a probe compares ids without
  * touching the payload (one cache line per step, not two). */
@@ -14,11 +17,28 @@ struct slot {
     struct wn_payload *p; /* NULL empty, TOMB deleted */
 };
 
+/* A stage's spill file: records are appended at end; the file goes when
+ * no payload (or reservation) in it is left. */
+struct spill_file {
+    struct wn_spill *f;
+    uint64_t end;  /* bytes reserved */
+    uint64_t live; /* payloads in it, and writes under way */
+};
+
 struct wn_store {
     pthread_mutex_t lock;
     struct slot *slots;
     size_t cap, used, live; /* used = live + tombstones */
-    uint64_t bytes;
+    uint64_t bytes;         /* every payload's length, spilled or not */
+    uint64_t heap;          /* heap payload bytes in memory */
+    /* Spilling (wn_store_set_spill). */
+    char *spill_dir; /* NULL: off */
+    int rank;
+    uint64_t budget;
+    struct spill_file *files; /* by stage index */
+    uint32_t nfiles;
+    uint64_t spilled, read_back, on_disk;
+    int warned;
 };
 
 static struct wn_payload tomb_;
@@ -38,13 +58,35 @@ struct wn_store *wn_store_create(void)
     return s;
 }
 
+static void spill_file_unref(struct wn_store *s, uint32_t stage)
+{
+    struct spill_file *sf = &s->files[stage];
+    if (--sf->live == 0) {
+        s->on_disk -= sf->end;
+        wn_spill_close(sf->f);
+        *sf = (struct spill_file){NULL, 0, 0};
+    }
+}
+
+/* Frees a copy read back from a spill file (the file keeps the bytes). */
+static void unload(struct wn_store *s, struct wn_payload *p)
+{
+    free(p->buf);
+    p->buf = NULL;
+    s->heap -= p->len;
+}
+
 static void payload_unref(struct wn_store *s, struct wn_payload *p)
 {
     if (--p->refs == 0) {
         s->bytes -= p->len;
-        if (!p->in_arena)
-            free(p->buf);
+        if (p->buf && !p->in_arena)
+            unload(s, p);
+        if (p->spilled)
+            spill_file_unref(s, p->stage_index);
         free(p);
+    } else if (p->refs == 1 && p->spilled && p->buf && !p->dropped && s->heap > s->budget) {
+        unload(s, p); /* only the table holds it again, and memory is short */
     }
 }
 
@@ -63,9 +105,61 @@ void wn_store_destroy(struct wn_store *s)
                 free(s->slots[i].p->buf);
             free(s->slots[i].p);
         }
+    for (uint32_t i = 0; i < s->nfiles; i++)
+        wn_spill_close(s->files[i].f);
     pthread_mutex_destroy(&s->lock);
+    free(s->files);
+    free(s->spill_dir);
     free(s->slots);
     free(s);
+}
+
+void wn_store_set_spill(struct wn_store *s, const char *dir, int rank, uint64_t budget)
+{
+    pthread_mutex_lock(&s->lock);
+    free(s->spill_dir);
+    s->spill_dir = dir ? strdup(dir) : NULL;
+    s->rank = rank;
+    s->budget = budget;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void wn_store_spill_stats(struct wn_store *s, struct wn_store_spill_stats *st)
+{
+    pthread_mutex_lock(&s->lock);
+    *st = (struct wn_store_spill_stats){s->spilled, s->read_back, s->on_disk};
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Under the lock: room for a LEN-byte record in STAGE's spill file (made
+ * when needed), or -1 (spilling stays off after a warning). */
+static int spill_reserve(struct wn_store *s, uint32_t stage, size_t len, uint64_t *off)
+{
+    if (stage >= s->nfiles) {
+        uint32_t n = stage + 1;
+        struct spill_file *nf = realloc(s->files, n * sizeof(*nf));
+        if (!nf)
+            return -1;
+        memset(nf + s->nfiles, 0, (n - s->nfiles) * sizeof(*nf));
+        s->files = nf;
+        s->nfiles = n;
+    }
+    struct spill_file *sf = &s->files[stage];
+    if (!sf->f) {
+        wn_error_t err = {{0}};
+        if (!(sf->f = wn_spill_open(s->spill_dir, s->rank, stage, &err))) {
+            wn_warn("rank %d: cannot spill: %s; stage outputs stay in memory", s->rank, err.text);
+            free(s->spill_dir);
+            s->spill_dir = NULL;
+            return -1;
+        }
+    }
+    uint64_t rec = wn_spill_record_size(len);
+    *off = sf->end;
+    sf->end += rec;
+    sf->live++;
+    s->on_disk += rec;
+    return 0;
 }
 
 /* Slot of id, or of the first free slot on its probe path. */
@@ -124,9 +218,38 @@ static int put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
     p->len = len;
     p->refs = 1;
     p->in_arena = in_arena;
+    p->spilled = 0;
+    p->dropped = 0;
+    p->spill_off = 0;
     pthread_mutex_lock(&s->lock);
+    /* Beyond the budget: to the spill file, written outside the lock (the
+     * main loop serves pulls meanwhile). */
+    if (!in_arena && s->spill_dir && len > 0 && s->heap + len > s->budget &&
+        spill_reserve(s, stage_index, len, &p->spill_off) == 0) {
+        struct wn_spill *f = s->files[stage_index].f;
+        pthread_mutex_unlock(&s->lock);
+        wn_error_t err = {{0}};
+        int wrote = wn_spill_write(f, p->spill_off, id, buf, len, &err) == 0;
+        pthread_mutex_lock(&s->lock);
+        if (wrote) {
+            free(buf);
+            p->buf = NULL;
+            p->spilled = 1;
+            s->spilled += len;
+        } else {
+            if (!s->warned++)
+                wn_warn("rank %d: %s; stage outputs stay in memory", s->rank, err.text);
+            spill_file_unref(s, stage_index);
+        }
+    }
+    if (!in_arena && !p->spilled)
+        s->heap += len;
     /* Load (with tombstones) at most 1/2: short probes. */
     if ((s->used + 1) * 2 > s->cap && rehash(s) < 0) {
+        if (p->spilled)
+            spill_file_unref(s, stage_index);
+        else if (!in_arena)
+            s->heap -= len;
         pthread_mutex_unlock(&s->lock);
         free(p);
         errno = ENOMEM;
@@ -135,6 +258,7 @@ static int put(struct wn_store *s, uint64_t id, uint32_t stage_index, void *buf,
     int found;
     size_t i = probe(s, id, &found);
     if (found) {
+        s->slots[i].p->dropped = 1;
         payload_unref(s, s->slots[i].p);
     } else {
         if (!s->slots[i].p)
@@ -157,12 +281,25 @@ int wn_store_put_arena(struct wn_store *s, uint64_t id, uint32_t stage_index, vo
     return put(s, id, stage_index, buf, len, 1);
 }
 
-struct wn_payload *wn_store_get(struct wn_store *s, uint64_t id)
+struct wn_payload *wn_store_get(struct wn_store *s, uint64_t id, wn_error_t *err)
 {
+    if (err)
+        err->text[0] = '\0';
     pthread_mutex_lock(&s->lock);
     int found;
     size_t i = probe(s, id, &found);
     struct wn_payload *p = found ? s->slots[i].p : NULL;
+    if (p && p->spilled && !p->buf) {
+        /* Read back under the lock: the one reader that finds it out
+         * reads it, the others share its copy. */
+        p->buf = wn_spill_read(s->files[p->stage_index].f, p->spill_off, id, p->len, err);
+        if (!p->buf) {
+            pthread_mutex_unlock(&s->lock);
+            return NULL;
+        }
+        s->heap += p->len;
+        s->read_back += p->len;
+    }
     if (p)
         p->refs++;
     pthread_mutex_unlock(&s->lock);
@@ -180,6 +317,7 @@ void wn_store_release(struct wn_store *s, struct wn_payload *p)
 
 static void drop_slot(struct wn_store *s, size_t i)
 {
+    s->slots[i].p->dropped = 1;
     payload_unref(s, s->slots[i].p);
     s->slots[i].p = TOMB;
     s->live--;

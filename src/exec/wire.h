@@ -90,6 +90,8 @@ struct wn_msg_result {
     uint32_t peak_rss_mib; /* the sender's peak RSS so far (wn_peak_rss_mib) */
     uint32_t rejlen;       /* bytes of the rejects summary (rejects.h) */
     uint32_t pad;
+    uint64_t bytes_spilled;   /* the sender's store so far (store.h) */
+    uint64_t bytes_read_back; /* ... */
     /* struct wn_desc[noutputs], then errlen bytes, then rejlen bytes */
 };
 

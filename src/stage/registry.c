@@ -237,6 +237,26 @@ static const char *stage_param(const struct wn_pipeline_config *p, size_t i, con
     return NULL;
 }
 
+int wn_stage_set_plan_note(struct wn_stage *st, const char *text, wn_error_t *err)
+{
+    char *t = strdup(text);
+    if (!t)
+        return wn_errprintf(err, "out of memory");
+    free(st->plan_note);
+    st->plan_note = t;
+    return 0;
+}
+
+uint64_t wn_stage_memory_limit(const struct wn_stage *st)
+{
+    return st->memory_limit;
+}
+
+int wn_stage_actor_ranks(const struct wn_stage *st)
+{
+    return st->actor_ranks;
+}
+
 const char *wn_stage_later_param(const struct wn_stage *st, const char *type, const char *key)
 {
     const struct wn_pipeline_config *p = st->pipeline;
@@ -450,6 +470,7 @@ void wn_stage_destroy(struct wn_stage *st)
     wn_inputs_destroy(st->own_inputs);
     wn_rejects_free(st);
     wn_columns_free(st->columns);
+    free(st->plan_note);
     free(st);
 }
 

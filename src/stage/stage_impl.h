@@ -34,6 +34,11 @@ struct wn_stage {
     /* What init declared it reads and writes (wn_stage_set_columns), and
      * the columns its outputs keep (wn_stages_plan_columns). */
     struct wn_columns *columns;
+    /* Set by the runner before init, the same on every rank
+     * (wn_stage_memory_limit, wn_stage_actor_ranks). */
+    uint64_t memory_limit;
+    int actor_ranks;
+    char *plan_note; /* wn_stage_set_plan_note, or NULL */
 };
 
 struct wn_stage_output {

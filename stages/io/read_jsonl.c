@@ -94,8 +94,9 @@ struct rj_group {
 
 struct read_jsonl {
     char *input, *text_field, *id_field; /* id_field NULL: none */
-    long long blocksize;
-    struct wn_jl_list list; /* made at init */
+    long long blocksize;                 /* configured */
+    uint64_t block;                      /* used (adapt_blocksize) */
+    struct wn_jl_list list;              /* made at init */
     int listed;
     size_t ngroups, cap;
     struct rj_group *groups;
@@ -402,7 +403,7 @@ static struct rj_group *new_group(struct read_jsonl *rj, wn_error_t *err)
  * write_jsonl needs whole files per task. */
 static int group_files(struct wn_stage *st, struct read_jsonl *rj, wn_error_t *err)
 {
-    const uint64_t bs = (uint64_t)rj->blocksize;
+    const uint64_t bs = rj->block;
     const int split = !wn_stage_later_param(st, "write_jsonl", "output");
     struct rj_group *cur = NULL;
     uint64_t size = 0;
@@ -437,6 +438,66 @@ static int group_files(struct wn_stage *st, struct read_jsonl *rj, wn_error_t *e
         size = text;
     }
     return 0;
+}
+
+/* Tasks per actor the blocksize is lowered to give, and the smallest
+ * blocksize that lowering makes: below it a task costs more to plan and
+ * checkpoint than to read. */
+#define RJ_TASKS_PER_ACTOR 4
+#define RJ_MIN_BLOCK ((uint64_t)1 << 20)
+/* A task's text at most this share of the memory a rank may use: its
+ * lines, the parsed batch (text and raw line), its packed copy. */
+#define RJ_MEMORY_SHARE 16
+
+/* The blocksize tasks are cut by: the configured one, lowered so that
+ * every actor gets RJ_TASKS_PER_ACTOR tasks at least and a task fits the
+ * memory budget; never lowered below RJ_MIN_BLOCK for the first.  The
+ * same on every rank (the listing and the runner's figures are).  A
+ * compressed file is read whole: one whose text alone is over a quarter
+ * of the budget is refused here, before any work. */
+static int adapt_blocksize(struct wn_stage *st, struct read_jsonl *rj, wn_error_t *err)
+{
+    const double mib = 1024.0 * 1024.0;
+    uint64_t total = 0, conf = (uint64_t)rj->blocksize, bs = conf;
+    for (size_t i = 0; i < rj->list.n; i++)
+        total += wn_jl_text_size(&rj->list.files[i]);
+    int actors = wn_stage_actor_ranks(st); /* 0: not in a run */
+    uint64_t spread = actors ? total / ((uint64_t)actors * RJ_TASKS_PER_ACTOR) : bs;
+    if (spread < RJ_MIN_BLOCK)
+        spread = RJ_MIN_BLOCK;
+    const char *why = NULL;
+    if (spread < bs) {
+        bs = spread;
+        why = "so that each actor gets 4 tasks";
+    }
+    uint64_t mem = wn_stage_memory_limit(st), fit = mem / RJ_MEMORY_SHARE;
+    if (mem && fit < 65536)
+        fit = 65536;
+    if (mem && fit < bs) {
+        bs = fit;
+        why = "to fit a sixteenth of executor.memory_limit";
+    }
+    for (size_t i = 0; mem && i < rj->list.n; i++) {
+        const struct wn_jl_file *f = &rj->list.files[i];
+        uint64_t text = wn_jl_text_size(f);
+        if (f->comp != WN_JL_PLAIN && text > mem / 4)
+            return wn_errprintf(err,
+                                "%s is compressed, so one task reads it whole: its %.0f MiB of "
+                                "text (estimated) need executor.memory_limit of %.0f MiB or "
+                                "more (now %.0f MiB); raise it, or split or decompress the file",
+                                f->path, text / mib, (double)text * 4 / mib + 1, mem / mib);
+    }
+    rj->block = bs;
+    char note[256];
+    if (why)
+        snprintf(note, sizeof(note),
+                 "blocksize: %.2f MiB (%.2f MiB configured, lowered %s; %d actor rank%s, "
+                 "%.1f MiB of text)",
+                 bs / mib, conf / mib, why, actors, actors == 1 ? "" : "s", total / mib);
+    else
+        snprintf(note, sizeof(note), "blocksize: %.2f MiB, as configured (%.1f MiB of text)",
+                 bs / mib, total / mib);
+    return wn_stage_set_plan_note(st, note, err);
 }
 
 static void rj_fini(struct wn_stage *st)
@@ -479,7 +540,7 @@ static int rj_init(struct wn_stage *st, const struct wn_params *params, wn_error
     if (wn_jl_list_inputs(st, rj->input, &rj->list, err) < 0)
         return wn_errprefix(err, "parameter 'input'");
     rj->listed = 1;
-    if (group_files(st, rj, err) < 0)
+    if (adapt_blocksize(st, rj, err) < 0 || group_files(st, rj, err) < 0)
         return -1;
     /* Ranges make tasks of lines, not files: a tiny blocksize on a large
      * file could ask for more seed tasks than the runner takes. */

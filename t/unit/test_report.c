@@ -233,14 +233,16 @@ static struct wn_run_report make_report(void)
     snprintf(c->name, sizeof c->name, "write");
     snprintf(c->type, sizeof c->type, "jsonl\xffwriter"); /* not UTF-8 */
 
-    events[0] = (struct wn_trace_event){1, 0, 0, 1.0, 1.5, 2, 0};
-    events[1] = (struct wn_trace_event){2, 0, 1, 1.25, 3.000001, 2, -1};
-    events[2] = (struct wn_trace_event){1, 1, 0, 11.0, 12.0, 8, 0};
-    events[3] = (struct wn_trace_event){2, 7, 9, 12.0, 11.0, 1, 0}; /* bad stage, dur < 0 */
+    events[0] = (struct wn_trace_event){1, 0, 0, 1.0, 1.5, 2, 0, 0, 0};
+    events[1] = (struct wn_trace_event){2, 0, 1, 1.25, 3.000001, 2, -1, 0, 0};
+    events[2] = (struct wn_trace_event){1, 1, 0, 11.0, 12.0, 8, 0, 3u << 20, 1u << 20};
+    events[3] = (struct wn_trace_event){2, 7, 9, 12.0, 11.0, 1, 0, 0, 0}; /* bad stage, dur < 0 */
 
     static const uint32_t rss[3] = {40, 0, 1500}; /* rank 1 ran no batch */
+    static const struct wn_rank_spill spill[3] = {{0, 0}, {3u << 20, 1u << 20}, {5u << 19, 0}};
     return (struct wn_run_report){
         .peak_rss_mib = rss,
+        .spill = spill,
         .pipeline = "fuzzy \"dedup\"",
         .nranks = 3,
         .nnodes = 1,
@@ -285,6 +287,9 @@ static void test_summary(void)
        "summary: retries and failures");
     ok(strstr(buf, "peak RSS: 1500 MiB on rank 2 (the largest), 1540 MiB over 2 ranks\n"),
        "summary: peak RSS, the largest and the sum over ranks that reported one");
+    ok(strstr(buf, "spilled: 5.5 MiB of stage outputs to spill files, 1.0 MiB read back (most: "
+                   "3.0 MiB on rank 1)\n"),
+       "summary: bytes spilled and read back, and the rank that spilled most");
     /* Every table line (header, rule, full rows) is the same width. */
     char *l1 = strchr(buf, '\n') + 1, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
     char *l4 = strchr(l3, '\n') + 1;
@@ -349,6 +354,14 @@ static void test_stats(void)
            json_integer_value(json_array_get(rss, 1)) == 0 &&
            json_integer_value(json_array_get(rss, 2)) == 1500,
        "stats: peak_rss_mib per rank");
+    json_t *sp = json_object_get(j, "spill"), *sps = json_object_get(sp, "bytes_spilled"),
+           *spr = json_object_get(sp, "bytes_read_back");
+    ok(json_array_size(sps) == 3 && json_array_size(spr) == 3 &&
+           json_integer_value(json_array_get(sps, 1)) == 3 << 20 &&
+           json_integer_value(json_array_get(sps, 2)) == 5 << 19 &&
+           json_integer_value(json_array_get(spr, 1)) == 1 << 20 &&
+           json_integer_value(json_array_get(spr, 0)) == 0,
+       "stats: spill bytes_spilled and bytes_read_back per rank");
     json_t *t = json_object_get(j, "transfer");
     ok(json_integer_value(json_object_get(t, "bytes")) == 2 << 20 && num(t, "seconds") == 0.5 &&
            num(t, "mb_per_s") == 4.0,
@@ -402,7 +415,7 @@ static void test_trace(void)
     is(json_string_value(json_object_get(j, "displayTimeUnit")), "ms", "trace: displayTimeUnit");
     json_t *evs = json_object_get(j, "traceEvents"), *e;
     size_t i;
-    int nx = 0, good = 0, threads = 0, procname = 0;
+    int nx = 0, good = 0, threads = 0, procname = 0, counters = 0;
     json_array_foreach(evs, i, e)
     {
         const char *ph = json_string_value(json_object_get(e, "ph"));
@@ -430,14 +443,23 @@ static void test_trace(void)
                     !strcmp(json_string_value(json_object_get(e, "cat")), "batch") &&
                     json_integer_value(json_object_get(args, "batch")) == (long long)ev->batch &&
                     json_integer_value(json_object_get(args, "tasks")) == ev->ntasks && status &&
-                    !strcmp(status, ev->status ? "failed" : "ok");
+                    !strcmp(status, ev->status ? "failed" : "ok") &&
+                    json_integer_value(json_object_get(args, "rank_bytes_spilled")) ==
+                        (long long)ev->bytes_spilled &&
+                    json_integer_value(json_object_get(args, "rank_bytes_read_back")) ==
+                        (long long)ev->bytes_read_back;
             nx++;
+        } else if (ph && !strcmp(ph, "C")) {
+            counters += name && !strcmp(name, "spill, rank 1 (MiB)") &&
+                        json_number_value(json_object_get(args, "spilled")) == 3.0 &&
+                        json_number_value(json_object_get(args, "read back")) == 1.0;
         }
     }
     cmp_ok(nx, ==, 4, "trace: one X event per batch event");
     cmp_ok(good, ==, 4, "trace: name, tid, ts, dur (us), args of each event");
     cmp_ok(threads, ==, 2, "trace: one thread_name per rank seen");
     cmp_ok(procname, ==, 1, "trace: process_name");
+    cmp_ok(counters, ==, 1, "trace: a spill counter where a rank had spilled");
     json_decref(j);
 
     r.nevents = 0;

@@ -149,6 +149,10 @@ static void on_pulled(struct wn_loop *loop, uint64_t id, void *buf, size_t len, 
     (void)id;
     (void)remote;
     struct job *j = c->job;
+    if (!buf && !j->input_error.text[0])
+        wn_errprintf(&j->input_error,
+                     "input task %016llx: rank %d could not give it (its error says why)",
+                     (unsigned long long)id, j->descs[c->index].owner);
     j->bufs[c->index] = buf;
     j->lens[c->index] = len;
     j->source[c->index] = INPUT_PULLED;
@@ -242,7 +246,16 @@ static void on_assign(struct wn_actor *a, const struct wn_msg_assign *m, size_t 
         if (d->owner < 0)
             continue;
         if (d->owner == a->run->rank) {
-            j->held[i] = wn_store_get(a->run->store, d->id);
+            wn_error_t err;
+            j->held[i] = wn_store_get(a->run->store, d->id, &err);
+            if (!j->held[i] && err.text[0]) {
+                /* A spilled input that fails its checksum: the batch fails
+                 * (and is retried), never runs on it. */
+                wn_error("rank %d: %s", a->run->rank, err.text);
+                if (!j->input_error.text[0])
+                    j->input_error = err;
+                continue;
+            }
             if (!j->held[i]) {
                 wn_error("rank %d was given task %016llx to process but does not hold it",
                          a->run->rank, (unsigned long long)d->id);

@@ -71,6 +71,7 @@ struct job {
     struct wn_payload **held; /* local inputs: store references */
     unsigned char *source;    /* enum input_source of bufs[i] */
     int missing;              /* pulls outstanding */
+    wn_error_t input_error;   /* an input could not be had: the batch fails */
     double t_ready_wait;      /* when the pulls started */
     double pull_s;
     uint64_t pulled_bytes;

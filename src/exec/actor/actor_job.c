@@ -81,6 +81,10 @@ void actor_job_result(struct wn_actor *a, struct job *j, int status, const char 
     r->part_sum = j->part_sum;
     r->part_pending = j->io != NULL;
     r->peak_rss_mib = wn_peak_rss_mib();
+    struct wn_store_spill_stats sp;
+    wn_store_spill_stats(a->run->store, &sp);
+    r->bytes_spilled = sp.bytes_spilled;
+    r->bytes_read_back = sp.bytes_read_back;
     r->items_in = counts->items_in;
     r->items_out = counts->items_out;
     r->bytes_in = counts->bytes_in;
@@ -385,6 +389,10 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
     uint32_t nout = 0;
     XXH3_state_t *sum = NULL; /* checkpoint: the tasks' checksum */
 
+    if (j->input_error.text[0]) {
+        err = j->input_error;
+        goto done;
+    }
     for (uint32_t i = 0; i < j->n; i++) {
         if (j->descs[i].owner < 0) {
             /* A seed: the empty task a source stage starts from, its

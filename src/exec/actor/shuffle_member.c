@@ -10,6 +10,8 @@
 #include <stdlib.h>
 
 #include "util/log.h"
+#include "exec/budget.h"
+#include "exec/exec.h"
 #include "exec/actor/actor_impl.h"
 
 struct shuffle_member *shuffle_member_create(void)
@@ -39,8 +41,11 @@ int shuffle_member_begin(struct shuffle_member *m, struct wn_run *run,
     MPI_Group_free(&world);
     struct wn_shuffle_opts o = {
         .inflight_per_peer = (size_t)ex->shuffle_inflight,
-        .memory_limit = (size_t)ex->shuffle_memory_limit,
-        .spill_dir = ex->shuffle_spill_dir,
+        /* Unset: the budget's share (budget.h), else the shuffle's own
+         * default. */
+        .memory_limit = ex->shuffle_memory_limit > 0 ? (size_t)ex->shuffle_memory_limit
+                                                     : (size_t)wn_budget_store(run->memory_limit),
+        .spill_dir = ex->shuffle_spill_dir ? ex->shuffle_spill_dir : wn_exec_spill_dir(run->cfg),
         .timeout_s = ex->shuffle_timeout,
         .world_rank = run->rank,
     };

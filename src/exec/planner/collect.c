@@ -35,7 +35,10 @@ static void on_collected(struct wn_loop *loop, uint64_t id, void *buf, size_t le
     wn_error_t err = {{0}};
     if (remote)
         p->collect->payload_bytes += len;
-    if (wn_task_unpack(buf, len, WN_UNPACK_TAKE_BUF, &p->collect->tasks[c->index], &err) < 0) {
+    if (!buf)
+        stop_fail(p->stop, "final task %016llx: its owner could not give it (its error says why)",
+                  (unsigned long long)id);
+    else if (wn_task_unpack(buf, len, WN_UNPACK_TAKE_BUF, &p->collect->tasks[c->index], &err) < 0) {
         stop_fail(p->stop, "final task %016llx: %s", (unsigned long long)id, err.text);
         free(buf);
     }

@@ -218,8 +218,12 @@ static void finish(struct wn_planner *p)
     uint32_t own = wn_peak_rss_mib();
     if (own > p->results->peak_rss_mib[run->rank])
         p->results->peak_rss_mib[run->rank] = own;
+    struct wn_store_spill_stats sp;
+    wn_store_spill_stats(run->store, &sp);
+    p->results->spill[run->rank] = (struct wn_rank_spill){sp.bytes_spilled, sp.bytes_read_back};
     struct wn_run_report rep = {
         .peak_rss_mib = p->results->peak_rss_mib,
+        .spill = p->results->spill,
         .pipeline = run->cfg->name,
         .nranks = run->size,
         .nnodes = wn_layout_nnodes(run->places, run->size),

@@ -198,7 +198,8 @@ int shuffle_round_step(struct wn_planner *p);
 struct results {
     struct wn_trace_event *events;
     size_t nevents, cap_events;
-    uint32_t *peak_rss_mib; /* per rank: the largest its results reported */
+    uint32_t *peak_rss_mib;      /* per rank: the largest its results reported */
+    struct wn_rank_spill *spill; /* per rank: its store's, as of its last result */
 };
 
 struct results *results_create(struct wn_run *run);

@@ -21,7 +21,10 @@ struct results *results_create(struct wn_run *run)
     if (!r)
         return NULL;
     r->peak_rss_mib = calloc((size_t)run->size, sizeof(*r->peak_rss_mib));
-    if (!r->peak_rss_mib) {
+    r->spill = calloc((size_t)run->size, sizeof(*r->spill));
+    if (!r->peak_rss_mib || !r->spill) {
+        free(r->peak_rss_mib);
+        free(r->spill);
         free(r);
         return NULL;
     }
@@ -34,6 +37,7 @@ void results_destroy(struct results *r)
         return;
     free(r->events);
     free(r->peak_rss_mib);
+    free(r->spill);
     free(r);
 }
 
@@ -63,7 +67,8 @@ static void record_event(struct wn_planner *p, int rank, const struct wn_msg_res
         p->results->cap_events = ncap;
     }
     p->results->events[p->results->nevents++] =
-        (struct wn_trace_event){rank, r->stage, r->batch, r->t_start, r->t_end, ntasks, r->status};
+        (struct wn_trace_event){rank,   r->stage,  r->batch,         r->t_start,        r->t_end,
+                                ntasks, r->status, r->bytes_spilled, r->bytes_read_back};
 }
 
 void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r, size_t len)
@@ -85,6 +90,12 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
     p->dispatch->nrunning--;
     if (r->peak_rss_mib > p->results->peak_rss_mib[src])
         p->results->peak_rss_mib[src] = r->peak_rss_mib;
+    /* Counters only grow: the later result is the larger. */
+    struct wn_rank_spill *sp = &p->results->spill[src];
+    if (r->bytes_spilled > sp->bytes_spilled)
+        sp->bytes_spilled = r->bytes_spilled;
+    if (r->bytes_read_back > sp->bytes_read_back)
+        sp->bytes_read_back = r->bytes_read_back;
     record_event(p, src, r, (uint32_t)pb->count);
     s->busy_s += r->t_end - r->t_start;
     s->idle_s += r->idle_s;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "exec/budget.h"
 #include "exec/plan.h"
 #include "exec/planner/planner_impl.h"
 #include "stage/stage_impl.h"
@@ -32,6 +33,61 @@ static void stats_begin(struct wn_planner *p, uint64_t tasks_in)
 }
 
 static void begin_replay(struct wn_planner *p);
+
+/* Before a stage's first batch: under a memory budget, no batch may hold
+ * more input than its share (budget.h), and a clique's members each
+ * gather all of the stage's input.  Fails the run, saying what to change;
+ * 0 when every batch fits. */
+static int check_batch_memory(struct wn_planner *p, int raft, int batch_size)
+{
+    const struct wn_run *run = p->run;
+    const struct wn_stage_config *c = run->stages[p->stage]->cfg;
+    uint64_t limit = run->memory_limit, share = wn_budget_batch(limit);
+    if (!limit)
+        return 0;
+    const double mib = 1024.0 * 1024.0;
+    if (raft) {
+        uint64_t total = 0;
+        for (size_t i = 0; i < p->ninputs; i++)
+            total += p->inputs[i].len;
+        if (total <= limit / 2)
+            return 0;
+        stop_fail(p->stop,
+                  "stage '%s' runs as a clique whose every member holds all of its input: "
+                  "%.1f MiB here, more than the %.1f MiB (half of executor.memory_limit, "
+                  "%.0f MiB) a rank may give it; raise executor.memory_limit to %.0f MiB or more",
+                  c->name, total / mib, (double)(limit / 2) / mib, limit / mib,
+                  (double)total * 2 / mib + 1);
+        return -1;
+    }
+    uint64_t worst = 0, worst_b = 0;
+    for (uint64_t b = 0; b < p->dispatch->nbatches; b++) {
+        const struct pbatch *pb = &p->dispatch->batches[b];
+        uint64_t sum = 0;
+        for (uint64_t i = pb->first; i < pb->first + pb->count && i < p->ninputs; i++)
+            sum += p->inputs[i].len;
+        if (sum > worst)
+            worst = sum, worst_b = b;
+    }
+    if (worst <= share)
+        return 0;
+    if (c->num_output_tasks > 0)
+        stop_fail(p->stop,
+                  "stage '%s': batch %llu holds %.1f MiB of input, more than the %.1f MiB a "
+                  "batch may hold (a quarter of executor.memory_limit, %.0f MiB); raise "
+                  "stages.%s.num_output_tasks (now %d) or executor.memory_limit",
+                  c->name, (unsigned long long)worst_b, worst / mib, share / mib, limit / mib,
+                  c->name, c->num_output_tasks);
+    else
+        stop_fail(p->stop,
+                  "stage '%s': batch %llu holds %.1f MiB of input, more than the %.1f MiB a "
+                  "batch may hold (a quarter of executor.memory_limit, %.0f MiB); lower "
+                  "stages.%s.batch_size (now %d)%s or raise executor.memory_limit",
+                  c->name, (unsigned long long)worst_b, worst / mib, share / mib, limit / mib,
+                  c->name, batch_size,
+                  batch_size == 1 ? ", or make the stage before it write smaller tasks" : "");
+    return -1;
+}
 
 void stage_begin(struct wn_planner *p)
 {
@@ -129,6 +185,10 @@ void stage_begin(struct wn_planner *p)
         }
         if (!raft && !p->shuffle->active) /* a shuffle's inserts are queued per round */
             dispatch_queue(p->dispatch, b);
+    }
+    if (check_batch_memory(p, raft, batch_size) < 0) {
+        p->state = P_FINISH;
+        return;
     }
     p->noutputs = 0;
     if (p->checkpoint->ck)
