@@ -222,7 +222,7 @@ static int prepare(struct run_args *a, struct prepared *p)
      * wn_stage_actor_ranks), alike on every rank, before their init. */
     wn_exec_agree_memory(ok ? p->cfg : NULL, p->places, &a->opts);
     for (uint32_t i = 0; ok && i < p->nstages; i++) {
-        p->stages[i]->memory_limit = a->opts.memory_limit;
+        p->stages[i]->memory_limit = a->opts.memory_data;
         p->stages[i]->actor_ranks = size > 1 ? size - 1 : 1;
     }
     /* Parameter values a stage checks itself (init) are checked here too,
@@ -418,8 +418,11 @@ static void print_plan(const struct prepared *p, const struct wn_run_options *op
             size == 1 ? " and acts (alone)" : ", the other ranks are pool actors");
     wn_config_render(c, out);
     if (opts->memory_limit)
-        fprintf(out, "memory per rank: %s; stage outputs beyond %llu MiB spill to %s\n",
-                opts->memory_from, (unsigned long long)(wn_budget_store(opts->memory_limit) >> 20),
+        fprintf(out,
+                "memory per rank: %s; %llu MiB of it for data (%llu MiB go to the process "
+                "itself); stage outputs beyond %llu MiB spill to %s\n",
+                opts->memory_from, opts->memory_data >> 20, opts->memory_base >> 20,
+                (unsigned long long)(wn_budget_store(opts->memory_data) >> 20),
                 wn_exec_spill_dir(c));
     else
         fprintf(out, "memory per rank: unbounded (%s)\n", opts->memory_from);

@@ -23,6 +23,11 @@
 #include <stdint.h>
 
 #define WN_BUDGET_HEADROOM 0.8
+/* What a rank takes once its run starts, beyond what it held before:
+ * the compute and I/O threads' heaps, MPI's buffers, the stages' own
+ * state.  examples/fuzzy-dedup.yaml on examples/sample, 4 ranks: an
+ * actor's peak RSS 33 MiB against 23 MiB before the run. */
+#define WN_BUDGET_RUN_SLACK ((unsigned long long)12 << 20)
 
 /* What the derivation reads, gathered by wn_budget_env_read (a pure
  * function of this, so that the suite can try every case). */

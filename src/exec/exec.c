@@ -4,6 +4,7 @@
  * before the job dies, the stop signals, and the watch on the launcher
  * (mpirun, srun) that ends a rank whose launcher has gone. */
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -290,12 +291,32 @@ void wn_exec_agree_memory(const struct wn_pipeline_config *cfg, const struct wn_
     unsigned long long all = mine ? mine : ~0ULL;
     MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
     opts->memory_limit = all == ~0ULL ? 0 : all;
+    /* What a rank holds before any data: its resident pages now. */
+    unsigned long long base = 0, pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%*s %llu", &pages) == 1)
+        base = pages * (unsigned long long)sysconf(_SC_PAGESIZE);
+    if (f)
+        fclose(f);
+    MPI_Allreduce(MPI_IN_PLACE, &base, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
+    base += WN_BUDGET_RUN_SLACK;
+    opts->memory_base = base;
+    opts->memory_data = opts->memory_limit > base ? opts->memory_limit - base : 0;
+    if (opts->memory_data < opts->memory_limit / 4)
+        opts->memory_data = opts->memory_limit / 4;
 }
 
 /* Every rank: the store's share of the budget and the spill folder. */
 static void set_budget(struct wn_run *run)
 {
-    run->memory_limit = run->opts->memory_limit;
+    run->memory_limit = run->opts->memory_data;
+    /* Under a budget set by hand, buffers of 1 MiB and more are mapped
+     * and unmapped on their own: glibc's moving threshold would otherwise
+     * put later ones on the heap, whose freed top it keeps.  (Not under a
+     * derived one: the mappings cost page faults a roomy node needs not
+     * pay.) */
+    if (run->cfg->exec.memory_limit > 0)
+        mallopt(M_MMAP_THRESHOLD, 1 << 20);
     if (run->memory_limit && run->store)
         wn_store_set_spill(run->store, wn_exec_spill_dir(run->cfg), run->rank,
                            wn_budget_store(run->memory_limit));

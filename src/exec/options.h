@@ -18,6 +18,10 @@ struct wn_run_options {
     /* Bytes each rank may use (exec.h, wn_exec_memory_limit), the
      * smallest of all ranks'; 0: none known. */
     unsigned long long memory_limit;
+    /* What of it is for data: less what the largest rank held before any
+     * (libraries, MPI) and WN_BUDGET_RUN_SLACK, a quarter of the limit at
+     * least.  The budget's shares (budget.h) are of this. */
+    unsigned long long memory_data, memory_base;
     char memory_from[256]; /* rank 0's: where it came from */
 };
 

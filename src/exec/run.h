@@ -31,8 +31,8 @@ struct wn_run {
     const struct wn_pipeline_config *cfg;
     const struct wn_run_options *opts;
     double epoch; /* run start, CLOCK_REALTIME of rank 0 */
-    /* executor.memory_limit, or what the allocation gives (budget.h):
-     * the smallest of all ranks', 0 when none is known. */
+    /* What executor.memory_limit, or what the allocation gives, leaves
+     * for data (options.h, memory_data; budget.h); 0 when none is known. */
     uint64_t memory_limit;
 };
 

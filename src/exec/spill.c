@@ -10,6 +10,7 @@
 
 #include "exec/spill.h"
 #include "util/env.h"
+#include "util/fsio.h"
 
 #define SPILL_MAGIC 0x314c4c495053574eULL /* "NWSPILL1" little-endian */
 
@@ -67,40 +68,6 @@ uint64_t wn_spill_record_size(size_t len)
     return ((uint64_t)sizeof(struct record_head) + len + 63) & ~(uint64_t)63;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-    const char *p = buf;
-    errno = 0;
-    while (len) {
-        ssize_t w = pwrite(fd, p, len, (off_t)off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-        off += (uint64_t)w;
-    }
-    return 0;
-}
-
-static ssize_t pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-    char *p = buf;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = pread(fd, p + got, len - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 /* WINNOW_TEST_SPILL_FLIP=N: after the Nth record this process writes,
  * one byte of that record's payload is flipped on disk - how the suite
  * checks that a payload changed on disk is refused (t/mpi). */
@@ -113,7 +80,7 @@ static void test_flip(struct wn_spill *f, uint64_t off, size_t len)
         return;
     unsigned char b;
     uint64_t at = off + sizeof(struct record_head) + len / 2;
-    if (pread_all(f->fd, &b, 1, at) == 1) {
+    if (wn_pread_all(f->fd, &b, 1, (off_t)at) == 1) {
         b ^= 0x20;
         (void)!pwrite(f->fd, &b, 1, (off_t)at);
     }
@@ -123,8 +90,9 @@ int wn_spill_write(struct wn_spill *f, uint64_t off, uint64_t id, const void *bu
                    wn_error_t *err)
 {
     struct record_head h = {SPILL_MAGIC, id, len, XXH3_64bits(buf, len)};
-    if (pwrite_all(f->fd, &h, sizeof(h), off) < 0 ||
-        pwrite_all(f->fd, buf, len, off + sizeof(h)) < 0)
+    errno = 0;
+    if (wn_pwrite_all(f->fd, &h, sizeof(h), (off_t)off) < 0 ||
+        wn_pwrite_all(f->fd, buf, len, (off_t)(off + sizeof(h))) < 0)
         return wn_errprintf(err, "spill file %s: writing %zu bytes at offset %llu: %s", f->path,
                             len, (unsigned long long)off, errno ? strerror(errno) : "short write");
     f->nwritten++;
@@ -135,7 +103,7 @@ int wn_spill_write(struct wn_spill *f, uint64_t off, uint64_t id, const void *bu
 void *wn_spill_read(struct wn_spill *f, uint64_t off, uint64_t id, size_t len, wn_error_t *err)
 {
     struct record_head h;
-    ssize_t got = pread_all(f->fd, &h, sizeof(h), off);
+    ssize_t got = wn_pread_all(f->fd, &h, sizeof(h), (off_t)off);
     if (got != (ssize_t)sizeof(h)) {
         wn_errprintf(err, "spill file %s: reading the record at offset %llu: %s", f->path,
                      (unsigned long long)off, got < 0 ? strerror(errno) : "the file is too short");
@@ -153,7 +121,7 @@ void *wn_spill_read(struct wn_spill *f, uint64_t off, uint64_t id, size_t len, w
         wn_errprintf(err, "out of memory reading back %zu spilled bytes", len);
         return NULL;
     }
-    got = pread_all(f->fd, buf, len, off + sizeof(h));
+    got = wn_pread_all(f->fd, buf, len, (off_t)(off + sizeof(h)));
     if (got != (ssize_t)len) {
         wn_errprintf(err, "spill file %s: reading %zu bytes at offset %llu: %s", f->path, len,
                      (unsigned long long)off, got < 0 ? strerror(errno) : "the file is too short");

@@ -12,11 +12,13 @@
 
 #include "util/fsio.h"
 
-int wn_write_all(int fd, const void *buf, size_t len)
+/* off < 0: at fd's offset (write/read), else at off (pwrite/pread). */
+static int write_at(int fd, const void *buf, size_t len, off_t off)
 {
     size_t done = 0;
     while (done < len) {
-        ssize_t w = write(fd, (const char *)buf + done, len - done);
+        ssize_t w = off < 0 ? write(fd, (const char *)buf + done, len - done)
+                            : pwrite(fd, (const char *)buf + done, len - done, off + (off_t)done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
@@ -30,11 +32,22 @@ int wn_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-ssize_t wn_read_all(int fd, void *buf, size_t len)
+int wn_write_all(int fd, const void *buf, size_t len)
+{
+    return write_at(fd, buf, len, -1);
+}
+
+int wn_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+    return write_at(fd, buf, len, off);
+}
+
+static ssize_t read_at(int fd, void *buf, size_t len, off_t off)
 {
     size_t got = 0;
     while (got < len) {
-        ssize_t r = read(fd, (char *)buf + got, len - got);
+        ssize_t r = off < 0 ? read(fd, (char *)buf + got, len - got)
+                            : pread(fd, (char *)buf + got, len - got, off + (off_t)got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -44,6 +57,16 @@ ssize_t wn_read_all(int fd, void *buf, size_t len)
         got += (size_t)r;
     }
     return (ssize_t)got;
+}
+
+ssize_t wn_read_all(int fd, void *buf, size_t len)
+{
+    return read_at(fd, buf, len, -1);
+}
+
+ssize_t wn_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+    return read_at(fd, buf, len, off);
 }
 
 void *wn_read_fd(int fd, size_t *len)

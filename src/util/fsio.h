@@ -20,6 +20,9 @@ int wn_write_all(int fd, const void *buf, size_t len);
 /* Reads up to len bytes at fd's offset, stopping early only at the end of
  * the file: the count read, or -1 with errno. */
 ssize_t wn_read_all(int fd, void *buf, size_t len);
+/* The same at offset off (pwrite/pread: fd's offset stays). */
+int wn_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+ssize_t wn_pread_all(int fd, void *buf, size_t len, off_t off);
 
 /* The whole file open on fd, from its current offset (its size from
  * fstat; a file cut meanwhile gives fewer bytes, in *len), in a buffer of

@@ -107,22 +107,26 @@ static int store_output(struct wn_actor *a, const struct wn_stage *st, struct wn
     size_t len = wn_task_packed_size(t);
     uint32_t ref = 0;
     void *buf = wn_arena_alloc(a->run->arena, st->index, len, &ref);
+    /* The tasks' checksum, from the packed buffers: before the store
+     * has them (a spilled one is freed at once). */
     if (buf) {
         if (wn_task_pack(t, buf, len, err) < 0)
             return -1;
+        if (sum)
+            XXH3_64bits_update(sum, buf, len);
         if (wn_store_put_arena(a->run->store, t->id, st->index, buf, len) < 0)
             return wn_errprintf(err, "out of memory storing a task");
     } else {
         if (wn_task_pack_alloc(t, &buf, &len, err) < 0)
             return -1;
+        if (sum)
+            XXH3_64bits_update(sum, buf, len);
         if (wn_store_put(a->run->store, t->id, st->index, buf, len) < 0) {
             free(buf);
             return wn_errprintf(err, "out of memory storing a task");
         }
     }
     *d = (struct wn_desc){t->id, a->run->rank, ref, len, wn_batch_nrows(t->batch)};
-    if (sum) /* the tasks' checksum, from the packed buffers */
-        XXH3_64bits_update(sum, buf, len);
     return 0;
 }
 

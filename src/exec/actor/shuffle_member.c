@@ -24,6 +24,16 @@ void shuffle_member_destroy(struct shuffle_member *m)
     free(m);
 }
 
+/* Bytes in flight to one peer under a budget (see below): at least 256
+ * KiB, so that a transfer still moves in few messages. */
+static uint64_t inflight_default(uint64_t data, int npeers)
+{
+    uint64_t v = wn_budget_store(data) / (uint64_t)(npeers > 0 ? npeers : 1);
+    if (v > ((uint64_t)8 << 20))
+        v = (uint64_t)8 << 20;
+    return v < ((uint64_t)256 << 10) ? (uint64_t)256 << 10 : v;
+}
+
 int shuffle_member_begin(struct shuffle_member *m, struct wn_run *run,
                          const struct wn_msg_shuffle *msg, wn_error_t *err)
 {
@@ -40,7 +50,12 @@ int shuffle_member_begin(struct shuffle_member *m, struct wn_run *run,
     MPI_Group_free(&group);
     MPI_Group_free(&world);
     struct wn_shuffle_opts o = {
-        .inflight_per_peer = (size_t)ex->shuffle_inflight,
+        /* Unset under a budget: the store's share over the round's
+         * peers, no more than the shuffle's own 8 MiB default. */
+        .inflight_per_peer = ex->shuffle_inflight > 0 ? (size_t)ex->shuffle_inflight
+                             : run->memory_limit
+                                 ? (size_t)inflight_default(run->memory_limit, msg->nactors)
+                                 : 0,
         /* Unset: the budget's share (budget.h), else the shuffle's own
          * default. */
         .memory_limit = ex->shuffle_memory_limit > 0 ? (size_t)ex->shuffle_memory_limit

@@ -52,12 +52,14 @@ static int check_batch_memory(struct wn_planner *p, int raft, int batch_size)
             total += p->inputs[i].len;
         if (total <= limit / 2)
             return 0;
-        stop_fail(p->stop,
-                  "stage '%s' runs as a clique whose every member holds all of its input: "
-                  "%.1f MiB here, more than the %.1f MiB (half of executor.memory_limit, "
-                  "%.0f MiB) a rank may give it; raise executor.memory_limit to %.0f MiB or more",
-                  c->name, total / mib, (double)(limit / 2) / mib, limit / mib,
-                  (double)total * 2 / mib + 1);
+        stop_fail(
+            p->stop,
+            "stage '%s' runs as a clique whose every member holds all of its input: "
+            "%.1f MiB here, more than the %.1f MiB (half of the %.0f MiB executor.memory_limit "
+            "leaves for data) a rank may give it; raise executor.memory_limit by %.0f MiB "
+            "or more",
+            c->name, total / mib, (double)(limit / 2) / mib, limit / mib,
+            (double)(total * 2 - limit) / mib + 1);
         return -1;
     }
     uint64_t worst = 0, worst_b = 0;
@@ -74,14 +76,16 @@ static int check_batch_memory(struct wn_planner *p, int raft, int batch_size)
     if (c->num_output_tasks > 0)
         stop_fail(p->stop,
                   "stage '%s': batch %llu holds %.1f MiB of input, more than the %.1f MiB a "
-                  "batch may hold (a quarter of executor.memory_limit, %.0f MiB); raise "
+                  "batch may hold (a quarter of the %.0f MiB executor.memory_limit leaves for "
+                  "data); raise "
                   "stages.%s.num_output_tasks (now %d) or executor.memory_limit",
                   c->name, (unsigned long long)worst_b, worst / mib, share / mib, limit / mib,
                   c->name, c->num_output_tasks);
     else
         stop_fail(p->stop,
                   "stage '%s': batch %llu holds %.1f MiB of input, more than the %.1f MiB a "
-                  "batch may hold (a quarter of executor.memory_limit, %.0f MiB); lower "
+                  "batch may hold (a quarter of the %.0f MiB executor.memory_limit leaves for "
+                  "data); lower "
                   "stages.%s.batch_size (now %d)%s or raise executor.memory_limit",
                   c->name, (unsigned long long)worst_b, worst / mib, share / mib, limit / mib,
                   c->name, batch_size,
