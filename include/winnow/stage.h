@@ -197,6 +197,12 @@ int wn_stage_set_seeds(struct wn_stage *st, uint64_t n, wn_error_t *err);
  * rank; both 0 outside a run.  read_jsonl makes smaller tasks by them. */
 uint64_t wn_stage_memory_limit(const struct wn_stage *st);
 int wn_stage_actor_ranks(const struct wn_stage *st);
+/* ABI 3.  From init, for a stage whose division of its work into tasks
+ * depends on the run (read_jsonl's adapted blocksize): a number that
+ * changes whenever that division does.  A checkpoint made under another
+ * one does not load the stage's finished batches (they would overlap the
+ * new ones): the stage, and every stage after it, run again whole. */
+void wn_stage_set_layout(struct wn_stage *st, uint64_t key);
 /* ABI 3.  From init: a line `winnow plan` prints under the stage (how it
  * sized its tasks, say).  0 or -1. */
 int wn_stage_set_plan_note(struct wn_stage *st, const char *text, wn_error_t *err);

@@ -278,6 +278,8 @@ static int scan_record(const json_t *rec, void *arg)
         st->begun = 1;
         st->nbatches = nb;
         st->ntasks = (uint64_t)json_integer_value(json_object_get(rec, "tasks"));
+        const char *lay = json_string_value(json_object_get(rec, "layout"));
+        st->layout = lay ? strtoull(lay, NULL, 16) : 0;
     } else if (!strcmp(ev, "batch")) {
         const char *sum = json_string_value(json_object_get(rec, "sum"));
         uint64_t b = (uint64_t)json_integer_value(json_object_get(rec, "batch"));
@@ -562,13 +564,21 @@ void wn_ckpt_forget(struct wn_ckpt *ck, uint32_t s, uint64_t b)
 /* ------------------------------------------------------------ records -- */
 
 int wn_ckpt_stage_begin(struct wn_ckpt *ck, uint32_t s, uint64_t nbatches, uint64_t ntasks,
-                        wn_error_t *err)
+                        uint64_t layout, wn_error_t *err)
 {
-    return append(ck,
-                  json_pack("{s:s, s:i, s:s, s:I, s:I}", "ev", "stage", "stage", (int)s, "name",
+    json_t *rec = json_pack("{s:s, s:i, s:s, s:I, s:I}", "ev", "stage", "stage", (int)s, "name",
                             ck->cfg->stages[s].name, "batches", (json_int_t)nbatches, "tasks",
-                            (json_int_t)ntasks),
-                  err);
+                            (json_int_t)ntasks);
+    /* Only when set: journals of stages without one stay as they were. */
+    if (rec && layout) {
+        char hex[17];
+        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)layout);
+        if (json_object_set_new(rec, "layout", json_string(hex)) < 0) {
+            json_decref(rec);
+            rec = NULL;
+        }
+    }
+    return append(ck, rec, err);
 }
 
 int wn_ckpt_batch_done(struct wn_ckpt *ck, uint32_t s, uint64_t batch, uint64_t sum,

@@ -37,6 +37,7 @@ struct wn_ckpt_batch {
 struct wn_ckpt_stage {
     int begun, ended;
     uint64_t nbatches, ntasks;
+    uint64_t layout;            /* the stage's wn_stage_set_layout key (0: none) */
     struct wn_ckpt_batch *done; /* finished batches, in journal order */
     size_t ndone, cap;
 };
@@ -64,7 +65,7 @@ int wn_ckpt_part_path(char *buf, size_t len, const char *dir, uint32_t stage,
 
 /* Journal records; wn_ckpt_sync makes them durable. */
 int wn_ckpt_stage_begin(struct wn_ckpt *ck, uint32_t s, uint64_t nbatches, uint64_t ntasks,
-                        wn_error_t *err);
+                        uint64_t layout, wn_error_t *err);
 /* rejects: the batch's rejects summary (rejects.h), or NULL: a resume
  * that loads the batch counts them again. */
 int wn_ckpt_batch_done(struct wn_ckpt *ck, uint32_t s, uint64_t batch, uint64_t sum,

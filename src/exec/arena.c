@@ -160,7 +160,10 @@ struct wn_arena *wn_arena_open(MPI_Comm comm, size_t max_half)
             munmap(mine, 2 * half);
         free(base);
         free(a);
-        if (rank == 0)
+        if (rank == 0 && half == 0 && max_half && max_half < (1u << 20))
+            wn_info("node arenas off: executor.memory_limit leaves them under 1 MiB; "
+                    "payloads on the same node go through their owners");
+        else if (rank == 0)
             wn_warn("node arenas unavailable (/dev/shm full or not shared); "
                     "payloads on the same node go through their owners");
         return NULL;

@@ -299,7 +299,10 @@ void wn_exec_agree_memory(const struct wn_pipeline_config *cfg, const struct wn_
     if (f)
         fclose(f);
     MPI_Allreduce(MPI_IN_PLACE, &base, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
-    base += WN_BUDGET_RUN_SLACK;
+    /* Rounded up to 4 MiB: a rank's pages differ by a few from run to
+     * run, and what is sized by the budget (read_jsonl's tasks) should
+     * not, so that a resume finds the same batches. */
+    base = ((base + (4ULL << 20) - 1) & ~((4ULL << 20) - 1)) + WN_BUDGET_RUN_SLACK;
     opts->memory_base = base;
     opts->memory_data = opts->memory_limit > base ? opts->memory_limit - base : 0;
     if (opts->memory_data < opts->memory_limit / 4)

@@ -237,6 +237,11 @@ static const char *stage_param(const struct wn_pipeline_config *p, size_t i, con
     return NULL;
 }
 
+void wn_stage_set_layout(struct wn_stage *st, uint64_t key)
+{
+    st->layout = key;
+}
+
 int wn_stage_set_plan_note(struct wn_stage *st, const char *text, wn_error_t *err)
 {
     char *t = strdup(text);

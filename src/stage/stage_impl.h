@@ -39,6 +39,7 @@ struct wn_stage {
     uint64_t memory_limit;
     int actor_ranks;
     char *plan_note; /* wn_stage_set_plan_note, or NULL */
+    uint64_t layout; /* wn_stage_set_layout; 0 unset */
 };
 
 struct wn_stage_output {

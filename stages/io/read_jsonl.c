@@ -95,6 +95,7 @@ struct rj_group {
 struct read_jsonl {
     char *input, *text_field, *id_field; /* id_field NULL: none */
     long long blocksize;                 /* configured */
+    long long tasks_per_actor;           /* 0: blocksize not lowered for it */
     uint64_t block;                      /* used (adapt_blocksize) */
     struct wn_jl_list list;              /* made at init */
     int listed;
@@ -440,21 +441,31 @@ static int group_files(struct wn_stage *st, struct read_jsonl *rj, wn_error_t *e
     return 0;
 }
 
-/* Tasks per actor the blocksize is lowered to give, and the smallest
- * blocksize that lowering makes: below it a task costs more to plan and
- * checkpoint than to read. */
-#define RJ_TASKS_PER_ACTOR 4
+/* The smallest blocksize tasks_per_actor lowers it to: below it a task
+ * costs more to plan and checkpoint than to read. */
 #define RJ_MIN_BLOCK ((uint64_t)1 << 20)
 /* A task's text at most this share of the memory a rank may use: its
  * lines, the parsed batch (text and raw line), its packed copy. */
 #define RJ_MEMORY_SHARE 16
 
+/* The largest power of two at most x (x >= 1). */
+static uint64_t pow2_floor(uint64_t x)
+{
+    uint64_t p = 1;
+    while (p <= x / 2)
+        p *= 2;
+    return p;
+}
+
 /* The blocksize tasks are cut by: the configured one, lowered so that
- * every actor gets RJ_TASKS_PER_ACTOR tasks at least and a task fits the
- * memory budget; never lowered below RJ_MIN_BLOCK for the first.  The
- * same on every rank (the listing and the runner's figures are).  A
- * compressed file is read whole: one whose text alone is over a quarter
- * of the budget is refused here, before any work. */
+ * every actor gets tasks_per_actor tasks at least and a task fits the
+ * memory budget; never lowered below RJ_MIN_BLOCK for the first.  Each
+ * lowered value is a power of two: a run with somewhat fewer actors or
+ * memory (a resume elsewhere) most often cuts the same tasks, so that a
+ * checkpoint's batches load.  The same on every rank (the listing and
+ * the runner's figures are).  A compressed file is read whole: one whose
+ * text alone is over a quarter of the budget is refused here, before any
+ * work. */
 static int adapt_blocksize(struct wn_stage *st, struct read_jsonl *rj, wn_error_t *err)
 {
     const double mib = 1024.0 * 1024.0;
@@ -462,17 +473,21 @@ static int adapt_blocksize(struct wn_stage *st, struct read_jsonl *rj, wn_error_
     for (size_t i = 0; i < rj->list.n; i++)
         total += wn_jl_text_size(&rj->list.files[i]);
     int actors = wn_stage_actor_ranks(st); /* 0: not in a run */
-    uint64_t spread = actors ? total / ((uint64_t)actors * RJ_TASKS_PER_ACTOR) : bs;
+    uint64_t per = (uint64_t)rj->tasks_per_actor, spread = bs;
+    if (actors && per)
+        spread = pow2_floor(total / ((uint64_t)actors * per) + 1);
     if (spread < RJ_MIN_BLOCK)
         spread = RJ_MIN_BLOCK;
     const char *why = NULL;
+    char per_actor[64];
     if (spread < bs) {
         bs = spread;
-        why = "so that each actor gets 4 tasks";
+        snprintf(per_actor, sizeof(per_actor), "so that each actor gets %llu tasks",
+                 (unsigned long long)per);
+        why = per_actor;
     }
-    uint64_t mem = wn_stage_memory_limit(st), fit = mem / RJ_MEMORY_SHARE;
-    if (mem && fit < 65536)
-        fit = 65536;
+    uint64_t mem = wn_stage_memory_limit(st);
+    uint64_t fit = mem / RJ_MEMORY_SHARE > 65536 ? pow2_floor(mem / RJ_MEMORY_SHARE) : 65536;
     if (mem && fit < bs) {
         bs = fit;
         why = "to fit a sixteenth of executor.memory_limit";
@@ -488,6 +503,8 @@ static int adapt_blocksize(struct wn_stage *st, struct read_jsonl *rj, wn_error_
                                 f->path, text / mib, (double)text * 4 / mib + 1, mem / mib);
     }
     rj->block = bs;
+    /* Batches a checkpoint holds from another blocksize do not load. */
+    wn_stage_set_layout(st, bs);
     char note[256];
     if (why)
         snprintf(note, sizeof(note),
@@ -520,7 +537,8 @@ static int rj_init(struct wn_stage *st, const struct wn_params *params, wn_error
     if (!rj)
         return wn_errprintf(err, "out of memory");
     wn_stage_set_data(st, rj);
-    if (wn_params_int_range(params, "blocksize", 1, LLONG_MAX, &rj->blocksize, err) < 0)
+    if (wn_params_int_range(params, "blocksize", 1, LLONG_MAX, &rj->blocksize, err) < 0 ||
+        wn_params_int_range(params, "tasks_per_actor", 0, 1 << 20, &rj->tasks_per_actor, err) < 0)
         return -1;
     const char *id = wn_params_str(params, "id_field");
     if (!(rj->input = strdup(wn_params_str(params, "input"))) ||
@@ -568,7 +586,11 @@ static const struct wn_param_spec read_jsonl_params[] = {
      "or file"},
     {"blocksize", WN_PARAM_INT, "1073741824",
      "bytes of text per output task: small files are grouped, larger plain files cut at line "
-     "ends (unless a write_jsonl follows), compressed ones counted by their text"},
+     "ends (unless a write_jsonl follows), compressed ones counted by their text; lowered "
+     "by tasks_per_actor and executor.memory_limit"},
+    {"tasks_per_actor", WN_PARAM_INT, "4",
+     "blocksize is lowered (to a power of two, not under 1 MiB) so that every actor gets at "
+     "least this many tasks; 0: not lowered for it"},
     {"text_field", WN_PARAM_STRING, "${text_field}",
      "string field read into the str column of its name (default: the pipeline's)"},
     {"id_field", WN_PARAM_STRING, "${id_field}",

@@ -84,14 +84,8 @@ is "$(ls -A spill)" "" "... and no spill file left behind"
 out=$(mpirun_np 3 "$WINNOW" run "$EX/fuzzy-dedup.yaml" --set input=in --set output=kil \
       "${budget[@]}" --checkpoint "$ck" --progress off 2>&1)
 ok $? "resumed on 3 ranks" || diag "$out"
-# Known bug, not yet found: a resume after a kill while spilling can keep
-# two or three duplicates the reference removes (issue 16 stays open).
-# A difference is reported as TODO (XFAIL), a match as a plain pass.
-if diff -r ref kil >/dev/null; then
-    ok 0 "... byte-identical to the reference"
-else
-    ok 1 "... byte-identical to the reference # TODO a resume after a kill while spilling can keep a few duplicates"
-fi
+diff -r ref kil >/dev/null
+ok $? "... byte-identical to the reference"
 
 # A byte flipped in a spill file: the batch fails on every retry, and so
 # does the run, naming the file; no output is written.

@@ -127,11 +127,20 @@ void checkpoint_mark_loads(struct wn_planner *p)
 {
     const struct wn_ckpt_stage *cs = wn_ckpt_stage(p->checkpoint->ck, p->stage);
     wn_error_t err = {{0}};
+    const struct wn_stage *st = p->run->stages[p->stage];
     if (cs && cs->ndone) {
-        if (cs->nbatches != p->dispatch->njournaled) {
+        if (p->checkpoint->rerun_rest) {
+            wn_warn("checkpoint: stage '%s' runs whole: a stage before it did", st->cfg->name);
+        } else if (cs->nbatches != p->dispatch->njournaled) {
             wn_warn("checkpoint: stage '%s' had %llu batches, now %llu: running them all",
-                    p->run->stages[p->stage]->cfg->name, (unsigned long long)cs->nbatches,
+                    st->cfg->name, (unsigned long long)cs->nbatches,
                     (unsigned long long)p->dispatch->njournaled);
+            p->checkpoint->rerun_rest = 1;
+        } else if (cs->layout != st->layout) {
+            wn_warn("checkpoint: stage '%s' divides its work otherwise than when its batches "
+                    "were made (%s): running them all",
+                    st->cfg->name, st->plan_note ? st->plan_note : "its layout changed");
+            p->checkpoint->rerun_rest = 1;
         } else {
             for (size_t i = 0; i < cs->ndone; i++) {
                 struct pbatch *pb = &p->dispatch->batches[cs->done[i].batch];
@@ -145,7 +154,7 @@ void checkpoint_mark_loads(struct wn_planner *p)
         }
     }
     if (wn_ckpt_stage_begin(p->checkpoint->ck, p->stage, p->dispatch->njournaled, p->ninputs,
-                            &err) < 0)
+                            st->layout, &err) < 0)
         stop_fail(p->stop, "checkpoint: %s", err.text);
     p->checkpoint->journal_dirty = 1;
 }

@@ -136,6 +136,10 @@ struct checkpoint {
     uint64_t *stage_nout;     /* outputs of a stage that has ended */
     unsigned char *stage_ran; /* ... and whether it has */
     uint32_t ended_upto;      /* the next stage whose end to journal */
+    /* A stage ran whole because its batches were not the earlier run's
+     * (their count or layout changed): its outputs are new, so no later
+     * stage loads batches made from the old ones. */
+    int rerun_rest;
 };
 
 struct checkpoint *checkpoint_create(struct wn_run *run);
