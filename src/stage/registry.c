@@ -380,9 +380,11 @@ uint32_t wn_stage_round(const struct wn_stage *st)
     return st->round;
 }
 
-uint32_t wn_stage_nparts(const struct wn_stage *st, uint64_t ninputs)
+uint32_t wn_stage_nparts(const struct wn_stage *st, uint64_t ninputs, uint64_t enough)
 {
     uint64_t n = st->cfg->total_nparts > 0 ? (uint64_t)st->cfg->total_nparts : ninputs;
+    if (st->cfg->total_nparts <= 0 && enough > 0 && n > enough)
+        n = enough;
     /* One per input task is a default, not a request: it is held to what
      * all rounds together may have (a total_nparts given was checked at
      * init, wn_stage_init). */

@@ -61,9 +61,9 @@ int wn_stage_prune(const struct wn_stage *st, struct wn_batch *batch, wn_error_t
 void wn_columns_free(struct wn_columns *c);
 
 /* Shuffle stages: the partition count of a stage with ninputs input tasks
- * (total_nparts, else ninputs held to WN_MAX_STAGE_BATCHES / rounds; at
- * least 1; a power of two for LSH). */
-uint32_t wn_stage_nparts(const struct wn_stage *st, uint64_t ninputs);
+ * (total_nparts, else ninputs held to `enough` when > 0 and to
+ * WN_MAX_STAGE_BATCHES / rounds; at least 1; a power of two for LSH). */
+uint32_t wn_stage_nparts(const struct wn_stage *st, uint64_t ninputs, uint64_t enough);
 
 /* The registry: built-in stage types plus those loaded from plugins.  The
  * program names its built-ins (a NULL-terminated table) before the first

@@ -333,12 +333,15 @@ static void test_nparts(void)
     struct wn_stage *l = wn_stage_create(&cfg->stages[1], 1, &err);
     if (!s || !l || wn_stage_init(s, &err) < 0 || wn_stage_init(l, &err) < 0)
         BAIL_OUT("%s", err.text);
-    cmp_ok(wn_stage_nparts(s, 5), ==, 5, "one partition per input task");
-    cmp_ok(wn_stage_nparts(s, (uint64_t)1 << 30), ==, WN_MAX_STAGE_BATCHES,
+    cmp_ok(wn_stage_nparts(s, 5, 0), ==, 5, "one partition per input task");
+    cmp_ok(wn_stage_nparts(s, (uint64_t)1 << 30, 0), ==, WN_MAX_STAGE_BATCHES,
            "2^30 input tasks: 2^20 partitions");
-    cmp_ok(wn_stage_nparts(l, (uint64_t)1 << 30), ==, 32768,
+    cmp_ok(wn_stage_nparts(l, (uint64_t)1 << 30, 0), ==, 32768,
            "lsh, 20 rounds: 2^20 / 20 down to a power of two");
-    cmp_ok(wn_stage_nparts(l, 0), ==, 1, "no input: one partition");
+    cmp_ok(wn_stage_nparts(l, 0, 0), ==, 1, "no input: one partition");
+    cmp_ok(wn_stage_nparts(s, 5000, 300), ==, 300, "held to what the budget finds enough");
+    cmp_ok(wn_stage_nparts(l, 5000, 300), ==, 256, "... lsh: then down to a power of two");
+    cmp_ok(wn_stage_nparts(s, 100, 300), ==, 100, "... never more than one per input task");
     wn_stage_destroy(s);
     wn_stage_destroy(l);
     wn_config_free(cfg);

@@ -34,6 +34,24 @@ static void stats_begin(struct wn_planner *p, uint64_t tasks_in)
 
 static void begin_replay(struct wn_planner *p);
 
+/* A shuffle stage's partitions when total_nparts is unset: every insert
+ * batch sends each partition a chunk, so their count times the inserts'
+ * is what the actors keep track of, and one per input task (the old
+ * default) grows with the square of the corpus.  Under a budget: as many
+ * as make a partition's share of the input at most half a batch's share,
+ * and 4 per actor at least, for the extracts to spread. */
+static uint64_t enough_parts(const struct wn_planner *p)
+{
+    uint64_t share = wn_budget_batch(p->run->memory_limit) / 2;
+    if (!share)
+        return 0;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < p->ninputs; i++)
+        bytes += p->inputs[i].len;
+    uint64_t n = bytes / share + 1, spread = 4 * (uint64_t)(p->nactors > 0 ? p->nactors : 1);
+    return n > spread ? n : spread;
+}
+
 /* Before a stage's first batch: under a memory budget, no batch may hold
  * more input than its share (budget.h), and a clique's members each
  * gather all of the stage's input.  Fails the run, saying what to change;
@@ -152,7 +170,7 @@ void stage_begin(struct wn_planner *p)
         }
         p->shuffle->rounds = st->rounds;
         p->stats[p->stage].rounds = p->shuffle->rounds;
-        p->shuffle->nparts = wn_stage_nparts(st, p->ninputs);
+        p->shuffle->nparts = wn_stage_nparts(st, p->ninputs, enough_parts(p));
         p->dispatch->njournaled = (uint64_t)p->shuffle->rounds * p->shuffle->nparts;
         p->shuffle->round = 0;
         p->shuffle->phase = SH_NEXT;
