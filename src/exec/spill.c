@@ -20,8 +20,7 @@ struct record_head {
 
 struct wn_spill {
     int fd;
-    unsigned long nwritten; /* records, for the test hook */
-    char path[4096];
+    char path[4096]; /* for messages: the file is unlinked */
 };
 
 struct wn_spill *wn_spill_open(const char *dir, int rank, uint32_t stage, wn_error_t *err)
@@ -58,11 +57,6 @@ void wn_spill_close(struct wn_spill *f)
     free(f);
 }
 
-const char *wn_spill_path(const struct wn_spill *f)
-{
-    return f->path;
-}
-
 uint64_t wn_spill_record_size(size_t len)
 {
     return ((uint64_t)sizeof(struct record_head) + len + 63) & ~(uint64_t)63;
@@ -95,7 +89,6 @@ int wn_spill_write(struct wn_spill *f, uint64_t off, uint64_t id, const void *bu
         wn_pwrite_all(f->fd, buf, len, (off_t)(off + sizeof(h))) < 0)
         return wn_errprintf(err, "spill file %s: writing %zu bytes at offset %llu: %s", f->path,
                             len, (unsigned long long)off, errno ? strerror(errno) : "short write");
-    f->nwritten++;
     test_flip(f, off, len);
     return 0;
 }

@@ -23,7 +23,6 @@ struct wn_spill;
 struct wn_spill *wn_spill_open(const char *dir, int rank, uint32_t stage, wn_error_t *err);
 /* Closes the file: its space goes back to the disk. */
 void wn_spill_close(struct wn_spill *f);
-const char *wn_spill_path(const struct wn_spill *f);
 
 /* Bytes a record of a LEN-byte payload takes (64-byte aligned). */
 uint64_t wn_spill_record_size(size_t len);

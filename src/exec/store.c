@@ -1,7 +1,6 @@
 /* store.c - see store.h.  An open-addressing hash table keyed by task id
  * (ids are already hashes, so the low bits index directly). */
 #include <errno.h>
-#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -242,14 +242,20 @@ void wn_stage_set_layout(struct wn_stage *st, uint64_t key)
     st->layout = key;
 }
 
+/* *slot = a copy of s, the old one freed; 0 or -1 (out of memory). */
+static int set_copy(char **slot, const char *s, wn_error_t *err)
+{
+    char *c = strdup(s);
+    if (!c)
+        return wn_errprintf(err, "out of memory");
+    free(*slot);
+    *slot = c;
+    return 0;
+}
+
 int wn_stage_set_plan_note(struct wn_stage *st, const char *text, wn_error_t *err)
 {
-    char *t = strdup(text);
-    if (!t)
-        return wn_errprintf(err, "out of memory");
-    free(st->plan_note);
-    st->plan_note = t;
-    return 0;
+    return set_copy(&st->plan_note, text, err);
 }
 
 uint64_t wn_stage_memory_limit(const struct wn_stage *st)
@@ -343,12 +349,7 @@ int wn_stage_set_shuffle_key(struct wn_stage *st, const char *column, wn_error_t
         errno = EINVAL;
         return wn_errprintf(err, "stage '%s': the shuffle key must name a column", st->cfg->name);
     }
-    char *c = strdup(column);
-    if (!c)
-        return wn_errprintf(err, "out of memory");
-    free(st->shuffle_key);
-    st->shuffle_key = c;
-    return 0;
+    return set_copy(&st->shuffle_key, column, err);
 }
 
 int wn_stage_set_rounds(struct wn_stage *st, uint32_t rounds, wn_error_t *err)

@@ -34,22 +34,38 @@ static void stats_begin(struct wn_planner *p, uint64_t tasks_in)
 
 static void begin_replay(struct wn_planner *p);
 
+/* Fewest partitions enough_parts makes: extracts for 32 actors. */
+#define WN_MIN_PARTS 32
+
 /* A shuffle stage's partitions when total_nparts is unset: every insert
  * batch sends each partition a chunk, so their count times the inserts'
  * is what the actors keep track of, and one per input task (the old
- * default) grows with the square of the corpus.  Under a budget: as many
- * as make a partition's share of the input at most half a batch's share,
- * and 4 per actor at least, for the extracts to spread. */
+ * default) grows with the square of the corpus.  Under a memory_limit set
+ * in the pipeline: as many as make a partition's share of the input at
+ * most an eighth of a quarter of the limit, WN_MIN_PARTS at least
+ * (wn_stage_nparts holds them to one per input task).  From the pipeline
+ * and the inputs only, never the rank count or a measured figure: the
+ * partitions decide the order of the stage's outputs, which must be the
+ * same bytes on any number of ranks. */
 static uint64_t enough_parts(const struct wn_planner *p)
 {
-    uint64_t share = wn_budget_batch(p->run->memory_limit) / 2;
+    /* Resuming a stage begun on the same inputs: the partitions it began
+     * with (its count depends on the actors), so that its finished
+     * batches load. */
+    const struct wn_ckpt_stage *cs =
+        p->checkpoint->ck ? wn_ckpt_stage(p->checkpoint->ck, p->stage) : NULL;
+    uint32_t rounds = p->shuffle->rounds ? p->shuffle->rounds : 1;
+    if (cs && cs->begun && cs->ntasks == p->ninputs && cs->nbatches % rounds == 0 &&
+        cs->nbatches > 0)
+        return cs->nbatches / rounds;
+    uint64_t share = wn_budget_batch((uint64_t)p->run->cfg->exec.memory_limit) / 8;
     if (!share)
         return 0;
     uint64_t bytes = 0;
     for (size_t i = 0; i < p->ninputs; i++)
         bytes += p->inputs[i].len;
-    uint64_t n = bytes / share + 1, spread = 4 * (uint64_t)(p->nactors > 0 ? p->nactors : 1);
-    return n > spread ? n : spread;
+    uint64_t n = bytes / share + 1;
+    return n > WN_MIN_PARTS ? n : WN_MIN_PARTS;
 }
 
 /* Before a stage's first batch: under a memory budget, no batch may hold
