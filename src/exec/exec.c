@@ -305,8 +305,14 @@ void wn_exec_agree_memory(const struct wn_pipeline_config *cfg, const struct wn_
     base = ((base + (4ULL << 20) - 1) & ~((4ULL << 20) - 1)) + WN_BUDGET_RUN_SLACK;
     opts->memory_base = base;
     opts->memory_data = opts->memory_limit > base ? opts->memory_limit - base : 0;
-    if (opts->memory_data < opts->memory_limit / 4)
+    if (opts->memory_data < opts->memory_limit / 4) {
         opts->memory_data = opts->memory_limit / 4;
+        if (rank == 0 && cfg)
+            wn_warn("memory per rank: %s, but a rank takes %llu MiB before any data; a quarter "
+                    "of the limit goes to data, and RSS will pass the limit (raise it to %llu "
+                    "MiB or more to keep to it)",
+                    opts->memory_from, base >> 20, (base / 3 * 4 >> 20) + 1);
+    }
 }
 
 /* Every rank: the store's share of the budget and the spill folder. */

@@ -446,6 +446,8 @@ BAD_EXECUTOR = [
     ("checkpoint_compression", "gzip"), ("checkpoint_compression", "deflate:0"),
     ("checkpoint_compression", "deflate:10"), ("checkpoint_compression", "DEFLATE"),
     ("checkpoint_compression", "~"), ("checkpoint_compression", "[deflate]"),
+    ("memory_limit", "-1"), ("memory_limit", "1e300"), ("memory_limit", "64Mi"),
+    ("spill_dir", "[a, b]"),
 ]
 BAD_STAGE = [
     ("batch_size", "-1"), ("batch_size", "2.5"), ("batch_size", "2147483648"), ("batch_size", "four"),
