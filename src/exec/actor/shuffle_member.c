@@ -24,8 +24,10 @@ void shuffle_member_destroy(struct shuffle_member *m)
     free(m);
 }
 
-/* Bytes in flight to one peer under a budget (see below): at least 256
- * KiB, so that a transfer still moves in few messages. */
+/* Bytes in flight to one peer when shuffle_inflight is unset under a
+ * budget: the store's share over the round's peers, at most the
+ * shuffle's own 8 MiB default and at least 256 KiB, so that a transfer
+ * still moves in few messages. */
 static uint64_t inflight_default(uint64_t data, int npeers)
 {
     uint64_t v = wn_budget_store(data) / (uint64_t)(npeers > 0 ? npeers : 1);
@@ -50,8 +52,6 @@ int shuffle_member_begin(struct shuffle_member *m, struct wn_run *run,
     MPI_Group_free(&group);
     MPI_Group_free(&world);
     struct wn_shuffle_opts o = {
-        /* Unset under a budget: the store's share over the round's
-         * peers, no more than the shuffle's own 8 MiB default. */
         .inflight_per_peer = ex->shuffle_inflight > 0 ? (size_t)ex->shuffle_inflight
                              : run->memory_limit
                                  ? (size_t)inflight_default(run->memory_limit, msg->nactors)
