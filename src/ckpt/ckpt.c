@@ -278,6 +278,8 @@ static int scan_record(const json_t *rec, void *arg)
         st->begun = 1;
         st->nbatches = nb;
         st->ntasks = (uint64_t)json_integer_value(json_object_get(rec, "tasks"));
+        const char *order = json_string_value(json_object_get(rec, "order"));
+        st->batch_order = order && !strcmp(order, "batch");
         const char *lay = json_string_value(json_object_get(rec, "layout"));
         st->layout = lay ? strtoull(lay, NULL, 16) : 0;
     } else if (!strcmp(ev, "batch")) {
@@ -566,9 +568,12 @@ void wn_ckpt_forget(struct wn_ckpt *ck, uint32_t s, uint64_t b)
 int wn_ckpt_stage_begin(struct wn_ckpt *ck, uint32_t s, uint64_t nbatches, uint64_t ntasks,
                         uint64_t layout, wn_error_t *err)
 {
-    json_t *rec = json_pack("{s:s, s:i, s:s, s:I, s:I}", "ev", "stage", "stage", (int)s, "name",
-                            ck->cfg->stages[s].name, "batches", (json_int_t)nbatches, "tasks",
-                            (json_int_t)ntasks);
+    /* "order": a stage's inputs are in batch order (its producer's
+     * batches, each one's outputs in turn); earlier journals, without
+     * it, cut batches from inputs in id order. */
+    json_t *rec = json_pack("{s:s, s:i, s:s, s:I, s:I, s:s}", "ev", "stage", "stage", (int)s,
+                            "name", ck->cfg->stages[s].name, "batches", (json_int_t)nbatches,
+                            "tasks", (json_int_t)ntasks, "order", "batch");
     /* Only when set: journals of stages without one stay as they were. */
     if (rec && layout) {
         char hex[17];

@@ -10,7 +10,8 @@
  *
  * Journal records (JSON objects, "ev" says which):
  *   run         pipeline, hash, ranks, stages (names)
- *   stage       stage, name, batches, tasks
+ *   stage       stage, name, batches, tasks, order, layout (when set);
+ *               streaming journals a stage's batches before its record
  *   batch       stage, batch, sum (the part file's checksum), outputs
  *   stage_end   stage, outputs
  *   bad         stage, batch (its part file failed its check: recompute)
@@ -38,6 +39,9 @@ struct wn_ckpt_stage {
     int begun, ended;
     uint64_t nbatches, ntasks;
     uint64_t layout;            /* the stage's wn_stage_set_layout key (0: none) */
+    int batch_order;            /* its batches were cut from inputs in batch
+                                   order (1), or in id order (0: a journal
+                                   of an earlier winnow) */
     struct wn_ckpt_batch *done; /* finished batches, in journal order */
     size_t ndone, cap;
 };

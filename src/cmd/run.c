@@ -43,7 +43,9 @@ static void run_usage(FILE *out, const char *cmd)
             "\n"
             "  --set KEY=VALUE     override a key of the pipeline file: name, input, output,\n"
             "                      checkpoint, executor.FIELD, stages.NAME.FIELD or\n"
-            "                      stages.NAME.PARAM (e.g. --set stages.sleep.ms_per_item=5)\n",
+            "                      stages.NAME.PARAM (e.g. --set stages.sleep.ms_per_item=5)\n"
+            "  --mode MODE         bulk (stage after stage) or streaming (the stages\n"
+            "                      between shuffles and cliques at once); executor.mode\n",
             cmd, strcmp(cmd, "run") ? "" : " [OPTIONS]");
     if (!strcmp(cmd, "run"))
         fprintf(out,
@@ -78,6 +80,15 @@ static int parse_args(int argc, char **argv, const char *cmd, struct run_args *a
             i++;
         } else if (!strncmp(arg, "--set=", 6)) {
             a->sets[a->nsets++] = arg + 6;
+        } else if (!strcmp(arg, "--mode") && val) {
+            /* executor.mode, after the file's and any --set before it */
+            if (strcmp(val, "bulk") && strcmp(val, "streaming")) {
+                wn_error("%s: --mode takes bulk or streaming, not '%s'", cmd, val);
+                return -1;
+            }
+            a->sets[a->nsets++] =
+                !strcmp(val, "bulk") ? "executor.mode=bulk" : "executor.mode=streaming";
+            i++;
         } else if (is_run && !strcmp(arg, "--stats") && val) {
             a->opts.stats_path = val;
             i++;

@@ -44,6 +44,16 @@ const struct field config_top_fields[] = {
 };
 
 const struct field config_exec_fields[] = {
+    {"mode", F_MODE, EXEC(mode), 0, 0, "bulk or streaming", "bulk", 0, NULL},
+    {"queue_depth", F_INT, EXEC(queue_depth), 0, 0,
+     "an integer from 0 to 65536 (0: two per consumer slot)", "0", 65536,
+     "each queued batch holds its inputs in memory"},
+    {"queue_bytes", F_DOUBLE, EXEC(queue_bytes), 0, 0,
+     "a number of bytes from 0 to 2^50 (0: from memory_limit)", "0", 0x1p50,
+     "1 PiB, more than any node has"},
+    {"slots_per_actor", F_INT, EXEC(slots_per_actor), 0, 0,
+     "an integer from 0 to 1025 (0: prefetch + 1)", "0", 1025,
+     "a slot's batch has its inputs pulled into the actor's memory"},
     {"reserved_cpus", F_DOUBLE, EXEC(reserved_cpus), 0, 0, "a number >= 0", "0", 0, NULL},
     {"reserved_gpus", F_DOUBLE, EXEC(reserved_gpus), 0, 0, "a number >= 0", "0", 0, NULL},
     {"ignore_head_node", F_BOOL, EXEC(ignore_head_node), 0, 0, NULL, "false", 0, NULL},
@@ -202,6 +212,14 @@ int config_field_set(const struct field *f, void *base, const char *text, unsign
     }
     case F_BOOL:
         return wn_param_parse(WN_PARAM_BOOL, text, flags, (int *)p, why, whylen);
+    case F_MODE:
+        if (!strcmp(text, "bulk") || !strcmp(text, "streaming")) {
+            *(int *)p = !strcmp(text, "bulk") ? WN_MODE_BULK : WN_MODE_STREAMING;
+            return 0;
+        }
+        wn_param_why(why, whylen, f->expect, text, flags);
+        errno = EINVAL;
+        return -1;
     case F_ZLEVEL: {
         int level = zlevel_parse(text);
         if (wn_yaml_is_null(text, flags) || level < 0) {

@@ -47,7 +47,18 @@
 #define WN_CONFIG_MAX_NODES 100000
 #define WN_CONFIG_MAX_ANCHORS 256
 
+/* executor.mode: stage after stage, or the stages of a segment at once
+ * (doc/guide.md, section 1.9). */
+enum wn_exec_mode { WN_MODE_BULK = 0, WN_MODE_STREAMING = 1 };
+
 struct wn_executor_config {
+    int mode;                 /* enum wn_exec_mode, default bulk          */
+    int queue_depth;          /* streaming: batches queued on an edge
+                                 between stages; 0: two per consumer slot */
+    double queue_bytes;       /* streaming: bytes queued on an edge; 0:
+                                 from memory_limit (or none)               */
+    int slots_per_actor;      /* batches an actor holds (running and
+                                 queued); 0: prefetch + 1                  */
     double reserved_cpus;     /* >= 0, default 0: kept free on the job     */
     double reserved_gpus;     /* >= 0, default 0                           */
     int ignore_head_node;     /* default 0: node 0 hosts no actors when 1  */

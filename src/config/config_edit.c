@@ -164,6 +164,10 @@ static void put_field(FILE *out, const char *indent, const struct field *f, cons
     case F_BOOL:
         fprintf(out, "%s%s: %s\n", indent, f->key, *(const int *)p ? "true" : "false");
         return;
+    case F_MODE:
+        fprintf(out, "%s%s: %s\n", indent, f->key,
+                *(const int *)p == WN_MODE_STREAMING ? "streaming" : "bulk");
+        return;
     case F_ZLEVEL:
         if (*(const int *)p)
             fprintf(out, "%s%s: deflate:%d\n", indent, f->key, *(const int *)p);

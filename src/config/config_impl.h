@@ -28,6 +28,7 @@ enum ftype {
     F_DOUBLE, /* double, >= min (> min when excl), <= max (none when 0) */
     F_BOOL,   /* int 0/1 */
     F_ZLEVEL, /* int; "none" 0, "deflate[:LEVEL]" LEVEL 1..9 (bare: 1) */
+    F_MODE,   /* int; "bulk" WN_MODE_BULK, "streaming" WN_MODE_STREAMING */
 };
 
 struct field {

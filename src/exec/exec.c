@@ -353,10 +353,15 @@ int wn_exec_run(const struct wn_pipeline_config *cfg, struct wn_stage **stages, 
     MPI_Comm_rank(MPI_COMM_WORLD, &run.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &run.size);
     set_budget(&run);
-    /* Start-up collectives only: on a communicator every rank has. */
-    run.arena = wn_arena_open(
-        run.group_comm, (size_t)wn_budget_arena_half(
-                            run.memory_limit, wn_exec_ranks_on_node(places, run.size, run.rank)));
+    /* Start-up collectives only: on a communicator every rank has.  A
+     * streaming run makes none (every rank reads the same mode): its
+     * halves by stage parity would be reset under a stage two further
+     * on, which runs at the same time (arena.h). */
+    if (cfg->exec.mode != WN_MODE_STREAMING)
+        run.arena =
+            wn_arena_open(run.group_comm,
+                          (size_t)wn_budget_arena_half(
+                              run.memory_limit, wn_exec_ranks_on_node(places, run.size, run.rank)));
     install_crash_handler(run.rank);
 
     /* One epoch for all ranks' timestamps. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "exec/plan.h"
+#include "stage/stage_impl.h"
 
 uint64_t wn_plan_nbatches(uint64_t ntasks, int batch_size, int num_output_tasks)
 {
@@ -194,4 +195,32 @@ out:
     free(devs);
     free(dev_used);
     return rc;
+}
+
+static int can_follow(struct wn_stage *const *stages, uint32_t s)
+{
+    const unsigned barrier = WN_STAGE_SHUFFLE | WN_STAGE_RAFT;
+    return !(stages[s]->ops->flags & barrier) && !(stages[s - 1]->ops->flags & barrier) &&
+           stages[s]->cfg->num_output_tasks <= 0;
+}
+
+uint32_t wn_plan_segment_end(struct wn_stage *const *stages, uint32_t nstages, uint32_t head,
+                             int streaming)
+{
+    uint32_t e = head + 1;
+    while (streaming && e < nstages && can_follow(stages, e))
+        e++;
+    return e;
+}
+
+uint32_t wn_plan_longest_segment(struct wn_stage *const *stages, uint32_t nstages, int streaming)
+{
+    uint32_t most = nstages ? 1 : 0;
+    for (uint32_t h = 0; h < nstages;) {
+        uint32_t e = wn_plan_segment_end(stages, nstages, h, streaming);
+        if (e - h > most)
+            most = e - h;
+        h = e;
+    }
+    return most;
 }

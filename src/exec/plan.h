@@ -11,6 +11,18 @@
 #include "gpu/layout.h"
 #include "winnow/error.h"
 
+/* Streaming (executor.mode): the end (exclusive) of the segment of
+ * stages that starts at stage head and runs at once.  Stage s joins the
+ * segment of s - 1 unless either is a shuffle or a clique (barriers: all
+ * of a stage's inputs before any of its outputs) or s sets
+ * num_output_tasks (an even split needs the count of all of its inputs).
+ * head + 1 when not streaming. */
+struct wn_stage;
+uint32_t wn_plan_segment_end(struct wn_stage *const *stages, uint32_t nstages, uint32_t head,
+                             int streaming);
+/* The longest segment of the pipeline (1 when not streaming). */
+uint32_t wn_plan_longest_segment(struct wn_stage *const *stages, uint32_t nstages, int streaming);
+
 struct wn_actor_request {
     const char *stage;    /* for messages */
     double cpus, gpus;    /* per actor */

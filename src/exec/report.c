@@ -246,6 +246,45 @@ void wn_progress_update(struct wn_progress *p, const struct wn_stage_stats *s, u
     fflush(p->out);
 }
 
+void wn_progress_segment(struct wn_progress *p, const struct wn_progress_stage *v, size_t n,
+                         uint32_t nstages, double now)
+{
+    if (!p || !p->out || (p->mode != 1 && p->mode != 2) || !n)
+        return;
+    if ((p->mode == 2 || p->bar_open) && now - p->last < (p->mode == 1 ? 0.2 : p->interval))
+        return;
+    p->last = now;
+    char line[512];
+    size_t at = 0;
+    if (p->mode == 1)
+        at = (size_t)snprintf(line, sizeof line, "\r[%u-%u/%u]", v[0].index + 1, v[n - 1].index + 1,
+                              nstages);
+    for (size_t i = 0; i < n; i++) {
+        const struct wn_progress_stage *e = &v[i];
+        int nlen = (int)name_len(e->s->name, sizeof e->s->name);
+        char total[24] = "?", el[32];
+        if (e->total)
+            snprintf(total, sizeof total, "%" PRIu64, e->total);
+        if (p->mode == 2) {
+            fmt_dur(el, sizeof el, fin(now - e->s->t_begin), 1);
+            fprintf(p->out,
+                    "winnow: stage %u/%u '%.*s': %" PRIu64 "/%s batches done, %" PRIu64
+                    " running, %" PRIu64 " queued, elapsed %s\n",
+                    e->index + 1, nstages, nlen, e->s->name, e->done, total, e->running, e->queued,
+                    el);
+        } else if (at < sizeof line) {
+            at += (size_t)snprintf(
+                line + at, sizeof line - at, "%s %.*s %" PRIu64 "/%s %" PRIu64 " run %" PRIu64 " q",
+                i ? " |" : "", nlen, e->s->name, e->done, total, e->running, e->queued);
+        }
+    }
+    if (p->mode == 1) {
+        fprintf(p->out, "%s\033[K", line);
+        p->bar_open = 1;
+    }
+    fflush(p->out);
+}
+
 /* ------------------------------------------------------------ summary -- */
 
 #define NCOLS 9
@@ -422,6 +461,14 @@ static json_t *stage_json(const struct wn_run_report *r, const struct wn_stage_s
             o = NULL;
         }
     }
+    if (o && s->streamed) {
+        json_t *st = json_pack("{s:o, s:o}", "queue_peak", jint(s->queue_peak), "queue_holds",
+                               jint(s->queue_holds));
+        if (!st || json_object_set_new(o, "streaming", st) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
     if (o && s->rounds) { /* a shuffle stage */
         json_t *sh = json_pack("{s:I, s:o, s:o, s:o}", "rounds", (json_int_t)s->rounds, "bytes",
                                jint(s->shuffle_bytes), "spilled_bytes", jint(s->spilled_bytes),
@@ -506,6 +553,13 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* A lane (trace "tid"): the rank, or rank and stage (lanes_by_stage). */
+#define LANE_STAGES 1024
+static int lane_of(const struct wn_run_report *r, const struct wn_trace_event *ev)
+{
+    return r->lanes_by_stage ? ev->rank * LANE_STAGES + (int)(ev->stage % LANE_STAGES) : ev->rank;
+}
+
 int wn_report_trace_json(const char *path, const struct wn_run_report *r, wn_error_t *err)
 {
     int *ranks = malloc((r->nevents ? r->nevents : 1) * sizeof *ranks);
@@ -517,7 +571,7 @@ int wn_report_trace_json(const char *path, const struct wn_run_report *r, wn_err
     }
     size_t nranks = 0;
     for (size_t i = 0; i < r->nevents; i++)
-        ranks[i] = r->events[i].rank;
+        ranks[i] = lane_of(r, &r->events[i]);
     qsort(ranks, r->nevents, sizeof *ranks, cmp_int);
     for (size_t i = 0; i < r->nevents; i++)
         if (!nranks || ranks[nranks - 1] != ranks[i])
@@ -536,13 +590,24 @@ int wn_report_trace_json(const char *path, const struct wn_run_report *r, wn_err
     put_jstr(f, pname, strlen(pname));
     fputs("}}", f);
     /* A name per lane, and lanes in rank order rather than first-seen. */
-    for (size_t i = 0; i < nranks; i++)
+    for (size_t i = 0; i < nranks; i++) {
+        int lane = ranks[i], rank = r->lanes_by_stage ? lane / LANE_STAGES : lane;
+        uint32_t st = (uint32_t)(lane % LANE_STAGES);
         fprintf(f,
                 ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":%d,"
-                "\"args\":{\"name\":\"rank %d\"}},\n"
+                "\"args\":{\"name\":\"rank %d",
+                lane, rank);
+        if (r->lanes_by_stage && st < r->nstages) {
+            fputs(": ", f);
+            fwrite(r->stages[st].name, 1, name_len(r->stages[st].name, sizeof r->stages[0].name),
+                   f);
+        }
+        fprintf(f,
+                "\"}},\n"
                 "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":1,\"tid\":%d,"
                 "\"args\":{\"sort_index\":%d}}",
-                ranks[i], ranks[i], ranks[i], ranks[i]);
+                lane, lane);
+    }
     for (size_t i = 0; i < r->nevents; i++) {
         const struct wn_trace_event *ev = &r->events[i];
         fputs(",\n{\"name\":", f);
@@ -559,7 +624,7 @@ int wn_report_trace_json(const char *path, const struct wn_run_report *r, wn_err
                 ",\"pid\":1,\"tid\":%d,\"args\":{\"batch\":%" PRIu64 ",\"tasks\":%" PRIu32
                 ",\"status\":\"%s\",\"rank_bytes_spilled\":%" PRIu64
                 ",\"rank_bytes_read_back\":%" PRIu64 "}}",
-                ev->rank, ev->batch, ev->ntasks, ev->status == 0 ? "ok" : "failed",
+                lane_of(r, ev), ev->batch, ev->ntasks, ev->status == 0 ? "ok" : "failed",
                 ev->bytes_spilled, ev->bytes_read_back);
         /* A counter track per rank, where it spilled: Perfetto draws it. */
         if (ev->bytes_spilled || ev->bytes_read_back)

@@ -29,10 +29,15 @@ struct wn_stage_stats {
     unsigned retries, failed; /* batch retries, batches given up */
     /* Shuffle stages: over rounds and actors. */
     uint32_t rounds;
-    uint64_t shuffle_bytes;          /* sent between actors */
-    uint64_t spilled_bytes;          /* written to spill files */
-    uint64_t peak_held_bytes;        /* most received bytes one actor held in memory */
-    int ran;                         /* 0 when the run stopped before it */
+    uint64_t shuffle_bytes;   /* sent between actors */
+    uint64_t spilled_bytes;   /* written to spill files */
+    uint64_t peak_held_bytes; /* most received bytes one actor held in memory */
+    int ran;                  /* 0 when the run stopped before it */
+    /* Streaming (executor.mode): it ran at once with other stages; the
+     * most batches waiting on the edge into it, and how often that queue
+     * filled and held its producer back. */
+    int streamed;
+    uint64_t queue_peak, queue_holds;
     struct wn_reject_counts rejects; /* records its batches rejected */
 };
 
@@ -67,6 +72,9 @@ struct wn_run_report {
     uint32_t nstages;
     struct wn_trace_event *events;
     size_t nevents;
+    /* The trace's lanes: one per rank, or (streaming, where a rank runs
+     * batches of several stages at once) one per rank and stage. */
+    int lanes_by_stage;
 };
 
 /* Progress of the current stage, counting tasks.  mode: 1 a live bar
@@ -100,6 +108,21 @@ void wn_progress_init(struct wn_progress *p, FILE *out, int mode, double interva
  * 0-based index in the pipeline (printed 1-based: "2/3" for index 1). */
 void wn_progress_update(struct wn_progress *p, const struct wn_stage_stats *s, uint32_t index,
                         uint32_t nstages, uint64_t done, uint64_t total, double now, int final);
+
+/* Streaming: the stages of a segment running at once, one line each
+ * (mode 2) or one line for all (mode 1), when due as above:
+ *
+ *   winnow: stage 3/11 'word_count': 12/40 batches done, 4 running, 2 queued, elapsed 3.4s
+ *   [2-4/11] read 10/10 | word_count 12/? 4 run 2 q | write 3/? 1 run 0 q
+ *
+ * total 0 prints "?": the stage's producer is still running. */
+struct wn_progress_stage {
+    const struct wn_stage_stats *s;
+    uint32_t index;
+    uint64_t queued, running, done, total;
+};
+void wn_progress_segment(struct wn_progress *p, const struct wn_progress_stage *v, size_t n,
+                         uint32_t nstages, double now);
 
 /* The end-of-run table: per stage tasks and items in/out, wall time,
  * actor busy % (busy_s / (nactors * wall)), items/s (items_in / wall);

@@ -70,6 +70,13 @@ void wn_wire_send_load(struct wn_loop *loop, int dest, uint32_t stage, uint64_t 
     send(loop, dest, WN_TAG_LOAD, &m, sizeof(m), NULL, 0);
 }
 
+void wn_wire_send_drop(struct wn_loop *loop, int dest, uint32_t stage, const uint64_t *ids,
+                       uint32_t n)
+{
+    struct wn_msg_drop m = {stage, n};
+    send(loop, dest, WN_TAG_DROP, &m, sizeof(m), ids, (size_t)n * sizeof(*ids));
+}
+
 /* The rank lists travel as int32_t. */
 static void send_ranks(struct wn_loop *loop, int dest, int tag, const void *m, size_t mlen,
                        const int *ranks, int n)

@@ -36,6 +36,8 @@ enum wn_tag {
     WN_TAG_SHUFFLE_STATS = 114, /* actor -> planner: what a round moved   */
     WN_TAG_CLIQUE = 115,        /* planner -> actor: form the RAFT stage's
                                  clique (acknowledged)                    */
+    WN_TAG_DROP = 118,          /* planner -> actor: these payloads are
+                                 consumed (streaming): free them now      */
 };
 
 /* A task as the planner sees it: where it lives, not what it holds. */
@@ -149,6 +151,13 @@ struct wn_msg_load {
     uint64_t sum; /* the part file's checksum (journal)      */
 };
 
+/* Streaming: the inputs a batch consumed, freed by their owner as soon
+ * as the batch has succeeded rather than at its stage's end. */
+struct wn_msg_drop {
+    uint32_t stage; /* of the consuming batch                  */
+    uint32_t n;     /* uint64_t ids[n] follow                   */
+};
+
 struct wn_msg_shutdown {
     int32_t status;
     int32_t pad;
@@ -176,6 +185,8 @@ void wn_wire_send_shutdown(struct wn_loop *loop, int dest, int status);
 void wn_wire_send_stop(struct wn_loop *loop, int dest, int sig, double kill_in);
 void wn_wire_send_load(struct wn_loop *loop, int dest, uint32_t stage, uint64_t batch,
                        uint64_t sum);
+void wn_wire_send_drop(struct wn_loop *loop, int dest, uint32_t stage, const uint64_t *ids,
+                       uint32_t n);
 /* ranks: m->nactors of them with BEGIN, none otherwise. */
 void wn_wire_send_shuffle(struct wn_loop *loop, int dest, const struct wn_msg_shuffle *m,
                           const int *ranks);

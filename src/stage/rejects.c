@@ -1,6 +1,7 @@
 /* rejects.c - see rejects.h; wn_stage_reject (winnow/stage.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -229,7 +230,21 @@ static int holds_line(int fd, const char *l, size_t n)
     return found;
 }
 
+/* A streaming rank's compute threads commit at once: one at a time, so
+ * that the check for a line already there and the write go together. */
+static pthread_mutex_t append_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int append_locked(const char *path, const char *buf, size_t len, wn_error_t *err);
+
 static int append(const char *path, const char *buf, size_t len, wn_error_t *err)
+{
+    pthread_mutex_lock(&append_lock);
+    int rc = append_locked(path, buf, len, err);
+    pthread_mutex_unlock(&append_lock);
+    return rc;
+}
+
+static int append_locked(const char *path, const char *buf, size_t len, wn_error_t *err)
 {
     if (wn_mkdir_parent(path, err) < 0)
         return wn_errprefix(err, "rejects file");

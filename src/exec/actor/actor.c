@@ -43,9 +43,9 @@ struct wn_actor *wn_actor_create(struct wn_run *run, wn_error_t *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&a->main_cond, &ca);
     pthread_condattr_destroy(&ca);
-    a->cur_stage = -1;
     a->clique_stage = -1;
-    if (!(a->shuffle = shuffle_member_create())) {
+    if (!(a->hosted = calloc(run->nstages ? run->nstages : 1, 1)) ||
+        !(a->shuffle = shuffle_member_create())) {
         wn_errprintf(err, "out of memory");
         wn_actor_destroy(a);
         return NULL;
@@ -70,7 +70,7 @@ void wn_actor_destroy(struct wn_actor *a)
     pthread_mutex_lock(&a->lock);
     a->stop = 1;
     if (a->compute)
-        pthread_cond_signal(&a->compute->cond);
+        pthread_cond_broadcast(&a->compute->cond);
     if (a->io)
         pthread_cond_signal(&a->io->cond);
     pthread_mutex_unlock(&a->lock);
@@ -80,6 +80,7 @@ void wn_actor_destroy(struct wn_actor *a)
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->main_cond);
     wn_clique_destroy(a->clique);
+    free(a->hosted);
     free(a);
 }
 
@@ -111,9 +112,9 @@ static void make_ready(struct wn_actor *a, struct job *j)
     int io_room = !a->run->opts->checkpoint || (a->io->started && a->io->queued < WN_IO_QUEUE_MAX);
     /* RAFT stages neither: their collectives need the main thread free. */
     const struct compute *c = a->compute;
-    if (!c->ready && !c->running && c->avg_stage == (int)j->stage->index &&
-        c->avg_job_s < WN_INLINE_JOB_S && !(j->stage->cfg->gpus > 0) && io_room &&
-        !(j->stage->ops->flags & WN_STAGE_RAFT)) {
+    double avg = c->avg_job_s[j->stage->index];
+    if (!c->ready && !c->running && avg >= 0 && avg < WN_INLINE_JOB_S &&
+        !(j->stage->cfg->gpus > 0) && io_room && !(j->stage->ops->flags & WN_STAGE_RAFT)) {
         double now = wn_run_now(a->run), idle = now - a->compute->idle_since;
         pthread_mutex_unlock(&a->lock);
         actor_run_job(a, j, idle > 0 ? idle : 0, a->io->started);
@@ -130,7 +131,10 @@ static void make_ready(struct wn_actor *a, struct job *j)
     j->next = NULL;
     *a->compute->ready_tail = j;
     a->compute->ready_tail = &j->next;
-    pthread_cond_signal(&a->compute->cond);
+    if (a->compute->nthreads > 1)
+        pthread_cond_broadcast(&a->compute->cond); /* not every thread may take it */
+    else
+        pthread_cond_signal(&a->compute->cond);
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -195,7 +199,7 @@ static void on_stage(struct wn_actor *a, const struct wn_msg_stage *m)
             goto fail;
         }
     }
-    a->cur_stage = (int)m->stage;
+    a->hosted[m->stage] = 1;
     a->compute->idle_since = wn_run_now(a->run);
     wn_current_stage_name = NULL;
     ack(a, m->stage, NULL);
@@ -439,10 +443,10 @@ static void on_clique(struct wn_actor *a, const struct wn_msg_clique *m, size_t 
 static void on_stage_end(struct wn_actor *a, uint32_t stage)
 {
     struct wn_stage *st = a->run->stages[stage];
-    if (a->cur_stage == (int)stage) {
+    if (a->hosted[stage]) {
         if (st->ops->teardown)
             st->ops->teardown(st);
-        a->cur_stage = -1;
+        a->hosted[stage] = 0;
     }
     if (a->clique_stage == (int)stage) {
         wn_clique_destroy(a->clique);
@@ -456,6 +460,18 @@ static void on_stage_end(struct wn_actor *a, uint32_t stage)
         wn_arena_reset(a->run->arena, stage - 1);
     }
     ack(a, stage, NULL);
+}
+
+/* Streaming: inputs a batch has consumed, freed where they live. */
+static void on_drop(struct wn_actor *a, const struct wn_msg_drop *m, size_t len)
+{
+    if (len < sizeof(*m) || len < sizeof(*m) + (size_t)m->n * sizeof(uint64_t)) {
+        wn_error("malformed drop message (%zu bytes)", len);
+        MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
+    }
+    const uint64_t *ids = (const void *)(m + 1);
+    for (uint32_t i = 0; i < m->n; i++)
+        wn_store_drop(a->run->store, ids[i]);
 }
 
 /* The loop's handlers: each message to its function above. */
@@ -474,13 +490,19 @@ HANDLER(handle_load, on_load(arg, buf, len))
 HANDLER(handle_shuffle, on_shuffle(arg, buf, len))
 HANDLER(handle_extract, on_extract(arg, buf, len))
 HANDLER(handle_clique, on_clique(arg, buf, len))
+HANDLER(handle_drop, on_drop(arg, buf, len))
 #undef HANDLER
 
 static const struct wn_loop_handler handlers[] = {
-    {WN_TAG_STAGE, handle_stage},         {WN_TAG_ASSIGN, handle_assign},
-    {WN_TAG_STAGE_END, handle_stage_end}, {WN_TAG_LOAD, handle_load},
-    {WN_TAG_SHUFFLE, handle_shuffle},     {WN_TAG_EXTRACT, handle_extract},
-    {WN_TAG_CLIQUE, handle_clique},       WN_LOOP_HANDLER_END,
+    {WN_TAG_STAGE, handle_stage},
+    {WN_TAG_ASSIGN, handle_assign},
+    {WN_TAG_STAGE_END, handle_stage_end},
+    {WN_TAG_LOAD, handle_load},
+    {WN_TAG_SHUFFLE, handle_shuffle},
+    {WN_TAG_EXTRACT, handle_extract},
+    {WN_TAG_CLIQUE, handle_clique},
+    {WN_TAG_DROP, handle_drop},
+    WN_LOOP_HANDLER_END,
 };
 
 /* Sends the DURABLE messages of written part files, oldest first. */

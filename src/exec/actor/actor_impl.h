@@ -107,22 +107,27 @@ struct io_job {
  * disk waits, so the outputs held for writing stay bounded. */
 #define WN_IO_QUEUE_MAX 4
 
-/* compute.c: the compute thread and the jobs ready for it.  Its fields
- * are under the actor's lock. */
+/* compute.c: the compute threads and the jobs ready for them.  Its
+ * fields are under the actor's lock. */
 struct compute {
-    pthread_t thread;
-    int started;
-    pthread_cond_t cond; /* wakes the compute thread */
-    pthread_cond_t room; /* wakes it when it waits for room:
+    pthread_t *threads;
+    int nthreads, started;
+    void *args;          /* the threads' start arguments */
+    pthread_cond_t cond; /* wakes the compute threads */
+    pthread_cond_t room; /* wakes those waiting for room:
                             the I/O queue, the shuffle backlog */
     struct job *ready, **ready_tail;
-    int running;       /* it has a job */
-    double idle_since; /* it went idle */
-    /* Mean run time of the last jobs of stage `avg_stage`: a stage whose
-     * batches take microseconds runs on the main thread (see make_ready). */
-    int avg_stage;
-    double avg_job_s;
+    int running;               /* jobs being run */
+    unsigned char *stage_busy; /* per stage: one of its jobs runs */
+    double idle_since;         /* a thread last went idle */
+    /* Per stage, the mean run time of its last jobs (< 0: none yet): a
+     * stage whose batches take microseconds runs on the main thread (see
+     * make_ready).  Per stage, as a streaming rank runs several. */
+    double *avg_job_s;
 };
+
+/* Compute threads a streaming rank runs at most. */
+#define WN_COMPUTE_THREADS_MAX 16
 
 /* io.c: the I/O thread and the part files queued for it, in order.  Its
  * fields are under the actor's lock. */
@@ -149,7 +154,8 @@ struct wn_actor {
     int stop;
     struct compute *compute;
     struct io *io;
-    int cur_stage;                  /* hosted stage, -1 none */
+    unsigned char *hosted;          /* per stage: set up here (streaming
+                                       hosts several at once) */
     struct shuffle_member *shuffle; /* the shuffle round it takes part in */
     /* The clique of the RAFT stage this rank hosts (made on the main
      * thread, which runs its MPI collectives for the compute thread). */

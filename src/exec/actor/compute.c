@@ -1,13 +1,17 @@
-/* compute.c - an actor's compute thread: runs the jobs the main thread
+/* compute.c - an actor's compute threads: run the jobs the main thread
  * makes ready (process_batch, so that the main thread keeps serving
- * pulls and messages meanwhile), and hands them back under the actor
- * lock.  It waits for room when the I/O thread (io.c) or the shuffle is
- * behind. */
+ * pulls and messages meanwhile), and hand them back under the actor
+ * lock.  One thread, or in streaming mode one per stage running at once
+ * (within the rank's CPUs): a rank then runs batches of several stages at
+ * the same time, never two of one stage.  A thread waits for room when
+ * the I/O thread (io.c) or the shuffle is behind. */
 #define _GNU_SOURCE
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/plan.h"
 #include "exec/run.h"
 #include "exec/wire.h"
 #include "exec/actor/actor_impl.h"
@@ -15,12 +19,8 @@
 /* Under the actor lock. */
 void actor_note_job_time(struct wn_actor *a, const struct job *j, double dt)
 {
-    if (a->compute->avg_stage != (int)j->stage->index) {
-        a->compute->avg_stage = (int)j->stage->index;
-        a->compute->avg_job_s = dt;
-    } else {
-        a->compute->avg_job_s = 0.8 * a->compute->avg_job_s + 0.2 * dt;
-    }
+    double *avg = &a->compute->avg_job_s[j->stage->index];
+    *avg = *avg < 0 ? dt : 0.8 * *avg + 0.2 * dt;
 }
 
 /* Under the actor lock. */
@@ -33,35 +33,65 @@ static void push_done(struct wn_actor *a, struct job *j)
         pthread_cond_signal(&a->main_cond);
 }
 
+/* Under the actor lock: the first ready job thread `index` may run.
+ * Batches of one stage never run at once in one process (a stage's
+ * process_batch need not be reentrant); those of a GPU stage or a clique
+ * run on thread 0 only (CUDA binds a device per thread, and a clique's
+ * collectives go through the main thread one at a time). */
+static struct job *take(struct compute *c, int index)
+{
+    for (struct job **at = &c->ready; *at; at = &(*at)->next) {
+        struct job *j = *at;
+        const struct wn_stage *st = j->stage;
+        if (c->stage_busy[st->index])
+            continue;
+        if (index > 0 && (st->cfg->gpus > 0 || (st->ops->flags & WN_STAGE_RAFT)))
+            continue;
+        *at = j->next;
+        if (c->ready_tail == &j->next)
+            c->ready_tail = at;
+        return j;
+    }
+    return NULL;
+}
+
+struct thread_arg {
+    struct wn_actor *a;
+    int index;
+};
+
 static void *compute_main(void *arg)
 {
-    struct wn_actor *a = arg;
+    struct wn_actor *a = ((struct thread_arg *)arg)->a;
+    int index = ((struct thread_arg *)arg)->index;
+    struct compute *c = a->compute;
     pthread_mutex_lock(&a->lock);
     for (;;) {
-        while (!a->compute->ready && !a->stop)
-            pthread_cond_wait(&a->compute->cond, &a->lock);
+        struct job *j = NULL;
+        while (!a->stop && !(j = take(c, index)))
+            pthread_cond_wait(&c->cond, &a->lock);
         if (a->stop)
             break;
-        struct job *j = a->compute->ready;
-        a->compute->ready = j->next;
-        if (!a->compute->ready)
-            a->compute->ready_tail = &a->compute->ready;
-        double now = wn_run_now(a->run), idle = now - a->compute->idle_since;
-        a->compute->running = 1;
+        double now = wn_run_now(a->run), idle = now - c->idle_since;
+        c->running++;
+        c->stage_busy[j->stage->index] = 1;
         /* The disk behind: wait for room before making more to write;
          * the network behind: before making more to send. */
         while (a->io->queued >= WN_IO_QUEUE_MAX ||
                (j->kind == JOB_INSERT && atomic_load(&a->shuffle->backlog) > WN_SHUFFLE_BACKLOG &&
                 !a->stop))
-            pthread_cond_wait(&a->compute->room, &a->lock);
+            pthread_cond_wait(&c->room, &a->lock);
         pthread_mutex_unlock(&a->lock);
 
         actor_run_job(a, j, idle > 0 ? idle : 0, a->io->started);
 
         pthread_mutex_lock(&a->lock);
-        a->compute->idle_since = wn_run_now(a->run);
-        actor_note_job_time(a, j, a->compute->idle_since - now);
-        a->compute->running = 0;
+        c->idle_since = wn_run_now(a->run);
+        actor_note_job_time(a, j, c->idle_since - now);
+        c->running--;
+        c->stage_busy[j->stage->index] = 0;
+        if (c->nthreads > 1 && c->ready)
+            pthread_cond_broadcast(&c->cond); /* a job of that stage may wait */
         if (j->io)
             io_queue(a->io, j);
         push_done(a, j);
@@ -70,35 +100,79 @@ static void *compute_main(void *arg)
     return NULL;
 }
 
+/* Streaming: as many threads as stages run at once, as far as the rank's
+ * CPUs hold their actors (resources.cpus, the least of any stage: a
+ * stage that waits more than it computes asks for a fraction of a CPU);
+ * otherwise one. */
+static int thread_count(const struct wn_run *run)
+{
+    int streaming = run->cfg->exec.mode == WN_MODE_STREAMING;
+    int n = (int)wn_plan_longest_segment(run->stages, run->nstages, streaming);
+    double cpus = run->places ? run->places[run->rank].cpus : 1, least = 1;
+    for (uint32_t s = 0; s < run->nstages; s++)
+        if (run->stages[s]->cfg->cpus > 0 && run->stages[s]->cfg->cpus < least)
+            least = run->stages[s]->cfg->cpus;
+    double fit = floor(cpus / least + 1e-9);
+    if (n > fit)
+        n = (int)fit;
+    if (n > WN_COMPUTE_THREADS_MAX)
+        n = WN_COMPUTE_THREADS_MAX;
+    return n > 1 ? n : 1;
+}
+
 struct compute *compute_create(struct wn_actor *a)
 {
     struct compute *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    pthread_cond_init(&c->cond, NULL);
-    pthread_cond_init(&c->room, NULL);
-    c->ready_tail = &c->ready;
-    c->avg_stage = -1;
-    a->compute = c;
-    if (pthread_create(&c->thread, NULL, compute_main, a) != 0) {
-        a->compute = NULL;
-        pthread_cond_destroy(&c->cond);
-        pthread_cond_destroy(&c->room);
+    uint32_t n = a->run->nstages ? a->run->nstages : 1;
+    int nt = thread_count(a->run);
+    if (!c || !(c->avg_job_s = malloc(n * sizeof(*c->avg_job_s))) ||
+        !(c->stage_busy = calloc(n, 1)) ||
+        !(c->threads = calloc((size_t)nt, sizeof(*c->threads))) ||
+        !(c->args = calloc((size_t)nt, sizeof(struct thread_arg)))) {
+        if (c) {
+            free(c->avg_job_s);
+            free(c->stage_busy);
+            free(c->threads);
+        }
         free(c);
         return NULL;
     }
-    c->started = 1;
+    for (uint32_t i = 0; i < n; i++)
+        c->avg_job_s[i] = -1;
+    pthread_cond_init(&c->cond, NULL);
+    pthread_cond_init(&c->room, NULL);
+    c->ready_tail = &c->ready;
+    c->nthreads = nt;
+    a->compute = c;
+    for (int i = 0; i < nt; i++) {
+        struct thread_arg *ta = &((struct thread_arg *)c->args)[i];
+        ta->a = a;
+        ta->index = i;
+        if (pthread_create(&c->threads[i], NULL, compute_main, ta) != 0)
+            break;
+        c->started++;
+    }
+    if (c->started == 0) {
+        a->compute = NULL;
+        compute_destroy(c);
+        return NULL;
+    }
+    c->nthreads = c->started; /* fewer when the system would not make more */
     return c;
 }
 
-/* After the actor's stop was set and the thread woken. */
+/* After the actor's stop was set and the threads woken. */
 void compute_destroy(struct compute *c)
 {
     if (!c)
         return;
-    if (c->started)
-        pthread_join(c->thread, NULL);
+    for (int i = 0; i < c->started; i++)
+        pthread_join(c->threads[i], NULL);
     pthread_cond_destroy(&c->cond);
     pthread_cond_destroy(&c->room);
+    free(c->avg_job_s);
+    free(c->stage_busy);
+    free(c->threads);
+    free(c->args);
     free(c);
 }

@@ -52,7 +52,7 @@ static void *io_main(void *arg)
         finish_io(io, a->run->cfg->exec.checkpoint_compression);
         pthread_mutex_lock(&a->lock);
         a->io->queued--;
-        pthread_cond_signal(&a->compute->room);
+        pthread_cond_broadcast(&a->compute->room);
         io->next = a->durable;
         a->durable = io;
         atomic_fetch_add(&a->ndone, 1);

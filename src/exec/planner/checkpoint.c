@@ -75,6 +75,15 @@ void checkpoint_resume(struct wn_planner *p)
 {
     struct wn_run *run = p->run;
     uint32_t r = 0;
+    const struct wn_ckpt_stage *first = wn_ckpt_stage(p->checkpoint->ck, 0);
+    if (first && first->begun && !first->batch_order) {
+        /* Its batches hold other inputs than this run's would. */
+        wn_warn("checkpoint: %s was made by an earlier winnow, which cut batches in "
+                "another order: every stage runs again",
+                run->opts->checkpoint);
+        p->checkpoint->rerun_rest = 1;
+        return;
+    }
     while (r < run->nstages && wn_ckpt_stage(p->checkpoint->ck, r)->ended)
         r++;
     while (r > 0) {
@@ -121,6 +130,16 @@ void checkpoint_resume(struct wn_planner *p)
                 run->stages[r]->cfg->name);
 }
 
+/* The largest batch number journaled done. */
+static uint64_t max_done(const struct wn_ckpt_stage *cs)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < cs->ndone; i++)
+        if (cs->done[i].batch > m)
+            m = cs->done[i].batch;
+    return m;
+}
+
 /* Checkpoint: batches an earlier run finished load their outputs from
  * their part files instead of running; the journal learns of the stage. */
 void checkpoint_mark_loads(struct wn_planner *p)
@@ -131,12 +150,15 @@ void checkpoint_mark_loads(struct wn_planner *p)
     if (cs && cs->ndone) {
         if (p->checkpoint->rerun_rest) {
             wn_warn("checkpoint: stage '%s' runs whole: a stage before it did", st->cfg->name);
-        } else if (cs->nbatches != p->dispatch->njournaled) {
+        } else if (cs->nbatches != p->dispatch->njournaled &&
+                   (cs->nbatches || max_done(cs) >= p->dispatch->njournaled)) {
+            /* (No count: a streaming run journaled batches of a stage
+             * whose inputs were not all there yet.) */
             wn_warn("checkpoint: stage '%s' had %llu batches, now %llu: running them all",
                     st->cfg->name, (unsigned long long)cs->nbatches,
                     (unsigned long long)p->dispatch->njournaled);
             p->checkpoint->rerun_rest = 1;
-        } else if (cs->layout != st->layout) {
+        } else if (cs->begun && cs->layout != st->layout) {
             wn_warn("checkpoint: stage '%s' divides its work otherwise than when its batches "
                     "were made (%s): running them all",
                     st->cfg->name, st->plan_note ? st->plan_note : "its layout changed");

@@ -16,6 +16,7 @@ struct dispatch *dispatch_create(struct wn_run *run)
     if (!d)
         return NULL;
     d->run = run;
+    d->limit = UINT64_MAX;
     d->outstanding = calloc((size_t)run->size, sizeof(*d->outstanding));
     d->queues = calloc((size_t)run->size + 1, sizeof(*d->queues));
     if (!d->outstanding || !d->queues) {
@@ -34,13 +35,17 @@ void dispatch_destroy(struct dispatch *d)
     free(d->queues);
     free(d->retry.v);
     free(d->outstanding);
+    for (uint64_t b = 0; d->batches && b < d->nmade; b++)
+        free(d->batches[b].outs);
     free(d->batches);
     free(d);
 }
 
 void dispatch_reset(struct dispatch *d, uint64_t nbatches)
 {
-    d->nbatches = nbatches;
+    for (uint64_t b = 0; d->batches && b < d->nmade; b++)
+        free(d->batches[b].outs);
+    d->nbatches = d->cap_batches = d->nmade = nbatches;
     free(d->batches);
     d->batches = wn_xcalloc(nbatches ? nbatches : 1, sizeof(*d->batches));
     for (uint64_t b = 0; b < nbatches; b++)
@@ -50,6 +55,52 @@ void dispatch_reset(struct dispatch *d, uint64_t nbatches)
     d->retry.n = d->retry.head = 0;
     d->nfinished = d->nrunning = d->tasks_finished = 0;
     memset(d->outstanding, 0, (size_t)d->run->size * sizeof(*d->outstanding));
+    d->limit = UINT64_MAX;
+}
+
+uint64_t dispatch_add(struct dispatch *d)
+{
+    if (d->nbatches == d->cap_batches) {
+        uint64_t ncap = d->cap_batches ? d->cap_batches * 2 : 64;
+        d->batches = wn_xrealloc(d->batches, ncap * sizeof(*d->batches));
+        d->cap_batches = ncap;
+    }
+    uint64_t b = d->nbatches++;
+    d->nmade = d->nbatches;
+    memset(&d->batches[b], 0, sizeof(d->batches[b]));
+    d->batches[b].actor = d->batches[b].last_failed_on = d->batches[b].primary = -1;
+    if (d->njournaled + 1 == d->nbatches)
+        d->njournaled = d->nbatches; /* not a shuffle's: every batch is */
+    return b;
+}
+
+void dispatch_take_outputs(struct dispatch *d, uint64_t *next, struct wn_desc **v, size_t *n,
+                           size_t *cap)
+{
+    for (; *next < d->nbatches; ++*next) {
+        struct pbatch *pb = &d->batches[*next];
+        if (pb->state != B_DONE && pb->state != B_GIVEN_UP)
+            return;
+        if (*n + pb->nouts > *cap) {
+            size_t ncap = *cap ? *cap : 256;
+            while (ncap < *n + pb->nouts)
+                ncap *= 2;
+            *v = wn_xrealloc(*v, ncap * sizeof(**v));
+            *cap = ncap;
+        }
+        if (pb->nouts)
+            memcpy(*v + *n, pb->outs, pb->nouts * sizeof(*pb->outs));
+        *n += pb->nouts;
+        free(pb->outs);
+        pb->outs = NULL;
+        pb->nouts = 0;
+    }
+}
+
+int dispatch_depth(const struct wn_run *run)
+{
+    const struct wn_executor_config *ex = &run->cfg->exec;
+    return ex->slots_per_actor > 0 ? ex->slots_per_actor : 1 + ex->prefetch;
 }
 
 int dispatch_q_push(struct queue *q, uint64_t b)
@@ -89,6 +140,28 @@ void dispatch_queue(struct dispatch *d, uint64_t b)
     dispatch_q_push(&d->queues[primary >= 0 ? primary : d->run->size], b);
 }
 
+int dispatch_primary(const struct wn_desc *inputs, uint64_t first, uint64_t count)
+{
+    int primary = -1;
+    uint64_t best = 0;
+    for (uint64_t i = first; i < first + count; i++) {
+        const struct wn_desc *d = &inputs[i];
+        if (d->owner < 0)
+            continue;
+        uint64_t sum = 0;
+        for (uint64_t j = first; j < first + count; j++)
+            if (inputs[j].owner == d->owner)
+                sum += inputs[j].len + 1;
+        if (sum > best) {
+            best = sum;
+            primary = d->owner;
+        }
+        if (count > 64)
+            break; /* large batches: the first owner is good enough */
+    }
+    return primary;
+}
+
 int dispatch_cmp_desc(const void *a, const void *b)
 {
     const struct wn_desc *x = a, *y = b;
@@ -117,6 +190,13 @@ void dispatch_assign(struct dispatch *d, uint32_t stage, const struct wn_desc *i
     wn_wire_send_assign(d->run->loop, rank, &m, inputs + pb->first);
 }
 
+/* A queue whose next batch backpressure lets go (queues hold batches in
+ * index order). */
+static int q_open(const struct dispatch *d, const struct queue *q)
+{
+    return q->n && q->v[q->head] < d->limit;
+}
+
 /* The next batch for actor `rank`: a retry that failed elsewhere, then its
  * own inputs, then its node's, then seeds, then the longest queue. */
 static int pick(struct dispatch *d, int nactors, int rank, uint64_t *b)
@@ -131,21 +211,21 @@ static int pick(struct dispatch *d, int nactors, int rank, uint64_t *b)
             return q_pop(&d->retry, b);
         }
     }
-    if (q_pop(&d->queues[rank], b))
-        return 1;
+    if (q_open(d, &d->queues[rank]))
+        return q_pop(&d->queues[rank], b);
     int node = run->places[rank].node_id, best = -1;
     size_t most = 0;
     for (int r = 0; r < run->size; r++)
-        if (run->places[r].node_id == node && d->queues[r].n > most) {
+        if (run->places[r].node_id == node && d->queues[r].n > most && q_open(d, &d->queues[r])) {
             most = d->queues[r].n;
             best = r;
         }
     if (best >= 0)
         return q_pop(&d->queues[best], b);
-    if (q_pop(&d->queues[run->size], b))
-        return 1;
+    if (q_open(d, &d->queues[run->size]))
+        return q_pop(&d->queues[run->size], b);
     for (int r = 0; r < run->size; r++)
-        if (d->queues[r].n > most) {
+        if (d->queues[r].n > most && q_open(d, &d->queues[r])) {
             most = d->queues[r].n;
             best = r;
         }
@@ -166,7 +246,7 @@ int dispatch_send(struct dispatch *d, uint32_t stage, const struct wn_desc *inpu
             }
         return sent;
     }
-    int depth = 1 + run->cfg->exec.prefetch;
+    int depth = dispatch_depth(run);
     for (int k = 0; k < nactors; k++) {
         int rank = actors[(k + d->rotate) % nactors];
         uint64_t b = 0;

@@ -31,14 +31,16 @@ struct wn_planner *wn_planner_create(struct wn_run *run, wn_error_t *err)
     p->run = run;
     p->stats = calloc(run->nstages ? run->nstages : 1, sizeof(*p->stats));
     p->acks_from = calloc((size_t)run->size, sizeof(*p->acks_from));
+    p->stage_nout = calloc(run->nstages ? run->nstages : 1, sizeof(*p->stage_nout));
     p->dispatch = dispatch_create(run);
+    p->stream = stream_create(run);
     p->stop = stop_create(run);
     p->checkpoint = checkpoint_create(run);
     p->collect = collect_create();
     p->shuffle = shuffle_round_create();
     p->results = results_create(run);
     if (!p->stats || !p->acks_from || !p->dispatch || !p->stop || !p->checkpoint || !p->collect ||
-        !p->shuffle || !p->results) {
+        !p->shuffle || !p->results || !p->stage_nout || !p->stream) {
         wn_errprintf(err, "out of memory");
         wn_planner_destroy(p);
         return NULL;
@@ -73,13 +75,14 @@ void wn_planner_destroy(struct wn_planner *p)
     if (!p)
         return;
     dispatch_destroy(p->dispatch);
+    stream_destroy(p->stream);
+    free(p->stage_nout);
     stop_destroy(p->stop);
     checkpoint_destroy(p->checkpoint);
     collect_destroy(p->collect);
     shuffle_round_destroy(p->shuffle);
     results_destroy(p->results);
     free(p->inputs);
-    free(p->outputs);
     free(p->actors);
     for (uint32_t i = 0; p->stats && i < p->run->nstages; i++)
         wn_reject_counts_free(&p->stats[i].rejects);
@@ -107,7 +110,7 @@ static void on_stop(struct wn_loop *loop, int src, void *buf, size_t len, void *
         snprintf(why, sizeof(why), "%s on rank %d", m.sig ? strsignal(m.sig) : "a signal", src);
     /* Half of mpirun's window for the batches, the rest for the
      * journal's finish and the ranks' exit. */
-    stop_begin(p->stop, why, m.kill_in / 2, p->dispatch->nrunning, p->state == P_DONE);
+    stop_begin(p->stop, why, m.kill_in / 2, stream_nrunning(p), p->state == P_DONE);
 }
 
 static void on_result(struct wn_loop *loop, int src, void *buf, size_t len, void *arg)
@@ -234,6 +237,7 @@ static void finish(struct wn_planner *p)
         .nstages = run->nstages,
         .events = p->results->events,
         .nevents = p->results->nevents,
+        .lanes_by_stage = run->cfg->exec.mode == WN_MODE_STREAMING,
     };
     if (run->cfg->exec.show_progress)
         wn_report_summary(stdout, &rep);
@@ -290,10 +294,12 @@ static int poll_hook(struct wn_loop *loop, void *arg)
     struct dispatch *d = p->dispatch;
     (void)loop;
     struct wn_stage_stats *s;
+    uint64_t running;
+    int sent;
     planner_check_hang(p);
     if (p->state != P_DONE) {
-        stop_check_halt(p->stop, p->stage, p->dispatch->nrunning);
-        stop_check_limit(p->stop, p->dispatch->nrunning);
+        stop_check_halt(p->stop, p->stage, stream_nrunning(p));
+        stop_check_limit(p->stop, stream_nrunning(p));
     }
     checkpoint_sync(p);
     switch (p->state) {
@@ -330,12 +336,13 @@ static int poll_hook(struct wn_loop *loop, void *arg)
                                p->ninputs * p->shuffle->rounds, wn_run_now(run), 0);
             return shuffle_run(p);
         }
+        running = stream_nrunning(p);
         if (p->stop->stopping && !p->stop->failed && d->nfinished < d->nbatches &&
-            (d->nrunning == 0 || stop_past_deadline(p->stop))) {
-            if (p->dispatch->nrunning)
+            (running == 0 || stop_past_deadline(p->stop))) {
+            if (running)
                 wn_warn("drain_timeout: %llu batches still running are given up (they "
                         "run again on resume)",
-                        (unsigned long long)p->dispatch->nrunning);
+                        (unsigned long long)running);
             p->state = P_FINISH;
             return 1;
         }
@@ -343,14 +350,19 @@ static int poll_hook(struct wn_loop *loop, void *arg)
             stage_end(p);
             return 1;
         }
-        wn_progress_update(&p->progress, s, p->stage, run->nstages, p->dispatch->tasks_finished,
-                           p->ninputs, wn_run_now(run), 0);
+        if (!stream_progress(p))
+            wn_progress_update(&p->progress, s, p->stage, run->nstages, p->dispatch->tasks_finished,
+                               p->ninputs, wn_run_now(run), 0);
+        /* Followers first (stream.c): what drains queues goes first. */
+        sent = stream_step(p);
         if (p->stop->failed || p->stop->stopping)
-            return 0;
-        return dispatch_send(p->dispatch, p->stage, p->inputs, p->actors, p->nactors) > 0;
+            return sent > 0;
+        return (dispatch_send(p->dispatch, p->stage, p->inputs, p->actors, p->nactors) + sent) > 0;
     case P_END:
+        /* Followers keep going while the ranks tear the stage down. */
+        sent = stream_step(p);
         if (p->acks_pending)
-            return give_up_acks(p);
+            return sent > 0 || give_up_acks(p);
         stage_next(p);
         if (p->state == P_COLLECT)
             collect_begin(p);

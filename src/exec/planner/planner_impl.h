@@ -20,6 +20,8 @@
  *   hang.c           a rank gone silent (heartbeat_timeout)
  *   checkpoint.c     struct checkpoint: resume, batches loaded instead
  *                    of run, journaling, part files still being written
+ *   stream.c         struct stream: streaming mode's followers, the
+ *                    stages running at once after the current one
  *   dispatch.c       struct dispatch: batches, queues, first-free
  *                    dispatch
  *   stop.c           struct stop: the run's failure and stop requests
@@ -48,11 +50,13 @@ struct pbatch {
     uint64_t first, count; /* slice of the stage's sorted inputs */
     int state;             /* enum bstate */
     unsigned attempt;
-    int actor;          /* rank running it */
-    int last_failed_on; /* rank of the last failure, -1 */
-    int primary;        /* rank holding most of its input, -1 none */
-    int load;           /* done in an earlier run: load its part file */
-    uint64_t sum;       /* that file's checksum */
+    int actor;            /* rank running it */
+    int last_failed_on;   /* rank of the last failure, -1 */
+    int primary;          /* rank holding most of its input, -1 none */
+    int load;             /* done in an earlier run: load its part file */
+    uint64_t sum;         /* that file's checksum */
+    struct wn_desc *outs; /* its outputs, until the next stage takes them */
+    uint32_t nouts;
 };
 
 struct queue {
@@ -68,17 +72,33 @@ struct dispatch {
     struct wn_run *run;
     struct pbatch *batches;
     uint64_t nbatches, njournaled, nfinished, nrunning;
-    uint64_t tasks_finished; /* inputs of finished batches (progress) */
-    int *outstanding;        /* per rank: batches sent, not answered */
-    struct queue *queues;    /* per owner rank, [size] = seeds/no owner */
+    uint64_t cap_batches, nmade; /* batches allocated, and made (their
+                                    outputs freed with them) */
+    uint64_t tasks_finished;     /* inputs of finished batches (progress) */
+    int *outstanding;            /* per rank: batches sent, not answered (each
+                                stage's actor on a rank has its slots) */
+    struct queue *queues;        /* per owner rank, [size] = seeds/no owner */
     struct queue retry;
-    int rotate; /* fair start for dispatch */
+    int rotate;     /* fair start for dispatch */
+    uint64_t limit; /* backpressure: no queued batch from this one on is
+                       sent (retries are); UINT64_MAX none */
 };
 
 struct dispatch *dispatch_create(struct wn_run *run);
 void dispatch_destroy(struct dispatch *d);
 /* A new stage's nbatches batches, all pending, queues empty. */
 void dispatch_reset(struct dispatch *d, uint64_t nbatches);
+/* One more pending batch (a streaming stage's, cut as its inputs come):
+ * its index. */
+uint64_t dispatch_add(struct dispatch *d);
+/* Moves the outputs of finished batches, from batch *next on and in
+ * batch order, to the end of (*v, *n, *cap), up to the first batch not
+ * finished; *next is then that batch.  Batch order, not arrival order, is
+ * what makes the next stage's batches (doc/guide.md, section 1.9). */
+void dispatch_take_outputs(struct dispatch *d, uint64_t *next, struct wn_desc **v, size_t *n,
+                           size_t *cap);
+/* Batches sent per actor at most: slots_per_actor, else prefetch + 1. */
+int dispatch_depth(const struct wn_run *run);
 int dispatch_q_push(struct queue *q, uint64_t b);
 /* Queues batch b with the rank holding most of its input (or as a seed). */
 void dispatch_queue(struct dispatch *d, uint64_t b);
@@ -91,6 +111,9 @@ void dispatch_running(struct dispatch *d, uint64_t b, int rank);
 int dispatch_send(struct dispatch *d, uint32_t stage, const struct wn_desc *inputs,
                   const int *actors, int nactors);
 int dispatch_cmp_desc(const void *a, const void *b); /* by id, for qsort */
+/* The rank holding most of the bytes of inputs [first, first + count),
+ * -1 when none has any. */
+int dispatch_primary(const struct wn_desc *inputs, uint64_t first, uint64_t count);
 
 /* ----------------------------------------------------------- stop.c -- */
 
@@ -213,6 +236,64 @@ void results_destroy(struct results *r);
 void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r, size_t len);
 void results_on_durable(struct wn_planner *p, int src, const struct wn_msg_durable *m, size_t len);
 
+/* --------------------------------------------------------- stream.c -- */
+
+/* A stage whose batches may be running: the current one or a follower. */
+struct stage_view {
+    uint32_t stage;
+    struct dispatch *d;
+    const struct wn_desc *inputs;
+    size_t ninputs;
+};
+
+/* A stage running after the current one in its segment (streaming). */
+struct follower {
+    uint32_t stage;
+    struct dispatch *d;
+    struct wn_desc *inputs; /* its producer's outputs in batch order */
+    size_t ninputs, cap_inputs;
+    int *actors, nactors;
+    uint64_t batch_size;
+    uint64_t fed;        /* the producer's batches whose outputs it has */
+    uint64_t cut_inputs; /* inputs in its batches so far */
+    uint64_t bytes_fed;
+    int final;                         /* its producer has ended: its inputs are all there */
+    int held;                          /* its queue holds the producer back */
+    const struct wn_ckpt_batch **done; /* resume: journaled, by batch */
+    size_t ndone;
+};
+
+struct stream {
+    struct follower **by_stage; /* NULL: not a follower */
+    uint32_t nstages;
+};
+
+struct stream *stream_create(struct wn_run *run);
+void stream_destroy(struct stream *s);
+/* The end (exclusive) of the segment starting at stage head: head + 1 in
+ * bulk mode. */
+uint32_t stream_segment_end(const struct wn_run *run, uint32_t head);
+/* 1 and *v when stage's batches may be running (the current stage, or a
+ * follower), else 0. */
+int stream_view(struct wn_planner *p, uint32_t stage, struct stage_view *v);
+struct follower *stream_follower(struct wn_planner *p, uint32_t stage);
+/* Batches running in every stage. */
+uint64_t stream_nrunning(const struct wn_planner *p);
+/* The current stage begins a segment: its followers, their actors. */
+void stream_begin(struct wn_planner *p);
+/* Followers fed and cut, backpressure set, batches sent (the number). */
+int stream_step(struct wn_planner *p);
+/* Progress lines of a segment running at once; 0 when only the current
+ * stage runs. */
+int stream_progress(struct wn_planner *p);
+/* The current stage has ended: its follower's inputs are complete. */
+void stream_producer_ended(struct wn_planner *p, uint32_t stage);
+/* A batch succeeded: its inputs are freed where they live (streaming). */
+void stream_consumed(struct wn_planner *p, const struct stage_view *v, const struct pbatch *pb);
+/* The new current stage was a follower: it takes the head's place (1),
+ * already set up and running; 0 when it was not. */
+int stream_promote(struct wn_planner *p);
+
 /* ---------------------------------------------------------- stage.c -- */
 
 void stage_begin(struct wn_planner *p);
@@ -228,8 +309,8 @@ struct wn_planner {
     enum pstate state;
     uint32_t stage;
 
-    struct wn_desc *inputs, *outputs;
-    size_t ninputs, noutputs, cap_inputs, cap_outputs;
+    struct wn_desc *inputs; /* the current stage's, in batch order */
+    size_t ninputs, cap_inputs;
     int *actors, nactors;
     int acks_pending;
     int *acks_from; /* per rank: the acknowledgements awaited */
@@ -242,6 +323,8 @@ struct wn_planner {
     double hang_check_at; /* the next look at the ranks */
 
     struct dispatch *dispatch;
+    uint64_t *stage_nout; /* per stage: outputs of its finished batches */
+    struct stream *stream;
     struct stop *stop;
     struct checkpoint *checkpoint;
     struct collect *collect;

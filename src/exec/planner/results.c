@@ -74,20 +74,24 @@ static void record_event(struct wn_planner *p, int rank, const struct wn_msg_res
 void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result *r, size_t len)
 {
     struct wn_run *run = p->run;
-    if (p->stop->failed && r->stage != p->stage && len >= sizeof(*r))
+    struct stage_view v = {0, NULL, NULL, 0};
+    int known = len >= sizeof(*r) && stream_view(p, r->stage, &v);
+    if (p->stop->failed && !known && len >= sizeof(*r))
         return; /* a batch of a stage the failed run has left behind */
-    if (r->stage != p->stage || r->batch >= p->dispatch->nbatches ||
+    struct dispatch *d = v.d;
+    const uint32_t stage = r->stage;
+    if (!known || r->batch >= d->nbatches ||
         len < sizeof(*r) + r->noutputs * sizeof(struct wn_desc) + r->errlen + r->rejlen ||
         (r->rejlen && ((const char *)(r + 1))[r->noutputs * sizeof(struct wn_desc) + r->errlen +
                                               r->rejlen - 1] != '\0')) {
         wn_error("malformed result from rank %d", src);
         MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
     }
-    struct pbatch *pb = &p->dispatch->batches[r->batch];
-    struct wn_stage_stats *s = &p->stats[p->stage];
-    const struct wn_stage_config *c = run->stages[p->stage]->cfg;
-    p->dispatch->outstanding[src]--;
-    p->dispatch->nrunning--;
+    struct pbatch *pb = &d->batches[r->batch];
+    struct wn_stage_stats *s = &p->stats[stage];
+    const struct wn_stage_config *c = run->stages[stage]->cfg;
+    d->outstanding[src]--;
+    d->nrunning--;
     if (r->peak_rss_mib > p->results->peak_rss_mib[src])
         p->results->peak_rss_mib[src] = r->peak_rss_mib;
     /* Counters only grow: the later result is the larger. */
@@ -112,32 +116,30 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
                 stop_fail(p->stop, "stage '%s' batch %llu: rejects from rank %d: %s", c->name,
                           (unsigned long long)r->batch, src, err.text);
         }
-        if (p->noutputs + r->noutputs > p->cap_outputs) {
-            size_t ncap = p->cap_outputs ? p->cap_outputs : 256;
-            while (ncap < p->noutputs + r->noutputs)
-                ncap *= 2;
-            p->outputs = wn_xrealloc(p->outputs, ncap * sizeof(*p->outputs));
-            p->cap_outputs = ncap;
-        }
-        memcpy(p->outputs + p->noutputs, outs, r->noutputs * sizeof(*outs));
-        p->noutputs += r->noutputs;
+        /* Kept with the batch: the next stage takes them in batch order. */
+        free(pb->outs);
+        pb->outs = r->noutputs ? wn_xmalloc(r->noutputs * sizeof(*outs)) : NULL;
+        if (r->noutputs)
+            memcpy(pb->outs, outs, r->noutputs * sizeof(*outs));
+        pb->nouts = r->noutputs;
+        p->stage_nout[stage] += r->noutputs;
         /* (A shuffle's inserts have no outputs and are not journaled.) */
-        int journaled = p->checkpoint->ck && !pb->load && r->batch < p->dispatch->njournaled;
+        int journaled = p->checkpoint->ck && !pb->load && r->batch < d->njournaled;
         if (journaled && r->part_pending) {
-            p->checkpoint->undurable[p->stage]++;
+            p->checkpoint->undurable[stage]++;
             p->checkpoint->undurable_on[src]++;
             p->checkpoint->nundurable++;
         } else if (journaled) {
             wn_error_t err = {{0}};
             const char *rej = r->rejlen ? (const char *)(outs + r->noutputs) + r->errlen : NULL;
-            if (wn_ckpt_batch_done(p->checkpoint->ck, p->stage, r->batch, r->part_sum, r->noutputs,
+            if (wn_ckpt_batch_done(p->checkpoint->ck, stage, r->batch, r->part_sum, r->noutputs,
                                    rej, &err) < 0)
                 stop_fail(p->stop, "checkpoint: %s", err.text);
             p->checkpoint->journal_dirty = 1;
         }
         pb->state = B_DONE;
-        p->dispatch->nfinished++;
-        p->dispatch->tasks_finished += pb->count;
+        d->nfinished++;
+        d->tasks_finished += pb->count;
         s->tasks_out += r->noutputs;
         s->items_in += r->items_in;
         s->items_out += r->items_out;
@@ -145,18 +147,19 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
         s->bytes_out += r->bytes_out;
         if (p->shuffle->active)
             p->shuffle->pending--;
+        stream_consumed(p, &v, pb);
         return;
     }
 
     const char *why = (const char *)(r + 1) + r->noutputs * sizeof(struct wn_desc);
-    if (p->shuffle->active && r->batch < p->dispatch->njournaled) {
+    if (p->shuffle->active && r->batch < d->njournaled) {
         /* An extract (or its load) runs where its partition's rows are:
          * it cannot move to another actor. */
         uint32_t round = (uint32_t)(r->batch / p->shuffle->nparts);
         uint32_t partition = (uint32_t)(r->batch % p->shuffle->nparts);
         if (pb->load) {
             wn_error_t err = {{0}};
-            if (wn_ckpt_bad(p->checkpoint->ck, p->stage, r->batch, &err) < 0)
+            if (wn_ckpt_bad(p->checkpoint->ck, stage, r->batch, &err) < 0)
                 wn_error("checkpoint: %s", err.text);
             stop_fail(p->stop,
                       "checkpoint: stage '%s' partition %u of round %u cannot be "
@@ -170,37 +173,37 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
                       c->name, partition, round, src, why);
         }
         pb->state = B_GIVEN_UP;
-        p->dispatch->nfinished++;
+        d->nfinished++;
         p->shuffle->pending--;
         return;
     }
     if (pb->load) {
         wn_error_t err = {{0}};
-        if ((int)p->stage == p->checkpoint->replay) {
+        if ((int)stage == p->checkpoint->replay) {
             /* Its inputs are not here to recompute it from: record the
              * file as bad, so that the next run goes back a stage. */
-            if (wn_ckpt_bad(p->checkpoint->ck, p->stage, r->batch, &err) < 0)
+            if (wn_ckpt_bad(p->checkpoint->ck, stage, r->batch, &err) < 0)
                 wn_error("checkpoint: %s", err.text);
             stop_fail(p->stop,
                       "checkpoint: stage '%s' batch %llu cannot be loaded: %s; it is "
                       "recorded as bad: run the same command again to recompute it",
                       c->name, (unsigned long long)r->batch, why);
             pb->state = B_GIVEN_UP;
-            p->dispatch->nfinished++;
+            d->nfinished++;
             return;
         }
         /* Recompute it, as if it had never run. */
         wn_warn("checkpoint: stage '%s' batch %llu cannot be loaded (%s); recomputing it", c->name,
                 (unsigned long long)r->batch, why);
-        wn_ckpt_forget(p->checkpoint->ck, p->stage, r->batch);
+        wn_ckpt_forget(p->checkpoint->ck, stage, r->batch);
         pb->load = 0;
         pb->state = B_PENDING;
-        dispatch_q_push(&p->dispatch->retry, r->batch);
+        dispatch_q_push(&d->retry, r->batch);
         return;
     }
     /* A RAFT batch is not retried alone: its clique runs together. */
     int max_retries =
-        (run->stages[p->stage]->ops->flags & WN_STAGE_RAFT) ? 0 : run->cfg->exec.max_retries;
+        (run->stages[stage]->ops->flags & WN_STAGE_RAFT) ? 0 : run->cfg->exec.max_retries;
     pb->last_failed_on = src;
     if ((int)pb->attempt < max_retries && !p->stop->failed) {
         wn_warn("stage '%s' batch %llu failed on rank %d (attempt %u of %d): %s; retrying", c->name,
@@ -208,18 +211,18 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
         pb->attempt++;
         pb->state = B_PENDING;
         s->retries++;
-        dispatch_q_push(&p->dispatch->retry, r->batch);
+        dispatch_q_push(&d->retry, r->batch);
         return;
     }
     pb->state = B_GIVEN_UP;
-    p->dispatch->nfinished++;
-    p->dispatch->tasks_finished += pb->count;
+    d->nfinished++;
+    d->tasks_finished += pb->count;
     s->failed++;
     if (p->shuffle->active)
         p->shuffle->pending--; /* an insert given up: its rows are not shuffled */
     uint64_t *ids = wn_xmalloc((pb->count ? pb->count : 1) * sizeof(*ids));
     for (uint64_t i = 0; i < pb->count; i++)
-        ids[i] = p->inputs[pb->first + i].id;
+        ids[i] = v.inputs[pb->first + i].id;
     char pathbuf[4096];
     wn_error_t err = {{0}};
     const char *path = failed_path(p, pathbuf, sizeof(pathbuf));
@@ -229,7 +232,7 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
     if (run->cfg->exec.ignore_failures) {
         wn_warn("stage '%s' batch %llu (first task %016llx) failed %u times, last on rank "
                 "%d: %s; skipped (ignore_failures), recorded in %s",
-                c->name, (unsigned long long)r->batch, (unsigned long long)p->inputs[pb->first].id,
+                c->name, (unsigned long long)r->batch, (unsigned long long)v.inputs[pb->first].id,
                 pb->attempt + 1, src, why, path);
         return;
     }
@@ -237,7 +240,7 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
               "stage '%s' failed: batch %llu (first task %016llx) failed %u times, "
               "last on rank %d: %s (recorded in %s)",
               c->name, (unsigned long long)r->batch,
-              pb->count ? (unsigned long long)p->inputs[pb->first].id : 0ULL, pb->attempt + 1, src,
+              pb->count ? (unsigned long long)v.inputs[pb->first].id : 0ULL, pb->attempt + 1, src,
               why, path);
 }
 

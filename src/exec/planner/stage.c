@@ -138,9 +138,8 @@ void stage_begin(struct wn_planner *p)
         begin_replay(p);
         return;
     }
-    /* Inputs in id order: batches do not depend on arrival order. */
-    qsort(p->inputs, p->ninputs, sizeof(*p->inputs), dispatch_cmp_desc);
-
+    /* The inputs are in batch order (stage_next): batches do not depend
+     * on arrival order. */
     uint64_t *bytes_on = wn_xcalloc((size_t)run->size, sizeof(*bytes_on));
     for (size_t i = 0; i < p->ninputs; i++)
         if (p->inputs[i].owner >= 0)
@@ -204,23 +203,7 @@ void stage_begin(struct wn_planner *p)
         pb->first = wn_plan_batch_start(p->ninputs, batch_size, k, ib);
         pb->count = wn_plan_batch_start(p->ninputs, batch_size, k, ib + 1) - pb->first;
         /* Primary owner: the rank holding most of the batch's bytes. */
-        pb->primary = -1;
-        uint64_t best = 0;
-        for (uint64_t i = pb->first; i < pb->first + pb->count; i++) {
-            const struct wn_desc *d = &p->inputs[i];
-            if (d->owner < 0)
-                continue;
-            uint64_t sum = 0;
-            for (uint64_t j = pb->first; j < pb->first + pb->count; j++)
-                if (p->inputs[j].owner == d->owner)
-                    sum += p->inputs[j].len + 1;
-            if (sum > best) {
-                best = sum;
-                pb->primary = d->owner;
-            }
-            if (pb->count > 64)
-                break; /* large batches: the first owner is good enough */
-        }
+        pb->primary = dispatch_primary(p->inputs, pb->first, pb->count);
         if (!raft && !p->shuffle->active) /* a shuffle's inserts are queued per round */
             dispatch_queue(p->dispatch, b);
     }
@@ -228,11 +211,12 @@ void stage_begin(struct wn_planner *p)
         p->state = P_FINISH;
         return;
     }
-    p->noutputs = 0;
     if (p->checkpoint->ck)
         checkpoint_mark_loads(p);
 
     stats_begin(p, p->ninputs);
+    if (!raft && !p->shuffle->active)
+        stream_begin(p); /* streaming: the stages running with this one */
     if (c->batch_size <= 0 && !raft && p->stage > 0)
         wn_warn("stage '%s': batch_size not set, using 1", c->name);
     wn_debug("stage %u '%s': %zu tasks, %llu batches, %d actors", p->stage, c->name, p->ninputs,
@@ -252,43 +236,52 @@ void stage_begin(struct wn_planner *p)
     stage_node_setup(p);
 }
 
-/* setup_on_node by the first actor of each node, before any setup. */
-void stage_node_setup(struct wn_planner *p)
+/* Sets up a stage's actors: node_pass 1, setup_on_node and setup by the
+ * first actor of each node; 0, setup by the others. */
+static void send_setup(struct wn_planner *p, uint32_t stage, const int *actors, int nactors,
+                       int node_pass)
 {
     struct wn_run *run = p->run;
-    p->acks_pending = 0;
-    for (int i = 0; i < p->nactors; i++) {
-        int r = p->actors[i], node = run->places[r].node_id, first = 1, on_node = 0;
-        for (int j = 0; j < p->nactors; j++)
-            if (run->places[p->actors[j]].node_id == node) {
+    for (int i = 0; i < nactors; i++) {
+        int r = actors[i], node = run->places[r].node_id, first = 1, on_node = 0;
+        for (int j = 0; j < nactors; j++)
+            if (run->places[actors[j]].node_id == node) {
                 on_node++;
                 if (j < i)
                     first = 0;
             }
-        if (!first)
+        if (first != node_pass)
             continue;
-        struct wn_msg_stage m = {p->stage, i, p->nactors, 1, on_node, 0};
+        struct wn_msg_stage m = {stage, i, nactors, node_pass, node_pass ? on_node : 0, 0};
         planner_expect_ack(p, r);
         wn_wire_send_stage(run->loop, r, &m);
     }
+}
+
+/* The current stage's and its followers' (streaming) setup, in two
+ * passes: setup_on_node by the first actor of each node, before any
+ * setup. */
+static void setup_pass(struct wn_planner *p, int node_pass)
+{
+    p->acks_pending = 0;
+    send_setup(p, p->stage, p->actors, p->nactors, node_pass);
+    for (uint32_t s = p->stage + 1; s < p->run->nstages; s++) {
+        const struct follower *f = stream_follower(p, s);
+        if (!f)
+            break;
+        send_setup(p, s, f->actors, f->nactors, node_pass);
+    }
+}
+
+void stage_node_setup(struct wn_planner *p)
+{
+    setup_pass(p, 1);
     p->state = P_NODE_SETUP;
 }
 
 void stage_setup_rest(struct wn_planner *p)
 {
-    struct wn_run *run = p->run;
-    p->acks_pending = 0;
-    for (int i = 0; i < p->nactors; i++) {
-        int r = p->actors[i], node = run->places[r].node_id, first = 1;
-        for (int j = 0; j < i; j++)
-            if (run->places[p->actors[j]].node_id == node)
-                first = 0;
-        if (first)
-            continue;
-        struct wn_msg_stage m = {p->stage, i, p->nactors, 0, 0, 0};
-        planner_expect_ack(p, r);
-        wn_wire_send_stage(run->loop, r, &m);
-    }
+    setup_pass(p, 0);
     p->state = P_SETUP;
 }
 
@@ -320,7 +313,6 @@ static void begin_replay(struct wn_planner *p)
     p->dispatch->nbatches = p->dispatch->njournaled = cs->nbatches;
     p->shuffle->active = 0; /* a finished shuffle stage: its outputs are loaded */
     dispatch_reset(p->dispatch, p->dispatch->nbatches);
-    p->noutputs = 0;
     for (uint64_t b = 0; b < p->dispatch->nbatches; b++) {
         /* A batch given up earlier (ignore_failures) has no outputs. */
         p->dispatch->batches[b].state = B_DONE;
@@ -378,9 +370,11 @@ void stage_end(struct wn_planner *p)
                        p->ninputs, s->t_end, 1);
     if (p->checkpoint->ck && !p->stop->failed) {
         p->checkpoint->stage_ran[p->stage] = 1;
-        p->checkpoint->stage_nout[p->stage] = p->noutputs;
+        p->checkpoint->stage_nout[p->stage] = p->stage_nout[p->stage];
         checkpoint_journal_stage_ends(p);
     }
+    /* Streaming: the follower has all of its inputs now. */
+    stream_producer_ended(p, p->stage);
     /* Every rank: teardown if it hosted the stage, drop consumed inputs. */
     for (int r = 0; r < run->size; r++) {
         planner_expect_ack(p, r);
@@ -392,24 +386,28 @@ void stage_end(struct wn_planner *p)
 void stage_next(struct wn_planner *p)
 {
     struct wn_run *run = p->run;
-    /* This stage's outputs are the next one's inputs. */
-    struct wn_desc *t = p->inputs;
-    size_t cap = p->cap_inputs;
-    p->inputs = p->outputs;
-    p->ninputs = p->noutputs;
-    p->cap_inputs = p->cap_outputs;
-    p->outputs = t;
-    p->cap_outputs = cap;
-    p->noutputs = 0;
+    /* This stage's outputs are the next one's inputs, in batch order; a
+     * follower (streaming) took them already, and runs. */
+    int promoted = p->stage + 1 < run->nstages && stream_follower(p, p->stage + 1);
+    if (!promoted) {
+        uint64_t from = 0;
+        struct wn_desc *next = NULL;
+        size_t n = 0, cap = 0;
+        dispatch_take_outputs(p->dispatch, &from, &next, &n, &cap);
+        free(p->inputs);
+        p->inputs = next;
+        p->ninputs = n;
+        p->cap_inputs = cap;
+    }
     if (p->stop->failed) {
         p->state = P_FINISH;
         return;
     }
     int halt = p->stop->halt_after;
     if (halt >= 0 && p->stage == (uint32_t)halt && p->stage + 1 < run->nstages)
-        stop_begin(p->stop, "winnow halt --after-stage", 0, p->dispatch->nrunning, 0);
+        stop_begin(p->stop, "winnow halt --after-stage", 0, stream_nrunning(p), 0);
     if (++p->stage < run->nstages) {
-        p->state = P_START;
+        p->state = stream_promote(p) ? P_RUN : P_START;
         return;
     }
     p->state = run->opts->results_path ? P_COLLECT : P_FINISH;
