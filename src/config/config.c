@@ -51,6 +51,8 @@ const struct field config_exec_fields[] = {
     {"queue_bytes", F_DOUBLE, EXEC(queue_bytes), 0, 0,
      "a number of bytes from 0 to 2^50 (0: from memory_limit)", "0", 0x1p50,
      "1 PiB, more than any node has"},
+    {"autoscale_interval", F_DOUBLE, EXEC(autoscale_interval), 0, 0,
+     "a number of seconds >= 0 (0: never)", "1", 0, NULL},
     {"slots_per_actor", F_INT, EXEC(slots_per_actor), 0, 0,
      "an integer from 0 to 1025 (0: prefetch + 1)", "0", 1025,
      "a slot's batch has its inputs pulled into the actor's memory"},

@@ -52,26 +52,28 @@
 enum wn_exec_mode { WN_MODE_BULK = 0, WN_MODE_STREAMING = 1 };
 
 struct wn_executor_config {
-    int mode;                 /* enum wn_exec_mode, default bulk          */
-    int queue_depth;          /* streaming: batches queued on an edge
+    int mode;                  /* enum wn_exec_mode, default bulk          */
+    int queue_depth;           /* streaming: batches queued on an edge
                                  between stages; 0: two per consumer slot */
-    double queue_bytes;       /* streaming: bytes queued on an edge; 0:
+    double queue_bytes;        /* streaming: bytes queued on an edge; 0:
                                  from memory_limit (or none)               */
-    int slots_per_actor;      /* batches an actor holds (running and
+    int slots_per_actor;       /* batches an actor holds (running and
                                  queued); 0: prefetch + 1                  */
-    double reserved_cpus;     /* >= 0, default 0: kept free on the job     */
-    double reserved_gpus;     /* >= 0, default 0                           */
-    int ignore_head_node;     /* default 0: node 0 hosts no actors when 1  */
-    int show_progress;        /* default 1                                 */
-    double progress_interval; /* s, > 0, default 10                        */
-    int prefetch;             /* >= 0, default 2: batches queued per actor */
-    int max_retries;          /* >= 0, default 2: per failing batch        */
-    int ignore_failures;      /* default 0: a batch failing every retry is
+    double autoscale_interval; /* s, >= 0, default 1: streaming re-divides
+                                  actors this often; 0: never            */
+    double reserved_cpus;      /* >= 0, default 0: kept free on the job     */
+    double reserved_gpus;      /* >= 0, default 0                           */
+    int ignore_head_node;      /* default 0: node 0 hosts no actors when 1  */
+    int show_progress;         /* default 1                                 */
+    double progress_interval;  /* s, > 0, default 10                        */
+    int prefetch;              /* >= 0, default 2: batches queued per actor */
+    int max_retries;           /* >= 0, default 2: per failing batch        */
+    int ignore_failures;       /* default 0: a batch failing every retry is
                                  dropped (and logged) instead of failing
                                  the run                                   */
-    double drain_timeout;     /* s, > 0, default 60: in-flight batches may
+    double drain_timeout;      /* s, > 0, default 60: in-flight batches may
                                  finish this long after a stop request     */
-    double time_margin;       /* s, >= 0, default 300: checkpoint and stop
+    double time_margin;        /* s, >= 0, default 300: checkpoint and stop
                                  when Slurm's remaining time drops under   */
     /* Shuffle stages (src/net/shuffle.h). */
     double shuffle_memory_limit; /* bytes of received rows an actor holds

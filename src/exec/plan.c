@@ -224,3 +224,17 @@ uint32_t wn_plan_longest_segment(struct wn_stage *const *stages, uint32_t nstage
     }
     return most;
 }
+
+int wn_plan_threads(int cpus, struct wn_stage *const *stages, uint32_t nstages, int streaming)
+{
+    if (!streaming)
+        return 1;
+    double least = 1;
+    for (uint32_t s = 0; s < nstages; s++)
+        if (stages[s]->cfg->cpus > 0 && stages[s]->cfg->cpus < least)
+            least = stages[s]->cfg->cpus;
+    double fit = floor((cpus > 0 ? cpus : 1) / least + 1e-9);
+    if (fit > WN_PLAN_THREADS_MAX)
+        fit = WN_PLAN_THREADS_MAX;
+    return fit > 1 ? (int)fit : 1;
+}

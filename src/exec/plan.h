@@ -22,6 +22,12 @@ uint32_t wn_plan_segment_end(struct wn_stage *const *stages, uint32_t nstages, u
                              int streaming);
 /* The longest segment of the pipeline (1 when not streaming). */
 uint32_t wn_plan_longest_segment(struct wn_stage *const *stages, uint32_t nstages, int streaming);
+/* Batches a rank of `cpus` CPUs runs at once: 1 in bulk mode; streaming,
+ * as many as the least resources.cpus of any stage fits, at most
+ * WN_PLAN_THREADS_MAX (a stage that waits more than it computes asks for
+ * a fraction of a CPU). */
+#define WN_PLAN_THREADS_MAX 16
+int wn_plan_threads(int cpus, struct wn_stage *const *stages, uint32_t nstages, int streaming);
 
 struct wn_actor_request {
     const char *stage;    /* for messages */

@@ -148,6 +148,8 @@ static double ratio(double a, double b)
 
 static double busy_pct(const struct wn_stage_stats *s, double wall)
 {
+    if (s->actor_s > 0) /* actors changed over time: their actor-seconds */
+        return ratio(100.0 * fin(s->busy_s), s->actor_s);
     return ratio(100.0 * fin(s->busy_s), (double)s->nactors * wall);
 }
 
@@ -302,6 +304,35 @@ static void human_bytes(char *b, size_t n, double v)
         snprintf(b, n, "%.1f %s", v, unit[u]);
 }
 
+/* Streaming: "stage 'b': actors over time 3 at 0.0s, 7 at 0.3s, ..." when
+ * the autoscaler changed its count (at most 12 entries, then the last). */
+static void actors_over_time(FILE *out, const struct wn_run_report *r, uint32_t stage,
+                             const char *name)
+{
+    size_t n = 0, shown = 0;
+    for (size_t k = 0; k < r->nautoscale; k++)
+        n += r->autoscale[k].stage == stage;
+    if (n < 2)
+        return;
+    fprintf(out, "stage '%s': actors over time", name);
+    int last = -1;
+    for (size_t k = 0, seen = 0; k < r->nautoscale; k++) {
+        const struct wn_autoscale_event *e = &r->autoscale[k];
+        if (e->stage != stage)
+            continue;
+        seen++;
+        if (e->actors == last && seen < n)
+            continue;
+        last = e->actors;
+        if (shown < 12 || seen == n)
+            fprintf(out, "%s %d at %.1fs", shown ? "," : "", e->actors, fin(e->t));
+        else if (shown == 12)
+            fprintf(out, ", ...");
+        shown++;
+    }
+    fputc('\n', out);
+}
+
 void wn_report_summary(FILE *out, const struct wn_run_report *r)
 {
     static const char *head[NCOLS] = {"stage",     "actors", "tasks in", "tasks out", "items in",
@@ -365,6 +396,7 @@ void wn_report_summary(FILE *out, const struct wn_run_report *r)
             fprintf(out, "stage '%s': %" PRIu64 " records rejected: %s\n", cell[i][0],
                     s->rejects.total, why);
         }
+        actors_over_time(out, r, i, cell[i][0]);
     }
 
     char hb[32];
@@ -462,8 +494,9 @@ static json_t *stage_json(const struct wn_run_report *r, const struct wn_stage_s
         }
     }
     if (o && s->streamed) {
-        json_t *st = json_pack("{s:o, s:o}", "queue_peak", jint(s->queue_peak), "queue_holds",
-                               jint(s->queue_holds));
+        json_t *st = json_pack("{s:o, s:o, s:f, s:i}", "queue_peak", jint(s->queue_peak),
+                               "queue_holds", jint(s->queue_holds), "actor_s", fin(s->actor_s),
+                               "autoscales", (int)s->autoscales);
         if (!st || json_object_set_new(o, "streaming", st) != 0) {
             json_decref(o);
             o = NULL;
@@ -500,6 +533,23 @@ int wn_report_stats_json(const char *path, const struct wn_run_report *r, wn_err
                   fin(r->wall_s), "status", r->status, "planner_payload_bytes",
                   jint(r->planner_payload_bytes), "transfer", "bytes", jint(tb), "seconds", ts,
                   "mb_per_s", ratio(tb / MIB, ts), "arena_bytes", jint(ab), "stages", stages);
+    /* Streaming: each stage's actors over time. */
+    json_t *as = r->nautoscale ? json_array() : NULL;
+    for (size_t k = 0; as && k < r->nautoscale; k++) {
+        const struct wn_autoscale_event *e = &r->autoscale[k];
+        const char *nm = e->stage < r->nstages ? r->stages[e->stage].name : "?";
+        json_t *ev =
+            json_pack("{s:f, s:o, s:i}", "t", fin(e->t), "stage",
+                      jstrn(nm, name_len(nm, sizeof r->stages[0].name)), "actors", e->actors);
+        if (!ev || json_array_append_new(as, ev) != 0) {
+            json_decref(as);
+            as = NULL;
+        }
+    }
+    if (root && r->nautoscale && (!as || json_object_set_new(root, "autoscale", as))) {
+        json_decref(root);
+        root = NULL;
+    }
     json_t *rss = r->peak_rss_mib ? json_array() : NULL;
     for (int i = 0; rss && i < r->nranks; i++)
         if (json_array_append_new(rss, json_integer(r->peak_rss_mib[i])) != 0) {

@@ -38,6 +38,10 @@ struct wn_stage_stats {
      * filled and held its producer back. */
     int streamed;
     uint64_t queue_peak, queue_holds;
+    double actor_s;                  /* streaming: actor-seconds (actors over time;
+                             busy % is busy_s over it when set) */
+    unsigned autoscales;             /* re-divisions of its segment's actors (the
+                             segment's first stage counts them) */
     struct wn_reject_counts rejects; /* records its batches rejected */
 };
 
@@ -50,6 +54,13 @@ struct wn_trace_event {
     int status;               /* 0 ok, -1 failed */
     uint64_t bytes_spilled;   /* the rank's store's, so far */
     uint64_t bytes_read_back; /* ... */
+};
+
+/* Streaming's autoscaler: from t on, stage has `actors` actors. */
+struct wn_autoscale_event {
+    double t;
+    uint32_t stage;
+    int actors;
 };
 
 struct wn_rank_spill {
@@ -72,6 +83,8 @@ struct wn_run_report {
     uint32_t nstages;
     struct wn_trace_event *events;
     size_t nevents;
+    const struct wn_autoscale_event *autoscale; /* in time order */
+    size_t nautoscale;
     /* The trace's lanes: one per rank, or (streaming, where a rank runs
      * batches of several stages at once) one per rank and stage. */
     int lanes_by_stage;

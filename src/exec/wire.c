@@ -77,6 +77,12 @@ void wn_wire_send_drop(struct wn_loop *loop, int dest, uint32_t stage, const uin
     send(loop, dest, WN_TAG_DROP, &m, sizeof(m), ids, (size_t)n * sizeof(*ids));
 }
 
+void wn_wire_send_scale(struct wn_loop *loop, int dest, uint32_t stage, int slots)
+{
+    struct wn_msg_scale m = {stage, slots};
+    send(loop, dest, WN_TAG_SCALE, &m, sizeof(m), NULL, 0);
+}
+
 /* The rank lists travel as int32_t. */
 static void send_ranks(struct wn_loop *loop, int dest, int tag, const void *m, size_t mlen,
                        const int *ranks, int n)

@@ -38,6 +38,8 @@ enum wn_tag {
                                  clique (acknowledged)                    */
     WN_TAG_DROP = 118,          /* planner -> actor: these payloads are
                                  consumed (streaming): free them now      */
+    WN_TAG_SCALE = 119,         /* planner -> actor: a stage's actors on
+                                 this rank (streaming's autoscaler)       */
 };
 
 /* A task as the planner sees it: where it lives, not what it holds. */
@@ -57,7 +59,14 @@ struct wn_msg_stage {
     int32_t nactors;
     int32_t node_setup;   /* 1: run setup_on_node first              */
     int32_t node_nactors; /* actors on this rank's node              */
-    int32_t pad;
+    int32_t slots;        /* its actors on this rank (task mode)    */
+};
+
+/* Streaming's autoscaler: a task-mode stage's actors on the receiving
+ * rank from now on (at least 1; a batch running keeps running). */
+struct wn_msg_scale {
+    uint32_t stage;
+    int32_t slots;
 };
 
 struct wn_msg_ack {
@@ -187,6 +196,7 @@ void wn_wire_send_load(struct wn_loop *loop, int dest, uint32_t stage, uint64_t 
                        uint64_t sum);
 void wn_wire_send_drop(struct wn_loop *loop, int dest, uint32_t stage, const uint64_t *ids,
                        uint32_t n);
+void wn_wire_send_scale(struct wn_loop *loop, int dest, uint32_t stage, int slots);
 /* ranks: m->nactors of them with BEGIN, none otherwise. */
 void wn_wire_send_shuffle(struct wn_loop *loop, int dest, const struct wn_msg_shuffle *m,
                           const int *ranks);

@@ -378,7 +378,8 @@ int wn_stage_set_seeds(struct wn_stage *st, uint64_t n, wn_error_t *err)
 
 uint32_t wn_stage_round(const struct wn_stage *st)
 {
-    return st->round;
+    const struct wn_batch_run *b = wn_batch_run_current(st);
+    return b ? b->round : st->round;
 }
 
 uint32_t wn_stage_nparts(const struct wn_stage *st, uint64_t ninputs, uint64_t enough)
@@ -504,7 +505,40 @@ void wn_stage_set_data(struct wn_stage *st, void *data)
 
 unsigned wn_stage_attempt(const struct wn_stage *st)
 {
-    return st->attempt;
+    const struct wn_batch_run *b = wn_batch_run_current(st);
+    return b ? b->attempt : st->attempt;
+}
+
+/* The batch this thread runs (stage_impl.h). */
+static _Thread_local struct wn_batch_run *current_run;
+
+void wn_batch_run_begin(struct wn_batch_run *b, struct wn_stage *st, unsigned attempt,
+                        uint32_t round)
+{
+    *b = (struct wn_batch_run){st, attempt, round, NULL};
+    st->attempt = attempt; /* for stages that read them outside a batch */
+    st->round = round;
+    current_run = b;
+}
+
+void wn_batch_run_end(struct wn_batch_run *b)
+{
+    if (current_run != b)
+        return;
+    wn_rejects_free((struct wn_stage *)b->st); /* the batch's: it is current */
+    current_run = NULL;
+}
+
+struct wn_batch_run *wn_batch_run_current(const struct wn_stage *st)
+{
+    return current_run && current_run->st == st ? current_run : NULL;
+}
+
+int wn_stage_task_mode(const struct wn_stage *st)
+{
+    const unsigned stateful = WN_STAGE_ACTOR | WN_STAGE_RAFT | WN_STAGE_SHUFFLE;
+    return !(st->ops->flags & stateful) && !st->ops->setup && !st->ops->setup_on_node &&
+           !(st->cfg->gpus > 0);
 }
 
 struct wn_resources wn_stage_resources(const struct wn_stage *st)

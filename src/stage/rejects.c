@@ -127,6 +127,14 @@ void wn_reject_counts_text(const struct wn_reject_counts *c, char *buf, size_t l
 
 /* ------------------------------------------------------ on the actor -- */
 
+/* Where st's batch keeps its rejects: the thread's batch (task mode runs
+ * a stage's batches on several threads at once), else the stage. */
+static struct wn_rejects **slot(struct wn_stage *st)
+{
+    struct wn_batch_run *b = wn_batch_run_current(st);
+    return b ? &b->rejects : &st->rejects;
+}
+
 int wn_stage_reject(struct wn_stage *st, const char *file, uint64_t line, const char *reason,
                     const char *detail, wn_error_t *err)
 {
@@ -134,9 +142,10 @@ int wn_stage_reject(struct wn_stage *st, const char *file, uint64_t line, const 
         errno = EINVAL;
         return wn_errprintf(err, "wn_stage_reject: a file and a reason are needed");
     }
-    if (!st->rejects && !(st->rejects = calloc(1, sizeof(*st->rejects))))
+    struct wn_rejects **rs = slot(st);
+    if (!*rs && !(*rs = calloc(1, sizeof(**rs))))
         return wn_errprintf(err, "out of memory");
-    struct wn_rejects *r = st->rejects;
+    struct wn_rejects *r = *rs;
     char *msg = NULL, *why = wn_utf8_clean(reason); /* it becomes a JSON key */
     if (!why || (detail && asprintf(&msg, "%s: %s", why, detail) < 0)) {
         free(why);
@@ -193,7 +202,7 @@ void wn_rejects_begin(struct wn_stage *st)
 
 void wn_rejects_discard(struct wn_stage *st)
 {
-    struct wn_rejects *r = st->rejects;
+    struct wn_rejects *r = *slot(st);
     if (!r)
         return;
     r->len = 0;
@@ -202,12 +211,13 @@ void wn_rejects_discard(struct wn_stage *st)
 
 void wn_rejects_free(struct wn_stage *st)
 {
-    if (!st->rejects)
+    struct wn_rejects **rs = slot(st);
+    if (!*rs)
         return;
-    wn_reject_counts_free(&st->rejects->counts);
-    free(st->rejects->buf);
-    free(st->rejects);
-    st->rejects = NULL;
+    wn_reject_counts_free(&(*rs)->counts);
+    free((*rs)->buf);
+    free(*rs);
+    *rs = NULL;
 }
 
 /* 1 when the file open on fd already holds the line l (n bytes, with its
@@ -273,7 +283,7 @@ static int append_locked(const char *path, const char *buf, size_t len, wn_error
 
 int wn_rejects_commit(struct wn_stage *st, const char *path, char **summary, wn_error_t *err)
 {
-    struct wn_rejects *r = st->rejects;
+    struct wn_rejects *r = *slot(st);
     *summary = NULL;
     if (!r || !r->len) {
         wn_rejects_discard(st);

@@ -91,4 +91,26 @@ struct wn_stage *wn_stage_create(const struct wn_stage_config *cfg, uint32_t ind
 int wn_stage_init(struct wn_stage *st, wn_error_t *err);
 void wn_stage_destroy(struct wn_stage *st); /* runs fini when init ran */
 
+/* The batch a thread runs (on an actor): its attempt, round and rejects.
+ * A task-mode stage (wn_stage_task_mode) may run batches on several
+ * threads of one process at once; each thread's keeps its own, which
+ * wn_stage_attempt, wn_stage_round and the rejects (rejects.h) use while
+ * it is begun.  Others read them from the stage. */
+struct wn_batch_run {
+    const struct wn_stage *st;
+    unsigned attempt;
+    uint32_t round;
+    struct wn_rejects *rejects;
+};
+void wn_batch_run_begin(struct wn_batch_run *b, struct wn_stage *st, unsigned attempt,
+                        uint32_t round);
+/* Frees its rejects; the thread runs no batch. */
+void wn_batch_run_end(struct wn_batch_run *b);
+/* The thread's batch of st, or NULL. */
+struct wn_batch_run *wn_batch_run_current(const struct wn_stage *st);
+/* Task mode: the stage keeps no state between batches (no
+ * WN_STAGE_ACTOR), has no setup and no GPU and is no shuffle or clique:
+ * its process_batch may run on several threads at once. */
+int wn_stage_task_mode(const struct wn_stage *st);
+
 #endif /* WN_STAGE_IMPL_H */

@@ -15,8 +15,8 @@ int wn_plugin_init_v1(struct wn_registry *reg, unsigned abi, wn_error_t *err);
 int wn_plugin_init_v1(struct wn_registry *reg, unsigned abi, wn_error_t *err)
 {
     static const struct wn_stage_ops *const types[] = {
-        &noop_ops, &sleep_ops, &fail_ops,         &fanout_ops,
-        &sum_ops,  &probe_ops, &clique_check_ops, &lsh_testdata_ops,
+        &noop_ops,  &sleep_ops,        &fail_ops,         &fanout_ops, &sum_ops,
+        &probe_ops, &clique_check_ops, &lsh_testdata_ops, &wait_ops,
     };
     (void)abi;
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)

@@ -1,5 +1,5 @@
 /* test_stages.c - test stages that make synthetic pipelines: a source
- * (fanout), simulated work (sleep), pass-through (noop), injected failures
+ * (fanout), simulated work (sleep; wait in task mode), pass-through (noop), injected failures
  * (fail) and an exactly-once check (sum).  The test suite and the
  * benchmarks build pipelines from them that need no input files.
  *
@@ -175,6 +175,19 @@ const struct wn_stage_ops sleep_ops = {
     .type = "sleep",
     .flags = WN_STAGE_ACTOR,
     .help = "simulated work: sleeps per row and per task, then passes through",
+    .params = sleep_params,
+    .init = sleep_init,
+    .process_batch = sleep_process,
+    .fini = free_data,
+};
+
+/* The same work as a task-mode stage: it keeps no state between batches,
+ * so a streaming rank may run several of its batches at once. */
+const struct wn_stage_ops wait_ops = {
+    .abi_version = WN_STAGE_ABI,
+    .type = "wait",
+    .flags = 0,
+    .help = "simulated work in task mode: sleeps per row and per task, then passes through",
     .params = sleep_params,
     .init = sleep_init,
     .process_batch = sleep_process,

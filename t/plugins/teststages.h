@@ -9,6 +9,7 @@
 /* test_stages.c: synthetic sources, work, failures and checks */
 extern const struct wn_stage_ops noop_ops;
 extern const struct wn_stage_ops sleep_ops;
+extern const struct wn_stage_ops wait_ops;
 extern const struct wn_stage_ops fail_ops;
 extern const struct wn_stage_ops fanout_ops;
 extern const struct wn_stage_ops sum_ops;

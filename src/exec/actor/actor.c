@@ -200,7 +200,10 @@ static void on_stage(struct wn_actor *a, const struct wn_msg_stage *m)
         }
     }
     a->hosted[m->stage] = 1;
+    pthread_mutex_lock(&a->lock);
+    a->compute->stage_slots[m->stage] = m->slots > 0 ? m->slots : 1;
     a->compute->idle_since = wn_run_now(a->run);
+    pthread_mutex_unlock(&a->lock);
     wn_current_stage_name = NULL;
     ack(a, m->stage, NULL);
     return;
@@ -474,6 +477,19 @@ static void on_drop(struct wn_actor *a, const struct wn_msg_drop *m, size_t len)
         wn_store_drop(a->run->store, ids[i]);
 }
 
+/* Streaming's autoscaler: this rank's actors of a task-mode stage. */
+static void on_scale(struct wn_actor *a, const struct wn_msg_scale *m, size_t len)
+{
+    if (len < sizeof(*m) || m->stage >= a->run->nstages) {
+        wn_error("malformed scale message (%zu bytes)", len);
+        MPI_Abort(MPI_COMM_WORLD, WN_EXIT_FAILURE);
+    }
+    pthread_mutex_lock(&a->lock);
+    a->compute->stage_slots[m->stage] = m->slots > 0 ? m->slots : 1;
+    pthread_cond_broadcast(&a->compute->cond); /* more may run now */
+    pthread_mutex_unlock(&a->lock);
+}
+
 /* The loop's handlers: each message to its function above. */
 #define HANDLER(name, call)                                                           \
     static void name(struct wn_loop *loop, int src, void *buf, size_t len, void *arg) \
@@ -491,18 +507,15 @@ HANDLER(handle_shuffle, on_shuffle(arg, buf, len))
 HANDLER(handle_extract, on_extract(arg, buf, len))
 HANDLER(handle_clique, on_clique(arg, buf, len))
 HANDLER(handle_drop, on_drop(arg, buf, len))
+HANDLER(handle_scale, on_scale(arg, buf, len))
 #undef HANDLER
 
 static const struct wn_loop_handler handlers[] = {
-    {WN_TAG_STAGE, handle_stage},
-    {WN_TAG_ASSIGN, handle_assign},
-    {WN_TAG_STAGE_END, handle_stage_end},
-    {WN_TAG_LOAD, handle_load},
-    {WN_TAG_SHUFFLE, handle_shuffle},
-    {WN_TAG_EXTRACT, handle_extract},
-    {WN_TAG_CLIQUE, handle_clique},
-    {WN_TAG_DROP, handle_drop},
-    WN_LOOP_HANDLER_END,
+    {WN_TAG_STAGE, handle_stage},         {WN_TAG_ASSIGN, handle_assign},
+    {WN_TAG_STAGE_END, handle_stage_end}, {WN_TAG_LOAD, handle_load},
+    {WN_TAG_SHUFFLE, handle_shuffle},     {WN_TAG_EXTRACT, handle_extract},
+    {WN_TAG_CLIQUE, handle_clique},       {WN_TAG_DROP, handle_drop},
+    {WN_TAG_SCALE, handle_scale},         WN_LOOP_HANDLER_END,
 };
 
 /* Sends the DURABLE messages of written part files, oldest first. */

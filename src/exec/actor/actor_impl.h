@@ -117,17 +117,16 @@ struct compute {
     pthread_cond_t room; /* wakes those waiting for room:
                             the I/O queue, the shuffle backlog */
     struct job *ready, **ready_tail;
-    int running;               /* jobs being run */
-    unsigned char *stage_busy; /* per stage: one of its jobs runs */
-    double idle_since;         /* a thread last went idle */
+    int running;       /* jobs being run */
+    int *stage_busy;   /* per stage: its jobs running */
+    int *stage_slots;  /* per stage: its actors here (task mode;
+                                  set by the planner, SCALE) */
+    double idle_since; /* a thread last went idle */
     /* Per stage, the mean run time of its last jobs (< 0: none yet): a
      * stage whose batches take microseconds runs on the main thread (see
      * make_ready).  Per stage, as a streaming rank runs several. */
     double *avg_job_s;
 };
-
-/* Compute threads a streaming rank runs at most. */
-#define WN_COMPUTE_THREADS_MAX 16
 
 /* io.c: the I/O thread and the part files queued for it, in order.  Its
  * fields are under the actor's lock. */

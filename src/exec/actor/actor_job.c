@@ -392,6 +392,8 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
     int status = -1;
     uint32_t nout = 0;
     XXH3_state_t *sum = NULL; /* checkpoint: the tasks' checksum */
+    struct wn_batch_run run;  /* this thread's batch: attempt, round, rejects */
+    wn_batch_run_begin(&run, st, j->attempt, j->round);
 
     if (j->input_error.text[0]) {
         err = j->input_error;
@@ -423,8 +425,6 @@ void actor_run_job(struct wn_actor *a, struct job *j, double idle_s, int async_i
         counts.bytes_in += wn_task_nbytes(in[i]);
     }
 
-    st->attempt = j->attempt;
-    st->round = j->round;
     wn_current_stage_name = st->cfg->name;
     test_delay();
     double t0 = wn_run_now(a->run);
@@ -554,4 +554,5 @@ done:
         wn_task_destroy(in[i]);
     if (in != in_small)
         free(in);
+    wn_batch_run_end(&run);
 }

@@ -1,10 +1,10 @@
 /* compute.c - an actor's compute threads: run the jobs the main thread
  * makes ready (process_batch, so that the main thread keeps serving
  * pulls and messages meanwhile), and hand them back under the actor
- * lock.  One thread, or in streaming mode one per stage running at once
- * (within the rank's CPUs): a rank then runs batches of several stages at
- * the same time, never two of one stage.  A thread waits for room when
- * the I/O thread (io.c) or the shuffle is behind. */
+ * lock.  One thread, or in streaming mode as many as the rank's CPUs
+ * hold (wn_plan_threads): a rank then runs batches of several stages at
+ * the same time.  A thread waits for room when the I/O thread (io.c) or
+ * the shuffle is behind. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdatomic.h>
@@ -34,16 +34,19 @@ static void push_done(struct wn_actor *a, struct job *j)
 }
 
 /* Under the actor lock: the first ready job thread `index` may run.
- * Batches of one stage never run at once in one process (a stage's
- * process_batch need not be reentrant); those of a GPU stage or a clique
- * run on thread 0 only (CUDA binds a device per thread, and a clique's
+ * Batches of one stage run one at a time here, but for a task-mode stage
+ * (stage_impl.h: it keeps no state, so its process_batch may run on
+ * several threads at once) as many as it has actors here (the planner's
+ * autoscaler sets them); those of a GPU stage or a clique run on thread
+ * 0 only (CUDA binds a device per thread, and a clique's
  * collectives go through the main thread one at a time). */
 static struct job *take(struct compute *c, int index)
 {
     for (struct job **at = &c->ready; *at; at = &(*at)->next) {
         struct job *j = *at;
         const struct wn_stage *st = j->stage;
-        if (c->stage_busy[st->index])
+        /* A task-mode stage's actors here (slots), else one. */
+        if (c->stage_busy[st->index] >= (wn_stage_task_mode(st) ? c->stage_slots[st->index] : 1))
             continue;
         if (index > 0 && (st->cfg->gpus > 0 || (st->ops->flags & WN_STAGE_RAFT)))
             continue;
@@ -74,7 +77,7 @@ static void *compute_main(void *arg)
             break;
         double now = wn_run_now(a->run), idle = now - c->idle_since;
         c->running++;
-        c->stage_busy[j->stage->index] = 1;
+        c->stage_busy[j->stage->index]++;
         /* The disk behind: wait for room before making more to write;
          * the network behind: before making more to send. */
         while (a->io->queued >= WN_IO_QUEUE_MAX ||
@@ -89,7 +92,7 @@ static void *compute_main(void *arg)
         c->idle_since = wn_run_now(a->run);
         actor_note_job_time(a, j, c->idle_since - now);
         c->running--;
-        c->stage_busy[j->stage->index] = 0;
+        c->stage_busy[j->stage->index]--;
         if (c->nthreads > 1 && c->ready)
             pthread_cond_broadcast(&c->cond); /* a job of that stage may wait */
         if (j->io)
@@ -100,24 +103,10 @@ static void *compute_main(void *arg)
     return NULL;
 }
 
-/* Streaming: as many threads as stages run at once, as far as the rank's
- * CPUs hold their actors (resources.cpus, the least of any stage: a
- * stage that waits more than it computes asks for a fraction of a CPU);
- * otherwise one. */
 static int thread_count(const struct wn_run *run)
 {
-    int streaming = run->cfg->exec.mode == WN_MODE_STREAMING;
-    int n = (int)wn_plan_longest_segment(run->stages, run->nstages, streaming);
-    double cpus = run->places ? run->places[run->rank].cpus : 1, least = 1;
-    for (uint32_t s = 0; s < run->nstages; s++)
-        if (run->stages[s]->cfg->cpus > 0 && run->stages[s]->cfg->cpus < least)
-            least = run->stages[s]->cfg->cpus;
-    double fit = floor(cpus / least + 1e-9);
-    if (n > fit)
-        n = (int)fit;
-    if (n > WN_COMPUTE_THREADS_MAX)
-        n = WN_COMPUTE_THREADS_MAX;
-    return n > 1 ? n : 1;
+    return wn_plan_threads(run->places ? run->places[run->rank].cpus : 1, run->stages, run->nstages,
+                           run->cfg->exec.mode == WN_MODE_STREAMING);
 }
 
 struct compute *compute_create(struct wn_actor *a)
@@ -126,19 +115,23 @@ struct compute *compute_create(struct wn_actor *a)
     uint32_t n = a->run->nstages ? a->run->nstages : 1;
     int nt = thread_count(a->run);
     if (!c || !(c->avg_job_s = malloc(n * sizeof(*c->avg_job_s))) ||
-        !(c->stage_busy = calloc(n, 1)) ||
+        !(c->stage_busy = calloc(n, sizeof(*c->stage_busy))) ||
+        !(c->stage_slots = malloc(n * sizeof(*c->stage_slots))) ||
         !(c->threads = calloc((size_t)nt, sizeof(*c->threads))) ||
         !(c->args = calloc((size_t)nt, sizeof(struct thread_arg)))) {
         if (c) {
             free(c->avg_job_s);
             free(c->stage_busy);
+            free(c->stage_slots);
             free(c->threads);
         }
         free(c);
         return NULL;
     }
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         c->avg_job_s[i] = -1;
+        c->stage_slots[i] = 1;
+    }
     pthread_cond_init(&c->cond, NULL);
     pthread_cond_init(&c->room, NULL);
     c->ready_tail = &c->ready;
@@ -172,6 +165,7 @@ void compute_destroy(struct compute *c)
     pthread_cond_destroy(&c->room);
     free(c->avg_job_s);
     free(c->stage_busy);
+    free(c->stage_slots);
     free(c->threads);
     free(c->args);
     free(c);

@@ -56,6 +56,7 @@ void dispatch_reset(struct dispatch *d, uint64_t nbatches)
     d->nfinished = d->nrunning = d->tasks_finished = 0;
     memset(d->outstanding, 0, (size_t)d->run->size * sizeof(*d->outstanding));
     d->limit = UINT64_MAX;
+    d->slots = NULL;
 }
 
 uint64_t dispatch_add(struct dispatch *d)
@@ -250,7 +251,8 @@ int dispatch_send(struct dispatch *d, uint32_t stage, const struct wn_desc *inpu
     for (int k = 0; k < nactors; k++) {
         int rank = actors[(k + d->rotate) % nactors];
         uint64_t b = 0;
-        while (d->outstanding[rank] < depth && pick(d, nactors, rank, &b)) {
+        int room = depth * (d->slots ? d->slots[rank] : 1);
+        while (d->outstanding[rank] < room && pick(d, nactors, rank, &b)) {
             dispatch_assign(d, stage, inputs, b, rank);
             sent++;
         }

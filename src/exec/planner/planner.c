@@ -34,13 +34,14 @@ struct wn_planner *wn_planner_create(struct wn_run *run, wn_error_t *err)
     p->stage_nout = calloc(run->nstages ? run->nstages : 1, sizeof(*p->stage_nout));
     p->dispatch = dispatch_create(run);
     p->stream = stream_create(run);
+    p->autoscale = autoscale_create(run);
     p->stop = stop_create(run);
     p->checkpoint = checkpoint_create(run);
     p->collect = collect_create();
     p->shuffle = shuffle_round_create();
     p->results = results_create(run);
     if (!p->stats || !p->acks_from || !p->dispatch || !p->stop || !p->checkpoint || !p->collect ||
-        !p->shuffle || !p->results || !p->stage_nout || !p->stream) {
+        !p->shuffle || !p->results || !p->stage_nout || !p->stream || !p->autoscale) {
         wn_errprintf(err, "out of memory");
         wn_planner_destroy(p);
         return NULL;
@@ -76,6 +77,7 @@ void wn_planner_destroy(struct wn_planner *p)
         return;
     dispatch_destroy(p->dispatch);
     stream_destroy(p->stream);
+    autoscale_destroy(p->autoscale);
     free(p->stage_nout);
     stop_destroy(p->stop);
     checkpoint_destroy(p->checkpoint);
@@ -238,6 +240,8 @@ static void finish(struct wn_planner *p)
         .events = p->results->events,
         .nevents = p->results->nevents,
         .lanes_by_stage = run->cfg->exec.mode == WN_MODE_STREAMING,
+        .autoscale = p->autoscale->events,
+        .nautoscale = p->autoscale->nevents,
     };
     if (run->cfg->exec.show_progress)
         wn_report_summary(stdout, &rep);

@@ -22,6 +22,8 @@
  *                    of run, journaling, part files still being written
  *   stream.c         struct stream: streaming mode's followers, the
  *                    stages running at once after the current one
+ *   autoscale.c      struct autoscale: streaming's actors per stage and
+ *                    rank, re-divided as the segment runs
  *   dispatch.c       struct dispatch: batches, queues, first-free
  *                    dispatch
  *   stop.c           struct stop: the run's failure and stop requests
@@ -79,9 +81,11 @@ struct dispatch {
                                 stage's actor on a rank has its slots) */
     struct queue *queues;        /* per owner rank, [size] = seeds/no owner */
     struct queue retry;
-    int rotate;     /* fair start for dispatch */
-    uint64_t limit; /* backpressure: no queued batch from this one on is
-                       sent (retries are); UINT64_MAX none */
+    int rotate;       /* fair start for dispatch */
+    uint64_t limit;   /* backpressure: no queued batch from this one on is
+                         sent (retries are); UINT64_MAX none */
+    const int *slots; /* per rank: the stage's actors there (streaming's
+                         autoscaler), each with its slots; NULL: one */
 };
 
 struct dispatch *dispatch_create(struct wn_run *run);
@@ -294,6 +298,37 @@ void stream_consumed(struct wn_planner *p, const struct stage_view *v, const str
  * already set up and running; 0 when it was not. */
 int stream_promote(struct wn_planner *p);
 
+/* ------------------------------------------------------ autoscale.c -- */
+
+struct autoscale {
+    int size;
+    uint32_t first, end; /* the segment it divides, [first, end); none
+                            when first == end */
+    int *slots;          /* [stage * size + rank]: actors there, 0 none */
+    int *threads;        /* per rank: batches it runs at once */
+    double next_at;      /* the next re-division (run time) */
+    int ran;             /* a re-division has run in this segment */
+    double *win_busy;    /* per stage: batch time since the last one */
+    uint64_t *win_batches;
+    double *since; /* per stage: when its actor count last changed */
+    int *total;    /* ... and that count */
+    struct wn_autoscale_event *events;
+    size_t nevents, cap;
+};
+
+struct autoscale *autoscale_create(struct wn_run *run);
+void autoscale_destroy(struct autoscale *a);
+/* A segment of stages [p->stage, end) begins: its actors divided. */
+void autoscale_begin(struct wn_planner *p, uint32_t end);
+/* Per rank, stage's actors in the segment; NULL outside one. */
+const int *autoscale_slots(const struct autoscale *a, uint32_t stage);
+/* A batch of stage took busy seconds. */
+void autoscale_note(struct wn_planner *p, uint32_t stage, double busy);
+/* Each poll: re-divides when due, telling the ranks what changed. */
+void autoscale_step(struct wn_planner *p);
+/* Stage has ended at now: its actor-seconds are closed. */
+void autoscale_stage_end(struct wn_planner *p, uint32_t stage, double now);
+
 /* ---------------------------------------------------------- stage.c -- */
 
 void stage_begin(struct wn_planner *p);
@@ -325,6 +360,7 @@ struct wn_planner {
     struct dispatch *dispatch;
     uint64_t *stage_nout; /* per stage: outputs of its finished batches */
     struct stream *stream;
+    struct autoscale *autoscale;
     struct stop *stop;
     struct checkpoint *checkpoint;
     struct collect *collect;

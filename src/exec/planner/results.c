@@ -147,6 +147,7 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
         s->bytes_out += r->bytes_out;
         if (p->shuffle->active)
             p->shuffle->pending--;
+        autoscale_note(p, stage, r->t_end - r->t_start);
         stream_consumed(p, &v, pb);
         return;
     }

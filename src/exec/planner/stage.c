@@ -252,7 +252,13 @@ static void send_setup(struct wn_planner *p, uint32_t stage, const int *actors, 
             }
         if (first != node_pass)
             continue;
-        struct wn_msg_stage m = {stage, i, nactors, node_pass, node_pass ? on_node : 0, 0};
+        const int *slots = autoscale_slots(p->autoscale, stage);
+        struct wn_msg_stage m = {stage,
+                                 i,
+                                 nactors,
+                                 node_pass,
+                                 node_pass ? on_node : 0,
+                                 slots && slots[r] > 0 ? slots[r] : 1};
         planner_expect_ack(p, r);
         wn_wire_send_stage(run->loop, r, &m);
     }
@@ -366,6 +372,7 @@ void stage_end(struct wn_planner *p)
     struct wn_stage_stats *s = &p->stats[p->stage];
     check_rejects(p);
     s->t_end = wn_run_now(run);
+    autoscale_stage_end(p, p->stage, s->t_end);
     wn_progress_update(&p->progress, s, p->stage, run->nstages, p->dispatch->tasks_finished,
                        p->ninputs, s->t_end, 1);
     if (p->checkpoint->ck && !p->stop->failed) {

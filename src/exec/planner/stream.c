@@ -178,6 +178,11 @@ void stream_begin(struct wn_planner *p)
     }
     if (end > p->stage + 1) {
         p->stats[p->stage].streamed = 1;
+        autoscale_begin(p, end);
+        p->dispatch->slots = autoscale_slots(p->autoscale, p->stage);
+        for (uint32_t s = p->stage + 1; s < end; s++)
+            if (sm->by_stage[s])
+                sm->by_stage[s]->d->slots = autoscale_slots(p->autoscale, s);
         wn_info("streaming: stages %u to %u ('%s' to '%s') run at once", p->stage + 1, end,
                 run->stages[p->stage]->cfg->name, run->stages[end - 1]->cfg->name);
     }
@@ -318,6 +323,7 @@ int stream_step(struct wn_planner *p)
         return 0;
     for (uint32_t s = p->stage + 1; s <= last; s++)
         backpressure(p, sm->by_stage[s]);
+    autoscale_step(p);
     if (p->stop->failed || p->stop->stopping)
         return 0;
     /* The last stages first: what drains the queues goes before what
