@@ -23,7 +23,7 @@ nvidia-smi -L 2>&1 | tee -a "$log" || echo "no nvidia-smi" | tee -a "$log"
 step build 300 scripts/build.sh || { printf '%s\n' "${summary[@]}"; tail -30 "$log"; exit 1; }
 fail=0
 step "gpu tests" 150 make -C build check \
-    TESTS='t/gpu/test_gpu.t t/gpu/t4000-raft-gpu.t t/gpu/t4010-minhash-gpu.t' || fail=1
+    TESTS='t/gpu/test_gpu.t t/gpu/t4000-raft-gpu.t t/gpu/t4010-minhash-gpu.t t/gpu/t4020-streaming-gpu.t' || fail=1
 step "bench minhash_gpu" 90 bench/minhash_gpu.sh build 64 || fail=1
 step "bench clique" 90 bench/clique.sh build 2 || fail=1
 echo

@@ -193,6 +193,35 @@ is "$held" True "the producer was held back"
 [ "${s8:-999}" -le $((s1 + s1 / 8 + 4)) ]
 ok $? "streaming: peak RSS ${s8} MiB with 8x the input, ${s1} MiB with 1x (bulk: $b8 and $b1 MiB)"
 
+# Autoscaling: the middle stage of three costs 10 times the others' time
+# per batch; the segment ends with most of the actors on it, as --stats
+# records (each rank runs 8 of these batches at once: resources.cpus
+# 0.125; every stage keeps one actor per rank).
+cat >as.yaml <<'YAML'
+name: as
+stages:
+  - {name: gen, type: teststages.so:fanout, params: {tasks: 400, rows: 1}}
+  - {name: a, type: teststages.so:wait, batch_size: 1, resources: {cpus: 0.125}, params: {ms_per_item: 0, ms_per_task: 1}}
+  - {name: b, type: teststages.so:wait, batch_size: 1, resources: {cpus: 0.125}, params: {ms_per_item: 0, ms_per_task: 10}}
+  - {name: c, type: teststages.so:wait, batch_size: 1, resources: {cpus: 0.125}, params: {ms_per_item: 0, ms_per_task: 1}}
+YAML
+out=$(mpirun_np 3 "$WINNOW" run as.yaml --mode streaming --stats as.json --progress off 2>&1)
+ok $? "a segment whose middle stage is 10 times slower" || diag "$out"
+r=$(python3 - <<'PY'
+import json
+d = json.load(open('as.json'))
+last = {}
+for e in d.get("autoscale", []):
+    last[e["stage"]] = e["actors"]
+st = {s["name"]: s for s in d["stages"]}
+print(last.get("a", 0), last.get("b", 0), last.get("c", 0), st["gen"]["streaming"]["autoscales"])
+PY
+)
+read -r na nb nc runs <<<"$r"
+[ "${nb:-0}" -gt $((${na:-0} + ${nc:-0})) ]
+ok $? "it ends with most actors on the slow stage: $na, $nb, $nc (re-divided $runs times)"
+like "$out" "stage 'b': actors over time [0-9]+ at 0.0s, [0-9]+ at" "the summary gives each stage's actors over time"
+
 # What a user sees: the stages' progress lines side by side, their
 # batches overlapping in the trace.
 cat >slow.yaml <<'YAML'

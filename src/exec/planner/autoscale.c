@@ -3,14 +3,13 @@
  * (Xenna's autoscaler).  A rank runs wn_plan_threads batches at once.  An
  * actor-mode stage (it keeps state between batches: setup, a GPU, a
  * clique) has one actor on each of its ranks; the task-mode stages share
- * the rest of the ranks' threads.  At first equally; then every
- * autoscale_interval seconds (and as soon as each has finished a batch)
- * in proportion to the work each has left: its batches still to do times
- * its measured time per batch, so that no stage starves the next.  Each
- * keeps at least one actor.  A smaller count takes effect between
- * batches: running and queued batches finish (the actor side runs no
- * more at once than its count, and at least one), and no new batch goes
- * to a rank where the stage has no actor left.
+ * the rest of each rank's threads, beyond one actor each.  At first
+ * equally; then every autoscale_interval seconds (and as soon as each has
+ * finished a batch) in proportion to the work each has left: its batches
+ * still to do times its measured time per batch, so that no stage
+ * starves the next.  A smaller count takes effect between batches:
+ * running and queued batches finish (the actor side runs no more at once
+ * than its count).
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -32,17 +31,22 @@ struct autoscale *autoscale_create(struct wn_run *run)
     a->size = run->size;
     a->slots = calloc(n * size, sizeof(*a->slots));
     a->threads = calloc(size, sizeof(*a->threads));
+    a->rank_out = calloc(size, sizeof(*a->rank_out));
+    a->rank_cap = calloc(size, sizeof(*a->rank_cap));
     a->win_busy = calloc(n, sizeof(*a->win_busy));
     a->win_batches = calloc(n, sizeof(*a->win_batches));
     a->since = calloc(n, sizeof(*a->since));
     a->total = calloc(n, sizeof(*a->total));
-    if (!a->slots || !a->threads || !a->win_busy || !a->win_batches || !a->since || !a->total) {
+    if (!a->slots || !a->threads || !a->rank_out || !a->rank_cap || !a->win_busy ||
+        !a->win_batches || !a->since || !a->total) {
         autoscale_destroy(a);
         return NULL;
     }
     int streaming = run->cfg->exec.mode == WN_MODE_STREAMING;
-    for (int r = 0; r < run->size; r++)
+    for (int r = 0; r < run->size; r++) {
         a->threads[r] = wn_plan_threads(run->places[r].cpus, run->stages, run->nstages, streaming);
+        a->rank_cap[r] = a->threads[r] * dispatch_depth(run);
+    }
     return a;
 }
 
@@ -52,6 +56,8 @@ void autoscale_destroy(struct autoscale *a)
         return;
     free(a->slots);
     free(a->threads);
+    free(a->rank_out);
+    free(a->rank_cap);
     free(a->win_busy);
     free(a->win_batches);
     free(a->since);
@@ -117,90 +123,57 @@ static int hosts(struct wn_planner *p, uint32_t s, int r)
     return 0;
 }
 
-/* Divides the ranks' threads between the segment's stages: an
- * actor-mode stage one actor on each of its ranks, the task-mode ones
- * the rest, in proportion to weight[s] (NULL: equally) and at least one
- * each, placed where the most threads are free. */
+/* Divides each rank's threads between the segment's stages it hosts: one
+ * actor each (an actor-mode stage keeps that one), and the threads left
+ * to the task-mode ones in proportion to weight[s] (NULL: equally), by
+ * largest remainder.  Every stage keeps an actor on each of its ranks, so
+ * that a batch runs where its inputs are. */
 static void divide(struct wn_planner *p, const double *weight)
 {
     struct autoscale *a = p->autoscale;
     const struct wn_run *run = p->run;
     size_t size = (size_t)a->size;
-    int *cap = wn_xcalloc(size, sizeof(*cap));
-    int *want = wn_xcalloc(run->nstages, sizeof(*want));
-    int total = 0, ntask = 0;
-    double wsum = 0;
-    for (int r = 0; r < a->size; r++)
-        cap[r] = a->threads[r];
-    for (uint32_t s = a->first; s < a->end; s++) {
-        int live = s >= p->stage && actors_of(p, s, &(int){0}) != NULL;
-        for (int r = 0; r < a->size; r++) {
-            int on = live && hosts(p, s, r);
-            int fixed = on && !wn_stage_task_mode(run->stages[s]);
-            a->slots[(size_t)s * size + (size_t)r] = fixed;
-            cap[r] -= fixed;
-        }
-        if (live && wn_stage_task_mode(run->stages[s])) {
-            ntask++;
-            wsum += weight ? weight[s] : 1;
-        }
-    }
-    /* The threads of ranks that host a task-mode stage of it. */
     for (int r = 0; r < a->size; r++) {
-        int any = 0;
-        for (uint32_t s = a->first; s < a->end && !any; s++)
-            any = s >= p->stage && wn_stage_task_mode(run->stages[s]) && hosts(p, s, r);
-        total += any && cap[r] > 0 ? cap[r] : 0;
-    }
-    /* Actors per task-mode stage: its share, floored, at least one; then
-     * what flooring left, one at a time to the most weight per actor. */
-    int given = 0;
-    for (uint32_t s = a->first; s < a->end; s++) {
-        if (s < p->stage || !wn_stage_task_mode(run->stages[s]) || !actors_of(p, s, &(int){0}))
-            continue;
-        double w = weight ? weight[s] : 1;
-        int n = wsum > 0 ? (int)floor(w / wsum * total) : 0;
-        want[s] = n < 1 ? 1 : n;
-        given += want[s];
-    }
-    while (given < total && ntask) {
-        uint32_t best = UINT32_MAX;
-        double most = -1;
+        int hosted = 0, ntask = 0;
+        double wsum = 0;
         for (uint32_t s = a->first; s < a->end; s++) {
-            if (!want[s])
-                continue;
-            double per = (weight ? weight[s] : 1) / want[s];
-            if (per > most)
-                most = per, best = s;
+            int on = s >= p->stage && hosts(p, s, r);
+            a->slots[(size_t)s * size + (size_t)r] = on;
+            hosted += on;
+            if (on && wn_stage_task_mode(run->stages[s])) {
+                ntask++;
+                wsum += weight ? weight[s] : 1;
+            }
         }
-        want[best]++;
-        given++;
+        int extra = a->threads[r] - hosted;
+        if (extra <= 0 || !ntask || !(wsum > 0))
+            continue;
+        int given = 0;
+        for (uint32_t s = a->first; s < a->end; s++) {
+            int *sl = &a->slots[(size_t)s * size + (size_t)r];
+            if (!*sl || !wn_stage_task_mode(run->stages[s]))
+                continue;
+            int n = (int)floor((weight ? weight[s] : 1) / wsum * extra);
+            *sl += n;
+            given += n;
+        }
+        while (given < extra) {
+            uint32_t best = UINT32_MAX;
+            double most = -1;
+            for (uint32_t s = a->first; s < a->end; s++) {
+                int sl = a->slots[(size_t)s * size + (size_t)r];
+                if (!sl || !wn_stage_task_mode(run->stages[s]))
+                    continue;
+                double per = (weight ? weight[s] : 1) / sl;
+                if (per > most)
+                    most = per, best = s;
+            }
+            if (best == UINT32_MAX)
+                break;
+            a->slots[(size_t)best * size + (size_t)r]++;
+            given++;
+        }
     }
-    /* Placed one at a time, the stage wanting the most first, each on the
-     * rank hosting it with the most threads free (oversubscribed when
-     * the minimums take more than there are). */
-    for (;;) {
-        uint32_t s = UINT32_MAX;
-        for (uint32_t t = a->first; t < a->end; t++)
-            if (want[t] > 0 && (s == UINT32_MAX || want[t] > want[s]))
-                s = t;
-        if (s == UINT32_MAX)
-            break;
-        int best = -1;
-        for (int r = 0; r < a->size; r++)
-            if (hosts(p, s, r) &&
-                (best < 0 || cap[r] > cap[best] ||
-                 (cap[r] == cap[best] && a->slots[(size_t)s * size + (size_t)r] <
-                                             a->slots[(size_t)s * size + (size_t)best])))
-                best = r;
-        if (best < 0)
-            break;
-        a->slots[(size_t)s * size + (size_t)best]++;
-        cap[best]--;
-        want[s]--;
-    }
-    free(cap);
-    free(want);
 }
 
 void autoscale_begin(struct wn_planner *p, uint32_t end)
@@ -217,6 +190,7 @@ void autoscale_begin(struct wn_planner *p, uint32_t end)
         a->win_batches[s] = 0;
         a->total[s] = 0;
     }
+    memset(a->rank_out, 0, (size_t)a->size * sizeof(*a->rank_out));
     divide(p, NULL);
     record(p, now);
 }

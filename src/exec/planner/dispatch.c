@@ -16,7 +16,7 @@ struct dispatch *dispatch_create(struct wn_run *run)
     if (!d)
         return NULL;
     d->run = run;
-    d->limit = UINT64_MAX;
+    d->limit = d->allow = UINT64_MAX;
     d->outstanding = calloc((size_t)run->size, sizeof(*d->outstanding));
     d->queues = calloc((size_t)run->size + 1, sizeof(*d->queues));
     if (!d->outstanding || !d->queues) {
@@ -53,10 +53,12 @@ void dispatch_reset(struct dispatch *d, uint64_t nbatches)
     for (int r = 0; r <= d->run->size; r++)
         d->queues[r].n = d->queues[r].head = 0;
     d->retry.n = d->retry.head = 0;
-    d->nfinished = d->nrunning = d->tasks_finished = 0;
+    d->nfinished = d->nrunning = d->tasks_finished = d->outs_held = 0;
     memset(d->outstanding, 0, (size_t)d->run->size * sizeof(*d->outstanding));
-    d->limit = UINT64_MAX;
+    d->limit = d->allow = UINT64_MAX;
     d->slots = NULL;
+    d->rank_out = NULL;
+    d->rank_cap = NULL;
 }
 
 uint64_t dispatch_add(struct dispatch *d)
@@ -92,6 +94,7 @@ void dispatch_take_outputs(struct dispatch *d, uint64_t *next, struct wn_desc **
         if (pb->nouts)
             memcpy(*v + *n, pb->outs, pb->nouts * sizeof(*pb->outs));
         *n += pb->nouts;
+        d->outs_held -= pb->nouts;
         free(pb->outs);
         pb->outs = NULL;
         pb->nouts = 0;
@@ -176,6 +179,8 @@ void dispatch_running(struct dispatch *d, uint64_t b, int rank)
     pb->actor = rank;
     d->outstanding[rank]++;
     d->nrunning++;
+    if (d->rank_out)
+        d->rank_out[rank]++;
 }
 
 void dispatch_assign(struct dispatch *d, uint32_t stage, const struct wn_desc *inputs, uint64_t b,
@@ -200,7 +205,18 @@ static int q_open(const struct dispatch *d, const struct queue *q)
 
 /* The next batch for actor `rank`: a retry that failed elsewhere, then its
  * own inputs, then its node's, then seeds, then the longest queue. */
-static int pick(struct dispatch *d, int nactors, int rank, uint64_t *b)
+/* Whether rank r runs this stage's batches (an actor with slots). */
+static int serves(const struct dispatch *d, const int *actors, int nactors, int r)
+{
+    if (d->slots)
+        return d->slots[r] > 0;
+    for (int i = 0; i < nactors; i++)
+        if (actors[i] == r)
+            return 1;
+    return 0;
+}
+
+static int pick(struct dispatch *d, const int *actors, int nactors, int rank, uint64_t *b)
 {
     struct wn_run *run = d->run;
     for (size_t i = 0; i < d->retry.n; i++) {
@@ -216,7 +232,11 @@ static int pick(struct dispatch *d, int nactors, int rank, uint64_t *b)
         return q_pop(&d->queues[rank], b);
     int node = run->places[rank].node_id, best = -1;
     size_t most = 0;
-    for (int r = 0; r < run->size; r++)
+    /* Streaming makes no node arenas: a batch taken from a rank of the
+     * node is pulled like any other.  It is taken only from a rank with
+     * more queued than its slots hold, or one that runs none of them. */
+    int streaming = run->cfg->exec.mode == WN_MODE_STREAMING;
+    for (int r = 0; r < run->size && !streaming; r++)
         if (run->places[r].node_id == node && d->queues[r].n > most && q_open(d, &d->queues[r])) {
             most = d->queues[r].n;
             best = r;
@@ -225,11 +245,13 @@ static int pick(struct dispatch *d, int nactors, int rank, uint64_t *b)
         return q_pop(&d->queues[best], b);
     if (q_open(d, &d->queues[run->size]))
         return q_pop(&d->queues[run->size], b);
-    for (int r = 0; r < run->size; r++)
-        if (d->queues[r].n > most && q_open(d, &d->queues[r])) {
-            most = d->queues[r].n;
+    for (int r = 0; r < run->size; r++) {
+        size_t keep = streaming && serves(d, actors, nactors, r) ? (size_t)dispatch_depth(run) : 0;
+        if (d->queues[r].n > keep && d->queues[r].n - keep > most && q_open(d, &d->queues[r])) {
+            most = d->queues[r].n - keep;
             best = r;
         }
+    }
     return best >= 0 ? q_pop(&d->queues[best], b) : 0;
 }
 
@@ -252,7 +274,11 @@ int dispatch_send(struct dispatch *d, uint32_t stage, const struct wn_desc *inpu
         int rank = actors[(k + d->rotate) % nactors];
         uint64_t b = 0;
         int room = depth * (d->slots ? d->slots[rank] : 1);
-        while (d->outstanding[rank] < room && pick(d, nactors, rank, &b)) {
+        while (d->outstanding[rank] < room && d->allow > 0 &&
+               (!d->rank_out || d->rank_out[rank] < d->rank_cap[rank]) &&
+               pick(d, actors, nactors, rank, &b)) {
+            if (d->allow != UINT64_MAX)
+                d->allow--;
             dispatch_assign(d, stage, inputs, b, rank);
             sent++;
         }

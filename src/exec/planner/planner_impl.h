@@ -81,11 +81,20 @@ struct dispatch {
                                 stage's actor on a rank has its slots) */
     struct queue *queues;        /* per owner rank, [size] = seeds/no owner */
     struct queue retry;
-    int rotate;       /* fair start for dispatch */
-    uint64_t limit;   /* backpressure: no queued batch from this one on is
+    int rotate;         /* fair start for dispatch */
+    uint64_t limit;     /* backpressure: no queued batch from this one on is
                          sent (retries are); UINT64_MAX none */
-    const int *slots; /* per rank: the stage's actors there (streaming's
+    uint64_t allow;     /* backpressure: batches it may send yet, in any
+                         order (UINT64_MAX: no bound) */
+    uint64_t outs_held; /* outputs of finished batches not yet taken */
+    const int *slots;   /* per rank: the stage's actors there (streaming's
                          autoscaler), each with its slots; NULL: one */
+    /* Streaming: per rank, the batches sent and not answered of all the
+     * segment's stages, and how many it may hold (its threads' slots):
+     * what its queued batches' inputs take stays bounded however many
+     * stages it hosts.  NULL in bulk mode. */
+    int *rank_out;
+    const int *rank_cap;
 };
 
 struct dispatch *dispatch_create(struct wn_run *run);
@@ -306,6 +315,8 @@ struct autoscale {
                             when first == end */
     int *slots;          /* [stage * size + rank]: actors there, 0 none */
     int *threads;        /* per rank: batches it runs at once */
+    int *rank_out;       /* per rank: the segment's batches sent to it */
+    int *rank_cap;       /* ... at most: its threads' slots */
     double next_at;      /* the next re-division (run time) */
     int ran;             /* a re-division has run in this segment */
     double *win_busy;    /* per stage: batch time since the last one */

@@ -92,6 +92,8 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
     const struct wn_stage_config *c = run->stages[stage]->cfg;
     d->outstanding[src]--;
     d->nrunning--;
+    if (d->rank_out && d->rank_out[src] > 0)
+        d->rank_out[src]--;
     if (r->peak_rss_mib > p->results->peak_rss_mib[src])
         p->results->peak_rss_mib[src] = r->peak_rss_mib;
     /* Counters only grow: the later result is the larger. */
@@ -121,6 +123,7 @@ void results_on_result(struct wn_planner *p, int src, const struct wn_msg_result
         pb->outs = r->noutputs ? wn_xmalloc(r->noutputs * sizeof(*outs)) : NULL;
         if (r->noutputs)
             memcpy(pb->outs, outs, r->noutputs * sizeof(*outs));
+        d->outs_held += r->noutputs - pb->nouts;
         pb->nouts = r->noutputs;
         p->stage_nout[stage] += r->noutputs;
         /* (A shuffle's inserts have no outputs and are not journaled.) */

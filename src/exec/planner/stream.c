@@ -179,10 +179,16 @@ void stream_begin(struct wn_planner *p)
     if (end > p->stage + 1) {
         p->stats[p->stage].streamed = 1;
         autoscale_begin(p, end);
-        p->dispatch->slots = autoscale_slots(p->autoscale, p->stage);
-        for (uint32_t s = p->stage + 1; s < end; s++)
-            if (sm->by_stage[s])
-                sm->by_stage[s]->d->slots = autoscale_slots(p->autoscale, s);
+        for (uint32_t s = p->stage; s < end; s++) {
+            struct dispatch *d = s == p->stage     ? p->dispatch
+                                 : sm->by_stage[s] ? sm->by_stage[s]->d
+                                                   : NULL;
+            if (!d)
+                continue;
+            d->slots = autoscale_slots(p->autoscale, s);
+            d->rank_out = p->autoscale->rank_out;
+            d->rank_cap = p->autoscale->rank_cap;
+        }
         wn_info("streaming: stages %u to %u ('%s' to '%s') run at once", p->stage + 1, end,
                 run->stages[p->stage]->cfg->name, run->stages[end - 1]->cfg->name);
     }
@@ -262,6 +268,25 @@ void stream_producer_ended(struct wn_planner *p, uint32_t stage)
 
 /* ------------------------------------------------------- backpressure -- */
 
+/* Stage s's actors (the segment's: on every rank, as the autoscaler
+ * divided them). */
+static uint64_t stage_actors(struct wn_planner *p, uint32_t s)
+{
+    const int *slots = autoscale_slots(p->autoscale, s);
+    uint64_t n = 0;
+    for (int r = 0; slots && r < p->run->size; r++)
+        n += slots[r] > 0 ? (uint64_t)slots[r] : 0;
+    return n ? n : 1;
+}
+
+/* The producer's first batch from `from` on that has not run. */
+static uint64_t first_pending(const struct dispatch *d, uint64_t from)
+{
+    while (from < d->nbatches && d->batches[from].state != B_PENDING)
+        from++;
+    return from;
+}
+
 /* The queue on the edge into consumer f, in f's batches: its inputs not
  * yet sent in a batch (cut or not, and the producer's outputs finished
  * out of order), and the producer's batches running.  The producer may
@@ -276,19 +301,16 @@ static void backpressure(struct wn_planner *p, struct follower *f)
         return;
     struct dispatch *pd = prod.d, *cd = f->d;
     uint64_t pending = cd->nbatches - cd->nfinished - cd->nrunning;
-    uint64_t waiting = f->ninputs - f->cut_inputs + pending * f->batch_size;
-    uint64_t p0 = f->fed; /* the producer's first batch not yet taken */
-    while (p0 < pd->nbatches && pd->batches[p0].state != B_PENDING) {
-        if (pd->batches[p0].state == B_DONE)
-            waiting += pd->batches[p0].nouts;
-        p0++;
-    }
+    uint64_t waiting = f->ninputs - f->cut_inputs + pending * f->batch_size + pd->outs_held;
     uint64_t queue = (waiting + f->batch_size - 1) / f->batch_size + pd->nrunning;
     double per_input = f->ninputs ? (double)f->bytes_fed / (double)f->ninputs : 0;
     double bytes = (double)waiting * per_input;
+    /* Default: a batch for each actor on either side of the edge, and one
+     * more (the queue counts the producer's running batches: a smaller
+     * one holds the producer under its actors). */
     uint64_t cap = ex->queue_depth > 0
                        ? (uint64_t)ex->queue_depth
-                       : (uint64_t)(2 * (f->nactors > 0 ? f->nactors : 1) * dispatch_depth(p->run));
+                       : stage_actors(p, f->stage) + stage_actors(p, f->stage - 1) + 1;
     double cap_bytes = ex->queue_bytes > 0 ? ex->queue_bytes
                        : p->run->memory_limit
                            ? (double)p->run->memory_limit * (f->nactors > 0 ? f->nactors : 1) / 4
@@ -296,13 +318,21 @@ static void backpressure(struct wn_planner *p, struct follower *f)
     struct wn_stage_stats *s = &p->stats[f->stage];
     if (queue > s->queue_peak)
         s->queue_peak = queue;
+    /* Room on the edge: that many more of the producer's batches, any of
+     * them (an actor takes those whose inputs it holds), but for the last
+     * place, which only the producer's first batch not yet run may take:
+     * outputs finished out of order wait for it, and it must never find
+     * the queue full.  When nothing at all moves on the edge (a byte cap
+     * reached), that batch goes anyway. */
     int held = 0;
-    if (queue < cap && bytes < cap_bytes)
-        pd->limit = p0 + (cap - queue);
-    else if (pending == 0 && cd->nrunning == 0 && pd->nrunning == 0)
-        pd->limit = p0 + 1;
+    pd->limit = UINT64_MAX;
+    if (queue + 1 < cap && bytes < cap_bytes)
+        pd->allow = cap - 1 - queue;
+    else if ((queue < cap && bytes < cap_bytes) ||
+             (pending == 0 && cd->nrunning == 0 && pd->nrunning == 0))
+        pd->allow = 1, pd->limit = first_pending(pd, f->fed) + 1;
     else
-        pd->limit = p0, held = 1; /* none but retries */
+        pd->allow = 0, held = 1;
     if (held && !f->held)
         s->queue_holds++;
     f->held = held;
@@ -399,7 +429,7 @@ int stream_promote(struct wn_planner *p)
     p->stream->by_stage[p->stage] = NULL;
     dispatch_destroy(p->dispatch);
     p->dispatch = f->d;
-    p->dispatch->limit = UINT64_MAX;
+    p->dispatch->limit = p->dispatch->allow = UINT64_MAX;
     free(p->inputs);
     p->inputs = f->inputs;
     p->ninputs = f->ninputs;
