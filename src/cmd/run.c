@@ -437,6 +437,13 @@ static void print_plan(const struct prepared *p, const struct wn_run_options *op
                 wn_exec_spill_dir(c));
     else
         fprintf(out, "memory per rank: unbounded (%s)\n", opts->memory_from);
+    int streaming = c->exec.mode == WN_MODE_STREAMING;
+    if (streaming)
+        fprintf(out,
+                "streaming: a rank runs %d batch%s at once (its CPUs over the least "
+                "resources.cpus)\n",
+                wn_plan_threads(p->places[0].cpus, p->stages, p->nstages, 1),
+                wn_plan_threads(p->places[0].cpus, p->stages, p->nstages, 1) == 1 ? "" : "es");
     fprintf(out, "plan:\n");
     for (uint32_t i = 0; i < p->nstages; i++) {
         const struct wn_stage *st = p->stages[i];
@@ -471,6 +478,21 @@ static void print_plan(const struct prepared *p, const struct wn_run_options *op
                 fprintf(out, "%s%s", k ? ", " : "\n     columns kept: ", keep[k]);
         if (st->plan_note)
             fprintf(out, "\n     %s", st->plan_note);
+        if (streaming) {
+            uint32_t head = 0;
+            while (wn_plan_segment_end(p->stages, p->nstages, head, 1) <= i)
+                head = wn_plan_segment_end(p->stages, p->nstages, head, 1);
+            uint32_t end = wn_plan_segment_end(p->stages, p->nstages, head, 1);
+            if (end > head + 1)
+                fprintf(out, "\n     streaming: runs at once with stages %u to %u, in %s mode",
+                        head + 1, end, wn_stage_task_mode(st) ? "task" : "actor");
+            else
+                fprintf(out, "\n     streaming: runs alone (%s)",
+                        raft                                  ? "a clique: a barrier"
+                        : (st->ops->flags & WN_STAGE_SHUFFLE) ? "a shuffle: a barrier"
+                        : sc->num_output_tasks > 0            ? "num_output_tasks needs all inputs"
+                                                   : "the stages around it are barriers");
+        }
         fprintf(out, "\n     batches: ");
         if (raft)
             fprintf(out, "one per clique member (%d)\n", n);

@@ -46,7 +46,7 @@ const struct field config_top_fields[] = {
 const struct field config_exec_fields[] = {
     {"mode", F_MODE, EXEC(mode), 0, 0, "bulk or streaming", "bulk", 0, NULL},
     {"queue_depth", F_INT, EXEC(queue_depth), 0, 0,
-     "an integer from 0 to 65536 (0: two per consumer slot)", "0", 65536,
+     "an integer from 0 to 65536 (0: from the actors)", "0", 65536,
      "each queued batch holds its inputs in memory"},
     {"queue_bytes", F_DOUBLE, EXEC(queue_bytes), 0, 0,
      "a number of bytes from 0 to 2^50 (0: from memory_limit)", "0", 0x1p50,

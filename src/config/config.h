@@ -54,9 +54,11 @@ enum wn_exec_mode { WN_MODE_BULK = 0, WN_MODE_STREAMING = 1 };
 struct wn_executor_config {
     int mode;                  /* enum wn_exec_mode, default bulk          */
     int queue_depth;           /* streaming: batches queued on an edge
-                                 between stages; 0: two per consumer slot */
-    double queue_bytes;        /* streaming: bytes queued on an edge; 0:
-                                 from memory_limit (or none)               */
+                                  between stages; 0: an actor's worth on
+                                  either side, and one more                */
+    double queue_bytes;        /* streaming: bytes queued on an edge; 0: a
+                                  quarter of the data budget per consumer
+                                  actor (none without a budget)            */
     int slots_per_actor;       /* batches an actor holds (running and
                                  queued); 0: prefetch + 1                  */
     double autoscale_interval; /* s, >= 0, default 1: streaming re-divides

@@ -174,6 +174,9 @@ static void test_defaults(void)
     ok(x->prefetch == 2 && x->max_retries == 2, "default prefetch 2, max_retries 2");
     ok(x->drain_timeout == 60 && x->time_margin == 300, "default drain 60, margin 300");
     cmp_ok(x->checkpoint_compression, ==, 1, "default checkpoint_compression deflate:1");
+    ok(x->mode == WN_MODE_BULK && x->queue_depth == 0 && x->queue_bytes == 0 &&
+           x->slots_per_actor == 0 && x->autoscale_interval == 1,
+       "default mode bulk, queues and slots from the run, autoscale every 1 s");
     const struct wn_stage_config *s = &cfg->stages[0];
     ok(!strcmp(s->name, "noop") && !s->batch_size && !s->num_workers && !s->num_output_tasks,
        "stage defaults: name = type, batching unset");
@@ -400,6 +403,14 @@ static void test_overrides(void)
        "checkpoint_compression=deflate: level 1");
     ok(SET("executor.checkpoint_compression=deflate:9") && cfg->exec.checkpoint_compression == 9,
        "checkpoint_compression=deflate:9: level 9");
+    ok(SET("executor.mode=streaming") && cfg->exec.mode == WN_MODE_STREAMING,
+       "--set executor.mode=streaming");
+    ok(SET("executor.queue_depth=4") && cfg->exec.queue_depth == 4, "--set executor.queue_depth");
+    ok(SET("executor.slots_per_actor=3") && cfg->exec.slots_per_actor == 3,
+       "--set executor.slots_per_actor");
+    ok(SET("executor.autoscale_interval=0") && cfg->exec.autoscale_interval == 0,
+       "--set executor.autoscale_interval=0: never");
+    ok(SET("executor.mode=bulk") && cfg->exec.mode == WN_MODE_BULK, "--set executor.mode=bulk");
     struct wn_stage_config *rd = wn_config_stage(cfg, "read");
     ok(SET("stages.read.batch_size=16") && rd->batch_size == 16, "--set stage batch_size");
     ok(SET("stages.read.num_workers=3") && rd->num_workers == 3, "--set num_workers");
@@ -440,6 +451,9 @@ static void test_overrides(void)
                  **v ? "got '" : "got an empty value", *v, **v ? "'" : "");
         expect_set_error(cfg, a, msg);
     }
+    expect_set_error(cfg, "executor.mode=Streaming", "expected bulk or streaming, got 'Streaming'");
+    expect_set_error(cfg, "executor.queue_depth=65537",
+                     "expected an integer from 0 to 65536 (0: from the actors), got '65537'");
     expect_set_error(cfg, "executor.prefech=1",
                      "unknown executor key 'prefech' (did you mean 'prefetch'?)");
     expect_set_error(cfg, "executor.show_progress=1",

@@ -10,8 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include "config/config.h"
+#include "exec/plan.h"
 #include "builtin.h"
+#include "stage/rejects.h"
 #include "stage/stage_impl.h"
 #include "tap.h"
 #include "winnow/params.h"
@@ -347,6 +352,106 @@ static void test_nparts(void)
     wn_config_free(cfg);
 }
 
+/* ----------------------------------------------- streaming segments -- */
+
+/* Which stages run at once in streaming mode, which are in task mode,
+ * and how many batches a rank runs at once. */
+static void test_segments(void)
+{
+    wn_error_t err = {{0}};
+    struct wn_pipeline_config *cfg = NULL;
+    if (wn_config_load_string("name: t\nstages:\n"
+                              "  - {name: r, type: read_jsonl, params: {input: /tmp}}\n"
+                              "  - {name: w, type: word_count, batch_size: 2}\n"
+                              "  - {name: m, type: minhash, resources: {cpus: 0.25}}\n"
+                              "  - {name: l, type: lsh}\n"
+                              "  - {name: b, type: buckets_to_edges}\n"
+                              "  - {name: i, type: identify_duplicates}\n"
+                              "  - {name: u, type: urls}\n"
+                              "  - {name: n, type: bullets, num_output_tasks: 3}\n",
+                              "t.yaml", &cfg, &err) < 0)
+        BAIL_OUT("%s", err.text);
+    struct wn_stage *st[8] = {NULL};
+    for (uint32_t k = 0; k < cfg->nstages; k++)
+        if (!(st[k] = wn_stage_create(&cfg->stages[k], k, &err)))
+            BAIL_OUT("%s", err.text);
+    uint32_t n = (uint32_t)cfg->nstages;
+    cmp_ok(wn_plan_segment_end(st, n, 0, 1), ==, 3, "read, word_count, minhash: one segment");
+    cmp_ok(wn_plan_segment_end(st, n, 3, 1), ==, 4, "a shuffle alone");
+    cmp_ok(wn_plan_segment_end(st, n, 4, 1), ==, 5, "... and the next");
+    cmp_ok(wn_plan_segment_end(st, n, 5, 1), ==, 7, "after a barrier: identify, urls");
+    cmp_ok(wn_plan_segment_end(st, n, 7, 1), ==, 8, "num_output_tasks starts its own");
+    cmp_ok(wn_plan_segment_end(st, n, 0, 0), ==, 1, "bulk: every stage alone");
+    cmp_ok(wn_plan_longest_segment(st, n, 1), ==, 3, "the longest segment");
+    cmp_ok(wn_plan_longest_segment(st, n, 0), ==, 1, "... in bulk mode: 1");
+    ok(wn_stage_task_mode(st[0]) && wn_stage_task_mode(st[1]) && wn_stage_task_mode(st[6]),
+       "read_jsonl and the filters run in task mode");
+    ok(!wn_stage_task_mode(st[2]) && !wn_stage_task_mode(st[3]),
+       "minhash (an actor) and a shuffle do not");
+    cmp_ok(wn_plan_threads(2, st, n, 1), ==, 8, "2 CPUs over cpus 0.25: 8 batches at once");
+    cmp_ok(wn_plan_threads(64, st, n, 1), ==, WN_PLAN_THREADS_MAX, "... at most 16");
+    cmp_ok(wn_plan_threads(8, st, n, 0), ==, 1, "bulk mode: one");
+    cfg->stages[2].cpus = 1;
+    cmp_ok(wn_plan_threads(3, st, n, 1), ==, 3, "cpus 1 everywhere: a batch per CPU");
+    for (uint32_t k = 0; k < n; k++)
+        wn_stage_destroy(st[k]);
+    wn_config_free(cfg);
+}
+
+/* Each thread's batch keeps its own attempt, round and rejects: a
+ * task-mode stage runs batches on several threads at once. */
+struct batch_arg {
+    struct wn_stage *st;
+    unsigned attempt;
+    unsigned seen;
+    uint32_t round;
+    int rejects_ok;
+};
+
+static void *run_batch(void *p)
+{
+    struct batch_arg *a = p;
+    struct wn_batch_run b;
+    wn_error_t err = {{0}};
+    wn_batch_run_begin(&b, a->st, a->attempt, a->attempt + 10);
+    wn_rejects_begin(a->st);
+    for (unsigned k = 0; k < a->attempt; k++)
+        wn_stage_reject(a->st, "f.jsonl", k + 1, "bad", NULL, &err);
+    usleep(20000); /* both threads inside a batch at once */
+    a->seen = wn_stage_attempt(a->st);
+    a->round = wn_stage_round(a->st);
+    char *summary = NULL;
+    a->rejects_ok = wn_rejects_commit(a->st, NULL, &summary, &err) == 0 && summary &&
+                    strstr(summary, a->attempt == 1 ? "\"bad\":1" : "\"bad\":2");
+    free(summary);
+    wn_batch_run_end(&b);
+    return NULL;
+}
+
+static void test_batch_runs(void)
+{
+    wn_error_t err = {{0}};
+    struct wn_pipeline_config *cfg = NULL;
+    if (wn_config_load_string("name: t\nstages:\n  - {name: u, type: urls}\n", "t.yaml", &cfg,
+                              &err) < 0)
+        BAIL_OUT("%s", err.text);
+    struct wn_stage *st = wn_stage_create(&cfg->stages[0], 0, &err);
+    if (!st)
+        BAIL_OUT("%s", err.text);
+    struct batch_arg a = {st, 1, 0, 0, 0}, b = {st, 2, 0, 0, 0};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, run_batch, &a);
+    pthread_create(&tb, NULL, run_batch, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    ok(a.seen == 1 && b.seen == 2, "two threads' batches: attempts 1 and 2 (%u, %u)", a.seen,
+       b.seen);
+    ok(a.round == 11 && b.round == 12, "... their own rounds");
+    ok(a.rejects_ok && b.rejects_ok, "... their own rejects (1 and 2)");
+    wn_stage_destroy(st);
+    wn_config_free(cfg);
+}
+
 int main(void)
 {
     wn_registry_set_builtins(wn_builtin_stages);
@@ -355,5 +460,7 @@ int main(void)
     test_refusals();
     test_other_init_errors();
     test_nparts();
+    test_segments();
+    test_batch_runs();
     return done_testing();
 }

@@ -158,6 +158,40 @@ static void test_progress_lines(void)
     free(buf);
 }
 
+/* Streaming: the stages running at once, a line each (mode 2), or all
+ * on one line (mode 1). */
+static void test_progress_segment(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    struct wn_stage_stats a = {.name = "read", .t_begin = 1.0, .ran = 1};
+    struct wn_stage_stats b = {.name = "words", .t_begin = 1.5, .ran = 1};
+    struct wn_progress_stage v[2] = {{&a, 0, 2, 3, 10, 15}, {&b, 1, 1, 2, 4, 0}};
+    struct wn_progress p;
+    wn_progress_init(&p, m, 2, 10.0);
+    wn_progress_segment(&p, v, 2, 3, 5.0);
+    fflush(m);
+    cmp_ok(len, ==, 0, "segment, mode 2: nothing before the first interval");
+    wn_progress_segment(&p, v, 2, 3, 11.0);
+    fflush(m);
+    is(buf,
+       "winnow: stage 1/3 'read': 10/15 batches done, 3 running, 2 queued, elapsed 10.0s\n"
+       "winnow: stage 2/3 'words': 4/? batches done, 2 running, 1 queued, elapsed 9.5s\n",
+       "segment, mode 2: a line per stage, '?' while the producer runs");
+    fclose(m);
+    free(buf);
+    buf = NULL;
+    m = open_memstream(&buf, &len);
+    wn_progress_init(&p, m, 1, 10.0);
+    wn_progress_segment(&p, v, 2, 3, 5.0);
+    fflush(m);
+    is(buf, "\r[1-2/3] read 10/15 3 run 2 q | words 4/? 2 run 1 q\033[K",
+       "segment, mode 1: one line for all");
+    fclose(m);
+    free(buf);
+}
+
 static void test_progress_bar(void)
 {
     char *buf = NULL;
@@ -625,6 +659,7 @@ int main(void)
     plan(NO_PLAN);
     test_progress_lines();
     test_progress_bar();
+    test_progress_segment();
     test_summary();
     test_stats();
     test_trace();
