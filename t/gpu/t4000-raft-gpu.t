@@ -8,10 +8,7 @@
 # the reason) where no GPU is usable.
 . "$(dirname "$0")/../lib/tap.sh"
 cd "$TEST_TMP"
-info=$("$WINNOW" info 2>&1)
-case "$info" in
-*"bound none"*|*"gpus 0"*) skip_all "no GPU: $(printf '%s\n' "$info" | grep -m1 -o 'bound none.*\|gpus 0.*')" ;;
-esac
+skip_without_gpu
 
 cat >g.yaml <<'YAML'
 name: raftgpu

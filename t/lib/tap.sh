@@ -136,6 +136,22 @@ rank_pid() {
     return 1
 }
 
+# skip_without_gpu [cuda]: skip the whole test where no GPU is usable
+# (winnow info binds none), or with "cuda", where winnow was built
+# without CUDA; the reason is said.
+skip_without_gpu() {
+    _info=$("$WINNOW" info 2>&1)
+    case "$_info" in
+    *"bound none"*|*"gpus 0"*) skip_all "no GPU: $(printf '%s\n' "$_info" | grep -m1 -o 'bound none.*\|gpus 0.*')" ;;
+    esac
+    if [ "${1:-}" = cuda ]; then
+        case "$_info" in
+        *cuda*) ;;
+        *) skip_all "winnow was built without CUDA" ;;
+        esac
+    fi
+}
+
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/winnow-test.XXXXXX")
 export TEST_TMP
 tap_cleanup_hooks=
