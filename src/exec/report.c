@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "exec/report.h"
@@ -274,13 +275,19 @@ void wn_progress_segment(struct wn_progress *p, const struct wn_progress_stage *
                     " running, %" PRIu64 " queued, elapsed %s\n",
                     e->index + 1, nstages, nlen, e->s->name, e->done, total, e->running, e->queued,
                     el);
-        } else if (at < sizeof line) {
+        } else if (at < sizeof line && (i == 0 || e->done || e->running || e->queued)) {
+            /* A bar: the stages that have begun, in the terminal's width. */
             at += (size_t)snprintf(
                 line + at, sizeof line - at, "%s %.*s %" PRIu64 "/%s %" PRIu64 " run %" PRIu64 " q",
                 i ? " |" : "", nlen, e->s->name, e->done, total, e->running, e->queued);
         }
     }
     if (p->mode == 1) {
+        struct winsize ws;
+        size_t width =
+            ioctl(fileno(p->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 120;
+        if (at > width && width + 1 < sizeof line) /* the '\r' takes no column */
+            memcpy(line + width - 3, "...", 4);
         fprintf(p->out, "%s\033[K", line);
         p->bar_open = 1;
     }

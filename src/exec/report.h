@@ -123,10 +123,11 @@ void wn_progress_update(struct wn_progress *p, const struct wn_stage_stats *s, u
                         uint32_t nstages, uint64_t done, uint64_t total, double now, int final);
 
 /* Streaming: the stages of a segment running at once, one line each
- * (mode 2) or one line for all (mode 1), when due as above:
+ * (mode 2), or one line for those that have begun, cut to the terminal's
+ * width (mode 1), when due as above:
  *
  *   winnow: stage 3/11 'word_count': 12/40 batches done, 4 running, 2 queued, elapsed 3.4s
- *   [2-4/11] read 10/10 | word_count 12/? 4 run 2 q | write 3/? 1 run 0 q
+ *   [2-4/11] read 10/10 0 run 0 q | word_count 12/? 4 run 2 q | write 3/? 1 run 0 q
  *
  * total 0 prints "?": the stage's producer is still running. */
 struct wn_progress_stage {
