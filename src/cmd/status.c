@@ -150,14 +150,18 @@ int wn_cmd_status(int argc, char **argv)
         long long nf, nb;
         part_files(dir, r->name, i, &nf, &nb);
         char done[48];
+        /* A streaming run journals batches of a stage whose producer had
+         * not finished: its record, and batch count, come later. */
         if (r->begun)
             snprintf(done, sizeof(done), "%lld/%lld", r->done, r->nbatches);
+        else if (r->done > 0)
+            snprintf(done, sizeof(done), "%lld/?", r->done);
         else
             snprintf(done, sizeof(done), "-");
         printf("%-3d %-20s %-9s %15s %12lld %10lld %12lld\n", i, r->name,
-               r->ended   ? "done"
-               : r->begun ? "partial"
-                          : "not run",
+               r->ended                  ? "done"
+               : r->begun || r->done > 0 ? "partial"
+                                         : "not run",
                done, r->ntasks, nf, nb);
     }
     if (tail.ignored)
