@@ -270,9 +270,10 @@ struct follower {
     uint64_t fed;        /* the producer's batches whose outputs it has */
     uint64_t cut_inputs; /* inputs in its batches so far */
     uint64_t bytes_fed;
-    int final;                         /* its producer has ended: its inputs are all there */
-    int held;                          /* its queue holds the producer back */
-    const struct wn_ckpt_batch **done; /* resume: journaled, by batch */
+    int final;                  /* its producer has ended: its inputs are all there */
+    int held;                   /* its queue holds the producer back */
+    struct wn_ckpt_batch *done; /* resume: journaled, by batch (copies;
+                                   the rejects are the journal's) */
     size_t ndone;
 };
 

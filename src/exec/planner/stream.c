@@ -91,8 +91,7 @@ uint64_t stream_nrunning(const struct wn_planner *p)
 
 static int cmp_done(const void *a, const void *b)
 {
-    const struct wn_ckpt_batch *x = *(const struct wn_ckpt_batch *const *)a,
-                               *y = *(const struct wn_ckpt_batch *const *)b;
+    const struct wn_ckpt_batch *x = a, *y = b;
     return x->batch < y->batch ? -1 : x->batch > y->batch;
 }
 
@@ -116,9 +115,10 @@ static void follower_loads(struct wn_planner *p, struct follower *f)
                 st->cfg->name);
         return;
     }
+    /* Copies: a load that fails makes the journal forget its batch, which
+     * moves another into its place there. */
     f->done = wn_xmalloc(cs->ndone * sizeof(*f->done));
-    for (size_t i = 0; i < cs->ndone; i++)
-        f->done[i] = &cs->done[i];
+    memcpy(f->done, cs->done, cs->ndone * sizeof(*f->done));
     f->ndone = cs->ndone;
     qsort(f->done, f->ndone, sizeof(*f->done), cmp_done);
     wn_info("checkpoint: stage '%s': %zu batches done earlier, loading them", st->cfg->name,
@@ -201,12 +201,12 @@ static const struct wn_ckpt_batch *done_find(const struct follower *f, uint64_t 
     size_t lo = 0, hi = f->ndone;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (f->done[mid]->batch < b)
+        if (f->done[mid].batch < b)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < f->ndone && f->done[lo]->batch == b ? f->done[lo] : NULL;
+    return lo < f->ndone && f->done[lo].batch == b ? &f->done[lo] : NULL;
 }
 
 static void cut(struct wn_planner *p, struct follower *f, uint64_t count)
@@ -249,7 +249,7 @@ static void feed(struct wn_planner *p, struct follower *f, int final)
     s->tasks_in = f->ninputs;
     if (p->checkpoint->ck) {
         /* Its batch count is known only now; batches it journaled before
-         * need no record of it (journal.h). */
+         * need no record of it (ckpt.h). */
         wn_error_t err = {{0}};
         const struct wn_stage *st = p->run->stages[f->stage];
         if (wn_ckpt_stage_begin(p->checkpoint->ck, f->stage, f->d->nbatches, f->ninputs, st->layout,
