@@ -50,8 +50,8 @@ static void run_usage(FILE *out, const char *cmd)
     if (!strcmp(cmd, "run"))
         fprintf(out,
                 "  --stats FILE.json   per-stage statistics as JSON\n"
-                "  --trace FILE.json   a Chrome trace-event timeline (one lane per rank); open\n"
-                "                      it in Perfetto\n"
+                "  --trace FILE.json   a Chrome trace-event timeline (one lane per rank, per\n"
+                "                      rank and stage in streaming mode); open it in Perfetto\n"
                 "  --results FILE      the final tasks' rows as JSON lines (sent to rank 0)\n"
                 "  --failed-tasks FILE where batches that failed for good are recorded\n"
                 "                      (default OUTPUT/NAME.failed-tasks.jsonl, or ./)\n"
